@@ -1,0 +1,79 @@
+// The one place a port configures the engine: capacities, algorithms, sizes.
+// Values follow the TPM 2.0 Library 1.84 default profile as trimmed in docs/DESIGN (RSA-2048,
+// P-256/P-384, SHA-1/256/384, AES-128/256, 3 objects, 3 loaded / 64 active sessions, 24 PCRs in
+// SHA-1 and SHA-256). A build may override the I/O size (firmware uses a smaller buffer).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#ifndef UTPM_MAX_COMMAND_SIZE
+#define UTPM_MAX_COMMAND_SIZE 4096
+#endif
+
+namespace utpm::profile {
+
+// ---- command/response I/O ----
+inline constexpr size_t kMaxCommandSize = UTPM_MAX_COMMAND_SIZE;
+inline constexpr size_t kMaxResponseSize = UTPM_MAX_COMMAND_SIZE;
+inline constexpr size_t kMaxSessionsPerCommand = 3;
+
+// ---- hashes: implemented set and the largest digest (TPMU_HA) ----
+inline constexpr bool kSha1 = true;
+inline constexpr bool kSha256 = true;
+inline constexpr bool kSha384 = true;
+inline constexpr bool kSha512 = false;
+inline constexpr size_t kMaxDigestSize = kSha512 ? 64 : (kSha384 ? 48 : 32);
+inline constexpr size_t kMaxHashBlockSize = (kSha384 || kSha512) ? 128 : 64;
+
+// ---- buffers (Part 2 table 79 ff.) ----
+inline constexpr size_t kMaxDigestBuffer = 1024;  // TPM2B_MAX_BUFFER
+inline constexpr size_t kMaxEventData = 1024;     // TPM2B_EVENT
+inline constexpr size_t kMaxSensitiveData = 128;  // TPM2B_SENSITIVE_DATA
+inline constexpr size_t kMaxCapBuffer = 1024;     // bytes of TPMS_CAPABILITY_DATA payload
+inline constexpr size_t kMaxNvBuffer = 1024;
+inline constexpr size_t kMaxNvIndexSize = 2048;
+inline constexpr size_t kMaxContextSize = 1344;
+
+// ---- PCRs ----
+inline constexpr uint32_t kNumPcrs = 24;
+inline constexpr uint8_t kPcrSelectMin = (kNumPcrs + 7) / 8;
+inline constexpr uint8_t kPcrSelectMax = (kNumPcrs + 7) / 8;
+inline constexpr size_t kMaxPcrBanks = 2;  // SHA-1 and SHA-256 banks allocated
+
+// ---- objects and sessions ----
+inline constexpr size_t kMaxLoadedObjects = 3;
+inline constexpr size_t kMaxLoadedSessions = 3;
+inline constexpr size_t kMaxActiveSessions = 64;
+inline constexpr size_t kMinEvictObjects = 2;
+inline constexpr size_t kMinCounterIndices = 8;
+
+// ---- asymmetric ----
+inline constexpr uint16_t kMaxRsaKeyBits = 2048;
+inline constexpr uint16_t kMaxEccKeyBits = 384;
+
+// ---- seeds, proofs, auth ----
+inline constexpr size_t kPrimarySeedSize = 32;
+inline constexpr size_t kProofSize = 32;
+
+// ---- clock ----
+// Clock is written to NV at most this often while running (ms); an orderly Shutdown writes it
+// exactly. 2^22 ms (~70 min) keeps flash wear to a few thousand writes a year.
+inline constexpr uint64_t kClockUpdateIntervalMs = uint64_t{1} << 22;
+
+// ---- dictionary attack defaults (Part 1 §19.8; reference values) ----
+inline constexpr uint32_t kDefaultMaxTries = 3;
+inline constexpr uint32_t kDefaultRecoveryTime = 1000;    // seconds
+inline constexpr uint32_t kDefaultLockoutRecovery = 1000; // seconds
+
+// ---- identity reported by GetCapability ----
+inline constexpr uint32_t kManufacturer = 0x5554504D;  // "UTPM"
+inline constexpr char kVendorString[17] = "utpm open TPM   ";
+inline constexpr uint32_t kFirmwareVersion1 = 0x00000001;
+inline constexpr uint32_t kFirmwareVersion2 = 0x00000000;
+inline constexpr uint32_t kSpecLevel = 0;
+inline constexpr uint32_t kSpecRevision = 184;
+inline constexpr uint32_t kSpecDayOfYear = 79;
+inline constexpr uint32_t kSpecYear = 2025;
+
+}  // namespace utpm::profile
