@@ -1,0 +1,67 @@
+// What the board-independent firmware (main loop, platform glue) needs from a board.
+// Each boards/<name>/board.cc implements exactly these functions with register-level drivers.
+// Nothing here allocates; every buffer is static and sized at compile time.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace utpm::firmware::board {
+
+// Human-readable board name, reported by the diagnostics command.
+extern const char* const kName;
+
+// Clocks, UART (with its RX interrupt feeding the ring buffer), SysTick, entropy source,
+// button, watchdog. Called once from main before anything else.
+void init();
+
+// Milliseconds since boot (SysTick). Wraps after 49 days; callers use differences.
+uint32_t millis();
+
+// A free-running performance counter for per-command cost: CPU cycles on the Nucleo (DWT),
+// instructions on QEMU run with `-icount shift=0` (SysTick-derived). See cycles_unit().
+uint32_t cycles();
+extern const char* const kCyclesUnit;
+
+// Takes the next received byte from the UART ring buffer; false if none is waiting.
+bool uart_pop(uint8_t& byte);
+// Bytes the RX interrupt had to drop because the ring was full (the link then resyncs).
+uint32_t uart_overruns();
+// Blocking write of a whole buffer.
+void uart_write(std::span<const uint8_t> data);
+
+// Full-entropy bytes from a health-checked source. false = the source failed its health
+// checks; the engine then enters failure mode rather than using weak randomness.
+bool entropy(std::span<uint8_t> out);
+
+// Physical presence (the user button on the Nucleo; never asserted on QEMU).
+bool physical_presence();
+
+// Refreshes the independent watchdog (no-op where none exists).
+void watchdog_kick();
+
+// Sleeps until the next interrupt (UART byte or the 1 ms SysTick).
+void idle();
+
+// Raw byte-addressed storage for the persistent store. Semantics of NOR flash: erase sets a
+// whole sector to 0xFF; program may only clear bits of erased bytes. Offsets are relative
+// to the store area.
+struct StoreArea {
+  size_t size;          // bytes in the area
+  size_t erase_size;    // bytes per erase unit
+  size_t program_size;  // program granule (writes are multiples of it, aligned)
+};
+const StoreArea& store_area();
+bool store_read(size_t offset, std::span<uint8_t> out);
+bool store_program(size_t offset, std::span<const uint8_t> data);
+bool store_erase(size_t offset);  // erases the unit containing offset
+
+// Diagnostic text for the developer (semihosting on QEMU; dropped on the Nucleo, whose
+// only UART is the TPM link).
+void log(const char* text);
+
+// Unrecoverable fault: logs and resets (the watchdog or SYSRESETREQ).
+[[noreturn]] void panic(const char* why);
+
+}  // namespace utpm::firmware::board
