@@ -7,11 +7,14 @@
 #include "board.h"
 #include "diagnostics.h"
 #include "interim_log_store.h"
-#include "interim_raw_framer.h"
+#include "link/decoder.h"
+#include "link/framing.h"
 #include "runtime/startup.h"
 #include "tpm/platform.h"
 #include "tpm/profile.h"
-
+#if UTPM_FW_ENGINE
+#include "tpm/tpm.h"
+#endif
 extern "C" uint32_t __data_start[], __bss_end[];
 
 namespace utpm::firmware {
@@ -49,21 +52,34 @@ class FirmwarePlatform final : public tpm::Platform {
     last_ = now;
     return high_ | now;
   }
+  bool cancel_requested() override { return cancel_; }
   bool physical_presence() override { return board::physical_presence(); }
   tpm::NvStore& nv() override { return nv_; }
+  void set_cancel(bool on) { cancel_ = on; }
 
  private:
   tpm::NvStore& nv_;
   uint32_t last_ = 0;
   uint64_t high_ = 0;
+  bool cancel_ = false;
 };
+
+#if UTPM_FW_ENGINE
+constexpr uint32_t kFeatures = kFeatureEngine | kFeatureLinkDecoder;
+#else
+constexpr uint32_t kFeatures = kFeatureLinkDecoder;
+#endif
 
 StaticInstance<InterimLogStore> store;
 StaticInstance<FirmwarePlatform> platform;
-InterimRawFramer<profile::kMaxCommandSize> framer;
+#if UTPM_FW_ENGINE
+StaticInstance<tpm::Tpm> engine;
+#endif
+// The command arrives in the decoder's buffer and the response is built in `response`; the
+// response stays there after sending so a legacy "re-send response" signal can repeat it.
+link::BufferedDecoder<profile::kMaxCommandSize> decoder;
 uint8_t response[profile::kMaxResponseSize];
-
-constexpr uint32_t kFeatures = 0;
+size_t response_len = 0;
 
 uint32_t boot_count = 0;
 uint32_t last_command = 0;
@@ -108,25 +124,69 @@ size_t diagnostics() {
   return kDiagResponseSize;
 }
 
-// Until the engine lands every command is answered as a TPM that has not been started:
-// TPM_RC_INITIALIZE (0x100), which is what tcti-device's probe expects from such a TPM.
-size_t execute(std::span<const uint8_t> command) {
-  return header_only(0x8001, 0x100);
+size_t execute(uint8_t locality, std::span<const uint8_t> command) {
+#if UTPM_FW_ENGINE
+  if (!engine.get().powered()) engine.get().power_on();
+  return engine.get().execute(locality, command, response);
+#else
+  // Without the engine every command is answered as by a TPM that has not been started:
+  // TPM_RC_INITIALIZE (0x100), which is what tcti-device's init probe expects from one.
+  static_cast<void>(locality);
   static_cast<void>(command);
+  return header_only(0x8001, 0x100);
+#endif
 }
 
-void handle(std::span<const uint8_t> command) {
-  const uint32_t cc = get_u32(command.data() + 6);
-  size_t n;
+void send(link::Framing framing) {
+  const link::Wrap w = link::wrap_response(framing, static_cast<uint32_t>(response_len));
+  board::uart_write(std::span<const uint8_t>(w.prefix, w.prefix_len));
+  board::uart_write(std::span<const uint8_t>(response, response_len));
+  board::uart_write(std::span<const uint8_t>(w.suffix, w.suffix_len));
+}
+
+void on_command(const link::Event& ev) {
+  const uint32_t cc = get_u32(ev.data.data() + 6);
   if (cc == kCcFirmwareDiagnostics) {
-    n = diagnostics();  // does not overwrite last_command/last_cost: they describe the previous one
+    response_len = diagnostics();  // last_command/last_cost keep describing the previous command
   } else {
     const uint32_t start = board::cycles();
-    n = execute(command);
+    response_len = execute(ev.locality, ev.data);
     last_cost = board::cycles() - start;
     last_command = cc;
   }
-  board::uart_write(std::span<const uint8_t>(response, n));
+  send(ev.framing);
+}
+
+void on_signal(const link::Event& ev) {
+  switch (ev.signal) {
+#if UTPM_FW_ENGINE
+    case link::Signal::kReset: engine.get().reset(); break;
+    case link::Signal::kShutdown: engine.get().power_off(); break;  // next command powers on
+#endif
+    case link::Signal::kCancelOn: platform.get().set_cancel(true); break;
+    case link::Signal::kCancelOff: platform.get().set_cancel(false); break;
+    case link::Signal::kResendResponse:
+      if (response_len > 0) send(ev.framing);
+      return;
+    default: break;
+  }
+  uint8_t reply[link::kMaxReplySize];
+  const size_t n = link::encode_reply(ev, reply);
+  board::uart_write(std::span<const uint8_t>(reply, n));
+}
+
+void on_event(const link::Event& ev) {
+  switch (ev.kind) {
+    case link::EventKind::kCommand: on_command(ev); break;
+    case link::EventKind::kSignal: on_signal(ev); break;
+    case link::EventKind::kReject: {
+      uint8_t reply[link::kMaxReplySize];
+      const size_t n = link::encode_reply(ev, reply);
+      board::uart_write(std::span<const uint8_t>(reply, n));
+      break;
+    }
+    case link::EventKind::kNone: break;
+  }
 }
 
 void count_boot() {
@@ -152,17 +212,30 @@ int main() {
   if (!store.emplace().mount()) board::log("utpm: store area was not a valid log; started afresh\n");
   platform.emplace(store.get());
   count_boot();
+#if UTPM_FW_ENGINE
+  engine.emplace(platform.get()).power_on();
+#endif
   board::log("utpm firmware ready\n");
 
+  // Bytes are taken from the ring in small batches so the decoder's push API sees spans.
+  uint8_t batch[32];
   for (;;) {
     board::watchdog_kick();
-    uint8_t b;
-    bool worked = false;
-    while (board::uart_pop(b)) {
-      worked = true;
-      if (framer.feed(b, board::millis())) handle(framer.frame());
+    size_t n = 0;
+    while (n < sizeof batch && board::uart_pop(batch[n])) ++n;
+    std::span<const uint8_t> bytes(batch, n);
+    // After an event keep pushing (even with no bytes): resync may already hold the next frame.
+    for (;;) {
+      utpm::link::Event ev;
+      const size_t used = decoder.push(bytes, board::millis(), ev);
+      bytes = bytes.subspan(used);
+      if (ev.kind == utpm::link::EventKind::kNone) break;
+      on_event(ev);
     }
     platform.get().now_ms();
-    if (!worked) board::idle();
+    if (n == 0) {
+      decoder.expire(board::millis());
+      board::idle();
+    }
   }
 }

@@ -62,6 +62,36 @@ class FirmwareE2E(unittest.TestCase):
         for _ in range(3):
             self.assertEqual(qh.parse_response(FW.read_response())[2], TPM_RC_INITIALIZE)
 
+    def test_05_mssim_framing(self):
+        # u32 8 | locality | u32 size | command  ->  u32 size | response | u32 0 (ack)
+        cmd = get_random(8)
+        FW.write(struct.pack(">IBI", 8, 0, len(cmd)) + cmd)
+        size = struct.unpack(">I", FW.read_exact(4, 10))[0]
+        rsp = FW.read_exact(size, 10)
+        self.assertEqual(qh.parse_response(rsp)[:3], (0x8001, 10, TPM_RC_INITIALIZE))
+        self.assertEqual(FW.read_exact(4, 10), b"\0\0\0\0")
+
+    def test_06_legacy_signal_framing(self):
+        # The Nucleo-TPM sample's 'Tpm2' frames (little endian): Command, then Response re-send.
+        cmd = get_random(8)
+        magic = 0x326D7054
+        FW.write(struct.pack("<IIIII", magic, 6, 8 + len(cmd), 0, len(cmd)) + cmd)
+        size = struct.unpack("<I", FW.read_exact(4, 10))[0]
+        first = FW.read_exact(size, 10)
+        self.assertEqual(qh.parse_response(first)[:3], (0x8001, 10, TPM_RC_INITIALIZE))
+        FW.write(struct.pack("<III", magic, 7, 0))  # SignalResponse: send it again
+        size = struct.unpack("<I", FW.read_exact(4, 10))[0]
+        self.assertEqual(FW.read_exact(size, 10), first)
+
+    def test_07_oversize_command_rejected(self):
+        # A header announcing more than the firmware's 2048-byte buffer is refused at once
+        # with TPM_RC_COMMAND_SIZE; the unsent body is then dropped by the stall timeout.
+        rsp = FW.transact(struct.pack(">HII", 0x8001, 4000, CC_GET_RANDOM))
+        self.assertEqual(qh.parse_response(rsp)[:3], (0x8001, 10, 0x142))
+        time.sleep(ARGS.stall_seconds)
+        rsp = FW.transact(get_random(8))
+        self.assertEqual(qh.parse_response(rsp)[2], TPM_RC_INITIALIZE)
+
     # ---- firmware diagnostics ----
     def test_10_diagnostics(self):
         d = FW.diagnostics()
