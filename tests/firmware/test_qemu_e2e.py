@@ -9,6 +9,7 @@ restarts QEMU to show that the semihosted store persisted.
 Exit status: 0 pass, 1 fail, 77 skipped (only when the cross toolchain or QEMU is missing).
 """
 import argparse
+import json
 import os
 import shutil
 import struct
@@ -121,14 +122,102 @@ class FirmwareE2E(unittest.TestCase):
         if not FW.diagnostics()["features"] & qh.FEATURE_ENGINE:
             self.skipTest("firmware image built without the engine (src/tpm not linked yet)")
 
+    def tool(self, *argv, tcti=None, check=True):
+        """Runs one tpm2-tools command against the firmware; returns stdout."""
+        # tcti-cmd + socat: socat moves bytes both ways and the TSS frames by the TPM header,
+        # so split UART deliveries are harmless (transport.md T5). The harness keeps the pty
+        # open in raw mode, so socat finds it configured.
+        tcti = tcti or f"cmd:exec socat -b 65536 STDIO {FW.pty}"
+        r = subprocess.run([argv[0], "-T", tcti, *argv[1:]], capture_output=True, text=True,
+                           timeout=120, cwd=ARGS.scratch)
+        if check and r.returncode != 0:
+            self.fail(f"{' '.join(argv)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+        return r.stdout
+
+    def pcr_value(self, index, bank="sha256"):
+        out = self.tool("tpm2_pcrread", f"{bank}:{index}")
+        for line in out.splitlines():
+            line = line.strip()
+            if line.startswith(f"{index} :") or line.startswith(f"{index}:"):
+                return bytes.fromhex(line.split(":", 1)[1].strip().removeprefix("0x"))
+        self.fail(f"PCR {index} not in tpm2_pcrread output:\n{out}")
+
+    def test_20_tools_startup_getrandom_getcap(self):
+        self.engine()
+        self.tool("tpm2_startup", "-c")
+        a = self.tool("tpm2_getrandom", "--hex", "16").strip()
+        b = self.tool("tpm2_getrandom", "--hex", "16").strip()
+        self.assertEqual(len(bytes.fromhex(a)), 16)
+        self.assertNotEqual(a, b, "two GetRandom answers must differ")
+        fixed = self.tool("tpm2_getcap", "properties-fixed")
+        self.assertIn("TPM2_PT_FAMILY_INDICATOR", fixed)
+        self.assertIn("TPM2_PT_MANUFACTURER", fixed)
+        self.assertIn("TPM2_ALG_SHA256", self.tool("tpm2_getcap", "algorithms"))
+
+    def test_21_tools_pcr_extend_and_read(self):
+        self.engine()
+        import hashlib
+        before = self.pcr_value(16)
+        digest = hashlib.sha256(b"utpm firmware e2e").digest()
+        self.tool("tpm2_pcrextend", f"16:sha256={digest.hex()}")
+        # Expected value computed here, independently of the TPM: H(old || digest).
+        self.assertEqual(self.pcr_value(16), hashlib.sha256(before + digest).digest())
+
+    def test_22_tools_hash(self):
+        self.engine()
+        import hashlib
+        data = os.urandom(300)
+        path = os.path.join(ARGS.scratch, "hash.in")
+        with open(path, "wb") as f:
+            f.write(data)
+        out = os.path.join(ARGS.scratch, "hash.out")
+        self.tool("tpm2_hash", "-C", "e", "-g", "sha256", "-o", out, path)
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), hashlib.sha256(data).digest())
+
+    def test_30_instruction_counts(self):
+        # Per-command cost as the firmware measured it (QEMU -icount shift=0: instructions).
+        self.engine()
+        costs = {}
+        rsp, costs["GetRandom(32)"] = FW.cost_of(get_random(32))
+        self.assertEqual(qh.parse_response(rsp)[2], 0, rsp.hex())
+        pw_session = struct.pack(">IHBH", 0x40000009, 0, 0, 0)  # TPM_RS_PW, empty auth
+        extend = qh.command(0x182, struct.pack(">II", 16, len(pw_session)) + pw_session +
+                            struct.pack(">IH", 1, 0x000B) + bytes(range(32)), tag=0x8002)
+        rsp, costs["PCR_Extend(sha256)"] = FW.cost_of(extend)
+        self.assertEqual(qh.parse_response(rsp)[2], 0, rsp.hex())
+        data = bytes(range(256)) * 4
+        hash_cmd = qh.command(0x17D, struct.pack(">H", len(data)) + data + struct.pack(">HI", 0x000B, 0x40000007))
+        rsp, costs["Hash(sha256, 1024 B)"] = FW.cost_of(hash_cmd)
+        self.assertEqual(qh.parse_response(rsp)[2], 0, rsp.hex())
+        for name, n in costs.items():
+            self.assertGreater(n, 0, name)
+        REPORT["instructions"] = costs
+
     # ---- persistence ----
     def test_90_state_persists_across_restart(self):
-        before = FW.diagnostics()["boot_count"]
+        d = FW.diagnostics()
+        REPORT["diag_after_tests"] = d
+        before = d["boot_count"]
         FW.restart()
         self.assertTrue(os.path.getsize(ARGS.nv) >= 64 * 1024, "semihosted store file exists")
         after = FW.diagnostics()
         self.assertEqual(after["boot_count"], before + 1)
         self.assertGreaterEqual(after["store_used"], 16)
+
+
+def record_measurements():
+    """Leaves the measured numbers beside the image, where scripts/memreport picks them up."""
+    d = REPORT.get("diag_after_tests") or REPORT.get("diag", {})
+    out = {"stack_high_water": d.get("stack_high_water"), "stack_reserve": d.get("stack_reserve"),
+           "static_ram": d.get("static_ram"), "instructions": REPORT.get("instructions", {}),
+           "engine": bool(d.get("features", 0) & qh.FEATURE_ENGINE)}
+    path = os.path.splitext(os.path.abspath(ARGS.elf))[0] + ".measured.json"
+    try:
+        with open(path, "w") as f:
+            json.dump(out, f, indent=1, sort_keys=True)
+    except OSError as e:
+        print(f"note: could not record measurements in {path}: {e}")
 
 
 def main():
@@ -169,7 +258,9 @@ def main():
     finally:
         FW.stop()
         if REPORT:
-            print("firmware report:", REPORT)
+            print("firmware report:", json.dumps(REPORT, indent=1))
+            if ok:
+                record_measurements()
         if not ok:
             print("---- QEMU log (tail) ----")
             print(FW.log_tail())
