@@ -2,6 +2,8 @@
 // commands/startup.cc; this file only brings the engine to "awaiting Startup".
 #include "tpm/tpm.h"
 
+#include <memory>
+
 #include "crypto/crypto.h"
 #include "tpm/subsystem/subsystems.h"
 
@@ -33,7 +35,7 @@ bool run_self_tests(State& st);  // commands/testing.cc
 void Tpm::power_on() {
   if (st_.powered) return;
   const bool nv_available = st_.nv_available;
-  st_ = State{};
+  std::construct_at(&st_);  // in place: a State temporary would cost kilobytes of MCU stack
   st_.nv_available = nv_available;
   st_.powered = true;
   st_.timer_at_power_on = platform_.now_ms();
@@ -61,7 +63,7 @@ void Tpm::power_off() {
   if (!st_.powered) return;
   const bool nv_available = st_.nv_available;
   crypto::zeroize(st_);  // seeds, proofs, auth values and DRBG state must not linger in RAM
-  st_ = State{};
+  std::construct_at(&st_);
   st_.nv_available = nv_available;
 }
 

@@ -1,5 +1,7 @@
 // Transient object slots. Handles are TRANSIENT_FIRST + slot index, as the slot count is small
 // (profile::kMaxLoadedObjects) and a handle's meaning ends when the object is flushed.
+#include <memory>
+
 #include "crypto/crypto.h"
 #include "tpm/subsystem/subsystems.h"
 
@@ -24,7 +26,7 @@ ObjectSlot* object_allocate(State& st) {
 
 void object_flush(ObjectSlot& slot) {
   crypto::zeroize(slot);  // auth values and hash states
-  slot = ObjectSlot{};
+  std::construct_at(&slot);  // in place, no stack temporary
 }
 
 void objects_flush_all(State& st) {

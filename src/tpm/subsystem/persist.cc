@@ -73,7 +73,7 @@ void write_clock(const ClockData& c, Writer& w) {
   w.u8(static_cast<uint8_t>(c.clock_adjust));
 }
 bool read_clock(Reader& r, ClockData& c) {
-  uint8_t adjust;
+  uint8_t adjust = 0;
   if (!get_header(r, kTagClock)) return false;
   bool ok = r.u64(c.clock) && r.u32(c.reset_count) && r.u32(c.restart_count) && r.u16(c.orderly) &&
             r.u8(adjust) && r.remaining() == 0;
