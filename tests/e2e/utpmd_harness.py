@@ -62,9 +62,9 @@ def free_port_pair():
         try:
             for q in (p, p + 1):
                 s = socket.socket()
+                socks.append(s)
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 s.bind(("127.0.0.1", q))
-                socks.append(s)
             return p
         except OSError:
             continue
@@ -116,6 +116,8 @@ class Utpmd:
                 self.drainer.start()
                 return self
             self.proc.wait(timeout=10)
+            self.log.extend(self.proc.stderr.readlines())
+            self.proc.stderr.close()
             if "cannot listen" not in "".join(self.log):  # a port race is retried
                 break
         raise RuntimeError("utpmd did not start:\n" + "".join(self.log))
