@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -158,14 +159,42 @@ bool Daemon::add_pty(const std::string& link, std::string& error) {
   pty_slave_ = name;
   pty_link_ = link;
 
+  // We hold the slave open, so the master never sees a client hang up. An open() of the slave
+  // by a client is visible through inotify, and means whatever partial command is buffered
+  // belongs to a client that is gone (killed mid-write): drop it at once instead of waiting
+  // for the stall timeout, which would otherwise swallow the start of the new client's command.
+  pty_watch_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (pty_watch_fd_ >= 0 && ::inotify_add_watch(pty_watch_fd_, name, IN_OPEN) < 0) {
+    ::close(pty_watch_fd_);
+    pty_watch_fd_ = -1;  // degrade to the stall timeout alone
+  }
+
   auto ep = std::make_unique<Endpoint>();
   ep->name = "pty";
   ep->pty = true;
   ep->io_fd = master;
   ep->session = std::make_unique<RawStreamSession>(engine_, "pty", max_command_size_,
                                                    stall_timeout_ms_);
+  pty_endpoint_ = ep.get();
   endpoints_.push_back(std::move(ep));
   return true;
+}
+
+void Daemon::drain_pty_open_events() {
+  if (pty_watch_fd_ < 0) return;
+  alignas(inotify_event) char buf[4096];
+  bool opened = false;
+  for (;;) {
+    const ssize_t r = ::read(pty_watch_fd_, buf, sizeof buf);
+    if (r <= 0) break;
+    opened = true;  // only IN_OPEN is watched
+  }
+  if (opened && pty_endpoint_ != nullptr) {
+    pty_endpoint_->session->on_new_peer();
+    pty_endpoint_->out.clear();
+    ::tcflush(pty_slave_fd_, TCIFLUSH);
+    if (trace_) std::fprintf(log_, "utpmd: pty: opened by a client\n");
+  }
 }
 
 bool Daemon::add_unix(const std::string& path, std::string& error) {
@@ -256,6 +285,7 @@ void Daemon::flush_output(Endpoint& ep) {
 }
 
 bool Daemon::service_input(Endpoint& ep) {
+  if (ep.pty) drain_pty_open_events();
   uint8_t buf[65536];
   const ssize_t r = ::read(ep.io_fd, buf, sizeof buf);
   if (r < 0) {
@@ -273,8 +303,13 @@ bool Daemon::service_input(Endpoint& ep) {
     ep.out.clear();
   }
   const size_t before = ep.out.size();
+  const uint64_t discarded_before = ep.session->discarded_bytes();
   const Session::Verdict v =
       ep.session->on_bytes({buf, static_cast<size_t>(r)}, ep.out, now_ms());
+  if (trace_ && ep.session->discarded_bytes() != discarded_before) {
+    std::fprintf(log_, "utpmd: %s: skipped %llu byte(s) that start no command\n", ep.name,
+                 static_cast<unsigned long long>(ep.session->discarded_bytes() - discarded_before));
+  }
   if (ep.pty && ep.out.size() > before) {
     // The client has sent a whole command and now waits, so anything still queued for it on
     // the slave side is stale (a previous tool read a response only partly): drop it, or it
@@ -316,6 +351,10 @@ int Daemon::run(int signal_fd) {
             timeout = static_cast<int>(std::min<int64_t>(due, INT_MAX));
           }
         }
+        if (ep->pty && pty_watch_fd_ >= 0) {
+          fds.push_back({pty_watch_fd_, POLLIN, 0});
+          owners.push_back(ep.get());
+        }
       } else if (ep->listen_fd >= 0) {
         fds.push_back({ep->listen_fd, POLLIN, 0});
         owners.push_back(ep.get());
@@ -337,6 +376,10 @@ int Daemon::run(int signal_fd) {
         }
         stop_ = true;
         break;
+      }
+      if (ep->pty && fds[i].fd == pty_watch_fd_) {
+        drain_pty_open_events();
+        continue;
       }
       if (fds[i].fd == ep->listen_fd && ep->io_fd < 0) {
         accept_peer(*ep);
@@ -378,6 +421,9 @@ void Daemon::cleanup() {
   }
   if (pty_slave_fd_ >= 0) ::close(pty_slave_fd_);
   pty_slave_fd_ = -1;
+  if (pty_watch_fd_ >= 0) ::close(pty_watch_fd_);
+  pty_watch_fd_ = -1;
+  pty_endpoint_ = nullptr;
   if (!unix_path_.empty()) ::unlink(unix_path_.c_str());
   unix_path_.clear();
 }

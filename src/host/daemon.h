@@ -67,7 +67,11 @@ class Daemon {
   std::FILE* log_;
   bool trace_;
   std::vector<std::unique_ptr<Endpoint>> endpoints_;
+  void drain_pty_open_events();
+
   int pty_slave_fd_ = -1;
+  int pty_watch_fd_ = -1;  // inotify on the slave: tells when a new client opens it
+  Endpoint* pty_endpoint_ = nullptr;
   std::string pty_slave_;
   std::string pty_link_;
   std::string unix_path_;

@@ -21,6 +21,8 @@ class RawStreamSession final : public Session {
                    uint64_t now_ms) override;
   int64_t timer_due_in(uint64_t now_ms) const override;
   void on_timer(uint64_t now_ms) override;
+  void on_new_peer() override { framer_.reset(); }
+  uint64_t discarded_bytes() const override { return framer_.skipped_bytes(); }
 
   const StreamFramer& framer() const { return framer_; }
 

@@ -24,6 +24,11 @@ class Session {
   // Milliseconds until on_timer() should run, or -1 if no timer is armed.
   virtual int64_t timer_due_in(uint64_t /*now_ms*/) const { return -1; }
   virtual void on_timer(uint64_t /*now_ms*/) {}
+  // A new peer took over the channel (pty opened by another process): forget partial input.
+  virtual void on_new_peer() {}
+  // Input bytes thrown away so far (garbage between frames, dropped partial frames), for the
+  // trace: a peer that keeps producing them has a framing problem worth seeing.
+  virtual uint64_t discarded_bytes() const { return 0; }
 };
 
 }  // namespace utpm::host
