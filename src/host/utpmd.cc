@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "crypto/crypto.h"
 #include "host/daemon.h"
 #include "host/file_nv_store.h"
 #include "host/host_platform.h"
@@ -105,7 +106,8 @@ Options parse(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       std::exit(0);
     } else if (arg == "--version") {
-      std::printf("utpmd %s (max command %zu bytes)\n", UTPM_VERSION, profile::kMaxCommandSize);
+      std::printf("utpmd %s (crypto: %s, max command %zu bytes)\n", UTPM_VERSION,
+                  crypto::backend_name(), profile::kMaxCommandSize);
       std::exit(0);
     } else if (arg == "--state") {
       o.state = need_value();
