@@ -85,6 +85,22 @@ class DaemonCli(unittest.TestCase):
         finally:
             d.stop()
 
+    def test_unix_socket_serves_tpm2_tools_through_tcti_cmd(self):
+        import shutil
+        if not shutil.which("socat"):
+            self.skipTest("socat not installed")
+        from utpmd_harness import run_tool
+        d = Utpmd(unix=True).start()
+        try:
+            c = MssimClient(d.port)
+            self.assertEqual(rc_of(c.execute(startup(SU_CLEAR))), 0)
+            c.close()
+            tcti = f"cmd:exec socat -b 65536 STDIO UNIX-CONNECT:{d.unix_path}"
+            out = run_tool(["tpm2_getrandom", "--hex", "16"], tcti).stdout.decode()
+            self.assertRegex(out, r"^[0-9a-f]{32}$")
+        finally:
+            self.assertEqual(d.stop(), 0)
+
     def test_trace_line_per_command(self):
         d = Utpmd(extra_args=["--trace"]).start()
         try:
