@@ -83,6 +83,23 @@ struct ObjectSlot {
   bool first_block_seen = false;
 };
 
+// An authorization session (Part 1 §19.6). Loaded sessions only: ContextSave of sessions
+// comes with context management.
+inline constexpr uint8_t TPM_SE_HMAC = 0x00;
+inline constexpr uint8_t TPM_SE_POLICY = 0x01;
+inline constexpr uint8_t TPM_SE_TRIAL = 0x03;
+struct SessionSlot {
+  bool used = false;
+  uint8_t type = TPM_SE_HMAC;
+  TPM_ALG_ID auth_hash = TPM_ALG_NULL;
+  TPM_HANDLE bind = TPM_RH_NULL;  // entity the session is bound to (its authValue is in the key)
+  TPM2B_DIGEST bind_name;         // Name of the bind entity, to recognise it later
+  TPM2B_DIGEST session_key;
+  TPM2B_NONCE nonce_tpm;
+  TPM2B_NONCE nonce_caller;
+  TPM2B_DIGEST policy_digest;     // policy and trial sessions
+};
+
 enum class Phase : uint8_t { off, awaiting_startup, operational };
 
 struct State {
@@ -98,6 +115,7 @@ struct State {
   ClockData clock;
   PcrBanks pcr;
   ObjectSlot objects[profile::kMaxLoadedObjects];
+  SessionSlot sessions[profile::kMaxLoadedSessions];
 
   // volatile, reset on every Startup(CLEAR) / power cycle
   TPM2B_AUTH platform_auth;

@@ -94,10 +94,10 @@ bool tpm_property(Tpm& tpm, TPM_PT pt, uint32_t& v) {
           (st.ph_enable_nv ? 8u : 0) | (st.startup_orderly ? 1u << 31 : 0);
       return true;
     case PT_VAR + 2: v = 0; return true;  // HR_NV_INDEX
-    case PT_VAR + 3: v = 0; return true;  // HR_LOADED (sessions)
-    case PT_VAR + 4: v = profile::kMaxLoadedSessions; return true;
-    case PT_VAR + 5: v = 0; return true;  // HR_ACTIVE
-    case PT_VAR + 6: v = profile::kMaxActiveSessions; return true;
+    case PT_VAR + 3: v = static_cast<uint32_t>(sessions_loaded(st)); return true;  // HR_LOADED
+    case PT_VAR + 4: v = static_cast<uint32_t>(profile::kMaxLoadedSessions - sessions_loaded(st)); return true;
+    case PT_VAR + 5: v = static_cast<uint32_t>(sessions_loaded(st)); return true;  // HR_ACTIVE
+    case PT_VAR + 6: v = static_cast<uint32_t>(profile::kMaxActiveSessions - sessions_loaded(st)); return true;
     case PT_VAR + 7: v = static_cast<uint32_t>(profile::kMaxLoadedObjects - objects_loaded(st)); return true;
     case PT_VAR + 8: v = 0; return true;  // HR_PERSISTENT
     case PT_VAR + 9: v = profile::kMinEvictObjects; return true;
@@ -183,7 +183,15 @@ void cap_handles(Tpm& tpm, Writer& w, uint32_t from, uint32_t n, bool& more) {
       for (const ObjectSlot& s : st.objects)
         if (s.kind != SlotKind::empty && !emit(object_handle(st, &s))) break;
       break;
-    default:  // NV indices, sessions, persistent objects: none exist yet
+    case TPM_HT_LOADED_SESSION:
+    case TPM_HT_SAVED_SESSION:
+      // Loaded sessions of both kinds are reported under the loaded-session range; no session
+      // context is saved in this build.
+      if (handle_type(from) == TPM_HT_LOADED_SESSION)
+        for (const SessionSlot& s : st.sessions)
+          if (s.used && !emit(session_handle(st, &s))) break;
+      break;
+    default:  // NV indices and persistent objects: none exist yet
       break;
   }
   l.finish();

@@ -12,6 +12,8 @@ TPM_RC TPM2_Shutdown(Command& c);
 TPM_RC TPM2_SelfTest(Command& c);
 TPM_RC TPM2_IncrementalSelfTest(Command& c);
 TPM_RC TPM2_GetTestResult(Command& c);
+// Chapter 11, Session commands (session.cc)
+TPM_RC TPM2_StartAuthSession(Command& c);
 // Chapter 15, Symmetric primitives: TPM2_Hash (symmetric.cc)
 TPM_RC TPM2_Hash(Command& c);
 // Chapter 16, Random number generator (random.cc)

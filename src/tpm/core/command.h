@@ -23,6 +23,9 @@ struct SessionIn {
   TPM2B_NONCE nonce;
   uint8_t attributes = 0;
   TPM2B_AUTH hmac;
+  // Set when the session authorized a handle; the response HMAC uses the same key.
+  TPM_HANDLE authorized_entity = 0;
+  bool include_auth_value = false;
 };
 
 struct Command {
@@ -66,6 +69,8 @@ enum class HandleKind : uint8_t {
   pcr_or_null,    // TPMI_DH_PCR+
   provision,      // TPMI_RH_PROVISION (owner, platform)
   object,         // TPMI_DH_OBJECT (loaded transient or persistent)
+  object_or_null, // TPMI_DH_OBJECT+
+  entity_or_null, // TPMI_DH_ENTITY+
 };
 
 // Authorization role required of the handle's session (Part 1 §19.2).

@@ -29,6 +29,7 @@ constexpr CommandInfo kCommands[] = {
     CMD(StirRandom, 0, 0, H::none, H::none, A::none, A::none),
     CMD(SequenceUpdate, 0, 1, H::object, H::none, A::user, A::none),
     CMD(FlushContext, 0, 0, H::none, H::none, A::none, A::none),
+    CMD(StartAuthSession, kCmdRHandle, 2, H::object_or_null, H::entity_or_null, A::none, A::none),
     CMD(GetCapability, kCmdAllowedInFailure | kRead, 0, H::none, H::none, A::none, A::none),
     CMD(GetRandom, kRead, 0, H::none, H::none, A::none, A::none),
     CMD(GetTestResult, kCmdAllowedInFailure | kRead, 0, H::none, H::none, A::none, A::none),

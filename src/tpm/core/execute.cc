@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "crypto/crypto.h"
+#include "tpm/core/authorization.h"
 #include "tpm/core/command.h"
 #include "tpm/subsystem/subsystems.h"
 #include "tpm/tpm.h"
@@ -38,6 +39,14 @@ TPM_RC check_handle(State& st, HandleKind kind, TPM_HANDLE h, unsigned n) {
     case HandleKind::provision:
       if (h != TPM_RH_OWNER && h != TPM_RH_PLATFORM) return rc_handle(TPM_RC_VALUE, n);
       return hierarchy_enabled(st, h) ? TPM_RC_SUCCESS : rc_handle(TPM_RC_HIERARCHY, n);
+    case HandleKind::entity_or_null:
+      if (h == TPM_RH_NULL || h < profile::kNumPcrs) return TPM_RC_SUCCESS;
+      if (h == TPM_RH_OWNER || h == TPM_RH_ENDORSEMENT || h == TPM_RH_PLATFORM || h == TPM_RH_LOCKOUT)
+        return hierarchy_enabled(st, h) ? TPM_RC_SUCCESS : rc_handle(TPM_RC_HIERARCHY, n);
+      [[fallthrough]];
+    case HandleKind::object_or_null:
+      if (h == TPM_RH_NULL) return TPM_RC_SUCCESS;
+      [[fallthrough]];
     case HandleKind::object:
       if (handle_type(h) == TPM_HT_TRANSIENT)
         return object_at(st, h) ? TPM_RC_SUCCESS : TPM_RC_REFERENCE_H0 + (n - 1);
@@ -64,50 +73,9 @@ TPM_RC parse_sessions(Reader& r, Command& c) {
     if (rc == TPM_RC_SUCCESS) rc = unmarshal(area, s.hmac);
     if (rc == TPM_RC_INSUFFICIENT) return TPM_RC_AUTHSIZE;
     if (rc != TPM_RC_SUCCESS) return rc_session(rc, n);
-    // Reserved attribute bits (3, 4) must be clear.
-    if (s.attributes & 0x18) return rc_session(TPM_RC_RESERVED_BITS, n);
-    if (s.handle == TPM_RS_PW) {
-      // A password session has no nonce and may only ask to continue (Part 1 §19.6.4).
-      if (s.attributes & ~TPMA_SESSION_continueSession) return rc_session(TPM_RC_ATTRIBUTES, n);
-      if (s.nonce.size != 0) return rc_session(TPM_RC_NONCE, n);
-      continue;
-    }
-    uint8_t t = handle_type(s.handle);
-    if (t == TPM_HT_HMAC_SESSION || t == TPM_HT_POLICY_SESSION)
-      return TPM_RC_REFERENCE_S0 + (n - 1);  // no such session is loaded
-    return rc_session(TPM_RC_HANDLE, n);
+    if (TPM_RC rc2 = check_session_entry(c, s, n)) return rc2;
   }
   return TPM_RC_SUCCESS;
-}
-
-// Strips trailing zero octets: authValues compare without them (Part 1 §19.6.5).
-size_t trimmed_size(const TPM2B_AUTH& a) {
-  size_t n = a.size;
-  while (n > 0 && a.buffer[n - 1] == 0) --n;
-  return n;
-}
-
-// Password authorization of handle i by session i (Part 1 §19.6.5).
-TPM_RC authorize(Tpm& tpm, Command& c, unsigned i) {
-  State& st = c.st;
-  const SessionIn& s = c.sessions[i];
-  const unsigned n = i + 1;
-  EntityAuth ea{};
-  TPM_RC rc = entity_auth(st, c.handles[i], ea);
-  if (rc != TPM_RC_SUCCESS) return rc_handle(rc, n);
-  if (ea.da_protected && st.pers.max_tries != 0 && st.pers.failed_tries >= st.pers.max_tries)
-    return TPM_RC_LOCKOUT;
-  static const TPM2B_AUTH kEmpty{};
-  const TPM2B_AUTH& want = ea.auth ? *ea.auth : kEmpty;
-  size_t got_len = trimmed_size(s.hmac), want_len = trimmed_size(want);
-  bool ok = got_len == want_len && crypto::ct_equal({s.hmac.buffer, got_len}, {want.buffer, want_len});
-  if (ok) return TPM_RC_SUCCESS;
-  if (!ea.da_protected) return rc_session(TPM_RC_BAD_AUTH, n);
-  // A failure against a DA-protected entity counts even though the command fails.
-  ++st.pers.failed_tries;
-  st.dirty |= kDirtyPersistent;
-  persist_flush(tpm);
-  return rc_session(TPM_RC_AUTH_FAIL, n);
 }
 
 }  // namespace
@@ -155,9 +123,9 @@ size_t Tpm::execute(uint8_t locality, std::span<const uint8_t> command, std::spa
     if (rc != TPM_RC_SUCCESS) return error_response(response, rc);
   }
   if (c.session_count < auth_count) return error_response(response, TPM_RC_AUTH_MISSING);
+  const std::span<const uint8_t> parameters{r.position(), r.remaining()};
   for (unsigned i = 0; i < auth_count; ++i) {
-    if (c.sessions[i].handle != TPM_RS_PW) return error_response(response, TPM_RC_AUTH_UNAVAILABLE);
-    TPM_RC rc = authorize(*this, c, i);
+    TPM_RC rc = authorize(c, i, parameters);
     if (rc != TPM_RC_SUCCESS) return error_response(response, rc);
   }
 
@@ -197,13 +165,7 @@ size_t Tpm::execute(uint8_t locality, std::span<const uint8_t> command, std::spa
   if (sessions) w.u32(static_cast<uint32_t>(param_size));
   // Parameters are already in place; skip over them.
   Writer tail(response.subspan(params_at + param_size));
-  if (sessions) {
-    for (unsigned i = 0; i < c.session_count; ++i) {
-      tail.u16(0);  // nonceTPM: empty for a password session
-      tail.u8(c.sessions[i].attributes & TPMA_SESSION_continueSession);
-      tail.u16(0);  // hmac: empty for a password session
-    }
-  }
+  if (sessions) write_response_sessions(c, response.subspan(params_at, param_size), tail);
   if (tail.overflow()) return error_response(response, TPM_RC_FAILURE);
   const size_t total = params_at + param_size + tail.size();
   w.patch32(2, static_cast<uint32_t>(total));

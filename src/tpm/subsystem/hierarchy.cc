@@ -27,6 +27,16 @@ TPM_RC entity_auth(State& st, TPM_HANDLE h, EntityAuth& out) {
   return TPM_RC_HANDLE;
 }
 
+size_t entity_name(State& st, TPM_HANDLE h, std::span<uint8_t> out) {
+  // A sequence object's Name is the Empty Buffer (it has no public area to digest).
+  if (ObjectSlot* o = object_at(st, h); o && o->kind != SlotKind::empty) return 0;
+  // Everything else this build has is named by its handle; keys and NV indices get digest
+  // Names when they arrive.
+  if (out.size() < 4) return 0;
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<uint8_t>(h >> (24 - 8 * i));
+  return 4;
+}
+
 std::span<const uint8_t> hierarchy_proof(const State& st, TPM_HANDLE hierarchy) {
   switch (hierarchy) {
     case TPM_RH_OWNER: return st.pers.sh_proof;

@@ -50,6 +50,13 @@ void object_flush(ObjectSlot& slot);
 void objects_flush_all(State& st);
 size_t objects_loaded(const State& st);
 
+// ---- sessions (session.cc) ----
+SessionSlot* session_at(State& st, TPM_HANDLE h);  // loaded session or nullptr
+TPM_HANDLE session_handle(const State& st, const SessionSlot* s);
+SessionSlot* session_allocate(State& st);
+void session_flush(SessionSlot& s);
+size_t sessions_loaded(const State& st);
+
 // ---- clock (clock.cc) ----
 uint64_t clock_now(Tpm& tpm);      // TPMS_CLOCK_INFO.clock
 uint64_t time_now(Tpm& tpm);       // TPMS_TIME_INFO.time (ms since _TPM_Init)
@@ -78,6 +85,9 @@ struct EntityAuth {
 };
 TPM_RC entity_auth(State& st, TPM_HANDLE h, EntityAuth& out);
 // The proof value of a hierarchy (for tickets); empty span for TPM_RH_NULL.
+// The Name of an entity (Part 1 §16): the handle itself for PCRs, permanent handles and
+// sessions; empty for sequence objects. Returns its length.
+size_t entity_name(State& st, TPM_HANDLE h, std::span<uint8_t> out);
 std::span<const uint8_t> hierarchy_proof(const State& st, TPM_HANDLE hierarchy);
 bool hierarchy_enabled(const State& st, TPM_HANDLE hierarchy);
 

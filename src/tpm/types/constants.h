@@ -219,6 +219,7 @@ inline constexpr TPM_CC TPM_CC_Shutdown = 0x145;
 inline constexpr TPM_CC TPM_CC_StirRandom = 0x146;
 inline constexpr TPM_CC TPM_CC_SequenceUpdate = 0x15C;
 inline constexpr TPM_CC TPM_CC_FlushContext = 0x165;
+inline constexpr TPM_CC TPM_CC_StartAuthSession = 0x176;
 inline constexpr TPM_CC TPM_CC_GetCapability = 0x17A;
 inline constexpr TPM_CC TPM_CC_GetRandom = 0x17B;
 inline constexpr TPM_CC TPM_CC_GetTestResult = 0x17C;

@@ -69,6 +69,23 @@ struct ContextHandleTraits {
 };
 using TPMI_DH_CONTEXT = Tpmi<ContextHandleTraits>;
 
+struct SessionTypeTraits {
+  using type = uint8_t;
+  static constexpr TPM_RC rc = TPM_RC_VALUE;
+  static constexpr bool valid(type v) { return v == 0x00 || v == 0x01 || v == 0x03; }  // HMAC, POLICY, TRIAL
+};
+using TPM_SE_CHECKED = Tpmi<SessionTypeTraits>;
+
+// TPMT_SYM_DEF+ for sessions. No symmetric algorithm is offered for parameter encryption in
+// this build yet, so only TPM_ALG_NULL (which carries no keyBits or mode) is valid.
+struct TPMT_SYM_DEF {
+  TPM_ALG_ID algorithm = TPM_ALG_NULL;
+};
+inline TPM_RC unmarshal(Reader& r, TPMT_SYM_DEF& v) {
+  if (!r.u16(v.algorithm)) return TPM_RC_INSUFFICIENT;
+  return v.algorithm == TPM_ALG_NULL ? TPM_RC_SUCCESS : TPM_RC_SYMMETRIC;
+}
+
 // ---- sized buffers ----
 using TPM2B_DIGEST = Tpm2b<profile::kMaxDigestSize>;
 using TPM2B_NONCE = TPM2B_DIGEST;
@@ -76,6 +93,7 @@ using TPM2B_AUTH = TPM2B_DIGEST;
 using TPM2B_MAX_BUFFER = Tpm2b<profile::kMaxDigestBuffer>;
 using TPM2B_EVENT = Tpm2b<profile::kMaxEventData>;
 using TPM2B_SENSITIVE_DATA = Tpm2b<profile::kMaxSensitiveData>;
+using TPM2B_ENCRYPTED_SECRET = Tpm2b<profile::kMaxRsaKeyBits / 8>;
 
 // ---- digests ----
 // TPMU_HA: the digest bytes; its length is selected by the hash algorithm.
