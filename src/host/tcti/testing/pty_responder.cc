@@ -3,8 +3,12 @@
 // UART/CDC line. It plays the role the firmware (or utpmd's pty) plays in end-to-end tests; a
 // test that can run the real thing should swap this out for it, nothing else changes.
 //
-// Usage: utpm_tcti_pty_responder [--chunk N] [--delay-ms D] [--log FILE]
+// Usage: utpm_tcti_pty_responder [--chunk N] [--delay-ms D] [--log FILE] [--forward-unix PATH]
 // Prints the slave path on stdout, then serves until killed.
+//
+// --forward-unix PATH: instead of canned responses, pass every command to a TPM behind a unix
+// stream socket speaking the raw TPM stream (swtpm's data channel) and relay its response. That
+// turns the pty into a complete TPM for tpm2-tools while the link code stays ours.
 //
 // Canned behaviour:
 //   TPM2_GetRandom(n)   success; n bytes, byte i = (i + locality) & 0xff, so the locality the
@@ -16,6 +20,8 @@
 // Every event is logged as one line: "command <framing> loc=<n> cc=<hex> size=<n>",
 // "signal <name>", "reject <framing>".
 #include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <termios.h>
@@ -100,6 +106,30 @@ void send_slowly(int fd, const uint8_t* p, size_t n) {
   }
 }
 
+int g_backend = -1;
+
+bool read_exact(int fd, uint8_t* p, size_t n) {
+  while (n > 0) {
+    const ssize_t r = read(fd, p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<size_t>(r);
+  }
+  return true;
+}
+
+// One command to the backend in one write (swtpm frames by write), response read by its size.
+size_t forward(const Event& ev, uint8_t* rsp, size_t cap) {
+  if (write(g_backend, ev.data.data(), ev.data.size()) != static_cast<ssize_t>(ev.data.size()) ||
+      !read_exact(g_backend, rsp, 10)) {
+    return 0;
+  }
+  const uint32_t size = utpm::link::load_be32(rsp + 2);
+  if (size < 10 || size > cap || !read_exact(g_backend, rsp + 10, size - 10)) return 0;
+  return size;
+}
+
 size_t canned_response(const Event& ev, uint8_t* rsp) {
   const auto cmd = ev.data;
   const uint32_t cc = utpm::link::load_be32(cmd.data() + 6);
@@ -132,8 +162,19 @@ int main(int argc, char** argv) {
       g_delay_ms = std::atoi(argv[i + 1]);
     } else if (std::strcmp(argv[i], "--log") == 0) {
       g_log = std::fopen(argv[i + 1], "w");
+    } else if (std::strcmp(argv[i], "--forward-unix") == 0) {
+      sockaddr_un addr{};
+      addr.sun_family = AF_UNIX;
+      std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", argv[i + 1]);
+      g_backend = socket(AF_UNIX, SOCK_STREAM, 0);
+      if (connect(g_backend, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+        std::perror("connect backend");
+        return 1;
+      }
     } else {
-      std::fprintf(stderr, "usage: %s [--chunk N] [--delay-ms D] [--log FILE]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--chunk N] [--delay-ms D] [--log FILE] [--forward-unix PATH]\n",
+                   argv[0]);
       return 2;
     }
   }
@@ -155,7 +196,7 @@ int main(int argc, char** argv) {
 
   utpm::link::BufferedDecoder<4096> decoder;
   uint8_t in[1024];
-  uint8_t rsp[128];
+  uint8_t rsp[4096];
   uint8_t out[4096 + 8];
   for (;;) {
     pollfd pfd{master, POLLIN, 0};
@@ -179,7 +220,11 @@ int main(int argc, char** argv) {
         log_line("command %s loc=%u cc=0x%x size=%zu", framing_name(ev.framing),
                  unsigned{ev.locality}, utpm::link::load_be32(ev.data.data() + 6),
                  ev.data.size());
-        const size_t len = canned_response(ev, rsp);
+        const size_t len = g_backend >= 0 ? forward(ev, rsp, sizeof(rsp)) : canned_response(ev, rsp);
+        if (len == 0) {
+          log_line("backend failed");
+          return 1;
+        }
         n = utpm::link::encode_response(ev.framing, std::span<const uint8_t>(rsp, len), out);
       } else if (ev.kind == EventKind::kSignal) {
         log_line("signal %s", signal_name(ev.signal));
