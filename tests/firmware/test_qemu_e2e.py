@@ -122,7 +122,7 @@ class FirmwareE2E(unittest.TestCase):
         if not FW.diagnostics()["features"] & qh.FEATURE_ENGINE:
             self.skipTest("firmware image built without the engine (src/tpm not linked yet)")
 
-    def tool(self, *argv, tcti=None, check=True):
+    def tool(self, *argv, tcti=None, check=True, input_data=None):
         """Runs one tpm2-tools command against the firmware; returns stdout."""
         # tcti-cmd + socat: socat moves bytes both ways and the TSS frames by the TPM header,
         # so split UART deliveries are harmless (transport.md T5). The harness keeps the pty
@@ -130,9 +130,11 @@ class FirmwareE2E(unittest.TestCase):
         tcti = tcti or f"cmd:exec socat -b 65536 STDIO {FW.pty}"
         env = dict(os.environ)
         if ARGS.tcti_dir:  # where libtss2-tcti-utpm.so.0 was built, for "-T utpm:..."
-            env["LD_LIBRARY_PATH"] = ARGS.tcti_dir + os.pathsep + env.get("LD_LIBRARY_PATH", "")
-        r = subprocess.run([argv[0], "-T", tcti, *argv[1:]], capture_output=True, text=True,
-                           timeout=120, cwd=ARGS.scratch, env=env)
+            env["LD_LIBRARY_PATH"] = os.path.abspath(ARGS.tcti_dir) + os.pathsep + env.get("LD_LIBRARY_PATH", "")
+        r = subprocess.run([argv[0], "-T", tcti, *argv[1:]], capture_output=True,
+                           timeout=120, cwd=ARGS.scratch, env=env, input=input_data)
+        r.stdout = r.stdout.decode(errors="replace")
+        r.stderr = r.stderr.decode(errors="replace")
         if check and r.returncode != 0:
             self.fail(f"{' '.join(argv)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
         return r.stdout
@@ -155,7 +157,8 @@ class FirmwareE2E(unittest.TestCase):
         fixed = self.tool("tpm2_getcap", "properties-fixed")
         self.assertIn("TPM2_PT_FAMILY_INDICATOR", fixed)
         self.assertIn("TPM2_PT_MANUFACTURER", fixed)
-        self.assertIn("TPM2_ALG_SHA256", self.tool("tpm2_getcap", "algorithms"))
+        algs = self.tool("tpm2_getcap", "algorithms")
+        self.assertIn("sha256:", algs)
 
     def test_21_tools_pcr_extend_and_read(self):
         self.engine()
@@ -200,6 +203,38 @@ class FirmwareE2E(unittest.TestCase):
         with open(out, "rb") as f:
             self.assertEqual(f.read(), hashlib.sha256(b"x" * 1000).digest())
 
+    def test_24_tools_more_engine_commands(self):
+        # The rest of what the engine implements today, as the tools use it.
+        self.engine()
+        import hashlib
+        # > TPM2B_MAX_BUFFER: tpm2_hash switches to HashSequenceStart/SequenceUpdate/Complete.
+        data = os.urandom(5000)
+        path = os.path.join(ARGS.scratch, "seq.in")
+        with open(path, "wb") as f:
+            f.write(data)
+        out = os.path.join(ARGS.scratch, "seq.out")
+        self.tool("tpm2_hash", "-C", "o", "-g", "sha384", "-o", out, path)
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), hashlib.sha384(data).digest())
+        self.tool("tpm2_stirrandom", input_data=os.urandom(32))
+        self.tool("tpm2_selftest", "--fulltest")
+        self.assertIn("success", self.tool("tpm2_gettestresult"))
+        # PCR 16 is the debug PCR: resettable from locality 0.
+        self.tool("tpm2_pcrreset", "16")
+        self.assertEqual(self.pcr_value(16), bytes(32))
+        clock = self.read_clock()
+        self.assertGreater(clock["clock"], 0)
+
+    def read_clock(self):
+        out = self.tool("tpm2_readclock")
+        vals = {}
+        for line in out.splitlines():
+            if ":" in line:
+                k, v = line.split(":", 1)
+                vals[k.strip()] = v.strip()
+        return {"clock": int(vals["clock"]), "reset_count": int(vals["reset_count"]),
+                "safe": vals["safe"] == "yes"}
+
     def test_30_instruction_counts(self):
         # Per-command cost as the firmware measured it (QEMU -icount shift=0: instructions).
         self.engine()
@@ -224,11 +259,30 @@ class FirmwareE2E(unittest.TestCase):
         d = FW.diagnostics()
         REPORT["diag_after_tests"] = d
         before = d["boot_count"]
+        engine = bool(d["features"] & qh.FEATURE_ENGINE)
+        if engine:
+            # An orderly shutdown, then power loss: the engine's persistent state (reset
+            # count, clock) must come back from the semihosted store.
+            clock_before = self.read_clock()
+            self.tool("tpm2_shutdown", "-c")
         FW.restart()
         self.assertTrue(os.path.getsize(ARGS.nv) >= 64 * 1024, "semihosted store file exists")
         after = FW.diagnostics()
         self.assertEqual(after["boot_count"], before + 1)
         self.assertGreaterEqual(after["store_used"], 16)
+        if not engine:
+            return
+        self.tool("tpm2_startup", "-c")
+        first = self.read_clock()
+        self.assertTrue(first["safe"], "orderly shutdown before the restart")
+        self.assertGreaterEqual(first["clock"], clock_before["clock"], "Clock saved by Shutdown")
+        self.assertEqual(first["reset_count"], clock_before["reset_count"] + 1)
+        # Power loss without Shutdown: reset count advances again and the clock is not 'safe'.
+        FW.restart()
+        self.tool("tpm2_startup", "-c")
+        second = self.read_clock()
+        self.assertEqual(second["reset_count"], first["reset_count"] + 1)
+        self.assertFalse(second["safe"], "no orderly shutdown before this restart")
 
 
 def record_measurements():
