@@ -57,7 +57,7 @@ char store_path[128] = "utpm-nv.bin";
 // The state file comes from `-semihosting-config ...,arg=nv=<path>`; the default is
 // relative to QEMU's working directory.
 void parse_command_line() {
-  static char line[256];
+  char line[256];  // on the stack: only needed once, at boot, when the stack is shallow
   if (!semihosting::command_line(line, sizeof line)) return;
   for (char* tok = line; *tok != '\0';) {
     char* end = tok;
