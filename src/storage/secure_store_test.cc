@@ -62,6 +62,23 @@ TEST(SecureStore, WriteReadCommitRemoveAbort) {
   EXPECT_EQ(test::diff_state(b.store(), m), "");
 }
 
+TEST(SecureStore, NoPlaintextOnFlash) {
+  Board b;
+  ASSERT_EQ(b.format(), MountCause::ok);
+  const std::string secret = "primary-seed: 0123456789abcdef0123456789abcdef";
+  const std::vector<uint8_t> rec(secret.begin(), secret.end());
+  ASSERT_EQ(b.store().write(3, rec), StoreResult::ok);
+  ASSERT_EQ(b.store().commit(), StoreResult::ok);
+  const auto& mem = b.flash.memory();
+  // No 8-byte window of the record appears anywhere in the image.
+  for (size_t i = 0; i + 8 <= rec.size(); ++i) {
+    EXPECT_EQ(std::search(mem.begin(), mem.end(), rec.begin() + static_cast<long>(i),
+                          rec.begin() + static_cast<long>(i) + 8),
+              mem.end());
+  }
+  EXPECT_EQ(test::diff_state(b.store(), {{3, rec}}), "");
+}
+
 TEST(SecureStore, SizeLimits) {
   Board b;
   ASSERT_EQ(b.format(), MountCause::ok);
