@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <span>
 
+#include "storage/flash.h"
+
 namespace utpm::firmware::board {
 
 // Human-readable board name, reported by the diagnostics command.
@@ -44,18 +46,14 @@ void watchdog_kick();
 // Sleeps until the next interrupt (UART byte or the 1 ms SysTick).
 void idle();
 
-// Raw byte-addressed storage for the persistent store. Semantics of NOR flash: erase sets a
-// whole sector to 0xFF; program may only clear bits of erased bytes. Offsets are relative
-// to the store area.
-struct StoreArea {
-  size_t size;          // bytes in the area
-  size_t erase_size;    // bytes per erase unit
-  size_t program_size;  // program granule (writes are multiples of it, aligned)
-};
-const StoreArea& store_area();
-bool store_read(size_t offset, std::span<uint8_t> out);
-bool store_program(size_t offset, std::span<const uint8_t> data);
-bool store_erase(size_t offset);  // erases the unit containing offset
+// Flash for the secure store's log, and separate flash for its rollback anchor (the store
+// never touches the anchor's flash, so rewriting the store image cannot rewind the anchor).
+storage::FlashDevice& store_flash();
+storage::FlashDevice& anchor_flash();
+
+// The 32-byte device secret the store derives its keys from: created once from the entropy
+// source on first boot and kept where only this device can read it. false = unavailable.
+bool device_secret(std::span<uint8_t, 32> out);
 
 // Diagnostic text for the developer (semihosting on QEMU; dropped on the Nucleo, whose
 // only UART is the TPM link).

@@ -6,10 +6,10 @@
 
 #include "board.h"
 #include "diagnostics.h"
-#include "interim_log_store.h"
 #include "link/decoder.h"
 #include "link/framing.h"
 #include "runtime/startup.h"
+#include "secure_nv_store.h"
 #include "tpm/platform.h"
 #include "tpm/profile.h"
 #if UTPM_FW_ENGINE
@@ -65,12 +65,12 @@ class FirmwarePlatform final : public tpm::Platform {
 };
 
 #if UTPM_FW_ENGINE
-constexpr uint32_t kFeatures = kFeatureEngine | kFeatureLinkDecoder;
+constexpr uint32_t kFeatures = kFeatureEngine | kFeatureLinkDecoder | kFeatureSecureStore;
 #else
-constexpr uint32_t kFeatures = kFeatureLinkDecoder;
+constexpr uint32_t kFeatures = kFeatureLinkDecoder | kFeatureSecureStore;
 #endif
 
-StaticInstance<InterimLogStore> store;
+StaticInstance<SecureNvStore> store;
 StaticInstance<FirmwarePlatform> platform;
 #if UTPM_FW_ENGINE
 StaticInstance<tpm::Tpm> engine;
@@ -209,9 +209,16 @@ void count_boot() {
 int main() {
   using namespace utpm::firmware;
   board::init();
-  if (!store.emplace().mount()) board::log("utpm: store area was not a valid log; started afresh\n");
+  // A store that does not mount (tampering, rollback, wiped anchor) stays locked: the engine
+  // then answers every command from failure mode instead of running on fresh state.
+  if (store.emplace(board::store_flash(), board::anchor_flash()).open() == utpm::storage::MountCause::ok) {
+    count_boot();
+  } else {
+    board::log("utpm: secure store refused to mount: ");
+    board::log(utpm::storage::mount_cause_name(store.get().cause()));
+    board::log("\n");
+  }
   platform.emplace(store.get());
-  count_boot();
 #if UTPM_FW_ENGINE
   engine.emplace(platform.get()).power_on();
 #endif

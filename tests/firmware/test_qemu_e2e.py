@@ -24,6 +24,7 @@ import qemu_harness as qh  # noqa: E402
 
 SKIP = 77
 TPM_RC_INITIALIZE = 0x100
+TPM_RC_FAILURE = 0x101
 CC_GET_RANDOM = 0x17B
 CC_STARTUP = 0x144
 ARGS = None
@@ -35,7 +36,46 @@ def get_random(n):
     return qh.command(CC_GET_RANDOM, struct.pack(">H", n))
 
 
-class FirmwareE2E(unittest.TestCase):
+class Tools:
+    """tpm2-tools against the firmware under test."""
+
+    def tool(self, *argv, tcti=None, check=True, input_data=None):
+        """Runs one tpm2-tools command against the firmware; returns stdout."""
+        # tcti-cmd + socat: socat moves bytes both ways and the TSS frames by the TPM header,
+        # so split UART deliveries are harmless (transport.md T5). The harness keeps the pty
+        # open in raw mode, so socat finds it configured.
+        tcti = tcti or f"cmd:exec socat -b 65536 STDIO {FW.pty}"
+        env = dict(os.environ)
+        if ARGS.tcti_dir:  # where libtss2-tcti-utpm.so.0 was built, for "-T utpm:..."
+            env["LD_LIBRARY_PATH"] = os.path.abspath(ARGS.tcti_dir) + os.pathsep + env.get("LD_LIBRARY_PATH", "")
+        r = subprocess.run([argv[0], "-T", tcti, *argv[1:]], capture_output=True,
+                           timeout=120, cwd=ARGS.scratch, env=env, input=input_data)
+        r.stdout = r.stdout.decode(errors="replace")
+        r.stderr = r.stderr.decode(errors="replace")
+        if check and r.returncode != 0:
+            self.fail(f"{' '.join(argv)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+        return r.stdout
+
+    def pcr_value(self, index, bank="sha256", tcti=None):
+        out = self.tool("tpm2_pcrread", f"{bank}:{index}", tcti=tcti)
+        for line in out.splitlines():
+            line = line.strip()
+            if line.startswith(f"{index} :") or line.startswith(f"{index}:"):
+                return bytes.fromhex(line.split(":", 1)[1].strip().removeprefix("0x"))
+        self.fail(f"PCR {index} not in tpm2_pcrread output:\n{out}")
+
+    def read_clock(self):
+        out = self.tool("tpm2_readclock")
+        vals = {}
+        for line in out.splitlines():
+            if ":" in line:
+                k, v = line.split(":", 1)
+                vals[k.strip()] = v.strip()
+        return {"clock": int(vals["clock"]), "reset_count": int(vals["reset_count"]),
+                "safe": vals["safe"] == "yes"}
+
+
+class FirmwareE2E(Tools, unittest.TestCase):
     # ---- framing, before any Startup (valid with or without the engine) ----
     def test_01_answers_before_startup(self):
         # A TPM that has not seen Startup answers every command with TPM_RC_INITIALIZE in a
@@ -122,31 +162,6 @@ class FirmwareE2E(unittest.TestCase):
         if not FW.diagnostics()["features"] & qh.FEATURE_ENGINE:
             self.skipTest("firmware image built without the engine (src/tpm not linked yet)")
 
-    def tool(self, *argv, tcti=None, check=True, input_data=None):
-        """Runs one tpm2-tools command against the firmware; returns stdout."""
-        # tcti-cmd + socat: socat moves bytes both ways and the TSS frames by the TPM header,
-        # so split UART deliveries are harmless (transport.md T5). The harness keeps the pty
-        # open in raw mode, so socat finds it configured.
-        tcti = tcti or f"cmd:exec socat -b 65536 STDIO {FW.pty}"
-        env = dict(os.environ)
-        if ARGS.tcti_dir:  # where libtss2-tcti-utpm.so.0 was built, for "-T utpm:..."
-            env["LD_LIBRARY_PATH"] = os.path.abspath(ARGS.tcti_dir) + os.pathsep + env.get("LD_LIBRARY_PATH", "")
-        r = subprocess.run([argv[0], "-T", tcti, *argv[1:]], capture_output=True,
-                           timeout=120, cwd=ARGS.scratch, env=env, input=input_data)
-        r.stdout = r.stdout.decode(errors="replace")
-        r.stderr = r.stderr.decode(errors="replace")
-        if check and r.returncode != 0:
-            self.fail(f"{' '.join(argv)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
-        return r.stdout
-
-    def pcr_value(self, index, bank="sha256", tcti=None):
-        out = self.tool("tpm2_pcrread", f"{bank}:{index}", tcti=tcti)
-        for line in out.splitlines():
-            line = line.strip()
-            if line.startswith(f"{index} :") or line.startswith(f"{index}:"):
-                return bytes.fromhex(line.split(":", 1)[1].strip().removeprefix("0x"))
-        self.fail(f"PCR {index} not in tpm2_pcrread output:\n{out}")
-
     def test_20_tools_startup_getrandom_getcap(self):
         self.engine()
         self.tool("tpm2_startup", "-c")
@@ -225,16 +240,6 @@ class FirmwareE2E(unittest.TestCase):
         clock = self.read_clock()
         self.assertGreater(clock["clock"], 0)
 
-    def read_clock(self):
-        out = self.tool("tpm2_readclock")
-        vals = {}
-        for line in out.splitlines():
-            if ":" in line:
-                k, v = line.split(":", 1)
-                vals[k.strip()] = v.strip()
-        return {"clock": int(vals["clock"]), "reset_count": int(vals["reset_count"]),
-                "safe": vals["safe"] == "yes"}
-
     def test_30_instruction_counts(self):
         # Per-command cost as the firmware measured it (QEMU -icount shift=0: instructions).
         self.engine()
@@ -285,6 +290,56 @@ class FirmwareE2E(unittest.TestCase):
         self.assertFalse(second["safe"], "no orderly shutdown before this restart")
 
 
+class StoreSecurity(Tools, unittest.TestCase):
+    """The secure store on the firmware: tampering and rollback of the host file that stands in
+    for flash must put the engine into failure mode (TPM_RC_FAILURE), never into fresh state."""
+
+    STORE_SIZE = 64 * 1024  # the log region at the start of the file; anchor and secret follow
+
+    def rc_before_startup(self):
+        return qh.parse_response(FW.transact(get_random(8)))[2]
+
+    def edit_store(self, fn):
+        FW.stop()
+        with open(ARGS.nv, "r+b") as f:
+            image = bytearray(f.read())
+            fn(image)
+            f.seek(0)
+            f.write(image)
+        FW.start()
+
+    def test_tampered_store_is_refused(self):
+        if not FW.diagnostics()["features"] & qh.FEATURE_ENGINE:
+            self.skipTest("firmware image built without the engine")
+        FW.restart()
+        self.assertEqual(self.rc_before_startup(), TPM_RC_INITIALIZE, "healthy store to start with")
+        with open(ARGS.nv, "rb") as f:
+            original = f.read()
+        # Flip one bit of the first segment header, which the store authenticates.
+        self.edit_store(lambda img: img.__setitem__(8, img[8] ^ 0x01))
+        self.assertEqual(self.rc_before_startup(), TPM_RC_FAILURE, "tampered store must not load")
+        self.edit_store(lambda img: img.__setitem__(slice(0, len(original)), original))
+        self.assertEqual(self.rc_before_startup(), TPM_RC_INITIALIZE, "restored image loads again")
+
+    def test_rolled_back_store_is_refused(self):
+        if not FW.diagnostics()["features"] & qh.FEATURE_ENGINE:
+            self.skipTest("firmware image built without the engine")
+        with open(ARGS.nv, "rb") as f:
+            old_log = f.read()[:self.STORE_SIZE]
+        # New commits (Startup/Shutdown persist state) move the anchor forward...
+        FW.restart()
+        self.tool("tpm2_startup", "-c")
+        self.tool("tpm2_shutdown", "-c")
+        with open(ARGS.nv, "rb") as f:
+            new_log = f.read()[:self.STORE_SIZE]
+        self.assertNotEqual(old_log, new_log)
+        # ...so putting the old log back (an attacker's saved flash image) is a rollback.
+        self.edit_store(lambda img: img.__setitem__(slice(0, self.STORE_SIZE), old_log))
+        self.assertEqual(self.rc_before_startup(), TPM_RC_FAILURE, "rolled-back store must not load")
+        self.edit_store(lambda img: img.__setitem__(slice(0, self.STORE_SIZE), new_log))
+        self.assertEqual(self.rc_before_startup(), TPM_RC_INITIALIZE)
+
+
 def record_measurements():
     """Leaves the measured numbers beside the image, where scripts/memreport picks them up."""
     d = REPORT.get("diag_after_tests") or REPORT.get("diag", {})
@@ -330,9 +385,11 @@ def main():
     ok = False
     try:
         FW.start()
-        suite = unittest.defaultTestLoader.loadTestsFromTestCase(FirmwareE2E)
+        suite = unittest.TestSuite([unittest.defaultTestLoader.loadTestsFromTestCase(FirmwareE2E),
+                                    unittest.defaultTestLoader.loadTestsFromTestCase(StoreSecurity)])
         if ARGS.unittest_args:
-            suite = unittest.TestSuite(t for t in suite if any(a in t.id() for a in ARGS.unittest_args))
+            suite = unittest.TestSuite(t for group in suite for t in group
+                                       if any(a in t.id() for a in ARGS.unittest_args))
         result = unittest.TextTestRunner(verbosity=2, failfast=False).run(suite)
         ok = result.wasSuccessful()
     finally:

@@ -15,7 +15,7 @@ namespace utpm::firmware::runtime {
 using Handler = void (*)();
 
 struct IrqBinding {
-  int irq;  // peripheral IRQ number (vector index = 16 + irq)
+  int irq;  // IRQ number as CMSIS numbers them: vector index = 16 + irq (NMI = -14)
   Handler handler;
 };
 

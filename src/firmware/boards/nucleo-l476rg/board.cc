@@ -8,11 +8,15 @@
 //   time      SysTick at 1 kHz; DWT cycle counter for per-command cost.
 //   presence  the blue user button B1 on PC13 (pressed = low).
 //   watchdog  IWDG on the LSI, ~32 s: long enough for RSA key generation at 80 MHz.
-//   store     INTERIM (see store_* below) until the secure store's STM32L4 flash driver lands.
+//   store     internal flash, bank 2 (the secure store's STM32L4 driver): 64 KB log, 4 KB
+//             rollback anchor, 2 KB device secret; the image can never grow into them
+//             (memory.ld). Deploy with RDP level 1 so the secret cannot be read over SWD.
 #include <cstring>
 
 #include "board.h"
+#include "device_secret.h"
 #include "ring_buffer.h"
+#include "storage/stm32l4/stm32l4_flash.h"
 #include "runtime/mmio.h"
 
 namespace utpm::firmware::board {
@@ -176,14 +180,10 @@ void watchdog_init() {
   reg(kIwdg + 0x00) = 0xAAAA;
 }
 
-// ---- INTERIM store area -------------------------------------------------------------------
-// The secure store issue provides the STM32L4 flash driver (bank 2, last 64 KB, reserved in
-// memory.ld as STORE). Until it lands the Nucleo keeps its store in this RAM block, so
-// state is LOST AT RESET on the board (QEMU persists through a host file). Kept small; the
-// 4 KB count against the RAM budget until it is removed.
-constexpr StoreArea kStore = {4096, 2048, 8};
-uint8_t interim_store[kStore.size];
-bool in_store(size_t offset, size_t len) { return offset <= kStore.size && len <= kStore.size - offset; }
+// ---- persistent areas in bank 2 (addresses repeated in memory.ld, which reserves them) ----
+storage::Stm32l4Flash store_dev(0x080EE000, 32);   // 64 KB: the secure store's log
+storage::Stm32l4Flash anchor_dev(0x080FE000, 2);   // 4 KB: rollback anchor, never touched by the store
+storage::Stm32l4Flash secret_dev(0x080FF000, 1);   // 2 KB: the device secret
 
 }  // namespace
 
@@ -198,7 +198,6 @@ void init() {
   uart_init();
   reg(kRccAhb2enr) |= 1u << 18;  // RNG
   rng_restart();
-  std::memset(interim_store, 0xFF, sizeof interim_store);
   watchdog_init();
   // A reset by the watchdog is remembered in RCC_CSR (IWDGRSTF); clear the flags so the
   // next reset cause is unambiguous.
@@ -234,27 +233,9 @@ bool physical_presence() { return (reg(kGpioC + kIdr) & (1u << 13)) == 0; }
 void watchdog_kick() { reg(kIwdg + 0x00) = 0xAAAA; }
 void idle() { mmio::wait_for_interrupt(); }
 
-const StoreArea& store_area() { return kStore; }
-
-bool store_read(size_t offset, std::span<uint8_t> out) {
-  if (!in_store(offset, out.size())) return false;
-  std::memcpy(out.data(), interim_store + offset, out.size());
-  return true;
-}
-
-bool store_program(size_t offset, std::span<const uint8_t> data) {
-  if (!in_store(offset, data.size()) || offset % kStore.program_size != 0 || data.size() % kStore.program_size != 0) {
-    return false;
-  }
-  for (size_t i = 0; i < data.size(); ++i) interim_store[offset + i] &= data[i];  // NOR semantics
-  return true;
-}
-
-bool store_erase(size_t offset) {
-  if (offset >= kStore.size) return false;
-  std::memset(interim_store + offset - offset % kStore.erase_size, 0xFF, kStore.erase_size);
-  return true;
-}
+storage::FlashDevice& store_flash() { return store_dev; }
+storage::FlashDevice& anchor_flash() { return anchor_dev; }
+bool device_secret(std::span<uint8_t, 32> out) { return load_or_create_device_secret(secret_dev, out); }
 
 // The only UART is the TPM link, so there is nowhere to print.
 void log(const char*) {}
@@ -267,6 +248,12 @@ void panic(const char*) {
 }  // namespace utpm::firmware::board
 
 extern "C" {
+
+// A double ECC error in flash raises NMI. The store reads possibly torn double-words on
+// purpose (to find the end of its log), so the driver turns that NMI into an error result.
+void NMI_Handler() {
+  if (!utpm::storage::Stm32l4Flash::on_nmi()) utpm::firmware::board::panic("NMI");
+}
 
 void SysTick_Handler() { utpm::firmware::board::ms_ticks = utpm::firmware::board::ms_ticks + 1; }
 

@@ -2,9 +2,10 @@
 #include "runtime/vector_table.h"
 
 extern "C" void USART2_IRQHandler();
+extern "C" void NMI_Handler();
 
 namespace {
-constexpr utpm::firmware::runtime::IrqBinding kIrqs[] = {{38, USART2_IRQHandler}};
+constexpr utpm::firmware::runtime::IrqBinding kIrqs[] = {{-14, NMI_Handler}, {38, USART2_IRQHandler}};
 }
 
 __attribute__((section(".isr_vector"), used)) constexpr auto kVectorTable =

@@ -4,14 +4,19 @@
 //   - USART1 (F4 register layout) wired to `-serial pty`: the TPM link.
 //   - SysTick on the 168 MHz sysclk: milliseconds, and instruction counts under -icount.
 //   - No RCC, GPIO, RNG or flash controller (QEMU maps them as unimplemented), hence:
-//   - the store is a host file reached through semihosting (SYS_OPEN/READ/WRITE/SEEK), with
-//     NOR-flash semantics emulated so the store code behaves as on the real board;
+//   - the store's "flash" is a host file reached through semihosting (SYS_OPEN/READ/WRITE/SEEK),
+//     with the STM32L4's NOR rules enforced (SemihostedFlash), laid out as on the Nucleo:
+//     64 KB secure store log | 4 KB rollback anchor | 2 KB device secret. The secret sits in a
+//     host file, so this board is TEST-ONLY in that respect too;
 //   - entropy is read from the host's /dev/urandom through semihosting. TEST-ONLY: there is
 //     no health check and the host sees every byte; never ship this board.
 #include <cstring>
+#include <new>
 
 #include "board.h"
+#include "boards/qemu/semihosted_flash.h"
 #include "boards/qemu/semihosting.h"
+#include "device_secret.h"
 #include "ring_buffer.h"
 #include "runtime/mmio.h"
 #include "runtime/startup.h"
@@ -51,8 +56,20 @@ volatile uint32_t ms_ticks = 0;
 int32_t entropy_fd = -1;
 int32_t store_fd = -1;
 
-constexpr StoreArea kStore = {64 * 1024, 2048, 8};  // same geometry as the Nucleo's area
+// Same geometry as the Nucleo's bank-2 areas: 2 KB pages, 8-byte program units.
+constexpr uint32_t kPage = 2048;
+constexpr storage::FlashGeometry kStoreGeometry{kPage, 32, 8};
+constexpr storage::FlashGeometry kAnchorGeometry{kPage, 2, 8};
+constexpr storage::FlashGeometry kSecretGeometry{kPage, 1, 8};
+constexpr uint32_t kAnchorOffset = kStoreGeometry.size();
+constexpr uint32_t kSecretOffset = kAnchorOffset + kAnchorGeometry.size();
+constexpr uint32_t kFileSize = kSecretOffset + kSecretGeometry.size();
 char store_path[128] = "utpm-nv.bin";
+// Constructed in init() once the file is open (placement into static storage: no destructor).
+alignas(SemihostedFlash) unsigned char store_dev[sizeof(SemihostedFlash)];
+alignas(SemihostedFlash) unsigned char anchor_dev[sizeof(SemihostedFlash)];
+alignas(SemihostedFlash) unsigned char secret_dev[sizeof(SemihostedFlash)];
+SemihostedFlash& device(unsigned char* storage) { return *std::launder(reinterpret_cast<SemihostedFlash*>(storage)); }
 
 // The state file comes from `-semihosting-config ...,arg=nv=<path>`; the default is
 // relative to QEMU's working directory.
@@ -81,15 +98,16 @@ void open_store() {
   if (len < 0) panic("cannot size the store file");
   uint8_t ff[64];
   std::memset(ff, 0xFF, sizeof ff);
-  if (static_cast<size_t>(len) < kStore.size && !semihosting::seek(store_fd, static_cast<size_t>(len))) {
+  if (static_cast<size_t>(len) < kFileSize && !semihosting::seek(store_fd, static_cast<size_t>(len))) {
     panic("store seek");
   }
-  for (size_t pos = static_cast<size_t>(len); pos < kStore.size; pos += sizeof ff) {
+  for (size_t pos = static_cast<size_t>(len); pos < kFileSize; pos += sizeof ff) {
     if (!semihosting::write(store_fd, ff, sizeof ff)) panic("cannot extend the store file");
   }
+  new (store_dev) SemihostedFlash(store_fd, 0, kStoreGeometry);
+  new (anchor_dev) SemihostedFlash(store_fd, kAnchorOffset, kAnchorGeometry);
+  new (secret_dev) SemihostedFlash(store_fd, kSecretOffset, kSecretGeometry);
 }
-
-bool in_store(size_t offset, size_t len) { return offset <= kStore.size && len <= kStore.size - offset; }
 
 }  // namespace
 
@@ -140,42 +158,9 @@ bool physical_presence() { return false; }
 void watchdog_kick() {}
 void idle() { mmio::wait_for_interrupt(); }
 
-const StoreArea& store_area() { return kStore; }
-
-bool store_read(size_t offset, std::span<uint8_t> out) {
-  if (!in_store(offset, out.size())) return false;
-  return semihosting::seek(store_fd, offset) && semihosting::read(store_fd, out.data(), out.size());
-}
-
-bool store_program(size_t offset, std::span<const uint8_t> data) {
-  if (!in_store(offset, data.size()) || offset % kStore.program_size != 0 ||
-      data.size() % kStore.program_size != 0) {
-    return false;
-  }
-  // NOR semantics: programming can only clear bits. A store that relies on overwriting
-  // would corrupt real flash; here it reads back as the AND, exactly as the chip would.
-  uint8_t chunk[64];
-  for (size_t done = 0; done < data.size();) {
-    const size_t n = data.size() - done < sizeof chunk ? data.size() - done : sizeof chunk;
-    if (!store_read(offset + done, std::span<uint8_t>(chunk, n))) return false;
-    for (size_t i = 0; i < n; ++i) chunk[i] &= data[done + i];
-    if (!semihosting::seek(store_fd, offset + done) || !semihosting::write(store_fd, chunk, n)) return false;
-    done += n;
-  }
-  return true;
-}
-
-bool store_erase(size_t offset) {
-  if (offset >= kStore.size) return false;
-  const size_t start = offset - offset % kStore.erase_size;
-  uint8_t ff[64];
-  std::memset(ff, 0xFF, sizeof ff);
-  if (!semihosting::seek(store_fd, start)) return false;
-  for (size_t pos = 0; pos < kStore.erase_size; pos += sizeof ff) {
-    if (!semihosting::write(store_fd, ff, sizeof ff)) return false;
-  }
-  return true;
-}
+storage::FlashDevice& store_flash() { return device(store_dev); }
+storage::FlashDevice& anchor_flash() { return device(anchor_dev); }
+bool device_secret(std::span<uint8_t, 32> out) { return load_or_create_device_secret(device(secret_dev), out); }
 
 void log(const char* text) { semihosting::write0(text); }
 
