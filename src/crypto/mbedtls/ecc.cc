@@ -83,10 +83,20 @@ Status ecc_point_mul(EccCurve curve, const EccScalar& k, const EccPoint* pt, Ecc
   if (!ecc_scalar_valid(curve, k)) return Status::bad_input;
   if (mbedtls_mpi_read_binary(&c.k, k.d, ecc_bytes(curve)) != 0) return Status::failure;
   if (pt != nullptr && !load_point(c, curve, *pt, c.a)) return Status::bad_input;
-  // Blinding randomness: mbedTLS seeds its internal DRBG from the scalar and point when no
-  // RNG is given, which is what we want here (no caller stream is consumed).
-  const int rc = mbedtls_ecp_mul(&c.grp, &c.r, &c.k, pt != nullptr ? &c.a : &c.grp.G, nullptr,
-                                 nullptr);
+  // Blinding randomness from a DRBG seeded by the secret scalar and the point (what mbedTLS's
+  // internal RNG would do; the firmware config drops that RNG, MBEDTLS_ECP_NO_INTERNAL_RNG).
+  // It is unpredictable to anyone without the scalar and consumes no caller stream.
+  uint8_t seed_material[3 * kMaxEccBytes];
+  const size_t len = ecc_bytes(curve);
+  for (size_t i = 0; i < len; ++i) {
+    seed_material[i] = k.d[i];
+    seed_material[len + i] = pt != nullptr ? pt->x[i] : 0;
+    seed_material[2 * len + i] = pt != nullptr ? pt->y[i] : 0;
+  }
+  DeterministicRng blinding(Bytes(seed_material, 3 * len));
+  zeroize(seed_material);
+  const int rc = mbedtls_ecp_mul(&c.grp, &c.r, &c.k, pt != nullptr ? &c.a : &c.grp.G,
+                                 &DeterministicRng::fill, &blinding);
   return rc == 0 ? store_point(c, curve, c.r, out) : Status::failure;
 }
 
