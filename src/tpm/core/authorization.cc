@@ -1,0 +1,173 @@
+// Authorization (Part 1 §19.6): password sessions compare the authValue directly; HMAC
+// sessions prove knowledge of it with an HMAC over cpHash and the session nonces, keyed by
+// sessionKey || authValue; the response carries a fresh nonceTPM and an HMAC over rpHash.
+#include "tpm/core/authorization.h"
+
+#include "crypto/crypto.h"
+#include "tpm/subsystem/subsystems.h"
+#include "tpm/tpm.h"
+
+namespace utpm::tpm {
+namespace {
+
+// authValues are used without trailing zero octets (Part 1 §19.6.5 and §19.6.8).
+std::span<const uint8_t> trimmed(const TPM2B_AUTH* a) {
+  if (!a) return {};
+  size_t n = a->size;
+  while (n > 0 && a->buffer[n - 1] == 0) --n;
+  return {a->buffer, n};
+}
+
+void put_u32(crypto::HashState& h, uint32_t v) {
+  const uint8_t b[4] = {uint8_t(v >> 24), uint8_t(v >> 16), uint8_t(v >> 8), uint8_t(v)};
+  crypto::hash_update(h, b);
+}
+
+// cpHash = H(commandCode || Name(handle 1) || ... || parameters)
+size_t cp_hash(Command& c, TPM_ALG_ID alg, std::span<const uint8_t> parameters, uint8_t* out) {
+  crypto::HashState h;
+  crypto::hash_start(h, to_crypto(alg));
+  put_u32(h, c.info.code);
+  for (unsigned i = 0; i < c.info.handle_count; ++i) {
+    uint8_t name[2 + profile::kMaxDigestSize];
+    size_t n = entity_name(c.st, c.handles[i], name);
+    crypto::hash_update(h, {name, n});
+  }
+  crypto::hash_update(h, parameters);
+  return crypto::hash_finish(h, {out, profile::kMaxDigestSize});
+}
+
+// rpHash = H(responseCode || commandCode || parameters); only successful responses carry one.
+size_t rp_hash(Command& c, TPM_ALG_ID alg, std::span<const uint8_t> parameters, uint8_t* out) {
+  crypto::HashState h;
+  crypto::hash_start(h, to_crypto(alg));
+  put_u32(h, TPM_RC_SUCCESS);
+  put_u32(h, c.info.code);
+  crypto::hash_update(h, parameters);
+  return crypto::hash_finish(h, {out, profile::kMaxDigestSize});
+}
+
+bool bound_to(State& st, const SessionSlot& s, TPM_HANDLE entity) {
+  if (s.bind == TPM_RH_NULL) return false;
+  uint8_t name[2 + profile::kMaxDigestSize];
+  size_t n = entity_name(st, entity, name);
+  return n == s.bind_name.size && crypto::ct_equal({name, n}, s.bind_name.view());
+}
+
+// HMAC(sessionKey || authValue, pHash || nonceNewer || nonceOlder || sessionAttributes)
+size_t session_hmac(const SessionSlot& s, std::span<const uint8_t> auth_value, std::span<const uint8_t> p_hash,
+                    const TPM2B_NONCE& newer, const TPM2B_NONCE& older, uint8_t attributes, uint8_t* out) {
+  uint8_t key[2 * profile::kMaxDigestSize];
+  size_t klen = 0;
+  for (uint8_t b : s.session_key.view()) key[klen++] = b;
+  for (uint8_t b : auth_value) key[klen++] = b;
+  crypto::HmacState h;
+  crypto::hmac_start(h, to_crypto(s.auth_hash), {key, klen});
+  crypto::hmac_update(h, p_hash);
+  crypto::hmac_update(h, newer.view());
+  crypto::hmac_update(h, older.view());
+  crypto::hmac_update(h, {&attributes, 1});
+  size_t n = crypto::hmac_finish(h, {out, profile::kMaxDigestSize});
+  crypto::zeroize(key);
+  crypto::zeroize(h);
+  return n;
+}
+
+// A failed authorization of a DA-protected entity counts even though the command fails.
+TPM_RC auth_failed(Command& c, bool da_protected, unsigned n) {
+  if (!da_protected) return rc_session(TPM_RC_BAD_AUTH, n);
+  ++c.st.pers.failed_tries;
+  c.st.dirty |= kDirtyPersistent;
+  persist_flush(c.tpm);
+  return rc_session(TPM_RC_AUTH_FAIL, n);
+}
+
+}  // namespace
+
+TPM_RC check_session_entry(Command& c, const SessionIn& s, unsigned n) {
+  if (s.attributes & 0x18) return rc_session(TPM_RC_RESERVED_BITS, n);  // bits 3, 4 reserved
+  if (s.handle == TPM_RS_PW) {
+    // A password session has no nonce and may only ask to continue (Part 1 §19.6.4).
+    if (s.attributes & ~TPMA_SESSION_continueSession) return rc_session(TPM_RC_ATTRIBUTES, n);
+    if (s.nonce.size != 0) return rc_session(TPM_RC_NONCE, n);
+    return TPM_RC_SUCCESS;
+  }
+  uint8_t t = handle_type(s.handle);
+  if (t != TPM_HT_HMAC_SESSION && t != TPM_HT_POLICY_SESSION) return rc_session(TPM_RC_HANDLE, n);
+  SessionSlot* slot = session_at(c.st, s.handle);
+  if (!slot) return TPM_RC_REFERENCE_S0 + (n - 1);
+  // No session in this build has a symmetric algorithm, so none can encrypt parameters;
+  // command audit is not implemented.
+  if (s.attributes & (TPMA_SESSION_decrypt | TPMA_SESSION_encrypt)) return rc_session(TPM_RC_SYMMETRIC, n);
+  if (s.attributes & (TPMA_SESSION_audit | TPMA_SESSION_auditExclusive | TPMA_SESSION_auditReset))
+    return rc_session(TPM_RC_ATTRIBUTES, n);
+  // The caller's nonce is 16 octets up to the session hash's digest size (Part 1 §19.6.4).
+  if (s.nonce.size < 16 || s.nonce.size > digest_size(slot->auth_hash)) return rc_session(TPM_RC_NONCE, n);
+  return TPM_RC_SUCCESS;
+}
+
+TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
+  State& st = c.st;
+  SessionIn& s = c.sessions[i];
+  const unsigned n = i + 1;
+  EntityAuth ea{};
+  if (TPM_RC rc = entity_auth(st, c.handles[i], ea)) return rc_handle(rc, n);
+  if (ea.da_protected && st.pers.max_tries != 0 && st.pers.failed_tries >= st.pers.max_tries)
+    return TPM_RC_LOCKOUT;
+  const std::span<const uint8_t> auth_value = trimmed(ea.auth);
+
+  if (s.handle == TPM_RS_PW) {
+    std::span<const uint8_t> given = trimmed(&s.hmac);
+    bool ok = given.size() == auth_value.size() && crypto::ct_equal(given, auth_value);
+    return ok ? TPM_RC_SUCCESS : auth_failed(c, ea.da_protected, n);
+  }
+
+  SessionSlot& slot = *session_at(st, s.handle);
+  if (slot.type == TPM_SE_TRIAL) return rc_session(TPM_RC_AUTH_TYPE, n);  // trial sessions never authorize
+  if (slot.type == TPM_SE_POLICY) {
+    // No entity in this build has an authPolicy: a policy session can satisfy none of them.
+    return rc_session(TPM_RC_POLICY_FAIL, n);
+  }
+  s.authorized_entity = c.handles[i];
+  s.include_auth_value = !bound_to(st, slot, c.handles[i]);
+  uint8_t cp[profile::kMaxDigestSize], expect[profile::kMaxDigestSize];
+  size_t cplen = cp_hash(c, slot.auth_hash, parameters, cp);
+  size_t hlen = session_hmac(slot, s.include_auth_value ? auth_value : std::span<const uint8_t>{}, {cp, cplen},
+                             s.nonce, slot.nonce_tpm, s.attributes, expect);
+  bool ok = s.hmac.size == hlen && crypto::ct_equal(s.hmac.view(), {expect, hlen});
+  crypto::zeroize(expect);
+  return ok ? TPM_RC_SUCCESS : auth_failed(c, ea.da_protected, n);
+}
+
+void write_response_sessions(Command& c, std::span<const uint8_t> parameters, Writer& out) {
+  State& st = c.st;
+  for (unsigned i = 0; i < c.session_count; ++i) {
+    SessionIn& s = c.sessions[i];
+    SessionSlot* slot = s.handle == TPM_RS_PW ? nullptr : session_at(st, s.handle);
+    if (!slot) {  // password session: empty nonce and HMAC
+      out.u16(0);
+      out.u8(s.attributes & TPMA_SESSION_continueSession);
+      out.u16(0);
+      continue;
+    }
+    // New nonceTPM for every response; the caller's nonce becomes nonceOlder.
+    slot->nonce_caller = s.nonce;
+    slot->nonce_tpm.size = digest_size(slot->auth_hash);
+    if (!tpm_random(c.tpm, {slot->nonce_tpm.buffer, slot->nonce_tpm.size})) slot->nonce_tpm.size = 0;
+    uint8_t rp[profile::kMaxDigestSize], hmac[profile::kMaxDigestSize];
+    size_t rplen = rp_hash(c, slot->auth_hash, parameters, rp);
+    std::span<const uint8_t> auth_value;
+    if (s.authorized_entity != 0 && s.include_auth_value) {
+      EntityAuth ea{};
+      if (entity_auth(st, s.authorized_entity, ea) == TPM_RC_SUCCESS) auth_value = trimmed(ea.auth);
+    }
+    size_t hlen = session_hmac(*slot, auth_value, {rp, rplen}, slot->nonce_tpm, s.nonce, s.attributes, hmac);
+    marshal(out, slot->nonce_tpm);
+    out.u8(s.attributes);
+    out.u16(static_cast<uint16_t>(hlen));
+    out.bytes(hmac, hlen);
+    if (!(s.attributes & TPMA_SESSION_continueSession)) session_flush(*slot);
+  }
+}
+
+}  // namespace utpm::tpm

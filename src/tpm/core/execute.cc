@@ -1,0 +1,175 @@
+// Command frame processing (Part 3 §5, Part 1 §18): header checks, handle area, authorization
+// area, dispatch to the handler, response assembly, and the NV commit that makes a command's
+// effects durable only if it succeeded.
+#include <algorithm>
+#include <cstring>
+
+#include "crypto/crypto.h"
+#include "tpm/core/authorization.h"
+#include "tpm/core/command.h"
+#include "tpm/subsystem/subsystems.h"
+#include "tpm/tpm.h"
+
+namespace utpm::tpm {
+namespace {
+
+constexpr size_t kHeaderSize = 10;
+// handle(4) + nonce size(2) + attributes(1) + hmac size(2): the smallest session.
+constexpr uint32_t kMinSessionSize = 9;
+
+size_t error_response(std::span<uint8_t> rsp, TPM_RC rc) {
+  Writer w(rsp);
+  w.u16(TPM_ST_NO_SESSIONS);
+  w.u32(kHeaderSize);
+  w.u32(rc);
+  return kHeaderSize;
+}
+
+// Checks a handle-area value against what the command allows and that the entity exists.
+// n is the 1-based handle number for the response code.
+TPM_RC check_handle(State& st, HandleKind kind, TPM_HANDLE h, unsigned n) {
+  switch (kind) {
+    case HandleKind::none:
+      break;
+    case HandleKind::pcr_or_null:
+      if (h == TPM_RH_NULL) return TPM_RC_SUCCESS;
+      [[fallthrough]];
+    case HandleKind::pcr:
+      return h < profile::kNumPcrs ? TPM_RC_SUCCESS : rc_handle(TPM_RC_VALUE, n);
+    case HandleKind::provision:
+      if (h != TPM_RH_OWNER && h != TPM_RH_PLATFORM) return rc_handle(TPM_RC_VALUE, n);
+      return hierarchy_enabled(st, h) ? TPM_RC_SUCCESS : rc_handle(TPM_RC_HIERARCHY, n);
+    case HandleKind::entity_or_null:
+      if (h == TPM_RH_NULL || h < profile::kNumPcrs) return TPM_RC_SUCCESS;
+      if (h == TPM_RH_OWNER || h == TPM_RH_ENDORSEMENT || h == TPM_RH_PLATFORM || h == TPM_RH_LOCKOUT)
+        return hierarchy_enabled(st, h) ? TPM_RC_SUCCESS : rc_handle(TPM_RC_HIERARCHY, n);
+      [[fallthrough]];
+    case HandleKind::object_or_null:
+      if (h == TPM_RH_NULL) return TPM_RC_SUCCESS;
+      [[fallthrough]];
+    case HandleKind::object:
+      if (handle_type(h) == TPM_HT_TRANSIENT)
+        return object_at(st, h) ? TPM_RC_SUCCESS : TPM_RC_REFERENCE_H0 + (n - 1);
+      if (handle_type(h) == TPM_HT_PERSISTENT) return rc_handle(TPM_RC_HANDLE, n);
+      return rc_handle(TPM_RC_VALUE, n);
+  }
+  return TPM_RC_SUCCESS;
+}
+
+// Parses the authorization area (Part 1 §18.7). Errors carry the session number.
+TPM_RC parse_sessions(Reader& r, Command& c) {
+  uint32_t auth_size;
+  if (!r.u32(auth_size)) return TPM_RC_AUTHSIZE;
+  if (auth_size < kMinSessionSize || auth_size > r.remaining()) return TPM_RC_AUTHSIZE;
+  Reader area;
+  r.sub(auth_size, area);
+  while (area.remaining() > 0) {
+    if (c.session_count == profile::kMaxSessionsPerCommand) return TPM_RC_AUTHSIZE;
+    SessionIn& s = c.sessions[c.session_count++];
+    const unsigned n = c.session_count;
+    if (!area.u32(s.handle)) return TPM_RC_AUTHSIZE;
+    TPM_RC rc = unmarshal(area, s.nonce);
+    if (rc == TPM_RC_SUCCESS) rc = area.u8(s.attributes) ? TPM_RC_SUCCESS : TPM_RC_INSUFFICIENT;
+    if (rc == TPM_RC_SUCCESS) rc = unmarshal(area, s.hmac);
+    if (rc == TPM_RC_INSUFFICIENT) return TPM_RC_AUTHSIZE;
+    if (rc != TPM_RC_SUCCESS) return rc_session(rc, n);
+    if (TPM_RC rc2 = check_session_entry(c, s, n)) return rc2;
+  }
+  return TPM_RC_SUCCESS;
+}
+
+}  // namespace
+
+size_t Tpm::execute(uint8_t locality, std::span<const uint8_t> command, std::span<uint8_t> response) {
+  if (response.size() < kHeaderSize) return 0;
+  if (!st_.powered) return error_response(response, TPM_RC_FAILURE);
+  st_.dirty = 0;
+
+  // ---- header ----
+  Reader r(command);
+  uint16_t tag = 0;
+  uint32_t size = 0, code = 0;
+  if (command.size() >= 2) r.u16(tag);
+  if (command.size() >= 2 && tag != TPM_ST_NO_SESSIONS && tag != TPM_ST_SESSIONS)
+    return error_response(response, TPM_RC_BAD_TAG);
+  if (command.size() < kHeaderSize) return error_response(response, TPM_RC_COMMAND_SIZE);
+  r.u32(size);
+  r.u32(code);
+  if (size != command.size() || size > profile::kMaxCommandSize)
+    return error_response(response, TPM_RC_COMMAND_SIZE);
+
+  const CommandInfo* info = find_command(code);
+  if (!info) return error_response(response, TPM_RC_COMMAND_CODE);
+  if (st_.failure.active && !(info->flags & kCmdAllowedInFailure))
+    return error_response(response, TPM_RC_FAILURE);
+  if (!st_.failure.active && st_.phase != Phase::operational && code != TPM_CC_Startup)
+    return error_response(response, TPM_RC_INITIALIZE);
+  if ((info->flags & kCmdNv) && !st_.nv_available)
+    return error_response(response, TPM_RC_NV_UNAVAILABLE);
+
+  Command c{*this, st_, platform_, *info, locality};
+
+  // ---- handle area ----
+  for (unsigned i = 0; i < info->handle_count; ++i) {
+    if (!r.u32(c.handles[i])) return error_response(response, rc_handle(TPM_RC_INSUFFICIENT, i + 1));
+    TPM_RC rc = check_handle(st_, info->handles[i], c.handles[i], i + 1);
+    if (rc != TPM_RC_SUCCESS) return error_response(response, rc);
+  }
+
+  // ---- authorization area ----
+  const uint8_t auth_count = info->auth_count();
+  if (tag == TPM_ST_SESSIONS) {
+    TPM_RC rc = parse_sessions(r, c);
+    if (rc != TPM_RC_SUCCESS) return error_response(response, rc);
+  }
+  if (c.session_count < auth_count) return error_response(response, TPM_RC_AUTH_MISSING);
+  const std::span<const uint8_t> parameters{r.position(), r.remaining()};
+  for (unsigned i = 0; i < auth_count; ++i) {
+    TPM_RC rc = authorize(c, i, parameters);
+    if (rc != TPM_RC_SUCCESS) return error_response(response, rc);
+  }
+
+  // ---- dispatch ----
+  // Room for the header, an optional response handle and, with sessions, parameterSize.
+  const bool sessions = tag == TPM_ST_SESSIONS;
+  const size_t handle_at = kHeaderSize;
+  const size_t params_at = handle_at + ((info->flags & kCmdRHandle) ? 4 : 0) + (sessions ? 4 : 0);
+  if (response.size() < params_at) return error_response(response, TPM_RC_FAILURE);
+  c.params = r;
+  c.out = Writer(response.subspan(params_at));
+
+  TPM_RC rc = info->handler(c);
+  if (rc == TPM_RC_SUCCESS && c.out.overflow()) rc = TPM_RC_FAILURE;  // cannot happen: sizes are bounded
+  if (rc != TPM_RC_SUCCESS) {
+    persist_discard(*this);
+    return error_response(response, rc);
+  }
+
+  // A state-changing command after Shutdown(STATE) invalidates the saved state (Part 3 §9.4).
+  if (st_.shutdown_seen && !(info->flags & kCmdKeepsOrderly)) {
+    st_.shutdown_seen = false;
+    st_.clock.orderly = kOrderlyNone;
+    st_.dirty |= kDirtyClock;
+  }
+  clock_periodic_update(*this);
+  rc = persist_flush(*this);
+  if (rc != TPM_RC_SUCCESS) return error_response(response, rc);
+
+  // ---- response ----
+  const size_t param_size = c.out.size();
+  Writer w(response);
+  w.u16(sessions ? TPM_ST_SESSIONS : TPM_ST_NO_SESSIONS);
+  w.u32(0);  // size, patched below
+  w.u32(TPM_RC_SUCCESS);
+  if (info->flags & kCmdRHandle) w.u32(c.response_handle);
+  if (sessions) w.u32(static_cast<uint32_t>(param_size));
+  // Parameters are already in place; skip over them.
+  Writer tail(response.subspan(params_at + param_size));
+  if (sessions) write_response_sessions(c, response.subspan(params_at, param_size), tail);
+  if (tail.overflow()) return error_response(response, TPM_RC_FAILURE);
+  const size_t total = params_at + param_size + tail.size();
+  w.patch32(2, static_cast<uint32_t>(total));
+  return total;
+}
+
+}  // namespace utpm::tpm
