@@ -5,6 +5,7 @@
 #include <new>
 
 #include "board.h"
+#include "crypto/backend.h"
 #include "diagnostics.h"
 #include "link/decoder.h"
 #include "link/framing.h"
@@ -69,6 +70,13 @@ constexpr uint32_t kFeatures = kFeatureEngine | kFeatureLinkDecoder | kFeatureSe
 #else
 constexpr uint32_t kFeatures = kFeatureLinkDecoder | kFeatureSecureStore;
 #endif
+
+#ifndef UTPM_FW_CRYPTO_POOL
+#define UTPM_FW_CRYPTO_POOL 8192
+#endif
+// mbedTLS allocates (RSA/ECC bignums, the GCM cipher context) only from this pool, which is
+// handed over once at boot. Its size is the measured peak of the default profile plus margin.
+__attribute__((section(".heap_pool"))) alignas(16) uint8_t crypto_pool[UTPM_FW_CRYPTO_POOL];
 
 StaticInstance<SecureNvStore> store;
 StaticInstance<FirmwarePlatform> platform;
@@ -209,6 +217,7 @@ void count_boot() {
 int main() {
   using namespace utpm::firmware;
   board::init();
+  if (utpm::crypto::backend_init(crypto_pool) != utpm::crypto::Status::ok) board::panic("crypto pool");
   // A store that does not mount (tampering, rollback, wiped anchor) stays locked: the engine
   // then answers every command from failure mode instead of running on fresh state.
   if (store.emplace(board::store_flash(), board::anchor_flash()).open() == utpm::storage::MountCause::ok) {
