@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -158,16 +159,54 @@ HashAlg cavp_hash(const std::string& s) {
   return HashAlg::sha512;
 }
 
+// Verifies every case whose modulus this build supports; the first time each modulus is
+// seen, also rebuilds the private key from the listed primes and round-trips every scheme
+// (this is what exercises 3072/4096-bit keys on the host backends).
 void cavp_sigver(const char* file, RsaScheme scheme) {
   const auto recs = test::load_vectors(file);
-  std::vector<uint8_t> n;
-  size_t pass = 0, fail = 0;
+  std::vector<uint8_t> n, p, q;  // p and q come in one record or two, after n
+  bool key_checked = false;
+  std::set<size_t> sizes;  // modulus sizes whose keys were rebuilt and round-tripped
+  size_t pass = 0, fail = 0, skipped = 0;
   for (const auto& r : recs) {
-    if (r.has("n")) n = r.bytes("n");
+    if (r.has("n")) {
+      n = r.bytes("n");
+      p.clear();
+      q.clear();
+      key_checked = false;
+    }
+    if (r.has("p")) p = r.bytes("p");
+    if (r.has("q")) q = r.bytes("q");
+    const uint16_t bits = static_cast<uint16_t>(n.size() * 8);
+    if (!p.empty() && !q.empty() && !key_checked && rsa_bits_supported(bits)) {
+      key_checked = true;
+      RsaPrivateKey key;
+      const size_t h = n.size() / 2;
+      ASSERT_EQ(rsa_key_from_primes(pad(p, h), pad(q, h), 0, bits, key), Status::ok) << r.where();
+      ASSERT_EQ(to_hex(key.pub.n, n.size()), to_hex(n)) << r.where();
+      TestRng rng(static_cast<uint8_t>(bits >> 8));
+      uint8_t digest[48] = {7};
+      std::vector<uint8_t> sig(n.size()), pt(n.size());
+      for (RsaScheme s : {RsaScheme::rsassa, RsaScheme::rsapss}) {
+        ASSERT_EQ(rsa_sign(s, HashAlg::sha384, key, digest, rng.source(), sig), Status::ok);
+        EXPECT_EQ(rsa_verify(s, HashAlg::sha384, key.pub, digest, sig), Status::ok) << bits;
+      }
+      const uint8_t msg[] = {1, 2, 3, 4};
+      ASSERT_EQ(rsa_encrypt(RsaScheme::oaep, HashAlg::sha256, {}, key.pub, msg, rng.source(), sig),
+                Status::ok);
+      size_t len = 0;
+      ASSERT_EQ(rsa_decrypt(RsaScheme::oaep, HashAlg::sha256, {}, key, sig, rng.source(), pt, &len),
+                Status::ok);
+      EXPECT_EQ(len, sizeof msg) << bits;
+      sizes.insert(n.size());
+    }
     if (!r.has("SHAAlg")) continue;
-    ASSERT_EQ(n.size(), 256u);
+    if (!rsa_bits_supported(bits)) {
+      ++skipped;  // e.g. 3072/4096 in the 2048-bit firmware configuration
+      continue;
+    }
     RsaPublicKey pub{};
-    pub.bits = 2048;
+    pub.bits = bits;
     pub.exponent = to_u32(r.bytes("e"));
     std::memcpy(pub.n, n.data(), n.size());
     const HashAlg h = cavp_hash(r.str("SHAAlg"));
@@ -180,6 +219,9 @@ void cavp_sigver(const char* file, RsaScheme scheme) {
   }
   EXPECT_GE(pass, 4u);
   EXPECT_GE(fail, 20u);
+  EXPECT_EQ(pass + fail + skipped, 46u);
+  // Every modulus the build supports was exercised: 2048 always, 3072/4096 where allowed.
+  EXPECT_EQ(sizes.size(), kMaxRsaBits >= 4096 ? 3u : 1u);
 }
 
 TEST(Rsa, CavpSigVerPkcs1v15) { cavp_sigver("rsa/SigVer15_186-3.rsp", RsaScheme::rsassa); }

@@ -19,6 +19,7 @@ constexpr uint8_t kRead = kCmdKeepsOrderly;  // reads state only: a Shutdown(STA
 constexpr CommandInfo kCommands[] = {
     CMD(ClockSet, kCmdNv, 1, H::provision, H::none, A::user, A::none),
     CMD(ClockRateAdjust, 0, 1, H::provision, H::none, A::user, A::none),
+    CMD(CreatePrimary, kCmdRHandle, 1, H::hierarchy_or_null, H::none, A::user, A::none),
     CMD(PCR_Event, 0, 1, H::pcr_or_null, H::none, A::user, A::none),
     CMD(PCR_Reset, 0, 1, H::pcr, H::none, A::user, A::none),
     CMD(SequenceComplete, kCmdFlushed, 1, H::object, H::none, A::user, A::none),
@@ -28,7 +29,10 @@ constexpr CommandInfo kCommands[] = {
     CMD(Shutdown, kCmdNv | kRead, 0, H::none, H::none, A::none, A::none),
     CMD(StirRandom, 0, 0, H::none, H::none, A::none, A::none),
     CMD(SequenceUpdate, 0, 1, H::object, H::none, A::user, A::none),
+    CMD(ContextLoad, kCmdRHandle, 0, H::none, H::none, A::none, A::none),
+    CMD(ContextSave, 0, 1, H::context, H::none, A::none, A::none),
     CMD(FlushContext, 0, 0, H::none, H::none, A::none, A::none),
+    CMD(ReadPublic, kRead, 1, H::object, H::none, A::none, A::none),
     CMD(StartAuthSession, kCmdRHandle, 2, H::object_or_null, H::entity_or_null, A::none, A::none),
     CMD(GetCapability, kCmdAllowedInFailure | kRead, 0, H::none, H::none, A::none, A::none),
     CMD(GetRandom, kRead, 0, H::none, H::none, A::none, A::none),

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 
+#include "crypto/drbg.h"
 #include "tpm/state.h"
 #include "tpm/types/part2.h"
 
@@ -49,6 +50,32 @@ ObjectSlot* object_allocate(State& st);           // free slot or nullptr
 void object_flush(ObjectSlot& slot);
 void objects_flush_all(State& st);
 size_t objects_loaded(const State& st);
+
+// ---- keys and data objects (keys.cc) ----
+// The primary seed of a hierarchy (the null seed for TPM_RH_NULL).
+std::span<const uint8_t> hierarchy_seed(const State& st, TPM_HANDLE hierarchy);
+// Name = nameAlg || H_nameAlg(TPMT_PUBLIC). Returns false if the area cannot be marshalled.
+bool public_name(const TPMT_PUBLIC& pub, TPM2B_NAME& name);
+// QN = nameAlg || H_nameAlg(QN(parent) || Name).
+void qualified_name(TPM_ALG_ID name_alg, std::span<const uint8_t> parent_qn, const TPM2B_NAME& name,
+                    TPM2B_NAME& out);
+// The consistency checks on a public area (Part 1 §27, Part 3 CreatePrimary/Create): a bare
+// code for the caller to number. parent is nullptr for a primary object.
+TPM_RC public_check(const TPMT_PUBLIC& pub, const ObjectSlot* parent);
+// Checks the sensitive data the caller supplied against the template.
+TPM_RC sensitive_create_check(const TPMT_PUBLIC& pub, const TPMS_SENSITIVE_CREATE& s);
+// Generates a new object from a checked template, drawing every secret from rng. Fills the
+// public area's unique field, the private material, auth and name.
+TPM_RC object_generate(const TPMT_PUBLIC& tmpl, const TPMS_SENSITIVE_CREATE& s, crypto::RandomSource rng,
+                       ObjectSlot& out);
+// The sensitive area of a loaded object (Part 2 TPMT_SENSITIVE).
+void object_sensitive(const ObjectSlot& o, TPMT_SENSITIVE& out);
+// Rebuilds a loaded object from its public and sensitive areas, checking that they belong
+// together (TPM_RC_BINDING) and computing its Name. Hierarchy and qualified name are the
+// caller's.
+TPM_RC object_from_parts(const TPMT_PUBLIC& pub, const TPMT_SENSITIVE& sens, ObjectSlot& out);
+// Is the object a storage parent (restricted decrypt asymmetric or symmetric key)?
+bool is_storage_parent(const ObjectSlot& o);
 
 // ---- sessions (session.cc) ----
 SessionSlot* session_at(State& st, TPM_HANDLE h);  // loaded session or nullptr
