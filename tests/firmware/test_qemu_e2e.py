@@ -36,6 +36,23 @@ def get_random(n):
     return qh.command(CC_GET_RANDOM, struct.pack(">H", n))
 
 
+def create_primary(alg):
+    """TPM2_CreatePrimary under the owner hierarchy, empty password: a restricted decryption
+    key (AES-128-CFB parent), the storage-key template tpm2-tools uses by default."""
+    pw = struct.pack(">IHBH", 0x40000009, 0, 0, 0)
+    attrs = 0x00030072  # fixedTPM fixedParent sensitiveDataOrigin userWithAuth restricted decrypt
+    sym = struct.pack(">HHH", 0x0006, 128, 0x0043)
+    if alg == 0x0023:  # ECC: scheme NULL, curve P-256, kdf NULL, empty unique point
+        params = sym + struct.pack(">HHH", 0x0010, 0x0003, 0x0010) + struct.pack(">HH", 0, 0)
+    else:              # RSA: scheme NULL, 2048 bits, default exponent, empty unique
+        params = sym + struct.pack(">HHI", 0x0010, 2048, 0) + struct.pack(">H", 0)
+    public = struct.pack(">HHIH", alg, 0x000B, attrs, 0) + params
+    body = (struct.pack(">H", 4) + struct.pack(">HH", 0, 0)        # inSensitive
+            + struct.pack(">H", len(public)) + public               # inPublic
+            + struct.pack(">H", 0) + struct.pack(">I", 0))          # outsideInfo, creationPCR
+    return qh.command(0x131, struct.pack(">II", 0x40000001, len(pw)) + pw + body, tag=0x8002)
+
+
 class Tools:
     """tpm2-tools against the firmware under test."""
 
@@ -240,6 +257,19 @@ class FirmwareE2E(Tools, unittest.TestCase):
         clock = self.read_clock()
         self.assertGreater(clock["clock"], 0)
 
+    def test_25_tools_create_primary(self):
+        # Key derivation from the primary seed: ECC P-256 and RSA-2048 (prime search in mbedTLS
+        # on the static pool), the heaviest stack and pool users so far.
+        self.engine()
+        for alg in ("ecc256", "rsa2048"):
+            ctx = os.path.join(ARGS.scratch, f"{alg}.ctx")
+            self.tool("tpm2_createprimary", "-C", "o", "-G", alg, "-c", ctx)
+            pub = self.tool("tpm2_readpublic", "-c", ctx)
+            self.assertIn("rsa" if alg.startswith("rsa") else "ecc", pub.lower())
+            self.tool("tpm2_flushcontext", "-t")
+        d = FW.diagnostics()
+        self.assertLess(d["stack_high_water"], d["stack_reserve"])
+
     def test_30_instruction_counts(self):
         # Per-command cost as the firmware measured it (QEMU -icount shift=0: instructions).
         self.engine()
@@ -259,6 +289,11 @@ class FirmwareE2E(Tools, unittest.TestCase):
             self.assertEqual(qh.parse_response(rsp)[2], 0, rsp.hex())
             import hashlib
             self.assertIn(hashlib.sha256(data).digest(), rsp, "the digest is in the response")
+        for alg, name in ((0x0023, "CreatePrimary(ECC P-256)"), (0x0001, "CreatePrimary(RSA-2048)")):
+            rsp, costs[name] = FW.cost_of(create_primary(alg), timeout=120)
+            self.assertEqual(qh.parse_response(rsp)[2], 0, rsp.hex())
+            handle = struct.unpack(">I", rsp[10:14])[0]
+            FW.transact(qh.command(0x165, struct.pack(">I", handle)))  # FlushContext
         for name, n in costs.items():
             self.assertGreater(n, 0, name)
         REPORT["instructions"] = costs
