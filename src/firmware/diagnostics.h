@@ -29,8 +29,8 @@ struct DiagReport {
   uint32_t features;          // kFeature* bits: what this image was built with
 };
 inline constexpr uint32_t kFeatureEngine = 1u << 0;       // the TPM engine answers commands
-inline constexpr uint32_t kFeatureLinkDecoder = 1u << 1;  // src/link decoder (else interim raw framer)
-inline constexpr uint32_t kFeatureSecureStore = 1u << 2;  // src/storage (else interim log store)
+inline constexpr uint32_t kFeatureLinkDecoder = 1u << 1;  // src/link decoder
+inline constexpr uint32_t kFeatureSecureStore = 1u << 2;  // src/storage secure store
 inline constexpr uint32_t kDiagFormat = 1;
 inline constexpr size_t kDiagFields = 12;
 static_assert(sizeof(DiagReport) == kDiagFields * 4, "wire layout: 12 u32 fields, no padding");

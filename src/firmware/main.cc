@@ -21,9 +21,10 @@ extern "C" uint32_t __data_start[], __bss_end[];
 namespace utpm::firmware {
 namespace {
 
-// Firmware-owned record in the store (outside the engine's id space by convention: the
-// engine uses ids below 0xF0000000). Holds the boot counter that the QEMU test uses to show
-// that state persists across restarts independently of what the engine stores.
+// Firmware-owned record in the store. The engine's record ids are small numbers (tpm/state.h
+// RecordId) or TPM handle values, whose top byte is at most 0x81; 0xF1 is no handle type.
+// Holds the boot counter that the QEMU test uses to show that state persists across
+// restarts independently of what the engine stores.
 constexpr uint32_t kBootCountRecord = 0xF1F70001;
 
 // Static storage without a static destructor: constructing globals with virtual destructors
