@@ -270,6 +270,17 @@ class FirmwareE2E(Tools, unittest.TestCase):
         d = FW.diagnostics()
         self.assertLess(d["stack_high_water"], d["stack_reserve"])
 
+    def test_26_legacy_reset_signal_resets_the_engine(self):
+        # The Nucleo sample's SignalReset is a power cycle (_TPM_Init): a started TPM answers
+        # TPM_RC_INITIALIZE again until the next Startup. No reply to the signal itself.
+        self.engine()
+        self.assertEqual(qh.parse_response(FW.transact(get_random(8)))[2], 0, "started before")
+        FW.write(struct.pack("<III", 0x326D7054, 2, 0))
+        self.assertEqual(FW.drain(0.3), b"", "signals other than Command/Response get no reply")
+        self.assertEqual(qh.parse_response(FW.transact(get_random(8)))[2], TPM_RC_INITIALIZE)
+        self.tool("tpm2_startup", "-c")
+        self.assertEqual(qh.parse_response(FW.transact(get_random(8)))[2], 0)
+
     def test_30_instruction_counts(self):
         # Per-command cost as the firmware measured it (QEMU -icount shift=0: instructions).
         self.engine()
