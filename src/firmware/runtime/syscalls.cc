@@ -8,6 +8,9 @@ extern "C" {
 
 [[noreturn]] void abort() { utpm::firmware::board::panic("abort"); }
 [[noreturn]] void _exit(int) { utpm::firmware::board::panic("exit"); }
+// mbedTLS's buffer allocator calls exit() when it finds its pool corrupted. newlib's exit
+// would run atexit handlers and drag in its reentrancy structure; there is nothing to run.
+[[noreturn]] void exit(int) { utpm::firmware::board::panic("exit"); }
 [[noreturn]] void __cxa_pure_virtual() { utpm::firmware::board::panic("pure virtual call"); }
 
 // Without exceptions the library's terminate would drag in the verbose handler and the
