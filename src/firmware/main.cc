@@ -104,7 +104,7 @@ uint32_t get_u32(const uint8_t* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
 }
 
-size_t header_only(uint16_t tag, uint32_t rc) {
+[[maybe_unused]] size_t header_only(uint16_t tag, uint32_t rc) {
   response[0] = static_cast<uint8_t>(tag >> 8);
   response[1] = static_cast<uint8_t>(tag);
   put_u32(response + 2, 10);
@@ -112,6 +112,7 @@ size_t header_only(uint16_t tag, uint32_t rc) {
   return 10;
 }
 
+#if UTPM_FW_DIAGNOSTICS
 size_t diagnostics() {
   const uint32_t fields[kDiagFields] = {
       kDiagFormat,
@@ -132,6 +133,7 @@ size_t diagnostics() {
   put_u32(response + 2, kDiagResponseSize);
   return kDiagResponseSize;
 }
+#endif
 
 size_t execute(uint8_t locality, std::span<const uint8_t> command) {
 #if UTPM_FW_ENGINE
@@ -155,9 +157,15 @@ void send(link::Framing framing) {
 
 void on_command(const link::Event& ev) {
   const uint32_t cc = get_u32(ev.data.data() + 6);
+  // The link is read only between commands, so a cancel signal can never reach the command it
+  // was meant for; one that arrived since the last command is stale and must not cancel this.
+  platform.get().set_cancel(false);
+#if UTPM_FW_DIAGNOSTICS
   if (cc == kCcFirmwareDiagnostics) {
     response_len = diagnostics();  // last_command/last_cost keep describing the previous command
-  } else {
+  } else
+#endif
+  {
     const uint32_t start = board::cycles();
     response_len = execute(ev.locality, ev.data);
     last_cost = board::cycles() - start;
