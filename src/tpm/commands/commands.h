@@ -15,7 +15,11 @@ TPM_RC TPM2_GetTestResult(Command& c);
 // Chapter 11, Session commands (session.cc)
 TPM_RC TPM2_StartAuthSession(Command& c);
 // Chapter 12, Object commands (object.cc)
+TPM_RC TPM2_Create(Command& c);
+TPM_RC TPM2_Load(Command& c);
 TPM_RC TPM2_ReadPublic(Command& c);
+TPM_RC TPM2_Unseal(Command& c);
+TPM_RC TPM2_ObjectChangeAuth(Command& c);
 // Chapter 15, Symmetric primitives: TPM2_Hash (symmetric.cc)
 TPM_RC TPM2_Hash(Command& c);
 // Chapter 16, Random number generator (random.cc)

@@ -289,6 +289,14 @@ struct TPMT_SENSITIVE {
   }
 };
 
+// ---- protected storage ----
+// integrity (TPM2B_DIGEST) || CFB(TPM2B_SENSITIVE): room for the largest sensitive area.
+inline constexpr size_t kMaxPrivateSize = 2 + profile::kMaxDigestSize + 2 + 2 + 2 * (2 + profile::kMaxDigestSize) + 2 +
+                                          profile::kMaxSensitiveData;
+static_assert(kMaxPrivateSize >= 2 + profile::kMaxDigestSize + 2 + 2 + 2 * (2 + profile::kMaxDigestSize) + 2 +
+                                     profile::kMaxRsaKeyBits / 16);
+using TPM2B_PRIVATE = Tpm2b<kMaxPrivateSize>;
+
 // ---- creation ----
 struct TPMS_CREATION_DATA {
   TPML_PCR_SELECTION pcrSelect;
