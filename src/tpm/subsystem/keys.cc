@@ -83,8 +83,9 @@ void qualified_name(TPM_ALG_ID name_alg, std::span<const uint8_t> parent_qn, con
 
 bool is_storage_parent(const ObjectSlot& o) {
   const TPMA_OBJECT& a = o.pub.objectAttributes;
-  return o.kind == SlotKind::object && a.has(TPMA_OBJECT_restricted) && a.has(TPMA_OBJECT_decrypt) &&
-         !a.has(TPMA_OBJECT_sign);
+  // Derivation parents (restricted decrypt keyed hash) derive rather than wrap: not storage.
+  return o.kind == SlotKind::object && o.pub.type != TPM_ALG_KEYEDHASH && a.has(TPMA_OBJECT_restricted) &&
+         a.has(TPMA_OBJECT_decrypt) && !a.has(TPMA_OBJECT_sign);
 }
 
 TPM_RC public_check(const TPMT_PUBLIC& p, const ObjectSlot* parent) {
@@ -128,7 +129,10 @@ TPM_RC public_check(const TPMT_PUBLIC& p, const ObjectSlot* parent) {
     case TPM_ALG_SYMCIPHER: {
       const TPMT_SYM_DEF_OBJECT& s = p.parameters.symDetail.sym;
       if (s.algorithm == TPM_ALG_NULL) return TPM_RC_SYMMETRIC;
-      if (sign || !decrypt) return TPM_RC_ATTRIBUTES;
+      // decrypt permits decryption, sign permits encryption (EncryptDecrypt); a restricted
+      // symmetric key is a storage parent and only decrypts.
+      if (!sign && !decrypt) return TPM_RC_ATTRIBUTES;
+      if (restricted && sign) return TPM_RC_ATTRIBUTES;
       // A symmetric storage parent wraps children in CFB; NULL leaves the mode to that rule.
       if (restricted && s.mode != TPM_ALG_CFB && s.mode != TPM_ALG_NULL) return TPM_RC_MODE;
       return TPM_RC_SUCCESS;

@@ -24,6 +24,9 @@ bool tpm_random(Tpm& tpm, std::span<uint8_t> out);
 // Instantiates the DRBG from fresh platform entropy. False (and failure mode) on source failure.
 bool drbg_seed_from_platform(Tpm& tpm);
 
+// The TPM's RNG as a crypto::RandomSource (for key generation, padding, nonces).
+crypto::RandomSource tpm_random_source(Tpm& tpm);
+
 // ---- PCRs (pcr.cc) ----
 struct PcrAttributes {
   bool state_save;       // preserved by Shutdown(STATE) + Startup(STATE)
@@ -74,6 +77,13 @@ void object_sensitive(const ObjectSlot& o, TPMT_SENSITIVE& out);
 // together (TPM_RC_BINDING) and computing its Name. Hierarchy and qualified name are the
 // caller's.
 TPM_RC object_from_parts(const TPMT_PUBLIC& pub, const TPMT_SENSITIVE& sens, ObjectSlot& out);
+// Protected storage (Part 1 §23): the child's sensitive area encrypted with a key derived from
+// the parent's seed and bound to the child's Name, under an outer HMAC.
+TPM_RC sensitive_wrap(const ObjectSlot& parent, const TPM2B_NAME& name, const TPMT_SENSITIVE& sens,
+                      TPM2B_PRIVATE& out);
+// TPM_RC_INTEGRITY if the blob was not made by this parent for this Name.
+TPM_RC sensitive_unwrap(const ObjectSlot& parent, const TPM2B_NAME& name, const TPM2B_PRIVATE& in,
+                        TPMT_SENSITIVE& out);
 // Is the object a storage parent (restricted decrypt asymmetric or symmetric key)?
 bool is_storage_parent(const ObjectSlot& o);
 
