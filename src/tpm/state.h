@@ -1,9 +1,17 @@
 // All TPM state, in one struct owned by Tpm. Grouped by lifetime as Part 1 §36 describes:
-// persistent (survives everything), state-clear/state-reset (volatile, saved by Shutdown(STATE)),
-// and purely volatile. Serialisation to NV is explicit (see persist.h); never a raw struct dump.
+//   persistent   - survives everything (seeds, proofs, hierarchy auth, DA parameters);
+//   clock/orderly - small, frequently written (clock, reset/restart counts, orderly flag);
+//   saved state  - written by Shutdown(STATE), consumed by the next Startup(STATE);
+//   volatile     - lost at power off (PCRs, objects, DRBG, platform auth).
+// Serialisation to NV is explicit, versioned and tagged (persist.cc); never a raw struct dump.
 #pragma once
 
 #include <cstdint>
+
+#include "crypto/crypto.h"
+#include "crypto/drbg.h"
+#include "tpm/profile.h"
+#include "tpm/types/part2.h"
 
 namespace utpm::tpm {
 
@@ -13,18 +21,101 @@ enum class FailureCause : uint8_t {
   self_test,       // a known-answer self test failed
   entropy,         // the entropy source failed its health test
   nv_integrity,    // the persistent store failed authentication / rollback check
-  nv_io,           // the persistent store could not be read
+  nv_io,           // the persistent store could not be read or committed
   nv_format,       // a persisted record has an unknown version or bad layout
   internal,        // an engine invariant was violated
 };
+const char* failure_cause_name(FailureCause c);
+
+// NV record ids used by the engine (the store treats them as opaque).
+enum RecordId : uint32_t {
+  kRecPersistent = 1,
+  kRecClock = 2,
+  kRecSavedState = 3,
+};
+
+// What a TPM keeps forever (record kRecPersistent).
+struct PersistentData {
+  uint8_t eps[profile::kPrimarySeedSize]{};  // endorsement primary seed
+  uint8_t sps[profile::kPrimarySeedSize]{};  // storage primary seed
+  uint8_t pps[profile::kPrimarySeedSize]{};  // platform primary seed
+  uint8_t ph_proof[profile::kProofSize]{};
+  uint8_t sh_proof[profile::kProofSize]{};
+  uint8_t eh_proof[profile::kProofSize]{};
+  TPM2B_AUTH owner_auth;
+  TPM2B_AUTH endorsement_auth;
+  TPM2B_AUTH lockout_auth;
+  uint8_t disable_clear = 0;
+  uint32_t max_tries = profile::kDefaultMaxTries;
+  uint32_t recovery_time = profile::kDefaultRecoveryTime;
+  uint32_t lockout_recovery = profile::kDefaultLockoutRecovery;
+  uint32_t failed_tries = 0;
+  uint64_t total_reset_count = 0;
+};
+
+// Small, frequently updated (record kRecClock). Kept apart so a clock tick does not rewrite seeds.
+struct ClockData {
+  uint64_t clock = 0;          // ms; TPMS_CLOCK_INFO.clock as last written to NV
+  uint32_t reset_count = 0;
+  uint32_t restart_count = 0;
+  TPM_SU orderly = TPM_SU_CLEAR;  // how the TPM was last shut down; kOrderlyNone while running
+  int8_t clock_adjust = 0;
+};
+inline constexpr TPM_SU kOrderlyNone = 0xFFFF;
+
+// PCR values: one flat pool, bank i holds kNumPcrs digests of its algorithm.
+struct PcrBanks {
+  TPM_ALG_ID alg[profile::kMaxPcrBanks] = {TPM_ALG_SHA1, TPM_ALG_SHA256};
+  uint8_t count = 2;
+  uint8_t values[profile::kNumPcrs * (20 + 32)]{};
+  uint32_t update_counter = 0;
+};
+
+// A transient object slot. Issue-2 scope: hash and event sequences; keys arrive with objects.
+enum class SlotKind : uint8_t { empty = 0, hash_sequence, event_sequence };
+struct ObjectSlot {
+  SlotKind kind = SlotKind::empty;
+  TPM2B_AUTH auth;
+  // A hash sequence keeps one state; an event sequence one per implemented hash.
+  crypto::HashState hash[kHashCount];
+  // False once the data hashed so far started with TPM_GENERATED_VALUE: no ticket then.
+  bool ticket_allowed = true;
+  bool first_block_seen = false;
+};
+
+enum class Phase : uint8_t { off, awaiting_startup, operational };
 
 struct State {
   bool powered = false;
   bool nv_available = true;
+  Phase phase = Phase::off;
   struct {
     bool active = false;
     FailureCause cause = FailureCause::none;
   } failure;
+
+  PersistentData pers;
+  ClockData clock;
+  PcrBanks pcr;
+  ObjectSlot objects[profile::kMaxLoadedObjects];
+
+  // volatile, reset on every Startup(CLEAR) / power cycle
+  TPM2B_AUTH platform_auth;
+  uint8_t ph_enable = 1, sh_enable = 1, eh_enable = 1, ph_enable_nv = 1;
+  crypto::DrbgState drbg{};
+  uint64_t timer_at_power_on = 0;      // platform ms at _TPM_Init (TPMS_TIME_INFO.time base)
+  uint64_t timer_at_clock_base = 0;    // platform ms when clock.clock was last set/loaded
+  uint64_t clock_at_base = 0;          // Clock value at timer_at_clock_base
+  uint8_t clock_safe = 1;
+  bool shutdown_seen = false;          // Shutdown executed since Startup (orderly pending)
+  bool startup_orderly = false;        // TPMA_STARTUP_CLEAR.orderly: last Startup followed a Shutdown
+  bool self_tested = false;
+
+  // NV records changed by the current command; flushed and committed after it succeeds.
+  uint8_t dirty = 0;
 };
+inline constexpr uint8_t kDirtyPersistent = 1 << 0;
+inline constexpr uint8_t kDirtyClock = 1 << 1;
+inline constexpr uint8_t kDirtySavedState = 1 << 2;
 
 }  // namespace utpm::tpm

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# GetRandom round trip through the stock tpm2-tss client path, utpmd next to swtpm, measured
+# in the same run and interleaved (wall times on a shared machine drift between runs; compare
+# within a run). Starts every server itself on loopback with temporary state, stops them by PID.
+#
+#   bench/getrandom_rtt.sh [-n CALLS] [-r ROUNDS]
+#
+# Targets:
+#   utpmd        utpmd (build/host-release) through the mssim TCTI
+#   swtpm-shim   swtpm behind the bench mssim shim (SWTPM_SHIM, default
+#                /work/shared/bench/mssim-swtpm-shim): same TCTI as utpmd, plus a Python hop
+#   swtpm        swtpm through its own TCTI (swtpm:), its native path
+# Needs: cc, libtss2-dev, swtpm (scripts/setup installs them); utpmd built in host-release.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+CALLS=2000 ROUNDS=3
+while getopts "n:r:h" o; do
+  case $o in n) CALLS=$OPTARG;; r) ROUNDS=$OPTARG;; *) sed -n '2,16p' "$0"; exit 2;; esac
+done
+UTPMD=${UTPMD:-$ROOT/build/host-release/src/host/utpmd}
+SHIM=${SWTPM_SHIM:-/work/shared/bench/mssim-swtpm-shim}
+[ -x "$UTPMD" ] || { echo "build utpmd first: cmake --preset host-release && cmake --build --preset host-release" >&2; exit 1; }
+
+WORK=$(mktemp -d /tmp/utpm-bench-XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+PKGS="tss2-esys tss2-tctildr tss2-rc"
+# shellcheck disable=SC2046
+cc -O2 -Wall -Wextra -o "$WORK/getrandom_rtt" "$HERE/getrandom_rtt.c" $(pkg-config --cflags --libs $PKGS)
+
+free_pair() {  # a port P with P and P+1 free on loopback
+  python3 - <<'PY'
+import random, socket
+while True:
+    p = random.randrange(20000, 60000, 2)
+    try:
+        for q in (p, p + 1):
+            s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()
+        print(p); break
+    except OSError:
+        pass
+PY
+}
+wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+
+declare -A TCTI SPID
+P=$(free_pair)
+"$UTPMD" --state "$WORK/utpmd" --mssim "127.0.0.1:$P" 2>"$WORK/utpmd.log" & PIDS+=($!)
+wait_port "$P"; TCTI[utpmd]="mssim:host=127.0.0.1,port=$P"; SPID[utpmd]=${PIDS[-1]}
+
+if [ -x "$SHIM" ]; then
+  P=$(free_pair); mkdir -p "$WORK/shim"
+  (cd "$WORK/shim" && exec "$SHIM" -port "$P" -rm >/dev/null 2>&1) & PIDS+=($!)
+  wait_port "$((P + 1))"; TCTI[swtpm-shim]="mssim:host=127.0.0.1,port=$P"; SPID[swtpm-shim]=""
+fi
+
+P=$(free_pair); mkdir -p "$WORK/swtpm"
+swtpm socket --tpm2 --server "type=tcp,port=$P,bindaddr=127.0.0.1" \
+  --ctrl "type=tcp,port=$((P + 1)),bindaddr=127.0.0.1" --tpmstate "dir=$WORK/swtpm" \
+  --flags not-need-init,startup-clear & PIDS+=($!)
+wait_port "$P"; TCTI[swtpm]="swtpm:host=127.0.0.1,port=$P"; SPID[swtpm]=${PIDS[-1]}
+
+TARGETS=(utpmd)
+[ -n "${TCTI[swtpm-shim]:-}" ] && TARGETS+=(swtpm-shim)
+TARGETS+=(swtpm)
+for r in $(seq "$ROUNDS"); do
+  for t in "${TARGETS[@]}"; do
+    printf 'round %s %-10s ' "$r" "$t"
+    "$WORK/getrandom_rtt" -T "${TCTI[$t]}" -n "$CALLS" ${SPID[$t]:+-p ${SPID[$t]}}
+  done
+done

@@ -1,0 +1,142 @@
+// KDFa, KDFe (TPM 2.0 Part 1 §11.4.10) and MGF1, on the backend's hash and HMAC.
+#include "crypto/kdf.h"
+
+namespace utpm::crypto {
+inline namespace UTPM_CRYPTO_NS {
+namespace {
+
+void put_be32(uint8_t (&b)[4], uint32_t v) {
+  b[0] = static_cast<uint8_t>(v >> 24);
+  b[1] = static_cast<uint8_t>(v >> 16);
+  b[2] = static_cast<uint8_t>(v >> 8);
+  b[3] = static_cast<uint8_t>(v);
+}
+
+// The TPM's labels are NUL-terminated strings and the terminator is part of the derivation;
+// callers may pass the label with or without it.
+Bytes label_body(Bytes label) {
+  if (!label.empty() && label.back() == 0) return label.first(label.size() - 1);
+  return label;
+}
+
+bool bits_match(uint32_t bits, MutBytes out) {
+  return bits != 0 && out.size() == (static_cast<size_t>(bits) + 7) / 8;
+}
+
+// Clears the unused high-order bits of the most significant octet (Part 1 §11.4.10.2).
+void mask_top(uint32_t bits, MutBytes out) {
+  if (bits % 8 != 0) out[0] = static_cast<uint8_t>(out[0] & ((1u << (bits % 8)) - 1));
+}
+
+}  // namespace
+
+Status kdf_sp800_108_ctr_hmac(HashAlg alg, Bytes key, Bytes fixed, MutBytes out) {
+  const size_t dsize = digest_size(alg);
+  if (dsize == 0) return Status::unsupported;
+  HmacState keyed;
+  Status s = hmac_start(keyed, alg, key);
+  if (s != Status::ok) return s;
+  uint8_t block[kMaxDigestSize];
+  uint32_t counter = 0;
+  for (size_t done = 0; done < out.size(); done += dsize) {
+    uint8_t ctr[4];
+    put_be32(ctr, ++counter);
+    HmacState st = keyed;  // restart from the keyed state instead of re-hashing the key
+    hmac_update(st, Bytes(ctr, 4));
+    hmac_update(st, fixed);
+    hmac_finish(st, MutBytes(block, sizeof block));
+    const size_t n = out.size() - done < dsize ? out.size() - done : dsize;
+    for (size_t i = 0; i < n; ++i) out[done + i] = block[i];
+  }
+  zeroize(block);
+  zeroize(keyed);
+  return Status::ok;
+}
+
+Status kdfa(HashAlg alg, Bytes key, Bytes label, Bytes context_u, Bytes context_v,
+            uint32_t bits, MutBytes out) {
+  const size_t dsize = digest_size(alg);
+  if (dsize == 0) return Status::unsupported;
+  if (!bits_match(bits, out)) return Status::bad_input;
+  const Bytes lab = label_body(label);
+  static constexpr uint8_t kZero[1] = {0};
+  uint8_t bits_be[4];
+  put_be32(bits_be, bits);
+  HmacState keyed;
+  Status s = hmac_start(keyed, alg, key);
+  if (s != Status::ok) return s;
+  uint8_t block[kMaxDigestSize];
+  uint32_t counter = 0;
+  for (size_t done = 0; done < out.size(); done += dsize) {
+    uint8_t ctr[4];
+    put_be32(ctr, ++counter);
+    HmacState st = keyed;
+    hmac_update(st, Bytes(ctr, 4));
+    hmac_update(st, lab);
+    hmac_update(st, Bytes(kZero, 1));
+    hmac_update(st, context_u);
+    hmac_update(st, context_v);
+    hmac_update(st, Bytes(bits_be, 4));
+    hmac_finish(st, MutBytes(block, sizeof block));
+    const size_t n = out.size() - done < dsize ? out.size() - done : dsize;
+    for (size_t i = 0; i < n; ++i) out[done + i] = block[i];
+  }
+  zeroize(block);
+  zeroize(keyed);
+  mask_top(bits, out);
+  return Status::ok;
+}
+
+Status kdfe(HashAlg alg, Bytes z, Bytes label, Bytes party_u, Bytes party_v, uint32_t bits,
+            MutBytes out) {
+  const size_t dsize = digest_size(alg);
+  if (dsize == 0) return Status::unsupported;
+  if (!bits_match(bits, out)) return Status::bad_input;
+  const Bytes lab = label_body(label);
+  static constexpr uint8_t kZero[1] = {0};
+  uint8_t block[kMaxDigestSize];
+  uint32_t counter = 0;
+  for (size_t done = 0; done < out.size(); done += dsize) {
+    uint8_t ctr[4];
+    put_be32(ctr, ++counter);
+    HashState st;
+    const Status s = hash_start(st, alg);
+    if (s != Status::ok) return s;
+    hash_update(st, Bytes(ctr, 4));
+    hash_update(st, z);
+    hash_update(st, lab);
+    hash_update(st, Bytes(kZero, 1));
+    hash_update(st, party_u);
+    hash_update(st, party_v);
+    hash_finish(st, MutBytes(block, sizeof block));
+    const size_t n = out.size() - done < dsize ? out.size() - done : dsize;
+    for (size_t i = 0; i < n; ++i) out[done + i] = block[i];
+  }
+  zeroize(block);
+  mask_top(bits, out);
+  return Status::ok;
+}
+
+Status mgf1(HashAlg alg, Bytes seed, MutBytes out) {
+  const size_t dsize = digest_size(alg);
+  if (dsize == 0) return Status::unsupported;
+  uint8_t block[kMaxDigestSize];
+  uint32_t counter = 0;
+  for (size_t done = 0; done < out.size(); done += dsize) {
+    uint8_t ctr[4];
+    put_be32(ctr, counter++);
+    HashState st;
+    const Status s = hash_start(st, alg);
+    if (s != Status::ok) return s;
+    hash_update(st, seed);
+    hash_update(st, Bytes(ctr, 4));
+    hash_finish(st, MutBytes(block, sizeof block));
+    const size_t n = out.size() - done < dsize ? out.size() - done : dsize;
+    for (size_t i = 0; i < n; ++i) out[done + i] = block[i];
+  }
+  zeroize(block);
+  return Status::ok;
+}
+
+}  // namespace UTPM_CRYPTO_NS
+}  // namespace utpm::crypto

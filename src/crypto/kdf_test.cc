@@ -1,0 +1,120 @@
+// KDFa / KDFe / MGF1: the SP 800-108 core against NIST CAVP, and the TPM compositions against
+// vectors computed with independent implementations (testdata/gen_independent_vectors.py).
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "crypto/kdf.h"
+#include "test/vectors.h"
+
+namespace utpm::crypto {
+namespace {
+
+using test::to_hex;
+
+HashAlg alg_named(const std::string& n) {
+  if (n == "SHA1" || n == "HMAC_SHA1") return HashAlg::sha1;
+  if (n == "SHA256" || n == "HMAC_SHA256") return HashAlg::sha256;
+  if (n == "SHA384" || n == "HMAC_SHA384") return HashAlg::sha384;
+  if (n == "SHA512" || n == "HMAC_SHA512") return HashAlg::sha512;
+  return static_cast<HashAlg>(0);
+}
+
+Bytes text(const std::string& s) {
+  return Bytes(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+}
+
+TEST(Kdf, CavpSp800108CounterHmac) {
+  const auto recs = test::load_vectors("kdf/sp800-108-ctr-hmac.rsp");
+  ASSERT_GE(recs.size(), 160u);
+  for (const auto& r : recs) {
+    const HashAlg alg = alg_named(r.section.at("PRF"));
+    ASSERT_NE(digest_size(alg), 0u) << r.where();
+    std::vector<uint8_t> out(static_cast<size_t>(r.num("L") / 8));
+    ASSERT_EQ(kdf_sp800_108_ctr_hmac(alg, r.bytes("KI"), r.bytes("FixedInputData"), out),
+              Status::ok);
+    EXPECT_EQ(to_hex(out), r.str("KO")) << r.where();
+  }
+}
+
+TEST(Kdf, KdfaIndependentVectors) {
+  const auto recs = test::load_vectors("kdf/kdfa.txt");
+  ASSERT_EQ(recs.size(), 32u);
+  for (const auto& r : recs) {
+    const HashAlg alg = alg_named(r.str("Hash"));
+    const auto bits = static_cast<uint32_t>(r.num("Bits"));
+    std::vector<uint8_t> out((bits + 7) / 8);
+    ASSERT_EQ(kdfa(alg, r.bytes("Key"), text(r.str("Label")), r.bytes("ContextU"),
+                   r.bytes("ContextV"), bits, out),
+              Status::ok);
+    EXPECT_EQ(to_hex(out), r.str("Out")) << r.where();
+    // The label may also be handed over with its terminator: same result.
+    std::string with_nul = r.str("Label");
+    with_nul.push_back('\0');
+    std::vector<uint8_t> out2(out.size());
+    ASSERT_EQ(kdfa(alg, r.bytes("Key"), text(with_nul), r.bytes("ContextU"), r.bytes("ContextV"),
+                   bits, out2),
+              Status::ok);
+    EXPECT_EQ(out2, out) << r.where();
+  }
+}
+
+TEST(Kdf, KdfeIndependentVectors) {
+  const auto recs = test::load_vectors("kdf/kdfe.txt");
+  ASSERT_EQ(recs.size(), 24u);
+  for (const auto& r : recs) {
+    const auto bits = static_cast<uint32_t>(r.num("Bits"));
+    std::vector<uint8_t> out((bits + 7) / 8);
+    ASSERT_EQ(kdfe(alg_named(r.str("Hash")), r.bytes("Z"), text(r.str("Label")),
+                   r.bytes("PartyU"), r.bytes("PartyV"), bits, out),
+              Status::ok);
+    EXPECT_EQ(to_hex(out), r.str("Out")) << r.where();
+  }
+}
+
+TEST(Kdf, Mgf1IndependentVectors) {
+  const auto recs = test::load_vectors("kdf/mgf1.txt");
+  ASSERT_EQ(recs.size(), 20u);
+  for (const auto& r : recs) {
+    std::vector<uint8_t> out(r.bytes("Out").size());
+    ASSERT_EQ(mgf1(alg_named(r.str("Hash")), r.bytes("Seed"), out), Status::ok);
+    EXPECT_EQ(to_hex(out), r.str("Out")) << r.where();
+  }
+}
+
+TEST(Kdf, KdfaIsTheSp800108CoreWithTpmFixedData) {
+  // KDFa(bits) == SP800-108(Label||0||U||V||[bits]) with the top octet masked.
+  const uint8_t key[32] = {1, 2, 3};
+  const uint8_t u[5] = {9, 9, 9, 9, 9};
+  const uint8_t v[3] = {7, 7, 7};
+  for (uint32_t bits : {1u, 7u, 8u, 13u, 255u, 256u, 1029u}) {
+    std::vector<uint8_t> a((bits + 7) / 8), b(a.size());
+    ASSERT_EQ(kdfa(HashAlg::sha256, key, text("CFB"), u, v, bits, a), Status::ok);
+    std::vector<uint8_t> fixed = {'C', 'F', 'B', 0, 9, 9, 9, 9, 9, 7, 7, 7};
+    for (int s = 24; s >= 0; s -= 8) fixed.push_back(static_cast<uint8_t>(bits >> s));
+    ASSERT_EQ(kdf_sp800_108_ctr_hmac(HashAlg::sha256, key, fixed, b), Status::ok);
+    if (bits % 8) {
+      EXPECT_EQ(a[0] >> (bits % 8), 0) << bits;
+      b[0] = static_cast<uint8_t>(b[0] & ((1u << (bits % 8)) - 1));
+    }
+    EXPECT_EQ(a, b) << bits;
+  }
+}
+
+TEST(Kdf, RejectsBadSizes) {
+  const uint8_t key[16] = {};
+  std::vector<uint8_t> out(32);
+  EXPECT_EQ(kdfa(HashAlg::sha256, key, text("X"), {}, {}, 0, MutBytes()), Status::bad_input);
+  EXPECT_EQ(kdfa(HashAlg::sha256, key, text("X"), {}, {}, 255, MutBytes(out).first(31)),
+            Status::bad_input);
+  EXPECT_EQ(kdfa(HashAlg::sha256, key, text("X"), {}, {}, 256, MutBytes(out).first(31)),
+            Status::bad_input);
+  EXPECT_EQ(kdfa(static_cast<HashAlg>(0x55), key, text("X"), {}, {}, 256, out),
+            Status::unsupported);
+  EXPECT_EQ(kdfe(HashAlg::sha256, key, text("X"), {}, {}, 8, out), Status::bad_input);
+  EXPECT_EQ(mgf1(static_cast<HashAlg>(0x55), key, out), Status::unsupported);
+}
+
+}  // namespace
+}  // namespace utpm::crypto

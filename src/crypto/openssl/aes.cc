@@ -1,0 +1,129 @@
+// OpenSSL backend: AES block function and AES-GCM through EVP (AES-NI / VAES when present).
+#include <openssl/evp.h>
+
+#include <climits>
+
+#include "crypto/sym.h"
+
+namespace utpm::crypto {
+inline namespace UTPM_CRYPTO_NS {
+namespace {
+
+EVP_CIPHER_CTX*& handle(AesContext& ctx) { return *reinterpret_cast<EVP_CIPHER_CTX**>(ctx.opaque); }
+
+// Implicitly fetched legacy cipher objects: the EVP_aes_* accessors return static tables, so
+// there is no per-call provider lookup.
+const EVP_CIPHER* ecb_cipher(size_t key_size) {
+  switch (key_size) {
+    case 16: return EVP_aes_128_ecb();
+    case 24: return EVP_aes_192_ecb();
+    case 32: return EVP_aes_256_ecb();
+  }
+  return nullptr;
+}
+const EVP_CIPHER* gcm_cipher(size_t key_size) {
+  switch (key_size) {
+    case 16: return EVP_aes_128_gcm();
+    case 24: return EVP_aes_192_gcm();
+    case 32: return EVP_aes_256_gcm();
+  }
+  return nullptr;
+}
+
+bool fits_int(size_t n) { return n <= static_cast<size_t>(INT_MAX); }
+
+}  // namespace
+
+Status aes_init(AesContext& ctx, Bytes key, bool encrypt) {
+  handle(ctx) = nullptr;
+  const EVP_CIPHER* cipher = ecb_cipher(key.size());
+  if (cipher == nullptr) return Status::bad_input;
+  EVP_CIPHER_CTX* c = EVP_CIPHER_CTX_new();
+  if (c == nullptr) return Status::failure;
+  if (EVP_CipherInit_ex(c, cipher, nullptr, key.data(), nullptr, encrypt ? 1 : 0) != 1 ||
+      EVP_CIPHER_CTX_set_padding(c, 0) != 1) {
+    EVP_CIPHER_CTX_free(c);
+    return Status::failure;
+  }
+  handle(ctx) = c;
+  return Status::ok;
+}
+
+void aes_blocks(AesContext& ctx, const uint8_t* in, uint8_t* out, size_t n_blocks) {
+  EVP_CIPHER_CTX* c = handle(ctx);
+  while (n_blocks > 0) {
+    // EVP takes an int length; callers pass small counts, but stay correct for any.
+    const size_t chunk = n_blocks > (1u << 20) ? (1u << 20) : n_blocks;
+    int len = 0;
+    EVP_CipherUpdate(c, out, &len, in, static_cast<int>(chunk * kAesBlockSize));
+    in += chunk * kAesBlockSize;
+    out += chunk * kAesBlockSize;
+    n_blocks -= chunk;
+  }
+}
+
+void aes_release(AesContext& ctx) {
+  EVP_CIPHER_CTX_free(handle(ctx));  // also wipes the key schedule
+  zeroize(ctx);
+}
+
+Status aes_gcm_seal(Bytes key, Bytes nonce, Bytes aad, Bytes in, MutBytes out, MutBytes tag) {
+  const EVP_CIPHER* cipher = gcm_cipher(key.size());
+  if (cipher == nullptr || nonce.empty() || nonce.size() > 128 || tag.size() < 4 ||
+      tag.size() > 16 || out.size() != in.size() || !fits_int(in.size()) ||
+      !fits_int(aad.size())) {
+    return Status::bad_input;
+  }
+  EVP_CIPHER_CTX* c = EVP_CIPHER_CTX_new();
+  if (c == nullptr) return Status::failure;
+  int len = 0;
+  uint8_t final_block[kAesBlockSize];  // GCM emits nothing at final; never write past out
+  bool ok = EVP_EncryptInit_ex(c, cipher, nullptr, nullptr, nullptr) == 1 &&
+            EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(nonce.size()),
+                                nullptr) == 1 &&
+            EVP_EncryptInit_ex(c, nullptr, nullptr, key.data(), nonce.data()) == 1 &&
+            (aad.empty() ||
+             EVP_EncryptUpdate(c, nullptr, &len, aad.data(), static_cast<int>(aad.size())) == 1) &&
+            (in.empty() ||
+             EVP_EncryptUpdate(c, out.data(), &len, in.data(), static_cast<int>(in.size())) == 1) &&
+            EVP_EncryptFinal_ex(c, final_block, &len) == 1 &&
+            EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, static_cast<int>(tag.size()),
+                                tag.data()) == 1;
+  EVP_CIPHER_CTX_free(c);
+  return ok ? Status::ok : Status::failure;
+}
+
+Status aes_gcm_open(Bytes key, Bytes nonce, Bytes aad, Bytes in, Bytes tag, MutBytes out) {
+  const EVP_CIPHER* cipher = gcm_cipher(key.size());
+  if (cipher == nullptr || nonce.empty() || nonce.size() > 128 || tag.size() < 4 ||
+      tag.size() > 16 || out.size() != in.size() || !fits_int(in.size()) ||
+      !fits_int(aad.size())) {
+    return Status::bad_input;
+  }
+  EVP_CIPHER_CTX* c = EVP_CIPHER_CTX_new();
+  if (c == nullptr) return Status::failure;
+  int len = 0;
+  uint8_t final_block[kAesBlockSize];
+  uint8_t tag_copy[16];
+  for (size_t i = 0; i < tag.size(); ++i) tag_copy[i] = tag[i];
+  bool ok = EVP_DecryptInit_ex(c, cipher, nullptr, nullptr, nullptr) == 1 &&
+            EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(nonce.size()),
+                                nullptr) == 1 &&
+            EVP_DecryptInit_ex(c, nullptr, nullptr, key.data(), nonce.data()) == 1 &&
+            (aad.empty() ||
+             EVP_DecryptUpdate(c, nullptr, &len, aad.data(), static_cast<int>(aad.size())) == 1) &&
+            (in.empty() ||
+             EVP_DecryptUpdate(c, out.data(), &len, in.data(), static_cast<int>(in.size())) == 1) &&
+            EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, static_cast<int>(tag.size()),
+                                tag_copy) == 1;
+  const bool tag_ok = ok && EVP_DecryptFinal_ex(c, final_block, &len) == 1;
+  EVP_CIPHER_CTX_free(c);
+  if (!tag_ok) {
+    zeroize(out.data(), out.size());
+    return ok ? Status::verify_failed : Status::failure;
+  }
+  return Status::ok;
+}
+
+}  // namespace UTPM_CRYPTO_NS
+}  // namespace utpm::crypto

@@ -1,0 +1,269 @@
+// utpmd: the utpm TPM 2.0 engine as a host daemon, reachable over the Microsoft simulator TCP
+// protocol (tpm2-tss "mssim" TCTI), a virtual serial port (pty; tpm2-tss "device" TCTI) and a
+// unix socket (raw TPM stream). See --help.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "crypto/crypto.h"
+#include "host/daemon.h"
+#include "host/file_nv_store.h"
+#include "host/host_platform.h"
+#include "host/tpm_engine_link.h"
+#include "tpm/profile.h"
+#include "tpm/tpm.h"
+
+#ifndef UTPM_VERSION
+#define UTPM_VERSION "0.0.0"
+#endif
+
+namespace {
+
+using namespace utpm;
+
+constexpr const char* kUsage =
+    "Usage: utpmd [OPTIONS]\n"
+    "A TPM 2.0 (the utpm engine) served over mssim TCP, a virtual serial port and a unix socket.\n"
+    "\n"
+    "  --state DIR        persistent TPM state directory (default: ./state)\n"
+    "  --mssim HOST:PORT  Microsoft simulator protocol: command port PORT, platform port PORT+1\n"
+    "                     (default 127.0.0.1:2321; use a loopback address unless you mean it)\n"
+    "  --pty LINK         create a virtual serial port (raw pty) and symlink its slave at LINK\n"
+    "                     (default: DIR/tty)\n"
+    "  --unix PATH        raw TPM command stream on a unix socket at PATH\n"
+    "  --trace            one line per command on stderr: name, locality, sizes, rc, duration\n"
+    "  --stall-timeout MS drop a partial command on the pty/unix stream after MS milliseconds\n"
+    "                     without a byte (default 2000)\n"
+    "  --help, --version\n"
+    "\n"
+    "With none of --mssim/--pty/--unix, utpmd serves the defaults: --mssim 127.0.0.1:2321 and\n"
+    "--pty DIR/tty. With any of them, only the channels given.\n"
+    "Clients (tpm2-tools):  -T mssim:host=127.0.0.1,port=2321   -T device:DIR/tty\n"
+    "SIGTERM/SIGINT: the command in progress is answered, the TPM is powered off, utpmd exits 0.\n"
+    "Exit codes: 0 clean stop, 1 runtime error, 2 usage error.\n";
+
+struct Options {
+  std::string state = "state";
+  bool mssim = false;
+  std::string mssim_host = "127.0.0.1";
+  uint16_t mssim_port = 2321;
+  std::string pty_link;
+  bool pty = false;
+  std::string unix_path;
+  bool trace = false;
+  uint64_t stall_timeout_ms = 2000;
+};
+
+[[noreturn]] void usage_error(const std::string& msg) {
+  std::fprintf(stderr, "utpmd: %s\n(see utpmd --help)\n", msg.c_str());
+  std::exit(2);
+}
+
+bool parse_host_port(const std::string& s, std::string& host, uint16_t& port) {
+  const size_t colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  host = s.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);  // [::1]:2321
+  }
+  char* end = nullptr;
+  const std::string p = s.substr(colon + 1);
+  errno = 0;
+  const unsigned long v = std::strtoul(p.c_str(), &end, 10);
+  if (p.empty() || *end != '\0' || errno != 0 || v == 0 || v > 65534) return false;
+  port = static_cast<uint16_t>(v);
+  return true;
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    std::string value;
+    bool has_value = false;
+    if (const size_t eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      has_value = true;
+    }
+    auto need_value = [&]() -> std::string {
+      if (has_value) return value;
+      if (i + 1 >= argc) usage_error(arg + " needs a value");
+      return argv[++i];
+    };
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else if (arg == "--version") {
+      std::printf("utpmd %s (crypto: %s, max command %zu bytes)\n", UTPM_VERSION,
+                  crypto::backend_name(), profile::kMaxCommandSize);
+      std::exit(0);
+    } else if (arg == "--state") {
+      o.state = need_value();
+      if (o.state.empty()) usage_error("--state needs a directory");
+    } else if (arg == "--mssim") {
+      o.mssim = true;
+      if (!parse_host_port(need_value(), o.mssim_host, o.mssim_port)) {
+        usage_error("--mssim wants HOST:PORT with PORT in 1..65534");
+      }
+    } else if (arg == "--pty") {
+      o.pty = true;
+      o.pty_link = need_value();
+      if (o.pty_link.empty()) usage_error("--pty needs a path for the symlink");
+    } else if (arg == "--unix") {
+      o.unix_path = need_value();
+      if (o.unix_path.empty()) usage_error("--unix needs a socket path");
+    } else if (arg == "--trace") {
+      o.trace = true;
+    } else if (arg == "--stall-timeout") {
+      const std::string v = need_value();
+      char* end = nullptr;
+      const unsigned long ms = std::strtoul(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || ms == 0 || ms > 600000) {
+        usage_error("--stall-timeout wants milliseconds in 1..600000");
+      }
+      o.stall_timeout_ms = ms;
+    } else {
+      usage_error("unknown argument: " + arg);
+    }
+  }
+  if (!o.mssim && !o.pty && o.unix_path.empty()) {  // the embedded defaults
+    o.mssim = true;
+    o.pty = true;
+  }
+  if (o.pty && o.pty_link.empty()) o.pty_link = o.state + "/tty";
+  return o;
+}
+
+bool make_dirs(const std::string& path) {
+  std::string partial;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = path.find('/', pos + 1);
+    partial = path.substr(0, pos);
+    if (partial.empty()) continue;
+    if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) return false;
+  }
+  struct stat st{};
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::string absolute(const std::string& path) {
+  char buf[PATH_MAX];
+  if (!path.empty() && path[0] == '/') return path;
+  if (::getcwd(buf, sizeof buf) == nullptr) return path;
+  return std::string(buf) + "/" + path;
+}
+
+const char* failure_cause_name(tpm::FailureCause c) {
+  switch (c) {
+    case tpm::FailureCause::none: return "none";
+    case tpm::FailureCause::self_test: return "self test failed";
+    case tpm::FailureCause::entropy: return "entropy source failed";
+    case tpm::FailureCause::nv_integrity: return "persistent state failed its integrity check";
+    case tpm::FailureCause::nv_io: return "persistent state unreadable";
+    case tpm::FailureCause::nv_format: return "persistent state has an unknown format";
+    case tpm::FailureCause::internal: return "internal error";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options opt = parse(argc, argv);
+
+  if (!make_dirs(opt.state)) {
+    std::fprintf(stderr, "utpmd: cannot create state directory %s: %s\n", opt.state.c_str(),
+                 std::strerror(errno));
+    return 1;
+  }
+  // Two daemons on one state directory would overwrite each other's NV.
+  const std::string lock_path = opt.state + "/utpmd.lock";
+  const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    std::fprintf(stderr, "utpmd: state directory %s is in use by another utpmd\n",
+                 opt.state.c_str());
+    return 1;
+  }
+
+  // A peer that vanishes mid-reply must not kill us; termination signals are read from a
+  // signalfd in the poll loop, so they take effect only between commands.
+  ::signal(SIGPIPE, SIG_IGN);
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigaddset(&term, SIGINT);
+  sigaddset(&term, SIGHUP);
+  ::sigprocmask(SIG_BLOCK, &term, nullptr);
+  const int signal_fd = ::signalfd(-1, &term, SFD_CLOEXEC);
+  if (signal_fd < 0) {
+    std::perror("utpmd: signalfd");
+    return 1;
+  }
+
+  // INTERIM store (see file_nv_store.h): to be replaced by the secure store.
+  host::FileNvStore nv(opt.state + "/nv-interim.bin");
+  if (nv.load_error() != tpm::NvStore::Result::ok) {
+    std::fprintf(stderr, "utpmd: %s is damaged or of an unknown version; the TPM will report "
+                 "failure mode (move the file away to start a fresh TPM)\n", nv.path().c_str());
+  }
+  host::HostPlatform platform(nv);
+  auto tpm = std::make_unique<tpm::Tpm>(platform);
+  tpm->power_on();
+  if (tpm->in_failure_mode()) {
+    std::fprintf(stderr, "utpmd: TPM is in failure mode: %s\n",
+                 failure_cause_name(tpm->failure_cause()));
+  }
+
+  host::TpmEngineLink link(*tpm, platform, opt.trace ? stderr : nullptr);
+  host::Daemon daemon(link, profile::kMaxCommandSize, opt.stall_timeout_ms, stderr, opt.trace);
+  std::string error;
+  if (opt.mssim && !daemon.add_mssim(opt.mssim_host, opt.mssim_port, error)) {
+    std::fprintf(stderr, "utpmd: %s\n", error.c_str());
+    return 1;
+  }
+  if (opt.pty && !daemon.add_pty(opt.pty_link, error)) {
+    std::fprintf(stderr, "utpmd: %s\n", error.c_str());
+    return 1;
+  }
+  if (!opt.unix_path.empty() && !daemon.add_unix(opt.unix_path, error)) {
+    std::fprintf(stderr, "utpmd: %s\n", error.c_str());
+    return 1;
+  }
+
+  std::fprintf(stderr, "utpmd %s: state %s\n", UTPM_VERSION, absolute(opt.state).c_str());
+  if (opt.mssim) {
+    std::fprintf(stderr, "utpmd: mssim on %s:%u (platform %u)   -T mssim:host=%s,port=%u\n",
+                 opt.mssim_host.c_str(), unsigned{opt.mssim_port}, opt.mssim_port + 1u,
+                 opt.mssim_host.c_str(), unsigned{opt.mssim_port});
+  }
+  if (opt.pty) {
+    std::fprintf(stderr, "utpmd: pty %s at %s   -T device:%s\n", daemon.pty_slave().c_str(),
+                 absolute(opt.pty_link).c_str(), absolute(opt.pty_link).c_str());
+  }
+  if (!opt.unix_path.empty()) {
+    std::fprintf(stderr, "utpmd: unix socket %s (raw TPM stream)\n", opt.unix_path.c_str());
+  }
+  std::fprintf(stderr, "utpmd: ready\n");
+  std::fflush(stderr);
+
+  const int rc = daemon.run(signal_fd);
+  // power_off is the engine's orderly end of a power cycle (state written by Shutdown stays).
+  tpm->power_off();
+  ::close(signal_fd);
+  ::close(lock_fd);
+  std::fprintf(stderr, "utpmd: stopped\n");
+  return rc;
+}

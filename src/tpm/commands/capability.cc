@@ -1,0 +1,305 @@
+// Part 3 chapter 30: Capability commands. Every answer is derived from the same tables the
+// engine runs on (command table, algorithm table, profile, PCR attributes, live state), so
+// GetCapability cannot claim something the TPM does not do.
+#include <algorithm>
+#include <cstring>
+
+#include "tpm/commands/commands.h"
+#include "tpm/subsystem/subsystems.h"
+#include "tpm/tpm.h"
+
+namespace utpm::tpm {
+namespace {
+
+// TPMS_CAPABILITY_DATA payload budget: MAX_CAP_BUFFER less the capability and count fields.
+constexpr size_t kCapData = profile::kMaxCapBuffer - 4 - 4;
+constexpr uint32_t kMaxCapAlgs = kCapData / 6;
+constexpr uint32_t kMaxCapHandles = kCapData / 4;
+constexpr uint32_t kMaxCapCc = kCapData / 4;
+constexpr uint32_t kMaxTpmProperties = kCapData / 8;
+constexpr uint32_t kMaxPcrProperties = kCapData / (4 + 1 + profile::kPcrSelectMax);
+
+constexpr uint32_t be32(const char (&s)[5]) {
+  return uint32_t(uint8_t(s[0])) << 24 | uint32_t(uint8_t(s[1])) << 16 | uint32_t(uint8_t(s[2])) << 8 |
+         uint8_t(s[3]);
+}
+uint32_t vendor_word(int i) {
+  const char* v = profile::kVendorString + 4 * i;
+  return uint32_t(uint8_t(v[0])) << 24 | uint32_t(uint8_t(v[1])) << 16 | uint32_t(uint8_t(v[2])) << 8 |
+         uint8_t(v[3]);
+}
+
+// One TPM property, if the TPM has it.
+bool tpm_property(Tpm& tpm, TPM_PT pt, uint32_t& v) {
+  State& st = tpm.state();
+  const CommandTable cmds = command_table();
+  const uint32_t ncmds = static_cast<uint32_t>(cmds.end - cmds.begin);
+  switch (pt) {
+    // ---- fixed ----
+    case PT_FIXED + 0: v = be32("2.0\0"); return true;  // TPM_PT_FAMILY_INDICATOR
+    case PT_FIXED + 1: v = profile::kSpecLevel; return true;
+    case PT_FIXED + 2: v = profile::kSpecRevision; return true;
+    case PT_FIXED + 3: v = profile::kSpecDayOfYear; return true;
+    case PT_FIXED + 4: v = profile::kSpecYear; return true;
+    case PT_FIXED + 5: v = profile::kManufacturer; return true;
+    case PT_FIXED + 6: v = vendor_word(0); return true;
+    case PT_FIXED + 7: v = vendor_word(1); return true;
+    case PT_FIXED + 8: v = vendor_word(2); return true;
+    case PT_FIXED + 9: v = vendor_word(3); return true;
+    case PT_FIXED + 10: v = 1; return true;  // TPM_PT_VENDOR_TPM_TYPE
+    case PT_FIXED + 11: v = profile::kFirmwareVersion1; return true;
+    case PT_FIXED + 12: v = profile::kFirmwareVersion2; return true;
+    case PT_FIXED + 13: v = profile::kMaxDigestBuffer; return true;  // TPM_PT_INPUT_BUFFER
+    case PT_FIXED + 14: v = profile::kMaxLoadedObjects; return true;  // HR_TRANSIENT_MIN
+    case PT_FIXED + 15: v = profile::kMinEvictObjects; return true;   // HR_PERSISTENT_MIN
+    case PT_FIXED + 16: v = profile::kMaxLoadedSessions; return true; // HR_LOADED_MIN
+    case PT_FIXED + 17: v = profile::kMaxActiveSessions; return true; // ACTIVE_SESSIONS_MAX
+    case PT_FIXED + 18: v = profile::kNumPcrs; return true;
+    case PT_FIXED + 19: v = profile::kPcrSelectMin; return true;
+    case PT_FIXED + 20: v = 0xFFFF; return true;  // CONTEXT_GAP_MAX
+    case PT_FIXED + 22: v = profile::kMinCounterIndices; return true;  // NV_COUNTERS_MAX
+    case PT_FIXED + 23: v = profile::kMaxNvIndexSize; return true;
+    case PT_FIXED + 24: v = 0x6; return true;  // TPMA_MEMORY: sharedNV | objectCopiedToRam
+    case PT_FIXED + 25: v = static_cast<uint32_t>(profile::kClockUpdateIntervalMs); return true;
+    case PT_FIXED + 26: v = TPM_ALG_SHA256; return true;  // CONTEXT_HASH
+    case PT_FIXED + 27: v = TPM_ALG_AES; return true;     // CONTEXT_SYM
+    case PT_FIXED + 28: v = 256; return true;             // CONTEXT_SYM_SIZE
+    case PT_FIXED + 29: v = 255; return true;             // ORDERLY_COUNT
+    case PT_FIXED + 30: v = profile::kMaxCommandSize; return true;
+    case PT_FIXED + 31: v = profile::kMaxResponseSize; return true;
+    case PT_FIXED + 32: v = profile::kMaxDigestSize; return true;
+    case PT_FIXED + 33: v = profile::kMaxContextSize; return true;  // MAX_OBJECT_CONTEXT
+    case PT_FIXED + 34: v = 256; return true;                       // MAX_SESSION_CONTEXT
+    case PT_FIXED + 35: v = 1; return true;    // PS_FAMILY_INDICATOR: PC Client
+    case PT_FIXED + 36: v = 0; return true;    // PS_LEVEL
+    case PT_FIXED + 37: v = 105; return true;  // PS_REVISION (PTP 1.05)
+    case PT_FIXED + 38: v = 0; return true;
+    case PT_FIXED + 39: v = 0; return true;
+    case PT_FIXED + 40: v = 0; return true;  // SPLIT_MAX
+    case PT_FIXED + 41: v = ncmds; return true;  // TOTAL_COMMANDS
+    case PT_FIXED + 42: v = ncmds; return true;  // LIBRARY_COMMANDS
+    case PT_FIXED + 43: v = 0; return true;      // VENDOR_COMMANDS
+    case PT_FIXED + 44: v = profile::kMaxNvBuffer; return true;
+    case PT_FIXED + 45: v = 0; return true;  // TPMA_MODES
+    case PT_FIXED + 46: v = profile::kMaxCapBuffer; return true;
+    // ---- variable ----
+    case PT_VAR + 0:  // TPMA_PERMANENT
+      v = (st.pers.owner_auth.size ? 1u : 0) | (st.pers.endorsement_auth.size ? 2u : 0) |
+          (st.pers.lockout_auth.size ? 4u : 0) | (st.pers.disable_clear ? 1u << 8 : 0) |
+          (st.pers.max_tries && st.pers.failed_tries >= st.pers.max_tries ? 1u << 9 : 0) |
+          1u << 10;  // tpmGeneratedEPS
+      return true;
+    case PT_VAR + 1:  // TPMA_STARTUP_CLEAR
+      v = (st.ph_enable ? 1u : 0) | (st.sh_enable ? 2u : 0) | (st.eh_enable ? 4u : 0) |
+          (st.ph_enable_nv ? 8u : 0) | (st.startup_orderly ? 1u << 31 : 0);
+      return true;
+    case PT_VAR + 2: v = 0; return true;  // HR_NV_INDEX
+    case PT_VAR + 3: v = 0; return true;  // HR_LOADED (sessions)
+    case PT_VAR + 4: v = profile::kMaxLoadedSessions; return true;
+    case PT_VAR + 5: v = 0; return true;  // HR_ACTIVE
+    case PT_VAR + 6: v = profile::kMaxActiveSessions; return true;
+    case PT_VAR + 7: v = static_cast<uint32_t>(profile::kMaxLoadedObjects - objects_loaded(st)); return true;
+    case PT_VAR + 8: v = 0; return true;  // HR_PERSISTENT
+    case PT_VAR + 9: v = profile::kMinEvictObjects; return true;
+    case PT_VAR + 10: v = 0; return true;  // NV_COUNTERS
+    case PT_VAR + 11: v = profile::kMinCounterIndices; return true;
+    case PT_VAR + 12: v = 0; return true;  // ALGORITHM_SET
+    case PT_VAR + 13: v = 0; return true;  // LOADED_CURVES
+    case PT_VAR + 14: v = st.pers.failed_tries; return true;
+    case PT_VAR + 15: v = st.pers.max_tries; return true;
+    case PT_VAR + 16: v = st.pers.recovery_time; return true;
+    case PT_VAR + 17: v = st.pers.lockout_recovery; return true;
+    case PT_VAR + 18: v = 0; return true;  // NV_WRITE_RECOVERY
+    case PT_VAR + 19: v = 0; return true;  // AUDIT_COUNTER_0
+    case PT_VAR + 20: v = 0; return true;  // AUDIT_COUNTER_1
+    default: return false;
+  }
+}
+
+// A list answer: count placeholder, then up to max items starting at `from`; moreData is YES
+// when items remain beyond what was returned.
+struct ListWriter {
+  Writer& w;
+  size_t count_at;
+  uint32_t count = 0;
+  uint32_t max;
+  bool more = false;
+  ListWriter(Writer& w_, uint32_t max_) : w(w_), count_at(w_.reserve(4)), max(max_) {}
+  bool room() {
+    if (count < max) return true;
+    more = true;
+    return false;
+  }
+  void finish() { w.patch32(count_at, count); }
+};
+
+void cap_algs(Writer& w, uint32_t from, uint32_t n, bool& more) {
+  ListWriter l(w, std::min(n, kMaxCapAlgs));
+  for (const AlgInfo& a : kAlgorithms) {
+    if (a.id < from) continue;
+    if (!l.room()) break;
+    w.u16(a.id);
+    w.u32(a.attributes);
+    ++l.count;
+  }
+  l.finish();
+  more = l.more;
+}
+
+void cap_commands(Writer& w, uint32_t from, uint32_t n, bool& more) {
+  ListWriter l(w, std::min(n, kMaxCapCc));
+  CommandTable t = command_table();
+  for (const CommandInfo* c = t.begin; c != t.end; ++c) {
+    if (c->code < from) continue;
+    if (!l.room()) break;
+    w.u32(c->tpma_cc());
+    ++l.count;
+  }
+  l.finish();
+  more = l.more;
+}
+
+void cap_handles(Tpm& tpm, Writer& w, uint32_t from, uint32_t n, bool& more) {
+  State& st = tpm.state();
+  ListWriter l(w, std::min(n, kMaxCapHandles));
+  auto emit = [&](TPM_HANDLE h) {
+    if (h < from) return true;
+    if (!l.room()) return false;
+    w.u32(h);
+    ++l.count;
+    return true;
+  };
+  switch (handle_type(from)) {
+    case TPM_HT_PCR:
+      for (uint32_t p = 0; p < profile::kNumPcrs; ++p)
+        if (!emit(p)) break;
+      break;
+    case TPM_HT_PERMANENT:
+      for (TPM_HANDLE h : {TPM_RH_OWNER, TPM_RH_NULL, TPM_RS_PW, TPM_RH_LOCKOUT, TPM_RH_ENDORSEMENT,
+                           TPM_RH_PLATFORM, TPM_RH_PLATFORM_NV})
+        if (!emit(h)) break;
+      break;
+    case TPM_HT_TRANSIENT:
+      for (const ObjectSlot& s : st.objects)
+        if (s.kind != SlotKind::empty && !emit(object_handle(st, &s))) break;
+      break;
+    default:  // NV indices, sessions, persistent objects: none exist yet
+      break;
+  }
+  l.finish();
+  more = l.more;
+}
+
+void cap_pcrs(State& st, Writer& w) {
+  w.u32(kHashCount);
+  for (TPM_ALG_ID alg : kHashAlgs) {
+    w.u16(alg);
+    w.u8(profile::kPcrSelectMax);
+    const bool allocated = pcr_bank(st, alg) >= 0;
+    for (uint8_t i = 0; i < profile::kPcrSelectMax; ++i) {
+      uint8_t bits = 0;
+      for (uint32_t b = 0; b < 8; ++b)
+        if (allocated && i * 8u + b < profile::kNumPcrs) bits = static_cast<uint8_t>(bits | 1u << b);
+      w.u8(bits);
+    }
+  }
+}
+
+// The PCR set a TPM_PT_PCR property names, as a bitmap over PCR indices.
+bool pcr_property(TPM_PT_PCR tag, uint32_t& bitmap) {
+  bitmap = 0;
+  for (uint32_t p = 0; p < profile::kNumPcrs; ++p) {
+    PcrAttributes a = pcr_attributes(p);
+    bool in = false;
+    if (tag == TPM_PT_PCR_SAVE) in = a.state_save;
+    else if (tag >= TPM_PT_PCR_EXTEND_L0 && tag <= TPM_PT_PCR_RESET_L4) {
+      uint32_t locality = (tag - 1) / 2;
+      uint8_t mask = (tag - 1) % 2 == 0 ? a.extend_locality : a.reset_locality;
+      in = mask >> locality & 1;
+    } else if (tag == TPM_PT_PCR_NO_INCREMENT || tag == TPM_PT_PCR_POLICY || tag == TPM_PT_PCR_AUTH) {
+      in = false;  // every PCR change counts; no PCR has a policy or authValue here
+    } else if (tag == TPM_PT_PCR_DRTM_RESET) {
+      in = a.drtm_reset;
+    } else {
+      return false;
+    }
+    if (in) bitmap |= 1u << p;
+  }
+  return true;
+}
+
+void cap_pcr_properties(Writer& w, uint32_t from, uint32_t n, bool& more) {
+  ListWriter l(w, std::min(n, kMaxPcrProperties));
+  for (TPM_PT_PCR tag = from; tag <= TPM_PT_PCR_AUTH; ++tag) {
+    uint32_t bitmap;
+    if (!pcr_property(tag, bitmap)) continue;
+    if (!l.room()) break;
+    w.u32(tag);
+    w.u8(profile::kPcrSelectMax);
+    for (uint8_t i = 0; i < profile::kPcrSelectMax; ++i) w.u8(static_cast<uint8_t>(bitmap >> (8 * i)));
+    ++l.count;
+  }
+  l.finish();
+  more = l.more;
+}
+
+void cap_tpm_properties(Tpm& tpm, Writer& w, uint32_t from, uint32_t n, bool& more) {
+  ListWriter l(w, std::min(n, kMaxTpmProperties));
+  for (TPM_PT pt = std::max<TPM_PT>(from, PT_FIXED); pt <= TPM_PT_AUDIT_COUNTER_1; ++pt) {
+    uint32_t v;
+    if (!tpm_property(tpm, pt, v)) continue;
+    if (!l.room()) break;
+    w.u32(pt);
+    w.u32(v);
+    ++l.count;
+  }
+  l.finish();
+  more = l.more;
+}
+
+void cap_empty(Writer& w) { w.u32(0); }
+
+}  // namespace
+
+TPM_RC TPM2_GetCapability(Command& c) {
+  TPM_CAP capability = 0;
+  uint32_t property = 0, property_count = 0;
+  if (TPM_RC rc = c.parse(capability, property, property_count)) return rc;
+  if (capability > TPM_CAP_LAST) return rc_param(TPM_RC_VALUE, 1);
+  if (capability == TPM_CAP_HANDLES) {
+    switch (handle_type(property)) {
+      case TPM_HT_PCR: case TPM_HT_NV_INDEX: case TPM_HT_LOADED_SESSION: case TPM_HT_SAVED_SESSION:
+      case TPM_HT_PERMANENT: case TPM_HT_TRANSIENT: case TPM_HT_PERSISTENT:
+        break;
+      default:
+        return rc_param(TPM_RC_HANDLE, 2);
+    }
+  }
+  // moreData precedes the data: write the data after a placeholder byte, then patch it.
+  size_t more_at = c.out.reserve(1);
+  c.out.u32(capability);
+  bool more = false;
+  switch (capability) {
+    case TPM_CAP_ALGS: cap_algs(c.out, property, property_count, more); break;
+    case TPM_CAP_HANDLES: cap_handles(c.tpm, c.out, property, property_count, more); break;
+    case TPM_CAP_COMMANDS: cap_commands(c.out, property, property_count, more); break;
+    case TPM_CAP_PCRS: cap_pcrs(c.st, c.out); break;
+    case TPM_CAP_TPM_PROPERTIES: cap_tpm_properties(c.tpm, c.out, property, property_count, more); break;
+    case TPM_CAP_PCR_PROPERTIES: cap_pcr_properties(c.out, property, property_count, more); break;
+    // No physical-presence or audited commands, no ECC curves, no policies on permanent
+    // handles and no ACTs are implemented yet: those lists are empty.
+    default: cap_empty(c.out); break;
+  }
+  c.out.data()[more_at] = more ? 1 : 0;
+  return TPM_RC_SUCCESS;
+}
+
+TPM_RC TPM2_TestParms(Command& c) {
+  // TPMT_PUBLIC_PARMS starts with TPMI_ALG_PUBLIC; no public object types are implemented in
+  // this build yet, so every type is unsupported.
+  TPM_ALG_ID type = 0;
+  if (!c.params.u16(type)) return rc_param(TPM_RC_INSUFFICIENT, 1);
+  return rc_param(TPM_RC_TYPE, 1);
+}
+
+}  // namespace utpm::tpm

@@ -1,0 +1,40 @@
+// Every command handler, grouped by TPM 2.0 Part 3 chapter (one source file per chapter).
+#pragma once
+
+#include "tpm/core/command.h"
+
+namespace utpm::tpm {
+
+// Chapter 9, Start-up (startup.cc)
+TPM_RC TPM2_Startup(Command& c);
+TPM_RC TPM2_Shutdown(Command& c);
+// Chapter 10, Testing (testing.cc)
+TPM_RC TPM2_SelfTest(Command& c);
+TPM_RC TPM2_IncrementalSelfTest(Command& c);
+TPM_RC TPM2_GetTestResult(Command& c);
+// Chapter 15, Symmetric primitives: TPM2_Hash (symmetric.cc)
+TPM_RC TPM2_Hash(Command& c);
+// Chapter 16, Random number generator (random.cc)
+TPM_RC TPM2_GetRandom(Command& c);
+TPM_RC TPM2_StirRandom(Command& c);
+// Chapter 17, Hash/HMAC/event sequences (sequence.cc)
+TPM_RC TPM2_HashSequenceStart(Command& c);
+TPM_RC TPM2_SequenceUpdate(Command& c);
+TPM_RC TPM2_SequenceComplete(Command& c);
+TPM_RC TPM2_EventSequenceComplete(Command& c);
+// Chapter 22, Integrity collection (pcr.cc)
+TPM_RC TPM2_PCR_Extend(Command& c);
+TPM_RC TPM2_PCR_Event(Command& c);
+TPM_RC TPM2_PCR_Read(Command& c);
+TPM_RC TPM2_PCR_Reset(Command& c);
+// Chapter 28, Context management (context.cc)
+TPM_RC TPM2_FlushContext(Command& c);
+// Chapter 29, Clocks and timers (clock.cc)
+TPM_RC TPM2_ReadClock(Command& c);
+TPM_RC TPM2_ClockSet(Command& c);
+TPM_RC TPM2_ClockRateAdjust(Command& c);
+// Chapter 30, Capability commands (capability.cc)
+TPM_RC TPM2_GetCapability(Command& c);
+TPM_RC TPM2_TestParms(Command& c);
+
+}  // namespace utpm::tpm

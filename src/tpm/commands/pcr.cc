@@ -1,0 +1,90 @@
+// Part 3 chapter 22: Integrity collection (PCR).
+#include <cstring>
+
+#include "crypto/crypto.h"
+#include "tpm/commands/commands.h"
+#include "tpm/subsystem/subsystems.h"
+#include "tpm/tpm.h"
+
+namespace utpm::tpm {
+
+TPM_RC TPM2_PCR_Extend(Command& c) {
+  TPML_DIGEST_VALUES digests;
+  if (TPM_RC rc = c.parse(digests)) return rc;
+  const TPM_HANDLE pcr = c.handles[0];
+  if (pcr == TPM_RH_NULL) return TPM_RC_SUCCESS;
+  if (TPM_RC rc = pcr_check_extend_locality(pcr, c.locality)) return rc;
+  // Digests for banks that are not allocated are ignored (Part 3 §22.2).
+  for (uint32_t i = 0; i < digests.count; ++i) {
+    const TPMT_HA& d = digests.items[i];
+    int bank = pcr_bank(c.st, d.hashAlg);
+    if (bank >= 0) pcr_extend_bank(c.st, bank, pcr, {d.digest.bytes, digest_size(d.hashAlg)});
+  }
+  ++c.st.pcr.update_counter;
+  return TPM_RC_SUCCESS;
+}
+
+TPM_RC TPM2_PCR_Event(Command& c) {
+  TPM2B_EVENT event_data;
+  if (TPM_RC rc = c.parse(event_data)) return rc;
+  const TPM_HANDLE pcr = c.handles[0];
+  if (pcr != TPM_RH_NULL)
+    if (TPM_RC rc = pcr_check_extend_locality(pcr, c.locality)) return rc;
+  TPML_DIGEST_VALUES digests;
+  digests.count = kHashCount;
+  for (size_t i = 0; i < kHashCount; ++i) {
+    TPMT_HA& d = digests.items[i];
+    d.hashAlg.value = kHashAlgs[i];
+    crypto::hash(to_crypto(kHashAlgs[i]), event_data.view(), d.digest.bytes);
+    int bank = pcr_bank(c.st, kHashAlgs[i]);
+    if (pcr != TPM_RH_NULL && bank >= 0)
+      pcr_extend_bank(c.st, bank, pcr, {d.digest.bytes, digest_size(kHashAlgs[i])});
+  }
+  if (pcr != TPM_RH_NULL) ++c.st.pcr.update_counter;
+  c.put(digests);
+  return TPM_RC_SUCCESS;
+}
+
+TPM_RC TPM2_PCR_Read(Command& c) {
+  TPML_PCR_SELECTION in;
+  if (TPM_RC rc = c.parse(in)) return rc;
+  TPML_PCR_SELECTION out;
+  TPML_DIGEST values;
+  out.count = in.count;
+  // Walk the selections in order, PCRs in ascending order, until 8 digests are returned; the
+  // output selection says exactly which ones came back (Part 3 §22.4).
+  for (uint32_t s = 0; s < in.count; ++s) {
+    const TPMS_PCR_SELECTION& sel = in.items[s];
+    TPMS_PCR_SELECTION& o = out.items[s];
+    o.hash = sel.hash;
+    o.sizeofSelect = sel.sizeofSelect;
+    std::memset(o.pcrSelect, 0, sizeof o.pcrSelect);
+    int bank = pcr_bank(c.st, sel.hash);
+    if (bank < 0) continue;
+    for (uint32_t p = 0; p < profile::kNumPcrs; ++p) {
+      if (!sel.selected(p)) continue;
+      if (values.count == TPML_DIGEST::kCapacity) break;
+      values.items[values.count++].assign(pcr_value(c.st, bank, p));
+      o.pcrSelect[p / 8] = static_cast<uint8_t>(o.pcrSelect[p / 8] | 1u << (p % 8));
+    }
+  }
+  c.put(c.st.pcr.update_counter);
+  c.put(out);
+  c.put(values);
+  return TPM_RC_SUCCESS;
+}
+
+TPM_RC TPM2_PCR_Reset(Command& c) {
+  if (TPM_RC rc = c.parse()) return rc;
+  const TPM_HANDLE pcr = c.handles[0];
+  uint8_t mask = pcr_attributes(pcr).reset_locality;
+  if (c.locality > 4 || !(mask >> c.locality & 1)) return TPM_RC_LOCALITY;
+  for (int b = 0; b < c.st.pcr.count; ++b) {
+    std::span<uint8_t> v = pcr_value(c.st, b, pcr);
+    std::memset(v.data(), 0, v.size());
+  }
+  ++c.st.pcr.update_counter;
+  return TPM_RC_SUCCESS;
+}
+
+}  // namespace utpm::tpm

@@ -1,0 +1,67 @@
+// Part 3 chapter 9: Start-up. TPM2_Startup turns _TPM_Init into one of TPM Reset, TPM Restart
+// or TPM Resume depending on how the TPM was shut down (Part 1 §12.2.3); TPM2_Shutdown
+// records how, saving volatile state for a later Resume.
+#include "tpm/commands/commands.h"
+#include "tpm/subsystem/subsystems.h"
+#include "tpm/tpm.h"
+
+namespace utpm::tpm {
+
+TPM_RC TPM2_Startup(Command& c) {
+  TPM_SU_CHECKED type;
+  if (TPM_RC rc = c.parse(type)) return rc;
+  State& st = c.st;
+  if (st.phase == Phase::operational) return TPM_RC_INITIALIZE;
+
+  const TPM_SU previous = st.clock.orderly;
+  const bool resume = type == TPM_SU_STATE;
+  if (resume) {
+    // Resume needs a Shutdown(STATE) whose saved state is still valid.
+    if (previous != TPM_SU_STATE || !persist_restore_state(c.tpm)) return rc_param(TPM_RC_VALUE, 1);
+  }
+
+  objects_flush_all(st);
+  if (previous == TPM_SU_STATE) {
+    // TPM Restart (CLEAR) or TPM Resume (STATE): the reset epoch continues.
+    ++st.clock.restart_count;
+  } else {
+    // TPM Reset.
+    ++st.clock.reset_count;
+    st.clock.restart_count = 0;
+    ++st.pers.total_reset_count;
+    st.pcr.update_counter = 0;
+    st.dirty |= kDirtyPersistent;
+  }
+  if (!resume) {
+    st.platform_auth = TPM2B_AUTH{};
+    st.ph_enable = st.sh_enable = st.eh_enable = st.ph_enable_nv = 1;
+  }
+  pcr_startup(st, c.locality, resume);
+  st.startup_orderly = previous != kOrderlyNone;
+
+  // From now on, losing power without a Shutdown is a non-orderly shutdown.
+  st.clock.orderly = kOrderlyNone;
+  st.dirty |= kDirtyClock;
+  persist_drop_saved_state(c.tpm);
+  st.shutdown_seen = false;
+  st.phase = Phase::operational;
+  return TPM_RC_SUCCESS;
+}
+
+TPM_RC TPM2_Shutdown(Command& c) {
+  TPM_SU_CHECKED type;
+  if (TPM_RC rc = c.parse(type)) return rc;
+  State& st = c.st;
+  if (type == TPM_SU_STATE) {
+    if (TPM_RC rc = persist_save_state(c.tpm)) return rc;
+  } else {
+    persist_drop_saved_state(c.tpm);
+  }
+  st.clock.clock = clock_now(c.tpm);  // an orderly shutdown stores Clock exactly
+  st.clock.orderly = type;
+  st.dirty |= kDirtyClock;
+  st.shutdown_seen = true;
+  return TPM_RC_SUCCESS;
+}
+
+}  // namespace utpm::tpm

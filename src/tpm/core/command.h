@@ -1,0 +1,113 @@
+// The uniform shape of a command handler (tpm-rs style): every handler is
+//     TPM_RC TPM2_<Name>(Command& c);
+// It parses its parameters with c.parse(...) (which numbers errors and rejects trailing
+// bytes), acts on c.st, and writes response parameters with c.put(...). Handles have already
+// been validated and authorized by the dispatcher when the handler runs.
+#pragma once
+
+#include <cstdint>
+
+#include "tpm/marshal/marshal.h"
+#include "tpm/platform.h"
+#include "tpm/state.h"
+#include "tpm/types/constants.h"
+#include "tpm/types/part2.h"
+
+namespace utpm::tpm {
+
+class Tpm;
+struct CommandInfo;
+
+struct SessionIn {
+  TPM_HANDLE handle = 0;
+  TPM2B_NONCE nonce;
+  uint8_t attributes = 0;
+  TPM2B_AUTH hmac;
+};
+
+struct Command {
+  Command(Tpm& t, State& s, Platform& p, const CommandInfo& i, uint8_t loc)
+      : tpm(t), st(s), platform(p), info(i), locality(loc) {}
+  Tpm& tpm;
+  State& st;
+  Platform& platform;
+  const CommandInfo& info;
+  uint8_t locality;
+  TPM_HANDLE handles[3] = {};
+  SessionIn sessions[profile::kMaxSessionsPerCommand];
+  uint8_t session_count = 0;
+  Reader params;
+  Writer out;
+  TPM_HANDLE response_handle = 0;
+
+  // Unmarshals all parameters in order. A failure in parameter n returns the code with
+  // TPM_RC_P + n; bytes left over after the last parameter are TPM_RC_SIZE.
+  template <class... T>
+  TPM_RC parse(T&... p) {
+    unsigned n = 0;
+    TPM_RC rc = TPM_RC_SUCCESS;
+    ((rc == TPM_RC_SUCCESS ? (++n, rc = unmarshal(params, p), 0) : 0), ...);
+    if (rc != TPM_RC_SUCCESS) return rc_param(rc, n);
+    return params.remaining() == 0 ? TPM_RC_SUCCESS : TPM_RC_SIZE;
+  }
+  template <class T>
+  void put(const T& v) {
+    marshal(out, v);
+  }
+};
+
+using Handler = TPM_RC (*)(Command&);
+
+// What a handle in a command's handle area may refer to; the dispatcher checks the value
+// (TPM_RC_VALUE + H) and that the entity exists (TPM_RC_REFERENCE_H0 / TPM_RC_HANDLE).
+enum class HandleKind : uint8_t {
+  none,
+  pcr,            // TPMI_DH_PCR
+  pcr_or_null,    // TPMI_DH_PCR+
+  provision,      // TPMI_RH_PROVISION (owner, platform)
+  object,         // TPMI_DH_OBJECT (loaded transient or persistent)
+};
+
+// Authorization role required of the handle's session (Part 1 §19.2).
+enum class AuthRole : uint8_t { none, user, admin, dup };
+
+// Command attributes beyond the handle list (mirrors TPMA_CC where it can).
+inline constexpr uint8_t kCmdNv = 1 << 0;          // may write NV: refused while NV is unavailable
+inline constexpr uint8_t kCmdExtensive = 1 << 1;   // TPMA_CC.extensive
+inline constexpr uint8_t kCmdFlushed = 1 << 2;     // TPMA_CC.flushed
+inline constexpr uint8_t kCmdRHandle = 1 << 3;     // returns a handle
+inline constexpr uint8_t kCmdAllowedInFailure = 1 << 4;  // answered in failure mode
+inline constexpr uint8_t kCmdKeepsOrderly = 1 << 5;      // does not invalidate a Shutdown(STATE)
+
+struct CommandInfo {
+  TPM_CC code;
+  const char* name;
+  Handler handler;
+  uint8_t handle_count;
+  HandleKind handles[3];
+  AuthRole auth[3];  // per handle; handles needing auth come first (Part 3 convention)
+  uint8_t flags;
+
+  uint8_t auth_count() const {
+    uint8_t n = 0;
+    for (uint8_t i = 0; i < handle_count; ++i)
+      if (auth[i] != AuthRole::none) ++n;
+    return n;
+  }
+  // TPMA_CC as GetCapability(TPM_CAP_COMMANDS) reports it.
+  uint32_t tpma_cc() const {
+    return (code & 0xFFFF) | (flags & kCmdNv ? 1u << 22 : 0) | (flags & kCmdExtensive ? 1u << 23 : 0) |
+           (flags & kCmdFlushed ? 1u << 24 : 0) | uint32_t{handle_count} << 25 |
+           (flags & kCmdRHandle ? 1u << 28 : 0);
+  }
+};
+
+// The table, sorted by command code (command_table.cc).
+const CommandInfo* find_command(TPM_CC code);
+struct CommandTable {
+  const CommandInfo* begin;
+  const CommandInfo* end;
+};
+CommandTable command_table();
+
+}  // namespace utpm::tpm

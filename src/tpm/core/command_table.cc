@@ -1,0 +1,67 @@
+// The one list of implemented commands. Dispatch, names for traces, and
+// GetCapability(TPM_CAP_COMMANDS) all read this table.
+#include <algorithm>
+
+#include "tpm/commands/commands.h"
+#include "tpm/core/command.h"
+#include "tpm/tpm.h"
+
+namespace utpm::tpm {
+namespace {
+
+using H = HandleKind;
+using A = AuthRole;
+constexpr uint8_t kRead = kCmdKeepsOrderly;  // reads state only: a Shutdown(STATE) stays valid
+
+#define CMD(name, flags, n, h0, h1, a0, a1) \
+  CommandInfo { TPM_CC_##name, #name, TPM2_##name, n, {h0, h1, H::none}, {a0, a1, A::none}, flags }
+
+constexpr CommandInfo kCommands[] = {
+    CMD(ClockSet, kCmdNv, 1, H::provision, H::none, A::user, A::none),
+    CMD(ClockRateAdjust, 0, 1, H::provision, H::none, A::user, A::none),
+    CMD(PCR_Event, 0, 1, H::pcr_or_null, H::none, A::user, A::none),
+    CMD(PCR_Reset, 0, 1, H::pcr, H::none, A::user, A::none),
+    CMD(SequenceComplete, kCmdFlushed, 1, H::object, H::none, A::user, A::none),
+    CMD(IncrementalSelfTest, kCmdExtensive | kRead, 0, H::none, H::none, A::none, A::none),
+    CMD(SelfTest, kCmdExtensive | kRead, 0, H::none, H::none, A::none, A::none),
+    CMD(Startup, kCmdNv, 0, H::none, H::none, A::none, A::none),
+    CMD(Shutdown, kCmdNv | kRead, 0, H::none, H::none, A::none, A::none),
+    CMD(StirRandom, 0, 0, H::none, H::none, A::none, A::none),
+    CMD(SequenceUpdate, 0, 1, H::object, H::none, A::user, A::none),
+    CMD(FlushContext, 0, 0, H::none, H::none, A::none, A::none),
+    CMD(GetCapability, kCmdAllowedInFailure | kRead, 0, H::none, H::none, A::none, A::none),
+    CMD(GetRandom, kRead, 0, H::none, H::none, A::none, A::none),
+    CMD(GetTestResult, kCmdAllowedInFailure | kRead, 0, H::none, H::none, A::none, A::none),
+    CMD(Hash, kRead, 0, H::none, H::none, A::none, A::none),
+    CMD(PCR_Read, kRead, 0, H::none, H::none, A::none, A::none),
+    CMD(ReadClock, kRead, 0, H::none, H::none, A::none, A::none),
+    CMD(PCR_Extend, 0, 1, H::pcr_or_null, H::none, A::user, A::none),
+    CMD(EventSequenceComplete, kCmdFlushed, 2, H::pcr_or_null, H::object, A::user, A::user),
+    CMD(HashSequenceStart, kCmdRHandle, 0, H::none, H::none, A::none, A::none),
+    CMD(TestParms, kRead, 0, H::none, H::none, A::none, A::none),
+};
+#undef CMD
+
+constexpr bool sorted_by_code() {
+  for (size_t i = 1; i < std::size(kCommands); ++i)
+    if (kCommands[i - 1].code >= kCommands[i].code) return false;
+  return true;
+}
+static_assert(sorted_by_code(), "command table must be sorted by code, without duplicates");
+
+}  // namespace
+
+const CommandInfo* find_command(TPM_CC code) {
+  auto it = std::lower_bound(std::begin(kCommands), std::end(kCommands), code,
+                             [](const CommandInfo& c, TPM_CC v) { return c.code < v; });
+  return it != std::end(kCommands) && it->code == code ? it : nullptr;
+}
+
+CommandTable command_table() { return {std::begin(kCommands), std::end(kCommands)}; }
+
+const char* command_name(uint32_t code) {
+  const CommandInfo* c = find_command(code);
+  return c ? c->name : nullptr;
+}
+
+}  // namespace utpm::tpm

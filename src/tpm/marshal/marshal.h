@@ -1,0 +1,186 @@
+// One generic marshalling mechanism for every Part 2 type.
+//
+// - Primitives (u8/u16/u32/u64, i8) and the templates below are the only marshalling code.
+// - A structure lists its fields once, in wire order, with UTPM_FIELDS(...); the generic
+//   unmarshal/marshal walk that list. A union field is listed as select(u, selector) and the
+//   union type provides unmarshal(r, u, sel) / marshal(w, u, sel) overloads.
+// - TPMI_* interface types are Tpmi<Traits, AllowNull>: the traits say which values are legal
+//   and which TPM_RC a bad value gets; AllowNull is the spec's "+" (e.g. TPMI_ALG_HASH+).
+// - Errors are bare codes (TPM_RC_INSUFFICIENT, TPM_RC_SIZE, TPM_RC_VALUE, ...); the command
+//   layer adds the parameter/handle number (Command::parse).
+//
+// Every template is instantiated only for the types actually used, so the firmware pays only
+// for what its command set marshals.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <tuple>
+
+#include "tpm/marshal/buffer.h"
+#include "tpm/types/constants.h"
+
+namespace utpm::tpm {
+
+// ---- primitives ----
+inline TPM_RC unmarshal(Reader& r, uint8_t& v) { return r.u8(v) ? TPM_RC_SUCCESS : TPM_RC_INSUFFICIENT; }
+inline TPM_RC unmarshal(Reader& r, int8_t& v) {
+  uint8_t u;
+  if (!r.u8(u)) return TPM_RC_INSUFFICIENT;
+  v = static_cast<int8_t>(u);
+  return TPM_RC_SUCCESS;
+}
+inline TPM_RC unmarshal(Reader& r, uint16_t& v) { return r.u16(v) ? TPM_RC_SUCCESS : TPM_RC_INSUFFICIENT; }
+inline TPM_RC unmarshal(Reader& r, uint32_t& v) { return r.u32(v) ? TPM_RC_SUCCESS : TPM_RC_INSUFFICIENT; }
+inline TPM_RC unmarshal(Reader& r, uint64_t& v) { return r.u64(v) ? TPM_RC_SUCCESS : TPM_RC_INSUFFICIENT; }
+inline void marshal(Writer& w, uint8_t v) { w.u8(v); }
+inline void marshal(Writer& w, int8_t v) { w.u8(static_cast<uint8_t>(v)); }
+inline void marshal(Writer& w, uint16_t v) { w.u16(v); }
+inline void marshal(Writer& w, uint32_t v) { w.u32(v); }
+inline void marshal(Writer& w, uint64_t v) { w.u64(v); }
+
+// ---- interface types (TPMI_*) ----
+template <class Traits, bool AllowNull = false>
+struct Tpmi {
+  using type = typename Traits::type;
+  type value{};
+  constexpr operator type() const { return value; }
+};
+template <class Traits, bool AllowNull>
+TPM_RC unmarshal(Reader& r, Tpmi<Traits, AllowNull>& v) {
+  TPM_RC rc = unmarshal(r, v.value);
+  if (rc != TPM_RC_SUCCESS) return rc;
+  if constexpr (AllowNull) {
+    if (v.value == Traits::null_value) return TPM_RC_SUCCESS;
+  }
+  return Traits::valid(v.value) ? TPM_RC_SUCCESS : Traits::rc;
+}
+template <class Traits, bool AllowNull>
+void marshal(Writer& w, const Tpmi<Traits, AllowNull>& v) {
+  marshal(w, v.value);
+}
+
+// ---- TPM2B: u16 size + up to N bytes ----
+template <size_t N>
+struct Tpm2b {
+  static constexpr size_t kCapacity = N;
+  uint16_t size = 0;
+  uint8_t buffer[N]{};
+
+  std::span<const uint8_t> view() const { return {buffer, size}; }
+  bool assign(std::span<const uint8_t> src) {
+    if (src.size() > N) return false;
+    size = static_cast<uint16_t>(src.size());
+    if (size) std::memcpy(buffer, src.data(), size);
+    return true;
+  }
+};
+template <size_t N>
+TPM_RC unmarshal(Reader& r, Tpm2b<N>& v) {
+  if (!r.u16(v.size)) return TPM_RC_INSUFFICIENT;
+  if (v.size > N) return TPM_RC_SIZE;
+  return r.bytes(v.buffer, v.size) ? TPM_RC_SUCCESS : TPM_RC_INSUFFICIENT;
+}
+template <size_t N>
+void marshal(Writer& w, const Tpm2b<N>& v) {
+  w.u16(v.size);
+  w.bytes(v.buffer, v.size);
+}
+
+// ---- TPML: u32 count + up to N elements ----
+template <class T, size_t N>
+struct Tpml {
+  static constexpr size_t kCapacity = N;
+  uint32_t count = 0;
+  T items[N]{};
+};
+template <class T, size_t N>
+TPM_RC unmarshal(Reader& r, Tpml<T, N>& v) {
+  if (!r.u32(v.count)) return TPM_RC_INSUFFICIENT;
+  if (v.count > N) return TPM_RC_SIZE;
+  for (uint32_t i = 0; i < v.count; ++i) {
+    TPM_RC rc = unmarshal(r, v.items[i]);
+    if (rc != TPM_RC_SUCCESS) return rc;
+  }
+  return TPM_RC_SUCCESS;
+}
+template <class T, size_t N>
+void marshal(Writer& w, const Tpml<T, N>& v) {
+  w.u32(v.count);
+  for (uint32_t i = 0; i < v.count && i < N; ++i) marshal(w, v.items[i]);
+}
+
+// ---- unions selected by an earlier field ----
+template <class U, class S>
+struct Selected {
+  U& u;
+  const S& selector;
+};
+template <class U, class S>
+Selected<U, S> select(U& u, const S& s) {
+  return {u, s};
+}
+template <class U, class S>
+TPM_RC unmarshal(Reader& r, Selected<U, S>& f) {
+  return unmarshal(r, f.u, static_cast<uint32_t>(f.selector));
+}
+template <class U, class S>
+void marshal(Writer& w, const Selected<U, S>& f) {
+  marshal(w, f.u, static_cast<uint32_t>(f.selector));
+}
+
+// ---- structures ----
+// Lists the fields of a structure, in wire order. Use inside the struct body.
+#define UTPM_FIELDS(...)                                          \
+  auto fields() { return std::tie(__VA_ARGS__); }                 \
+  auto fields() const { return std::tie(__VA_ARGS__); }
+
+template <class T>
+concept HasFields = requires(T& t) { t.fields(); };
+
+namespace detail {
+template <class Tuple, size_t... I>
+TPM_RC unmarshal_each(Reader& r, Tuple&& t, std::index_sequence<I...>) {
+  TPM_RC rc = TPM_RC_SUCCESS;
+  ((rc == TPM_RC_SUCCESS ? (rc = unmarshal(r, std::get<I>(t)), 0) : 0), ...);
+  return rc;
+}
+}  // namespace detail
+
+template <HasFields T>
+TPM_RC unmarshal(Reader& r, T& v) {
+  auto f = v.fields();
+  return detail::unmarshal_each(r, f, std::make_index_sequence<std::tuple_size_v<decltype(f)>>{});
+}
+template <HasFields T>
+void marshal(Writer& w, const T& v) {
+  std::apply([&w](const auto&... f) { (marshal(w, f), ...); }, v.fields());
+}
+
+// ---- sized structures (TPM2B_PUBLIC, ...): u16 size + exactly that many bytes of T ----
+template <class T>
+struct Sized {
+  uint16_t size = 0;
+  T t{};
+};
+template <class T>
+TPM_RC unmarshal(Reader& r, Sized<T>& v) {
+  Reader sub;
+  if (!r.u16(v.size)) return TPM_RC_INSUFFICIENT;
+  if (v.size == 0) return TPM_RC_SIZE;
+  if (!r.sub(v.size, sub)) return TPM_RC_INSUFFICIENT;
+  TPM_RC rc = unmarshal(sub, v.t);
+  if (rc != TPM_RC_SUCCESS) return rc;
+  return sub.remaining() == 0 ? TPM_RC_SUCCESS : TPM_RC_SIZE;
+}
+template <class T>
+void marshal(Writer& w, const Sized<T>& v) {
+  size_t at = w.reserve(2);
+  size_t start = w.size();
+  marshal(w, v.t);
+  w.patch16(at, static_cast<uint16_t>(w.size() - start));
+}
+
+}  // namespace utpm::tpm

@@ -1,0 +1,48 @@
+// Hierarchies as authorization entities: whose authValue a handle names, whether the
+// dictionary-attack logic protects it, and the proof values that key tickets.
+#include "tpm/subsystem/subsystems.h"
+
+namespace utpm::tpm {
+
+TPM_RC entity_auth(State& st, TPM_HANDLE h, EntityAuth& out) {
+  // Permanent handles other than lockout are exempt from DA protection (Part 1 §19.8.2).
+  switch (h) {
+    case TPM_RH_OWNER: out = {&st.pers.owner_auth, false}; return TPM_RC_SUCCESS;
+    case TPM_RH_ENDORSEMENT: out = {&st.pers.endorsement_auth, false}; return TPM_RC_SUCCESS;
+    case TPM_RH_PLATFORM: out = {&st.platform_auth, false}; return TPM_RC_SUCCESS;
+    case TPM_RH_LOCKOUT: out = {&st.pers.lockout_auth, false}; return TPM_RC_SUCCESS;
+    case TPM_RH_NULL: out = {nullptr, false}; return TPM_RC_SUCCESS;
+    default: break;
+  }
+  if (h < profile::kNumPcrs) {
+    out = {nullptr, false};  // PCR authValues are empty in this profile
+    return TPM_RC_SUCCESS;
+  }
+  if (ObjectSlot* o = object_at(st, h)) {
+    // Sequence objects are not DA protected: their auth is chosen by the same caller that
+    // uses it, and a lockout would only deny service.
+    out = {&o->auth, false};
+    return TPM_RC_SUCCESS;
+  }
+  return TPM_RC_HANDLE;
+}
+
+std::span<const uint8_t> hierarchy_proof(const State& st, TPM_HANDLE hierarchy) {
+  switch (hierarchy) {
+    case TPM_RH_OWNER: return st.pers.sh_proof;
+    case TPM_RH_PLATFORM: return st.pers.ph_proof;
+    case TPM_RH_ENDORSEMENT: return st.pers.eh_proof;
+    default: return {};
+  }
+}
+
+bool hierarchy_enabled(const State& st, TPM_HANDLE hierarchy) {
+  switch (hierarchy) {
+    case TPM_RH_OWNER: return st.sh_enable;
+    case TPM_RH_PLATFORM: return st.ph_enable;
+    case TPM_RH_ENDORSEMENT: return st.eh_enable;
+    default: return true;
+  }
+}
+
+}  // namespace utpm::tpm

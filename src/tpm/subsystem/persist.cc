@@ -1,0 +1,218 @@
+// Explicit, versioned, tagged serialisation of the engine's NV records (never a struct dump),
+// and the commit discipline: a command's records are staged in the store and committed
+// atomically after the command succeeded.
+//
+// Record layouts (all integers big-endian), each starting with u16 tag + u16 version:
+//   kRecPersistent 'UP' v1: eps sps pps ph_proof sh_proof eh_proof (32 B each),
+//       owner_auth endorsement_auth lockout_auth (TPM2B), u8 disable_clear,
+//       u32 max_tries recovery_time lockout_recovery failed_tries, u64 total_reset_count
+//   kRecClock 'UC' v1: u64 clock, u32 reset_count, u32 restart_count, u16 orderly, i8 adjust
+//   kRecSavedState 'US' v1: u8 banks, per bank {u16 alg, state-saved PCR values in index
+//       order}, u32 pcr update counter, u8 ph/sh/eh/phNV enables, TPM2B platform_auth
+#include <cstring>
+
+#include "crypto/crypto.h"
+#include "tpm/marshal/marshal.h"
+#include "tpm/subsystem/subsystems.h"
+#include "tpm/tpm.h"
+
+namespace utpm::tpm {
+namespace {
+
+constexpr uint16_t kTagPersistent = 0x5550;  // "UP"
+constexpr uint16_t kTagClock = 0x5543;       // "UC"
+constexpr uint16_t kTagSavedState = 0x5553;  // "US"
+constexpr uint16_t kVersion1 = 1;
+
+constexpr size_t kStateSavedPcrs = 16;
+constexpr size_t kMaxRecordSize = 2 + 2 + 1 + profile::kMaxPcrBanks * (2 + kStateSavedPcrs * profile::kMaxDigestSize) +
+                                  4 + 4 + 2 + profile::kMaxDigestSize;
+static_assert(kMaxRecordSize >= 512, "room for the persistent record");
+
+void put_header(Writer& w, uint16_t tag) {
+  w.u16(tag);
+  w.u16(kVersion1);
+}
+bool get_header(Reader& r, uint16_t tag) {
+  uint16_t t, v;
+  return r.u16(t) && r.u16(v) && t == tag && v == kVersion1;
+}
+
+void write_persistent(const PersistentData& p, Writer& w) {
+  put_header(w, kTagPersistent);
+  for (const auto* a : {p.eps, p.sps, p.pps}) w.bytes(a, profile::kPrimarySeedSize);
+  for (const auto* a : {p.ph_proof, p.sh_proof, p.eh_proof}) w.bytes(a, profile::kProofSize);
+  marshal(w, p.owner_auth);
+  marshal(w, p.endorsement_auth);
+  marshal(w, p.lockout_auth);
+  w.u8(p.disable_clear);
+  w.u32(p.max_tries);
+  w.u32(p.recovery_time);
+  w.u32(p.lockout_recovery);
+  w.u32(p.failed_tries);
+  w.u64(p.total_reset_count);
+}
+bool read_persistent(Reader& r, PersistentData& p) {
+  if (!get_header(r, kTagPersistent)) return false;
+  for (auto* a : {p.eps, p.sps, p.pps})
+    if (!r.bytes(a, profile::kPrimarySeedSize)) return false;
+  for (auto* a : {p.ph_proof, p.sh_proof, p.eh_proof})
+    if (!r.bytes(a, profile::kProofSize)) return false;
+  return unmarshal(r, p.owner_auth) == TPM_RC_SUCCESS && unmarshal(r, p.endorsement_auth) == TPM_RC_SUCCESS &&
+         unmarshal(r, p.lockout_auth) == TPM_RC_SUCCESS && r.u8(p.disable_clear) && r.u32(p.max_tries) &&
+         r.u32(p.recovery_time) && r.u32(p.lockout_recovery) && r.u32(p.failed_tries) &&
+         r.u64(p.total_reset_count) && r.remaining() == 0;
+}
+
+void write_clock(const ClockData& c, Writer& w) {
+  put_header(w, kTagClock);
+  w.u64(c.clock);
+  w.u32(c.reset_count);
+  w.u32(c.restart_count);
+  w.u16(c.orderly);
+  w.u8(static_cast<uint8_t>(c.clock_adjust));
+}
+bool read_clock(Reader& r, ClockData& c) {
+  uint8_t adjust = 0;
+  if (!get_header(r, kTagClock)) return false;
+  bool ok = r.u64(c.clock) && r.u32(c.reset_count) && r.u32(c.restart_count) && r.u16(c.orderly) &&
+            r.u8(adjust) && r.remaining() == 0;
+  c.clock_adjust = static_cast<int8_t>(adjust);
+  return ok;
+}
+
+LoadResult failed(Tpm& tpm, NvStore::Result res) {
+  enter_failure(tpm.state(), res == NvStore::Result::integrity_error ? FailureCause::nv_integrity
+                             : res == NvStore::Result::io_error      ? FailureCause::nv_io
+                                                                     : FailureCause::nv_format);
+  return LoadResult::failed;
+}
+
+TPM_RC stage(Tpm& tpm, uint32_t id, const Writer& w) {
+  NvStore::Result res = tpm.platform().nv().write(id, w.written());
+  if (res == NvStore::Result::ok) return TPM_RC_SUCCESS;
+  if (res == NvStore::Result::no_space) return TPM_RC_NV_SPACE;
+  enter_failure(tpm.state(), res == NvStore::Result::integrity_error ? FailureCause::nv_integrity : FailureCause::nv_io);
+  return TPM_RC_FAILURE;
+}
+
+}  // namespace
+
+LoadResult persist_load_all(Tpm& tpm) {
+  State& st = tpm.state();
+  NvStore& nv = tpm.platform().nv();
+  uint8_t buf[kMaxRecordSize];
+  size_t len = 0;
+  NvStore::Result res = nv.read(kRecPersistent, buf, len);
+  if (res == NvStore::Result::not_found) return LoadResult::absent;
+  if (res != NvStore::Result::ok) return failed(tpm, res);
+  Reader r({buf, len});
+  bool ok = read_persistent(r, st.pers);
+  crypto::zeroize(buf, sizeof buf);
+  if (!ok) return failed(tpm, NvStore::Result::too_large);
+
+  res = nv.read(kRecClock, buf, len);
+  if (res != NvStore::Result::ok) return failed(tpm, res == NvStore::Result::not_found ? NvStore::Result::too_large : res);
+  Reader rc({buf, len});
+  if (!read_clock(rc, st.clock)) return failed(tpm, NvStore::Result::too_large);
+  return LoadResult::loaded;
+}
+
+void persist_manufacture(Tpm& tpm) {
+  State& st = tpm.state();
+  st.pers = PersistentData{};
+  for (auto* a : {st.pers.eps, st.pers.sps, st.pers.pps})
+    if (!tpm_random(tpm, {a, profile::kPrimarySeedSize})) return;
+  for (auto* a : {st.pers.ph_proof, st.pers.sh_proof, st.pers.eh_proof})
+    if (!tpm_random(tpm, {a, profile::kProofSize})) return;
+  st.clock = ClockData{};
+  st.clock.orderly = TPM_SU_CLEAR;  // a new TPM starts as if cleanly shut down
+  st.dirty = kDirtyPersistent | kDirtyClock;
+  if (persist_flush(tpm) != TPM_RC_SUCCESS) enter_failure(st, FailureCause::nv_io);
+}
+
+TPM_RC persist_flush(Tpm& tpm) {
+  State& st = tpm.state();
+  if (st.dirty == 0) return TPM_RC_SUCCESS;
+  uint8_t buf[kMaxRecordSize];
+  TPM_RC rc = TPM_RC_SUCCESS;
+  if (st.dirty & kDirtyPersistent) {
+    Writer w(buf);
+    write_persistent(st.pers, w);
+    rc = stage(tpm, kRecPersistent, w);
+  }
+  if (rc == TPM_RC_SUCCESS && (st.dirty & kDirtyClock)) {
+    Writer w(buf);
+    write_clock(st.clock, w);
+    rc = stage(tpm, kRecClock, w);
+  }
+  crypto::zeroize(buf, sizeof buf);
+  st.dirty = 0;
+  NvStore& nv = tpm.platform().nv();
+  if (rc != TPM_RC_SUCCESS) {
+    nv.abort();
+    return rc;
+  }
+  NvStore::Result res = nv.commit();
+  if (res == NvStore::Result::ok) return TPM_RC_SUCCESS;
+  nv.abort();
+  if (res == NvStore::Result::no_space) return TPM_RC_NV_SPACE;
+  enter_failure(st, res == NvStore::Result::integrity_error ? FailureCause::nv_integrity : FailureCause::nv_io);
+  return TPM_RC_FAILURE;
+}
+
+void persist_discard(Tpm& tpm) {
+  tpm.state().dirty = 0;
+  tpm.platform().nv().abort();
+}
+
+TPM_RC persist_save_state(Tpm& tpm) {
+  State& st = tpm.state();
+  uint8_t buf[kMaxRecordSize];
+  Writer w(buf);
+  put_header(w, kTagSavedState);
+  w.u8(st.pcr.count);
+  for (int b = 0; b < st.pcr.count; ++b) {
+    w.u16(st.pcr.alg[b]);
+    for (uint32_t p = 0; p < profile::kNumPcrs; ++p)
+      if (pcr_attributes(p).state_save) w.bytes(pcr_value(st, b, p));
+  }
+  w.u32(st.pcr.update_counter);
+  for (uint8_t e : {st.ph_enable, st.sh_enable, st.eh_enable, st.ph_enable_nv}) w.u8(e);
+  marshal(w, st.platform_auth);
+  TPM_RC rc = w.overflow() ? TPM_RC_FAILURE : stage(tpm, kRecSavedState, w);
+  crypto::zeroize(buf, sizeof buf);
+  if (rc == TPM_RC_SUCCESS) st.dirty |= kDirtySavedState;  // staged: commit after the command
+  return rc;
+}
+
+bool persist_restore_state(Tpm& tpm) {
+  State& st = tpm.state();
+  uint8_t buf[kMaxRecordSize];
+  size_t len = 0;
+  if (tpm.platform().nv().read(kRecSavedState, buf, len) != NvStore::Result::ok) return false;
+  Reader r({buf, len});
+  uint8_t banks = 0;
+  bool ok = get_header(r, kTagSavedState) && r.u8(banks) && banks == st.pcr.count;
+  for (int b = 0; ok && b < banks; ++b) {
+    uint16_t alg = 0;
+    ok = r.u16(alg) && alg == st.pcr.alg[b];
+    for (uint32_t p = 0; ok && p < profile::kNumPcrs; ++p)
+      if (pcr_attributes(p).state_save) {
+        std::span<uint8_t> v = pcr_value(st, b, p);
+        ok = r.bytes(v.data(), v.size());
+      }
+  }
+  ok = ok && r.u32(st.pcr.update_counter) && r.u8(st.ph_enable) && r.u8(st.sh_enable) && r.u8(st.eh_enable) &&
+       r.u8(st.ph_enable_nv) && unmarshal(r, st.platform_auth) == TPM_RC_SUCCESS && r.remaining() == 0;
+  crypto::zeroize(buf, sizeof buf);
+  return ok;
+}
+
+void persist_drop_saved_state(Tpm& tpm) {
+  // not_found is fine: there may be no saved state to drop.
+  NvStore::Result res = tpm.platform().nv().remove(kRecSavedState);
+  if (res == NvStore::Result::ok) tpm.state().dirty |= kDirtySavedState;
+}
+
+}  // namespace utpm::tpm

@@ -1,0 +1,49 @@
+// The algorithms this build implements. One table drives TPMI_* validity checks and
+// GetCapability(TPM_CAP_ALGS), so what we report is exactly what we accept.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "crypto/crypto.h"
+#include "tpm/profile.h"
+#include "tpm/types/constants.h"
+
+namespace utpm::tpm {
+
+struct AlgInfo {
+  TPM_ALG_ID id;
+  uint32_t attributes;  // TPMA_ALGORITHM
+};
+
+// Sorted by id (GetCapability walks it in order).
+inline constexpr AlgInfo kAlgorithms[] = {
+    {TPM_ALG_SHA1, TPMA_ALGORITHM_hash},
+    {TPM_ALG_SHA256, TPMA_ALGORITHM_hash},
+    {TPM_ALG_SHA384, TPMA_ALGORITHM_hash},
+};
+
+constexpr bool alg_implemented(TPM_ALG_ID id) {
+  for (const auto& a : kAlgorithms)
+    if (a.id == id) return true;
+  return false;
+}
+
+// Hashes, in the order PCR banks and event digests are reported.
+inline constexpr TPM_ALG_ID kHashAlgs[] = {TPM_ALG_SHA1, TPM_ALG_SHA256, TPM_ALG_SHA384};
+inline constexpr size_t kHashCount = sizeof(kHashAlgs) / sizeof(kHashAlgs[0]);
+
+constexpr bool hash_implemented(TPM_ALG_ID id) {
+  for (auto h : kHashAlgs)
+    if (h == id) return true;
+  return false;
+}
+// Digest size for a TPM_ALG_ID; 0 for TPM_ALG_NULL and anything that is not a hash.
+constexpr uint16_t digest_size(TPM_ALG_ID id) {
+  return hash_implemented(id) ? static_cast<uint16_t>(crypto::digest_size(static_cast<crypto::HashAlg>(id))) : 0;
+}
+constexpr crypto::HashAlg to_crypto(TPM_ALG_ID id) { return static_cast<crypto::HashAlg>(id); }
+
+static_assert(profile::kMaxDigestSize >= 48, "TPMU_HA must hold the largest implemented hash");
+
+}  // namespace utpm::tpm

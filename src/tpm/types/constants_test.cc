@@ -1,0 +1,99 @@
+// Pins our spec-named constants to the values in the TSS headers (Debian libtss2-dev), so a
+// typo in a response or command code cannot go unnoticed.
+#include "tpm/types/constants.h"
+
+#include <gtest/gtest.h>
+#include <tss2/tss2_tpm2_types.h>
+
+#include "tpm/tpm.h"
+
+namespace utpm::tpm {
+namespace {
+
+#define SAME(ours, theirs) static_assert(ours == theirs, #ours)
+SAME(TPM_RC_INITIALIZE, TPM2_RC_INITIALIZE);
+SAME(TPM_RC_FAILURE, TPM2_RC_FAILURE);
+SAME(TPM_RC_COMMAND_SIZE, TPM2_RC_COMMAND_SIZE);
+SAME(TPM_RC_COMMAND_CODE, TPM2_RC_COMMAND_CODE);
+SAME(TPM_RC_AUTHSIZE, TPM2_RC_AUTHSIZE);
+SAME(TPM_RC_AUTH_MISSING, TPM2_RC_AUTH_MISSING);
+SAME(TPM_RC_NV_UNAVAILABLE, TPM2_RC_NV_UNAVAILABLE);
+SAME(TPM_RC_VALUE, TPM2_RC_VALUE);
+SAME(TPM_RC_HASH, TPM2_RC_HASH);
+SAME(TPM_RC_SIZE, TPM2_RC_SIZE);
+SAME(TPM_RC_INSUFFICIENT, TPM2_RC_INSUFFICIENT);
+SAME(TPM_RC_SELECTOR, TPM2_RC_SELECTOR);
+SAME(TPM_RC_BAD_AUTH, TPM2_RC_BAD_AUTH);
+SAME(TPM_RC_AUTH_FAIL, TPM2_RC_AUTH_FAIL);
+SAME(TPM_RC_LOCALITY, TPM2_RC_LOCALITY);
+SAME(TPM_RC_OBJECT_MEMORY, TPM2_RC_OBJECT_MEMORY);
+SAME(TPM_RC_REFERENCE_H0, TPM2_RC_REFERENCE_H0);
+SAME(TPM_RC_REFERENCE_S0, TPM2_RC_REFERENCE_S0);
+SAME(TPM_RC_LOCKOUT, TPM2_RC_LOCKOUT);
+SAME(TPM_RC_NV_SPACE, TPM2_RC_NV_SPACE);
+SAME(TPM_RC_P, TPM2_RC_P);
+SAME(TPM_RC_S, TPM2_RC_S);
+SAME(TPM_CC_Startup, TPM2_CC_Startup);
+SAME(TPM_CC_Shutdown, TPM2_CC_Shutdown);
+SAME(TPM_CC_SelfTest, TPM2_CC_SelfTest);
+SAME(TPM_CC_IncrementalSelfTest, TPM2_CC_IncrementalSelfTest);
+SAME(TPM_CC_GetTestResult, TPM2_CC_GetTestResult);
+SAME(TPM_CC_GetRandom, TPM2_CC_GetRandom);
+SAME(TPM_CC_StirRandom, TPM2_CC_StirRandom);
+SAME(TPM_CC_GetCapability, TPM2_CC_GetCapability);
+SAME(TPM_CC_TestParms, TPM2_CC_TestParms);
+SAME(TPM_CC_PCR_Read, TPM2_CC_PCR_Read);
+SAME(TPM_CC_PCR_Extend, TPM2_CC_PCR_Extend);
+SAME(TPM_CC_PCR_Event, TPM2_CC_PCR_Event);
+SAME(TPM_CC_PCR_Reset, TPM2_CC_PCR_Reset);
+SAME(TPM_CC_Hash, TPM2_CC_Hash);
+SAME(TPM_CC_HashSequenceStart, TPM2_CC_HashSequenceStart);
+SAME(TPM_CC_SequenceUpdate, TPM2_CC_SequenceUpdate);
+SAME(TPM_CC_SequenceComplete, TPM2_CC_SequenceComplete);
+SAME(TPM_CC_EventSequenceComplete, TPM2_CC_EventSequenceComplete);
+SAME(TPM_CC_ReadClock, TPM2_CC_ReadClock);
+SAME(TPM_CC_ClockSet, TPM2_CC_ClockSet);
+SAME(TPM_CC_ClockRateAdjust, TPM2_CC_ClockRateAdjust);
+SAME(TPM_CC_FlushContext, TPM2_CC_FlushContext);
+SAME(TPM_ALG_SHA1, TPM2_ALG_SHA1);
+SAME(TPM_ALG_SHA256, TPM2_ALG_SHA256);
+SAME(TPM_ALG_SHA384, TPM2_ALG_SHA384);
+SAME(TPM_ALG_NULL, TPM2_ALG_NULL);
+SAME(TPM_ALG_AES, TPM2_ALG_AES);
+SAME(TPM_ST_HASHCHECK, TPM2_ST_HASHCHECK);
+SAME(TPM_RH_OWNER, TPM2_RH_OWNER);
+SAME(TPM_RH_PLATFORM, TPM2_RH_PLATFORM);
+SAME(TPM_RH_NULL, TPM2_RH_NULL);
+SAME(TPM_RS_PW, TPM2_RS_PW);
+SAME(TPM_PT_MAX_DIGEST, TPM2_PT_MAX_DIGEST);
+SAME(TPM_PT_AUDIT_COUNTER_1, TPM2_PT_AUDIT_COUNTER_1);
+SAME(TPM_PT_PCR_AUTH, TPM2_PT_PCR_AUTH);
+SAME(TPM_CAP_LAST, TPM2_CAP_LAST);
+SAME(TPM_GENERATED_VALUE, TPM2_GENERATED_VALUE);
+#undef SAME
+
+TEST(Constants, NumberingPutsParameterHandleAndSessionInTheRightBits) {
+  EXPECT_EQ(rc_param(TPM_RC_VALUE, 1), 0x1C4u);
+  EXPECT_EQ(rc_handle(TPM_RC_VALUE, 1), 0x184u);
+  EXPECT_EQ(rc_session(TPM_RC_BAD_AUTH, 1), 0x9A2u);
+  EXPECT_EQ(rc_param(TPM_RC_INITIALIZE, 1), TPM_RC_INITIALIZE) << "format-zero codes carry no number";
+  EXPECT_EQ(rc_param(TPM_RC_LOCALITY, 2), TPM_RC_LOCALITY) << "warnings carry no number";
+  EXPECT_EQ(rc_param(rc_param(TPM_RC_VALUE, 1), 2), 0x1C4u) << "numbering is applied once";
+}
+
+TEST(Constants, CommandNamesAndRcNamesComeFromTheTables) {
+  EXPECT_STREQ(command_name(TPM2_CC_GetRandom), "GetRandom");
+  EXPECT_EQ(command_name(0x12345), nullptr);
+  char buf[48];
+  EXPECT_STREQ(rc_to_string(0x1C4, buf), "TPM_RC_VALUE+P1");
+  EXPECT_STREQ(rc_to_string(0x9A2, buf), "TPM_RC_BAD_AUTH+S1");
+  EXPECT_STREQ(rc_to_string(0x184, buf), "TPM_RC_VALUE+H1");
+  EXPECT_STREQ(rc_to_string(0x100, buf), "TPM_RC_INITIALIZE");
+  EXPECT_STREQ(rc_to_string(0x911, buf), "TPM_RC_REFERENCE_H1");
+  EXPECT_STREQ(rc_to_string(0, buf), "TPM_RC_SUCCESS");
+  char tiny[5];
+  EXPECT_STREQ(rc_to_string(0x100, tiny), "TPM_") << "always NUL-terminated, never overruns";
+}
+
+}  // namespace
+}  // namespace utpm::tpm

@@ -1,0 +1,153 @@
+// TPM 2.0 Part 2 structures used by the engine, each declared once with its wire layout
+// (UTPM_FIELDS lists fields in wire order). Names are the specification's.
+#pragma once
+
+#include <cstdint>
+
+#include "tpm/marshal/marshal.h"
+#include "tpm/profile.h"
+#include "tpm/types/algorithms.h"
+#include "tpm/types/constants.h"
+
+namespace utpm::tpm {
+
+// ---- interface types ----
+struct HashTraits {
+  using type = TPM_ALG_ID;
+  static constexpr TPM_RC rc = TPM_RC_HASH;
+  static constexpr type null_value = TPM_ALG_NULL;
+  static constexpr bool valid(type v) { return hash_implemented(v); }
+};
+using TPMI_ALG_HASH = Tpmi<HashTraits>;
+using TPMI_ALG_HASH_NULL = Tpmi<HashTraits, true>;  // TPMI_ALG_HASH+
+
+struct YesNoTraits {
+  using type = uint8_t;
+  static constexpr TPM_RC rc = TPM_RC_VALUE;
+  static constexpr bool valid(type v) { return v <= 1; }
+};
+using TPMI_YES_NO_CHECKED = Tpmi<YesNoTraits>;
+
+struct StartupTypeTraits {
+  using type = TPM_SU;
+  static constexpr TPM_RC rc = TPM_RC_VALUE;
+  static constexpr bool valid(type v) { return v == TPM_SU_CLEAR || v == TPM_SU_STATE; }
+};
+using TPM_SU_CHECKED = Tpmi<StartupTypeTraits>;
+
+struct ClockAdjustTraits {
+  using type = int8_t;
+  static constexpr TPM_RC rc = TPM_RC_VALUE;
+  static constexpr bool valid(type v) { return v >= -3 && v <= 3; }
+};
+using TPM_CLOCK_ADJUST = Tpmi<ClockAdjustTraits>;
+
+// Hierarchy handles as parameters (TPMI_RH_HIERARCHY+).
+struct HierarchyTraits {
+  using type = TPM_HANDLE;
+  static constexpr TPM_RC rc = TPM_RC_VALUE;
+  static constexpr type null_value = TPM_RH_NULL;
+  static constexpr bool valid(type v) {
+    return v == TPM_RH_OWNER || v == TPM_RH_PLATFORM || v == TPM_RH_ENDORSEMENT;
+  }
+};
+using TPMI_RH_HIERARCHY = Tpmi<HierarchyTraits>;
+using TPMI_RH_HIERARCHY_NULL = Tpmi<HierarchyTraits, true>;
+
+// TPMI_DH_CONTEXT: a loaded object or a session.
+struct ContextHandleTraits {
+  using type = TPM_HANDLE;
+  static constexpr TPM_RC rc = TPM_RC_VALUE;
+  static constexpr bool valid(type v) {
+    uint8_t t = handle_type(v);
+    uint32_t index = v & 0x00FFFFFF;
+    if (t == TPM_HT_TRANSIENT) return index < profile::kMaxLoadedObjects;
+    if (t == TPM_HT_HMAC_SESSION || t == TPM_HT_POLICY_SESSION)
+      return index < profile::kMaxActiveSessions;
+    return false;
+  }
+};
+using TPMI_DH_CONTEXT = Tpmi<ContextHandleTraits>;
+
+// ---- sized buffers ----
+using TPM2B_DIGEST = Tpm2b<profile::kMaxDigestSize>;
+using TPM2B_NONCE = TPM2B_DIGEST;
+using TPM2B_AUTH = TPM2B_DIGEST;
+using TPM2B_MAX_BUFFER = Tpm2b<profile::kMaxDigestBuffer>;
+using TPM2B_EVENT = Tpm2b<profile::kMaxEventData>;
+using TPM2B_SENSITIVE_DATA = Tpm2b<profile::kMaxSensitiveData>;
+
+// ---- digests ----
+// TPMU_HA: the digest bytes; its length is selected by the hash algorithm.
+struct TPMU_HA {
+  uint8_t bytes[profile::kMaxDigestSize];
+};
+inline TPM_RC unmarshal(Reader& r, TPMU_HA& u, uint32_t hash_alg) {
+  return r.bytes(u.bytes, digest_size(static_cast<TPM_ALG_ID>(hash_alg))) ? TPM_RC_SUCCESS
+                                                                          : TPM_RC_INSUFFICIENT;
+}
+inline void marshal(Writer& w, const TPMU_HA& u, uint32_t hash_alg) {
+  w.bytes(u.bytes, digest_size(static_cast<TPM_ALG_ID>(hash_alg)));
+}
+
+struct TPMT_HA {
+  TPMI_ALG_HASH_NULL hashAlg;
+  TPMU_HA digest;
+  auto fields() { return std::tuple<TPMI_ALG_HASH_NULL&, Selected<TPMU_HA, TPMI_ALG_HASH_NULL>>(hashAlg, select(digest, hashAlg)); }
+  auto fields() const {
+    return std::tuple<const TPMI_ALG_HASH_NULL&, const Selected<const TPMU_HA, TPMI_ALG_HASH_NULL>>(
+        hashAlg, Selected<const TPMU_HA, TPMI_ALG_HASH_NULL>{digest, hashAlg});
+  }
+};
+
+using TPML_DIGEST_VALUES = Tpml<TPMT_HA, kHashCount>;
+using TPML_DIGEST = Tpml<TPM2B_DIGEST, 8>;
+using TPML_ALG = Tpml<TPM_ALG_ID, 64>;
+
+// ---- PCR selection ----
+struct TPMS_PCR_SELECTION {
+  TPMI_ALG_HASH hash;
+  uint8_t sizeofSelect = 0;
+  uint8_t pcrSelect[profile::kPcrSelectMax]{};
+
+  bool selected(uint32_t pcr) const {
+    return pcr / 8 < sizeofSelect && (pcrSelect[pcr / 8] >> (pcr % 8) & 1);
+  }
+};
+inline TPM_RC unmarshal(Reader& r, TPMS_PCR_SELECTION& v) {
+  TPM_RC rc = unmarshal(r, v.hash);
+  if (rc != TPM_RC_SUCCESS) return rc;
+  if (!r.u8(v.sizeofSelect)) return TPM_RC_INSUFFICIENT;
+  if (v.sizeofSelect < profile::kPcrSelectMin || v.sizeofSelect > profile::kPcrSelectMax)
+    return TPM_RC_VALUE;
+  return r.bytes(v.pcrSelect, v.sizeofSelect) ? TPM_RC_SUCCESS : TPM_RC_INSUFFICIENT;
+}
+inline void marshal(Writer& w, const TPMS_PCR_SELECTION& v) {
+  marshal(w, v.hash);
+  w.u8(v.sizeofSelect);
+  w.bytes(v.pcrSelect, v.sizeofSelect);
+}
+using TPML_PCR_SELECTION = Tpml<TPMS_PCR_SELECTION, kHashCount>;
+
+// ---- tickets, clock ----
+struct TPMT_TK_HASHCHECK {
+  TPM_ST tag = TPM_ST_HASHCHECK;
+  TPM_HANDLE hierarchy = TPM_RH_NULL;
+  TPM2B_DIGEST digest;
+  UTPM_FIELDS(tag, hierarchy, digest)
+};
+
+struct TPMS_CLOCK_INFO {
+  uint64_t clock = 0;
+  uint32_t resetCount = 0;
+  uint32_t restartCount = 0;
+  TPMI_YES_NO safe = 0;
+  UTPM_FIELDS(clock, resetCount, restartCount, safe)
+};
+struct TPMS_TIME_INFO {
+  uint64_t time = 0;
+  TPMS_CLOCK_INFO clockInfo;
+  UTPM_FIELDS(time, clockInfo)
+};
+
+}  // namespace utpm::tpm
