@@ -220,7 +220,8 @@ int main(int argc, char** argv) {
         log_line("command %s loc=%u cc=0x%x size=%zu", framing_name(ev.framing),
                  unsigned{ev.locality}, utpm::link::load_be32(ev.data.data() + 6),
                  ev.data.size());
-        const size_t len = g_backend >= 0 ? forward(ev, rsp, sizeof(rsp)) : canned_response(ev, rsp);
+        const size_t len =
+            g_backend >= 0 ? forward(ev, rsp, sizeof(rsp)) : canned_response(ev, rsp);
         if (len == 0) {
           log_line("backend failed");
           return 1;
