@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -384,6 +385,51 @@ TEST(TctiPty, StateMachineAndBufferContract) {
   ASSERT_EQ(Tss2_Tcti_Receive(t.get(), &size, rsp.data(), -1), TSS2_RC_SUCCESS);
   EXPECT_EQ(rsp, (Bytes{0x80, 0x01, 0, 0, 0, 0x0a, 0, 0, 0x01, 0x43}));
   EXPECT_EQ(Tss2_Tcti_Receive(t.get(), &size, rsp.data(), -1), TSS2_TCTI_RC_BAD_SEQUENCE);
+}
+
+TEST(TctiPty, MalformedResponseIsReportedAndTheNextCommandWorks) {
+  Responder r(5, 1);
+  Tcti t(r.conf());
+  ASSERT_EQ(t.rc(), TSS2_RC_SUCCESS);
+  ASSERT_EQ(transmit(t.get(), get_random(0x0BAD)), TSS2_RC_SUCCESS);
+  Bytes rsp;
+  EXPECT_EQ(receive(t.get(), rsp, 5000), TSS2_TCTI_RC_MALFORMED_RESPONSE);
+  ASSERT_EQ(transmit(t.get(), get_random(16)), TSS2_RC_SUCCESS);
+  ASSERT_EQ(receive(t.get(), rsp, 5000), TSS2_RC_SUCCESS);
+  EXPECT_EQ(rsp, expected_random_response(16, 0));
+}
+
+TEST(TctiPty, StrayBytesAfterAResponseDoNotDesynchroniseTheNext) {
+  // tcti-device's failure mode (transport.md §1.3 C): leftovers become the next "response".
+  Responder r(64, 0);
+  Tcti t(r.conf());
+  ASSERT_EQ(t.rc(), TSS2_RC_SUCCESS);
+  Bytes rsp;
+  ASSERT_EQ(transmit(t.get(), get_random(0x7A7A)), TSS2_RC_SUCCESS);
+  ASSERT_EQ(receive(t.get(), rsp, 5000), TSS2_RC_SUCCESS);
+  EXPECT_EQ(rsp, expected_random_response(8, 0));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the junk is queued by now
+  for (uint16_t n : std::initializer_list<uint16_t>{16, 32}) {
+    ASSERT_EQ(transmit(t.get(), get_random(n)), TSS2_RC_SUCCESS);
+    ASSERT_EQ(receive(t.get(), rsp, 5000), TSS2_RC_SUCCESS);
+    EXPECT_EQ(rsp, expected_random_response(n, 0));
+  }
+}
+
+TEST(TctiPty, DeviceGoneIsAnErrorNotAHang) {
+  auto r = std::make_unique<Responder>(64, 0);
+  Tcti t(r->conf());
+  ASSERT_EQ(t.rc(), TSS2_RC_SUCCESS);
+  r.reset();  // the device disappears (master side closed)
+  const auto start = std::chrono::steady_clock::now();
+  TSS2_RC rc = transmit(t.get(), get_random(8));
+  if (rc == TSS2_RC_SUCCESS) {
+    Bytes rsp;
+    rc = receive(t.get(), rsp, 2000);
+  }
+  EXPECT_NE(rc, TSS2_RC_SUCCESS);
+  EXPECT_NE(rc, TSS2_TCTI_RC_TRY_AGAIN) << "a hang-up must be reported, not waited out";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1500));
 }
 
 TEST(TctiPty, PollHandleIsTheTty) {
