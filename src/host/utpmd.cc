@@ -166,19 +166,6 @@ std::string absolute(const std::string& path) {
   return std::string(buf) + "/" + path;
 }
 
-const char* failure_cause_name(tpm::FailureCause c) {
-  switch (c) {
-    case tpm::FailureCause::none: return "none";
-    case tpm::FailureCause::self_test: return "self test failed";
-    case tpm::FailureCause::entropy: return "entropy source failed";
-    case tpm::FailureCause::nv_integrity: return "persistent state failed its integrity check";
-    case tpm::FailureCause::nv_io: return "persistent state unreadable";
-    case tpm::FailureCause::nv_format: return "persistent state has an unknown format";
-    case tpm::FailureCause::internal: return "internal error";
-  }
-  return "unknown";
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -224,7 +211,7 @@ int main(int argc, char** argv) {
   tpm->power_on();
   if (tpm->in_failure_mode()) {
     std::fprintf(stderr, "utpmd: TPM is in failure mode: %s\n",
-                 failure_cause_name(tpm->failure_cause()));
+                 tpm::failure_cause_name(tpm->failure_cause()));
   }
 
   host::TpmEngineLink link(*tpm, platform, opt.trace ? stderr : nullptr);

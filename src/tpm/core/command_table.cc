@@ -14,7 +14,7 @@ using A = AuthRole;
 constexpr uint8_t kRead = kCmdKeepsOrderly;  // reads state only: a Shutdown(STATE) stays valid
 
 #define CMD(name, flags, n, h0, h1, a0, a1) \
-  CommandInfo { TPM_CC_##name, #name, TPM2_##name, n, {h0, h1, H::none}, {a0, a1, A::none}, flags }
+  CommandInfo { TPM_CC_##name, "TPM2_" #name, TPM2_##name, n, {h0, h1, H::none}, {a0, a1, A::none}, flags }
 
 constexpr CommandInfo kCommands[] = {
     CMD(ClockSet, kCmdNv, 1, H::provision, H::none, A::user, A::none),

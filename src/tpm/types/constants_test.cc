@@ -82,7 +82,7 @@ TEST(Constants, NumberingPutsParameterHandleAndSessionInTheRightBits) {
 }
 
 TEST(Constants, CommandNamesAndRcNamesComeFromTheTables) {
-  EXPECT_STREQ(command_name(TPM2_CC_GetRandom), "GetRandom");
+  EXPECT_STREQ(command_name(TPM2_CC_GetRandom), "TPM2_GetRandom");
   EXPECT_EQ(command_name(0x12345), nullptr);
   char buf[48];
   EXPECT_STREQ(rc_to_string(0x1C4, buf), "TPM_RC_VALUE+P1");
