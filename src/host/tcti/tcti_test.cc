@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -386,6 +387,51 @@ TEST(TctiPty, StateMachineAndBufferContract) {
   EXPECT_EQ(Tss2_Tcti_Receive(t.get(), &size, rsp.data(), -1), TSS2_TCTI_RC_BAD_SEQUENCE);
 }
 
+TEST(TctiPty, MalformedResponseIsReportedAndTheNextCommandWorks) {
+  Responder r(5, 1);
+  Tcti t(r.conf());
+  ASSERT_EQ(t.rc(), TSS2_RC_SUCCESS);
+  ASSERT_EQ(transmit(t.get(), get_random(0x0BAD)), TSS2_RC_SUCCESS);
+  Bytes rsp;
+  EXPECT_EQ(receive(t.get(), rsp, 5000), TSS2_TCTI_RC_MALFORMED_RESPONSE);
+  ASSERT_EQ(transmit(t.get(), get_random(16)), TSS2_RC_SUCCESS);
+  ASSERT_EQ(receive(t.get(), rsp, 5000), TSS2_RC_SUCCESS);
+  EXPECT_EQ(rsp, expected_random_response(16, 0));
+}
+
+TEST(TctiPty, StrayBytesAfterAResponseDoNotDesynchroniseTheNext) {
+  // tcti-device's failure mode (transport.md §1.3 C): leftovers become the next "response".
+  Responder r(64, 0);
+  Tcti t(r.conf());
+  ASSERT_EQ(t.rc(), TSS2_RC_SUCCESS);
+  Bytes rsp;
+  ASSERT_EQ(transmit(t.get(), get_random(0x7A7A)), TSS2_RC_SUCCESS);
+  ASSERT_EQ(receive(t.get(), rsp, 5000), TSS2_RC_SUCCESS);
+  EXPECT_EQ(rsp, expected_random_response(8, 0));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the junk is queued by now
+  for (uint16_t n : std::initializer_list<uint16_t>{16, 32}) {
+    ASSERT_EQ(transmit(t.get(), get_random(n)), TSS2_RC_SUCCESS);
+    ASSERT_EQ(receive(t.get(), rsp, 5000), TSS2_RC_SUCCESS);
+    EXPECT_EQ(rsp, expected_random_response(n, 0));
+  }
+}
+
+TEST(TctiPty, DeviceGoneIsAnErrorNotAHang) {
+  auto r = std::make_unique<Responder>(64, 0);
+  Tcti t(r->conf());
+  ASSERT_EQ(t.rc(), TSS2_RC_SUCCESS);
+  r.reset();  // the device disappears (master side closed)
+  const auto start = std::chrono::steady_clock::now();
+  TSS2_RC rc = transmit(t.get(), get_random(8));
+  if (rc == TSS2_RC_SUCCESS) {
+    Bytes rsp;
+    rc = receive(t.get(), rsp, 2000);
+  }
+  EXPECT_NE(rc, TSS2_RC_SUCCESS);
+  EXPECT_NE(rc, TSS2_TCTI_RC_TRY_AGAIN) << "a hang-up must be reported, not waited out";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1500));
+}
+
 TEST(TctiPty, PollHandleIsTheTty) {
   Responder r(64, 0);
   Tcti t(r.conf());
@@ -497,6 +543,21 @@ TEST(TctiTools, Tpm2ToolsWorkThroughTheModuleOverAChunkedPty) {
   ASSERT_EQ(run.status, 0) << run.output;
   EXPECT_EQ(run.output.size(), 16u) << run.output;
 
+  // tpm2-pytss (Debian's python3) takes the same "name:conf" string.
+  const bool pytss = std::system("/usr/bin/python3 -c 'import tpm2_pytss' >/dev/null 2>&1") == 0;
+  if (pytss) {
+    const std::string py = "LD_LIBRARY_PATH=" UTPM_TCTI_MODULE_DIR
+                           " /usr/bin/python3 -c 'from tpm2_pytss import ESAPI; "
+                           "e = ESAPI(\"utpm:" + r.path() + "\"); "
+                           "print(bytes(e.get_random(12)).hex()); e.close()' 2>&1";
+    FILE* p = popen(py.c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    char out[256] = {};
+    const size_t n = fread(out, 1, sizeof(out) - 1, p);
+    EXPECT_EQ(pclose(p), 0) << out;
+    EXPECT_EQ(n, 25u) << out;  // 24 hex digits + newline
+  }
+
   size_t commands = 0, sessions = 0, raw = 0;
   for (const auto& line : r.log()) {
     commands += line.rfind("command mssim loc=0 ", 0) == 0;
@@ -505,8 +566,54 @@ TEST(TctiTools, Tpm2ToolsWorkThroughTheModuleOverAChunkedPty) {
     EXPECT_TRUE(line.rfind("command ", 0) == 0 || line == "signal session_end") << line;
   }
   EXPECT_GE(raw, 1u);
-  EXPECT_EQ(sessions, 6u);  // one per tool run
+  EXPECT_EQ(sessions, pytss ? 7u : 6u);  // one per mssim tool run
   EXPECT_GE(commands, 12u);
+}
+
+// ---- the real engine: utpmd's pty ----
+
+TEST(TctiUtpmd, Tpm2ToolsThroughTheModuleAgainstUtpmdsPty) {
+#ifndef UTPM_UTPMD
+  GTEST_SKIP() << "utpmd is not built";
+#else
+  if (!on_path("tpm2_getrandom")) GTEST_SKIP() << "tpm2-tools missing";
+  char tmpl[] = "/tmp/utpm-tcti-utpmd-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  const std::string tty = dir + "/tty";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, STDOUT_FILENO);
+    dup2(devnull, STDERR_FILENO);
+    execl(UTPM_UTPMD, UTPM_UTPMD, "--state", (dir + "/state").c_str(), "--pty", tty.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ASSERT_GT(pid, 0);
+  for (int i = 0; i < 250 && access(tty.c_str(), F_OK) != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  // utpmd's pty frames the raw TPM stream only, hence framing=raw. (Once it uses the link
+  // decoder, the default mssim framing works there too.)
+  const std::string raw = ",framing=raw";
+  ToolRun run = run_tool(tty, "tpm2_startup -c", raw);
+  EXPECT_EQ(run.status, 0) << run.output;
+  run = run_tool(tty, "tpm2_getrandom --hex 16", raw);
+  EXPECT_EQ(run.status, 0) << run.output;
+  EXPECT_EQ(run.output.size(), 32u) << run.output;
+  run = run_tool(tty, "tpm2_pcrextend 16:sha256=" + std::string(64, 'a'), raw);
+  EXPECT_EQ(run.status, 0) << run.output;
+  run = run_tool(tty, "tpm2_pcrread sha256:16", raw);
+  EXPECT_EQ(run.status, 0) << run.output;
+  EXPECT_NE(run.output.find("0x9EF814B42FA0BE12D197C44D3E8E03441A4B1118237658368BA1351090E556ED"),
+            std::string::npos)
+      << run.output;
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  std::system(("rm -rf '" + dir + "'").c_str());
+#endif
 }
 
 }  // namespace

@@ -104,6 +104,24 @@ bool configure_tty(int fd, uint32_t baud) {
   return tcflush(fd, TCIOFLUSH) == 0;
 }
 
+// After a malformed response the device may still be sending the rest of it. Discard input
+// until the line has been quiet for a moment (bounded), so those bytes cannot become the start
+// of the next response.
+void drain_until_quiet(int fd) {
+  constexpr int kQuietMs = 50;
+  constexpr int64_t kMaxMs = 2000;
+  const int64_t deadline = now_ms() + kMaxMs;
+  uint8_t sink[256];
+  while (now_ms() < deadline) {
+    pollfd pfd{fd, POLLIN, 0};
+    const int ready = poll(&pfd, 1, kQuietMs);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0 || (pfd.revents & POLLIN) == 0) break;
+    if (read(fd, sink, sizeof(sink)) <= 0 && errno != EAGAIN && errno != EINTR) break;
+  }
+  tcflush(fd, TCIFLUSH);
+}
+
 TSS2_RC send_code(Context* c, uint32_t code) {
   uint8_t bytes[4];
   link::encode_mssim_code(code, bytes);
@@ -191,6 +209,7 @@ TSS2_RC receive(TSS2_TCTI_CONTEXT* ctx, size_t* size, uint8_t* response, int32_t
   if (rc == TSS2_TCTI_RC_TRY_AGAIN) return rc;  // stay in RECEIVE; bytes so far are kept
   if (rc != TSS2_RC_SUCCESS) {
     // The stream position is unknown now: forget it and let the next command start clean.
+    if (rc == TSS2_TCTI_RC_MALFORMED_RESPONSE) drain_until_quiet(c->fd);
     tcflush(c->fd, TCIFLUSH);
     c->state = State::kTransmit;
     return rc;

@@ -16,6 +16,9 @@
 //                       bytes run through 0x00..0x40 they include every tty control character
 //                       (0x03 ^C, 0x04 EOF, 0x0a LF, 0x0d CR, 0x11/0x13 XON/XOFF) that a cooked
 //                       tty would eat.
+//   TPM2_GetRandom(0x0BAD)  a response with a bad tag (0x8003), framed normally.
+//   TPM2_GetRandom(0x7A7A)  8 bytes as above, then stray bytes ("AT\r\n", half a header) that
+//                       belong to no response: what a desynchronised line looks like.
 //   anything else       TPM_RC_COMMAND_CODE (0x143), 10 bytes.
 // Every event is logged as one line: "command <framing> loc=<n> cc=<hex> size=<n>",
 // "signal <name>", "reject <framing>".
@@ -135,6 +138,12 @@ size_t canned_response(const Event& ev, uint8_t* rsp) {
   const uint32_t cc = utpm::link::load_be32(cmd.data() + 6);
   if (cc == 0x17B && cmd.size() == 12) {
     uint16_t n = utpm::link::load_be16(cmd.data() + 10);
+    if (n == 0x0BAD) {
+      const uint8_t bad[12] = {0x80, 0x03, 0, 0, 0, 0x0c, 0, 0, 0, 0, 0, 0};
+      std::memcpy(rsp, bad, sizeof(bad));
+      return sizeof(bad);
+    }
+    if (n == 0x7A7A) n = 8;
     if (n > 64) n = 64;
     const uint32_t size = 12u + n;
     rsp[0] = 0x80;
@@ -220,7 +229,8 @@ int main(int argc, char** argv) {
         log_line("command %s loc=%u cc=0x%x size=%zu", framing_name(ev.framing),
                  unsigned{ev.locality}, utpm::link::load_be32(ev.data.data() + 6),
                  ev.data.size());
-        const size_t len = g_backend >= 0 ? forward(ev, rsp, sizeof(rsp)) : canned_response(ev, rsp);
+        const size_t len =
+            g_backend >= 0 ? forward(ev, rsp, sizeof(rsp)) : canned_response(ev, rsp);
         if (len == 0) {
           log_line("backend failed");
           return 1;
@@ -234,6 +244,11 @@ int main(int argc, char** argv) {
         n = utpm::link::encode_reply(ev, out);
       }
       send_slowly(master, out, n);
+      if (ev.kind == EventKind::kCommand && ev.data.size() == 12 &&
+          utpm::link::load_be16(ev.data.data() + 10) == 0x7A7A) {
+        const uint8_t junk[] = {'A', 'T', '\r', '\n', 0x80, 0x01, 0x00};
+        send_slowly(master, junk, sizeof(junk));
+      }
     }
   }
 }
