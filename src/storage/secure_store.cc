@@ -152,7 +152,7 @@ uint32_t SecureStore::payload_capacity() const {
   return (nseg_ - kReserveSpares - 3) * (per_seg - emax);
 }
 
-uint32_t SecureStore::seg_auth_end_(uint32_t s) const {
+uint32_t SecureStore::authenticated_end(uint32_t s) const {
   // Authenticated extent of a used segment: header..end of its newest commit. Recomputed by a
   // read-only scan because the store does not keep per-segment ends in RAM.
   SegmentScan sc;
@@ -571,7 +571,6 @@ MountCause SecureStore::format(Bytes device_secret, Bytes instance_id, bool forc
     unmount();
     return cause_ = MountCause::io_error;
   }
-  // open_segment counted the first erase again; keep erase stats honest (format erased all).
   return cause_ = MountCause::ok;
 }
 

@@ -145,7 +145,8 @@ class SecureStore {
   template <class Fn>
   void for_each_authenticated_extent(Fn&& fn) const {
     for (uint32_t s = 0; s < nseg_; ++s) {
-      if (segs_[s].state == kUsed && seg_auth_end_(s) > 0) fn(seg_addr(s), seg_auth_end_(s));
+      const uint32_t end = segs_[s].state == kUsed ? authenticated_end(s) : 0;
+      if (end > 0) fn(seg_addr(s), end);
     }
   }
 
@@ -161,7 +162,7 @@ class SecureStore {
   struct SegmentScan;
 
   uint32_t seg_addr(uint32_t s) const { return s * seg_size_; }
-  uint32_t seg_auth_end_(uint32_t s) const;
+  uint32_t authenticated_end(uint32_t s) const;
   uint32_t payload_capacity() const;
 
   void derive_keys(crypto::Bytes secret, const uint8_t* instance);
