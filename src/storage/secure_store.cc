@@ -437,6 +437,11 @@ MountCause SecureStore::mount_once_with(Bytes secret) {
     uint64_t prev;
     if (read_header(s, si.seq, prev, si.erase_count)) {
       if (si.seq > max_seq_) max_seq_ = si.seq;
+      // Sequence numbers are handed out once; two authentic headers with the same one can only
+      // be a copy of an older version of a segment put back next to the current one.
+      for (uint32_t o = 0; o < s; ++o) {
+        if (segs_[o].seq == si.seq) return MountCause::broken_chain;
+      }
     } else {
       si.seq = 0;
     }
