@@ -178,11 +178,14 @@ class SecureStore {
   StoreResult begin_txn();
   StoreResult open_segment();
   StoreResult compact_tail();
-  StoreResult write_commit(uint32_t records, uint64_t new_tail, bool compaction);
+  StoreResult write_commit(uint32_t records, uint64_t new_tail, bool compaction,
+                           bool* retryable);
+  void relink(uint32_t from, uint32_t to, uint32_t tail_lo, uint32_t tail_hi);
   StoreResult append_entry(crypto::Bytes entry);
   StoreResult copy_entry(uint32_t from, uint32_t size, uint32_t& to);
   StoreResult spill(uint32_t need);
   StoreResult fail(StoreResult r);
+  StoreResult read_once(uint32_t id, std::span<uint8_t> out, size_t& len);
 
   IndexEntry* find(std::span<IndexEntry> v, size_t n, uint32_t id) const;
   bool index_upsert(const IndexEntry& e);
