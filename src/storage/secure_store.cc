@@ -152,7 +152,7 @@ uint32_t SecureStore::payload_capacity() const {
   return (nseg_ - kReserveSpares - 3) * (per_seg - emax);
 }
 
-uint32_t SecureStore::seg_auth_end_(uint32_t s) const {
+uint32_t SecureStore::authenticated_end(uint32_t s) const {
   // Authenticated extent of a used segment: header..end of its newest commit. Recomputed by a
   // read-only scan because the store does not keep per-segment ends in RAM.
   SegmentScan sc;
@@ -437,6 +437,11 @@ MountCause SecureStore::mount_once_with(Bytes secret) {
     uint64_t prev;
     if (read_header(s, si.seq, prev, si.erase_count)) {
       if (si.seq > max_seq_) max_seq_ = si.seq;
+      // Sequence numbers are handed out once; two authentic headers with the same one can only
+      // be a copy of an older version of a segment put back next to the current one.
+      for (uint32_t o = 0; o < s; ++o) {
+        if (segs_[o].seq == si.seq) return MountCause::broken_chain;
+      }
     } else {
       si.seq = 0;
     }
@@ -567,11 +572,10 @@ MountCause SecureStore::format(Bytes device_secret, Bytes instance_id, bool forc
   nindex_ = 0;
   live_bytes_ = 0;
   mounted_ = true;
-  if (open_segment() != StoreResult::ok || write_commit(0, 1, false) != StoreResult::ok) {
+  if (open_segment() != StoreResult::ok || write_commit(0, 1, false, nullptr) != StoreResult::ok) {
     unmount();
     return cause_ = MountCause::io_error;
   }
-  // open_segment counted the first erase again; keep erase stats honest (format erased all).
   return cause_ = MountCause::ok;
 }
 
@@ -633,6 +637,7 @@ StoreResult SecureStore::open_segment() {
 }
 
 StoreResult SecureStore::append_entry(Bytes entry) {
+  const uint32_t at = pos_;
   if (pos_ + entry.size() > seg_addr(head_) + seg_size_ ||
       flash_.program(pos_, entry) != FlashStatus::ok) {
     head_fresh_ = false;
@@ -640,6 +645,23 @@ StoreResult SecureStore::append_entry(Bytes entry) {
   }
   stats_.bytes_programmed += entry.size();
   pos_ += static_cast<uint32_t>(entry.size());
+  // Read back: a unit that did not program right must not be authenticated by the commit MAC
+  // (which is computed over what is on flash). A misread is absorbed by reading again.
+  uint8_t chunk[64];
+  for (uint32_t done = 0; done < entry.size();) {
+    const uint32_t n = static_cast<uint32_t>(
+        entry.size() - done < sizeof chunk ? entry.size() - done : sizeof chunk);
+    bool same = false;
+    for (int attempt = 0; attempt < 3 && !same; ++attempt) {
+      same = flash_.read(at + done, {chunk, n}) == FlashStatus::ok &&
+             std::memcmp(chunk, entry.data() + done, n) == 0;
+    }
+    if (!same) {
+      head_fresh_ = false;
+      return StoreResult::io_error;
+    }
+    done += n;
+  }
   return StoreResult::ok;
 }
 
@@ -653,10 +675,28 @@ StoreResult SecureStore::copy_entry(uint32_t from, uint32_t size, uint32_t& to) 
     if (r != StoreResult::ok) return r;
     done += n;
   }
+  // The copy equals what was read, but the read may have been a misread: compare source and
+  // copy afresh, so a transient error never becomes a permanently corrupted record.
+  uint8_t a[32], b[32];
+  for (uint32_t done = 0; done < size;) {
+    const uint32_t n = size - done < sizeof a ? size - done : uint32_t{sizeof a};
+    bool same = false;
+    for (int attempt = 0; attempt < 3 && !same; ++attempt) {
+      same = flash_.read(from + done, {a, n}) == FlashStatus::ok &&
+             flash_.read(to + done, {b, n}) == FlashStatus::ok && std::memcmp(a, b, n) == 0;
+    }
+    if (!same) {
+      head_fresh_ = false;
+      return StoreResult::io_error;
+    }
+    done += n;
+  }
   return StoreResult::ok;
 }
 
-StoreResult SecureStore::write_commit(uint32_t records, uint64_t new_tail, bool compaction) {
+StoreResult SecureStore::write_commit(uint32_t records, uint64_t new_tail, bool compaction,
+                                      bool* retryable) {
+  if (retryable) *retryable = false;
   CommitRecord c{};
   c.type = kTypeCommit;
   c.records = static_cast<uint16_t>(records);
@@ -668,8 +708,31 @@ StoreResult SecureStore::write_commit(uint32_t records, uint64_t new_tail, bool 
   compute_digest(c.digest, !compaction);
   bool ok;
   fill_mac(head_, body_start_, pos_, reinterpret_cast<uint8_t*>(&c), ok);
-  if (!ok) return fail(StoreResult::io_error);
-  if (append_entry(as_bytes(c)) != StoreResult::ok) return fail(StoreResult::io_error);
+  const uint32_t footer_addr = pos_;
+  if (ok && pos_ + kCommitSize <= seg_addr(head_) + seg_size_ &&
+      flash_.program(pos_, as_bytes(c)) == FlashStatus::ok) {
+    stats_.bytes_programmed += kCommitSize;
+  }
+  pos_ += kCommitSize;
+  // Verify what is on flash before the anchor vouches for it. An anchored commit that does not
+  // authenticate would read as a rollback at the next mount, so a program that went wrong (or
+  // a MAC computed over a misread body) must stop here. A transient misread of a good commit
+  // is absorbed by reading again.
+  bool verified = false;
+  for (int attempt = 0; attempt < 3 && !verified; ++attempt) {
+    CommitRecord back;
+    verified = flash_.read(footer_addr, as_bytes_mut(back)) == FlashStatus::ok &&
+               std::memcmp(&back, &c, sizeof c) == 0 &&
+               verify_commit_mac(head_, body_start_, footer_addr,
+                                 reinterpret_cast<const uint8_t*>(&back));
+  }
+  if (!verified) {
+    // Nothing durable happened (the commit does not authenticate on flash, so recovery
+    // ignores it and the anchor was not touched): the caller may retry in a fresh segment.
+    head_fresh_ = false;
+    if (retryable) *retryable = true;
+    return StoreResult::io_error;
+  }
   // Order matters: log durable, then anchor. The reverse would let a cut leave an anchor
   // ahead of the log, which recovery must (and does) call a rollback.
   if (flash_.sync() != FlashStatus::ok) return fail(StoreResult::io_error);
@@ -683,6 +746,18 @@ StoreResult SecureStore::write_commit(uint32_t records, uint64_t new_tail, bool 
   segs_[head_].pad[0] = 1;
   ++stats_.commits;
   return StoreResult::ok;
+}
+
+void SecureStore::relink(uint32_t from, uint32_t to, uint32_t tail_lo, uint32_t tail_hi) {
+  // Point the index at the copies a compaction commit just made durable. Until then the index
+  // keeps pointing into the tail, so a compaction that fails half way changes nothing.
+  for (uint32_t a = from; a < to;) {
+    EntryHeader h;
+    if (flash_.read(a, as_bytes_mut(h)) != FlashStatus::ok || h.type != kTypeRecord) return;
+    IndexEntry* e = find(mem_.index, nindex_, h.id);
+    if (e != nullptr && e->addr >= tail_lo && e->addr < tail_hi && gen_of(*e) == h.gen) e->addr = a;
+    a += entry_size(h.len);
+  }
 }
 
 StoreResult SecureStore::compact_tail() {
@@ -701,41 +776,49 @@ StoreResult SecureStore::compact_tail() {
   const uint32_t lo = seg_addr(t), hi = lo + seg_size_;
   txn_start_ = pos_;  // aborted leftovers before this point stay out of the replay
   uint32_t copies = 0;
+  auto commit_copies = [&](uint64_t new_tail) {
+    const uint32_t from = txn_start_, to = pos_;
+    const StoreResult r = write_commit(copies, new_tail, true, nullptr);
+    if (r == StoreResult::ok) relink(from, to, lo, hi);
+    copies = 0;
+    return r;
+  };
   for (size_t i = 0; i < nindex_; ++i) {
-    IndexEntry& e = mem_.index[i];
+    const IndexEntry& e = mem_.index[i];
     if (e.addr < lo || e.addr >= hi) continue;
     const uint32_t size = entry_size(len_of(e));
     if (pos_ + size + kCommitSize > seg_addr(head_) + seg_size_) {
       if (copies > 0) {
-        const StoreResult r = write_commit(copies, tail_seq_, true);
+        const StoreResult r = commit_copies(tail_seq_);
         if (r != StoreResult::ok) return r;
-        copies = 0;
       }
       const StoreResult r = open_segment();
-      if (r != StoreResult::ok) return r == StoreResult::no_space ? r : fail(r);
+      if (r != StoreResult::ok) return r;
     }
     // Copy only what RAM says is there: header identity and tag must match the index, so a
     // record swapped on flash after mount is not laundered into a fresh commit.
-    EntryHeader h;
-    uint8_t tag[8];
-    if (flash_.read(e.addr, as_bytes_mut(h)) != FlashStatus::ok ||
-        flash_.read(e.addr + kEntryHeaderSize + kNonceSize + h.len, {tag, 8}) != FlashStatus::ok) {
-      return fail(StoreResult::io_error);
+    bool matches = false;
+    for (int attempt = 0; attempt < 2 && !matches; ++attempt) {  // re-read: transient errors
+      EntryHeader h;
+      uint8_t tag[8];
+      if (flash_.read(e.addr, as_bytes_mut(h)) != FlashStatus::ok ||
+          flash_.read(e.addr + kEntryHeaderSize + kNonceSize + len_of(e), {tag, 8}) !=
+              FlashStatus::ok) {
+        return StoreResult::io_error;
+      }
+      matches = h.type == kTypeRecord && h.id == e.id && h.gen == gen_of(e) &&
+                h.len == len_of(e) && load64(tag) == e.tag8;
     }
-    if (h.type != kTypeRecord || h.id != e.id || h.gen != gen_of(e) || h.len != len_of(e) ||
-        load64(tag) != e.tag8) {
-      return fail(StoreResult::integrity_error);
-    }
+    if (!matches) return fail(StoreResult::integrity_error);
     uint32_t to;
     const StoreResult r = copy_entry(e.addr, size, to);
-    if (r != StoreResult::ok) return fail(r);
-    e.addr = to;
+    if (r != StoreResult::ok) return r;  // nothing committed: the next transaction retries
     ++copies;
   }
   if (pos_ + kCommitSize > seg_addr(head_) + seg_size_) {
     // Nothing was copied (copies always leave room for their commit) and the head is full.
     const StoreResult r = open_segment();
-    if (r != StoreResult::ok) return r == StoreResult::no_space ? r : fail(r);
+    if (r != StoreResult::ok) return r;
   }
   uint64_t next_tail = segs_[head_].seq;
   for (uint32_t s = 0; s < nseg_; ++s) {
@@ -743,7 +826,7 @@ StoreResult SecureStore::compact_tail() {
       next_tail = segs_[s].seq;
     }
   }
-  const StoreResult r = write_commit(copies, next_tail, true);
+  const StoreResult r = commit_copies(next_tail);
   if (r != StoreResult::ok) return r;
   segs_[t].state = kFree;
   ++stats_.compactions;
@@ -865,9 +948,17 @@ StoreResult SecureStore::write(uint32_t id, Bytes data) {
     return StoreResult::io_error;
   }
   std::memset(tag + kTagSize, 0, size - (kRecordOverhead + len));
-  const uint32_t addr = pos_;
-  const StoreResult r = append_entry({w, size});
+  uint32_t addr = pos_;
+  StoreResult r = append_entry({w, size});
+  if (r == StoreResult::io_error) {
+    // The entry did not program or read back right: carry the transaction to a fresh segment
+    // and try once more before giving up on it.
+    r = spill(size);
+    addr = pos_;
+    if (r == StoreResult::ok) r = append_entry({w, size});
+  }
   if (r != StoreResult::ok) {
+    crypto::zeroize(w, size);
     abort();
     return r;
   }
@@ -939,8 +1030,22 @@ StoreResult SecureStore::commit() {
     txn_open_ = false;
     return StoreResult::ok;
   }
-  const StoreResult r = write_commit(txn_entries_, tail_seq_, false);
-  if (r != StoreResult::ok) return r;
+  for (int attempt = 0;; ++attempt) {
+    bool retryable = false;
+    StoreResult r = write_commit(txn_entries_, tail_seq_, false, &retryable);
+    if (r == StoreResult::ok) break;
+    if (!retryable || attempt == 2) {
+      abort();
+      return r;
+    }
+    // The commit did not verify on flash, so it does not exist: move the transaction to a
+    // fresh segment (its entries are copied and verified) and commit there.
+    r = spill(0);
+    if (r != StoreResult::ok) {
+      abort();
+      return StoreResult::io_error;
+    }
+  }
   for (size_t i = 0; i < nstaged_; ++i) {
     const IndexEntry& s = mem_.staged[i];
     if (const IndexEntry* c = find(mem_.index, nindex_, s.id)) live_bytes_ -= entry_size(len_of(*c));
@@ -966,6 +1071,14 @@ void SecureStore::abort() {
 }
 
 StoreResult SecureStore::read(uint32_t id, std::span<uint8_t> out, size_t& len) {
+  // A failed check is re-read once: a transient read error must not put the TPM into failure
+  // mode, while tampering fails the same way twice.
+  StoreResult r = read_once(id, out, len);
+  if (r == StoreResult::integrity_error) r = read_once(id, out, len);
+  return r;
+}
+
+StoreResult SecureStore::read_once(uint32_t id, std::span<uint8_t> out, size_t& len) {
   len = 0;
   if (!mounted_) return StoreResult::integrity_error;
   const IndexEntry* e = txn_open_ ? find(mem_.staged, nstaged_, id) : nullptr;

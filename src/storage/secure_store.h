@@ -145,7 +145,8 @@ class SecureStore {
   template <class Fn>
   void for_each_authenticated_extent(Fn&& fn) const {
     for (uint32_t s = 0; s < nseg_; ++s) {
-      if (segs_[s].state == kUsed && seg_auth_end_(s) > 0) fn(seg_addr(s), seg_auth_end_(s));
+      const uint32_t end = segs_[s].state == kUsed ? authenticated_end(s) : 0;
+      if (end > 0) fn(seg_addr(s), end);
     }
   }
 
@@ -161,7 +162,7 @@ class SecureStore {
   struct SegmentScan;
 
   uint32_t seg_addr(uint32_t s) const { return s * seg_size_; }
-  uint32_t seg_auth_end_(uint32_t s) const;
+  uint32_t authenticated_end(uint32_t s) const;
   uint32_t payload_capacity() const;
 
   void derive_keys(crypto::Bytes secret, const uint8_t* instance);
@@ -177,11 +178,14 @@ class SecureStore {
   StoreResult begin_txn();
   StoreResult open_segment();
   StoreResult compact_tail();
-  StoreResult write_commit(uint32_t records, uint64_t new_tail, bool compaction);
+  StoreResult write_commit(uint32_t records, uint64_t new_tail, bool compaction,
+                           bool* retryable);
+  void relink(uint32_t from, uint32_t to, uint32_t tail_lo, uint32_t tail_hi);
   StoreResult append_entry(crypto::Bytes entry);
   StoreResult copy_entry(uint32_t from, uint32_t size, uint32_t& to);
   StoreResult spill(uint32_t need);
   StoreResult fail(StoreResult r);
+  StoreResult read_once(uint32_t id, std::span<uint8_t> out, size_t& len);
 
   IndexEntry* find(std::span<IndexEntry> v, size_t n, uint32_t id) const;
   bool index_upsert(const IndexEntry& e);

@@ -34,4 +34,5 @@ while read -r _addr size type name; do
 done < <("$NM" -S --size-sort -C "$OUT/footprint.o")
 echo "total static RAM: $total bytes"
 echo "== deepest stack frames =="
-cat "$OUT"/*.su | sort -t$'\t' -k2 -n -r | head -5
+sort -t$'\t' -k2 -n -r "$OUT"/*.su > "$OUT/stack.txt"
+head -5 "$OUT/stack.txt"

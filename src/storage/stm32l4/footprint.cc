@@ -5,9 +5,9 @@
 
 namespace utpm::storage::footprint {
 
-// Store: 64 KB in bank 2 = 8 segments of 4 pages (8 KB); NV indices up to 2048 bytes.
+// Store: 128 KB in bank 2 = 16 segments of 4 pages (8 KB); records up to 2048 bytes.
 inline constexpr StoreConfig kConfig{4, 2048};
-inline constexpr size_t kRecords = 64, kStaged = 16, kSegments = 8;
+inline constexpr size_t kRecords = 64, kStaged = 16, kSegments = 16;
 
 alignas(SecureStore) unsigned char store_object[sizeof(SecureStore)];
 IndexEntry index_ram[kRecords];
