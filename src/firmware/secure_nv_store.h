@@ -1,7 +1,7 @@
 // The engine's persistent store on the firmware: the secure store (src/storage) on the board's
 // flash, behind tpm::NvStore. All of its RAM is static and sized here; the store's sizes for
-// the default profile (64 KB of flash in 8 segments, up to 64 live records, records up to
-// 2 KB) are those of docs/storage.md §Resources.
+// the default profile (128 KB of flash in 16 segments of 8 KB, up to 64 live records, records
+// up to 2 KB) are those docs/storage.md proposes for the firmware.
 #pragma once
 
 #include <cstddef>
@@ -19,7 +19,7 @@ class SecureNvStore final : public tpm::NvStore {
   static constexpr storage::StoreConfig kConfig{4, 2048};  // 8 KB segments, 2 KB records
   static constexpr size_t kMaxRecords = 64;
   static constexpr size_t kMaxStaged = 16;
-  static constexpr size_t kMaxSegments = 8;
+  static constexpr size_t kMaxSegments = 16;
 
   SecureNvStore(storage::FlashDevice& flash, storage::FlashDevice& anchor_flash);
   SecureNvStore(const SecureNvStore&) = delete;

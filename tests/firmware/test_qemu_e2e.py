@@ -321,7 +321,7 @@ class FirmwareE2E(Tools, unittest.TestCase):
             clock_before = self.read_clock()
             self.tool("tpm2_shutdown", "-c")
         FW.restart()
-        self.assertTrue(os.path.getsize(ARGS.nv) >= 64 * 1024, "semihosted store file exists")
+        self.assertEqual(os.path.getsize(ARGS.nv), (128 + 8 + 2) * 1024, "semihosted flash file")
         after = FW.diagnostics()
         self.assertEqual(after["boot_count"], before + 1)
         self.assertGreaterEqual(after["store_used"], 16)
@@ -344,7 +344,7 @@ class StoreSecurity(Tools, unittest.TestCase):
     """The secure store on the firmware: tampering and rollback of the host file that stands in
     for flash must put the engine into failure mode (TPM_RC_FAILURE), never into fresh state."""
 
-    STORE_SIZE = 64 * 1024  # the log region at the start of the file; anchor and secret follow
+    STORE_SIZE = 128 * 1024  # the log region at the start of the file; anchor and secret follow
 
     def rc_before_startup(self):
         return qh.parse_response(FW.transact(get_random(8)))[2]

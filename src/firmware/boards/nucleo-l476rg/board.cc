@@ -8,7 +8,7 @@
 //   time      SysTick at 1 kHz; DWT cycle counter for per-command cost.
 //   presence  the blue user button B1 on PC13 (pressed = low).
 //   watchdog  IWDG on the LSI, ~32 s: long enough for RSA key generation at 80 MHz.
-//   store     internal flash, bank 2 (the secure store's STM32L4 driver): 64 KB log, 4 KB
+//   store     internal flash, bank 2 (the secure store's STM32L4 driver): 128 KB log, 8 KB
 //             rollback anchor, 2 KB device secret; the image can never grow into them
 //             (memory.ld). Deploy with RDP level 1 so the secret cannot be read over SWD.
 #include <cstring>
@@ -181,9 +181,9 @@ void watchdog_init() {
 }
 
 // ---- persistent areas in bank 2 (addresses repeated in memory.ld, which reserves them) ----
-storage::Stm32l4Flash store_dev(0x080EE000, 32);   // 64 KB: the secure store's log
-storage::Stm32l4Flash anchor_dev(0x080FE000, 2);   // 4 KB: rollback anchor, never touched by the store
-storage::Stm32l4Flash secret_dev(0x080FF000, 1);   // 2 KB: the device secret
+storage::Stm32l4Flash store_dev(0x080DC000, 64);  // 128 KB: the secure store's log
+storage::Stm32l4Flash anchor_dev(0x080FC000, 4);  // 8 KB: rollback anchor, never touched by the store
+storage::Stm32l4Flash secret_dev(0x080FE000, 1);  // 2 KB: the device secret
 
 }  // namespace
 

@@ -6,7 +6,7 @@
 //   - No RCC, GPIO, RNG or flash controller (QEMU maps them as unimplemented), hence:
 //   - the store's "flash" is a host file reached through semihosting (SYS_OPEN/READ/WRITE/SEEK),
 //     with the STM32L4's NOR rules enforced (SemihostedFlash), laid out as on the Nucleo:
-//     64 KB secure store log | 4 KB rollback anchor | 2 KB device secret. The secret sits in a
+//     128 KB secure store log | 8 KB rollback anchor | 2 KB device secret. The secret sits in a
 //     host file, so this board is TEST-ONLY in that respect too;
 //   - entropy is read from the host's /dev/urandom through semihosting. TEST-ONLY: there is
 //     no health check and the host sees every byte; never ship this board.
@@ -58,8 +58,8 @@ int32_t store_fd = -1;
 
 // Same geometry as the Nucleo's bank-2 areas: 2 KB pages, 8-byte program units.
 constexpr uint32_t kPage = 2048;
-constexpr storage::FlashGeometry kStoreGeometry{kPage, 32, 8};
-constexpr storage::FlashGeometry kAnchorGeometry{kPage, 2, 8};
+constexpr storage::FlashGeometry kStoreGeometry{kPage, 64, 8};
+constexpr storage::FlashGeometry kAnchorGeometry{kPage, 4, 8};
 constexpr storage::FlashGeometry kSecretGeometry{kPage, 1, 8};
 constexpr uint32_t kAnchorOffset = kStoreGeometry.size();
 constexpr uint32_t kSecretOffset = kAnchorOffset + kAnchorGeometry.size();
