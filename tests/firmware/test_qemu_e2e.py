@@ -178,6 +178,9 @@ class FirmwareE2E(Tools, unittest.TestCase):
     def engine(self):
         if not FW.diagnostics()["features"] & qh.FEATURE_ENGINE:
             self.skipTest("firmware image built without the engine (src/tpm not linked yet)")
+        # Each test may run alone: make sure the TPM is started (INITIALIZE = it already was).
+        rc = qh.parse_response(FW.transact(qh.command(CC_STARTUP, b"\x00\x00")))[2]
+        self.assertIn(rc, (0, TPM_RC_INITIALIZE), f"Startup(CLEAR) rc 0x{rc:x}")
 
     def test_20_tools_startup_getrandom_getcap(self):
         self.engine()
@@ -269,6 +272,74 @@ class FirmwareE2E(Tools, unittest.TestCase):
             self.tool("tpm2_flushcontext", "-t")
         d = FW.diagnostics()
         self.assertLess(d["stack_high_water"], d["stack_reserve"])
+
+    def test_27_tools_key_use_checked_on_the_host(self):
+        # Signatures made by the firmware verify with an independent implementation
+        # (python3-cryptography), and the firmware decrypts what the host encrypted. RSA
+        # private operations are the largest users of mbedTLS's static pool.
+        self.engine()
+        try:
+            from cryptography.hazmat.primitives import hashes, serialization
+            from cryptography.hazmat.primitives.asymmetric import ec, padding
+        except ImportError:
+            self.skipTest("python3-cryptography missing")
+        data = b"signed inside the firmware"
+        msg = self.scratch_file("msg", data)
+
+        def use(*argv):
+            # Without a resource manager every tool leaves the context it loaded in one of the
+            # TPM's 3 object slots: free it after each use, as tpm2-abrmd would.
+            out = self.tool(*argv)
+            self.tool("tpm2_flushcontext", "-t")
+            return out
+
+        def public_key(ctx):
+            pem = os.path.join(ARGS.scratch, "pub.pem")
+            use("tpm2_readpublic", "-c", ctx, "-f", "pem", "-o", pem)
+            with open(pem, "rb") as f:
+                return serialization.load_pem_public_key(f.read())
+
+        sig = os.path.join(ARGS.scratch, "sig")
+        for curve, hash_name, halg in (("ecc256", "sha256", hashes.SHA256()),
+                                       ("ecc384", "sha384", hashes.SHA384())):
+            ctx = os.path.join(ARGS.scratch, f"{curve}.ctx")
+            use("tpm2_createprimary", "-C", "o", "-G", f"{curve}:ecdsa-{hash_name}", "-a",
+                "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign", "-c", ctx)
+            use("tpm2_sign", "-c", ctx, "-g", hash_name, "-f", "plain", "-o", sig, msg)
+            with open(sig, "rb") as f:  # "plain" ECDSA from tpm2_sign is DER
+                public_key(ctx).verify(f.read(), data, ec.ECDSA(halg))  # raises if invalid
+
+        ctx = os.path.join(ARGS.scratch, "rsa.ctx")
+        use("tpm2_createprimary", "-C", "o", "-G", "rsa2048", "-a",
+            "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|decrypt|sign", "-c", ctx)
+        pub = public_key(ctx)
+        for scheme, pad in (("rsassa", padding.PKCS1v15()),
+                            ("rsapss", padding.PSS(padding.MGF1(hashes.SHA256()), padding.PSS.AUTO))):
+            use("tpm2_sign", "-c", ctx, "-g", "sha256", "-s", scheme, "-f", "plain", "-o", sig, msg)
+            with open(sig, "rb") as f:
+                pub.verify(f.read(), data, pad, hashes.SHA256())
+        ct = self.scratch_file("ct", pub.encrypt(data, padding.PKCS1v15()))
+        pt = os.path.join(ARGS.scratch, "pt")
+        use("tpm2_rsadecrypt", "-c", ctx, "-s", "rsaes", "-o", pt, ct)
+        with open(pt, "rb") as f:
+            self.assertEqual(f.read(), data)
+
+        ctx = os.path.join(ARGS.scratch, "aes.ctx")
+        use("tpm2_createprimary", "-C", "o", "-G", "aes128cfb", "-a",
+            "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|decrypt|sign", "-c", ctx)
+        enc, dec = os.path.join(ARGS.scratch, "aes.ct"), os.path.join(ARGS.scratch, "aes.pt")
+        use("tpm2_encryptdecrypt", "-c", ctx, "-o", enc, msg)
+        use("tpm2_encryptdecrypt", "-d", "-c", ctx, "-o", dec, enc)
+        with open(enc, "rb") as f:
+            self.assertNotEqual(f.read(), data)
+        with open(dec, "rb") as f:
+            self.assertEqual(f.read(), data)
+
+    def scratch_file(self, name, content):
+        path = os.path.join(ARGS.scratch, name)
+        with open(path, "wb") as f:
+            f.write(content)
+        return path
 
     def test_26_legacy_reset_signal_resets_the_engine(self):
         # The Nucleo sample's SignalReset is a power cycle (_TPM_Init): a started TPM answers
