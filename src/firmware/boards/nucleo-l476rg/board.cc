@@ -172,6 +172,8 @@ bool rng_word(uint32_t& out) {
 }
 
 void watchdog_init() {
+  // Freeze the watchdog while a debugger halts the core, or every breakpoint resets the board.
+  reg(0xE0042008) |= 1u << 12;  // DBGMCU_APB1FZR1.DBG_IWDG_STOP
   reg(kIwdg + 0x00) = 0xCCCC;  // start (the LSI starts with it)
   reg(kIwdg + 0x00) = 0x5555;  // unlock PR/RLR
   reg(kIwdg + 0x04) = 6;       // prescaler /256: 125 Hz on the 32 kHz LSI
