@@ -94,6 +94,7 @@ TPM_RC TPM2_RSA_Decrypt(Command& c) {
   if (TPM_RC rc = c.parse(cipher_text, in_scheme, label)) return rc;
   ObjectSlot* key;
   if (TPM_RC rc = rsa_decrypt_key(c, key)) return rc;
+  if (key->public_only) return rc_handle(TPM_RC_KEY, 1);
   if (key->pub.objectAttributes.has(TPMA_OBJECT_restricted)) return rc_handle(TPM_RC_ATTRIBUTES, 1);
   if (!label_ok(label)) return rc_param(TPM_RC_VALUE, 3);
   TPMT_RSA_DECRYPT scheme;
@@ -136,6 +137,7 @@ TPM_RC TPM2_ECDH_ZGen(Command& c) {
   if (TPM_RC rc = c.parse(in_point)) return rc;
   ObjectSlot* key;
   if (TPM_RC rc = ecdh_key(c, key)) return rc;
+  if (key->public_only) return rc_handle(TPM_RC_KEY, 1);
   const auto curve = static_cast<crypto::EccCurve>(key->pub.parameters.eccDetail.curveID.value);
   const size_t n = crypto::ecc_bytes(curve);
   if (in_point.t.x.size != n || in_point.t.y.size != n) return rc_param(TPM_RC_ECC_POINT, 1);

@@ -17,6 +17,7 @@ TPM_RC TPM2_StartAuthSession(Command& c);
 // Chapter 12, Object commands (object.cc)
 TPM_RC TPM2_Create(Command& c);
 TPM_RC TPM2_Load(Command& c);
+TPM_RC TPM2_LoadExternal(Command& c);
 TPM_RC TPM2_ReadPublic(Command& c);
 TPM_RC TPM2_Unseal(Command& c);
 TPM_RC TPM2_ObjectChangeAuth(Command& c);

@@ -53,6 +53,7 @@ constexpr auto kCommands = sorted(std::array{
     CMD(ContextLoad, kCmdRHandle, 0, H::none, H::none, A::none, A::none),
     CMD(ContextSave, 0, 1, H::context, H::none, A::none, A::none),
     CMD(FlushContext, 0, 0, H::none, H::none, A::none, A::none),
+    CMD(LoadExternal, kCmdRHandle, 0, H::none, H::none, A::none, A::none),
     CMD(ReadPublic, kRead, 1, H::object, H::none, A::none, A::none),
     CMD(StartAuthSession, kCmdRHandle, 2, H::object_or_null, H::entity_or_null, A::none, A::none),
     CMD(GetCapability, kCmdAllowedInFailure | kRead, 0, H::none, H::none, A::none, A::none),

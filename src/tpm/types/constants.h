@@ -235,6 +235,7 @@ inline constexpr TPM_CC TPM_CC_SequenceUpdate = 0x15C;
 inline constexpr TPM_CC TPM_CC_ContextLoad = 0x161;
 inline constexpr TPM_CC TPM_CC_ContextSave = 0x162;
 inline constexpr TPM_CC TPM_CC_FlushContext = 0x165;
+inline constexpr TPM_CC TPM_CC_LoadExternal = 0x167;
 inline constexpr TPM_CC TPM_CC_StartAuthSession = 0x176;
 inline constexpr TPM_CC TPM_CC_ReadPublic = 0x173;
 inline constexpr TPM_CC TPM_CC_GetCapability = 0x17A;
