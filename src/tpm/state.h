@@ -54,6 +54,13 @@ struct PersistentData {
   uint32_t lockout_recovery = profile::kDefaultLockoutRecovery;
   uint32_t failed_tries = 0;
   uint64_t total_reset_count = 0;
+  TPMT_HA owner_policy;        // hashAlg TPM_ALG_NULL: no policy
+  TPMT_HA endorsement_policy;
+  TPMT_HA lockout_policy;
+  // Handles of persistent objects; each object is NV record <handle> (EvictControl).
+  uint32_t persistent_count = 0;
+  TPM_HANDLE persistent[profile::kMaxPersistentObjects]{};
+  TPM_HANDLE persistent_hierarchy[profile::kMaxPersistentObjects]{};
 };
 
 // Small, frequently updated (record kRecClock). Kept apart so a clock tick does not rewrite seeds.
@@ -90,6 +97,7 @@ struct ObjectSlot {
   TPM2B_NAME qualified_name;
   TPM_HANDLE hierarchy = TPM_RH_NULL;  // the hierarchy the object belongs to
   bool public_only = false;            // LoadExternal of a public area alone
+  TPM_HANDLE evict_handle = 0;         // a persistent object loaded for the current command
   TPM2B_DIGEST seed_value;             // storage parents: protection seed; keyed hash/sym: obfuscation
   crypto::RsaPrivateKey rsa;           // RSA: CRT form, expanded once at load
   crypto::EccScalar ecc;               // ECC: private scalar
@@ -135,7 +143,13 @@ struct State {
   TPM2B_AUTH platform_auth;
   uint8_t null_seed[profile::kPrimarySeedSize]{};   // renewed at every TPM Reset
   uint8_t null_proof[profile::kProofSize]{};
-  uint64_t context_counter = 0;  // TPMS_CONTEXT.sequence; set at Startup so it never repeats
+  uint64_t context_counter = 0;
+  TPMT_HA platform_policy;
+  // Dictionary-attack timing (volatile: a reboot neither speeds up nor slows down recovery
+  // more than Part 1 §19.8 allows, since failedTries itself is persistent).
+  uint64_t da_last_recovery_ms = 0;    // platform ms of the last failedTries decrement
+  uint64_t lockout_auth_blocked_until = 0;  // platform ms; UINT64_MAX until the next reset
+  bool lockout_auth_blocked = false;  // TPMS_CONTEXT.sequence; set at Startup so it never repeats
   uint8_t ph_enable = 1, sh_enable = 1, eh_enable = 1, ph_enable_nv = 1;
   crypto::DrbgState drbg{};
   uint64_t timer_at_power_on = 0;      // platform ms at _TPM_Init (TPMS_TIME_INFO.time base)

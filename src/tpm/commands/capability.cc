@@ -86,7 +86,7 @@ bool tpm_property(Tpm& tpm, TPM_PT pt, uint32_t& v) {
     case PT_VAR + 0:  // TPMA_PERMANENT
       v = (st.pers.owner_auth.size ? 1u : 0) | (st.pers.endorsement_auth.size ? 2u : 0) |
           (st.pers.lockout_auth.size ? 4u : 0) | (st.pers.disable_clear ? 1u << 8 : 0) |
-          (st.pers.max_tries && st.pers.failed_tries >= st.pers.max_tries ? 1u << 9 : 0) |
+          (da_in_lockout(st) ? 1u << 9 : 0) |
           1u << 10;  // tpmGeneratedEPS
       return true;
     case PT_VAR + 1:  // TPMA_STARTUP_CLEAR
@@ -99,8 +99,8 @@ bool tpm_property(Tpm& tpm, TPM_PT pt, uint32_t& v) {
     case PT_VAR + 5: v = static_cast<uint32_t>(sessions_loaded(st)); return true;  // HR_ACTIVE
     case PT_VAR + 6: v = static_cast<uint32_t>(profile::kMaxActiveSessions - sessions_loaded(st)); return true;
     case PT_VAR + 7: v = static_cast<uint32_t>(profile::kMaxLoadedObjects - objects_loaded(st)); return true;
-    case PT_VAR + 8: v = 0; return true;  // HR_PERSISTENT
-    case PT_VAR + 9: v = profile::kMinEvictObjects; return true;
+    case PT_VAR + 8: v = st.pers.persistent_count; return true;  // HR_PERSISTENT
+    case PT_VAR + 9: v = static_cast<uint32_t>(profile::kMaxPersistentObjects - st.pers.persistent_count); return true;
     case PT_VAR + 10: v = 0; return true;  // NV_COUNTERS
     case PT_VAR + 11: v = profile::kMinCounterIndices; return true;
     case PT_VAR + 12: v = 0; return true;  // ALGORITHM_SET
@@ -191,7 +191,17 @@ void cap_handles(Tpm& tpm, Writer& w, uint32_t from, uint32_t n, bool& more) {
         for (const SessionSlot& s : st.sessions)
           if (s.used && !emit(session_handle(st, &s))) break;
       break;
-    default:  // NV indices and persistent objects: none exist yet
+    case TPM_HT_PERSISTENT: {
+      // ascending order, as every capability list
+      TPM_HANDLE sorted[profile::kMaxPersistentObjects];
+      const uint32_t count = st.pers.persistent_count;
+      std::copy_n(st.pers.persistent, count, sorted);
+      std::sort(sorted, sorted + count);
+      for (uint32_t i = 0; i < count; ++i)
+        if (!emit(sorted[i])) break;
+      break;
+    }
+    default:  // NV indices: none exist yet
       break;
   }
   l.finish();

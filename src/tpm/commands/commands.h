@@ -49,10 +49,21 @@ TPM_RC TPM2_PCR_Read(Command& c);
 TPM_RC TPM2_PCR_Reset(Command& c);
 // Chapter 24, Hierarchy commands (hierarchy.cc)
 TPM_RC TPM2_CreatePrimary(Command& c);
+TPM_RC TPM2_HierarchyControl(Command& c);
+TPM_RC TPM2_SetPrimaryPolicy(Command& c);
+TPM_RC TPM2_ChangePPS(Command& c);
+TPM_RC TPM2_ChangeEPS(Command& c);
+TPM_RC TPM2_Clear(Command& c);
+TPM_RC TPM2_ClearControl(Command& c);
+TPM_RC TPM2_HierarchyChangeAuth(Command& c);
+// Chapter 25, Dictionary attack functions (da.cc)
+TPM_RC TPM2_DictionaryAttackLockReset(Command& c);
+TPM_RC TPM2_DictionaryAttackParameters(Command& c);
 // Chapter 28, Context management (context.cc)
 TPM_RC TPM2_ContextSave(Command& c);
 TPM_RC TPM2_ContextLoad(Command& c);
 TPM_RC TPM2_FlushContext(Command& c);
+TPM_RC TPM2_EvictControl(Command& c);
 // Chapter 29, Clocks and timers (clock.cc)
 TPM_RC TPM2_ReadClock(Command& c);
 TPM_RC TPM2_ClockSet(Command& c);

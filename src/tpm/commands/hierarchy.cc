@@ -62,3 +62,142 @@ TPM_RC TPM2_CreatePrimary(Command& c) {
 }
 
 }  // namespace utpm::tpm
+
+namespace utpm::tpm {
+namespace {
+
+TPMT_HA* hierarchy_policy(State& st, TPM_HANDLE h) {
+  switch (h) {
+    case TPM_RH_OWNER: return &st.pers.owner_policy;
+    case TPM_RH_ENDORSEMENT: return &st.pers.endorsement_policy;
+    case TPM_RH_LOCKOUT: return &st.pers.lockout_policy;
+    case TPM_RH_PLATFORM: return &st.platform_policy;
+  }
+  return nullptr;
+}
+
+// Removes the persistent objects of a hierarchy (staged with the command's NV changes).
+void evict_hierarchy(Tpm& tpm, TPM_HANDLE hierarchy) {
+  PersistentData& p = tpm.state().pers;
+  uint32_t kept = 0;
+  for (uint32_t i = 0; i < p.persistent_count; ++i) {
+    if (p.persistent_hierarchy[i] == hierarchy) {
+      tpm.platform().nv().remove(p.persistent[i]);
+      continue;
+    }
+    p.persistent[kept] = p.persistent[i];
+    p.persistent_hierarchy[kept++] = p.persistent_hierarchy[i];
+  }
+  p.persistent_count = kept;
+  tpm.state().dirty |= kDirtyPersistent;
+}
+
+bool fresh(Tpm& tpm, uint8_t* seed, size_t seed_len, uint8_t* proof) {
+  return tpm_random(tpm, {seed, seed_len}) && tpm_random(tpm, {proof, profile::kProofSize});
+}
+
+}  // namespace
+
+TPM_RC TPM2_HierarchyControl(Command& c) {
+  TPM_HANDLE enable = 0;
+  TPMI_YES_NO_CHECKED state;
+  if (TPM_RC rc = c.parse(enable, state)) return rc;
+  if (enable != TPM_RH_OWNER && enable != TPM_RH_ENDORSEMENT && enable != TPM_RH_PLATFORM &&
+      enable != TPM_RH_PLATFORM_NV)
+    return rc_param(TPM_RC_VALUE, 1);
+  const TPM_HANDLE auth = c.handles[0];
+  // Only platformAuth enables anything; a hierarchy's own auth may only disable itself.
+  if (auth != TPM_RH_PLATFORM && (state.value || enable != auth)) return TPM_RC_AUTH_TYPE;
+  State& st = c.st;
+  uint8_t* flag = enable == TPM_RH_OWNER         ? &st.sh_enable
+                  : enable == TPM_RH_ENDORSEMENT ? &st.eh_enable
+                  : enable == TPM_RH_PLATFORM    ? &st.ph_enable
+                                                 : &st.ph_enable_nv;
+  *flag = state.value;
+  if (!state.value && enable != TPM_RH_PLATFORM_NV) objects_flush_hierarchy(st, enable);
+  return TPM_RC_SUCCESS;
+}
+
+TPM_RC TPM2_SetPrimaryPolicy(Command& c) {
+  TPM2B_DIGEST auth_policy;
+  TPMI_ALG_HASH_NULL hash_alg;
+  if (TPM_RC rc = c.parse(auth_policy, hash_alg)) return rc;
+  if (auth_policy.size != digest_size(hash_alg)) return rc_param(TPM_RC_SIZE, 1);
+  TPMT_HA* policy = hierarchy_policy(c.st, c.handles[0]);
+  policy->hashAlg = hash_alg;
+  std::memcpy(policy->digest.bytes, auth_policy.buffer, auth_policy.size);
+  if (c.handles[0] != TPM_RH_PLATFORM) c.st.dirty |= kDirtyPersistent;
+  return TPM_RC_SUCCESS;
+}
+
+TPM_RC TPM2_ChangePPS(Command& c) {
+  if (TPM_RC rc = c.parse()) return rc;
+  State& st = c.st;
+  if (!fresh(c.tpm, st.pers.pps, sizeof st.pers.pps, st.pers.ph_proof)) return TPM_RC_FAILURE;
+  st.platform_policy = TPMT_HA{};
+  objects_flush_hierarchy(st, TPM_RH_PLATFORM);
+  evict_hierarchy(c.tpm, TPM_RH_PLATFORM);
+  return TPM_RC_SUCCESS;
+}
+
+TPM_RC TPM2_ChangeEPS(Command& c) {
+  if (TPM_RC rc = c.parse()) return rc;
+  State& st = c.st;
+  if (!fresh(c.tpm, st.pers.eps, sizeof st.pers.eps, st.pers.eh_proof)) return TPM_RC_FAILURE;
+  st.pers.endorsement_auth = TPM2B_AUTH{};
+  st.pers.endorsement_policy = TPMT_HA{};
+  objects_flush_hierarchy(st, TPM_RH_ENDORSEMENT);
+  evict_hierarchy(c.tpm, TPM_RH_ENDORSEMENT);
+  return TPM_RC_SUCCESS;
+}
+
+TPM_RC TPM2_Clear(Command& c) {
+  if (TPM_RC rc = c.parse()) return rc;
+  State& st = c.st;
+  if (st.pers.disable_clear) return TPM_RC_DISABLED;
+  // A new owner: new storage seed and proofs, no auth or policy, nothing of the old owner's
+  // or endorsement hierarchy's objects left (Part 3 §24.6). The EPS stays.
+  if (!fresh(c.tpm, st.pers.sps, sizeof st.pers.sps, st.pers.sh_proof) ||
+      !tpm_random(c.tpm, st.pers.eh_proof))
+    return TPM_RC_FAILURE;
+  st.pers.owner_auth = st.pers.endorsement_auth = st.pers.lockout_auth = TPM2B_AUTH{};
+  st.pers.owner_policy = st.pers.endorsement_policy = st.pers.lockout_policy = TPMT_HA{};
+  st.pers.failed_tries = 0;
+  st.sh_enable = st.eh_enable = 1;
+  for (TPM_HANDLE h : {TPM_RH_OWNER, TPM_RH_ENDORSEMENT}) {
+    objects_flush_hierarchy(st, h);
+    evict_hierarchy(c.tpm, h);
+  }
+  st.dirty |= kDirtyPersistent;
+  return TPM_RC_SUCCESS;
+}
+
+TPM_RC TPM2_ClearControl(Command& c) {
+  TPMI_YES_NO_CHECKED disable;
+  if (TPM_RC rc = c.parse(disable)) return rc;
+  // lockoutAuth may forbid Clear; only platformAuth may allow it again.
+  if (c.handles[0] == TPM_RH_LOCKOUT && !disable.value) return TPM_RC_AUTH_FAIL;
+  c.st.pers.disable_clear = disable.value;
+  c.st.dirty |= kDirtyPersistent;
+  return TPM_RC_SUCCESS;
+}
+
+TPM_RC TPM2_HierarchyChangeAuth(Command& c) {
+  TPM2B_AUTH new_auth;
+  if (TPM_RC rc = c.parse(new_auth)) return rc;
+  size_t n = new_auth.size;
+  while (n > 0 && new_auth.buffer[n - 1] == 0) --n;
+  if (n > digest_size(TPM_ALG_SHA256)) return rc_param(TPM_RC_SIZE, 1);  // the context hash
+  new_auth.size = static_cast<uint16_t>(n);
+  State& st = c.st;
+  switch (c.handles[0]) {
+    case TPM_RH_PLATFORM: st.platform_auth = new_auth; break;
+    case TPM_RH_OWNER: st.pers.owner_auth = new_auth; st.dirty |= kDirtyPersistent; break;
+    case TPM_RH_ENDORSEMENT: st.pers.endorsement_auth = new_auth; st.dirty |= kDirtyPersistent; break;
+    case TPM_RH_LOCKOUT: st.pers.lockout_auth = new_auth; st.dirty |= kDirtyPersistent; break;
+  }
+  crypto::zeroize(new_auth);
+  return TPM_RC_SUCCESS;
+}
+
+}  // namespace utpm::tpm

@@ -73,11 +73,11 @@ size_t session_hmac(const SessionSlot& s, std::span<const uint8_t> auth_value, s
   return n;
 }
 
-// A failed authorization of a DA-protected entity counts even though the command fails.
-TPM_RC auth_failed(Command& c, bool da_protected, unsigned n) {
-  if (!da_protected) return rc_session(TPM_RC_BAD_AUTH, n);
-  ++c.st.pers.failed_tries;
-  c.st.dirty |= kDirtyPersistent;
+// A failed authorization of a DA-protected entity (or of lockoutAuth) counts even though the
+// command fails, so it is committed at once.
+TPM_RC auth_failed(Command& c, TPM_HANDLE entity, bool da_protected, unsigned n) {
+  if (!da_protected && entity != TPM_RH_LOCKOUT) return rc_session(TPM_RC_BAD_AUTH, n);
+  da_failure(c.tpm, entity);
   persist_flush(c.tpm);
   return rc_session(TPM_RC_AUTH_FAIL, n);
 }
@@ -112,8 +112,11 @@ TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
   const unsigned n = i + 1;
   EntityAuth ea{};
   if (TPM_RC rc = entity_auth(st, c.handles[i], ea)) return rc_handle(rc, n);
-  if (ea.da_protected && st.pers.max_tries != 0 && st.pers.failed_tries >= st.pers.max_tries)
-    return TPM_RC_LOCKOUT;
+  if (ea.da_protected) {
+    da_recover(c.tpm);
+    if (da_in_lockout(st)) return TPM_RC_LOCKOUT;
+  }
+  if (c.handles[i] == TPM_RH_LOCKOUT && !lockout_auth_available(c.tpm)) return TPM_RC_LOCKOUT;
   const std::span<const uint8_t> auth_value = trimmed(ea.auth);
 
   // An object's attributes decide whether its authValue may be used for a role at all
@@ -128,7 +131,7 @@ TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
   if (s.handle == TPM_RS_PW) {
     std::span<const uint8_t> given = trimmed(&s.hmac);
     bool ok = given.size() == auth_value.size() && crypto::ct_equal(given, auth_value);
-    return ok ? TPM_RC_SUCCESS : auth_failed(c, ea.da_protected, n);
+    return ok ? TPM_RC_SUCCESS : auth_failed(c, c.handles[i], ea.da_protected, n);
   }
 
   SessionSlot& slot = *session_at(st, s.handle);
@@ -145,7 +148,7 @@ TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
                              s.nonce, slot.nonce_tpm, s.attributes, expect);
   bool ok = s.hmac.size == hlen && crypto::ct_equal(s.hmac.view(), {expect, hlen});
   crypto::zeroize(expect);
-  return ok ? TPM_RC_SUCCESS : auth_failed(c, ea.da_protected, n);
+  return ok ? TPM_RC_SUCCESS : auth_failed(c, c.handles[i], ea.da_protected, n);
 }
 
 void write_response_sessions(Command& c, std::span<const uint8_t> parameters, Writer& out) {

@@ -79,6 +79,11 @@ enum class HandleKind : uint8_t {
   entity_or_null, // TPMI_DH_ENTITY+
   hierarchy_or_null,  // TPMI_RH_HIERARCHY+
   context,        // TPMI_DH_CONTEXT: a loaded object or session
+  hierarchy,      // TPMI_RH_HIERARCHY (owner, endorsement, platform)
+  hierarchy_auth, // TPMI_RH_HIERARCHY_AUTH (+ lockout)
+  clear,          // TPMI_RH_CLEAR (lockout, platform)
+  lockout,        // TPMI_RH_LOCKOUT
+  platform,       // TPMI_RH_PLATFORM
 };
 
 // Authorization role required of the handle's session (Part 1 §19.2).

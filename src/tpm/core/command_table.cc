@@ -25,6 +25,16 @@ constexpr std::array<CommandInfo, N> sorted(std::array<CommandInfo, N> a) {
 
 // Listed by chapter for reading; sorted by code at compile time for lookup.
 constexpr auto kCommands = sorted(std::array{
+    CMD(EvictControl, kCmdNv, 2, H::provision, H::object, A::user, A::none),
+    CMD(HierarchyControl, kCmdNv, 1, H::hierarchy, H::none, A::user, A::none),
+    CMD(ChangePPS, kCmdNv, 1, H::platform, H::none, A::user, A::none),
+    CMD(ChangeEPS, kCmdNv, 1, H::platform, H::none, A::user, A::none),
+    CMD(Clear, kCmdNv, 1, H::clear, H::none, A::user, A::none),
+    CMD(ClearControl, kCmdNv, 1, H::clear, H::none, A::user, A::none),
+    CMD(HierarchyChangeAuth, kCmdNv, 1, H::hierarchy_auth, H::none, A::user, A::none),
+    CMD(SetPrimaryPolicy, kCmdNv, 1, H::hierarchy_auth, H::none, A::user, A::none),
+    CMD(DictionaryAttackLockReset, kCmdNv, 1, H::lockout, H::none, A::user, A::none),
+    CMD(DictionaryAttackParameters, kCmdNv, 1, H::lockout, H::none, A::user, A::none),
     CMD(ClockSet, kCmdNv, 1, H::provision, H::none, A::user, A::none),
     CMD(ClockRateAdjust, 0, 1, H::provision, H::none, A::user, A::none),
     CMD(CreatePrimary, kCmdRHandle, 1, H::hierarchy_or_null, H::none, A::user, A::none),

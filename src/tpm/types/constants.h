@@ -207,7 +207,17 @@ inline constexpr TPM_PT_PCR TPM_PT_PCR_POLICY = 0x13;
 inline constexpr TPM_PT_PCR TPM_PT_PCR_AUTH = 0x14;
 
 // ---- command codes. One list: table, names and GetCapability all derive from it. ----
+inline constexpr TPM_CC TPM_CC_EvictControl = 0x120;
+inline constexpr TPM_CC TPM_CC_HierarchyControl = 0x121;
+inline constexpr TPM_CC TPM_CC_ChangePPS = 0x124;
+inline constexpr TPM_CC TPM_CC_ChangeEPS = 0x125;
+inline constexpr TPM_CC TPM_CC_Clear = 0x126;
+inline constexpr TPM_CC TPM_CC_ClearControl = 0x127;
 inline constexpr TPM_CC TPM_CC_ClockSet = 0x128;
+inline constexpr TPM_CC TPM_CC_HierarchyChangeAuth = 0x129;
+inline constexpr TPM_CC TPM_CC_SetPrimaryPolicy = 0x12E;
+inline constexpr TPM_CC TPM_CC_DictionaryAttackLockReset = 0x139;
+inline constexpr TPM_CC TPM_CC_DictionaryAttackParameters = 0x13A;
 inline constexpr TPM_CC TPM_CC_CreatePrimary = 0x131;
 inline constexpr TPM_CC TPM_CC_ClockRateAdjust = 0x130;
 inline constexpr TPM_CC TPM_CC_PCR_Event = 0x13C;

@@ -109,7 +109,7 @@ inline void marshal(Writer& w, const TPMU_HA& u, uint32_t hash_alg) {
 }
 
 struct TPMT_HA {
-  TPMI_ALG_HASH_NULL hashAlg;
+  TPMI_ALG_HASH_NULL hashAlg{TPM_ALG_NULL};
   TPMU_HA digest;
   auto fields() { return std::tuple<TPMI_ALG_HASH_NULL&, Selected<TPMU_HA, TPMI_ALG_HASH_NULL>>(hashAlg, select(digest, hashAlg)); }
   auto fields() const {
