@@ -112,6 +112,22 @@ class PtyBadInput(ChannelMixin, unittest.TestCase):
     def open(self):
         return StreamClient(pty_link=self.server.pty_link)
 
+    def test_unread_response_is_not_delivered_to_the_next_client(self):
+        # A tool killed after sending a command leaves its response queued on the pty (the
+        # daemon holds the slave open, so the queue survives); the next tool must get its own
+        # response, not that stale one.
+        c = self.open()
+        c.write(get_random(32))
+        time.sleep(0.1)  # the response (44 bytes) is now queued, unread
+        c.close()
+        time.sleep(0.05)
+        c = self.open()
+        rsp = c.execute(get_random(8))
+        self.assertEqual(len(rsp), 20, rsp.hex())
+        self.assertEqual(rc_of(rsp), 0)
+        self.assertIsNone(c.read_some(0.2), "stray bytes after the response")
+        c.close()
+
 
 class UnixBadInput(ChannelMixin, unittest.TestCase):
     def open(self):
