@@ -7,6 +7,7 @@ daemon must stay up, and the next well-formed command must succeed.
 Run: UTPMD=build/host-release/src/host/utpmd python3 tests/e2e/bad_input_test.py
 """
 import os
+import random
 import socket
 import struct
 import time
@@ -108,6 +109,21 @@ class ChannelMixin:
         self.assertEqual(rc_of(data[4:24]), 0)
         self.assertEqual(data[24:], b"\0\0\0\0")
         self.assert_works(c)  # and raw again right after
+        c.close()
+
+    def test_random_junk_storm(self):
+        # 256 KiB of random bytes: whatever frames they happen to contain get well-formed
+        # answers or are dropped; the daemon survives and serves the next command.
+        random.seed(1234)  # reproducible junk
+        c = self.open()
+        for _ in range(64):
+            c.write(random.randbytes(4096))
+            while c.read_some(0):  # keep the reply queue drained
+                pass
+        time.sleep(STALL_MS / 1000 * 2)  # any partial frame the junk ended in times out
+        while c.read_some(0.2):
+            pass
+        self.assert_works(c)
         c.close()
 
     def test_command_split_into_single_bytes(self):
