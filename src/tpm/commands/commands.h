@@ -14,6 +14,12 @@ TPM_RC TPM2_IncrementalSelfTest(Command& c);
 TPM_RC TPM2_GetTestResult(Command& c);
 // Chapter 11, Session commands (session.cc)
 TPM_RC TPM2_StartAuthSession(Command& c);
+// Chapter 12, Object commands (object.cc)
+TPM_RC TPM2_Create(Command& c);
+TPM_RC TPM2_Load(Command& c);
+TPM_RC TPM2_ReadPublic(Command& c);
+TPM_RC TPM2_Unseal(Command& c);
+TPM_RC TPM2_ObjectChangeAuth(Command& c);
 // Chapter 15, Symmetric primitives: TPM2_Hash (symmetric.cc)
 TPM_RC TPM2_Hash(Command& c);
 // Chapter 16, Random number generator (random.cc)
@@ -29,7 +35,11 @@ TPM_RC TPM2_PCR_Extend(Command& c);
 TPM_RC TPM2_PCR_Event(Command& c);
 TPM_RC TPM2_PCR_Read(Command& c);
 TPM_RC TPM2_PCR_Reset(Command& c);
+// Chapter 24, Hierarchy commands (hierarchy.cc)
+TPM_RC TPM2_CreatePrimary(Command& c);
 // Chapter 28, Context management (context.cc)
+TPM_RC TPM2_ContextSave(Command& c);
+TPM_RC TPM2_ContextLoad(Command& c);
 TPM_RC TPM2_FlushContext(Command& c);
 // Chapter 29, Clocks and timers (clock.cc)
 TPM_RC TPM2_ReadClock(Command& c);

@@ -71,6 +71,8 @@ enum class HandleKind : uint8_t {
   object,         // TPMI_DH_OBJECT (loaded transient or persistent)
   object_or_null, // TPMI_DH_OBJECT+
   entity_or_null, // TPMI_DH_ENTITY+
+  hierarchy_or_null,  // TPMI_RH_HIERARCHY+
+  context,        // TPMI_DH_CONTEXT: a loaded object or session
 };
 
 // Authorization role required of the handle's session (Part 1 §19.2).

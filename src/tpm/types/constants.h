@@ -208,6 +208,7 @@ inline constexpr TPM_PT_PCR TPM_PT_PCR_AUTH = 0x14;
 
 // ---- command codes. One list: table, names and GetCapability all derive from it. ----
 inline constexpr TPM_CC TPM_CC_ClockSet = 0x128;
+inline constexpr TPM_CC TPM_CC_CreatePrimary = 0x131;
 inline constexpr TPM_CC TPM_CC_ClockRateAdjust = 0x130;
 inline constexpr TPM_CC TPM_CC_PCR_Event = 0x13C;
 inline constexpr TPM_CC TPM_CC_PCR_Reset = 0x13D;
@@ -217,9 +218,16 @@ inline constexpr TPM_CC TPM_CC_SelfTest = 0x143;
 inline constexpr TPM_CC TPM_CC_Startup = 0x144;
 inline constexpr TPM_CC TPM_CC_Shutdown = 0x145;
 inline constexpr TPM_CC TPM_CC_StirRandom = 0x146;
+inline constexpr TPM_CC TPM_CC_ObjectChangeAuth = 0x150;
+inline constexpr TPM_CC TPM_CC_Create = 0x153;
+inline constexpr TPM_CC TPM_CC_Load = 0x157;
+inline constexpr TPM_CC TPM_CC_Unseal = 0x15E;
 inline constexpr TPM_CC TPM_CC_SequenceUpdate = 0x15C;
+inline constexpr TPM_CC TPM_CC_ContextLoad = 0x161;
+inline constexpr TPM_CC TPM_CC_ContextSave = 0x162;
 inline constexpr TPM_CC TPM_CC_FlushContext = 0x165;
 inline constexpr TPM_CC TPM_CC_StartAuthSession = 0x176;
+inline constexpr TPM_CC TPM_CC_ReadPublic = 0x173;
 inline constexpr TPM_CC TPM_CC_GetCapability = 0x17A;
 inline constexpr TPM_CC TPM_CC_GetRandom = 0x17B;
 inline constexpr TPM_CC TPM_CC_GetTestResult = 0x17C;
