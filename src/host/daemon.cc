@@ -392,9 +392,9 @@ int Daemon::run(int signal_fd) {
     }
     const uint64_t later = now_ms();
     for (auto& ep : endpoints_) {
-      if (ep->session && ep->session->timer_due_in(later) == 0) {
-        ep->session->on_timer(later);
-        if (trace_) std::fprintf(log_, "utpmd: %s: stalled partial command dropped\n", ep->name);
+      if (ep->session && ep->session->timer_due_in(later) == 0 &&
+          ep->session->on_timer(later) && trace_) {
+        std::fprintf(log_, "utpmd: %s: stalled partial command dropped\n", ep->name);
       }
     }
   }

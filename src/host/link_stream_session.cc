@@ -76,12 +76,12 @@ int64_t LinkStreamSession::timer_due_in(uint64_t now_ms) const {
   return due <= now_ms ? 0 : static_cast<int64_t>(due - now_ms);
 }
 
-void LinkStreamSession::on_timer(uint64_t now_ms) {
-  if (!decoder_.expire(static_cast<uint32_t>(now_ms))) {
-    // The decoder measures the stall from its own view of the last byte; if it disagrees by a
-    // millisecond, do not spin: the next byte or the next timer round settles it.
-    last_byte_ms_ = now_ms;
-  }
+bool LinkStreamSession::on_timer(uint64_t now_ms) {
+  if (decoder_.expire(static_cast<uint32_t>(now_ms))) return true;
+  // The decoder measures the stall from its own view of the last byte; if it disagrees by a
+  // millisecond, do not spin: the next byte or the next timer round settles it.
+  last_byte_ms_ = now_ms;
+  return false;
 }
 
 void LinkStreamSession::on_new_peer() { decoder_.reset(); }

@@ -26,7 +26,7 @@ class LinkStreamSession final : public Session {
   Verdict on_bytes(std::span<const uint8_t> in, std::vector<uint8_t>& out,
                    uint64_t now_ms) override;
   int64_t timer_due_in(uint64_t now_ms) const override;
-  void on_timer(uint64_t now_ms) override;
+  bool on_timer(uint64_t now_ms) override;
   void on_new_peer() override;
   uint64_t discarded_bytes() const override { return decoder_.stats().garbage_bytes; }
 

@@ -124,7 +124,7 @@ TEST(LinkStreamSession, StalledPartialFrameIsDroppedByTheTimer) {
   s.on_bytes({cmd.data(), 15}, out, 1000);
   EXPECT_EQ(s.timer_due_in(1200), 300);
   EXPECT_EQ(s.timer_due_in(1500), 0);
-  s.on_timer(1500);
+  EXPECT_TRUE(s.on_timer(1500));
   EXPECT_EQ(s.timer_due_in(1500), -1);
   EXPECT_EQ(s.stats().timeouts, 1u);
   // The next command is read on its own, not as the tail of the dropped one.
