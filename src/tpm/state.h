@@ -89,6 +89,7 @@ struct ObjectSlot {
   TPM2B_NAME name;
   TPM2B_NAME qualified_name;
   TPM_HANDLE hierarchy = TPM_RH_NULL;  // the hierarchy the object belongs to
+  bool public_only = false;            // LoadExternal of a public area alone
   TPM2B_DIGEST seed_value;             // storage parents: protection seed; keyed hash/sym: obfuscation
   crypto::RsaPrivateKey rsa;           // RSA: CRT form, expanded once at load
   crypto::EccScalar ecc;               // ECC: private scalar

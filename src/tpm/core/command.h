@@ -47,7 +47,13 @@ struct Command {
   // TPM_RC_P + n; bytes left over after the last parameter are TPM_RC_SIZE.
   template <class... T>
   TPM_RC parse(T&... p) {
-    unsigned n = 0;
+    return parse_numbered(1, p...);
+  }
+  // The same, when the first parameter parsed here is parameter number `first` (a command
+  // whose leading parameter was consumed separately).
+  template <class... T>
+  TPM_RC parse_numbered(unsigned first, T&... p) {
+    unsigned n = first - 1;
     TPM_RC rc = TPM_RC_SUCCESS;
     ((rc == TPM_RC_SUCCESS ? (++n, rc = unmarshal(params, p), 0) : 0), ...);
     if (rc != TPM_RC_SUCCESS) return rc_param(rc, n);

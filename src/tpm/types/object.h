@@ -289,6 +289,60 @@ struct TPMT_SENSITIVE {
   }
 };
 
+// ---- signatures and encryption schemes ----
+using TPMI_ALG_SIG_SCHEME_NULL =
+    Tpmi<AlgSetTraits<TPM_RC_SCHEME, TPM_ALG_RSASSA, TPM_ALG_RSAPSS, TPM_ALG_ECDSA, TPM_ALG_HMAC>, true>;
+using TPMI_ALG_RSA_DECRYPT_NULL = Tpmi<AlgSetTraits<TPM_RC_VALUE, TPM_ALG_RSAES, TPM_ALG_OAEP>, true>;
+using TPMT_SIG_SCHEME = Scheme<TPMI_ALG_SIG_SCHEME_NULL>;
+using TPMT_RSA_DECRYPT = Scheme<TPMI_ALG_RSA_DECRYPT_NULL>;
+
+struct TPMT_SIGNATURE {
+  TPMI_ALG_SIG_SCHEME_NULL sigAlg;
+  TPMI_ALG_HASH hash;              // all schemes here carry the hash first
+  TPM2B_PUBLIC_KEY_RSA rsa;        // RSASSA, RSAPSS
+  TPM2B_ECC_PARAMETER r, s;        // ECDSA
+  TPMU_HA hmac;                    // HMAC (the digest; its size follows hash)
+};
+inline TPM_RC unmarshal(Reader& rd, TPMT_SIGNATURE& v) {
+  if (TPM_RC rc = unmarshal(rd, v.sigAlg)) return rc;
+  if (v.sigAlg == TPM_ALG_NULL) return TPM_RC_SUCCESS;
+  if (TPM_RC rc = unmarshal(rd, v.hash)) return rc;
+  switch (v.sigAlg) {
+    case TPM_ALG_RSASSA:
+    case TPM_ALG_RSAPSS: return unmarshal(rd, v.rsa);
+    case TPM_ALG_ECDSA:
+      if (TPM_RC rc = unmarshal(rd, v.r)) return rc;
+      return unmarshal(rd, v.s);
+    case TPM_ALG_HMAC: return unmarshal(rd, v.hmac, v.hash);
+  }
+  return TPM_RC_SELECTOR;
+}
+inline void marshal(Writer& w, const TPMT_SIGNATURE& v) {
+  marshal(w, v.sigAlg);
+  if (v.sigAlg == TPM_ALG_NULL) return;
+  marshal(w, v.hash);
+  switch (v.sigAlg) {
+    case TPM_ALG_RSASSA:
+    case TPM_ALG_RSAPSS: marshal(w, v.rsa); break;
+    case TPM_ALG_ECDSA: marshal(w, v.r); marshal(w, v.s); break;
+    case TPM_ALG_HMAC: marshal(w, v.hmac, v.hash); break;
+  }
+}
+struct TPMT_TK_VERIFIED {
+  TPM_ST tag = TPM_ST_VERIFIED;
+  TPM_HANDLE hierarchy = TPM_RH_NULL;
+  TPM2B_DIGEST digest;
+  UTPM_FIELDS(tag, hierarchy, digest)
+};
+struct TPMT_TK_HASHCHECK_IN {  // a ticket as received: any tag, checked by the command
+  TPM_ST tag = 0;
+  TPM_HANDLE hierarchy = TPM_RH_NULL;
+  TPM2B_DIGEST digest;
+  UTPM_FIELDS(tag, hierarchy, digest)
+};
+using TPM2B_ECC_POINT = Sized<TPMS_ECC_POINT>;
+using TPM2B_IV = Tpm2b<16>;
+
 // ---- protected storage ----
 // integrity (TPM2B_DIGEST) || CFB(TPM2B_SENSITIVE): room for the largest sensitive area.
 inline constexpr size_t kMaxPrivateSize = 2 + profile::kMaxDigestSize + 2 + 2 + 2 * (2 + profile::kMaxDigestSize) + 2 +
