@@ -40,8 +40,10 @@ constexpr const char* kUsage =
     "  --mssim HOST:PORT  Microsoft simulator protocol: command port PORT, platform port PORT+1\n"
     "                     (default 127.0.0.1:2321; use a loopback address unless you mean it)\n"
     "  --pty LINK         create a virtual serial port (raw pty) and symlink its slave at LINK\n"
-    "                     (default: DIR/tty)\n"
-    "  --unix PATH        raw TPM command stream on a unix socket at PATH\n"
+    "                     (default: DIR/tty); it speaks what a utpm device speaks on its UART:\n"
+    "                     the raw TPM stream (-T device:LINK), mssim frames (-T utpm:LINK) and\n"
+    "                     legacy 'Tpm2' frames, recognised frame by frame\n"
+    "  --unix PATH        the same stream protocols on a unix socket at PATH\n"
     "  --trace            one line per command on stderr: name, locality, sizes, rc, duration\n"
     "  --stall-timeout MS drop a partial command on the pty/unix stream after MS milliseconds\n"
     "                     without a byte (default 2000)\n"
@@ -62,7 +64,7 @@ struct Options {
   bool pty = false;
   std::string unix_path;
   bool trace = false;
-  uint64_t stall_timeout_ms = 2000;
+  uint32_t stall_timeout_ms = 2000;
 };
 
 [[noreturn]] void usage_error(const std::string& msg) {
@@ -133,7 +135,7 @@ Options parse(int argc, char** argv) {
       if (v.empty() || *end != '\0' || ms == 0 || ms > 600000) {
         usage_error("--stall-timeout wants milliseconds in 1..600000");
       }
-      o.stall_timeout_ms = ms;
+      o.stall_timeout_ms = static_cast<uint32_t>(ms);
     } else {
       usage_error("unknown argument: " + arg);
     }
@@ -241,7 +243,8 @@ int main(int argc, char** argv) {
                  absolute(opt.pty_link).c_str(), absolute(opt.pty_link).c_str());
   }
   if (!opt.unix_path.empty()) {
-    std::fprintf(stderr, "utpmd: unix socket %s (raw TPM stream)\n", opt.unix_path.c_str());
+    std::fprintf(stderr, "utpmd: unix socket %s (raw TPM stream / mssim frames)\n",
+                 opt.unix_path.c_str());
   }
   std::fprintf(stderr, "utpmd: ready\n");
   std::fflush(stderr);
