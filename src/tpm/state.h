@@ -112,6 +112,7 @@ inline constexpr uint8_t TPM_SE_POLICY = 0x01;
 inline constexpr uint8_t TPM_SE_TRIAL = 0x03;
 struct SessionSlot {
   bool used = false;
+  uint8_t index = 0;              // the session's place in the active-session table (its handle)
   uint8_t type = TPM_SE_HMAC;
   TPM_ALG_ID auth_hash = TPM_ALG_NULL;
   TPM_HANDLE bind = TPM_RH_NULL;  // entity the session is bound to (its authValue is in the key)
@@ -120,6 +121,7 @@ struct SessionSlot {
   TPM2B_NONCE nonce_tpm;
   TPM2B_NONCE nonce_caller;
   TPM2B_DIGEST policy_digest;     // policy and trial sessions
+  TPMT_SYM_DEF symmetric;         // parameter encryption (TPM_ALG_NULL: none)
 };
 
 enum class Phase : uint8_t { off, awaiting_startup, operational };
@@ -138,6 +140,13 @@ struct State {
   PcrBanks pcr;
   ObjectSlot objects[profile::kMaxLoadedObjects];
   SessionSlot sessions[profile::kMaxLoadedSessions];
+  // Every active session, loaded or context-saved, owns one entry: its handle is
+  // HMAC/POLICY_SESSION_FIRST + index, and a saved one is loadable only with its latest context.
+  struct ActiveSession {
+    uint8_t state = 0;  // 0 free, 1 loaded, 2 saved
+    bool policy = false;
+    uint64_t sequence = 0;
+  } active_sessions[profile::kMaxActiveSessions];
 
   // volatile, reset on every Startup(CLEAR) / power cycle
   TPM2B_AUTH platform_auth;

@@ -96,8 +96,8 @@ bool tpm_property(Tpm& tpm, TPM_PT pt, uint32_t& v) {
     case PT_VAR + 2: v = 0; return true;  // HR_NV_INDEX
     case PT_VAR + 3: v = static_cast<uint32_t>(sessions_loaded(st)); return true;  // HR_LOADED
     case PT_VAR + 4: v = static_cast<uint32_t>(profile::kMaxLoadedSessions - sessions_loaded(st)); return true;
-    case PT_VAR + 5: v = static_cast<uint32_t>(sessions_loaded(st)); return true;  // HR_ACTIVE
-    case PT_VAR + 6: v = static_cast<uint32_t>(profile::kMaxActiveSessions - sessions_loaded(st)); return true;
+    case PT_VAR + 5: v = static_cast<uint32_t>(sessions_active(st)); return true;  // HR_ACTIVE
+    case PT_VAR + 6: v = static_cast<uint32_t>(profile::kMaxActiveSessions - sessions_active(st)); return true;
     case PT_VAR + 7: v = static_cast<uint32_t>(profile::kMaxLoadedObjects - objects_loaded(st)); return true;
     case PT_VAR + 8: v = st.pers.persistent_count; return true;  // HR_PERSISTENT
     case PT_VAR + 9: v = static_cast<uint32_t>(profile::kMaxPersistentObjects - st.pers.persistent_count); return true;
@@ -184,13 +184,16 @@ void cap_handles(Tpm& tpm, Writer& w, uint32_t from, uint32_t n, bool& more) {
         if (s.kind != SlotKind::empty && !emit(object_handle(st, &s))) break;
       break;
     case TPM_HT_LOADED_SESSION:
-    case TPM_HT_SAVED_SESSION:
-      // Loaded sessions of both kinds are reported under the loaded-session range; no session
-      // context is saved in this build.
-      if (handle_type(from) == TPM_HT_LOADED_SESSION)
-        for (const SessionSlot& s : st.sessions)
-          if (s.used && !emit(session_handle(st, &s))) break;
+    case TPM_HT_SAVED_SESSION: {
+      // 0x02: loaded sessions, 0x03: saved ones, each by its handle (HMAC or policy type).
+      const uint8_t want = handle_type(from) == TPM_HT_LOADED_SESSION ? 1 : 2;
+      for (uint32_t i = 0; i < profile::kMaxActiveSessions; ++i) {
+        const auto& a = st.active_sessions[i];
+        if (a.state != want) continue;
+        if (!emit((a.policy ? POLICY_SESSION_FIRST : HMAC_SESSION_FIRST) + i)) break;
+      }
       break;
+    }
     case TPM_HT_PERSISTENT: {
       // ascending order, as every capability list
       TPM_HANDLE sorted[profile::kMaxPersistentObjects];

@@ -9,6 +9,7 @@
 // objects, which is renewed at every Startup). The payload is our own versioned encoding of
 // the object (public area, sensitive area, hierarchy) or sequence. Only this TPM reads it.
 #include <cstring>
+#include <memory>
 
 #include "crypto/crypto.h"
 #include "crypto/kdf.h"
@@ -69,20 +70,26 @@ size_t integrity(const State& st, TPM_HANDLE hierarchy, uint64_t sequence, TPM_H
 TPM_RC TPM2_ContextSave(Command& c) {
   if (TPM_RC rc = c.parse()) return rc;
   ObjectSlot* o = object_at(c.st, c.handles[0]);
-  if (!o) return rc_handle(TPM_RC_HANDLE, 1);  // session contexts: not yet
+  SessionSlot* session = o ? nullptr : session_at(c.st, c.handles[0]);
   TPMS_CONTEXT ctx;
   ctx.sequence = ++c.st.context_counter;
-  ctx.hierarchy = o->kind == SlotKind::object ? o->hierarchy : TPM_RH_NULL;
-  ctx.savedHandle = o->kind != SlotKind::object ? kSavedSequence
-                    : o->pub.objectAttributes.has(TPMA_OBJECT_stClear) ? kSavedStClear
-                                                                        : kSavedObject;
+  if (session) {
+    ctx.hierarchy = TPM_RH_NULL;  // sessions die with the null proof, at the next Startup
+    ctx.savedHandle = c.handles[0];
+  } else {
+    ctx.hierarchy = o->kind == SlotKind::object ? o->hierarchy : TPM_RH_NULL;
+    ctx.savedHandle = o->kind != SlotKind::object ? kSavedSequence
+                      : o->pub.objectAttributes.has(TPMA_OBJECT_stClear) ? kSavedStClear
+                                                                          : kSavedObject;
+  }
   // payload: sequence || object, encrypted in place after the integrity field
   uint8_t plain[profile::kMaxContextSize];
   Writer pw(plain);
   uint8_t seq[8];
   be(ctx.sequence, seq, 8);
   pw.bytes(seq, 8);
-  object_serialize(*o, pw);
+  if (session) session_serialize(*session, pw);
+  else object_serialize(*o, pw);
   const size_t integrity_len = 2 + 32;
   if (pw.overflow() || integrity_len + pw.size() > profile::kMaxContextSize) {
     crypto::zeroize(plain);
@@ -101,14 +108,21 @@ TPM_RC TPM2_ContextSave(Command& c) {
   std::memcpy(ctx.contextBlob.buffer + 2, mac, n);
   ctx.contextBlob.size = static_cast<uint16_t>(integrity_len + pw.size());
   c.put(ctx);
+  // A saved session leaves TPM RAM; only its newest context can bring it back.
+  if (session) session_saved(c.st, *session, ctx.sequence);
   return TPM_RC_SUCCESS;
 }
 
 TPM_RC TPM2_ContextLoad(Command& c) {
   TPMS_CONTEXT ctx;
   if (TPM_RC rc = c.parse(ctx)) return rc;
-  if (ctx.savedHandle != kSavedObject && ctx.savedHandle != kSavedSequence && ctx.savedHandle != kSavedStClear)
-    return rc_param(TPM_RC_HANDLE, 1);  // session contexts: not yet
+  const bool is_session = handle_type(ctx.savedHandle) == TPM_HT_HMAC_SESSION ||
+                          handle_type(ctx.savedHandle) == TPM_HT_POLICY_SESSION;
+  if (!is_session && ctx.savedHandle != kSavedObject && ctx.savedHandle != kSavedSequence &&
+      ctx.savedHandle != kSavedStClear)
+    return rc_param(TPM_RC_HANDLE, 1);
+  if (is_session && (ctx.hierarchy != TPM_RH_NULL || session_loadable(c.st, ctx.savedHandle, ctx.sequence) < 0))
+    return rc_param(TPM_RC_HANDLE, 1);  // not a saved session, or not its newest context
   if (ctx.hierarchy != TPM_RH_NULL && ctx.hierarchy != TPM_RH_OWNER && ctx.hierarchy != TPM_RH_ENDORSEMENT &&
       ctx.hierarchy != TPM_RH_PLATFORM)
     return rc_param(TPM_RC_VALUE, 1);
@@ -123,8 +137,16 @@ TPM_RC TPM2_ContextLoad(Command& c) {
   size_t n = integrity(c.st, ctx.hierarchy, ctx.sequence, ctx.savedHandle, enc, expect);
   if (n != mac.size || !crypto::ct_equal(mac.view(), {expect, n})) return rc_param(TPM_RC_INTEGRITY, 1);
 
-  ObjectSlot* o = object_allocate(c.st);
-  if (!o) return TPM_RC_OBJECT_MEMORY;
+  ObjectSlot* o = nullptr;
+  SessionSlot* session = nullptr;
+  if (is_session) {
+    for (auto& s : c.st.sessions)
+      if (!s.used) session = &s;
+    if (!session) return TPM_RC_SESSION_MEMORY;
+  } else {
+    o = object_allocate(c.st);
+    if (!o) return TPM_RC_OBJECT_MEMORY;
+  }
   uint8_t plain[profile::kMaxContextSize];
   uint8_t key_iv[48];
   protection_key(c.st, ctx.hierarchy, ctx.sequence, ctx.savedHandle, key_iv);
@@ -132,13 +154,29 @@ TPM_RC TPM2_ContextLoad(Command& c) {
   crypto::zeroize(key_iv);
   Reader r({plain, enc.size()});
   uint64_t seq = 0;
-  TPM_RC rc = r.u64(seq) && seq == ctx.sequence ? object_deserialize(r, *o) : TPM_RC_INTEGRITY;
+  TPM_RC rc = TPM_RC_INTEGRITY;
+  if (r.u64(seq) && seq == ctx.sequence) {
+    if (is_session) rc = session_deserialize(r, *session) ? TPM_RC_SUCCESS : TPM_RC_INTEGRITY;
+    else rc = object_deserialize(r, *o);
+  }
   crypto::zeroize(plain);
   if (rc != TPM_RC_SUCCESS) {
-    object_flush(*o);
+    if (o) object_flush(*o);
+    if (session) {
+      crypto::zeroize(*session);
+      std::construct_at(session);
+    }
     return rc_param(rc, 1);
   }
-  c.response_handle = object_handle(c.st, o);
+  if (is_session) {
+    const uint32_t index = ctx.savedHandle & 0x00FFFFFF;
+    session->used = true;
+    session->index = static_cast<uint8_t>(index);
+    c.st.active_sessions[index].state = 1;  // loaded again
+    c.response_handle = ctx.savedHandle;
+  } else {
+    c.response_handle = object_handle(c.st, o);
+  }
   return TPM_RC_SUCCESS;
 }
 
@@ -150,9 +188,10 @@ TPM_RC TPM2_FlushContext(Command& c) {
     return TPM_RC_SUCCESS;
   }
   if (SessionSlot* s = session_at(c.st, flush_handle)) {
-    session_flush(*s);
+    session_flush(c.st, *s);
     return TPM_RC_SUCCESS;
   }
+  if (session_forget_saved(c.st, flush_handle)) return TPM_RC_SUCCESS;
   return rc_param(TPM_RC_HANDLE, 1);  // nothing loaded under that handle
 }
 

@@ -3,6 +3,10 @@
 // It parses its parameters with c.parse(...) (which numbers errors and rejects trailing
 // bytes), acts on c.st, and writes response parameters with c.put(...). Handles have already
 // been validated and authorized by the dispatcher when the handler runs.
+//
+// Invariant: a handler parses all of its parameters before it writes any output. The
+// dispatcher relies on it: a decrypted parameter area lives in the response buffer, where the
+// output is then written (one I/O buffer for both directions, as the MCU needs).
 #pragma once
 
 #include <cstdint>
@@ -42,6 +46,8 @@ struct Command {
   Reader params;
   Writer out;
   TPM_HANDLE response_handle = 0;
+  int8_t decrypt_session = -1;  // index of the session that encrypts the first parameter
+  int8_t encrypt_session = -1;  // index of the session that encrypts the first response parameter
 
   // Unmarshals all parameters in order. A failure in parameter n returns the code with
   // TPM_RC_P + n; bytes left over after the last parameter are TPM_RC_SIZE.
@@ -96,6 +102,8 @@ inline constexpr uint8_t kCmdFlushed = 1 << 2;     // TPMA_CC.flushed
 inline constexpr uint8_t kCmdRHandle = 1 << 3;     // returns a handle
 inline constexpr uint8_t kCmdAllowedInFailure = 1 << 4;  // answered in failure mode
 inline constexpr uint8_t kCmdKeepsOrderly = 1 << 5;      // does not invalidate a Shutdown(STATE)
+inline constexpr uint8_t kCmdDecrypt = 1 << 6;  // first command parameter is a TPM2B: may be encrypted
+inline constexpr uint8_t kCmdEncrypt = 1 << 7;  // first response parameter is a TPM2B: may be encrypted
 
 struct CommandInfo {
   TPM_CC code;

@@ -163,6 +163,7 @@ size_t Tpm::execute(uint8_t locality, std::span<const uint8_t> command, std::spa
     if (rc != TPM_RC_SUCCESS) return error_response(response, rc);
   }
   if (c.session_count < auth_count) return error_response(response, TPM_RC_AUTH_MISSING);
+  if (TPM_RC rc = check_parameter_encryption(c)) return error_response(response, rc);
   const std::span<const uint8_t> parameters{r.position(), r.remaining()};
   for (unsigned i = 0; i < auth_count; ++i) {
     TPM_RC rc = authorize(c, i, parameters);
@@ -177,6 +178,16 @@ size_t Tpm::execute(uint8_t locality, std::span<const uint8_t> command, std::spa
   if (response.size() < params_at) return error_response(response, TPM_RC_FAILURE);
   c.params = r;
   c.out = Writer(response.subspan(params_at));
+  if (c.decrypt_session >= 0) {
+    // Decrypt a copy of the parameter area where the output will go (handlers parse all
+    // their parameters before writing: see command.h).
+    std::span<uint8_t> area = response.subspan(params_at);
+    if (area.size() < parameters.size()) return error_response(response, TPM_RC_COMMAND_SIZE);
+    std::memcpy(area.data(), parameters.data(), parameters.size());
+    area = area.first(parameters.size());
+    if (TPM_RC rc = decrypt_parameter(c, area)) return error_response(response, rc);
+    c.params = Reader(area);
+  }
 
   TPM_RC rc = info->handler(c);
   if (rc == TPM_RC_SUCCESS && c.out.overflow()) rc = TPM_RC_FAILURE;  // cannot happen: sizes are bounded

@@ -98,9 +98,19 @@ bool is_storage_parent(const ObjectSlot& o);
 // ---- sessions (session.cc) ----
 SessionSlot* session_at(State& st, TPM_HANDLE h);  // loaded session or nullptr
 TPM_HANDLE session_handle(const State& st, const SessionSlot* s);
-SessionSlot* session_allocate(State& st);
-void session_flush(SessionSlot& s);
+// A free loaded slot with a free handle; rc says which ran out (SESSION_MEMORY/HANDLES).
+SessionSlot* session_allocate(State& st, bool policy, TPM_RC& rc);
+void session_flush(State& st, SessionSlot& s);
 size_t sessions_loaded(const State& st);
+size_t sessions_active(const State& st);  // loaded + saved
+// Context save/load of sessions: the slot leaves TPM RAM, its handle stays reserved.
+void session_saved(State& st, SessionSlot& s, uint64_t sequence);
+// The index of a saved session that `sequence` may load, or -1.
+int session_loadable(const State& st, TPM_HANDLE h, uint64_t sequence);
+// Drops a saved (not loaded) session by handle; false if there is none.
+bool session_forget_saved(State& st, TPM_HANDLE h);
+void session_serialize(const SessionSlot& s, Writer& w);
+bool session_deserialize(Reader& r, SessionSlot& s);
 
 // ---- clock (clock.cc) ----
 uint64_t clock_now(Tpm& tpm);      // TPMS_CLOCK_INFO.clock
