@@ -252,6 +252,70 @@ class Keys(KeysMixin, unittest.TestCase):
         self.assertIn("0x1df", (r.stdout + r.stderr).decode().lower(), "TPM_RC_INTEGRITY for parameter 1")
         run_tool(["tpm2_flushcontext", "-t"], self.tcti)
 
+    def test_salted_session_with_parameter_encryption(self):
+        prim = self.primary()
+        for key in (prim, self.primary("ecc", "o", "ecc256")):
+            run_tool(["tpm2_startauthsession", "-S", self.p("s.ctx"), "--hmac-session", "-c", key], self.tcti)
+            run_tool(["tpm2_flushcontext", "-t"], self.tcti)
+            run_tool(["tpm2_sessionconfig", self.p("s.ctx"), "--enable-encrypt", "--enable-decrypt"], self.tcti)
+            secret = os.urandom(24)
+            self.write("sec", secret)
+            # inSensitive goes encrypted (decrypt), the unsealed data comes back encrypted.
+            self.tool("tpm2_create", "-C", prim, "-i", self.p("sec"), "-p", "pw", "-P", "session:" + self.p("s.ctx"),
+                      "-u", self.p("o.pub"), "-r", self.p("o.priv"))
+            self.tool("tpm2_load", "-C", prim, "-u", self.p("o.pub"), "-r", self.p("o.priv"), "-c", self.p("o.ctx"))
+            self.tool("tpm2_unseal", "-c", self.p("o.ctx"), "-p", "pw", "-S", self.p("s.ctx"), "-o", self.p("out"))
+            self.assertEqual(self.read("out"), secret)
+            out = run_tool(["tpm2_getrandom", "-S", self.p("s.ctx"), "--hex", "16"], self.tcti).stdout.decode()
+            self.assertEqual(len(out.strip()), 32)
+            run_tool(["tpm2_flushcontext", self.p("s.ctx")], self.tcti)
+
+    def test_hierarchy_auth_clear_and_clearcontrol(self):
+        self.tool("tpm2_changeauth", "-c", "o", "ownerpw")
+        self.tool("tpm2_changeauth", "-c", "l", "lockpw")
+        self.assertNotEqual(self.tool("tpm2_createprimary", "-C", "o", "-c", self.p("x.ctx"), check=False).returncode, 0)
+        self.tool("tpm2_createprimary", "-C", "o", "-P", "ownerpw", "-c", self.p("x.ctx"), "-o", self.p("before.pem"))
+        self.tool("tpm2_clearcontrol", "-C", "l", "-P", "lockpw", "s")
+        self.assertNotEqual(self.tool("tpm2_clear", "-c", "l", "lockpw", check=False).returncode, 0,
+                            "Clear is disabled")
+        self.tool("tpm2_clearcontrol", "-C", "p", "c")
+        self.tool("tpm2_clear", "-c", "l", "lockpw")
+        # A new owner: empty auth, a new storage seed.
+        self.tool("tpm2_createprimary", "-C", "o", "-c", self.p("y.ctx"), "-o", self.p("after.pem"))
+        self.assertNotEqual(self.read("before.pem"), self.read("after.pem"))
+
+    def test_dictionary_attack_lockout(self):
+        self.tool("tpm2_dictionarylockout", "-s", "-n", "2", "-t", "1000", "-l", "1000")
+        prim = self.primary()
+        self.write("s", b"x")
+        obj = self.child(prim, "o", "-i", self.p("s"), "-p", "good")
+        for _ in range(2):
+            self.assertNotEqual(self.tool("tpm2_unseal", "-c", obj, "-p", "bad", check=False).returncode, 0)
+        r = self.tool("tpm2_unseal", "-c", obj, "-p", "good", check=False)
+        self.assertIn("0x921", (r.stdout + r.stderr).decode().lower(), "TPM_RC_LOCKOUT even with the right auth")
+        run_tool(["tpm2_flushcontext", "-t"], self.tcti)
+        self.tool("tpm2_dictionarylockout", "-c")
+        self.tool("tpm2_unseal", "-c", obj, "-p", "good", "-o", self.p("out"))
+        self.assertEqual(self.read("out"), b"x")
+
+    def test_evictcontrol_survives_restart(self):
+        prim = self.primary()
+        self.tool("tpm2_readpublic", "-c", prim, "-o", self.p("p.pub"))
+        self.tool("tpm2_evictcontrol", "-C", "o", "-c", prim, "0x81000010")
+        self.assertIn("0x81000010", self.tool("tpm2_getcap", "handles-persistent").stdout.decode())
+        self.assertNotEqual(self.tool("tpm2_evictcontrol", "-C", "o", "-c", prim, "0x81800010",
+                                      check=False).returncode, 0, "the platform range needs platform auth")
+        self.tool("tpm2_shutdown")
+        self.server.power_cycle()
+        run_tool(["tpm2_startup"], self.tcti)
+        key = self.child("0x81000010", "k", "-G", "ecc256")
+        msg = self.write("msg", b"under a persistent parent")
+        self.tool("tpm2_sign", "-c", key, "-g", "sha256", "-f", "plain", "-o", self.p("sig"), msg)
+        r = self.openssl("dgst", "-sha256", "-verify", self.pem(key, "k"), "-signature", self.p("sig"), msg)
+        self.assertIn(b"Verified OK", r.stdout)
+        self.tool("tpm2_evictcontrol", "-C", "o", "-c", "0x81000010")
+        self.assertNotIn("0x81000010", self.tool("tpm2_getcap", "handles-persistent").stdout.decode())
+
 
 class KeysOverPty(KeysMixin, unittest.TestCase):
     """The same flows through the stock device TCTI on the virtual serial port (a subset)."""

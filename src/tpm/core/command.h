@@ -101,7 +101,9 @@ inline constexpr uint8_t kCmdExtensive = 1 << 1;   // TPMA_CC.extensive
 inline constexpr uint8_t kCmdFlushed = 1 << 2;     // TPMA_CC.flushed
 inline constexpr uint8_t kCmdRHandle = 1 << 3;     // returns a handle
 inline constexpr uint8_t kCmdAllowedInFailure = 1 << 4;  // answered in failure mode
-inline constexpr uint8_t kCmdKeepsOrderly = 1 << 5;      // does not invalidate a Shutdown(STATE)
+// Changes state that Shutdown(STATE) saved (PCRs, hierarchy enables, platform auth/policy):
+// running it after a Shutdown(STATE) invalidates that saved state.
+inline constexpr uint8_t kCmdChangesSavedState = 1 << 5;
 inline constexpr uint8_t kCmdDecrypt = 1 << 6;  // first command parameter is a TPM2B: may be encrypted
 inline constexpr uint8_t kCmdEncrypt = 1 << 7;  // first response parameter is a TPM2B: may be encrypted
 

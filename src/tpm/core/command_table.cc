@@ -12,7 +12,7 @@ namespace {
 
 using H = HandleKind;
 using A = AuthRole;
-constexpr uint8_t kRead = kCmdKeepsOrderly;  // reads state only: a Shutdown(STATE) stays valid
+constexpr uint8_t kSaved = kCmdChangesSavedState;
 
 template <size_t N>
 constexpr std::array<CommandInfo, N> sorted(std::array<CommandInfo, N> a) {
@@ -26,25 +26,25 @@ constexpr std::array<CommandInfo, N> sorted(std::array<CommandInfo, N> a) {
 // Listed by chapter for reading; sorted by code at compile time for lookup.
 constexpr auto kCommands = sorted(std::array{
     CMD(EvictControl, kCmdNv, 2, H::provision, H::object, A::user, A::none),
-    CMD(HierarchyControl, kCmdNv, 1, H::hierarchy, H::none, A::user, A::none),
+    CMD(HierarchyControl, kCmdNv | kSaved, 1, H::hierarchy, H::none, A::user, A::none),
     CMD(ChangePPS, kCmdNv, 1, H::platform, H::none, A::user, A::none),
     CMD(ChangeEPS, kCmdNv, 1, H::platform, H::none, A::user, A::none),
     CMD(Clear, kCmdNv, 1, H::clear, H::none, A::user, A::none),
     CMD(ClearControl, kCmdNv, 1, H::clear, H::none, A::user, A::none),
-    CMD(HierarchyChangeAuth, kCmdNv | kCmdDecrypt, 1, H::hierarchy_auth, H::none, A::user, A::none),
-    CMD(SetPrimaryPolicy, kCmdNv | kCmdDecrypt, 1, H::hierarchy_auth, H::none, A::user, A::none),
+    CMD(HierarchyChangeAuth, kCmdNv | kCmdDecrypt | kSaved, 1, H::hierarchy_auth, H::none, A::user, A::none),
+    CMD(SetPrimaryPolicy, kCmdNv | kCmdDecrypt | kSaved, 1, H::hierarchy_auth, H::none, A::user, A::none),
     CMD(DictionaryAttackLockReset, kCmdNv, 1, H::lockout, H::none, A::user, A::none),
     CMD(DictionaryAttackParameters, kCmdNv, 1, H::lockout, H::none, A::user, A::none),
     CMD(ClockSet, kCmdNv, 1, H::provision, H::none, A::user, A::none),
     CMD(ClockRateAdjust, 0, 1, H::provision, H::none, A::user, A::none),
     CMD(CreatePrimary, kCmdRHandle | kCmdDecrypt | kCmdEncrypt, 1, H::hierarchy_or_null, H::none, A::user, A::none),
-    CMD(PCR_Event, kCmdDecrypt, 1, H::pcr_or_null, H::none, A::user, A::none),
-    CMD(PCR_Reset, 0, 1, H::pcr, H::none, A::user, A::none),
+    CMD(PCR_Event, kCmdDecrypt | kSaved, 1, H::pcr_or_null, H::none, A::user, A::none),
+    CMD(PCR_Reset, kSaved, 1, H::pcr, H::none, A::user, A::none),
     CMD(SequenceComplete, kCmdFlushed | kCmdDecrypt | kCmdEncrypt, 1, H::object, H::none, A::user, A::none),
-    CMD(IncrementalSelfTest, kCmdExtensive | kRead, 0, H::none, H::none, A::none, A::none),
-    CMD(SelfTest, kCmdExtensive | kRead, 0, H::none, H::none, A::none, A::none),
+    CMD(IncrementalSelfTest, kCmdExtensive, 0, H::none, H::none, A::none, A::none),
+    CMD(SelfTest, kCmdExtensive, 0, H::none, H::none, A::none, A::none),
     CMD(Startup, kCmdNv, 0, H::none, H::none, A::none, A::none),
-    CMD(Shutdown, kCmdNv | kRead, 0, H::none, H::none, A::none, A::none),
+    CMD(Shutdown, kCmdNv, 0, H::none, H::none, A::none, A::none),
     CMD(StirRandom, kCmdDecrypt, 0, H::none, H::none, A::none, A::none),
     CMD(ObjectChangeAuth, kCmdDecrypt | kCmdEncrypt, 2, H::object, H::object, A::admin, A::none),
     CMD(Create, kCmdDecrypt | kCmdEncrypt, 1, H::object, H::none, A::user, A::none),
@@ -64,18 +64,18 @@ constexpr auto kCommands = sorted(std::array{
     CMD(ContextSave, 0, 1, H::context, H::none, A::none, A::none),
     CMD(FlushContext, 0, 0, H::none, H::none, A::none, A::none),
     CMD(LoadExternal, kCmdRHandle | kCmdDecrypt | kCmdEncrypt, 0, H::none, H::none, A::none, A::none),
-    CMD(ReadPublic, kRead | kCmdEncrypt, 1, H::object, H::none, A::none, A::none),
+    CMD(ReadPublic, kCmdEncrypt, 1, H::object, H::none, A::none, A::none),
     CMD(StartAuthSession, kCmdRHandle, 2, H::object_or_null, H::entity_or_null, A::none, A::none),
-    CMD(GetCapability, kCmdAllowedInFailure | kRead, 0, H::none, H::none, A::none, A::none),
-    CMD(GetRandom, kRead | kCmdEncrypt, 0, H::none, H::none, A::none, A::none),
-    CMD(GetTestResult, kCmdAllowedInFailure | kRead, 0, H::none, H::none, A::none, A::none),
-    CMD(Hash, kRead | kCmdDecrypt | kCmdEncrypt, 0, H::none, H::none, A::none, A::none),
-    CMD(PCR_Read, kRead, 0, H::none, H::none, A::none, A::none),
-    CMD(ReadClock, kRead, 0, H::none, H::none, A::none, A::none),
-    CMD(PCR_Extend, 0, 1, H::pcr_or_null, H::none, A::user, A::none),
-    CMD(EventSequenceComplete, kCmdFlushed | kCmdDecrypt, 2, H::pcr_or_null, H::object, A::user, A::user),
+    CMD(GetCapability, kCmdAllowedInFailure, 0, H::none, H::none, A::none, A::none),
+    CMD(GetRandom, kCmdEncrypt, 0, H::none, H::none, A::none, A::none),
+    CMD(GetTestResult, kCmdAllowedInFailure, 0, H::none, H::none, A::none, A::none),
+    CMD(Hash, kCmdDecrypt | kCmdEncrypt, 0, H::none, H::none, A::none, A::none),
+    CMD(PCR_Read, 0, 0, H::none, H::none, A::none, A::none),
+    CMD(ReadClock, 0, 0, H::none, H::none, A::none, A::none),
+    CMD(PCR_Extend, kSaved, 1, H::pcr_or_null, H::none, A::user, A::none),
+    CMD(EventSequenceComplete, kCmdFlushed | kCmdDecrypt | kSaved, 2, H::pcr_or_null, H::object, A::user, A::user),
     CMD(HashSequenceStart, kCmdRHandle | kCmdDecrypt, 0, H::none, H::none, A::none, A::none),
-    CMD(TestParms, kRead, 0, H::none, H::none, A::none, A::none),
+    CMD(TestParms, 0, 0, H::none, H::none, A::none, A::none),
 });
 #undef CMD
 

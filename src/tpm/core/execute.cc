@@ -196,8 +196,9 @@ size_t Tpm::execute(uint8_t locality, std::span<const uint8_t> command, std::spa
     return error_response(response, rc);
   }
 
-  // A state-changing command after Shutdown(STATE) invalidates the saved state (Part 3 §9.4).
-  if (st_.shutdown_seen && !(info->flags & kCmdKeepsOrderly)) {
+  // Changing what Shutdown(STATE) saved invalidates that saved state (Part 3 §9.4); reads,
+  // transient objects and sessions do not (as the reference TPM behaves).
+  if (st_.shutdown_seen && (info->flags & kCmdChangesSavedState)) {
     st_.shutdown_seen = false;
     st_.clock.orderly = kOrderlyNone;
     st_.dirty |= kDirtyClock;
