@@ -82,11 +82,12 @@ struct PcrBanks {
 };
 
 // A transient object slot: a key or data object, or a hash/event sequence.
-enum class SlotKind : uint8_t { empty = 0, hash_sequence, event_sequence, object };
+enum class SlotKind : uint8_t { empty = 0, hash_sequence, event_sequence, hmac_sequence, object };
 struct ObjectSlot {
   SlotKind kind = SlotKind::empty;
   TPM2B_AUTH auth;
-  // ---- sequences: a hash sequence keeps one state; an event sequence one per hash ----
+  // ---- sequences: a hash sequence keeps one state; an event sequence one per hash; an HMAC
+  // sequence its inner and outer hash states in hash[0] and hash[1] ----
   crypto::HashState hash[kHashCount];
   // False once the data hashed so far started with TPM_GENERATED_VALUE: no ticket then.
   bool ticket_allowed = true;

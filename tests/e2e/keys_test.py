@@ -316,6 +316,24 @@ class Keys(KeysMixin, unittest.TestCase):
         self.tool("tpm2_evictcontrol", "-C", "o", "-c", "0x81000010")
         self.assertNotIn("0x81000010", self.tool("tpm2_getcap", "handles-persistent").stdout.decode())
 
+    def test_hmac_sequence_for_long_input(self):
+        key_bytes = os.urandom(32)
+        self.tool("tpm2_loadexternal", "-C", "n", "-G", "hmac", "-r", self.write("hkey", key_bytes),
+                  "-c", self.p("hk.ctx"))
+        data = os.urandom(5000)  # more than one TPM2B_MAX_BUFFER: the tools use HMAC_Start + sequence
+        out = self.tool("tpm2_hmac", "-c", self.p("hk.ctx"), "--hex", self.write("big", data)).stdout.decode().strip()
+        self.assertEqual(out, hmac.new(key_bytes, data, hashlib.sha256).hexdigest())
+
+    def test_ecc_parameters_match_openssl(self):
+        import re
+        for tool_name, ossl in (("ecc256", "prime256v1"), ("ecc384", "secp384r1")):
+            self.tool("tpm2_geteccparameters", tool_name, "-o", self.p("params"))
+            raw = self.read("params")
+            text = self.openssl("ecparam", "-name", ossl, "-param_enc", "explicit", "-text", "-noout").stdout.decode()
+            text = re.sub(r"[\s:]", "", text)
+            prime = re.search(r"Prime(?:00)?([0-9a-f]+)A", text).group(1)
+            self.assertIn(bytes.fromhex(prime[-len(prime) // 2 * 2:]), raw, tool_name)
+
 
 class KeysOverPty(KeysMixin, unittest.TestCase):
     """The same flows through the stock device TCTI on the virtual serial port (a subset)."""

@@ -118,6 +118,23 @@ class Pytss(unittest.TestCase):
         out = self.esapi.rsa_decrypt(key, TPM2B_PUBLIC_KEY_RSA(ct), TPMT_RSA_DECRYPT(scheme=TPM2_ALG.NULL), b"")
         self.assertEqual(bytes(out), msg)
 
+    def test_create_loaded_under_a_hierarchy_and_a_parent(self):
+        # Under the owner hierarchy CreateLoaded makes the same primary as CreatePrimary.
+        from tpm2_pytss import TPM2B_TEMPLATE
+        tmpl = TPM2B_PUBLIC.parse("ecc256", objectAttributes=TPMA_OBJECT.RESTRICTED | TPMA_OBJECT.DECRYPT
+                                  | TPMA_OBJECT.USERWITHAUTH | TPMA_OBJECT.FIXEDTPM | TPMA_OBJECT.FIXEDPARENT
+                                  | TPMA_OBJECT.SENSITIVEDATAORIGIN)
+        primary, public = self.primary(tmpl)
+        loaded, _, pub2 = self.esapi.create_loaded(ESYS_TR.OWNER, None, TPM2B_TEMPLATE(tmpl.marshal()[2:]))
+        self.assertEqual(bytes(pub2.publicArea.unique.ecc.x), bytes(public.publicArea.unique.ecc.x))
+        self.esapi.flush_context(loaded)
+        child_tmpl = TPM2B_PUBLIC.parse("ecc256:ecdsa-sha256", objectAttributes=TPMA_OBJECT.SIGN_ENCRYPT
+                                        | TPMA_OBJECT.USERWITHAUTH | TPMA_OBJECT.FIXEDTPM | TPMA_OBJECT.FIXEDPARENT
+                                        | TPMA_OBJECT.SENSITIVEDATAORIGIN)
+        child, priv, pub = self.esapi.create_loaded(primary, None, TPM2B_TEMPLATE(child_tmpl.marshal()[2:]))
+        self.assertGreater(len(bytes(priv)), 0)
+        self.assertEqual(bytes(self.esapi.tr_get_name(child)), bytes(pub.get_name()))
+
     def test_context_save_load_round_trip(self):
         parent, public = self.primary("ecc256")
         name = bytes(self.esapi.tr_get_name(parent))

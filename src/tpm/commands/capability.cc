@@ -17,6 +17,7 @@ constexpr uint32_t kMaxCapAlgs = kCapData / 6;
 constexpr uint32_t kMaxCapHandles = kCapData / 4;
 constexpr uint32_t kMaxCapCc = kCapData / 4;
 constexpr uint32_t kMaxTpmProperties = kCapData / 8;
+constexpr uint32_t kMaxEccCurves = kCapData / 2;
 constexpr uint32_t kMaxPcrProperties = kCapData / (4 + 1 + profile::kPcrSelectMax);
 
 constexpr uint32_t be32(const char (&s)[5]) {
@@ -104,7 +105,7 @@ bool tpm_property(Tpm& tpm, TPM_PT pt, uint32_t& v) {
     case PT_VAR + 10: v = 0; return true;  // NV_COUNTERS
     case PT_VAR + 11: v = profile::kMinCounterIndices; return true;
     case PT_VAR + 12: v = 0; return true;  // ALGORITHM_SET
-    case PT_VAR + 13: v = 0; return true;  // LOADED_CURVES
+    case PT_VAR + 13: v = 2; return true;  // LOADED_CURVES: P-256, P-384
     case PT_VAR + 14: v = st.pers.failed_tries; return true;
     case PT_VAR + 15: v = st.pers.max_tries; return true;
     case PT_VAR + 16: v = st.pers.recovery_time; return true;
@@ -307,8 +308,20 @@ TPM_RC TPM2_GetCapability(Command& c) {
     case TPM_CAP_PCRS: cap_pcrs(c.st, c.out); break;
     case TPM_CAP_TPM_PROPERTIES: cap_tpm_properties(c.tpm, c.out, property, property_count, more); break;
     case TPM_CAP_PCR_PROPERTIES: cap_pcr_properties(c.out, property, property_count, more); break;
-    // No physical-presence or audited commands, no ECC curves, no policies on permanent
-    // handles and no ACTs are implemented yet: those lists are empty.
+    case TPM_CAP_ECC_CURVES: {
+      ListWriter l(c.out, std::min(property_count, kMaxEccCurves));
+      for (TPM_ECC_CURVE cv : {TPM_ECC_NIST_P256, TPM_ECC_NIST_P384}) {
+        if (cv < property) continue;
+        if (!l.room()) break;
+        c.out.u16(cv);
+        ++l.count;
+      }
+      l.finish();
+      more = l.more;
+      break;
+    }
+    // No physical-presence or audited commands, no policies on permanent handles and no ACTs
+    // are implemented yet: those lists are empty.
     default: cap_empty(c.out); break;
   }
   c.out.data()[more_at] = more ? 1 : 0;

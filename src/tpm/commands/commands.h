@@ -16,6 +16,7 @@ TPM_RC TPM2_GetTestResult(Command& c);
 TPM_RC TPM2_StartAuthSession(Command& c);
 // Chapter 12, Object commands (object.cc)
 TPM_RC TPM2_Create(Command& c);
+TPM_RC TPM2_CreateLoaded(Command& c);
 TPM_RC TPM2_Load(Command& c);
 TPM_RC TPM2_LoadExternal(Command& c);
 TPM_RC TPM2_ReadPublic(Command& c);
@@ -26,6 +27,7 @@ TPM_RC TPM2_RSA_Encrypt(Command& c);
 TPM_RC TPM2_RSA_Decrypt(Command& c);
 TPM_RC TPM2_ECDH_KeyGen(Command& c);
 TPM_RC TPM2_ECDH_ZGen(Command& c);
+TPM_RC TPM2_ECC_Parameters(Command& c);
 // Chapter 15, Symmetric primitives: TPM2_Hash (symmetric.cc)
 TPM_RC TPM2_Hash(Command& c);
 TPM_RC TPM2_EncryptDecrypt(Command& c);
@@ -36,6 +38,7 @@ TPM_RC TPM2_GetRandom(Command& c);
 TPM_RC TPM2_StirRandom(Command& c);
 // Chapter 17, Hash/HMAC/event sequences (sequence.cc)
 TPM_RC TPM2_HashSequenceStart(Command& c);
+TPM_RC TPM2_HMAC_Start(Command& c);
 TPM_RC TPM2_SequenceUpdate(Command& c);
 TPM_RC TPM2_SequenceComplete(Command& c);
 TPM_RC TPM2_EventSequenceComplete(Command& c);

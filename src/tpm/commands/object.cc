@@ -191,3 +191,49 @@ TPM_RC TPM2_LoadExternal(Command& c) {
 }
 
 }  // namespace utpm::tpm
+
+namespace utpm::tpm {
+
+// CreateLoaded: under a hierarchy, a primary object (derived, no private blob); under a
+// storage parent, Create and Load in one. Derivation parents are not supported.
+TPM_RC TPM2_CreateLoaded(Command& c) {
+  TPM2B_SENSITIVE_CREATE in_sensitive;
+  TPM2B_PUBLIC in_public;  // TPM2B_TEMPLATE holding a TPMT_PUBLIC
+  if (TPM_RC rc = c.parse(in_sensitive, in_public)) return rc;
+  const TPM_HANDLE parent_handle = c.handles[0];
+  ObjectSlot* parent = object_at(c.st, parent_handle);
+  if (parent && !is_storage_parent(*parent)) return rc_handle(TPM_RC_TYPE, 1);
+  if (TPM_RC rc = public_check(in_public.t, parent)) return rc_param(rc, 2);
+  if (TPM_RC rc = sensitive_create_check(in_public.t, in_sensitive.t)) return rc_param(rc, 1);
+  ObjectSlot* obj = nullptr;
+  TPM2B_PRIVATE out_private;
+  TPM_RC rc;
+  if (!parent) {
+    rc = derive_primary(c, parent_handle, in_sensitive.t, in_public.t, obj);
+  } else {
+    obj = object_allocate(c.st);
+    rc = obj ? object_generate(in_public.t, in_sensitive.t, tpm_random_source(c.tpm), *obj) : TPM_RC_OBJECT_MEMORY;
+    if (rc == TPM_RC_SUCCESS && !public_name(obj->pub, obj->name)) rc = TPM_RC_FAILURE;
+    if (rc == TPM_RC_SUCCESS) {
+      TPMT_SENSITIVE sens;
+      object_sensitive(*obj, sens);
+      rc = sensitive_wrap(*parent, obj->name, sens, out_private);
+      crypto::zeroize(sens);
+    }
+    if (rc == TPM_RC_SUCCESS) {
+      obj->hierarchy = parent->hierarchy;
+      qualified_name(obj->pub.nameAlg, parent->qualified_name.view(), obj->name, obj->qualified_name);
+    } else if (obj) {
+      object_flush(*obj);
+    }
+  }
+  crypto::zeroize(in_sensitive);
+  if (rc != TPM_RC_SUCCESS) return rc;
+  c.response_handle = object_handle(c.st, obj);
+  c.put(out_private);
+  c.put(Sized<TPMT_PUBLIC>{0, obj->pub});
+  c.put(obj->name);
+  return TPM_RC_SUCCESS;
+}
+
+}  // namespace utpm::tpm

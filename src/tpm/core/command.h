@@ -84,6 +84,7 @@ enum class HandleKind : uint8_t {
   object_or_null, // TPMI_DH_OBJECT+
   entity_or_null, // TPMI_DH_ENTITY+
   hierarchy_or_null,  // TPMI_RH_HIERARCHY+
+  parent,         // TPMI_DH_PARENT+: a hierarchy (incl. NULL) or a loaded object
   context,        // TPMI_DH_CONTEXT: a loaded object or session
   hierarchy,      // TPMI_RH_HIERARCHY (owner, endorsement, platform)
   hierarchy_auth, // TPMI_RH_HIERARCHY_AUTH (+ lockout)

@@ -69,6 +69,10 @@ TPM_RC check_handle(Tpm& tpm, HandleKind kind, TPM_HANDLE h, unsigned n) {
     case HandleKind::platform:
       if (h != TPM_RH_PLATFORM) return rc_handle(TPM_RC_VALUE, n);
       return hierarchy_enabled(st, h) ? TPM_RC_SUCCESS : rc_handle(TPM_RC_HIERARCHY, n);
+    case HandleKind::parent:
+      if (handle_type(h) == TPM_HT_TRANSIENT || handle_type(h) == TPM_HT_PERSISTENT)
+        return check_handle(tpm, HandleKind::object, h, n);
+      [[fallthrough]];
     case HandleKind::hierarchy_or_null:
       if (h == TPM_RH_NULL) return TPM_RC_SUCCESS;
       if (h != TPM_RH_OWNER && h != TPM_RH_ENDORSEMENT && h != TPM_RH_PLATFORM) return rc_handle(TPM_RC_VALUE, n);

@@ -300,7 +300,7 @@ TPM_RC object_from_parts(const TPMT_PUBLIC& pub, const TPMT_SENSITIVE& sens, Obj
 
 namespace {
 constexpr uint8_t kPayloadVersion = 1;
-constexpr uint8_t kPayloadObject = 1, kPayloadHashSeq = 2, kPayloadEventSeq = 3;
+constexpr uint8_t kPayloadObject = 1, kPayloadHashSeq = 2, kPayloadEventSeq = 3, kPayloadHmacSeq = 4;
 }  // namespace
 
 // Explicit encoding of a transient object or sequence (never a struct dump of the object,
@@ -318,8 +318,10 @@ void object_serialize(const ObjectSlot& o, Writer& w) {
     marshal(w, o.qualified_name);
     return;
   }
-  const size_t states = o.kind == SlotKind::event_sequence ? kHashCount : 1;
-  w.u8(o.kind == SlotKind::event_sequence ? kPayloadEventSeq : kPayloadHashSeq);
+  const size_t states = o.kind == SlotKind::event_sequence ? kHashCount : o.kind == SlotKind::hmac_sequence ? 2 : 1;
+  w.u8(o.kind == SlotKind::event_sequence  ? kPayloadEventSeq
+       : o.kind == SlotKind::hmac_sequence ? kPayloadHmacSeq
+                                           : kPayloadHashSeq);
   marshal(w, o.auth);
   w.u8(o.ticket_allowed);
   w.u8(o.first_block_seen);
@@ -342,13 +344,15 @@ TPM_RC object_deserialize(Reader& r, ObjectSlot& o) {
     o.qualified_name = qn;
     return r.remaining() == 0 ? TPM_RC_SUCCESS : TPM_RC_INTEGRITY;
   }
-  if (kind != kPayloadHashSeq && kind != kPayloadEventSeq) return TPM_RC_INTEGRITY;
-  o.kind = kind == kPayloadEventSeq ? SlotKind::event_sequence : SlotKind::hash_sequence;
+  if (kind != kPayloadHashSeq && kind != kPayloadEventSeq && kind != kPayloadHmacSeq) return TPM_RC_INTEGRITY;
+  o.kind = kind == kPayloadEventSeq  ? SlotKind::event_sequence
+           : kind == kPayloadHmacSeq ? SlotKind::hmac_sequence
+                                     : SlotKind::hash_sequence;
   uint8_t ticket = 0, first = 0;
   if (unmarshal(r, o.auth) || !r.u8(ticket) || !r.u8(first)) return TPM_RC_INTEGRITY;
   o.ticket_allowed = ticket;
   o.first_block_seen = first;
-  const size_t states = o.kind == SlotKind::event_sequence ? kHashCount : 1;
+  const size_t states = o.kind == SlotKind::event_sequence ? kHashCount : o.kind == SlotKind::hmac_sequence ? 2 : 1;
   for (size_t i = 0; i < states; ++i)
     if (!r.bytes(reinterpret_cast<uint8_t*>(&o.hash[i]), sizeof o.hash[i])) return TPM_RC_INTEGRITY;
   return r.remaining() == 0 ? TPM_RC_SUCCESS : TPM_RC_INTEGRITY;
