@@ -33,7 +33,7 @@ inline constexpr size_t kMaxSensitiveData = 128;  // TPM2B_SENSITIVE_DATA
 inline constexpr size_t kMaxCapBuffer = 1024;     // bytes of TPMS_CAPABILITY_DATA payload
 inline constexpr size_t kMaxNvBuffer = 1024;
 inline constexpr size_t kMaxNvIndexSize = 2048;
-inline constexpr size_t kMaxContextSize = 1344;
+inline constexpr size_t kMaxContextSize = 1344;  // TPM2B_CONTEXT_DATA
 
 // ---- PCRs ----
 inline constexpr uint32_t kNumPcrs = 24;

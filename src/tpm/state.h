@@ -11,6 +11,9 @@
 #include "crypto/crypto.h"
 #include "crypto/drbg.h"
 #include "tpm/profile.h"
+#include "crypto/ecc.h"
+#include "crypto/rsa.h"
+#include "tpm/types/object.h"
 #include "tpm/types/part2.h"
 
 namespace utpm::tpm {
@@ -71,16 +74,27 @@ struct PcrBanks {
   uint32_t update_counter = 0;
 };
 
-// A transient object slot. Issue-2 scope: hash and event sequences; keys arrive with objects.
-enum class SlotKind : uint8_t { empty = 0, hash_sequence, event_sequence };
+// A transient object slot: a key or data object, or a hash/event sequence.
+enum class SlotKind : uint8_t { empty = 0, hash_sequence, event_sequence, object };
 struct ObjectSlot {
   SlotKind kind = SlotKind::empty;
   TPM2B_AUTH auth;
-  // A hash sequence keeps one state; an event sequence one per implemented hash.
+  // ---- sequences: a hash sequence keeps one state; an event sequence one per hash ----
   crypto::HashState hash[kHashCount];
   // False once the data hashed so far started with TPM_GENERATED_VALUE: no ticket then.
   bool ticket_allowed = true;
   bool first_block_seen = false;
+  // ---- objects ----
+  TPMT_PUBLIC pub;
+  TPM2B_NAME name;
+  TPM2B_NAME qualified_name;
+  TPM_HANDLE hierarchy = TPM_RH_NULL;  // the hierarchy the object belongs to
+  bool public_only = false;            // LoadExternal of a public area alone
+  TPM2B_DIGEST seed_value;             // storage parents: protection seed; keyed hash/sym: obfuscation
+  crypto::RsaPrivateKey rsa;           // RSA: CRT form, expanded once at load
+  crypto::EccScalar ecc;               // ECC: private scalar
+  TPM2B_SENSITIVE_DATA bits;           // KEYEDHASH: HMAC key or sealed data
+  TPM2B_SYM_KEY sym;                   // SYMCIPHER: key
 };
 
 // An authorization session (Part 1 §19.6). Loaded sessions only: ContextSave of sessions
@@ -119,6 +133,9 @@ struct State {
 
   // volatile, reset on every Startup(CLEAR) / power cycle
   TPM2B_AUTH platform_auth;
+  uint8_t null_seed[profile::kPrimarySeedSize]{};   // renewed at every TPM Reset
+  uint8_t null_proof[profile::kProofSize]{};
+  uint64_t context_counter = 0;  // TPMS_CONTEXT.sequence; set at Startup so it never repeats
   uint8_t ph_enable = 1, sh_enable = 1, eh_enable = 1, ph_enable_nv = 1;
   crypto::DrbgState drbg{};
   uint64_t timer_at_power_on = 0;      // platform ms at _TPM_Init (TPMS_TIME_INFO.time base)

@@ -6,7 +6,12 @@
 
 #include <type_traits>
 
+#include "crypto/backend.h"
 #include "crypto/crypto.h"
+
+#if defined(UTPM_MBEDTLS_STATIC_POOL)
+#include <mbedtls/memory_buffer_alloc.h>
+#endif
 
 namespace utpm::crypto {
 inline namespace UTPM_CRYPTO_NS {
@@ -92,6 +97,16 @@ size_t hash(HashAlg alg, Bytes data, MutBytes out) {
 }
 
 const char* backend_name() { return "mbedtls"; }
+
+Status backend_init(MutBytes pool) {
+#if defined(UTPM_MBEDTLS_STATIC_POOL)
+  if (pool.size() < 1024) return Status::bad_input;
+  mbedtls_memory_buffer_alloc_init(pool.data(), pool.size());
+#else
+  (void)pool;  // host build: Debian's libmbedtls uses the C heap
+#endif
+  return Status::ok;
+}
 
 }  // namespace UTPM_CRYPTO_NS
 }  // namespace utpm::crypto

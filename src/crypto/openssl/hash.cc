@@ -8,6 +8,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "crypto/backend.h"
 #include "crypto/crypto.h"
 
 namespace utpm::crypto {
@@ -71,6 +72,12 @@ size_t hash(HashAlg alg, Bytes data, MutBytes out) {
 }
 
 const char* backend_name() { return "openssl"; }
+
+// OpenSSL manages its own memory on the host.
+Status backend_init(MutBytes pool) {
+  (void)pool;
+  return Status::ok;
+}
 
 }  // namespace UTPM_CRYPTO_NS
 }  // namespace utpm::crypto

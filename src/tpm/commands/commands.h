@@ -14,8 +14,23 @@ TPM_RC TPM2_IncrementalSelfTest(Command& c);
 TPM_RC TPM2_GetTestResult(Command& c);
 // Chapter 11, Session commands (session.cc)
 TPM_RC TPM2_StartAuthSession(Command& c);
+// Chapter 12, Object commands (object.cc)
+TPM_RC TPM2_Create(Command& c);
+TPM_RC TPM2_Load(Command& c);
+TPM_RC TPM2_LoadExternal(Command& c);
+TPM_RC TPM2_ReadPublic(Command& c);
+TPM_RC TPM2_Unseal(Command& c);
+TPM_RC TPM2_ObjectChangeAuth(Command& c);
+// Chapter 14, Asymmetric primitives (asymmetric.cc)
+TPM_RC TPM2_RSA_Encrypt(Command& c);
+TPM_RC TPM2_RSA_Decrypt(Command& c);
+TPM_RC TPM2_ECDH_KeyGen(Command& c);
+TPM_RC TPM2_ECDH_ZGen(Command& c);
 // Chapter 15, Symmetric primitives: TPM2_Hash (symmetric.cc)
 TPM_RC TPM2_Hash(Command& c);
+TPM_RC TPM2_EncryptDecrypt(Command& c);
+TPM_RC TPM2_EncryptDecrypt2(Command& c);
+TPM_RC TPM2_HMAC(Command& c);
 // Chapter 16, Random number generator (random.cc)
 TPM_RC TPM2_GetRandom(Command& c);
 TPM_RC TPM2_StirRandom(Command& c);
@@ -24,12 +39,19 @@ TPM_RC TPM2_HashSequenceStart(Command& c);
 TPM_RC TPM2_SequenceUpdate(Command& c);
 TPM_RC TPM2_SequenceComplete(Command& c);
 TPM_RC TPM2_EventSequenceComplete(Command& c);
+// Chapter 20, Signing and signature verification (signature.cc)
+TPM_RC TPM2_Sign(Command& c);
+TPM_RC TPM2_VerifySignature(Command& c);
 // Chapter 22, Integrity collection (pcr.cc)
 TPM_RC TPM2_PCR_Extend(Command& c);
 TPM_RC TPM2_PCR_Event(Command& c);
 TPM_RC TPM2_PCR_Read(Command& c);
 TPM_RC TPM2_PCR_Reset(Command& c);
+// Chapter 24, Hierarchy commands (hierarchy.cc)
+TPM_RC TPM2_CreatePrimary(Command& c);
 // Chapter 28, Context management (context.cc)
+TPM_RC TPM2_ContextSave(Command& c);
+TPM_RC TPM2_ContextLoad(Command& c);
 TPM_RC TPM2_FlushContext(Command& c);
 // Chapter 29, Clocks and timers (clock.cc)
 TPM_RC TPM2_ReadClock(Command& c);

@@ -32,11 +32,17 @@ TPM_RC TPM2_Startup(Command& c) {
     st.pcr.update_counter = 0;
     st.dirty |= kDirtyPersistent;
   }
+  // The null hierarchy never outlives a Startup: its seed and proof are new every time (the
+  // saved state does not carry them, so nothing made under the old ones can come back).
+  if (!tpm_random(c.tpm, st.null_seed) || !tpm_random(c.tpm, st.null_proof)) return TPM_RC_FAILURE;
   if (!resume) {
     st.platform_auth = TPM2B_AUTH{};
     st.ph_enable = st.sh_enable = st.eh_enable = st.ph_enable_nv = 1;
   }
   pcr_startup(st, c.locality, resume);
+  // Context sequence numbers never repeat under one proof: the high half names this Startup
+  // (reset epoch and restart within it), the low half counts saves.
+  st.context_counter = (st.pers.total_reset_count << 52) | (uint64_t{st.clock.restart_count} << 32);
   st.startup_orderly = previous != kOrderlyNone;
 
   // From now on, losing power without a Shutdown is a non-orderly shutdown.

@@ -48,3 +48,88 @@ TPM_RC TPM2_Hash(Command& c) {
 }
 
 }  // namespace utpm::tpm
+
+#include "crypto/sym.h"
+#include "tpm/commands/keys_common.h"
+
+namespace utpm::tpm {
+namespace {
+
+TPM_RC encrypt_decrypt(Command& c, bool decrypt, TPM_ALG_ID mode_in, TPM2B_IV& iv, const TPM2B_MAX_BUFFER& in,
+                       unsigned p_decrypt, unsigned p_mode, unsigned p_iv, unsigned p_data) {
+  ObjectSlot* key = loaded_private_key(c, 0);
+  if (!key || key->pub.type != TPM_ALG_SYMCIPHER) return rc_handle(TPM_RC_KEY, 1);
+  const TPMA_OBJECT& a = key->pub.objectAttributes;
+  // decrypt permits decryption, sign permits encryption; restricted keys only wrap children.
+  if (a.has(TPMA_OBJECT_restricted)) return rc_handle(TPM_RC_ATTRIBUTES, 1);
+  if (decrypt ? !a.has(TPMA_OBJECT_decrypt) : !a.has(TPMA_OBJECT_sign)) return rc_handle(TPM_RC_ATTRIBUTES, 1);
+  (void)p_decrypt;
+  TPM_ALG_ID mode = key->pub.parameters.symDetail.sym.mode;
+  if (mode == TPM_ALG_NULL) {
+    if (mode_in == TPM_ALG_NULL) return rc_param(TPM_RC_MODE, p_mode);
+    mode = mode_in;
+  } else if (mode_in != TPM_ALG_NULL && mode_in != mode) {
+    return rc_param(TPM_RC_MODE, p_mode);
+  }
+  if (mode != TPM_ALG_ECB && iv.size != 16) return rc_param(TPM_RC_SIZE, p_iv);
+  if ((mode == TPM_ALG_ECB || mode == TPM_ALG_CBC) && in.size % 16 != 0) return rc_param(TPM_RC_SIZE, p_data);
+  TPM2B_MAX_BUFFER out;
+  out.size = in.size;
+  uint8_t iv_buf[16] = {};
+  std::memcpy(iv_buf, iv.buffer, iv.size);
+  const auto m = static_cast<crypto::SymMode>(mode);
+  crypto::Status s = decrypt ? crypto::sym_decrypt(m, key->sym.view(), iv_buf, in.view(), {out.buffer, out.size})
+                             : crypto::sym_encrypt(m, key->sym.view(), iv_buf, in.view(), {out.buffer, out.size});
+  if (s != crypto::Status::ok) return TPM_RC_FAILURE;
+  TPM2B_IV iv_out;
+  if (mode != TPM_ALG_ECB) iv_out.assign(iv_buf);
+  c.put(out);
+  c.put(iv_out);
+  crypto::zeroize(out);
+  return TPM_RC_SUCCESS;
+}
+
+}  // namespace
+
+TPM_RC TPM2_EncryptDecrypt(Command& c) {
+  TPMI_YES_NO_CHECKED decrypt;
+  TPMI_ALG_SYM_MODE_NULL mode;
+  TPM2B_IV iv;
+  TPM2B_MAX_BUFFER in;
+  if (TPM_RC rc = c.parse(decrypt, mode, iv, in)) return rc;
+  return encrypt_decrypt(c, decrypt.value != 0, mode, iv, in, 1, 2, 3, 4);
+}
+
+TPM_RC TPM2_EncryptDecrypt2(Command& c) {
+  TPM2B_MAX_BUFFER in;
+  TPMI_YES_NO_CHECKED decrypt;
+  TPMI_ALG_SYM_MODE_NULL mode;
+  TPM2B_IV iv;
+  if (TPM_RC rc = c.parse(in, decrypt, mode, iv)) return rc;
+  return encrypt_decrypt(c, decrypt.value != 0, mode, iv, in, 2, 3, 4, 1);
+}
+
+TPM_RC TPM2_HMAC(Command& c) {
+  TPM2B_MAX_BUFFER buffer;
+  TPMI_ALG_HASH_NULL hash_alg;
+  if (TPM_RC rc = c.parse(buffer, hash_alg)) return rc;
+  ObjectSlot* key = loaded_private_key(c, 0);
+  if (!key || key->pub.type != TPM_ALG_KEYEDHASH) return rc_handle(TPM_RC_TYPE, 1);
+  const TPMA_OBJECT& a = key->pub.objectAttributes;
+  if (a.has(TPMA_OBJECT_restricted) || !a.has(TPMA_OBJECT_sign)) return rc_handle(TPM_RC_ATTRIBUTES, 1);
+  // The key's HMAC scheme fixes the hash; without one the caller names it.
+  const TPMT_KEYEDHASH_SCHEME& own = key->pub.parameters.keyedHashDetail.scheme;
+  TPM_ALG_ID hash = hash_alg;
+  if (own.scheme == TPM_ALG_HMAC) {
+    if (hash != TPM_ALG_NULL && hash != own.details.hashAlg) return rc_param(TPM_RC_VALUE, 2);
+    hash = own.details.hashAlg;
+  } else if (hash == TPM_ALG_NULL) {
+    return rc_param(TPM_RC_VALUE, 2);
+  }
+  TPM2B_DIGEST out;
+  out.size = static_cast<uint16_t>(crypto::hmac(to_crypto(hash), key->bits.view(), buffer.view(), out.buffer));
+  c.put(out);
+  return TPM_RC_SUCCESS;
+}
+
+}  // namespace utpm::tpm

@@ -116,6 +116,15 @@ TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
     return TPM_RC_LOCKOUT;
   const std::span<const uint8_t> auth_value = trimmed(ea.auth);
 
+  // An object's attributes decide whether its authValue may be used for a role at all
+  // (Part 1 §19.7): USER needs userWithAuth, ADMIN needs adminWithPolicy CLEAR.
+  const bool policy_session = s.handle != TPM_RS_PW && handle_type(s.handle) == TPM_HT_POLICY_SESSION;
+  if (const ObjectSlot* o = object_at(st, c.handles[i]); o && o->kind == SlotKind::object && !policy_session) {
+    const TPMA_OBJECT& a = o->pub.objectAttributes;
+    if (c.info.auth[i] == AuthRole::user && !a.has(TPMA_OBJECT_userWithAuth)) return TPM_RC_AUTH_UNAVAILABLE;
+    if (c.info.auth[i] == AuthRole::admin && a.has(TPMA_OBJECT_adminWithPolicy)) return TPM_RC_AUTH_UNAVAILABLE;
+  }
+
   if (s.handle == TPM_RS_PW) {
     std::span<const uint8_t> given = trimmed(&s.hmac);
     bool ok = given.size() == auth_value.size() && crypto::ct_equal(given, auth_value);

@@ -47,7 +47,13 @@ struct Command {
   // TPM_RC_P + n; bytes left over after the last parameter are TPM_RC_SIZE.
   template <class... T>
   TPM_RC parse(T&... p) {
-    unsigned n = 0;
+    return parse_numbered(1, p...);
+  }
+  // The same, when the first parameter parsed here is parameter number `first` (a command
+  // whose leading parameter was consumed separately).
+  template <class... T>
+  TPM_RC parse_numbered(unsigned first, T&... p) {
+    unsigned n = first - 1;
     TPM_RC rc = TPM_RC_SUCCESS;
     ((rc == TPM_RC_SUCCESS ? (++n, rc = unmarshal(params, p), 0) : 0), ...);
     if (rc != TPM_RC_SUCCESS) return rc_param(rc, n);
@@ -71,6 +77,8 @@ enum class HandleKind : uint8_t {
   object,         // TPMI_DH_OBJECT (loaded transient or persistent)
   object_or_null, // TPMI_DH_OBJECT+
   entity_or_null, // TPMI_DH_ENTITY+
+  hierarchy_or_null,  // TPMI_RH_HIERARCHY+
+  context,        // TPMI_DH_CONTEXT: a loaded object or session
 };
 
 // Authorization role required of the handle's session (Part 1 §19.2).

@@ -1,6 +1,7 @@
 // The one list of implemented commands. Dispatch, names for traces, and
 // GetCapability(TPM_CAP_COMMANDS) all read this table.
 #include <algorithm>
+#include <array>
 
 #include "tpm/commands/commands.h"
 #include "tpm/core/command.h"
@@ -13,12 +14,20 @@ using H = HandleKind;
 using A = AuthRole;
 constexpr uint8_t kRead = kCmdKeepsOrderly;  // reads state only: a Shutdown(STATE) stays valid
 
+template <size_t N>
+constexpr std::array<CommandInfo, N> sorted(std::array<CommandInfo, N> a) {
+  std::sort(a.begin(), a.end(), [](const CommandInfo& x, const CommandInfo& y) { return x.code < y.code; });
+  return a;
+}
+
 #define CMD(name, flags, n, h0, h1, a0, a1) \
   CommandInfo { TPM_CC_##name, "TPM2_" #name, TPM2_##name, n, {h0, h1, H::none}, {a0, a1, A::none}, flags }
 
-constexpr CommandInfo kCommands[] = {
+// Listed by chapter for reading; sorted by code at compile time for lookup.
+constexpr auto kCommands = sorted(std::array{
     CMD(ClockSet, kCmdNv, 1, H::provision, H::none, A::user, A::none),
     CMD(ClockRateAdjust, 0, 1, H::provision, H::none, A::user, A::none),
+    CMD(CreatePrimary, kCmdRHandle, 1, H::hierarchy_or_null, H::none, A::user, A::none),
     CMD(PCR_Event, 0, 1, H::pcr_or_null, H::none, A::user, A::none),
     CMD(PCR_Reset, 0, 1, H::pcr, H::none, A::user, A::none),
     CMD(SequenceComplete, kCmdFlushed, 1, H::object, H::none, A::user, A::none),
@@ -27,8 +36,25 @@ constexpr CommandInfo kCommands[] = {
     CMD(Startup, kCmdNv, 0, H::none, H::none, A::none, A::none),
     CMD(Shutdown, kCmdNv | kRead, 0, H::none, H::none, A::none, A::none),
     CMD(StirRandom, 0, 0, H::none, H::none, A::none, A::none),
+    CMD(ObjectChangeAuth, 0, 2, H::object, H::object, A::admin, A::none),
+    CMD(Create, 0, 1, H::object, H::none, A::user, A::none),
+    CMD(Load, kCmdRHandle, 1, H::object, H::none, A::user, A::none),
+    CMD(Unseal, 0, 1, H::object, H::none, A::user, A::none),
+    CMD(RSA_Encrypt, 0, 1, H::object, H::none, A::none, A::none),
+    CMD(RSA_Decrypt, 0, 1, H::object, H::none, A::user, A::none),
+    CMD(ECDH_KeyGen, 0, 1, H::object, H::none, A::none, A::none),
+    CMD(ECDH_ZGen, 0, 1, H::object, H::none, A::user, A::none),
+    CMD(EncryptDecrypt, 0, 1, H::object, H::none, A::user, A::none),
+    CMD(EncryptDecrypt2, 0, 1, H::object, H::none, A::user, A::none),
+    CMD(HMAC, 0, 1, H::object, H::none, A::user, A::none),
+    CMD(Sign, 0, 1, H::object, H::none, A::user, A::none),
+    CMD(VerifySignature, 0, 1, H::object, H::none, A::none, A::none),
     CMD(SequenceUpdate, 0, 1, H::object, H::none, A::user, A::none),
+    CMD(ContextLoad, kCmdRHandle, 0, H::none, H::none, A::none, A::none),
+    CMD(ContextSave, 0, 1, H::context, H::none, A::none, A::none),
     CMD(FlushContext, 0, 0, H::none, H::none, A::none, A::none),
+    CMD(LoadExternal, kCmdRHandle, 0, H::none, H::none, A::none, A::none),
+    CMD(ReadPublic, kRead, 1, H::object, H::none, A::none, A::none),
     CMD(StartAuthSession, kCmdRHandle, 2, H::object_or_null, H::entity_or_null, A::none, A::none),
     CMD(GetCapability, kCmdAllowedInFailure | kRead, 0, H::none, H::none, A::none, A::none),
     CMD(GetRandom, kRead, 0, H::none, H::none, A::none, A::none),
@@ -40,7 +66,7 @@ constexpr CommandInfo kCommands[] = {
     CMD(EventSequenceComplete, kCmdFlushed, 2, H::pcr_or_null, H::object, A::user, A::user),
     CMD(HashSequenceStart, kCmdRHandle, 0, H::none, H::none, A::none, A::none),
     CMD(TestParms, kRead, 0, H::none, H::none, A::none, A::none),
-};
+});
 #undef CMD
 
 constexpr bool sorted_by_code() {
@@ -48,7 +74,7 @@ constexpr bool sorted_by_code() {
     if (kCommands[i - 1].code >= kCommands[i].code) return false;
   return true;
 }
-static_assert(sorted_by_code(), "command table must be sorted by code, without duplicates");
+static_assert(sorted_by_code(), "command table has a duplicate command code");
 
 }  // namespace
 

@@ -39,6 +39,16 @@ TPM_RC check_handle(State& st, HandleKind kind, TPM_HANDLE h, unsigned n) {
     case HandleKind::provision:
       if (h != TPM_RH_OWNER && h != TPM_RH_PLATFORM) return rc_handle(TPM_RC_VALUE, n);
       return hierarchy_enabled(st, h) ? TPM_RC_SUCCESS : rc_handle(TPM_RC_HIERARCHY, n);
+    case HandleKind::context:
+      if (handle_type(h) == TPM_HT_HMAC_SESSION || handle_type(h) == TPM_HT_POLICY_SESSION)
+        return session_at(st, h) ? TPM_RC_SUCCESS : TPM_RC_REFERENCE_H0 + (n - 1);
+      if (handle_type(h) == TPM_HT_TRANSIENT)
+        return object_at(st, h) ? TPM_RC_SUCCESS : TPM_RC_REFERENCE_H0 + (n - 1);
+      return rc_handle(TPM_RC_VALUE, n);
+    case HandleKind::hierarchy_or_null:
+      if (h == TPM_RH_NULL) return TPM_RC_SUCCESS;
+      if (h != TPM_RH_OWNER && h != TPM_RH_ENDORSEMENT && h != TPM_RH_PLATFORM) return rc_handle(TPM_RC_VALUE, n);
+      return hierarchy_enabled(st, h) ? TPM_RC_SUCCESS : rc_handle(TPM_RC_HIERARCHY, n);
     case HandleKind::entity_or_null:
       if (h == TPM_RH_NULL || h < profile::kNumPcrs) return TPM_RC_SUCCESS;
       if (h == TPM_RH_OWNER || h == TPM_RH_ENDORSEMENT || h == TPM_RH_PLATFORM || h == TPM_RH_LOCKOUT)

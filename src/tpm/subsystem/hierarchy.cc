@@ -20,16 +20,21 @@ TPM_RC entity_auth(State& st, TPM_HANDLE h, EntityAuth& out) {
   }
   if (ObjectSlot* o = object_at(st, h)) {
     // Sequence objects are not DA protected: their auth is chosen by the same caller that
-    // uses it, and a lockout would only deny service.
-    out = {&o->auth, false};
+    // uses it, and a lockout would only deny service. Objects are, unless noDA is SET.
+    bool da = o->kind == SlotKind::object && !o->pub.objectAttributes.has(TPMA_OBJECT_noDA);
+    out = {&o->auth, da};
     return TPM_RC_SUCCESS;
   }
   return TPM_RC_HANDLE;
 }
 
 size_t entity_name(State& st, TPM_HANDLE h, std::span<uint8_t> out) {
-  // A sequence object's Name is the Empty Buffer (it has no public area to digest).
-  if (ObjectSlot* o = object_at(st, h); o && o->kind != SlotKind::empty) return 0;
+  if (ObjectSlot* o = object_at(st, h)) {
+    // A sequence object's Name is the Empty Buffer (it has no public area to digest).
+    if (o->kind != SlotKind::object || out.size() < o->name.size) return 0;
+    for (size_t i = 0; i < o->name.size; ++i) out[i] = o->name.buffer[i];
+    return o->name.size;
+  }
   // Everything else this build has is named by its handle; keys and NV indices get digest
   // Names when they arrive.
   if (out.size() < 4) return 0;
@@ -42,6 +47,7 @@ std::span<const uint8_t> hierarchy_proof(const State& st, TPM_HANDLE hierarchy) 
     case TPM_RH_OWNER: return st.pers.sh_proof;
     case TPM_RH_PLATFORM: return st.pers.ph_proof;
     case TPM_RH_ENDORSEMENT: return st.pers.eh_proof;
+    case TPM_RH_NULL: return st.null_proof;
     default: return {};
   }
 }

@@ -28,6 +28,13 @@ bool drbg_seed_from_platform(Tpm& tpm) {
   return ok;
 }
 
+crypto::RandomSource tpm_random_source(Tpm& tpm) {
+  return {[](void* ctx, crypto::MutBytes out) {
+            return tpm_random(*static_cast<Tpm*>(ctx), out) ? crypto::Status::ok : crypto::Status::failure;
+          },
+          &tpm};
+}
+
 bool tpm_random(Tpm& tpm, std::span<uint8_t> out) {
   State& st = tpm.state();
   while (!out.empty()) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 
+#include "crypto/drbg.h"
 #include "tpm/state.h"
 #include "tpm/types/part2.h"
 
@@ -22,6 +23,9 @@ void enter_failure(State& st, FailureCause cause);
 bool tpm_random(Tpm& tpm, std::span<uint8_t> out);
 // Instantiates the DRBG from fresh platform entropy. False (and failure mode) on source failure.
 bool drbg_seed_from_platform(Tpm& tpm);
+
+// The TPM's RNG as a crypto::RandomSource (for key generation, padding, nonces).
+crypto::RandomSource tpm_random_source(Tpm& tpm);
 
 // ---- PCRs (pcr.cc) ----
 struct PcrAttributes {
@@ -49,6 +53,39 @@ ObjectSlot* object_allocate(State& st);           // free slot or nullptr
 void object_flush(ObjectSlot& slot);
 void objects_flush_all(State& st);
 size_t objects_loaded(const State& st);
+
+// ---- keys and data objects (keys.cc) ----
+// The primary seed of a hierarchy (the null seed for TPM_RH_NULL).
+std::span<const uint8_t> hierarchy_seed(const State& st, TPM_HANDLE hierarchy);
+// Name = nameAlg || H_nameAlg(TPMT_PUBLIC). Returns false if the area cannot be marshalled.
+bool public_name(const TPMT_PUBLIC& pub, TPM2B_NAME& name);
+// QN = nameAlg || H_nameAlg(QN(parent) || Name).
+void qualified_name(TPM_ALG_ID name_alg, std::span<const uint8_t> parent_qn, const TPM2B_NAME& name,
+                    TPM2B_NAME& out);
+// The consistency checks on a public area (Part 1 §27, Part 3 CreatePrimary/Create): a bare
+// code for the caller to number. parent is nullptr for a primary object.
+TPM_RC public_check(const TPMT_PUBLIC& pub, const ObjectSlot* parent);
+// Checks the sensitive data the caller supplied against the template.
+TPM_RC sensitive_create_check(const TPMT_PUBLIC& pub, const TPMS_SENSITIVE_CREATE& s);
+// Generates a new object from a checked template, drawing every secret from rng. Fills the
+// public area's unique field, the private material, auth and name.
+TPM_RC object_generate(const TPMT_PUBLIC& tmpl, const TPMS_SENSITIVE_CREATE& s, crypto::RandomSource rng,
+                       ObjectSlot& out);
+// The sensitive area of a loaded object (Part 2 TPMT_SENSITIVE).
+void object_sensitive(const ObjectSlot& o, TPMT_SENSITIVE& out);
+// Rebuilds a loaded object from its public and sensitive areas, checking that they belong
+// together (TPM_RC_BINDING) and computing its Name. Hierarchy and qualified name are the
+// caller's.
+TPM_RC object_from_parts(const TPMT_PUBLIC& pub, const TPMT_SENSITIVE& sens, ObjectSlot& out);
+// Protected storage (Part 1 §23): the child's sensitive area encrypted with a key derived from
+// the parent's seed and bound to the child's Name, under an outer HMAC.
+TPM_RC sensitive_wrap(const ObjectSlot& parent, const TPM2B_NAME& name, const TPMT_SENSITIVE& sens,
+                      TPM2B_PRIVATE& out);
+// TPM_RC_INTEGRITY if the blob was not made by this parent for this Name.
+TPM_RC sensitive_unwrap(const ObjectSlot& parent, const TPM2B_NAME& name, const TPM2B_PRIVATE& in,
+                        TPMT_SENSITIVE& out);
+// Is the object a storage parent (restricted decrypt asymmetric or symmetric key)?
+bool is_storage_parent(const ObjectSlot& o);
 
 // ---- sessions (session.cc) ----
 SessionSlot* session_at(State& st, TPM_HANDLE h);  // loaded session or nullptr

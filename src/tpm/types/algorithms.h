@@ -17,10 +17,35 @@ struct AlgInfo {
 };
 
 // Sorted by id (GetCapability walks it in order).
+inline constexpr uint32_t kAsym = TPMA_ALGORITHM_asymmetric, kSym = TPMA_ALGORITHM_symmetric,
+                          kHash = TPMA_ALGORITHM_hash, kObj = TPMA_ALGORITHM_object,
+                          kSign = TPMA_ALGORITHM_signing, kEnc = TPMA_ALGORITHM_encrypting,
+                          kMethod = TPMA_ALGORITHM_method;
 inline constexpr AlgInfo kAlgorithms[] = {
-    {TPM_ALG_SHA1, TPMA_ALGORITHM_hash},
-    {TPM_ALG_SHA256, TPMA_ALGORITHM_hash},
-    {TPM_ALG_SHA384, TPMA_ALGORITHM_hash},
+    {TPM_ALG_RSA, kAsym | kObj},
+    {TPM_ALG_SHA1, kHash},
+    {TPM_ALG_HMAC, kHash | kSign},
+    {TPM_ALG_AES, kSym},
+    {TPM_ALG_MGF1, kHash | kMethod},
+    {TPM_ALG_KEYEDHASH, kHash | kObj},
+    {TPM_ALG_XOR, kSym | kHash},
+    {TPM_ALG_SHA256, kHash},
+    {TPM_ALG_SHA384, kHash},
+    {TPM_ALG_RSASSA, kAsym | kSign},
+    {TPM_ALG_RSAES, kAsym | kEnc},
+    {TPM_ALG_RSAPSS, kAsym | kSign},
+    {TPM_ALG_OAEP, kAsym | kEnc},
+    {TPM_ALG_ECDSA, kAsym | kSign},
+    {TPM_ALG_ECDH, kAsym | kMethod},
+    {TPM_ALG_KDF1_SP800_56A, kHash | kMethod},
+    {TPM_ALG_KDF1_SP800_108, kHash | kMethod},
+    {TPM_ALG_ECC, kAsym | kObj},
+    {TPM_ALG_SYMCIPHER, kObj},
+    {TPM_ALG_CTR, kSym | kEnc},
+    {TPM_ALG_OFB, kSym | kEnc},
+    {TPM_ALG_CBC, kSym | kEnc},
+    {TPM_ALG_CFB, kSym | kEnc},
+    {TPM_ALG_ECB, kSym | kEnc},
 };
 
 constexpr bool alg_implemented(TPM_ALG_ID id) {

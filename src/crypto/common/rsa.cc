@@ -1,0 +1,351 @@
+// RSA key generation (prime search) and the PKCS #1 v2.2 (RFC 8017) encoding schemes, on the
+// backend's raw RSA and primality primitives.
+#include "crypto/kdf.h"
+#include "crypto/rsa.h"
+
+namespace utpm::crypto {
+inline namespace UTPM_CRYPTO_NS {
+namespace {
+
+// DER DigestInfo prefixes for EMSA-PKCS1-v1_5 (RFC 8017 §9.2, note 1).
+constexpr uint8_t kSha1Info[] = {0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e,
+                                 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14};
+constexpr uint8_t kSha256Info[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                   0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20};
+constexpr uint8_t kSha384Info[] = {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                   0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30};
+constexpr uint8_t kSha512Info[] = {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                   0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40};
+
+Bytes digest_info(HashAlg h) {
+  switch (h) {
+    case HashAlg::sha1: return kSha1Info;
+    case HashAlg::sha256: return kSha256Info;
+    case HashAlg::sha384: return kSha384Info;
+    case HashAlg::sha512: return kSha512Info;
+  }
+  return {};
+}
+
+bool key_ok(const RsaPublicKey& k) { return rsa_bits_supported(k.bits); }
+
+// Constant-time helpers: all-ones mask when the condition holds.
+uint8_t ct_is_zero(uint8_t v) {
+  const unsigned is_zero = ((static_cast<unsigned>(v) - 1u) >> 8) & 1u;  // borrow only from 0
+  return static_cast<uint8_t>(0u - is_zero);
+}
+uint8_t ct_eq(uint8_t a, uint8_t b) { return ct_is_zero(static_cast<uint8_t>(a ^ b)); }
+
+// Bit length of |a - b| for equal-length big-endian numbers.
+size_t diff_bits(const uint8_t* a, const uint8_t* b, size_t n) {
+  bool a_big = false;
+  for (size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) {
+      a_big = a[i] > b[i];
+      break;
+    }
+  }
+  const uint8_t* hi = a_big ? a : b;
+  const uint8_t* lo = a_big ? b : a;
+  uint8_t d[kMaxRsaPrimeBytes];
+  int borrow = 0;
+  for (size_t i = n; i-- > 0;) {
+    int v = hi[i] - lo[i] - borrow;
+    borrow = v < 0;
+    d[i] = static_cast<uint8_t>(v + (borrow ? 256 : 0));
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (d[i] != 0) {
+      size_t bits = (n - i) * 8;
+      for (uint8_t m = 0x80; (d[i] & m) == 0; m >>= 1) --bits;
+      return bits;
+    }
+  }
+  return 0;
+}
+
+Status find_prime(RandomSource rng, uint32_t e, MutBytes c) {
+  // 1024-bit primes have density ~1/710; 20x the expected number of draws means a broken
+  // stream or primality test, not bad luck.
+  const size_t limit = c.size() * 8 * 20;
+  for (size_t tries = 0; tries < limit; ++tries) {
+    const Status s = rng(c);
+    if (s != Status::ok) return s;
+    c[0] |= 0xC0;  // two top bits: the product has exactly the full bit length
+    c[c.size() - 1] |= 1;
+    if (rsa_prime_acceptable(c, e)) return Status::ok;
+  }
+  return Status::failure;
+}
+
+// Fills out with nonzero random octets (PKCS #1 v1.5 padding string).
+Status nonzero_random(RandomSource rng, MutBytes out) {
+  Status s = rng(out);
+  for (size_t i = 0; s == Status::ok && i < out.size(); ++i) {
+    while (s == Status::ok && out[i] == 0) s = rng(out.subspan(i, 1));
+  }
+  return s;
+}
+
+}  // namespace
+
+Status rsa_generate(uint16_t bits, uint32_t exponent, RandomSource rng, RsaPrivateKey& out) {
+  if (!rsa_bits_supported(bits)) return Status::bad_input;
+  const uint32_t e = exponent == 0 ? kRsaDefaultExponent : exponent;
+  if (e < 3 || (e & 1) == 0) return Status::bad_input;
+  const size_t plen = bits / 16u;
+  uint8_t p[kMaxRsaPrimeBytes], q[kMaxRsaPrimeBytes];
+  Status s = find_prime(rng, e, MutBytes(p, plen));
+  // FIPS 186-4 B.3.3 step 5.4: |p - q| > 2^(nlen/2 - 100).
+  for (int tries = 0; s == Status::ok; ++tries) {
+    s = find_prime(rng, e, MutBytes(q, plen));
+    if (s != Status::ok || diff_bits(p, q, plen) > plen * 8 - 100) break;
+    if (tries > 8) s = Status::failure;
+  }
+  if (s == Status::ok) s = rsa_key_from_primes(Bytes(p, plen), Bytes(q, plen), exponent, bits, out);
+  zeroize(p);
+  zeroize(q);
+  return s;
+}
+
+Status rsa_encrypt(RsaScheme scheme, HashAlg hash, Bytes label, const RsaPublicKey& key,
+                   Bytes msg, RandomSource rng, MutBytes out) {
+  if (!key_ok(key)) return Status::bad_input;
+  const size_t k = rsa_bytes(key);
+  if (out.size() != k) return Status::bad_input;
+  uint8_t em[kMaxRsaBytes];
+  Status s = Status::ok;
+  switch (scheme) {
+    case RsaScheme::null: {
+      // Raw: the message, left-padded with zeros, must be below n (checked by the backend).
+      if (msg.size() > k) return Status::bad_input;
+      for (size_t i = 0; i < k; ++i) em[i] = i < k - msg.size() ? 0 : msg[i - (k - msg.size())];
+      break;
+    }
+    case RsaScheme::rsaes: {  // RFC 8017 §7.2.1
+      if (msg.size() + 11 > k) return Status::bad_input;
+      const size_t ps = k - msg.size() - 3;
+      em[0] = 0;
+      em[1] = 2;
+      s = nonzero_random(rng, MutBytes(em + 2, ps));
+      em[2 + ps] = 0;
+      for (size_t i = 0; i < msg.size(); ++i) em[3 + ps + i] = msg[i];
+      break;
+    }
+    case RsaScheme::oaep: {  // RFC 8017 §7.1.1
+      const size_t h = digest_size(hash);
+      if (h == 0) return Status::unsupported;
+      if (msg.size() + 2 * h + 2 > k) return Status::bad_input;
+      uint8_t* seed = em + 1;
+      uint8_t* db = em + 1 + h;
+      const size_t db_len = k - h - 1;
+      em[0] = 0;
+      if (crypto::hash(hash, label, MutBytes(db, h)) != h) return Status::failure;
+      for (size_t i = h; i < db_len - msg.size() - 1; ++i) db[i] = 0;
+      db[db_len - msg.size() - 1] = 1;
+      for (size_t i = 0; i < msg.size(); ++i) db[db_len - msg.size() + i] = msg[i];
+      s = rng(MutBytes(seed, h));
+      uint8_t mask[kMaxRsaBytes];
+      if (s == Status::ok) s = mgf1(hash, Bytes(seed, h), MutBytes(mask, db_len));
+      for (size_t i = 0; s == Status::ok && i < db_len; ++i) db[i] ^= mask[i];
+      if (s == Status::ok) s = mgf1(hash, Bytes(db, db_len), MutBytes(mask, h));
+      for (size_t i = 0; s == Status::ok && i < h; ++i) seed[i] ^= mask[i];
+      zeroize(mask);
+      break;
+    }
+    default: return Status::unsupported;
+  }
+  if (s == Status::ok) s = rsa_public_raw(key, Bytes(em, k), out);
+  zeroize(em);
+  return s;
+}
+
+Status rsa_decrypt(RsaScheme scheme, HashAlg hash, Bytes label, const RsaPrivateKey& key,
+                   Bytes in, RandomSource rng, MutBytes out, size_t* out_size) {
+  if (!key_ok(key.pub) || out_size == nullptr) return Status::bad_input;
+  const size_t k = rsa_bytes(key.pub);
+  if (in.size() != k) return Status::bad_input;
+  if (scheme != RsaScheme::null && scheme != RsaScheme::rsaes && scheme != RsaScheme::oaep)
+    return Status::unsupported;
+  const size_t h = digest_size(hash);
+  if (scheme == RsaScheme::oaep && (h == 0 || k < 2 * h + 2)) return Status::unsupported;
+  uint8_t em[kMaxRsaBytes];
+  Status s = rsa_private_raw(key, in, MutBytes(em, k), rng);
+  if (s != Status::ok) {
+    zeroize(em);
+    return s;
+  }
+  // From here on, no branch depends on the decrypted octets until the single verdict.
+  size_t msg_start = 0;
+  uint8_t good = 0xFF;
+  if (scheme == RsaScheme::null) {
+    msg_start = 0;
+  } else if (scheme == RsaScheme::rsaes) {  // RFC 8017 §7.2.2
+    good &= ct_eq(em[0], 0);
+    good &= ct_eq(em[1], 2);
+    uint8_t found = 0;  // 0xFF once the zero separator has been seen
+    size_t sep = 0;
+    for (size_t i = 2; i < k; ++i) {
+      const uint8_t is_sep = static_cast<uint8_t>(ct_is_zero(em[i]) & ~found);
+      sep |= static_cast<size_t>(is_sep & 1) * i;  // exactly one i gets is_sep
+      found |= is_sep;
+    }
+    good &= found;
+    good &= static_cast<uint8_t>((0u - static_cast<unsigned>(sep >= 10)) & 0xFFu);  // PS >= 8
+    msg_start = sep + 1;
+  } else {  // OAEP, RFC 8017 §7.1.2
+    uint8_t* seed = em + 1;
+    uint8_t* db = em + 1 + h;
+    const size_t db_len = k - h - 1;
+    uint8_t mask[kMaxRsaBytes];
+    uint8_t lhash[kMaxDigestSize];
+    s = mgf1(hash, Bytes(db, db_len), MutBytes(mask, h));
+    for (size_t i = 0; i < h; ++i) seed[i] ^= mask[i];
+    if (s == Status::ok) s = mgf1(hash, Bytes(seed, h), MutBytes(mask, db_len));
+    for (size_t i = 0; i < db_len; ++i) db[i] ^= mask[i];
+    if (s == Status::ok && crypto::hash(hash, label, MutBytes(lhash, h)) != h) s = Status::failure;
+    zeroize(mask);
+    if (s != Status::ok) {
+      zeroize(em);
+      return s;
+    }
+    good &= ct_eq(em[0], 0);
+    uint8_t diff = 0;
+    for (size_t i = 0; i < h; ++i) diff |= static_cast<uint8_t>(db[i] ^ lhash[i]);
+    good &= ct_is_zero(diff);
+    uint8_t found = 0;
+    size_t one = 0;
+    for (size_t i = h; i < db_len; ++i) {
+      const uint8_t is_one = static_cast<uint8_t>(ct_eq(db[i], 1) & ~found);
+      const uint8_t bad = static_cast<uint8_t>(~ct_is_zero(db[i]) & ~ct_eq(db[i], 1) & ~found);
+      good &= static_cast<uint8_t>(~bad);
+      one |= static_cast<size_t>(is_one & 1) * i;
+      found |= is_one;
+    }
+    good &= found;
+    msg_start = 1 + h + one + 1;
+  }
+  const size_t msg_len = k - msg_start;
+  if (good != 0xFF) {
+    zeroize(em);
+    return Status::verify_failed;
+  }
+  if (out.size() < msg_len) {
+    zeroize(em);
+    return Status::bad_input;
+  }
+  for (size_t i = 0; i < msg_len; ++i) out[i] = em[msg_start + i];
+  *out_size = msg_len;
+  zeroize(em);
+  return Status::ok;
+}
+
+namespace {
+
+// EMSA-PKCS1-v1_5 (RFC 8017 §9.2) into em[0..k).
+Status emsa_pkcs1(HashAlg hash, Bytes digest, uint8_t* em, size_t k) {
+  const Bytes info = digest_info(hash);
+  const size_t t = info.size() + digest.size();
+  if (k < t + 11) return Status::bad_input;
+  em[0] = 0;
+  em[1] = 1;
+  for (size_t i = 2; i < k - t - 1; ++i) em[i] = 0xFF;
+  em[k - t - 1] = 0;
+  for (size_t i = 0; i < info.size(); ++i) em[k - t + i] = info[i];
+  for (size_t i = 0; i < digest.size(); ++i) em[k - digest.size() + i] = digest[i];
+  return Status::ok;
+}
+
+// H = Hash(0x00 * 8 || mHash || salt)
+Status pss_hash(HashAlg hash, Bytes digest, Bytes salt, uint8_t* out) {
+  static constexpr uint8_t kZeros[8] = {};
+  HashState st;
+  const Status s = hash_start(st, hash);
+  if (s != Status::ok) return s;
+  hash_update(st, kZeros);
+  hash_update(st, digest);
+  hash_update(st, salt);
+  return hash_finish(st, MutBytes(out, kMaxDigestSize)) == digest.size() ? Status::ok
+                                                                          : Status::failure;
+}
+
+}  // namespace
+
+Status rsa_sign(RsaScheme scheme, HashAlg hash, const RsaPrivateKey& key, Bytes digest,
+                RandomSource rng, MutBytes sig) {
+  if (!key_ok(key.pub)) return Status::bad_input;
+  const size_t k = rsa_bytes(key.pub);
+  const size_t h = digest_size(hash);
+  if (h == 0) return Status::unsupported;
+  if (sig.size() != k || digest.size() != h) return Status::bad_input;
+  uint8_t em[kMaxRsaBytes];
+  Status s = Status::ok;
+  if (scheme == RsaScheme::rsassa) {
+    s = emsa_pkcs1(hash, digest, em, k);
+  } else if (scheme == RsaScheme::rsapss) {
+    // RFC 8017 §9.1.1 with emBits = 8k - 1, so emLen = k and the top bit is cleared.
+    if (k < h + 2) return Status::bad_input;
+    const size_t salt_len = k - h - 2 < h ? k - h - 2 : h;
+    const size_t db_len = k - h - 1;
+    uint8_t salt[kMaxDigestSize];
+    s = rng(MutBytes(salt, salt_len));
+    uint8_t* hh = em + db_len;
+    if (s == Status::ok) s = pss_hash(hash, digest, Bytes(salt, salt_len), hh);
+    uint8_t mask[kMaxRsaBytes];
+    if (s == Status::ok) s = mgf1(hash, Bytes(hh, h), MutBytes(mask, db_len));
+    if (s == Status::ok) {
+      for (size_t i = 0; i < db_len - salt_len - 1; ++i) em[i] = 0;
+      em[db_len - salt_len - 1] = 1;
+      for (size_t i = 0; i < salt_len; ++i) em[db_len - salt_len + i] = salt[i];
+      for (size_t i = 0; i < db_len; ++i) em[i] ^= mask[i];
+      em[0] &= 0x7F;
+      em[k - 1] = 0xBC;
+    }
+    zeroize(mask);
+  } else {
+    return Status::unsupported;
+  }
+  if (s == Status::ok) s = rsa_private_raw(key, Bytes(em, k), sig, rng);
+  zeroize(em);
+  return s;
+}
+
+Status rsa_verify(RsaScheme scheme, HashAlg hash, const RsaPublicKey& key, Bytes digest,
+                  Bytes sig) {
+  if (!key_ok(key)) return Status::bad_input;
+  const size_t k = rsa_bytes(key);
+  const size_t h = digest_size(hash);
+  if (h == 0) return Status::unsupported;
+  if (scheme != RsaScheme::rsassa && scheme != RsaScheme::rsapss) return Status::unsupported;
+  if (digest.size() != h || sig.size() != k) return Status::verify_failed;
+  uint8_t em[kMaxRsaBytes];
+  Status s = rsa_public_raw(key, sig, MutBytes(em, k));
+  if (s == Status::bad_input) return Status::verify_failed;  // signature >= n
+  if (s != Status::ok) return s;
+  if (scheme == RsaScheme::rsassa) {
+    uint8_t expect[kMaxRsaBytes];
+    s = emsa_pkcs1(hash, digest, expect, k);
+    if (s != Status::ok) return Status::verify_failed;
+    return ct_equal(Bytes(em, k), Bytes(expect, k)) ? Status::ok : Status::verify_failed;
+  }
+  // PSS (RFC 8017 §9.1.2), salt length recovered from the encoding.
+  if (k < h + 2 || em[k - 1] != 0xBC || (em[0] & 0x80) != 0) return Status::verify_failed;
+  const size_t db_len = k - h - 1;
+  uint8_t* hh = em + db_len;
+  uint8_t mask[kMaxRsaBytes];
+  s = mgf1(hash, Bytes(hh, h), MutBytes(mask, db_len));
+  if (s != Status::ok) return s;
+  for (size_t i = 0; i < db_len; ++i) em[i] ^= mask[i];
+  em[0] &= 0x7F;
+  size_t i = 0;
+  while (i < db_len && em[i] == 0) ++i;
+  if (i == db_len || em[i] != 1) return Status::verify_failed;
+  const Bytes salt(em + i + 1, db_len - i - 1);
+  uint8_t h2[kMaxDigestSize];
+  s = pss_hash(hash, digest, salt, h2);
+  if (s != Status::ok) return s;
+  return ct_equal(Bytes(h2, h), Bytes(hh, h)) ? Status::ok : Status::verify_failed;
+}
+
+}  // namespace UTPM_CRYPTO_NS
+}  // namespace utpm::crypto

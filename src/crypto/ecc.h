@@ -1,0 +1,67 @@
+// Elliptic curves NIST P-256 and P-384: deterministic key generation from a random stream,
+// public key validation, ECDSA, ECDH (the shared point Z), and point multiply / add for the
+// TPM's two-phase commands (Commit, EC-Schnorr, ECDAA).
+//
+// Scalars and coordinates are big-endian, left-padded to the curve's coordinate size
+// ecc_bytes(curve), and occupy the first ecc_bytes(curve) octets of the fixed arrays.
+// Key generation (scalar derivation) is in common: same stream -> same key on any backend.
+// BN-P256 is not offered: neither library implements it.
+#pragma once
+
+#include <type_traits>
+
+#include "crypto/crypto.h"
+#include "crypto/drbg.h"
+
+namespace utpm::crypto {
+
+enum class EccCurve : uint16_t {  // TPM_ECC_CURVE values
+  nist_p256 = 0x0003,
+  nist_p384 = 0x0004,
+};
+inline constexpr size_t kMaxEccBytes = 48;
+
+constexpr size_t ecc_bytes(EccCurve c) {
+  switch (c) {
+    case EccCurve::nist_p256: return 32;
+    case EccCurve::nist_p384: return 48;
+  }
+  return 0;
+}
+
+struct EccPoint {
+  uint8_t x[kMaxEccBytes];
+  uint8_t y[kMaxEccBytes];
+};
+struct EccScalar {
+  uint8_t d[kMaxEccBytes];
+};
+static_assert(std::is_trivially_copyable_v<EccPoint>);
+
+inline namespace UTPM_CRYPTO_NS {
+
+// ---- backend ----
+// On the curve and not the point at infinity (P-256/P-384 have cofactor 1).
+Status ecc_validate_point(EccCurve curve, const EccPoint& p);
+// out = k * p (p == nullptr: the generator). k must be in [1, n-1]; p is validated first.
+// bad_input for an invalid point or scalar; a result at infinity is also bad_input.
+Status ecc_point_mul(EccCurve curve, const EccScalar& k, const EccPoint* p, EccPoint& out);
+// out = a + b (both validated); infinity -> bad_input.
+Status ecc_point_add(EccCurve curve, const EccPoint& a, const EccPoint& b, EccPoint& out);
+// ECDSA over a digest of any size (truncated to the order's size as FIPS 186 says).
+// rng supplies the per-signature secret where the library takes one from the caller.
+Status ecdsa_sign(EccCurve curve, const EccScalar& d, Bytes digest, RandomSource rng,
+                  MutBytes r, MutBytes s);
+Status ecdsa_verify(EccCurve curve, const EccPoint& q, Bytes digest, Bytes r, Bytes s);
+
+// ---- common ----
+// FIPS 186-4 B.4.2 (testing candidates): c = ecc_bytes fresh bytes from rng, retried while
+// c > n - 2; d = c + 1. Then q = d * G.
+Status ecc_generate(EccCurve curve, RandomSource rng, EccScalar& d, EccPoint& q);
+// ECDH: Z = d * peer (peer validated). The TPM uses Z.x as the shared secret.
+Status ecdh_z(EccCurve curve, const EccScalar& d, const EccPoint& peer, EccPoint& z);
+// True if 1 <= k <= n - 1.
+bool ecc_scalar_valid(EccCurve curve, const EccScalar& k);
+
+}  // namespace UTPM_CRYPTO_NS
+}  // namespace utpm::crypto

@@ -1,0 +1,152 @@
+// mbedTLS backend: EC point arithmetic and ECDSA.
+#include <mbedtls/ecdsa.h>
+#include <mbedtls/ecp.h>
+
+#include "crypto/ecc.h"
+#include "rng_adapter.h"
+
+namespace utpm::crypto {
+inline namespace UTPM_CRYPTO_NS {
+namespace {
+
+mbedtls_ecp_group_id id_of(EccCurve c) {
+  switch (c) {
+    case EccCurve::nist_p256: return MBEDTLS_ECP_DP_SECP256R1;
+    case EccCurve::nist_p384: return MBEDTLS_ECP_DP_SECP384R1;
+  }
+  return MBEDTLS_ECP_DP_NONE;
+}
+
+// The group plus the points and numbers one call needs, all released on scope exit.
+struct Ctx {
+  mbedtls_ecp_group grp;
+  mbedtls_ecp_point a, b, r;
+  mbedtls_mpi k, one, sr, ss;
+  bool loaded = false;
+  explicit Ctx(EccCurve c) {
+    mbedtls_ecp_group_init(&grp);
+    mbedtls_ecp_point_init(&a);
+    mbedtls_ecp_point_init(&b);
+    mbedtls_ecp_point_init(&r);
+    mbedtls_mpi_init(&k);
+    mbedtls_mpi_init(&one);
+    mbedtls_mpi_init(&sr);
+    mbedtls_mpi_init(&ss);
+    const mbedtls_ecp_group_id id = id_of(c);
+    loaded = id != MBEDTLS_ECP_DP_NONE && mbedtls_ecp_group_load(&grp, id) == 0;
+  }
+  ~Ctx() {
+    mbedtls_mpi_free(&ss);
+    mbedtls_mpi_free(&sr);
+    mbedtls_mpi_free(&one);
+    mbedtls_mpi_free(&k);  // wipes
+    mbedtls_ecp_point_free(&r);
+    mbedtls_ecp_point_free(&b);
+    mbedtls_ecp_point_free(&a);
+    mbedtls_ecp_group_free(&grp);
+  }
+  Ctx(const Ctx&) = delete;
+  Ctx& operator=(const Ctx&) = delete;
+};
+
+// Loads and validates: mbedtls_ecp_check_pubkey checks the coordinate range and the curve
+// equation and rejects the point at infinity.
+bool load_point(Ctx& c, EccCurve curve, const EccPoint& in, mbedtls_ecp_point& out) {
+  const size_t len = ecc_bytes(curve);
+  return mbedtls_mpi_read_binary(&out.X, in.x, len) == 0 &&
+         mbedtls_mpi_read_binary(&out.Y, in.y, len) == 0 && mbedtls_mpi_lset(&out.Z, 1) == 0 &&
+         mbedtls_ecp_check_pubkey(&c.grp, &out) == 0;
+}
+
+Status store_point(Ctx& c, EccCurve curve, const mbedtls_ecp_point& in, EccPoint& out) {
+  if (mbedtls_ecp_is_zero(const_cast<mbedtls_ecp_point*>(&in)) == 1) return Status::bad_input;
+  (void)c;
+  const size_t len = ecc_bytes(curve);
+  out = EccPoint{};
+  return mbedtls_mpi_write_binary(&in.X, out.x, len) == 0 &&
+                 mbedtls_mpi_write_binary(&in.Y, out.y, len) == 0
+             ? Status::ok
+             : Status::failure;
+}
+
+}  // namespace
+
+Status ecc_validate_point(EccCurve curve, const EccPoint& pt) {
+  Ctx c(curve);
+  if (!c.loaded) return Status::unsupported;
+  return load_point(c, curve, pt, c.a) ? Status::ok : Status::bad_input;
+}
+
+Status ecc_point_mul(EccCurve curve, const EccScalar& k, const EccPoint* pt, EccPoint& out) {
+  Ctx c(curve);
+  if (!c.loaded) return Status::unsupported;
+  if (!ecc_scalar_valid(curve, k)) return Status::bad_input;
+  if (mbedtls_mpi_read_binary(&c.k, k.d, ecc_bytes(curve)) != 0) return Status::failure;
+  if (pt != nullptr && !load_point(c, curve, *pt, c.a)) return Status::bad_input;
+  // Blinding randomness from a DRBG seeded by the secret scalar and the point (what mbedTLS's
+  // internal RNG would do; the firmware config drops that RNG, MBEDTLS_ECP_NO_INTERNAL_RNG).
+  // It is unpredictable to anyone without the scalar and consumes no caller stream.
+  uint8_t seed_material[3 * kMaxEccBytes];
+  const size_t len = ecc_bytes(curve);
+  for (size_t i = 0; i < len; ++i) {
+    seed_material[i] = k.d[i];
+    seed_material[len + i] = pt != nullptr ? pt->x[i] : 0;
+    seed_material[2 * len + i] = pt != nullptr ? pt->y[i] : 0;
+  }
+  DeterministicRng blinding(Bytes(seed_material, 3 * len));
+  zeroize(seed_material);
+  const int rc = mbedtls_ecp_mul(&c.grp, &c.r, &c.k, pt != nullptr ? &c.a : &c.grp.G,
+                                 &DeterministicRng::fill, &blinding);
+  return rc == 0 ? store_point(c, curve, c.r, out) : Status::failure;
+}
+
+Status ecc_point_add(EccCurve curve, const EccPoint& a, const EccPoint& b, EccPoint& out) {
+  Ctx c(curve);
+  if (!c.loaded) return Status::unsupported;
+  if (!load_point(c, curve, a, c.a) || !load_point(c, curve, b, c.b)) return Status::bad_input;
+  if (mbedtls_mpi_lset(&c.one, 1) != 0 ||
+      mbedtls_ecp_muladd(&c.grp, &c.r, &c.one, &c.a, &c.one, &c.b) != 0) {
+    return Status::failure;
+  }
+  return store_point(c, curve, c.r, out);
+}
+
+Status ecdsa_sign(EccCurve curve, const EccScalar& d, Bytes digest, RandomSource rng, MutBytes r,
+                  MutBytes s) {
+  Ctx c(curve);
+  if (!c.loaded) return Status::unsupported;
+  const size_t len = ecc_bytes(curve);
+  if (!ecc_scalar_valid(curve, d) || digest.empty() || r.size() != len || s.size() != len ||
+      rng.fill == nullptr) {
+    return Status::bad_input;
+  }
+  if (mbedtls_mpi_read_binary(&c.k, d.d, len) != 0) return Status::failure;
+  const int rc = mbedtls_ecdsa_sign(&c.grp, &c.sr, &c.ss, &c.k, digest.data(), digest.size(),
+                                    &rng_adapter, &rng);
+  if (rc != 0) return Status::failure;
+  return mbedtls_mpi_write_binary(&c.sr, r.data(), len) == 0 &&
+                 mbedtls_mpi_write_binary(&c.ss, s.data(), len) == 0
+             ? Status::ok
+             : Status::failure;
+}
+
+Status ecdsa_verify(EccCurve curve, const EccPoint& q, Bytes digest, Bytes r, Bytes s) {
+  Ctx c(curve);
+  if (!c.loaded) return Status::unsupported;
+  const size_t len = ecc_bytes(curve);
+  if (digest.empty() || r.empty() || s.empty() || r.size() > len || s.size() > len) {
+    return Status::verify_failed;
+  }
+  if (!load_point(c, curve, q, c.a)) return Status::bad_input;
+  if (mbedtls_mpi_read_binary(&c.sr, r.data(), r.size()) != 0 ||
+      mbedtls_mpi_read_binary(&c.ss, s.data(), s.size()) != 0) {
+    return Status::failure;
+  }
+  // Rejects r, s outside [1, n-1] as well as a wrong signature.
+  return mbedtls_ecdsa_verify(&c.grp, digest.data(), digest.size(), &c.a, &c.sr, &c.ss) == 0
+             ? Status::ok
+             : Status::verify_failed;
+}
+
+}  // namespace UTPM_CRYPTO_NS
+}  // namespace utpm::crypto

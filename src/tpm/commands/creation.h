@@ -1,0 +1,16 @@
+// Creation data, creation hash and creation ticket shared by CreatePrimary, Create and
+// CreateLoaded (Part 3 §12.1, §24.1).
+#pragma once
+
+#include <span>
+
+#include "tpm/core/command.h"
+
+namespace utpm::tpm {
+
+// Writes creationData (TPM2B_CREATION_DATA), creationHash and creationTicket for the object.
+void write_creation(Command& c, const ObjectSlot& obj, TPM_ALG_ID parent_name_alg,
+                    std::span<const uint8_t> parent_name, std::span<const uint8_t> parent_qn,
+                    const TPM2B_DATA& outside_info, const TPML_PCR_SELECTION& creation_pcr);
+
+}  // namespace utpm::tpm

@@ -1,0 +1,193 @@
+// Part 3 chapter 12: Object commands.
+#include "crypto/crypto.h"
+#include "tpm/commands/commands.h"
+#include "tpm/commands/creation.h"
+#include "tpm/subsystem/subsystems.h"
+#include "tpm/tpm.h"
+
+namespace utpm::tpm {
+
+TPM_RC TPM2_ReadPublic(Command& c) {
+  if (TPM_RC rc = c.parse()) return rc;
+  ObjectSlot* o = object_at(c.st, c.handles[0]);
+  if (o->kind != SlotKind::object) return rc_handle(TPM_RC_SEQUENCE, 1);  // sequences have no public area
+  c.put(Sized<TPMT_PUBLIC>{0, o->pub});
+  c.put(o->name);
+  c.put(o->qualified_name);
+  return TPM_RC_SUCCESS;
+}
+
+}  // namespace utpm::tpm
+
+namespace utpm::tpm {
+namespace {
+
+// A loaded storage parent by handle, or the response code for handle 1.
+TPM_RC storage_parent(Command& c, ObjectSlot*& parent) {
+  parent = object_at(c.st, c.handles[0]);
+  if (!parent || !is_storage_parent(*parent)) return rc_handle(TPM_RC_TYPE, 1);
+  return TPM_RC_SUCCESS;
+}
+
+}  // namespace
+
+TPM_RC TPM2_Create(Command& c) {
+  TPM2B_SENSITIVE_CREATE in_sensitive;
+  TPM2B_PUBLIC in_public;
+  TPM2B_DATA outside_info;
+  TPML_PCR_SELECTION creation_pcr;
+  if (TPM_RC rc = c.parse(in_sensitive, in_public, outside_info, creation_pcr)) return rc;
+  ObjectSlot* parent;
+  if (TPM_RC rc = storage_parent(c, parent)) return rc;
+  if (TPM_RC rc = public_check(in_public.t, parent)) return rc_param(rc, 2);
+  if (TPM_RC rc = sensitive_create_check(in_public.t, in_sensitive.t)) return rc_param(rc, 1);
+  // The new object is built in a free slot, as if loaded, and flushed before returning.
+  ObjectSlot* obj = object_allocate(c.st);
+  if (!obj) return TPM_RC_OBJECT_MEMORY;
+  TPM_RC rc = object_generate(in_public.t, in_sensitive.t, tpm_random_source(c.tpm), *obj);
+  crypto::zeroize(in_sensitive);
+  if (rc == TPM_RC_SUCCESS && !public_name(obj->pub, obj->name)) rc = TPM_RC_FAILURE;
+  TPM2B_PRIVATE out_private;
+  if (rc == TPM_RC_SUCCESS) {
+    TPMT_SENSITIVE sens;
+    object_sensitive(*obj, sens);
+    rc = sensitive_wrap(*parent, obj->name, sens, out_private);
+    crypto::zeroize(sens);
+  }
+  if (rc == TPM_RC_SUCCESS) {
+    obj->hierarchy = parent->hierarchy;
+    c.put(out_private);
+    c.put(Sized<TPMT_PUBLIC>{0, obj->pub});
+    write_creation(c, *obj, parent->pub.nameAlg, parent->name.view(), parent->qualified_name.view(), outside_info,
+                   creation_pcr);
+  }
+  object_flush(*obj);
+  return rc;
+}
+
+TPM_RC TPM2_Load(Command& c) {
+  TPM2B_PRIVATE in_private;
+  TPM2B_PUBLIC in_public;
+  if (TPM_RC rc = c.parse(in_private, in_public)) return rc;
+  ObjectSlot* parent;
+  if (TPM_RC rc = storage_parent(c, parent)) return rc;
+  if (TPM_RC rc = public_check(in_public.t, parent)) return rc_param(rc, 2);
+  TPM2B_NAME name;
+  if (!public_name(in_public.t, name)) return rc_param(TPM_RC_HASH, 2);
+  TPMT_SENSITIVE sens;
+  if (TPM_RC rc = sensitive_unwrap(*parent, name, in_private, sens)) return rc_param(rc, 1);
+  ObjectSlot* obj = object_allocate(c.st);
+  if (!obj) {
+    crypto::zeroize(sens);
+    return TPM_RC_OBJECT_MEMORY;
+  }
+  TPM_RC rc = object_from_parts(in_public.t, sens, *obj);
+  crypto::zeroize(sens);
+  if (rc != TPM_RC_SUCCESS) {
+    object_flush(*obj);
+    return rc_param(rc, 1);
+  }
+  obj->hierarchy = parent->hierarchy;
+  qualified_name(obj->pub.nameAlg, parent->qualified_name.view(), obj->name, obj->qualified_name);
+  c.response_handle = object_handle(c.st, obj);
+  c.put(obj->name);
+  return TPM_RC_SUCCESS;
+}
+
+TPM_RC TPM2_Unseal(Command& c) {
+  if (TPM_RC rc = c.parse()) return rc;
+  ObjectSlot* o = object_at(c.st, c.handles[0]);
+  if (o->kind != SlotKind::object || o->pub.type != TPM_ALG_KEYEDHASH) return rc_handle(TPM_RC_TYPE, 1);
+  const TPMA_OBJECT& a = o->pub.objectAttributes;
+  // Only a sealed data object (neither a signing nor a decryption key) gives up its data.
+  if (a.has(TPMA_OBJECT_sign) || a.has(TPMA_OBJECT_decrypt) || a.has(TPMA_OBJECT_restricted))
+    return rc_handle(TPM_RC_ATTRIBUTES, 1);
+  c.put(o->bits);
+  return TPM_RC_SUCCESS;
+}
+
+TPM_RC TPM2_ObjectChangeAuth(Command& c) {
+  TPM2B_AUTH new_auth;
+  if (TPM_RC rc = c.parse(new_auth)) return rc;
+  ObjectSlot* o = object_at(c.st, c.handles[0]);
+  ObjectSlot* parent = object_at(c.st, c.handles[1]);
+  if (o->kind != SlotKind::object) return rc_handle(TPM_RC_TYPE, 1);
+  if (!parent || !is_storage_parent(*parent)) return rc_handle(TPM_RC_TYPE, 2);
+  // The parent must be the object's parent: its qualified name derives from the parent's.
+  TPM2B_NAME qn;
+  qualified_name(o->pub.nameAlg, parent->qualified_name.view(), o->name, qn);
+  if (qn.size != o->qualified_name.size || !crypto::ct_equal(qn.view(), o->qualified_name.view()))
+    return rc_handle(TPM_RC_TYPE, 2);
+  // The new authValue is no longer than the object's digest (trailing zeros not counted).
+  size_t n = new_auth.size;
+  while (n > 0 && new_auth.buffer[n - 1] == 0) --n;
+  if (n > digest_size(o->pub.nameAlg)) return rc_param(TPM_RC_SIZE, 1);
+  TPMT_SENSITIVE sens;
+  object_sensitive(*o, sens);
+  sens.authValue = new_auth;
+  TPM2B_PRIVATE out_private;
+  TPM_RC rc = sensitive_wrap(*parent, o->name, sens, out_private);
+  crypto::zeroize(sens);
+  crypto::zeroize(new_auth);
+  if (rc != TPM_RC_SUCCESS) return rc;
+  c.put(out_private);  // the loaded object keeps its old authValue (Part 3 §12.7)
+  return TPM_RC_SUCCESS;
+}
+
+}  // namespace utpm::tpm
+
+namespace utpm::tpm {
+
+// TPM2B_SENSITIVE: optional here (size 0 = load the public area alone).
+TPM_RC TPM2_LoadExternal(Command& c) {
+  uint16_t private_size = 0;
+  Sized<TPMT_SENSITIVE> in_private;
+  TPM2B_PUBLIC in_public;
+  TPMI_RH_HIERARCHY_NULL hierarchy;
+  // The private area is optional, which the generic sized parser does not allow: peek.
+  Reader peek = c.params;
+  if (!peek.u16(private_size)) return rc_param(TPM_RC_INSUFFICIENT, 1);
+  TPM_RC rc;
+  if (private_size == 0) {
+    c.params.u16(private_size);
+    rc = c.parse_numbered(2, in_public, hierarchy);
+  } else {
+    rc = c.parse(in_private, in_public, hierarchy);
+  }
+  if (rc != TPM_RC_SUCCESS) return rc;
+  const TPMA_OBJECT& a = in_public.t.objectAttributes;
+  if (private_size != 0) {
+    // An outside private key cannot claim TPM residency, and lives only in the null hierarchy.
+    if (a.has(TPMA_OBJECT_fixedTPM) || a.has(TPMA_OBJECT_fixedParent)) return rc_param(TPM_RC_ATTRIBUTES, 2);
+    if (hierarchy != TPM_RH_NULL) return rc_param(TPM_RC_HIERARCHY, 3);
+  }
+  if (!hierarchy_enabled(c.st, hierarchy)) return rc_param(TPM_RC_HIERARCHY, 3);
+  if (in_public.t.nameAlg == TPM_ALG_NULL) return rc_param(TPM_RC_HASH, 2);
+  ObjectSlot* obj = object_allocate(c.st);
+  if (!obj) return TPM_RC_OBJECT_MEMORY;
+  if (private_size != 0) {
+    rc = object_from_parts(in_public.t, in_private.t, *obj);
+    crypto::zeroize(in_private);
+    if (rc != TPM_RC_SUCCESS) {
+      object_flush(*obj);
+      return rc_param(rc, 1);
+    }
+  } else {
+    obj->kind = SlotKind::object;
+    obj->public_only = true;
+    obj->pub = in_public.t;
+    if (!public_name(obj->pub, obj->name)) {
+      object_flush(*obj);
+      return rc_param(TPM_RC_HASH, 2);
+    }
+  }
+  obj->hierarchy = hierarchy;
+  uint8_t h[4];
+  entity_name(c.st, hierarchy, h);
+  qualified_name(obj->pub.nameAlg, {h, 4}, obj->name, obj->qualified_name);
+  c.response_handle = object_handle(c.st, obj);
+  c.put(obj->name);
+  return TPM_RC_SUCCESS;
+}
+
+}  // namespace utpm::tpm

@@ -1,0 +1,159 @@
+// Part 3 chapter 20: Signing and signature verification.
+#include <cstring>
+
+#include "crypto/crypto.h"
+#include "crypto/ecc.h"
+#include "crypto/rsa.h"
+#include "tpm/commands/commands.h"
+#include "tpm/commands/keys_common.h"
+#include "tpm/commands/tickets.h"
+#include "tpm/subsystem/subsystems.h"
+#include "tpm/tpm.h"
+
+namespace utpm::tpm {
+namespace {
+
+// The key's own scheme (TPM_ALG_NULL if it leaves the choice to the caller).
+TPMT_SIG_SCHEME key_sign_scheme(const TPMT_PUBLIC& p) {
+  TPMT_SIG_SCHEME s;
+  s.scheme.value = TPM_ALG_NULL;
+  TPM_ALG_ID id = TPM_ALG_NULL;
+  TPM_ALG_ID hash = TPM_ALG_NULL;
+  switch (p.type) {
+    case TPM_ALG_RSA: id = p.parameters.rsaDetail.scheme.scheme; hash = p.parameters.rsaDetail.scheme.details.hashAlg; break;
+    case TPM_ALG_ECC: id = p.parameters.eccDetail.scheme.scheme; hash = p.parameters.eccDetail.scheme.details.hashAlg; break;
+    case TPM_ALG_KEYEDHASH: id = p.parameters.keyedHashDetail.scheme.scheme; hash = p.parameters.keyedHashDetail.scheme.details.hashAlg; break;
+  }
+  s.scheme.value = id;
+  s.details.hashAlg.value = hash;
+  return s;
+}
+
+bool scheme_fits_key(TPM_ALG_ID scheme, TPM_ALG_ID type) {
+  switch (scheme) {
+    case TPM_ALG_RSASSA:
+    case TPM_ALG_RSAPSS: return type == TPM_ALG_RSA;
+    case TPM_ALG_ECDSA: return type == TPM_ALG_ECC;
+    case TPM_ALG_HMAC: return type == TPM_ALG_KEYEDHASH;
+  }
+  return false;
+}
+
+TPMT_TK_VERIFIED verified_ticket(const State& st, const ObjectSlot& key, std::span<const uint8_t> digest) {
+  TPMT_TK_VERIFIED t;
+  t.hierarchy = key.hierarchy;
+  // ticket = HMAC(proof(hierarchy), TPM_ST_VERIFIED || digest || keyName)
+  crypto::HmacState h;
+  crypto::hmac_start(h, to_crypto(key.pub.nameAlg), hierarchy_proof(st, key.hierarchy));
+  const uint8_t tag[2] = {uint8_t(TPM_ST_VERIFIED >> 8), uint8_t(TPM_ST_VERIFIED)};
+  crypto::hmac_update(h, tag);
+  crypto::hmac_update(h, digest);
+  crypto::hmac_update(h, key.name.view());
+  t.digest.size = static_cast<uint16_t>(crypto::hmac_finish(h, t.digest.buffer));
+  crypto::zeroize(h);
+  return t;
+}
+
+crypto::RsaPublicKey rsa_public(const ObjectSlot& key) {
+  crypto::RsaPublicKey pub{};
+  pub.bits = key.pub.parameters.rsaDetail.keyBits;
+  pub.exponent = key.pub.parameters.rsaDetail.exponent;
+  std::memcpy(pub.n, key.pub.unique.rsa.buffer, key.pub.unique.rsa.size);
+  return pub;
+}
+
+}  // namespace
+
+TPM_RC TPM2_Sign(Command& c) {
+  TPM2B_DIGEST digest;
+  TPMT_SIG_SCHEME in_scheme;
+  TPMT_TK_HASHCHECK_IN validation;
+  if (TPM_RC rc = c.parse(digest, in_scheme, validation)) return rc;
+  ObjectSlot* key = loaded_private_key(c, 0);
+  if (!key || !key->pub.objectAttributes.has(TPMA_OBJECT_sign)) return rc_handle(TPM_RC_KEY, 1);
+  // The key's scheme wins; a caller scheme must agree with it or fill its absence.
+  TPMT_SIG_SCHEME scheme = key_sign_scheme(key->pub);
+  if (scheme.scheme == TPM_ALG_NULL) {
+    if (in_scheme.scheme == TPM_ALG_NULL) return rc_param(TPM_RC_SCHEME, 2);
+    scheme = in_scheme;
+  } else if (in_scheme.scheme != TPM_ALG_NULL &&
+             (in_scheme.scheme != scheme.scheme || in_scheme.details.hashAlg != scheme.details.hashAlg)) {
+    return rc_param(TPM_RC_SCHEME, 2);
+  }
+  if (!scheme_fits_key(scheme.scheme, key->pub.type)) return rc_param(TPM_RC_SCHEME, 2);
+  const TPM_ALG_ID hash = scheme.details.hashAlg;
+  if (digest.size != digest_size(hash)) return rc_param(TPM_RC_SIZE, 1);
+  // A restricted key signs only digests the TPM itself computed (Part 1 §11.4.6.3).
+  if (key->pub.objectAttributes.has(TPMA_OBJECT_restricted)) {
+    if (validation.tag != TPM_ST_HASHCHECK || validation.hierarchy == TPM_RH_NULL) return rc_param(TPM_RC_TICKET, 3);
+    TPMT_TK_HASHCHECK expect = hashcheck_ticket(c.st, validation.hierarchy, hash, digest.view());
+    if (expect.digest.size != validation.digest.size ||
+        !crypto::ct_equal(expect.digest.view(), validation.digest.view()))
+      return rc_param(TPM_RC_TICKET, 3);
+  }
+
+  TPMT_SIGNATURE sig;
+  sig.sigAlg.value = scheme.scheme;
+  sig.hash.value = hash;
+  crypto::Status s = crypto::Status::failure;
+  switch (scheme.scheme) {
+    case TPM_ALG_RSASSA:
+    case TPM_ALG_RSAPSS: {
+      sig.rsa.size = static_cast<uint16_t>(crypto::rsa_bytes(key->rsa.pub));
+      s = crypto::rsa_sign(static_cast<crypto::RsaScheme>(scheme.scheme.value), to_crypto(hash), key->rsa,
+                           digest.view(), tpm_random_source(c.tpm), {sig.rsa.buffer, sig.rsa.size});
+      break;
+    }
+    case TPM_ALG_ECDSA: {
+      const auto curve = static_cast<crypto::EccCurve>(key->pub.parameters.eccDetail.curveID.value);
+      const uint16_t n = static_cast<uint16_t>(crypto::ecc_bytes(curve));
+      sig.r.size = sig.s.size = n;
+      s = crypto::ecdsa_sign(curve, key->ecc, digest.view(), tpm_random_source(c.tpm), {sig.r.buffer, n},
+                             {sig.s.buffer, n});
+      break;
+    }
+    case TPM_ALG_HMAC:
+      crypto::hmac(to_crypto(hash), key->bits.view(), digest.view(), sig.hmac.bytes);
+      s = crypto::Status::ok;
+      break;
+  }
+  if (s != crypto::Status::ok) return TPM_RC_FAILURE;
+  c.put(sig);
+  return TPM_RC_SUCCESS;
+}
+
+TPM_RC TPM2_VerifySignature(Command& c) {
+  TPM2B_DIGEST digest;
+  TPMT_SIGNATURE signature;
+  if (TPM_RC rc = c.parse(digest, signature)) return rc;
+  ObjectSlot* key = loaded_key(c, 0);
+  if (!key || !key->pub.objectAttributes.has(TPMA_OBJECT_sign)) return rc_handle(TPM_RC_ATTRIBUTES, 1);
+  if (!scheme_fits_key(signature.sigAlg, key->pub.type)) return rc_param(TPM_RC_SCHEME, 2);
+  bool ok = false;
+  switch (signature.sigAlg) {
+    case TPM_ALG_RSASSA:
+    case TPM_ALG_RSAPSS:
+      ok = crypto::rsa_verify(static_cast<crypto::RsaScheme>(signature.sigAlg.value), to_crypto(signature.hash),
+                              rsa_public(*key), digest.view(), signature.rsa.view()) == crypto::Status::ok;
+      break;
+    case TPM_ALG_ECDSA: {
+      const auto curve = static_cast<crypto::EccCurve>(key->pub.parameters.eccDetail.curveID.value);
+      crypto::EccPoint q{};
+      std::memcpy(q.x, key->pub.unique.ecc.x.buffer, key->pub.unique.ecc.x.size);
+      std::memcpy(q.y, key->pub.unique.ecc.y.buffer, key->pub.unique.ecc.y.size);
+      ok = crypto::ecdsa_verify(curve, q, digest.view(), signature.r.view(), signature.s.view()) == crypto::Status::ok;
+      break;
+    }
+    case TPM_ALG_HMAC: {
+      uint8_t expect[crypto::kMaxDigestSize];
+      size_t n = crypto::hmac(to_crypto(signature.hash), key->bits.view(), digest.view(), expect);
+      ok = crypto::ct_equal({expect, n}, {signature.hmac.bytes, digest_size(signature.hash)});
+      break;
+    }
+  }
+  if (!ok) return rc_param(TPM_RC_SIGNATURE, 2);
+  c.put(verified_ticket(c.st, *key, digest.view()));
+  return TPM_RC_SUCCESS;
+}
+
+}  // namespace utpm::tpm

@@ -1,0 +1,301 @@
+// Objects: the public-area consistency rules, Names, and key generation. Generation draws every
+// secret from a caller-supplied random source: the TPM's DRBG for ordinary objects, a DRBG
+// derived from the hierarchy seed and the template for primary objects (so the same template
+// gives the same key until the seed changes).
+#include <cstring>
+#include <memory>
+
+#include "crypto/crypto.h"
+#include "crypto/ecc.h"
+#include "crypto/rsa.h"
+#include "tpm/subsystem/subsystems.h"
+
+namespace utpm::tpm {
+namespace {
+
+bool is_signing_scheme(TPM_ALG_ID s) {
+  return s == TPM_ALG_RSASSA || s == TPM_ALG_RSAPSS || s == TPM_ALG_ECDSA || s == TPM_ALG_HMAC;
+}
+bool is_decrypt_scheme(TPM_ALG_ID s) { return s == TPM_ALG_RSAES || s == TPM_ALG_OAEP || s == TPM_ALG_ECDH; }
+
+// Rules shared by RSA and ECC keys.
+TPM_RC asymmetric_check(const TPMA_OBJECT& a, const TPMT_SYM_DEF_OBJECT& sym, TPM_ALG_ID scheme) {
+  const bool restricted = a.has(TPMA_OBJECT_restricted), decrypt = a.has(TPMA_OBJECT_decrypt),
+             sign = a.has(TPMA_OBJECT_sign);
+  if (!sign && !decrypt) return TPM_RC_ATTRIBUTES;
+  if (restricted && sign && decrypt) return TPM_RC_ATTRIBUTES;
+  if (restricted && decrypt) {
+    // A storage parent protects its children with a symmetric key in CFB mode and has no scheme.
+    if (sym.algorithm == TPM_ALG_NULL || sym.mode != TPM_ALG_CFB) return TPM_RC_SYMMETRIC;
+    if (scheme != TPM_ALG_NULL) return TPM_RC_SCHEME;
+    return TPM_RC_SUCCESS;
+  }
+  if (sym.algorithm != TPM_ALG_NULL) return TPM_RC_SYMMETRIC;
+  if (sign && decrypt) return scheme == TPM_ALG_NULL ? TPM_RC_SUCCESS : TPM_RC_SCHEME;
+  if (sign) {
+    if (restricted && scheme == TPM_ALG_NULL) return TPM_RC_SCHEME;
+    return scheme == TPM_ALG_NULL || is_signing_scheme(scheme) ? TPM_RC_SUCCESS : TPM_RC_SCHEME;
+  }
+  return scheme == TPM_ALG_NULL || is_decrypt_scheme(scheme) ? TPM_RC_SUCCESS : TPM_RC_SCHEME;
+}
+
+}  // namespace
+// H_alg(a || b)
+static void digest_of(TPM_ALG_ID alg, std::span<const uint8_t> a, std::span<const uint8_t> b, TPM2B_DIGEST& out) {
+  crypto::HashState h;
+  crypto::hash_start(h, to_crypto(alg));
+  crypto::hash_update(h, a);
+  crypto::hash_update(h, b);
+  out.size = static_cast<uint16_t>(crypto::hash_finish(h, out.buffer));
+}
+
+std::span<const uint8_t> hierarchy_seed(const State& st, TPM_HANDLE hierarchy) {
+  switch (hierarchy) {
+    case TPM_RH_OWNER: return st.pers.sps;
+    case TPM_RH_ENDORSEMENT: return st.pers.eps;
+    case TPM_RH_PLATFORM: return st.pers.pps;
+    default: return st.null_seed;
+  }
+}
+
+bool public_name(const TPMT_PUBLIC& pub, TPM2B_NAME& name) {
+  uint8_t buf[sizeof(TPMT_PUBLIC) + 64];
+  Writer w(buf);
+  marshal(w, pub);
+  if (w.overflow() || !hash_implemented(pub.nameAlg)) return false;
+  name.buffer[0] = static_cast<uint8_t>(pub.nameAlg >> 8);
+  name.buffer[1] = static_cast<uint8_t>(pub.nameAlg);
+  size_t n = crypto::hash(to_crypto(pub.nameAlg), w.written(), {name.buffer + 2, profile::kMaxDigestSize});
+  name.size = static_cast<uint16_t>(2 + n);
+  return true;
+}
+
+void qualified_name(TPM_ALG_ID name_alg, std::span<const uint8_t> parent_qn, const TPM2B_NAME& name,
+                    TPM2B_NAME& out) {
+  crypto::HashState h;
+  crypto::hash_start(h, to_crypto(name_alg));
+  crypto::hash_update(h, parent_qn);
+  crypto::hash_update(h, name.view());
+  out.buffer[0] = static_cast<uint8_t>(name_alg >> 8);
+  out.buffer[1] = static_cast<uint8_t>(name_alg);
+  out.size = static_cast<uint16_t>(2 + crypto::hash_finish(h, {out.buffer + 2, profile::kMaxDigestSize}));
+}
+
+bool is_storage_parent(const ObjectSlot& o) {
+  const TPMA_OBJECT& a = o.pub.objectAttributes;
+  // Derivation parents (restricted decrypt keyed hash) derive rather than wrap: not storage.
+  return o.kind == SlotKind::object && o.pub.type != TPM_ALG_KEYEDHASH && a.has(TPMA_OBJECT_restricted) &&
+         a.has(TPMA_OBJECT_decrypt) && !a.has(TPMA_OBJECT_sign);
+}
+
+TPM_RC public_check(const TPMT_PUBLIC& p, const ObjectSlot* parent) {
+  const TPMA_OBJECT& a = p.objectAttributes;
+  if (p.nameAlg == TPM_ALG_NULL) return TPM_RC_HASH;
+  if (p.authPolicy.size != 0 && p.authPolicy.size != digest_size(p.nameAlg)) return TPM_RC_SIZE;
+  // fixedTPM implies fixedParent; a child of a duplicable parent cannot be fixedTPM.
+  if (a.has(TPMA_OBJECT_fixedTPM) && !a.has(TPMA_OBJECT_fixedParent)) return TPM_RC_ATTRIBUTES;
+  if (parent && a.has(TPMA_OBJECT_fixedTPM) && !parent->pub.objectAttributes.has(TPMA_OBJECT_fixedTPM))
+    return TPM_RC_ATTRIBUTES;
+  if (a.has(TPMA_OBJECT_encryptedDuplication) && a.has(TPMA_OBJECT_fixedTPM)) return TPM_RC_ATTRIBUTES;
+  const bool restricted = a.has(TPMA_OBJECT_restricted), decrypt = a.has(TPMA_OBJECT_decrypt),
+             sign = a.has(TPMA_OBJECT_sign);
+  switch (p.type) {
+    case TPM_ALG_RSA: {
+      const TPMS_RSA_PARMS& r = p.parameters.rsaDetail;
+      if (r.exponent != 0 && r.exponent != crypto::kRsaDefaultExponent) return TPM_RC_VALUE;
+      return asymmetric_check(a, r.symmetric, r.scheme.scheme);
+    }
+    case TPM_ALG_ECC: {
+      const TPMS_ECC_PARMS& e = p.parameters.eccDetail;
+      if (e.kdf.scheme != TPM_ALG_NULL) return TPM_RC_KDF;
+      if (sign && e.scheme.scheme == TPM_ALG_ECDH) return TPM_RC_SCHEME;
+      return asymmetric_check(a, e.symmetric, e.scheme.scheme);
+    }
+    case TPM_ALG_KEYEDHASH: {
+      TPM_ALG_ID s = p.parameters.keyedHashDetail.scheme.scheme;
+      if (sign && decrypt) return TPM_RC_ATTRIBUTES;
+      if (sign) {
+        if (s == TPM_ALG_XOR || (restricted && s == TPM_ALG_NULL)) return TPM_RC_SCHEME;
+      } else if (decrypt) {
+        // A restricted decrypt keyed hash is a derivation parent: it needs its XOR KDF.
+        if (s == TPM_ALG_HMAC || (restricted && s != TPM_ALG_XOR)) return TPM_RC_SCHEME;
+      } else {
+        // Sealed data: no scheme, not restricted.
+        if (s != TPM_ALG_NULL) return TPM_RC_SCHEME;
+        if (restricted) return TPM_RC_ATTRIBUTES;
+      }
+      return TPM_RC_SUCCESS;
+    }
+    case TPM_ALG_SYMCIPHER: {
+      const TPMT_SYM_DEF_OBJECT& s = p.parameters.symDetail.sym;
+      if (s.algorithm == TPM_ALG_NULL) return TPM_RC_SYMMETRIC;
+      // decrypt permits decryption, sign permits encryption (EncryptDecrypt); a restricted
+      // symmetric key is a storage parent and only decrypts.
+      if (!sign && !decrypt) return TPM_RC_ATTRIBUTES;
+      if (restricted && sign) return TPM_RC_ATTRIBUTES;
+      // A symmetric storage parent wraps children in CFB; NULL leaves the mode to that rule.
+      if (restricted && s.mode != TPM_ALG_CFB && s.mode != TPM_ALG_NULL) return TPM_RC_MODE;
+      return TPM_RC_SUCCESS;
+    }
+  }
+  return TPM_RC_TYPE;
+}
+
+TPM_RC sensitive_create_check(const TPMT_PUBLIC& p, const TPMS_SENSITIVE_CREATE& s) {
+  const TPMA_OBJECT& a = p.objectAttributes;
+  const bool origin = a.has(TPMA_OBJECT_sensitiveDataOrigin);
+  switch (p.type) {
+    case TPM_ALG_RSA:
+    case TPM_ALG_ECC:
+      // Asymmetric keys are always generated inside the TPM.
+      if (s.data.size != 0) return TPM_RC_VALUE;
+      if (!origin) return TPM_RC_ATTRIBUTES;
+      return TPM_RC_SUCCESS;
+    case TPM_ALG_KEYEDHASH:
+      // Either the TPM makes the key (origin SET, no data) or the caller supplies it.
+      if (origin && s.data.size != 0) return TPM_RC_ATTRIBUTES;
+      if (!origin && s.data.size == 0 && (a.has(TPMA_OBJECT_sign) || a.has(TPMA_OBJECT_decrypt)))
+        return TPM_RC_ATTRIBUTES;
+      return TPM_RC_SUCCESS;
+    case TPM_ALG_SYMCIPHER: {
+      const uint16_t key_bytes = p.parameters.symDetail.sym.keyBits / 8;
+      if (origin && s.data.size != 0) return TPM_RC_ATTRIBUTES;
+      if (!origin && s.data.size != key_bytes) return TPM_RC_KEY_SIZE;
+      return TPM_RC_SUCCESS;
+    }
+  }
+  return TPM_RC_TYPE;
+}
+
+TPM_RC object_generate(const TPMT_PUBLIC& tmpl, const TPMS_SENSITIVE_CREATE& s, crypto::RandomSource rng,
+                       ObjectSlot& out) {
+  out.kind = SlotKind::object;
+  out.pub = tmpl;
+  out.auth = s.userAuth;
+  TPMT_PUBLIC& pub = out.pub;
+  const uint16_t dlen = digest_size(pub.nameAlg);
+  const TPMA_OBJECT& a = pub.objectAttributes;
+  // Storage parents, keyed-hash and symmetric objects carry a seed (protection seed or the
+  // obfuscation value that keeps unique from revealing low-entropy secrets).
+  if (is_storage_parent(out) || pub.type == TPM_ALG_KEYEDHASH || pub.type == TPM_ALG_SYMCIPHER) {
+    out.seed_value.size = dlen;
+    if (rng({out.seed_value.buffer, dlen}) != crypto::Status::ok) return TPM_RC_FAILURE;
+  }
+  switch (pub.type) {
+    case TPM_ALG_RSA: {
+      const TPMS_RSA_PARMS& r = pub.parameters.rsaDetail;
+      if (crypto::rsa_generate(r.keyBits, crypto::kRsaDefaultExponent, rng, out.rsa) != crypto::Status::ok)
+        return TPM_RC_FAILURE;
+      pub.unique.rsa.assign({out.rsa.pub.n, crypto::rsa_bytes(out.rsa.pub)});
+      return TPM_RC_SUCCESS;
+    }
+    case TPM_ALG_ECC: {
+      const auto curve = static_cast<crypto::EccCurve>(pub.parameters.eccDetail.curveID.value);
+      crypto::EccPoint q;
+      if (crypto::ecc_generate(curve, rng, out.ecc, q) != crypto::Status::ok) return TPM_RC_FAILURE;
+      const size_t n = crypto::ecc_bytes(curve);
+      pub.unique.ecc.x.assign({q.x, n});
+      pub.unique.ecc.y.assign({q.y, n});
+      return TPM_RC_SUCCESS;
+    }
+    case TPM_ALG_KEYEDHASH:
+    case TPM_ALG_SYMCIPHER: {
+      TPM2B_SENSITIVE_DATA& key = out.bits;
+      if (a.has(TPMA_OBJECT_sensitiveDataOrigin)) {
+        // A generated HMAC key is digest-sized; a symmetric key is keyBits long.
+        uint16_t n = pub.type == TPM_ALG_SYMCIPHER ? uint16_t(pub.parameters.symDetail.sym.keyBits / 8) : dlen;
+        key.size = n;
+        if (rng({key.buffer, n}) != crypto::Status::ok) return TPM_RC_FAILURE;
+      } else {
+        key = s.data;
+      }
+      if (pub.type == TPM_ALG_SYMCIPHER) out.sym.assign(key.view());
+      digest_of(pub.nameAlg, out.seed_value.view(), key.view(), pub.unique.keyedHash);
+      return TPM_RC_SUCCESS;
+    }
+  }
+  return TPM_RC_TYPE;
+}
+
+}  // namespace utpm::tpm
+
+namespace utpm::tpm {
+
+void object_sensitive(const ObjectSlot& o, TPMT_SENSITIVE& out) {
+  out = TPMT_SENSITIVE{};
+  out.sensitiveType.value = o.pub.type;
+  out.authValue = o.auth;
+  out.seedValue = o.seed_value;
+  switch (o.pub.type) {
+    case TPM_ALG_RSA:  // the TPM keeps one prime; the rest is recomputed at load
+      out.sensitive.rsa.assign({o.rsa.p, crypto::rsa_bytes(o.rsa.pub) / 2});
+      break;
+    case TPM_ALG_ECC: {
+      size_t n = crypto::ecc_bytes(static_cast<crypto::EccCurve>(o.pub.parameters.eccDetail.curveID.value));
+      out.sensitive.ecc.assign({o.ecc.d, n});
+      break;
+    }
+    case TPM_ALG_KEYEDHASH: out.sensitive.bits = o.bits; break;
+    case TPM_ALG_SYMCIPHER: out.sensitive.sym = o.sym; break;
+  }
+}
+
+TPM_RC object_from_parts(const TPMT_PUBLIC& pub, const TPMT_SENSITIVE& sens, ObjectSlot& out) {
+  if (sens.sensitiveType != pub.type) return TPM_RC_TYPE;
+  std::construct_at(&out);  // in place: an ObjectSlot temporary is kilobytes of stack
+  out.kind = SlotKind::object;
+  out.pub = pub;
+  out.auth = sens.authValue;
+  out.seed_value = sens.seedValue;
+  if (out.auth.size > digest_size(pub.nameAlg)) return TPM_RC_SIZE;
+  switch (pub.type) {
+    case TPM_ALG_RSA: {
+      crypto::RsaPublicKey key{};
+      key.bits = pub.parameters.rsaDetail.keyBits;
+      key.exponent = pub.parameters.rsaDetail.exponent;
+      if (pub.unique.rsa.size != key.bits / 8) return TPM_RC_KEY;
+      std::memcpy(key.n, pub.unique.rsa.buffer, pub.unique.rsa.size);
+      if (sens.sensitive.rsa.size != key.bits / 16) return TPM_RC_KEY_SIZE;
+      if (crypto::rsa_key_from_prime(key, sens.sensitive.rsa.view(), out.rsa) != crypto::Status::ok)
+        return TPM_RC_BINDING;  // the prime does not divide the public modulus
+      break;
+    }
+    case TPM_ALG_ECC: {
+      const auto curve = static_cast<crypto::EccCurve>(pub.parameters.eccDetail.curveID.value);
+      const size_t n = crypto::ecc_bytes(curve);
+      if (sens.sensitive.ecc.size != n || pub.unique.ecc.x.size != n || pub.unique.ecc.y.size != n)
+        return TPM_RC_KEY;
+      std::memcpy(out.ecc.d, sens.sensitive.ecc.buffer, n);
+      crypto::EccPoint q;
+      if (!crypto::ecc_scalar_valid(curve, out.ecc) ||
+          crypto::ecc_point_mul(curve, out.ecc, nullptr, q) != crypto::Status::ok ||
+          std::memcmp(q.x, pub.unique.ecc.x.buffer, n) != 0 || std::memcmp(q.y, pub.unique.ecc.y.buffer, n) != 0)
+        return TPM_RC_BINDING;  // d·G is not the public point
+      break;
+    }
+    case TPM_ALG_KEYEDHASH:
+    case TPM_ALG_SYMCIPHER: {
+      const TPM2B_SENSITIVE_DATA* key = &sens.sensitive.bits;
+      TPM2B_SENSITIVE_DATA sym_as_bits;
+      if (pub.type == TPM_ALG_SYMCIPHER) {
+        if (sens.sensitive.sym.size != pub.parameters.symDetail.sym.keyBits / 8) return TPM_RC_KEY_SIZE;
+        sym_as_bits.assign(sens.sensitive.sym.view());
+        key = &sym_as_bits;
+        out.sym = sens.sensitive.sym;
+      }
+      out.bits = *key;
+      // unique = H_nameAlg(seedValue || key) binds the secret to the public area.
+      TPM2B_DIGEST expect;
+      digest_of(pub.nameAlg, out.seed_value.view(), key->view(), expect);
+      if (expect.size != pub.unique.keyedHash.size ||
+          !crypto::ct_equal(expect.view(), pub.unique.keyedHash.view()))
+        return TPM_RC_BINDING;
+      break;
+    }
+    default:
+      return TPM_RC_TYPE;
+  }
+  return public_name(out.pub, out.name) ? TPM_RC_SUCCESS : TPM_RC_HASH;
+}
+
+}  // namespace utpm::tpm

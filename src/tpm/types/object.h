@@ -1,0 +1,372 @@
+// TPM 2.0 Part 2 object structures (§12): public and sensitive areas of RSA, ECC, keyed-hash
+// and symmetric-cipher objects, with the interface types that restrict their algorithms to
+// what this build implements. Names are the specification's.
+#pragma once
+
+#include <cstdint>
+
+#include "crypto/ecc.h"
+#include "crypto/rsa.h"
+#include "tpm/marshal/marshal.h"
+#include "tpm/profile.h"
+#include "tpm/types/algorithms.h"
+#include "tpm/types/part2.h"
+
+namespace utpm::tpm {
+
+// ---- TPMA_OBJECT ----
+inline constexpr uint32_t TPMA_OBJECT_fixedTPM = 1u << 1;
+inline constexpr uint32_t TPMA_OBJECT_stClear = 1u << 2;
+inline constexpr uint32_t TPMA_OBJECT_fixedParent = 1u << 4;
+inline constexpr uint32_t TPMA_OBJECT_sensitiveDataOrigin = 1u << 5;
+inline constexpr uint32_t TPMA_OBJECT_userWithAuth = 1u << 6;
+inline constexpr uint32_t TPMA_OBJECT_adminWithPolicy = 1u << 7;
+inline constexpr uint32_t TPMA_OBJECT_noDA = 1u << 10;
+inline constexpr uint32_t TPMA_OBJECT_encryptedDuplication = 1u << 11;
+inline constexpr uint32_t TPMA_OBJECT_restricted = 1u << 16;
+inline constexpr uint32_t TPMA_OBJECT_decrypt = 1u << 17;
+inline constexpr uint32_t TPMA_OBJECT_sign = 1u << 18;
+inline constexpr uint32_t TPMA_OBJECT_x509sign = 1u << 19;
+inline constexpr uint32_t kTpmaObjectReserved = 0x1u | 0x8u | 0x300u | 0xF000u | 0xFFF00000u;
+
+struct TPMA_OBJECT {
+  uint32_t value = 0;
+  bool has(uint32_t bit) const { return (value & bit) != 0; }
+};
+inline TPM_RC unmarshal(Reader& r, TPMA_OBJECT& v) {
+  if (!r.u32(v.value)) return TPM_RC_INSUFFICIENT;
+  return (v.value & kTpmaObjectReserved) ? TPM_RC_RESERVED_BITS : TPM_RC_SUCCESS;
+}
+inline void marshal(Writer& w, const TPMA_OBJECT& v) { w.u32(v.value); }
+
+// ---- algorithm interface types ----
+template <TPM_RC Rc, TPM_ALG_ID... Ids>
+struct AlgSetTraits {
+  using type = TPM_ALG_ID;
+  static constexpr TPM_RC rc = Rc;
+  static constexpr type null_value = TPM_ALG_NULL;
+  static constexpr bool valid(type v) { return ((v == Ids) || ...) && alg_implemented(v); }
+};
+using TPMI_ALG_PUBLIC = Tpmi<AlgSetTraits<TPM_RC_TYPE, TPM_ALG_RSA, TPM_ALG_KEYEDHASH, TPM_ALG_ECC, TPM_ALG_SYMCIPHER>>;
+using TPMI_ALG_SYM_OBJECT_NULL = Tpmi<AlgSetTraits<TPM_RC_SYMMETRIC, TPM_ALG_AES>, true>;
+using TPMI_ALG_SYM_MODE_NULL =
+    Tpmi<AlgSetTraits<TPM_RC_MODE, TPM_ALG_CTR, TPM_ALG_OFB, TPM_ALG_CBC, TPM_ALG_CFB, TPM_ALG_ECB>, true>;
+using TPMI_ALG_KEYEDHASH_SCHEME_NULL = Tpmi<AlgSetTraits<TPM_RC_VALUE, TPM_ALG_HMAC, TPM_ALG_XOR>, true>;
+using TPMI_ALG_RSA_SCHEME_NULL =
+    Tpmi<AlgSetTraits<TPM_RC_VALUE, TPM_ALG_RSASSA, TPM_ALG_RSAPSS, TPM_ALG_RSAES, TPM_ALG_OAEP>, true>;
+using TPMI_ALG_ECC_SCHEME_NULL = Tpmi<AlgSetTraits<TPM_RC_SCHEME, TPM_ALG_ECDSA, TPM_ALG_ECDH>, true>;
+using TPMI_ALG_KDF_NULL = Tpmi<AlgSetTraits<TPM_RC_KDF, TPM_ALG_MGF1, TPM_ALG_KDF1_SP800_56A,
+                                            TPM_ALG_KDF1_SP800_108>, true>;
+
+struct AesKeyBitsTraits {
+  using type = uint16_t;
+  static constexpr TPM_RC rc = TPM_RC_VALUE;
+  static constexpr bool valid(type v) { return v == 128 || v == 256; }
+};
+struct RsaKeyBitsTraits {
+  using type = uint16_t;
+  static constexpr TPM_RC rc = TPM_RC_VALUE;
+  static constexpr bool valid(type v) { return (v == 1024 || v == 2048) && v <= profile::kMaxRsaKeyBits; }
+};
+struct EccCurveTraits {
+  using type = TPM_ECC_CURVE;
+  static constexpr TPM_RC rc = TPM_RC_CURVE;
+  static constexpr bool valid(type v) { return v == TPM_ECC_NIST_P256 || v == TPM_ECC_NIST_P384; }
+};
+using TPMI_AES_KEY_BITS = Tpmi<AesKeyBitsTraits>;
+using TPMI_RSA_KEY_BITS = Tpmi<RsaKeyBitsTraits>;
+using TPMI_ECC_CURVE = Tpmi<EccCurveTraits>;
+
+// ---- symmetric definition for objects (TPMT_SYM_DEF_OBJECT+) ----
+struct TPMT_SYM_DEF_OBJECT {
+  TPMI_ALG_SYM_OBJECT_NULL algorithm;
+  TPMI_AES_KEY_BITS keyBits;
+  TPMI_ALG_SYM_MODE_NULL mode;
+};
+inline TPM_RC unmarshal(Reader& r, TPMT_SYM_DEF_OBJECT& v) {
+  if (TPM_RC rc = unmarshal(r, v.algorithm)) return rc;
+  if (v.algorithm == TPM_ALG_NULL) return TPM_RC_SUCCESS;  // no keyBits, no mode
+  if (TPM_RC rc = unmarshal(r, v.keyBits)) return rc;
+  return unmarshal(r, v.mode);
+}
+inline void marshal(Writer& w, const TPMT_SYM_DEF_OBJECT& v) {
+  marshal(w, v.algorithm);
+  if (v.algorithm == TPM_ALG_NULL) return;
+  marshal(w, v.keyBits);
+  marshal(w, v.mode);
+}
+
+// ---- schemes: scheme id + (for most) a hash; XOR also a KDF; ECDAA a count ----
+struct SchemeDetails {
+  TPMI_ALG_HASH hashAlg;
+  TPMI_ALG_KDF_NULL kdf;  // XOR only
+};
+template <class SchemeId>
+struct Scheme {
+  SchemeId scheme;
+  SchemeDetails details;
+};
+template <class SchemeId>
+TPM_RC unmarshal(Reader& r, Scheme<SchemeId>& v) {
+  if (TPM_RC rc = unmarshal(r, v.scheme)) return rc;
+  if (v.scheme == TPM_ALG_NULL || v.scheme == TPM_ALG_RSAES) return TPM_RC_SUCCESS;
+  if (TPM_RC rc = unmarshal(r, v.details.hashAlg)) return rc;
+  if (v.scheme == TPM_ALG_XOR) return unmarshal(r, v.details.kdf);
+  return TPM_RC_SUCCESS;
+}
+template <class SchemeId>
+void marshal(Writer& w, const Scheme<SchemeId>& v) {
+  marshal(w, v.scheme);
+  if (v.scheme == TPM_ALG_NULL || v.scheme == TPM_ALG_RSAES) return;
+  marshal(w, v.details.hashAlg);
+  if (v.scheme == TPM_ALG_XOR) marshal(w, v.details.kdf);
+}
+using TPMT_KEYEDHASH_SCHEME = Scheme<TPMI_ALG_KEYEDHASH_SCHEME_NULL>;
+using TPMT_RSA_SCHEME = Scheme<TPMI_ALG_RSA_SCHEME_NULL>;
+using TPMT_ECC_SCHEME = Scheme<TPMI_ALG_ECC_SCHEME_NULL>;
+using TPMT_KDF_SCHEME = Scheme<TPMI_ALG_KDF_NULL>;
+
+// ---- parameters ----
+struct TPMS_KEYEDHASH_PARMS {
+  TPMT_KEYEDHASH_SCHEME scheme;
+  UTPM_FIELDS(scheme)
+};
+struct TPMS_SYMCIPHER_PARMS {
+  TPMT_SYM_DEF_OBJECT sym;
+  UTPM_FIELDS(sym)
+};
+struct TPMS_RSA_PARMS {
+  TPMT_SYM_DEF_OBJECT symmetric;
+  TPMT_RSA_SCHEME scheme;
+  TPMI_RSA_KEY_BITS keyBits;
+  uint32_t exponent = 0;
+  UTPM_FIELDS(symmetric, scheme, keyBits, exponent)
+};
+struct TPMS_ECC_PARMS {
+  TPMT_SYM_DEF_OBJECT symmetric;
+  TPMT_ECC_SCHEME scheme;
+  TPMI_ECC_CURVE curveID;
+  TPMT_KDF_SCHEME kdf;
+  UTPM_FIELDS(symmetric, scheme, curveID, kdf)
+};
+struct TPMU_PUBLIC_PARMS {
+  TPMS_KEYEDHASH_PARMS keyedHashDetail;
+  TPMS_SYMCIPHER_PARMS symDetail;
+  TPMS_RSA_PARMS rsaDetail;
+  TPMS_ECC_PARMS eccDetail;
+};
+inline TPM_RC unmarshal(Reader& r, TPMU_PUBLIC_PARMS& u, uint32_t type) {
+  switch (type) {
+    case TPM_ALG_KEYEDHASH: return unmarshal(r, u.keyedHashDetail);
+    case TPM_ALG_SYMCIPHER: return unmarshal(r, u.symDetail);
+    case TPM_ALG_RSA: return unmarshal(r, u.rsaDetail);
+    case TPM_ALG_ECC: return unmarshal(r, u.eccDetail);
+  }
+  return TPM_RC_SELECTOR;
+}
+inline void marshal(Writer& w, const TPMU_PUBLIC_PARMS& u, uint32_t type) {
+  switch (type) {
+    case TPM_ALG_KEYEDHASH: marshal(w, u.keyedHashDetail); break;
+    case TPM_ALG_SYMCIPHER: marshal(w, u.symDetail); break;
+    case TPM_ALG_RSA: marshal(w, u.rsaDetail); break;
+    case TPM_ALG_ECC: marshal(w, u.eccDetail); break;
+  }
+}
+
+// ---- unique identifiers ----
+using TPM2B_PUBLIC_KEY_RSA = Tpm2b<profile::kMaxRsaKeyBits / 8>;
+using TPM2B_ECC_PARAMETER = Tpm2b<profile::kMaxEccKeyBits / 8>;
+struct TPMS_ECC_POINT {
+  TPM2B_ECC_PARAMETER x;
+  TPM2B_ECC_PARAMETER y;
+  UTPM_FIELDS(x, y)
+};
+struct TPMU_PUBLIC_ID {
+  TPM2B_DIGEST keyedHash;  // also sym
+  TPM2B_PUBLIC_KEY_RSA rsa;
+  TPMS_ECC_POINT ecc;
+};
+inline TPM_RC unmarshal(Reader& r, TPMU_PUBLIC_ID& u, uint32_t type) {
+  switch (type) {
+    case TPM_ALG_KEYEDHASH:
+    case TPM_ALG_SYMCIPHER: return unmarshal(r, u.keyedHash);
+    case TPM_ALG_RSA: return unmarshal(r, u.rsa);
+    case TPM_ALG_ECC: return unmarshal(r, u.ecc);
+  }
+  return TPM_RC_SELECTOR;
+}
+inline void marshal(Writer& w, const TPMU_PUBLIC_ID& u, uint32_t type) {
+  switch (type) {
+    case TPM_ALG_KEYEDHASH:
+    case TPM_ALG_SYMCIPHER: marshal(w, u.keyedHash); break;
+    case TPM_ALG_RSA: marshal(w, u.rsa); break;
+    case TPM_ALG_ECC: marshal(w, u.ecc); break;
+  }
+}
+
+// ---- TPMT_PUBLIC ----
+struct TPMT_PUBLIC {
+  TPMI_ALG_PUBLIC type;
+  TPMI_ALG_HASH_NULL nameAlg;
+  TPMA_OBJECT objectAttributes;
+  TPM2B_DIGEST authPolicy;
+  TPMU_PUBLIC_PARMS parameters;
+  TPMU_PUBLIC_ID unique;
+  auto fields() {
+    return std::tuple<TPMI_ALG_PUBLIC&, TPMI_ALG_HASH_NULL&, TPMA_OBJECT&, TPM2B_DIGEST&,
+                      Selected<TPMU_PUBLIC_PARMS, TPMI_ALG_PUBLIC>, Selected<TPMU_PUBLIC_ID, TPMI_ALG_PUBLIC>>(
+        type, nameAlg, objectAttributes, authPolicy, select(parameters, type), select(unique, type));
+  }
+  auto fields() const {
+    return std::tuple<const TPMI_ALG_PUBLIC&, const TPMI_ALG_HASH_NULL&, const TPMA_OBJECT&, const TPM2B_DIGEST&,
+                      Selected<const TPMU_PUBLIC_PARMS, TPMI_ALG_PUBLIC>,
+                      Selected<const TPMU_PUBLIC_ID, TPMI_ALG_PUBLIC>>(
+        type, nameAlg, objectAttributes, authPolicy, Selected<const TPMU_PUBLIC_PARMS, TPMI_ALG_PUBLIC>{parameters, type},
+        Selected<const TPMU_PUBLIC_ID, TPMI_ALG_PUBLIC>{unique, type});
+  }
+};
+using TPM2B_PUBLIC = Sized<TPMT_PUBLIC>;
+
+// TPMT_PUBLIC_PARMS (TestParms): the type and its parameters only.
+struct TPMT_PUBLIC_PARMS {
+  TPMI_ALG_PUBLIC type;
+  TPMU_PUBLIC_PARMS parameters;
+  auto fields() {
+    return std::tuple<TPMI_ALG_PUBLIC&, Selected<TPMU_PUBLIC_PARMS, TPMI_ALG_PUBLIC>>(type, select(parameters, type));
+  }
+};
+
+// ---- names and data ----
+using TPM2B_NAME = Tpm2b<2 + profile::kMaxDigestSize>;
+using TPM2B_DATA = Tpm2b<profile::kMaxDigestSize>;  // TPMT_HA-sized outside info / qualifying data
+
+// ---- sensitive ----
+struct TPMS_SENSITIVE_CREATE {
+  TPM2B_AUTH userAuth;
+  TPM2B_SENSITIVE_DATA data;
+  UTPM_FIELDS(userAuth, data)
+};
+using TPM2B_SENSITIVE_CREATE = Sized<TPMS_SENSITIVE_CREATE>;
+
+using TPM2B_PRIVATE_KEY_RSA = Tpm2b<profile::kMaxRsaKeyBits / 16>;  // one prime
+using TPM2B_SYM_KEY = Tpm2b<32>;
+struct TPMU_SENSITIVE_COMPOSITE {
+  TPM2B_PRIVATE_KEY_RSA rsa;
+  TPM2B_ECC_PARAMETER ecc;
+  TPM2B_SENSITIVE_DATA bits;
+  TPM2B_SYM_KEY sym;
+};
+inline TPM_RC unmarshal(Reader& r, TPMU_SENSITIVE_COMPOSITE& u, uint32_t type) {
+  switch (type) {
+    case TPM_ALG_RSA: return unmarshal(r, u.rsa);
+    case TPM_ALG_ECC: return unmarshal(r, u.ecc);
+    case TPM_ALG_KEYEDHASH: return unmarshal(r, u.bits);
+    case TPM_ALG_SYMCIPHER: return unmarshal(r, u.sym);
+  }
+  return TPM_RC_SELECTOR;
+}
+inline void marshal(Writer& w, const TPMU_SENSITIVE_COMPOSITE& u, uint32_t type) {
+  switch (type) {
+    case TPM_ALG_RSA: marshal(w, u.rsa); break;
+    case TPM_ALG_ECC: marshal(w, u.ecc); break;
+    case TPM_ALG_KEYEDHASH: marshal(w, u.bits); break;
+    case TPM_ALG_SYMCIPHER: marshal(w, u.sym); break;
+  }
+}
+struct TPMT_SENSITIVE {
+  TPMI_ALG_PUBLIC sensitiveType;
+  TPM2B_AUTH authValue;
+  TPM2B_DIGEST seedValue;
+  TPMU_SENSITIVE_COMPOSITE sensitive;
+  auto fields() {
+    return std::tuple<TPMI_ALG_PUBLIC&, TPM2B_AUTH&, TPM2B_DIGEST&, Selected<TPMU_SENSITIVE_COMPOSITE, TPMI_ALG_PUBLIC>>(
+        sensitiveType, authValue, seedValue, select(sensitive, sensitiveType));
+  }
+  auto fields() const {
+    return std::tuple<const TPMI_ALG_PUBLIC&, const TPM2B_AUTH&, const TPM2B_DIGEST&,
+                      Selected<const TPMU_SENSITIVE_COMPOSITE, TPMI_ALG_PUBLIC>>(
+        sensitiveType, authValue, seedValue, Selected<const TPMU_SENSITIVE_COMPOSITE, TPMI_ALG_PUBLIC>{sensitive, sensitiveType});
+  }
+};
+
+// ---- signatures and encryption schemes ----
+using TPMI_ALG_SIG_SCHEME_NULL =
+    Tpmi<AlgSetTraits<TPM_RC_SCHEME, TPM_ALG_RSASSA, TPM_ALG_RSAPSS, TPM_ALG_ECDSA, TPM_ALG_HMAC>, true>;
+using TPMI_ALG_RSA_DECRYPT_NULL = Tpmi<AlgSetTraits<TPM_RC_VALUE, TPM_ALG_RSAES, TPM_ALG_OAEP>, true>;
+using TPMT_SIG_SCHEME = Scheme<TPMI_ALG_SIG_SCHEME_NULL>;
+using TPMT_RSA_DECRYPT = Scheme<TPMI_ALG_RSA_DECRYPT_NULL>;
+
+struct TPMT_SIGNATURE {
+  TPMI_ALG_SIG_SCHEME_NULL sigAlg;
+  TPMI_ALG_HASH hash;              // all schemes here carry the hash first
+  TPM2B_PUBLIC_KEY_RSA rsa;        // RSASSA, RSAPSS
+  TPM2B_ECC_PARAMETER r, s;        // ECDSA
+  TPMU_HA hmac;                    // HMAC (the digest; its size follows hash)
+};
+inline TPM_RC unmarshal(Reader& rd, TPMT_SIGNATURE& v) {
+  if (TPM_RC rc = unmarshal(rd, v.sigAlg)) return rc;
+  if (v.sigAlg == TPM_ALG_NULL) return TPM_RC_SUCCESS;
+  if (TPM_RC rc = unmarshal(rd, v.hash)) return rc;
+  switch (v.sigAlg) {
+    case TPM_ALG_RSASSA:
+    case TPM_ALG_RSAPSS: return unmarshal(rd, v.rsa);
+    case TPM_ALG_ECDSA:
+      if (TPM_RC rc = unmarshal(rd, v.r)) return rc;
+      return unmarshal(rd, v.s);
+    case TPM_ALG_HMAC: return unmarshal(rd, v.hmac, v.hash);
+  }
+  return TPM_RC_SELECTOR;
+}
+inline void marshal(Writer& w, const TPMT_SIGNATURE& v) {
+  marshal(w, v.sigAlg);
+  if (v.sigAlg == TPM_ALG_NULL) return;
+  marshal(w, v.hash);
+  switch (v.sigAlg) {
+    case TPM_ALG_RSASSA:
+    case TPM_ALG_RSAPSS: marshal(w, v.rsa); break;
+    case TPM_ALG_ECDSA: marshal(w, v.r); marshal(w, v.s); break;
+    case TPM_ALG_HMAC: marshal(w, v.hmac, v.hash); break;
+  }
+}
+struct TPMT_TK_VERIFIED {
+  TPM_ST tag = TPM_ST_VERIFIED;
+  TPM_HANDLE hierarchy = TPM_RH_NULL;
+  TPM2B_DIGEST digest;
+  UTPM_FIELDS(tag, hierarchy, digest)
+};
+struct TPMT_TK_HASHCHECK_IN {  // a ticket as received: any tag, checked by the command
+  TPM_ST tag = 0;
+  TPM_HANDLE hierarchy = TPM_RH_NULL;
+  TPM2B_DIGEST digest;
+  UTPM_FIELDS(tag, hierarchy, digest)
+};
+using TPM2B_ECC_POINT = Sized<TPMS_ECC_POINT>;
+using TPM2B_IV = Tpm2b<16>;
+
+// ---- protected storage ----
+// integrity (TPM2B_DIGEST) || CFB(TPM2B_SENSITIVE): room for the largest sensitive area.
+inline constexpr size_t kMaxPrivateSize = 2 + profile::kMaxDigestSize + 2 + 2 + 2 * (2 + profile::kMaxDigestSize) + 2 +
+                                          profile::kMaxSensitiveData;
+static_assert(kMaxPrivateSize >= 2 + profile::kMaxDigestSize + 2 + 2 + 2 * (2 + profile::kMaxDigestSize) + 2 +
+                                     profile::kMaxRsaKeyBits / 16);
+using TPM2B_PRIVATE = Tpm2b<kMaxPrivateSize>;
+
+// ---- creation ----
+struct TPMS_CREATION_DATA {
+  TPML_PCR_SELECTION pcrSelect;
+  TPM2B_DIGEST pcrDigest;
+  uint8_t locality = 0;  // TPMA_LOCALITY
+  TPM_ALG_ID parentNameAlg = TPM_ALG_NULL;
+  TPM2B_NAME parentName;
+  TPM2B_NAME parentQualifiedName;
+  TPM2B_DATA outsideInfo;
+  UTPM_FIELDS(pcrSelect, pcrDigest, locality, parentNameAlg, parentName, parentQualifiedName, outsideInfo)
+};
+struct TPMT_TK_CREATION {
+  TPM_ST tag = TPM_ST_CREATION;
+  TPM_HANDLE hierarchy = TPM_RH_NULL;
+  TPM2B_DIGEST digest;
+  UTPM_FIELDS(tag, hierarchy, digest)
+};
+
+}  // namespace utpm::tpm
