@@ -180,7 +180,7 @@ class SecureStore {
   StoreResult compact_tail();
   StoreResult write_commit(uint32_t records, uint64_t new_tail, bool compaction,
                            bool* retryable);
-  void relink(uint32_t from, uint32_t to, uint32_t tail_lo, uint32_t tail_hi);
+  void relink(uint32_t from, uint32_t count, uint32_t tail_lo, uint32_t tail_hi);
   StoreResult append_entry(crypto::Bytes entry);
   StoreResult copy_entry(uint32_t from, uint32_t size, uint32_t& to);
   StoreResult spill(uint32_t need);
