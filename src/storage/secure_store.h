@@ -123,7 +123,8 @@ class SecureStore {
   MountCause mount(crypto::Bytes device_secret);
   // Creates an empty store for instance_id (16 random bytes from the caller's entropy source).
   // Refused (returns the cause) unless mount() reported blank: an existing store is never
-  // overwritten by this call. force=true is the operator's explicit "wipe and start over".
+  // overwritten by this call. force=true is the operator's explicit "wipe and start over"; it
+  // needs a NEW instance id, because the anchor never moves backwards for an instance.
   MountCause format(crypto::Bytes device_secret, crypto::Bytes instance_id, bool force = false);
   void unmount();
   bool mounted() const { return mounted_; }
