@@ -18,7 +18,7 @@
 
 #include "crypto/crypto.h"
 #include "host/daemon.h"
-#include "host/file_nv_store.h"
+#include "host/secure_nv_store.h"
 #include "host/host_platform.h"
 #include "host/tpm_engine_link.h"
 #include "tpm/profile.h"
@@ -202,11 +202,13 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  // INTERIM store (see file_nv_store.h): to be replaced by the secure store.
-  host::FileNvStore nv(opt.state + "/nv-interim.bin");
-  if (nv.load_error() != tpm::NvStore::Result::ok) {
-    std::fprintf(stderr, "utpmd: %s is damaged or of an unknown version; the TPM will report "
-                 "failure mode (move the file away to start a fresh TPM)\n", nv.path().c_str());
+  // The secure store (docs/storage.md): encrypted, authenticated, rollback-checked against the
+  // anchor file, power-loss safe. A store that fails its checks is reported, never reset.
+  host::SecureNvStore nv;
+  {
+    std::string nv_error;
+    if (!nv.open({opt.state, "", std::nullopt}, nv_error))
+      std::fprintf(stderr, "utpmd: %s; the TPM will report failure mode\n", nv_error.c_str());
   }
   host::HostPlatform platform(nv);
   auto tpm = std::make_unique<tpm::Tpm>(platform);
