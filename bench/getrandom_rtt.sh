@@ -10,6 +10,8 @@
 #   swtpm-shim   swtpm behind the bench mssim shim (SWTPM_SHIM, default
 #                /work/shared/bench/mssim-swtpm-shim): same TCTI as utpmd, plus a Python hop
 #   swtpm        swtpm through its own TCTI (swtpm:), its native path
+#   utpmd-pty    utpmd's virtual serial port through tpm2-tss's device TCTI (-T device:)
+#   utpmd-tcti   the same pty through our TCTI (-T utpm:, mssim frames), if it is built
 # Needs: cc, libtss2-dev, swtpm (scripts/setup installs them); utpmd built in host-release.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -52,8 +54,15 @@ wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/n
 
 declare -A TCTI SPID
 P=$(free_pair)
-"$UTPMD" --state "$WORK/utpmd" --mssim "127.0.0.1:$P" 2>"$WORK/utpmd.log" & PIDS+=($!)
+"$UTPMD" --state "$WORK/utpmd" --mssim "127.0.0.1:$P" --pty "$WORK/utpmd-tty" \
+  2>"$WORK/utpmd.log" & PIDS+=($!)
 wait_port "$P"; TCTI[utpmd]="mssim:host=127.0.0.1,port=$P"; SPID[utpmd]=${PIDS[-1]}
+TCTI[utpmd-pty]="device:$WORK/utpmd-tty"; SPID[utpmd-pty]=${PIDS[-1]}
+TCTI_DIR=$(dirname "$UTPMD")/../../lib  # build/<preset>/lib: libtss2-tcti-utpm.so.0
+if [ -e "$TCTI_DIR/libtss2-tcti-utpm.so.0" ]; then
+  TCTI[utpmd-tcti]="utpm:device=$WORK/utpmd-tty"; SPID[utpmd-tcti]=${PIDS[-1]}
+  export LD_LIBRARY_PATH="$(cd "$TCTI_DIR" && pwd)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
 
 if [ -x "$SHIM" ]; then
   P=$(free_pair); mkdir -p "$WORK/shim"
@@ -69,7 +78,8 @@ wait_port "$P"; TCTI[swtpm]="swtpm:host=127.0.0.1,port=$P"; SPID[swtpm]=${PIDS[-
 
 TARGETS=(utpmd)
 [ -n "${TCTI[swtpm-shim]:-}" ] && TARGETS+=(swtpm-shim)
-TARGETS+=(swtpm)
+TARGETS+=(swtpm utpmd-pty)
+[ -n "${TCTI[utpmd-tcti]:-}" ] && TARGETS+=(utpmd-tcti)
 for r in $(seq "$ROUNDS"); do
   for t in "${TARGETS[@]}"; do
     printf 'round %s %-10s ' "$r" "$t"

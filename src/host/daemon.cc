@@ -20,7 +20,7 @@
 
 #include "host/host_platform.h"
 #include "host/mssim_session.h"
-#include "host/raw_stream_session.h"
+#include "host/link_stream_session.h"
 
 namespace utpm::host {
 
@@ -36,7 +36,7 @@ std::string errno_text(const char* what) { return std::string(what) + ": " + std
 
 }  // namespace
 
-Daemon::Daemon(EngineLink& engine, size_t max_command_size, uint64_t stall_timeout_ms,
+Daemon::Daemon(EngineLink& engine, size_t max_command_size, uint32_t stall_timeout_ms,
                std::FILE* log, bool trace)
     : engine_(engine),
       max_command_size_(max_command_size),
@@ -159,12 +159,13 @@ bool Daemon::add_pty(const std::string& link, std::string& error) {
   pty_slave_ = name;
   pty_link_ = link;
 
-  // We hold the slave open, so the master never sees a client hang up. An open() of the slave
-  // by a client is visible through inotify, and means whatever partial command is buffered
-  // belongs to a client that is gone (killed mid-write): drop it at once instead of waiting
-  // for the stall timeout, which would otherwise swallow the start of the new client's command.
+  // We hold the slave open, so the master never sees a client hang up. inotify on the slave
+  // does: a client opening or closing it means whatever is buffered belongs to a client that is
+  // gone (killed mid-write, or exited without reading its response). We drop the partial command
+  // and flush the response bytes still queued toward the slave at once: the next tool may read
+  // as soon as it opens the port, before the daemon could react to that open.
   pty_watch_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (pty_watch_fd_ >= 0 && ::inotify_add_watch(pty_watch_fd_, name, IN_OPEN) < 0) {
+  if (pty_watch_fd_ >= 0 && ::inotify_add_watch(pty_watch_fd_, name, IN_OPEN | IN_CLOSE) < 0) {
     ::close(pty_watch_fd_);
     pty_watch_fd_ = -1;  // degrade to the stall timeout alone
   }
@@ -173,27 +174,26 @@ bool Daemon::add_pty(const std::string& link, std::string& error) {
   ep->name = "pty";
   ep->pty = true;
   ep->io_fd = master;
-  ep->session = std::make_unique<RawStreamSession>(engine_, "pty", max_command_size_,
-                                                   stall_timeout_ms_);
+  ep->session = std::make_unique<LinkStreamSession>(engine_, "pty", stall_timeout_ms_);
   pty_endpoint_ = ep.get();
   endpoints_.push_back(std::move(ep));
   return true;
 }
 
-void Daemon::drain_pty_open_events() {
+void Daemon::drain_pty_peer_events() {
   if (pty_watch_fd_ < 0) return;
   alignas(inotify_event) char buf[4096];
-  bool opened = false;
+  bool changed = false;
   for (;;) {
     const ssize_t r = ::read(pty_watch_fd_, buf, sizeof buf);
     if (r <= 0) break;
-    opened = true;  // only IN_OPEN is watched
+    changed = true;  // only opens and closes are watched; which one does not matter
   }
-  if (opened && pty_endpoint_ != nullptr) {
+  if (changed && pty_endpoint_ != nullptr) {
     pty_endpoint_->session->on_new_peer();
     pty_endpoint_->out.clear();
     ::tcflush(pty_slave_fd_, TCIFLUSH);
-    if (trace_) std::fprintf(log_, "utpmd: pty: opened by a client\n");
+    if (trace_) std::fprintf(log_, "utpmd: pty: opened or closed by a client\n");
   }
 }
 
@@ -233,8 +233,7 @@ bool Daemon::add_unix(const std::string& path, std::string& error) {
   ep->name = "unix";
   ep->listen_fd = fd;
   ep->make_session = [this] {
-    return std::make_unique<RawStreamSession>(engine_, "unix", max_command_size_,
-                                              stall_timeout_ms_);
+    return std::make_unique<LinkStreamSession>(engine_, "unix", stall_timeout_ms_);
   };
   endpoints_.push_back(std::move(ep));
   return true;
@@ -285,7 +284,7 @@ void Daemon::flush_output(Endpoint& ep) {
 }
 
 bool Daemon::service_input(Endpoint& ep) {
-  if (ep.pty) drain_pty_open_events();
+  if (ep.pty) drain_pty_peer_events();
   uint8_t buf[65536];
   const ssize_t r = ::read(ep.io_fd, buf, sizeof buf);
   if (r < 0) {
@@ -378,7 +377,7 @@ int Daemon::run(int signal_fd) {
         break;
       }
       if (ep->pty && fds[i].fd == pty_watch_fd_) {
-        drain_pty_open_events();
+        drain_pty_peer_events();
         continue;
       }
       if (fds[i].fd == ep->listen_fd && ep->io_fd < 0) {
@@ -393,9 +392,9 @@ int Daemon::run(int signal_fd) {
     }
     const uint64_t later = now_ms();
     for (auto& ep : endpoints_) {
-      if (ep->session && ep->session->timer_due_in(later) == 0) {
-        ep->session->on_timer(later);
-        if (trace_) std::fprintf(log_, "utpmd: %s: stalled partial command dropped\n", ep->name);
+      if (ep->session && ep->session->timer_due_in(later) == 0 &&
+          ep->session->on_timer(later) && trace_) {
+        std::fprintf(log_, "utpmd: %s: stalled partial command dropped\n", ep->name);
       }
     }
   }

@@ -5,8 +5,9 @@
 // Channels:
 //   mssim    TCP command port + platform port (port+1)          -> MssimCommandSession /
 //                                                                  MssimPlatformSession
-//   pty      a pseudo-terminal whose slave is raw and symlinked -> RawStreamSession
-//   unix     a unix stream socket                               -> RawStreamSession
+//   pty      a pseudo-terminal whose slave is raw and symlinked -> LinkStreamSession
+//   unix     a unix stream socket                               -> LinkStreamSession
+// (LinkStreamSession: raw TPM stream, mssim or legacy 'Tpm2' frames, autodetected per frame.)
 #pragma once
 
 #include <cstdint>
@@ -22,7 +23,7 @@ namespace utpm::host {
 
 class Daemon {
  public:
-  Daemon(EngineLink& engine, size_t max_command_size, uint64_t stall_timeout_ms,
+  Daemon(EngineLink& engine, size_t max_command_size, uint32_t stall_timeout_ms,
          std::FILE* log, bool trace);
   ~Daemon();
   Daemon(const Daemon&) = delete;
@@ -63,14 +64,14 @@ class Daemon {
 
   EngineLink& engine_;
   size_t max_command_size_;
-  uint64_t stall_timeout_ms_;
+  uint32_t stall_timeout_ms_;
   std::FILE* log_;
   bool trace_;
   std::vector<std::unique_ptr<Endpoint>> endpoints_;
-  void drain_pty_open_events();
+  void drain_pty_peer_events();
 
   int pty_slave_fd_ = -1;
-  int pty_watch_fd_ = -1;  // inotify on the slave: tells when a new client opens it
+  int pty_watch_fd_ = -1;  // inotify on the slave: tells when a client opens or closes it
   Endpoint* pty_endpoint_ = nullptr;
   std::string pty_slave_;
   std::string pty_link_;

@@ -23,7 +23,8 @@ class Session {
                            uint64_t now_ms) = 0;
   // Milliseconds until on_timer() should run, or -1 if no timer is armed.
   virtual int64_t timer_due_in(uint64_t /*now_ms*/) const { return -1; }
-  virtual void on_timer(uint64_t /*now_ms*/) {}
+  // Returns true if it dropped a stalled partial input (for the trace).
+  virtual bool on_timer(uint64_t /*now_ms*/) { return false; }
   // A new peer took over the channel (pty opened by another process): forget partial input.
   virtual void on_new_peer() {}
   // Input bytes thrown away so far (garbage between frames, dropped partial frames), for the

@@ -18,7 +18,7 @@
 
 #include "crypto/crypto.h"
 #include "host/daemon.h"
-#include "host/file_nv_store.h"
+#include "host/secure_nv_store.h"
 #include "host/host_platform.h"
 #include "host/tpm_engine_link.h"
 #include "tpm/profile.h"
@@ -40,8 +40,10 @@ constexpr const char* kUsage =
     "  --mssim HOST:PORT  Microsoft simulator protocol: command port PORT, platform port PORT+1\n"
     "                     (default 127.0.0.1:2321; use a loopback address unless you mean it)\n"
     "  --pty LINK         create a virtual serial port (raw pty) and symlink its slave at LINK\n"
-    "                     (default: DIR/tty)\n"
-    "  --unix PATH        raw TPM command stream on a unix socket at PATH\n"
+    "                     (default: DIR/tty); it speaks what a utpm device speaks on its UART:\n"
+    "                     the raw TPM stream (-T device:LINK), mssim frames (-T utpm:LINK) and\n"
+    "                     legacy 'Tpm2' frames, recognised frame by frame\n"
+    "  --unix PATH        the same stream protocols on a unix socket at PATH\n"
     "  --trace            one line per command on stderr: name, locality, sizes, rc, duration\n"
     "  --stall-timeout MS drop a partial command on the pty/unix stream after MS milliseconds\n"
     "                     without a byte (default 2000)\n"
@@ -62,7 +64,7 @@ struct Options {
   bool pty = false;
   std::string unix_path;
   bool trace = false;
-  uint64_t stall_timeout_ms = 2000;
+  uint32_t stall_timeout_ms = 2000;
 };
 
 [[noreturn]] void usage_error(const std::string& msg) {
@@ -133,7 +135,7 @@ Options parse(int argc, char** argv) {
       if (v.empty() || *end != '\0' || ms == 0 || ms > 600000) {
         usage_error("--stall-timeout wants milliseconds in 1..600000");
       }
-      o.stall_timeout_ms = ms;
+      o.stall_timeout_ms = static_cast<uint32_t>(ms);
     } else {
       usage_error("unknown argument: " + arg);
     }
@@ -200,11 +202,13 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  // INTERIM store (see file_nv_store.h): to be replaced by the secure store.
-  host::FileNvStore nv(opt.state + "/nv-interim.bin");
-  if (nv.load_error() != tpm::NvStore::Result::ok) {
-    std::fprintf(stderr, "utpmd: %s is damaged or of an unknown version; the TPM will report "
-                 "failure mode (move the file away to start a fresh TPM)\n", nv.path().c_str());
+  // The secure store (docs/storage.md): encrypted, authenticated, rollback-checked against the
+  // anchor file, power-loss safe. A store that fails its checks is reported, never reset.
+  host::SecureNvStore nv;
+  {
+    std::string nv_error;
+    if (!nv.open({opt.state, "", std::nullopt}, nv_error))
+      std::fprintf(stderr, "utpmd: %s; the TPM will report failure mode\n", nv_error.c_str());
   }
   host::HostPlatform platform(nv);
   auto tpm = std::make_unique<tpm::Tpm>(platform);
@@ -241,7 +245,8 @@ int main(int argc, char** argv) {
                  absolute(opt.pty_link).c_str(), absolute(opt.pty_link).c_str());
   }
   if (!opt.unix_path.empty()) {
-    std::fprintf(stderr, "utpmd: unix socket %s (raw TPM stream)\n", opt.unix_path.c_str());
+    std::fprintf(stderr, "utpmd: unix socket %s (raw TPM stream / mssim frames)\n",
+                 opt.unix_path.c_str());
   }
   std::fprintf(stderr, "utpmd: ready\n");
   std::fflush(stderr);

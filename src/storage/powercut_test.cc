@@ -225,7 +225,7 @@ TEST(PowerCut, SecondCutDuringRecoverySampled) {
   std::string why;
   ASSERT_TRUE(cut_and_recover(0, false, 1, why, &total));
   int failures = 0;
-  for (uint64_t step = 3; step < total; step += 37) {
+  for (uint64_t step = 3; step < total; step += 61) {
     for (int64_t second = 0; second < 60; ++second) {
       if (!cut_and_recover(step, true, step + 7, why, nullptr, second)) {
         ADD_FAILURE() << "cut at " << step << " then at " << second << ": " << why;

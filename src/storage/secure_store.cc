@@ -748,15 +748,19 @@ StoreResult SecureStore::write_commit(uint32_t records, uint64_t new_tail, bool 
   return StoreResult::ok;
 }
 
-void SecureStore::relink(uint32_t from, uint32_t to, uint32_t tail_lo, uint32_t tail_hi) {
+void SecureStore::relink(uint32_t from, uint32_t count, uint32_t tail_lo, uint32_t tail_hi) {
   // Point the index at the copies a compaction commit just made durable. Until then the index
-  // keeps pointing into the tail, so a compaction that fails half way changes nothing.
-  for (uint32_t a = from; a < to;) {
-    EntryHeader h;
-    if (flash_.read(a, as_bytes_mut(h)) != FlashStatus::ok || h.type != kTypeRecord) return;
-    IndexEntry* e = find(mem_.index, nindex_, h.id);
-    if (e != nullptr && e->addr >= tail_lo && e->addr < tail_hi && gen_of(*e) == h.gen) e->addr = a;
-    a += entry_size(h.len);
+  // keeps pointing into the tail, so a compaction that fails half way changes nothing. The
+  // copies were made in index order, back to back, from the first entries that still point
+  // into the tail, so their addresses follow without reading flash (a misread here would
+  // leave the index pointing into a segment about to be reused).
+  uint32_t at = from;
+  for (size_t i = 0; i < nindex_ && count > 0; ++i) {
+    IndexEntry& e = mem_.index[i];
+    if (e.addr < tail_lo || e.addr >= tail_hi) continue;
+    e.addr = at;
+    at += entry_size(len_of(e));
+    --count;
   }
 }
 
@@ -777,9 +781,9 @@ StoreResult SecureStore::compact_tail() {
   txn_start_ = pos_;  // aborted leftovers before this point stay out of the replay
   uint32_t copies = 0;
   auto commit_copies = [&](uint64_t new_tail) {
-    const uint32_t from = txn_start_, to = pos_;
+    const uint32_t from = txn_start_;
     const StoreResult r = write_commit(copies, new_tail, true, nullptr);
-    if (r == StoreResult::ok) relink(from, to, lo, hi);
+    if (r == StoreResult::ok) relink(from, copies, lo, hi);
     copies = 0;
     return r;
   };

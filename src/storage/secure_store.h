@@ -123,7 +123,8 @@ class SecureStore {
   MountCause mount(crypto::Bytes device_secret);
   // Creates an empty store for instance_id (16 random bytes from the caller's entropy source).
   // Refused (returns the cause) unless mount() reported blank: an existing store is never
-  // overwritten by this call. force=true is the operator's explicit "wipe and start over".
+  // overwritten by this call. force=true is the operator's explicit "wipe and start over"; it
+  // needs a NEW instance id, because the anchor never moves backwards for an instance.
   MountCause format(crypto::Bytes device_secret, crypto::Bytes instance_id, bool force = false);
   void unmount();
   bool mounted() const { return mounted_; }
@@ -180,7 +181,7 @@ class SecureStore {
   StoreResult compact_tail();
   StoreResult write_commit(uint32_t records, uint64_t new_tail, bool compaction,
                            bool* retryable);
-  void relink(uint32_t from, uint32_t to, uint32_t tail_lo, uint32_t tail_hi);
+  void relink(uint32_t from, uint32_t count, uint32_t tail_lo, uint32_t tail_hi);
   StoreResult append_entry(crypto::Bytes entry);
   StoreResult copy_entry(uint32_t from, uint32_t size, uint32_t& to);
   StoreResult spill(uint32_t need);

@@ -46,6 +46,8 @@ inline constexpr size_t kMaxLoadedObjects = 3;
 inline constexpr size_t kMaxLoadedSessions = 3;
 inline constexpr size_t kMaxActiveSessions = 64;
 inline constexpr size_t kMinEvictObjects = 2;
+// Persistent (evicted) objects the store may hold; each is one NV record.
+inline constexpr size_t kMaxPersistentObjects = 7;
 inline constexpr size_t kMinCounterIndices = 8;
 
 // ---- asymmetric ----

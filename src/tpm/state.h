@@ -54,6 +54,13 @@ struct PersistentData {
   uint32_t lockout_recovery = profile::kDefaultLockoutRecovery;
   uint32_t failed_tries = 0;
   uint64_t total_reset_count = 0;
+  TPMT_HA owner_policy;        // hashAlg TPM_ALG_NULL: no policy
+  TPMT_HA endorsement_policy;
+  TPMT_HA lockout_policy;
+  // Handles of persistent objects; each object is NV record <handle> (EvictControl).
+  uint32_t persistent_count = 0;
+  TPM_HANDLE persistent[profile::kMaxPersistentObjects]{};
+  TPM_HANDLE persistent_hierarchy[profile::kMaxPersistentObjects]{};
 };
 
 // Small, frequently updated (record kRecClock). Kept apart so a clock tick does not rewrite seeds.
@@ -75,11 +82,12 @@ struct PcrBanks {
 };
 
 // A transient object slot: a key or data object, or a hash/event sequence.
-enum class SlotKind : uint8_t { empty = 0, hash_sequence, event_sequence, object };
+enum class SlotKind : uint8_t { empty = 0, hash_sequence, event_sequence, hmac_sequence, object };
 struct ObjectSlot {
   SlotKind kind = SlotKind::empty;
   TPM2B_AUTH auth;
-  // ---- sequences: a hash sequence keeps one state; an event sequence one per hash ----
+  // ---- sequences: a hash sequence keeps one state; an event sequence one per hash; an HMAC
+  // sequence its inner and outer hash states in hash[0] and hash[1] ----
   crypto::HashState hash[kHashCount];
   // False once the data hashed so far started with TPM_GENERATED_VALUE: no ticket then.
   bool ticket_allowed = true;
@@ -89,6 +97,8 @@ struct ObjectSlot {
   TPM2B_NAME name;
   TPM2B_NAME qualified_name;
   TPM_HANDLE hierarchy = TPM_RH_NULL;  // the hierarchy the object belongs to
+  bool public_only = false;            // LoadExternal of a public area alone
+  TPM_HANDLE evict_handle = 0;         // a persistent object loaded for the current command
   TPM2B_DIGEST seed_value;             // storage parents: protection seed; keyed hash/sym: obfuscation
   crypto::RsaPrivateKey rsa;           // RSA: CRT form, expanded once at load
   crypto::EccScalar ecc;               // ECC: private scalar
@@ -103,6 +113,7 @@ inline constexpr uint8_t TPM_SE_POLICY = 0x01;
 inline constexpr uint8_t TPM_SE_TRIAL = 0x03;
 struct SessionSlot {
   bool used = false;
+  uint8_t index = 0;              // the session's place in the active-session table (its handle)
   uint8_t type = TPM_SE_HMAC;
   TPM_ALG_ID auth_hash = TPM_ALG_NULL;
   TPM_HANDLE bind = TPM_RH_NULL;  // entity the session is bound to (its authValue is in the key)
@@ -111,6 +122,7 @@ struct SessionSlot {
   TPM2B_NONCE nonce_tpm;
   TPM2B_NONCE nonce_caller;
   TPM2B_DIGEST policy_digest;     // policy and trial sessions
+  TPMT_SYM_DEF symmetric;         // parameter encryption (TPM_ALG_NULL: none)
 };
 
 enum class Phase : uint8_t { off, awaiting_startup, operational };
@@ -129,12 +141,25 @@ struct State {
   PcrBanks pcr;
   ObjectSlot objects[profile::kMaxLoadedObjects];
   SessionSlot sessions[profile::kMaxLoadedSessions];
+  // Every active session, loaded or context-saved, owns one entry: its handle is
+  // HMAC/POLICY_SESSION_FIRST + index, and a saved one is loadable only with its latest context.
+  struct ActiveSession {
+    uint8_t state = 0;  // 0 free, 1 loaded, 2 saved
+    bool policy = false;
+    uint64_t sequence = 0;
+  } active_sessions[profile::kMaxActiveSessions];
 
   // volatile, reset on every Startup(CLEAR) / power cycle
   TPM2B_AUTH platform_auth;
   uint8_t null_seed[profile::kPrimarySeedSize]{};   // renewed at every TPM Reset
   uint8_t null_proof[profile::kProofSize]{};
-  uint64_t context_counter = 0;  // TPMS_CONTEXT.sequence; set at Startup so it never repeats
+  uint64_t context_counter = 0;
+  TPMT_HA platform_policy;
+  // Dictionary-attack timing (volatile: a reboot neither speeds up nor slows down recovery
+  // more than Part 1 §19.8 allows, since failedTries itself is persistent).
+  uint64_t da_last_recovery_ms = 0;    // platform ms of the last failedTries decrement
+  uint64_t lockout_auth_blocked_until = 0;  // platform ms; UINT64_MAX until the next reset
+  bool lockout_auth_blocked = false;  // TPMS_CONTEXT.sequence; set at Startup so it never repeats
   uint8_t ph_enable = 1, sh_enable = 1, eh_enable = 1, ph_enable_nv = 1;
   crypto::DrbgState drbg{};
   uint64_t timer_at_power_on = 0;      // platform ms at _TPM_Init (TPMS_TIME_INFO.time base)

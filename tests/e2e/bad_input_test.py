@@ -7,6 +7,7 @@ daemon must stay up, and the next well-formed command must succeed.
 Run: UTPMD=build/host-release/src/host/utpmd python3 tests/e2e/bad_input_test.py
 """
 import os
+import random
 import socket
 import struct
 import time
@@ -76,12 +77,53 @@ class ChannelMixin:
 
     def test_size_over_the_maximum_gets_command_size(self):
         c = self.open()
-        for size in (MAX_COMMAND + 1, 0x10000, 0xFFFFFFFF):
-            c.write(struct.pack(">HII", 0x8001, size, CC_GET_RANDOM) + b"\x00\x08")
+        # A client sends the whole oversized command: one TPM_RC_COMMAND_SIZE, its body is
+        # skipped (not parsed for frames), and the next command works at once.
+        for size in (MAX_COMMAND + 1, 0x2000):
+            body = bytes([0x80, 0x01]) * ((size - 10) // 2) + bytes((size - 10) % 2)
+            c.write(struct.pack(">HII", 0x8001, size, CC_GET_RANDOM) + body)
             rsp = c.read_response()
             self.assertIsNotNone(rsp, f"no answer to size {size}")
             self.assertEqual(rc_of(rsp), TPM_RC_COMMAND_SIZE)
+            self.assertIsNone(c.read_response(timeout=0.1), "the body must not be answered")
             self.assert_works(c)
+        # An absurd size whose body never comes: answered at once, then the stall timeout ends
+        # the skip.
+        c.write(struct.pack(">HII", 0x8001, 0xFFFFFFFF, CC_GET_RANDOM) + b"\x00\x08")
+        rsp = c.read_response()
+        self.assertEqual(rc_of(rsp), TPM_RC_COMMAND_SIZE)
+        time.sleep(STALL_MS / 1000 * 2)
+        self.assert_works(c)
+        c.close()
+
+    def test_mssim_frames_on_the_stream_carry_locality(self):
+        # The stream channels accept mssim framing too (our TCTI, wolfTPM's UART transport).
+        c = self.open()
+        c.write(struct.pack(">IBI", MS_SEND_COMMAND, 0, 12) + get_random(8))
+        data = b""
+        while len(data) < 4 + 20 + 4:
+            chunk = c.read_some(5)
+            self.assertTrue(chunk, "no mssim-framed response")
+            data += chunk
+        self.assertEqual(struct.unpack(">I", data[:4])[0], 20)
+        self.assertEqual(rc_of(data[4:24]), 0)
+        self.assertEqual(data[24:], b"\0\0\0\0")
+        self.assert_works(c)  # and raw again right after
+        c.close()
+
+    def test_random_junk_storm(self):
+        # 256 KiB of random bytes: whatever frames they happen to contain get well-formed
+        # answers or are dropped; the daemon survives and serves the next command.
+        random.seed(1234)  # reproducible junk
+        c = self.open()
+        for _ in range(64):
+            c.write(random.randbytes(4096))
+            while c.read_some(0):  # keep the reply queue drained
+                pass
+        time.sleep(STALL_MS / 1000 * 2)  # any partial frame the junk ended in times out
+        while c.read_some(0.2):
+            pass
+        self.assert_works(c)
         c.close()
 
     def test_command_split_into_single_bytes(self):
@@ -111,6 +153,22 @@ class ChannelMixin:
 class PtyBadInput(ChannelMixin, unittest.TestCase):
     def open(self):
         return StreamClient(pty_link=self.server.pty_link)
+
+    def test_unread_response_is_not_delivered_to_the_next_client(self):
+        # A tool killed after sending a command leaves its response queued on the pty (the
+        # daemon holds the slave open, so the queue survives); the next tool must get its own
+        # response, not that stale one.
+        c = self.open()
+        c.write(get_random(32))
+        time.sleep(0.1)  # the response (44 bytes) is now queued, unread
+        c.close()
+        time.sleep(0.05)
+        c = self.open()
+        rsp = c.execute(get_random(8))
+        self.assertEqual(len(rsp), 20, rsp.hex())
+        self.assertEqual(rc_of(rsp), 0)
+        self.assertIsNone(c.read_some(0.2), "stray bytes after the response")
+        c.close()
 
 
 class UnixBadInput(ChannelMixin, unittest.TestCase):

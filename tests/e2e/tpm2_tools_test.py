@@ -29,7 +29,7 @@ class ToolsMixin:
         if self.CHANNEL == "mssim" and shim:
             self.server = MssimShim(shim).start()
         else:
-            self.server = Utpmd(pty=self.CHANNEL == "pty").start()
+            self.server = Utpmd(pty=self.CHANNEL != "mssim").start()
         self.addCleanup(self.stop_server)
         if started:
             # Startup over the raw mssim port: quick, and leaves the channel under test to
@@ -47,7 +47,11 @@ class ToolsMixin:
 
     @property
     def tcti(self):
-        return self.server.mssim_tcti if self.CHANNEL == "mssim" else self.server.device_tcti
+        if self.CHANNEL == "mssim":
+            return self.server.mssim_tcti
+        if self.CHANNEL == "utpm-tcti":
+            return f"utpm:device={self.server.pty_link}"
+        return self.server.device_tcti
 
     def tool(self, *args, **kw):
         return run_tool(list(args), self.tcti, **kw)
@@ -328,7 +332,7 @@ class ToolsMixin:
         state = self.server.state
         self.assertEqual(self.server.stop(remove_state=False), 0)
         # A new process on the same state directory: only the persisted state connects them.
-        self.server = Utpmd(pty=self.CHANNEL == "pty", state_dir=state).start()
+        self.server = Utpmd(pty=self.CHANNEL != "mssim", state_dir=state).start()
         self.addCleanup(lambda: __import__("shutil").rmtree(state, ignore_errors=True))
         self.tool("tpm2_startup")
         self._assert_resumed(marks)
@@ -342,6 +346,16 @@ class ToolsOverMssim(ToolsMixin, unittest.TestCase):
 
 class ToolsOverPty(ToolsMixin, unittest.TestCase):
     CHANNEL = "pty"
+
+
+@unittest.skipUnless(os.environ.get("UTPM_TCTI_DIR"), "UTPM_TCTI_DIR (our TCTI module) not set")
+class ToolsOverUtpmTcti(ToolsMixin, unittest.TestCase):
+    """Our TCTI (libtss2-tcti-utpm.so.0, mssim frames on a serial line) against utpmd's pty:
+    the same path a board on /dev/ttyACM0 is used through."""
+    CHANNEL = "utpm-tcti"
+
+    def setUp(self):
+        os.environ["LD_LIBRARY_PATH"] = os.environ["UTPM_TCTI_DIR"]
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ constexpr uint32_t kMaxCapAlgs = kCapData / 6;
 constexpr uint32_t kMaxCapHandles = kCapData / 4;
 constexpr uint32_t kMaxCapCc = kCapData / 4;
 constexpr uint32_t kMaxTpmProperties = kCapData / 8;
+constexpr uint32_t kMaxEccCurves = kCapData / 2;
 constexpr uint32_t kMaxPcrProperties = kCapData / (4 + 1 + profile::kPcrSelectMax);
 
 constexpr uint32_t be32(const char (&s)[5]) {
@@ -86,7 +87,7 @@ bool tpm_property(Tpm& tpm, TPM_PT pt, uint32_t& v) {
     case PT_VAR + 0:  // TPMA_PERMANENT
       v = (st.pers.owner_auth.size ? 1u : 0) | (st.pers.endorsement_auth.size ? 2u : 0) |
           (st.pers.lockout_auth.size ? 4u : 0) | (st.pers.disable_clear ? 1u << 8 : 0) |
-          (st.pers.max_tries && st.pers.failed_tries >= st.pers.max_tries ? 1u << 9 : 0) |
+          (da_in_lockout(st) ? 1u << 9 : 0) |
           1u << 10;  // tpmGeneratedEPS
       return true;
     case PT_VAR + 1:  // TPMA_STARTUP_CLEAR
@@ -96,15 +97,15 @@ bool tpm_property(Tpm& tpm, TPM_PT pt, uint32_t& v) {
     case PT_VAR + 2: v = 0; return true;  // HR_NV_INDEX
     case PT_VAR + 3: v = static_cast<uint32_t>(sessions_loaded(st)); return true;  // HR_LOADED
     case PT_VAR + 4: v = static_cast<uint32_t>(profile::kMaxLoadedSessions - sessions_loaded(st)); return true;
-    case PT_VAR + 5: v = static_cast<uint32_t>(sessions_loaded(st)); return true;  // HR_ACTIVE
-    case PT_VAR + 6: v = static_cast<uint32_t>(profile::kMaxActiveSessions - sessions_loaded(st)); return true;
+    case PT_VAR + 5: v = static_cast<uint32_t>(sessions_active(st)); return true;  // HR_ACTIVE
+    case PT_VAR + 6: v = static_cast<uint32_t>(profile::kMaxActiveSessions - sessions_active(st)); return true;
     case PT_VAR + 7: v = static_cast<uint32_t>(profile::kMaxLoadedObjects - objects_loaded(st)); return true;
-    case PT_VAR + 8: v = 0; return true;  // HR_PERSISTENT
-    case PT_VAR + 9: v = profile::kMinEvictObjects; return true;
+    case PT_VAR + 8: v = st.pers.persistent_count; return true;  // HR_PERSISTENT
+    case PT_VAR + 9: v = static_cast<uint32_t>(profile::kMaxPersistentObjects - st.pers.persistent_count); return true;
     case PT_VAR + 10: v = 0; return true;  // NV_COUNTERS
     case PT_VAR + 11: v = profile::kMinCounterIndices; return true;
     case PT_VAR + 12: v = 0; return true;  // ALGORITHM_SET
-    case PT_VAR + 13: v = 0; return true;  // LOADED_CURVES
+    case PT_VAR + 13: v = 2; return true;  // LOADED_CURVES: P-256, P-384
     case PT_VAR + 14: v = st.pers.failed_tries; return true;
     case PT_VAR + 15: v = st.pers.max_tries; return true;
     case PT_VAR + 16: v = st.pers.recovery_time; return true;
@@ -184,14 +185,27 @@ void cap_handles(Tpm& tpm, Writer& w, uint32_t from, uint32_t n, bool& more) {
         if (s.kind != SlotKind::empty && !emit(object_handle(st, &s))) break;
       break;
     case TPM_HT_LOADED_SESSION:
-    case TPM_HT_SAVED_SESSION:
-      // Loaded sessions of both kinds are reported under the loaded-session range; no session
-      // context is saved in this build.
-      if (handle_type(from) == TPM_HT_LOADED_SESSION)
-        for (const SessionSlot& s : st.sessions)
-          if (s.used && !emit(session_handle(st, &s))) break;
+    case TPM_HT_SAVED_SESSION: {
+      // 0x02: loaded sessions, 0x03: saved ones, each by its handle (HMAC or policy type).
+      const uint8_t want = handle_type(from) == TPM_HT_LOADED_SESSION ? 1 : 2;
+      for (uint32_t i = 0; i < profile::kMaxActiveSessions; ++i) {
+        const auto& a = st.active_sessions[i];
+        if (a.state != want) continue;
+        if (!emit((a.policy ? POLICY_SESSION_FIRST : HMAC_SESSION_FIRST) + i)) break;
+      }
       break;
-    default:  // NV indices and persistent objects: none exist yet
+    }
+    case TPM_HT_PERSISTENT: {
+      // ascending order, as every capability list
+      TPM_HANDLE sorted[profile::kMaxPersistentObjects];
+      const uint32_t count = st.pers.persistent_count;
+      std::copy_n(st.pers.persistent, count, sorted);
+      std::sort(sorted, sorted + count);
+      for (uint32_t i = 0; i < count; ++i)
+        if (!emit(sorted[i])) break;
+      break;
+    }
+    default:  // NV indices: none exist yet
       break;
   }
   l.finish();
@@ -294,8 +308,20 @@ TPM_RC TPM2_GetCapability(Command& c) {
     case TPM_CAP_PCRS: cap_pcrs(c.st, c.out); break;
     case TPM_CAP_TPM_PROPERTIES: cap_tpm_properties(c.tpm, c.out, property, property_count, more); break;
     case TPM_CAP_PCR_PROPERTIES: cap_pcr_properties(c.out, property, property_count, more); break;
-    // No physical-presence or audited commands, no ECC curves, no policies on permanent
-    // handles and no ACTs are implemented yet: those lists are empty.
+    case TPM_CAP_ECC_CURVES: {
+      ListWriter l(c.out, std::min(property_count, kMaxEccCurves));
+      for (TPM_ECC_CURVE cv : {TPM_ECC_NIST_P256, TPM_ECC_NIST_P384}) {
+        if (cv < property) continue;
+        if (!l.room()) break;
+        c.out.u16(cv);
+        ++l.count;
+      }
+      l.finish();
+      more = l.more;
+      break;
+    }
+    // No physical-presence or audited commands, no policies on permanent handles and no ACTs
+    // are implemented yet: those lists are empty.
     default: cap_empty(c.out); break;
   }
   c.out.data()[more_at] = more ? 1 : 0;

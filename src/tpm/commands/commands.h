@@ -16,7 +16,9 @@ TPM_RC TPM2_GetTestResult(Command& c);
 TPM_RC TPM2_StartAuthSession(Command& c);
 // Chapter 12, Object commands (object.cc)
 TPM_RC TPM2_Create(Command& c);
+TPM_RC TPM2_CreateLoaded(Command& c);
 TPM_RC TPM2_Load(Command& c);
+TPM_RC TPM2_LoadExternal(Command& c);
 TPM_RC TPM2_ReadPublic(Command& c);
 TPM_RC TPM2_Unseal(Command& c);
 TPM_RC TPM2_ObjectChangeAuth(Command& c);
@@ -25,6 +27,7 @@ TPM_RC TPM2_RSA_Encrypt(Command& c);
 TPM_RC TPM2_RSA_Decrypt(Command& c);
 TPM_RC TPM2_ECDH_KeyGen(Command& c);
 TPM_RC TPM2_ECDH_ZGen(Command& c);
+TPM_RC TPM2_ECC_Parameters(Command& c);
 // Chapter 15, Symmetric primitives: TPM2_Hash (symmetric.cc)
 TPM_RC TPM2_Hash(Command& c);
 TPM_RC TPM2_EncryptDecrypt(Command& c);
@@ -35,6 +38,7 @@ TPM_RC TPM2_GetRandom(Command& c);
 TPM_RC TPM2_StirRandom(Command& c);
 // Chapter 17, Hash/HMAC/event sequences (sequence.cc)
 TPM_RC TPM2_HashSequenceStart(Command& c);
+TPM_RC TPM2_HMAC_Start(Command& c);
 TPM_RC TPM2_SequenceUpdate(Command& c);
 TPM_RC TPM2_SequenceComplete(Command& c);
 TPM_RC TPM2_EventSequenceComplete(Command& c);
@@ -48,10 +52,21 @@ TPM_RC TPM2_PCR_Read(Command& c);
 TPM_RC TPM2_PCR_Reset(Command& c);
 // Chapter 24, Hierarchy commands (hierarchy.cc)
 TPM_RC TPM2_CreatePrimary(Command& c);
+TPM_RC TPM2_HierarchyControl(Command& c);
+TPM_RC TPM2_SetPrimaryPolicy(Command& c);
+TPM_RC TPM2_ChangePPS(Command& c);
+TPM_RC TPM2_ChangeEPS(Command& c);
+TPM_RC TPM2_Clear(Command& c);
+TPM_RC TPM2_ClearControl(Command& c);
+TPM_RC TPM2_HierarchyChangeAuth(Command& c);
+// Chapter 25, Dictionary attack functions (da.cc)
+TPM_RC TPM2_DictionaryAttackLockReset(Command& c);
+TPM_RC TPM2_DictionaryAttackParameters(Command& c);
 // Chapter 28, Context management (context.cc)
 TPM_RC TPM2_ContextSave(Command& c);
 TPM_RC TPM2_ContextLoad(Command& c);
 TPM_RC TPM2_FlushContext(Command& c);
+TPM_RC TPM2_EvictControl(Command& c);
 // Chapter 29, Clocks and timers (clock.cc)
 TPM_RC TPM2_ReadClock(Command& c);
 TPM_RC TPM2_ClockSet(Command& c);

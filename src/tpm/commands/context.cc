@@ -9,6 +9,7 @@
 // objects, which is renewed at every Startup). The payload is our own versioned encoding of
 // the object (public area, sensitive area, hierarchy) or sequence. Only this TPM reads it.
 #include <cstring>
+#include <memory>
 
 #include "crypto/crypto.h"
 #include "crypto/kdf.h"
@@ -20,8 +21,6 @@
 namespace utpm::tpm {
 namespace {
 
-constexpr uint8_t kPayloadVersion = 1;
-constexpr uint8_t kPayloadObject = 1, kPayloadHashSeq = 2, kPayloadEventSeq = 3;
 constexpr TPM_HANDLE kSavedObject = 0x80000000, kSavedSequence = 0x80000001, kSavedStClear = 0x80000002;
 
 using TPM2B_CONTEXT_DATA = Tpm2b<profile::kMaxContextSize>;
@@ -66,77 +65,31 @@ size_t integrity(const State& st, TPM_HANDLE hierarchy, uint64_t sequence, TPM_H
   return n;
 }
 
-// Explicit encoding of a transient object or sequence (never a struct dump of the object,
-// though hash states are the backend's own fixed-size state).
-void write_payload(const ObjectSlot& o, Writer& w) {
-  w.u8(kPayloadVersion);
-  if (o.kind == SlotKind::object) {
-    w.u8(kPayloadObject);
-    w.u32(o.hierarchy);
-    marshal(w, Sized<TPMT_PUBLIC>{0, o.pub});
-    TPMT_SENSITIVE sens;
-    object_sensitive(o, sens);
-    marshal(w, sens);
-    crypto::zeroize(sens);
-    marshal(w, o.qualified_name);
-    return;
-  }
-  const size_t states = o.kind == SlotKind::event_sequence ? kHashCount : 1;
-  w.u8(o.kind == SlotKind::event_sequence ? kPayloadEventSeq : kPayloadHashSeq);
-  marshal(w, o.auth);
-  w.u8(o.ticket_allowed);
-  w.u8(o.first_block_seen);
-  for (size_t i = 0; i < states; ++i) w.bytes(reinterpret_cast<const uint8_t*>(&o.hash[i]), sizeof o.hash[i]);
-}
-
-TPM_RC read_payload(State& st, Reader& r, ObjectSlot& o) {
-  uint8_t version = 0, kind = 0;
-  if (!r.u8(version) || version != kPayloadVersion || !r.u8(kind)) return TPM_RC_INTEGRITY;
-  if (kind == kPayloadObject) {
-    uint32_t hierarchy = 0;
-    Sized<TPMT_PUBLIC> pub;
-    TPMT_SENSITIVE sens;
-    TPM2B_NAME qn;
-    if (!r.u32(hierarchy) || unmarshal(r, pub) || unmarshal(r, sens) || unmarshal(r, qn)) return TPM_RC_INTEGRITY;
-    TPM_RC rc = object_from_parts(pub.t, sens, o);
-    crypto::zeroize(sens);
-    if (rc != TPM_RC_SUCCESS) return TPM_RC_INTEGRITY;
-    o.hierarchy = hierarchy;
-    o.qualified_name = qn;
-    (void)st;
-    return r.remaining() == 0 ? TPM_RC_SUCCESS : TPM_RC_INTEGRITY;
-  }
-  if (kind != kPayloadHashSeq && kind != kPayloadEventSeq) return TPM_RC_INTEGRITY;
-  o.kind = kind == kPayloadEventSeq ? SlotKind::event_sequence : SlotKind::hash_sequence;
-  uint8_t ticket = 0, first = 0;
-  if (unmarshal(r, o.auth) || !r.u8(ticket) || !r.u8(first)) return TPM_RC_INTEGRITY;
-  o.ticket_allowed = ticket;
-  o.first_block_seen = first;
-  const size_t states = o.kind == SlotKind::event_sequence ? kHashCount : 1;
-  for (size_t i = 0; i < states; ++i)
-    if (!r.bytes(reinterpret_cast<uint8_t*>(&o.hash[i]), sizeof o.hash[i])) return TPM_RC_INTEGRITY;
-  return r.remaining() == 0 ? TPM_RC_SUCCESS : TPM_RC_INTEGRITY;
-}
-
 }  // namespace
 
 TPM_RC TPM2_ContextSave(Command& c) {
   if (TPM_RC rc = c.parse()) return rc;
   ObjectSlot* o = object_at(c.st, c.handles[0]);
-  if (!o) return rc_handle(TPM_RC_HANDLE, 1);  // session contexts: not yet
+  SessionSlot* session = o ? nullptr : session_at(c.st, c.handles[0]);
   TPMS_CONTEXT ctx;
   ctx.sequence = ++c.st.context_counter;
-  ctx.hierarchy = o->kind == SlotKind::object ? o->hierarchy : TPM_RH_NULL;
-  ctx.savedHandle = o->kind != SlotKind::object ? kSavedSequence
-                    : o->pub.objectAttributes.has(TPMA_OBJECT_stClear) ? kSavedStClear
-                                                                        : kSavedObject;
+  if (session) {
+    ctx.hierarchy = TPM_RH_NULL;  // sessions die with the null proof, at the next Startup
+    ctx.savedHandle = c.handles[0];
+  } else {
+    ctx.hierarchy = o->kind == SlotKind::object ? o->hierarchy : TPM_RH_NULL;
+    ctx.savedHandle = o->kind != SlotKind::object ? kSavedSequence
+                      : o->pub.objectAttributes.has(TPMA_OBJECT_stClear) ? kSavedStClear
+                                                                          : kSavedObject;
+  }
   // payload: sequence || object, encrypted in place after the integrity field
   uint8_t plain[profile::kMaxContextSize];
   Writer pw(plain);
   uint8_t seq[8];
   be(ctx.sequence, seq, 8);
   pw.bytes(seq, 8);
-  write_payload(*o, pw);
+  if (session) session_serialize(*session, pw);
+  else object_serialize(*o, pw);
   const size_t integrity_len = 2 + 32;
   if (pw.overflow() || integrity_len + pw.size() > profile::kMaxContextSize) {
     crypto::zeroize(plain);
@@ -155,14 +108,21 @@ TPM_RC TPM2_ContextSave(Command& c) {
   std::memcpy(ctx.contextBlob.buffer + 2, mac, n);
   ctx.contextBlob.size = static_cast<uint16_t>(integrity_len + pw.size());
   c.put(ctx);
+  // A saved session leaves TPM RAM; only its newest context can bring it back.
+  if (session) session_saved(c.st, *session, ctx.sequence);
   return TPM_RC_SUCCESS;
 }
 
 TPM_RC TPM2_ContextLoad(Command& c) {
   TPMS_CONTEXT ctx;
   if (TPM_RC rc = c.parse(ctx)) return rc;
-  if (ctx.savedHandle != kSavedObject && ctx.savedHandle != kSavedSequence && ctx.savedHandle != kSavedStClear)
-    return rc_param(TPM_RC_HANDLE, 1);  // session contexts: not yet
+  const bool is_session = handle_type(ctx.savedHandle) == TPM_HT_HMAC_SESSION ||
+                          handle_type(ctx.savedHandle) == TPM_HT_POLICY_SESSION;
+  if (!is_session && ctx.savedHandle != kSavedObject && ctx.savedHandle != kSavedSequence &&
+      ctx.savedHandle != kSavedStClear)
+    return rc_param(TPM_RC_HANDLE, 1);
+  if (is_session && (ctx.hierarchy != TPM_RH_NULL || session_loadable(c.st, ctx.savedHandle, ctx.sequence) < 0))
+    return rc_param(TPM_RC_HANDLE, 1);  // not a saved session, or not its newest context
   if (ctx.hierarchy != TPM_RH_NULL && ctx.hierarchy != TPM_RH_OWNER && ctx.hierarchy != TPM_RH_ENDORSEMENT &&
       ctx.hierarchy != TPM_RH_PLATFORM)
     return rc_param(TPM_RC_VALUE, 1);
@@ -177,8 +137,16 @@ TPM_RC TPM2_ContextLoad(Command& c) {
   size_t n = integrity(c.st, ctx.hierarchy, ctx.sequence, ctx.savedHandle, enc, expect);
   if (n != mac.size || !crypto::ct_equal(mac.view(), {expect, n})) return rc_param(TPM_RC_INTEGRITY, 1);
 
-  ObjectSlot* o = object_allocate(c.st);
-  if (!o) return TPM_RC_OBJECT_MEMORY;
+  ObjectSlot* o = nullptr;
+  SessionSlot* session = nullptr;
+  if (is_session) {
+    for (auto& s : c.st.sessions)
+      if (!s.used) session = &s;
+    if (!session) return TPM_RC_SESSION_MEMORY;
+  } else {
+    o = object_allocate(c.st);
+    if (!o) return TPM_RC_OBJECT_MEMORY;
+  }
   uint8_t plain[profile::kMaxContextSize];
   uint8_t key_iv[48];
   protection_key(c.st, ctx.hierarchy, ctx.sequence, ctx.savedHandle, key_iv);
@@ -186,13 +154,29 @@ TPM_RC TPM2_ContextLoad(Command& c) {
   crypto::zeroize(key_iv);
   Reader r({plain, enc.size()});
   uint64_t seq = 0;
-  TPM_RC rc = r.u64(seq) && seq == ctx.sequence ? read_payload(c.st, r, *o) : TPM_RC_INTEGRITY;
+  TPM_RC rc = TPM_RC_INTEGRITY;
+  if (r.u64(seq) && seq == ctx.sequence) {
+    if (is_session) rc = session_deserialize(r, *session) ? TPM_RC_SUCCESS : TPM_RC_INTEGRITY;
+    else rc = object_deserialize(r, *o);
+  }
   crypto::zeroize(plain);
   if (rc != TPM_RC_SUCCESS) {
-    object_flush(*o);
+    if (o) object_flush(*o);
+    if (session) {
+      crypto::zeroize(*session);
+      std::construct_at(session);
+    }
     return rc_param(rc, 1);
   }
-  c.response_handle = object_handle(c.st, o);
+  if (is_session) {
+    const uint32_t index = ctx.savedHandle & 0x00FFFFFF;
+    session->used = true;
+    session->index = static_cast<uint8_t>(index);
+    c.st.active_sessions[index].state = 1;  // loaded again
+    c.response_handle = ctx.savedHandle;
+  } else {
+    c.response_handle = object_handle(c.st, o);
+  }
   return TPM_RC_SUCCESS;
 }
 
@@ -204,10 +188,60 @@ TPM_RC TPM2_FlushContext(Command& c) {
     return TPM_RC_SUCCESS;
   }
   if (SessionSlot* s = session_at(c.st, flush_handle)) {
-    session_flush(*s);
+    session_flush(c.st, *s);
     return TPM_RC_SUCCESS;
   }
+  if (session_forget_saved(c.st, flush_handle)) return TPM_RC_SUCCESS;
   return rc_param(TPM_RC_HANDLE, 1);  // nothing loaded under that handle
+}
+
+}  // namespace utpm::tpm
+
+namespace utpm::tpm {
+
+TPM_RC TPM2_EvictControl(Command& c) {
+  TPM_HANDLE persistent_handle = 0;
+  if (TPM_RC rc = c.parse(persistent_handle)) return rc;
+  if (handle_type(persistent_handle) != TPM_HT_PERSISTENT) return rc_param(TPM_RC_VALUE, 1);
+  const TPM_HANDLE auth = c.handles[0], object = c.handles[1];
+  // The owner's persistent range is 0x81000000-0x817FFFFF, the platform's the rest.
+  const bool platform_range = persistent_handle >= 0x81800000;
+  if (platform_range != (auth == TPM_RH_PLATFORM)) return rc_param(TPM_RC_RANGE, 1);
+  State& st = c.st;
+  PersistentData& p = st.pers;
+  NvStore& nv = c.platform.nv();
+
+  if (handle_type(object) == TPM_HT_PERSISTENT) {  // evict: remove it
+    if (object != persistent_handle) return rc_param(TPM_RC_HANDLE, 1);
+    int i = persistent_index(st, object);
+    if (nv.remove(object) != NvStore::Result::ok) return TPM_RC_FAILURE;
+    for (uint32_t j = static_cast<uint32_t>(i); j + 1 < p.persistent_count; ++j) {
+      p.persistent[j] = p.persistent[j + 1];
+      p.persistent_hierarchy[j] = p.persistent_hierarchy[j + 1];
+    }
+    --p.persistent_count;
+    st.dirty |= kDirtyPersistent;
+    return TPM_RC_SUCCESS;
+  }
+
+  ObjectSlot* o = object_at(st, object);
+  if (o->kind != SlotKind::object || o->public_only || o->pub.objectAttributes.has(TPMA_OBJECT_stClear))
+    return rc_handle(TPM_RC_ATTRIBUTES, 2);
+  const bool owner_side = o->hierarchy == TPM_RH_OWNER || o->hierarchy == TPM_RH_ENDORSEMENT;
+  if (auth == TPM_RH_OWNER ? !owner_side : o->hierarchy != TPM_RH_PLATFORM) return rc_handle(TPM_RC_HIERARCHY, 2);
+  if (persistent_index(st, persistent_handle) >= 0) return TPM_RC_NV_DEFINED;
+  if (p.persistent_count == profile::kMaxPersistentObjects) return TPM_RC_NV_SPACE;
+  uint8_t buf[profile::kMaxContextSize];
+  Writer w(buf);
+  object_serialize(*o, w);
+  NvStore::Result res = w.overflow() ? NvStore::Result::too_large : nv.write(persistent_handle, w.written());
+  crypto::zeroize(buf);
+  if (res == NvStore::Result::no_space || res == NvStore::Result::too_large) return TPM_RC_NV_SPACE;
+  if (res != NvStore::Result::ok) return TPM_RC_FAILURE;
+  p.persistent[p.persistent_count] = persistent_handle;
+  p.persistent_hierarchy[p.persistent_count++] = o->hierarchy;
+  st.dirty |= kDirtyPersistent;
+  return TPM_RC_SUCCESS;
 }
 
 }  // namespace utpm::tpm

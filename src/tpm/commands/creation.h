@@ -8,6 +8,10 @@
 
 namespace utpm::tpm {
 
+// Derives a primary object of `hierarchy` into a free slot (see hierarchy.cc).
+TPM_RC derive_primary(Command& c, TPM_HANDLE hierarchy, const TPMS_SENSITIVE_CREATE& sens, const TPMT_PUBLIC& tmpl,
+                      ObjectSlot*& out);
+
 // Writes creationData (TPM2B_CREATION_DATA), creationHash and creationTicket for the object.
 void write_creation(Command& c, const ObjectSlot& obj, TPM_ALG_ID parent_name_alg,
                     std::span<const uint8_t> parent_name, std::span<const uint8_t> parent_qn,

@@ -11,6 +11,11 @@ inline ObjectSlot* loaded_key(Command& c, unsigned i) {
   ObjectSlot* o = object_at(c.st, c.handles[i]);
   return o && o->kind == SlotKind::object ? o : nullptr;
 }
+// The same, but only if its private part is loaded (not a public-only LoadExternal).
+inline ObjectSlot* loaded_private_key(Command& c, unsigned i) {
+  ObjectSlot* o = loaded_key(c, i);
+  return o && !o->public_only ? o : nullptr;
+}
 
 // The NULL-terminated-label rule of RSA encryption (Part 1 §B.10.3): an empty label, or one
 // whose last octet is zero.

@@ -135,3 +135,105 @@ TPM_RC TPM2_ObjectChangeAuth(Command& c) {
 }
 
 }  // namespace utpm::tpm
+
+namespace utpm::tpm {
+
+// TPM2B_SENSITIVE: optional here (size 0 = load the public area alone).
+TPM_RC TPM2_LoadExternal(Command& c) {
+  uint16_t private_size = 0;
+  Sized<TPMT_SENSITIVE> in_private;
+  TPM2B_PUBLIC in_public;
+  TPMI_RH_HIERARCHY_NULL hierarchy;
+  // The private area is optional, which the generic sized parser does not allow: peek.
+  Reader peek = c.params;
+  if (!peek.u16(private_size)) return rc_param(TPM_RC_INSUFFICIENT, 1);
+  TPM_RC rc;
+  if (private_size == 0) {
+    c.params.u16(private_size);
+    rc = c.parse_numbered(2, in_public, hierarchy);
+  } else {
+    rc = c.parse(in_private, in_public, hierarchy);
+  }
+  if (rc != TPM_RC_SUCCESS) return rc;
+  const TPMA_OBJECT& a = in_public.t.objectAttributes;
+  if (private_size != 0) {
+    // An outside private key cannot claim TPM residency, and lives only in the null hierarchy.
+    if (a.has(TPMA_OBJECT_fixedTPM) || a.has(TPMA_OBJECT_fixedParent)) return rc_param(TPM_RC_ATTRIBUTES, 2);
+    if (hierarchy != TPM_RH_NULL) return rc_param(TPM_RC_HIERARCHY, 3);
+  }
+  if (!hierarchy_enabled(c.st, hierarchy)) return rc_param(TPM_RC_HIERARCHY, 3);
+  if (in_public.t.nameAlg == TPM_ALG_NULL) return rc_param(TPM_RC_HASH, 2);
+  ObjectSlot* obj = object_allocate(c.st);
+  if (!obj) return TPM_RC_OBJECT_MEMORY;
+  if (private_size != 0) {
+    rc = object_from_parts(in_public.t, in_private.t, *obj);
+    crypto::zeroize(in_private);
+    if (rc != TPM_RC_SUCCESS) {
+      object_flush(*obj);
+      return rc_param(rc, 1);
+    }
+  } else {
+    obj->kind = SlotKind::object;
+    obj->public_only = true;
+    obj->pub = in_public.t;
+    if (!public_name(obj->pub, obj->name)) {
+      object_flush(*obj);
+      return rc_param(TPM_RC_HASH, 2);
+    }
+  }
+  obj->hierarchy = hierarchy;
+  uint8_t h[4];
+  entity_name(c.st, hierarchy, h);
+  qualified_name(obj->pub.nameAlg, {h, 4}, obj->name, obj->qualified_name);
+  c.response_handle = object_handle(c.st, obj);
+  c.put(obj->name);
+  return TPM_RC_SUCCESS;
+}
+
+}  // namespace utpm::tpm
+
+namespace utpm::tpm {
+
+// CreateLoaded: under a hierarchy, a primary object (derived, no private blob); under a
+// storage parent, Create and Load in one. Derivation parents are not supported.
+TPM_RC TPM2_CreateLoaded(Command& c) {
+  TPM2B_SENSITIVE_CREATE in_sensitive;
+  TPM2B_PUBLIC in_public;  // TPM2B_TEMPLATE holding a TPMT_PUBLIC
+  if (TPM_RC rc = c.parse(in_sensitive, in_public)) return rc;
+  const TPM_HANDLE parent_handle = c.handles[0];
+  ObjectSlot* parent = object_at(c.st, parent_handle);
+  if (parent && !is_storage_parent(*parent)) return rc_handle(TPM_RC_TYPE, 1);
+  if (TPM_RC rc = public_check(in_public.t, parent)) return rc_param(rc, 2);
+  if (TPM_RC rc = sensitive_create_check(in_public.t, in_sensitive.t)) return rc_param(rc, 1);
+  ObjectSlot* obj = nullptr;
+  TPM2B_PRIVATE out_private;
+  TPM_RC rc;
+  if (!parent) {
+    rc = derive_primary(c, parent_handle, in_sensitive.t, in_public.t, obj);
+  } else {
+    obj = object_allocate(c.st);
+    rc = obj ? object_generate(in_public.t, in_sensitive.t, tpm_random_source(c.tpm), *obj) : TPM_RC_OBJECT_MEMORY;
+    if (rc == TPM_RC_SUCCESS && !public_name(obj->pub, obj->name)) rc = TPM_RC_FAILURE;
+    if (rc == TPM_RC_SUCCESS) {
+      TPMT_SENSITIVE sens;
+      object_sensitive(*obj, sens);
+      rc = sensitive_wrap(*parent, obj->name, sens, out_private);
+      crypto::zeroize(sens);
+    }
+    if (rc == TPM_RC_SUCCESS) {
+      obj->hierarchy = parent->hierarchy;
+      qualified_name(obj->pub.nameAlg, parent->qualified_name.view(), obj->name, obj->qualified_name);
+    } else if (obj) {
+      object_flush(*obj);
+    }
+  }
+  crypto::zeroize(in_sensitive);
+  if (rc != TPM_RC_SUCCESS) return rc;
+  c.response_handle = object_handle(c.st, obj);
+  c.put(out_private);
+  c.put(Sized<TPMT_PUBLIC>{0, obj->pub});
+  c.put(obj->name);
+  return TPM_RC_SUCCESS;
+}
+
+}  // namespace utpm::tpm

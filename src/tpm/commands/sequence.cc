@@ -17,6 +17,11 @@ void sequence_update(ObjectSlot& s, std::span<const uint8_t> data) {
       s.first_block_seen = true;
     }
     crypto::hash_update(s.hash[0], data);
+  } else if (s.kind == SlotKind::hmac_sequence) {
+    crypto::HmacState h{s.hash[0], s.hash[1]};
+    crypto::hmac_update(h, data);
+    s.hash[0] = h.inner;
+    s.hash[1] = h.outer;
   } else {
     for (size_t i = 0; i < kHashCount; ++i) crypto::hash_update(s.hash[i], data);
   }
@@ -43,9 +48,40 @@ TPM_RC TPM2_HashSequenceStart(Command& c) {
   return TPM_RC_SUCCESS;
 }
 
+TPM_RC TPM2_HMAC_Start(Command& c) {
+  TPM2B_AUTH auth;
+  TPMI_ALG_HASH_NULL hash_alg;
+  if (TPM_RC rc = c.parse(auth, hash_alg)) return rc;
+  ObjectSlot* key = object_at(c.st, c.handles[0]);
+  if (key->kind != SlotKind::object || key->public_only || key->pub.type != TPM_ALG_KEYEDHASH)
+    return rc_handle(TPM_RC_TYPE, 1);
+  const TPMA_OBJECT& a = key->pub.objectAttributes;
+  if (a.has(TPMA_OBJECT_restricted) || !a.has(TPMA_OBJECT_sign)) return rc_handle(TPM_RC_ATTRIBUTES, 1);
+  const TPMT_KEYEDHASH_SCHEME& own = key->pub.parameters.keyedHashDetail.scheme;
+  TPM_ALG_ID hash = hash_alg;
+  if (own.scheme == TPM_ALG_HMAC) {
+    if (hash != TPM_ALG_NULL && hash != own.details.hashAlg) return rc_param(TPM_RC_VALUE, 2);
+    hash = own.details.hashAlg;
+  } else if (hash == TPM_ALG_NULL) {
+    return rc_param(TPM_RC_VALUE, 2);
+  }
+  ObjectSlot* s = object_allocate(c.st);
+  if (!s) return TPM_RC_OBJECT_MEMORY;
+  crypto::HmacState h;
+  crypto::hmac_start(h, to_crypto(hash), key->bits.view());
+  s->kind = SlotKind::hmac_sequence;
+  s->auth = auth;
+  s->hash[0] = h.inner;
+  s->hash[1] = h.outer;
+  crypto::zeroize(h);
+  crypto::zeroize(auth);
+  c.response_handle = object_handle(c.st, s);
+  return TPM_RC_SUCCESS;
+}
+
 TPM_RC TPM2_SequenceUpdate(Command& c) {
   ObjectSlot* s = object_at(c.st, c.handles[0]);
-  if (s->kind != SlotKind::hash_sequence && s->kind != SlotKind::event_sequence)
+  if (s->kind != SlotKind::hash_sequence && s->kind != SlotKind::event_sequence && s->kind != SlotKind::hmac_sequence)
     return rc_handle(TPM_RC_MODE, 1);
   TPM2B_MAX_BUFFER buffer;
   if (TPM_RC rc = c.parse(buffer)) return rc;
@@ -55,12 +91,23 @@ TPM_RC TPM2_SequenceUpdate(Command& c) {
 
 TPM_RC TPM2_SequenceComplete(Command& c) {
   ObjectSlot* s = object_at(c.st, c.handles[0]);
-  if (s->kind != SlotKind::hash_sequence) return rc_handle(TPM_RC_MODE, 1);
+  if (s->kind != SlotKind::hash_sequence && s->kind != SlotKind::hmac_sequence) return rc_handle(TPM_RC_MODE, 1);
   TPM2B_MAX_BUFFER buffer;
   TPMI_RH_HIERARCHY_NULL hierarchy;
   if (TPM_RC rc = c.parse(buffer, hierarchy)) return rc;
   if (!hierarchy_enabled(c.st, hierarchy)) return rc_param(TPM_RC_HIERARCHY, 2);
   sequence_update(*s, buffer.view());
+  if (s->kind == SlotKind::hmac_sequence) {
+    // An HMAC sequence gives its HMAC and the NULL ticket.
+    crypto::HmacState h{s->hash[0], s->hash[1]};
+    TPM2B_DIGEST result;
+    result.size = static_cast<uint16_t>(crypto::hmac_finish(h, result.buffer));
+    crypto::zeroize(h);
+    c.put(result);
+    c.put(TPMT_TK_HASHCHECK{});
+    object_flush(*s);
+    return TPM_RC_SUCCESS;
+  }
   const TPM_ALG_ID alg = static_cast<TPM_ALG_ID>(s->hash[0].alg);
   TPM2B_DIGEST result;
   result.size = static_cast<uint16_t>(crypto::hash_finish(s->hash[0], result.buffer));

@@ -69,7 +69,7 @@ TPM_RC TPM2_Sign(Command& c) {
   TPMT_SIG_SCHEME in_scheme;
   TPMT_TK_HASHCHECK_IN validation;
   if (TPM_RC rc = c.parse(digest, in_scheme, validation)) return rc;
-  ObjectSlot* key = loaded_key(c, 0);
+  ObjectSlot* key = loaded_private_key(c, 0);
   if (!key || !key->pub.objectAttributes.has(TPMA_OBJECT_sign)) return rc_handle(TPM_RC_KEY, 1);
   // The key's scheme wins; a caller scheme must agree with it or fill its absence.
   TPMT_SIG_SCHEME scheme = key_sign_scheme(key->pub);

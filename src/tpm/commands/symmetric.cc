@@ -57,7 +57,7 @@ namespace {
 
 TPM_RC encrypt_decrypt(Command& c, bool decrypt, TPM_ALG_ID mode_in, TPM2B_IV& iv, const TPM2B_MAX_BUFFER& in,
                        unsigned p_decrypt, unsigned p_mode, unsigned p_iv, unsigned p_data) {
-  ObjectSlot* key = loaded_key(c, 0);
+  ObjectSlot* key = loaded_private_key(c, 0);
   if (!key || key->pub.type != TPM_ALG_SYMCIPHER) return rc_handle(TPM_RC_KEY, 1);
   const TPMA_OBJECT& a = key->pub.objectAttributes;
   // decrypt permits decryption, sign permits encryption; restricted keys only wrap children.
@@ -113,7 +113,7 @@ TPM_RC TPM2_HMAC(Command& c) {
   TPM2B_MAX_BUFFER buffer;
   TPMI_ALG_HASH_NULL hash_alg;
   if (TPM_RC rc = c.parse(buffer, hash_alg)) return rc;
-  ObjectSlot* key = loaded_key(c, 0);
+  ObjectSlot* key = loaded_private_key(c, 0);
   if (!key || key->pub.type != TPM_ALG_KEYEDHASH) return rc_handle(TPM_RC_TYPE, 1);
   const TPMA_OBJECT& a = key->pub.objectAttributes;
   if (a.has(TPMA_OBJECT_restricted) || !a.has(TPMA_OBJECT_sign)) return rc_handle(TPM_RC_ATTRIBUTES, 1);

@@ -3,7 +3,11 @@
 // sessionKey || authValue; the response carries a fresh nonceTPM and an HMAC over rpHash.
 #include "tpm/core/authorization.h"
 
+#include <cstring>
+
 #include "crypto/crypto.h"
+#include "crypto/kdf.h"
+#include "crypto/sym.h"
 #include "tpm/subsystem/subsystems.h"
 #include "tpm/tpm.h"
 
@@ -54,18 +58,28 @@ bool bound_to(State& st, const SessionSlot& s, TPM_HANDLE entity) {
   return n == s.bind_name.size && crypto::ct_equal({name, n}, s.bind_name.view());
 }
 
-// HMAC(sessionKey || authValue, pHash || nonceNewer || nonceOlder || sessionAttributes)
-size_t session_hmac(const SessionSlot& s, std::span<const uint8_t> auth_value, std::span<const uint8_t> p_hash,
-                    const TPM2B_NONCE& newer, const TPM2B_NONCE& older, uint8_t attributes, uint8_t* out) {
-  uint8_t key[2 * profile::kMaxDigestSize];
+// sessionValue = sessionKey || authValue: the key of the session's HMAC and parameter
+// encryption. Returns its length.
+size_t session_value(const SessionSlot& s, std::span<const uint8_t> auth_value, uint8_t* key) {
   size_t klen = 0;
   for (uint8_t b : s.session_key.view()) key[klen++] = b;
   for (uint8_t b : auth_value) key[klen++] = b;
+  return klen;
+}
+
+// HMAC(sessionValue, pHash || nonceNewer || nonceOlder || [nonceTPMdecrypt] ||
+//      [nonceTPMencrypt] || sessionAttributes)
+size_t session_hmac(const SessionSlot& s, std::span<const uint8_t> auth_value, std::span<const uint8_t> p_hash,
+                    const TPM2B_NONCE& newer, const TPM2B_NONCE& older, uint8_t attributes, uint8_t* out,
+                    std::span<const uint8_t> extra_nonces = {}) {
+  uint8_t key[2 * profile::kMaxDigestSize];
+  size_t klen = session_value(s, auth_value, key);
   crypto::HmacState h;
   crypto::hmac_start(h, to_crypto(s.auth_hash), {key, klen});
   crypto::hmac_update(h, p_hash);
   crypto::hmac_update(h, newer.view());
   crypto::hmac_update(h, older.view());
+  crypto::hmac_update(h, extra_nonces);
   crypto::hmac_update(h, {&attributes, 1});
   size_t n = crypto::hmac_finish(h, {out, profile::kMaxDigestSize});
   crypto::zeroize(key);
@@ -73,11 +87,11 @@ size_t session_hmac(const SessionSlot& s, std::span<const uint8_t> auth_value, s
   return n;
 }
 
-// A failed authorization of a DA-protected entity counts even though the command fails.
-TPM_RC auth_failed(Command& c, bool da_protected, unsigned n) {
-  if (!da_protected) return rc_session(TPM_RC_BAD_AUTH, n);
-  ++c.st.pers.failed_tries;
-  c.st.dirty |= kDirtyPersistent;
+// A failed authorization of a DA-protected entity (or of lockoutAuth) counts even though the
+// command fails, so it is committed at once.
+TPM_RC auth_failed(Command& c, TPM_HANDLE entity, bool da_protected, unsigned n) {
+  if (!da_protected && entity != TPM_RH_LOCKOUT) return rc_session(TPM_RC_BAD_AUTH, n);
+  da_failure(c.tpm, entity);
   persist_flush(c.tpm);
   return rc_session(TPM_RC_AUTH_FAIL, n);
 }
@@ -96,9 +110,9 @@ TPM_RC check_session_entry(Command& c, const SessionIn& s, unsigned n) {
   if (t != TPM_HT_HMAC_SESSION && t != TPM_HT_POLICY_SESSION) return rc_session(TPM_RC_HANDLE, n);
   SessionSlot* slot = session_at(c.st, s.handle);
   if (!slot) return TPM_RC_REFERENCE_S0 + (n - 1);
-  // No session in this build has a symmetric algorithm, so none can encrypt parameters;
-  // command audit is not implemented.
-  if (s.attributes & (TPMA_SESSION_decrypt | TPMA_SESSION_encrypt)) return rc_session(TPM_RC_SYMMETRIC, n);
+  // Parameter encryption needs a session symmetric algorithm; command audit is not implemented.
+  if ((s.attributes & (TPMA_SESSION_decrypt | TPMA_SESSION_encrypt)) && slot->symmetric.algorithm == TPM_ALG_NULL)
+    return rc_session(TPM_RC_SYMMETRIC, n);
   if (s.attributes & (TPMA_SESSION_audit | TPMA_SESSION_auditExclusive | TPMA_SESSION_auditReset))
     return rc_session(TPM_RC_ATTRIBUTES, n);
   // The caller's nonce is 16 octets up to the session hash's digest size (Part 1 §19.6.4).
@@ -112,8 +126,11 @@ TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
   const unsigned n = i + 1;
   EntityAuth ea{};
   if (TPM_RC rc = entity_auth(st, c.handles[i], ea)) return rc_handle(rc, n);
-  if (ea.da_protected && st.pers.max_tries != 0 && st.pers.failed_tries >= st.pers.max_tries)
-    return TPM_RC_LOCKOUT;
+  if (ea.da_protected) {
+    da_recover(c.tpm);
+    if (da_in_lockout(st)) return TPM_RC_LOCKOUT;
+  }
+  if (c.handles[i] == TPM_RH_LOCKOUT && !lockout_auth_available(c.tpm)) return TPM_RC_LOCKOUT;
   const std::span<const uint8_t> auth_value = trimmed(ea.auth);
 
   // An object's attributes decide whether its authValue may be used for a role at all
@@ -128,7 +145,7 @@ TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
   if (s.handle == TPM_RS_PW) {
     std::span<const uint8_t> given = trimmed(&s.hmac);
     bool ok = given.size() == auth_value.size() && crypto::ct_equal(given, auth_value);
-    return ok ? TPM_RC_SUCCESS : auth_failed(c, ea.da_protected, n);
+    return ok ? TPM_RC_SUCCESS : auth_failed(c, c.handles[i], ea.da_protected, n);
   }
 
   SessionSlot& slot = *session_at(st, s.handle);
@@ -141,15 +158,113 @@ TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
   s.include_auth_value = !bound_to(st, slot, c.handles[i]);
   uint8_t cp[profile::kMaxDigestSize], expect[profile::kMaxDigestSize];
   size_t cplen = cp_hash(c, slot.auth_hash, parameters, cp);
+  // The first session's HMAC also covers the nonceTPM of separate decrypt/encrypt sessions.
+  uint8_t extra[2 * profile::kMaxDigestSize];
+  size_t extra_len = 0;
+  if (i == 0) {
+    for (int idx : {int{c.decrypt_session}, c.encrypt_session != c.decrypt_session ? int{c.encrypt_session} : -1}) {
+      if (idx <= 0) continue;
+      const SessionSlot* other = session_at(st, c.sessions[idx].handle);
+      std::memcpy(extra + extra_len, other->nonce_tpm.buffer, other->nonce_tpm.size);
+      extra_len += other->nonce_tpm.size;
+    }
+  }
   size_t hlen = session_hmac(slot, s.include_auth_value ? auth_value : std::span<const uint8_t>{}, {cp, cplen},
-                             s.nonce, slot.nonce_tpm, s.attributes, expect);
+                             s.nonce, slot.nonce_tpm, s.attributes, expect, {extra, extra_len});
   bool ok = s.hmac.size == hlen && crypto::ct_equal(s.hmac.view(), {expect, hlen});
   crypto::zeroize(expect);
-  return ok ? TPM_RC_SUCCESS : auth_failed(c, ea.da_protected, n);
+  return ok ? TPM_RC_SUCCESS : auth_failed(c, c.handles[i], ea.da_protected, n);
 }
 
-void write_response_sessions(Command& c, std::span<const uint8_t> parameters, Writer& out) {
+namespace {
+
+std::span<const uint8_t> session_auth_value(State& st, const SessionIn& s) {
+  if (s.authorized_entity == 0 || !s.include_auth_value) return {};
+  EntityAuth ea{};
+  return entity_auth(st, s.authorized_entity, ea) == TPM_RC_SUCCESS ? trimmed(ea.auth) : std::span<const uint8_t>{};
+}
+
+// Encrypts or decrypts, in place, the data of the TPM2B at the start of `area` with the
+// session's symmetric algorithm (Part 1 §21): CFB with {key, iv} = KDFa(authHash,
+// sessionValue, "CFB", nonceNewer, nonceOlder, keyBits + 128), or XOR with the mask
+// KDFa(authHash, sessionValue, "XOR", nonceNewer, nonceOlder, 8 * size).
+TPM_RC crypt_first_parameter(State& st, const SessionIn& s, const TPM2B_NONCE& newer, const TPM2B_NONCE& older,
+                             std::span<uint8_t> area, bool encrypt) {
+  if (area.size() < 2) return TPM_RC_INSUFFICIENT;
+  const size_t size = size_t{area[0]} << 8 | area[1];
+  if (size > area.size() - 2) return TPM_RC_SIZE;
+  std::span<uint8_t> data = area.subspan(2, size);
+  const SessionSlot& slot = *session_at(st, s.handle);
+  uint8_t key[2 * profile::kMaxDigestSize];
+  const size_t klen = session_value(slot, session_auth_value(st, s), key);
+  const crypto::HashAlg hash = to_crypto(slot.auth_hash);
+  crypto::Status rc = crypto::Status::ok;
+  if (slot.symmetric.algorithm == TPM_ALG_AES) {
+    static constexpr uint8_t kCfb[] = {'C', 'F', 'B'};
+    const size_t key_bytes = slot.symmetric.keyBits / 8u;
+    uint8_t key_iv[32 + 16];
+    crypto::kdfa(hash, {key, klen}, kCfb, newer.view(), older.view(), static_cast<uint32_t>((key_bytes + 16) * 8),
+                 {key_iv, key_bytes + 16});
+    rc = encrypt ? crypto::sym_encrypt(crypto::SymMode::cfb, {key_iv, key_bytes}, {key_iv + key_bytes, 16}, data, data)
+                 : crypto::sym_decrypt(crypto::SymMode::cfb, {key_iv, key_bytes}, {key_iv + key_bytes, 16}, data, data);
+    crypto::zeroize(key_iv);
+  } else {  // XOR obfuscation, in chunks of the mask buffer
+    static constexpr uint8_t kXor[] = {'X', 'O', 'R'};
+    uint8_t mask[profile::kMaxDigestBuffer];
+    const size_t n = data.size() < sizeof mask ? data.size() : sizeof mask;
+    crypto::kdfa(to_crypto(static_cast<TPM_ALG_ID>(slot.symmetric.keyBits)), {key, klen}, kXor, newer.view(),
+                 older.view(), static_cast<uint32_t>(data.size() * 8), {mask, n});
+    for (size_t i = 0; i < n; ++i) data[i] ^= mask[i];
+    crypto::zeroize(mask);
+  }
+  crypto::zeroize(key);
+  return rc == crypto::Status::ok ? TPM_RC_SUCCESS : TPM_RC_FAILURE;
+}
+
+}  // namespace
+
+TPM_RC check_parameter_encryption(Command& c) {
+  for (unsigned i = 0; i < c.session_count; ++i) {
+    const uint8_t a = c.sessions[i].attributes;
+    const unsigned n = i + 1;
+    if (a & TPMA_SESSION_decrypt) {
+      // One decrypt session at most, and only for a command whose first parameter is a TPM2B.
+      if (c.decrypt_session >= 0 || !(c.info.flags & kCmdDecrypt)) return rc_session(TPM_RC_ATTRIBUTES, n);
+      c.decrypt_session = static_cast<int8_t>(i);
+    }
+    if (a & TPMA_SESSION_encrypt) {
+      if (c.encrypt_session >= 0 || !(c.info.flags & kCmdEncrypt)) return rc_session(TPM_RC_ATTRIBUTES, n);
+      c.encrypt_session = static_cast<int8_t>(i);
+    }
+  }
+  return TPM_RC_SUCCESS;
+}
+
+TPM_RC decrypt_parameter(Command& c, std::span<uint8_t> parameters) {
+  const SessionIn& s = c.sessions[c.decrypt_session];
+  const SessionSlot& slot = *session_at(c.st, s.handle);
+  // nonceNewer is the caller's nonce of this command, nonceOlder the TPM's last one.
+  TPM_RC rc = crypt_first_parameter(c.st, s, s.nonce, slot.nonce_tpm, parameters, false);
+  return rc == TPM_RC_SUCCESS ? rc : rc_param(rc, 1);
+}
+
+void write_response_sessions(Command& c, std::span<uint8_t> parameters, Writer& out) {
   State& st = c.st;
+  // Every HMAC/policy session gets a new nonceTPM; the caller's nonce becomes nonceOlder.
+  for (unsigned i = 0; i < c.session_count; ++i) {
+    SessionIn& s = c.sessions[i];
+    SessionSlot* slot = s.handle == TPM_RS_PW ? nullptr : session_at(st, s.handle);
+    if (!slot) continue;
+    slot->nonce_caller = s.nonce;
+    slot->nonce_tpm.size = digest_size(slot->auth_hash);
+    if (!tpm_random(c.tpm, {slot->nonce_tpm.buffer, slot->nonce_tpm.size})) slot->nonce_tpm.size = 0;
+  }
+  // rpHash covers the parameters as sent: encrypt first.
+  if (c.encrypt_session >= 0) {
+    const SessionIn& s = c.sessions[c.encrypt_session];
+    const SessionSlot& slot = *session_at(st, s.handle);
+    crypt_first_parameter(st, s, slot.nonce_tpm, s.nonce, parameters, true);
+  }
   for (unsigned i = 0; i < c.session_count; ++i) {
     SessionIn& s = c.sessions[i];
     SessionSlot* slot = s.handle == TPM_RS_PW ? nullptr : session_at(st, s.handle);
@@ -159,23 +274,15 @@ void write_response_sessions(Command& c, std::span<const uint8_t> parameters, Wr
       out.u16(0);
       continue;
     }
-    // New nonceTPM for every response; the caller's nonce becomes nonceOlder.
-    slot->nonce_caller = s.nonce;
-    slot->nonce_tpm.size = digest_size(slot->auth_hash);
-    if (!tpm_random(c.tpm, {slot->nonce_tpm.buffer, slot->nonce_tpm.size})) slot->nonce_tpm.size = 0;
     uint8_t rp[profile::kMaxDigestSize], hmac[profile::kMaxDigestSize];
     size_t rplen = rp_hash(c, slot->auth_hash, parameters, rp);
-    std::span<const uint8_t> auth_value;
-    if (s.authorized_entity != 0 && s.include_auth_value) {
-      EntityAuth ea{};
-      if (entity_auth(st, s.authorized_entity, ea) == TPM_RC_SUCCESS) auth_value = trimmed(ea.auth);
-    }
-    size_t hlen = session_hmac(*slot, auth_value, {rp, rplen}, slot->nonce_tpm, s.nonce, s.attributes, hmac);
+    size_t hlen = session_hmac(*slot, session_auth_value(st, s), {rp, rplen}, slot->nonce_tpm, s.nonce, s.attributes,
+                               hmac);
     marshal(out, slot->nonce_tpm);
     out.u8(s.attributes);
     out.u16(static_cast<uint16_t>(hlen));
     out.bytes(hmac, hlen);
-    if (!(s.attributes & TPMA_SESSION_continueSession)) session_flush(*slot);
+    if (!(s.attributes & TPMA_SESSION_continueSession)) session_flush(st, *slot);
   }
 }
 

@@ -13,8 +13,15 @@ namespace utpm::tpm {
 TPM_RC check_session_entry(Command& c, const SessionIn& s, unsigned n);
 // Authorizes handle i with session i. `parameters` is the command's parameter area as sent.
 TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters);
+// Finds the sessions that ask for parameter encryption and checks the command allows it
+// (before any authorization, so a refused request changes nothing).
+TPM_RC check_parameter_encryption(Command& c);
+// Decrypts the first command parameter (a TPM2B) in place in `parameters`, a copy of the
+// parameter area. Called after authorization: cpHash covers the parameters as sent.
+TPM_RC decrypt_parameter(Command& c, std::span<uint8_t> parameters);
 // Appends the response session area for every session of the command; `parameters` are the
-// response parameters. Flushes sessions that did not ask to continue.
-void write_response_sessions(Command& c, std::span<const uint8_t> parameters, Writer& out);
+// response parameters (their first TPM2B is encrypted in place if a session asked).
+// Flushes sessions that did not ask to continue.
+void write_response_sessions(Command& c, std::span<uint8_t> parameters, Writer& out);
 
 }  // namespace utpm::tpm

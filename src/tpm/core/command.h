@@ -3,6 +3,10 @@
 // It parses its parameters with c.parse(...) (which numbers errors and rejects trailing
 // bytes), acts on c.st, and writes response parameters with c.put(...). Handles have already
 // been validated and authorized by the dispatcher when the handler runs.
+//
+// Invariant: a handler parses all of its parameters before it writes any output. The
+// dispatcher relies on it: a decrypted parameter area lives in the response buffer, where the
+// output is then written (one I/O buffer for both directions, as the MCU needs).
 #pragma once
 
 #include <cstdint>
@@ -42,12 +46,20 @@ struct Command {
   Reader params;
   Writer out;
   TPM_HANDLE response_handle = 0;
+  int8_t decrypt_session = -1;  // index of the session that encrypts the first parameter
+  int8_t encrypt_session = -1;  // index of the session that encrypts the first response parameter
 
   // Unmarshals all parameters in order. A failure in parameter n returns the code with
   // TPM_RC_P + n; bytes left over after the last parameter are TPM_RC_SIZE.
   template <class... T>
   TPM_RC parse(T&... p) {
-    unsigned n = 0;
+    return parse_numbered(1, p...);
+  }
+  // The same, when the first parameter parsed here is parameter number `first` (a command
+  // whose leading parameter was consumed separately).
+  template <class... T>
+  TPM_RC parse_numbered(unsigned first, T&... p) {
+    unsigned n = first - 1;
     TPM_RC rc = TPM_RC_SUCCESS;
     ((rc == TPM_RC_SUCCESS ? (++n, rc = unmarshal(params, p), 0) : 0), ...);
     if (rc != TPM_RC_SUCCESS) return rc_param(rc, n);
@@ -72,7 +84,13 @@ enum class HandleKind : uint8_t {
   object_or_null, // TPMI_DH_OBJECT+
   entity_or_null, // TPMI_DH_ENTITY+
   hierarchy_or_null,  // TPMI_RH_HIERARCHY+
+  parent,         // TPMI_DH_PARENT+: a hierarchy (incl. NULL) or a loaded object
   context,        // TPMI_DH_CONTEXT: a loaded object or session
+  hierarchy,      // TPMI_RH_HIERARCHY (owner, endorsement, platform)
+  hierarchy_auth, // TPMI_RH_HIERARCHY_AUTH (+ lockout)
+  clear,          // TPMI_RH_CLEAR (lockout, platform)
+  lockout,        // TPMI_RH_LOCKOUT
+  platform,       // TPMI_RH_PLATFORM
 };
 
 // Authorization role required of the handle's session (Part 1 §19.2).
@@ -84,7 +102,11 @@ inline constexpr uint8_t kCmdExtensive = 1 << 1;   // TPMA_CC.extensive
 inline constexpr uint8_t kCmdFlushed = 1 << 2;     // TPMA_CC.flushed
 inline constexpr uint8_t kCmdRHandle = 1 << 3;     // returns a handle
 inline constexpr uint8_t kCmdAllowedInFailure = 1 << 4;  // answered in failure mode
-inline constexpr uint8_t kCmdKeepsOrderly = 1 << 5;      // does not invalidate a Shutdown(STATE)
+// Changes state that Shutdown(STATE) saved (PCRs, hierarchy enables, platform auth/policy):
+// running it after a Shutdown(STATE) invalidates that saved state.
+inline constexpr uint8_t kCmdChangesSavedState = 1 << 5;
+inline constexpr uint8_t kCmdDecrypt = 1 << 6;  // first command parameter is a TPM2B: may be encrypted
+inline constexpr uint8_t kCmdEncrypt = 1 << 7;  // first response parameter is a TPM2B: may be encrypted
 
 struct CommandInfo {
   TPM_CC code;

@@ -25,9 +25,17 @@ size_t error_response(std::span<uint8_t> rsp, TPM_RC rc) {
   return kHeaderSize;
 }
 
+// A persistent object referenced by a command is loaded into a free slot for that command
+// only; this puts it back however the command ends.
+struct PersistentObjectsGuard {
+  State& st;
+  ~PersistentObjectsGuard() { persistent_unload_all(st); }
+};
+
 // Checks a handle-area value against what the command allows and that the entity exists.
 // n is the 1-based handle number for the response code.
-TPM_RC check_handle(State& st, HandleKind kind, TPM_HANDLE h, unsigned n) {
+TPM_RC check_handle(Tpm& tpm, HandleKind kind, TPM_HANDLE h, unsigned n) {
+  State& st = tpm.state();
   switch (kind) {
     case HandleKind::none:
       break;
@@ -45,6 +53,26 @@ TPM_RC check_handle(State& st, HandleKind kind, TPM_HANDLE h, unsigned n) {
       if (handle_type(h) == TPM_HT_TRANSIENT)
         return object_at(st, h) ? TPM_RC_SUCCESS : TPM_RC_REFERENCE_H0 + (n - 1);
       return rc_handle(TPM_RC_VALUE, n);
+    case HandleKind::hierarchy:
+      if (h != TPM_RH_OWNER && h != TPM_RH_ENDORSEMENT && h != TPM_RH_PLATFORM) return rc_handle(TPM_RC_VALUE, n);
+      return hierarchy_enabled(st, h) ? TPM_RC_SUCCESS : rc_handle(TPM_RC_HIERARCHY, n);
+    case HandleKind::hierarchy_auth:
+      if (h == TPM_RH_LOCKOUT) return TPM_RC_SUCCESS;
+      if (h != TPM_RH_OWNER && h != TPM_RH_ENDORSEMENT && h != TPM_RH_PLATFORM) return rc_handle(TPM_RC_VALUE, n);
+      return hierarchy_enabled(st, h) ? TPM_RC_SUCCESS : rc_handle(TPM_RC_HIERARCHY, n);
+    case HandleKind::clear:
+      if (h == TPM_RH_LOCKOUT) return TPM_RC_SUCCESS;
+      if (h != TPM_RH_PLATFORM) return rc_handle(TPM_RC_VALUE, n);
+      return hierarchy_enabled(st, h) ? TPM_RC_SUCCESS : rc_handle(TPM_RC_HIERARCHY, n);
+    case HandleKind::lockout:
+      return h == TPM_RH_LOCKOUT ? TPM_RC_SUCCESS : rc_handle(TPM_RC_VALUE, n);
+    case HandleKind::platform:
+      if (h != TPM_RH_PLATFORM) return rc_handle(TPM_RC_VALUE, n);
+      return hierarchy_enabled(st, h) ? TPM_RC_SUCCESS : rc_handle(TPM_RC_HIERARCHY, n);
+    case HandleKind::parent:
+      if (handle_type(h) == TPM_HT_TRANSIENT || handle_type(h) == TPM_HT_PERSISTENT)
+        return check_handle(tpm, HandleKind::object, h, n);
+      [[fallthrough]];
     case HandleKind::hierarchy_or_null:
       if (h == TPM_RH_NULL) return TPM_RC_SUCCESS;
       if (h != TPM_RH_OWNER && h != TPM_RH_ENDORSEMENT && h != TPM_RH_PLATFORM) return rc_handle(TPM_RC_VALUE, n);
@@ -60,7 +88,12 @@ TPM_RC check_handle(State& st, HandleKind kind, TPM_HANDLE h, unsigned n) {
     case HandleKind::object:
       if (handle_type(h) == TPM_HT_TRANSIENT)
         return object_at(st, h) ? TPM_RC_SUCCESS : TPM_RC_REFERENCE_H0 + (n - 1);
-      if (handle_type(h) == TPM_HT_PERSISTENT) return rc_handle(TPM_RC_HANDLE, n);
+      if (handle_type(h) == TPM_HT_PERSISTENT) {
+        TPM_RC rc = persistent_load(tpm, h);
+        if (rc == TPM_RC_HANDLE) return rc_handle(TPM_RC_HANDLE, n);
+        if (rc != TPM_RC_SUCCESS) return rc;
+        return hierarchy_enabled(st, object_at(st, h)->hierarchy) ? TPM_RC_SUCCESS : rc_handle(TPM_RC_HIERARCHY, n);
+      }
       return rc_handle(TPM_RC_VALUE, n);
   }
   return TPM_RC_SUCCESS;
@@ -118,11 +151,12 @@ size_t Tpm::execute(uint8_t locality, std::span<const uint8_t> command, std::spa
     return error_response(response, TPM_RC_NV_UNAVAILABLE);
 
   Command c{*this, st_, platform_, *info, locality};
+  PersistentObjectsGuard persistent_guard{st_};
 
   // ---- handle area ----
   for (unsigned i = 0; i < info->handle_count; ++i) {
     if (!r.u32(c.handles[i])) return error_response(response, rc_handle(TPM_RC_INSUFFICIENT, i + 1));
-    TPM_RC rc = check_handle(st_, info->handles[i], c.handles[i], i + 1);
+    TPM_RC rc = check_handle(*this, info->handles[i], c.handles[i], i + 1);
     if (rc != TPM_RC_SUCCESS) return error_response(response, rc);
   }
 
@@ -133,6 +167,7 @@ size_t Tpm::execute(uint8_t locality, std::span<const uint8_t> command, std::spa
     if (rc != TPM_RC_SUCCESS) return error_response(response, rc);
   }
   if (c.session_count < auth_count) return error_response(response, TPM_RC_AUTH_MISSING);
+  if (TPM_RC rc = check_parameter_encryption(c)) return error_response(response, rc);
   const std::span<const uint8_t> parameters{r.position(), r.remaining()};
   for (unsigned i = 0; i < auth_count; ++i) {
     TPM_RC rc = authorize(c, i, parameters);
@@ -147,6 +182,16 @@ size_t Tpm::execute(uint8_t locality, std::span<const uint8_t> command, std::spa
   if (response.size() < params_at) return error_response(response, TPM_RC_FAILURE);
   c.params = r;
   c.out = Writer(response.subspan(params_at));
+  if (c.decrypt_session >= 0) {
+    // Decrypt a copy of the parameter area where the output will go (handlers parse all
+    // their parameters before writing: see command.h).
+    std::span<uint8_t> area = response.subspan(params_at);
+    if (area.size() < parameters.size()) return error_response(response, TPM_RC_COMMAND_SIZE);
+    std::memcpy(area.data(), parameters.data(), parameters.size());
+    area = area.first(parameters.size());
+    if (TPM_RC rc = decrypt_parameter(c, area)) return error_response(response, rc);
+    c.params = Reader(area);
+  }
 
   TPM_RC rc = info->handler(c);
   if (rc == TPM_RC_SUCCESS && c.out.overflow()) rc = TPM_RC_FAILURE;  // cannot happen: sizes are bounded
@@ -155,8 +200,9 @@ size_t Tpm::execute(uint8_t locality, std::span<const uint8_t> command, std::spa
     return error_response(response, rc);
   }
 
-  // A state-changing command after Shutdown(STATE) invalidates the saved state (Part 3 §9.4).
-  if (st_.shutdown_seen && !(info->flags & kCmdKeepsOrderly)) {
+  // Changing what Shutdown(STATE) saved invalidates that saved state (Part 3 §9.4); reads,
+  // transient objects and sessions do not (as the reference TPM behaves).
+  if (st_.shutdown_seen && (info->flags & kCmdChangesSavedState)) {
     st_.shutdown_seen = false;
     st_.clock.orderly = kOrderlyNone;
     st_.dirty |= kDirtyClock;

@@ -298,4 +298,64 @@ TPM_RC object_from_parts(const TPMT_PUBLIC& pub, const TPMT_SENSITIVE& sens, Obj
   return public_name(out.pub, out.name) ? TPM_RC_SUCCESS : TPM_RC_HASH;
 }
 
+namespace {
+constexpr uint8_t kPayloadVersion = 1;
+constexpr uint8_t kPayloadObject = 1, kPayloadHashSeq = 2, kPayloadEventSeq = 3, kPayloadHmacSeq = 4;
+}  // namespace
+
+// Explicit encoding of a transient object or sequence (never a struct dump of the object,
+// though hash states are the backend's own fixed-size state).
+void object_serialize(const ObjectSlot& o, Writer& w) {
+  w.u8(kPayloadVersion);
+  if (o.kind == SlotKind::object) {
+    w.u8(kPayloadObject);
+    w.u32(o.hierarchy);
+    marshal(w, Sized<TPMT_PUBLIC>{0, o.pub});
+    TPMT_SENSITIVE sens;
+    object_sensitive(o, sens);
+    marshal(w, sens);
+    crypto::zeroize(sens);
+    marshal(w, o.qualified_name);
+    return;
+  }
+  const size_t states = o.kind == SlotKind::event_sequence ? kHashCount : o.kind == SlotKind::hmac_sequence ? 2 : 1;
+  w.u8(o.kind == SlotKind::event_sequence  ? kPayloadEventSeq
+       : o.kind == SlotKind::hmac_sequence ? kPayloadHmacSeq
+                                           : kPayloadHashSeq);
+  marshal(w, o.auth);
+  w.u8(o.ticket_allowed);
+  w.u8(o.first_block_seen);
+  for (size_t i = 0; i < states; ++i) w.bytes(reinterpret_cast<const uint8_t*>(&o.hash[i]), sizeof o.hash[i]);
+}
+
+TPM_RC object_deserialize(Reader& r, ObjectSlot& o) {
+  uint8_t version = 0, kind = 0;
+  if (!r.u8(version) || version != kPayloadVersion || !r.u8(kind)) return TPM_RC_INTEGRITY;
+  if (kind == kPayloadObject) {
+    uint32_t hierarchy = 0;
+    Sized<TPMT_PUBLIC> pub;
+    TPMT_SENSITIVE sens;
+    TPM2B_NAME qn;
+    if (!r.u32(hierarchy) || unmarshal(r, pub) || unmarshal(r, sens) || unmarshal(r, qn)) return TPM_RC_INTEGRITY;
+    TPM_RC rc = object_from_parts(pub.t, sens, o);
+    crypto::zeroize(sens);
+    if (rc != TPM_RC_SUCCESS) return TPM_RC_INTEGRITY;
+    o.hierarchy = hierarchy;
+    o.qualified_name = qn;
+    return r.remaining() == 0 ? TPM_RC_SUCCESS : TPM_RC_INTEGRITY;
+  }
+  if (kind != kPayloadHashSeq && kind != kPayloadEventSeq && kind != kPayloadHmacSeq) return TPM_RC_INTEGRITY;
+  o.kind = kind == kPayloadEventSeq  ? SlotKind::event_sequence
+           : kind == kPayloadHmacSeq ? SlotKind::hmac_sequence
+                                     : SlotKind::hash_sequence;
+  uint8_t ticket = 0, first = 0;
+  if (unmarshal(r, o.auth) || !r.u8(ticket) || !r.u8(first)) return TPM_RC_INTEGRITY;
+  o.ticket_allowed = ticket;
+  o.first_block_seen = first;
+  const size_t states = o.kind == SlotKind::event_sequence ? kHashCount : o.kind == SlotKind::hmac_sequence ? 2 : 1;
+  for (size_t i = 0; i < states; ++i)
+    if (!r.bytes(reinterpret_cast<uint8_t*>(&o.hash[i]), sizeof o.hash[i])) return TPM_RC_INTEGRITY;
+  return r.remaining() == 0 ? TPM_RC_SUCCESS : TPM_RC_INTEGRITY;
+}
+
 }  // namespace utpm::tpm

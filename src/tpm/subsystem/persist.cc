@@ -5,7 +5,9 @@
 // Record layouts (all integers big-endian), each starting with u16 tag + u16 version:
 //   kRecPersistent 'UP' v1: eps sps pps ph_proof sh_proof eh_proof (32 B each),
 //       owner_auth endorsement_auth lockout_auth (TPM2B), u8 disable_clear,
-//       u32 max_tries recovery_time lockout_recovery failed_tries, u64 total_reset_count
+//       u32 max_tries recovery_time lockout_recovery failed_tries, u64 total_reset_count,
+//       owner/endorsement/lockout policy (TPMT_HA), u32 n + n × {u32 handle, u32 hierarchy} of
+//       persistent objects
 //   kRecClock 'UC' v1: u64 clock, u32 reset_count, u32 restart_count, u16 orderly, i8 adjust
 //   kRecSavedState 'US' v1: u8 banks, per bank {u16 alg, state-saved PCR values in index
 //       order}, u32 pcr update counter, u8 ph/sh/eh/phNV enables, TPM2B platform_auth
@@ -51,6 +53,17 @@ void write_persistent(const PersistentData& p, Writer& w) {
   w.u32(p.lockout_recovery);
   w.u32(p.failed_tries);
   w.u64(p.total_reset_count);
+  for (const TPMT_HA* h : {&p.owner_policy, &p.endorsement_policy, &p.lockout_policy}) marshal(w, *h);
+  w.u32(p.persistent_count);
+  for (uint32_t i = 0; i < p.persistent_count; ++i) {
+    w.u32(p.persistent[i]);
+    w.u32(p.persistent_hierarchy[i]);
+  }
+}
+bool read_handles(Reader& r, PersistentData& p) {
+  for (uint32_t i = 0; i < p.persistent_count; ++i)
+    if (!r.u32(p.persistent[i]) || !r.u32(p.persistent_hierarchy[i])) return false;
+  return true;
 }
 bool read_persistent(Reader& r, PersistentData& p) {
   if (!get_header(r, kTagPersistent)) return false;
@@ -61,7 +74,10 @@ bool read_persistent(Reader& r, PersistentData& p) {
   return unmarshal(r, p.owner_auth) == TPM_RC_SUCCESS && unmarshal(r, p.endorsement_auth) == TPM_RC_SUCCESS &&
          unmarshal(r, p.lockout_auth) == TPM_RC_SUCCESS && r.u8(p.disable_clear) && r.u32(p.max_tries) &&
          r.u32(p.recovery_time) && r.u32(p.lockout_recovery) && r.u32(p.failed_tries) &&
-         r.u64(p.total_reset_count) && r.remaining() == 0;
+         r.u64(p.total_reset_count) && unmarshal(r, p.owner_policy) == TPM_RC_SUCCESS &&
+         unmarshal(r, p.endorsement_policy) == TPM_RC_SUCCESS && unmarshal(r, p.lockout_policy) == TPM_RC_SUCCESS &&
+         r.u32(p.persistent_count) && p.persistent_count <= profile::kMaxPersistentObjects &&
+         read_handles(r, p) && r.remaining() == 0;
 }
 
 void write_clock(const ClockData& c, Writer& w) {

@@ -1,44 +1,122 @@
-// Loaded authorization sessions. Handles are HMAC_SESSION_FIRST / POLICY_SESSION_FIRST plus
-// the slot index; the handle type must match the session type.
+// Authorization sessions. A session is active from StartAuthSession until it is flushed; while
+// active it is either loaded (in one of the few RAM slots) or context-saved (only a sequence
+// number kept, so an older saved context of it cannot be replayed). Its handle is
+// HMAC_SESSION_FIRST or POLICY_SESSION_FIRST plus its index in the active table.
 #include <memory>
 
 #include "crypto/crypto.h"
 #include "tpm/subsystem/subsystems.h"
 
 namespace utpm::tpm {
+namespace {
+constexpr uint8_t kFree = 0, kLoaded = 1, kSaved = 2;
+
+bool is_policy(const SessionSlot& s) { return s.type == TPM_SE_POLICY || s.type == TPM_SE_TRIAL; }
+
+// Index of a session handle whose type (HMAC/policy) matches the active entry, or -1.
+int index_of(const State& st, TPM_HANDLE h) {
+  uint8_t t = handle_type(h);
+  if (t != TPM_HT_HMAC_SESSION && t != TPM_HT_POLICY_SESSION) return -1;
+  uint32_t i = h & 0x00FFFFFF;
+  if (i >= profile::kMaxActiveSessions || st.active_sessions[i].state == kFree) return -1;
+  if (st.active_sessions[i].policy != (t == TPM_HT_POLICY_SESSION)) return -1;
+  return static_cast<int>(i);
+}
+}  // namespace
 
 SessionSlot* session_at(State& st, TPM_HANDLE h) {
-  uint8_t t = handle_type(h);
-  if (t != TPM_HT_HMAC_SESSION && t != TPM_HT_POLICY_SESSION) return nullptr;
-  uint32_t i = h & 0x00FFFFFF;
-  if (i >= profile::kMaxLoadedSessions || !st.sessions[i].used) return nullptr;
-  SessionSlot& s = st.sessions[i];
-  bool policy = s.type == TPM_SE_POLICY || s.type == TPM_SE_TRIAL;
-  if (policy != (t == TPM_HT_POLICY_SESSION)) return nullptr;
-  return &s;
-}
-
-TPM_HANDLE session_handle(const State& st, const SessionSlot* s) {
-  uint32_t i = static_cast<uint32_t>(s - st.sessions);
-  bool policy = s->type == TPM_SE_POLICY || s->type == TPM_SE_TRIAL;
-  return (policy ? POLICY_SESSION_FIRST : HMAC_SESSION_FIRST) + i;
-}
-
-SessionSlot* session_allocate(State& st) {
+  int i = index_of(st, h);
+  if (i < 0 || st.active_sessions[i].state != kLoaded) return nullptr;
   for (auto& s : st.sessions)
-    if (!s.used) return &s;
+    if (s.used && s.index == i) return &s;
   return nullptr;
 }
 
-void session_flush(SessionSlot& s) {
+TPM_HANDLE session_handle(const State&, const SessionSlot* s) {
+  return (is_policy(*s) ? POLICY_SESSION_FIRST : HMAC_SESSION_FIRST) + s->index;
+}
+
+SessionSlot* session_allocate(State& st, bool policy, TPM_RC& rc) {
+  SessionSlot* slot = nullptr;
+  for (auto& s : st.sessions)
+    if (!s.used) {
+      slot = &s;
+      break;
+    }
+  if (!slot) {
+    rc = TPM_RC_SESSION_MEMORY;
+    return nullptr;
+  }
+  for (uint32_t i = 0; i < profile::kMaxActiveSessions; ++i) {
+    if (st.active_sessions[i].state != kFree) continue;
+    st.active_sessions[i] = {kLoaded, policy, 0};
+    slot->used = true;
+    slot->index = static_cast<uint8_t>(i);
+    return slot;
+  }
+  rc = TPM_RC_SESSION_HANDLES;
+  return nullptr;
+}
+
+void session_flush(State& st, SessionSlot& s) {
+  if (s.used) st.active_sessions[s.index] = {};
   crypto::zeroize(s);  // the session key is a secret
   std::construct_at(&s);
+}
+
+void session_saved(State& st, SessionSlot& s, uint64_t sequence) {
+  const uint8_t i = s.index;
+  const bool policy = is_policy(s);
+  crypto::zeroize(s);
+  std::construct_at(&s);
+  st.active_sessions[i] = {kSaved, policy, sequence};
+}
+
+int session_loadable(const State& st, TPM_HANDLE h, uint64_t sequence) {
+  int i = index_of(st, h);
+  if (i < 0 || st.active_sessions[i].state != kSaved || st.active_sessions[i].sequence != sequence) return -1;
+  return i;
+}
+
+bool session_forget_saved(State& st, TPM_HANDLE h) {
+  int i = index_of(st, h);
+  if (i < 0 || st.active_sessions[i].state != kSaved) return false;
+  st.active_sessions[i] = {};
+  return true;
 }
 
 size_t sessions_loaded(const State& st) {
   size_t n = 0;
   for (const auto& s : st.sessions) n += s.used;
   return n;
+}
+
+size_t sessions_active(const State& st) {
+  size_t n = 0;
+  for (const auto& a : st.active_sessions) n += a.state != kFree;
+  return n;
+}
+
+// Explicit encoding for session contexts (never a struct dump).
+void session_serialize(const SessionSlot& s, Writer& w) {
+  w.u8(1);  // version
+  w.u8(s.type);
+  w.u16(s.auth_hash);
+  w.u32(s.bind);
+  for (const auto* b : {&s.bind_name, &s.session_key, &s.nonce_tpm, &s.nonce_caller, &s.policy_digest})
+    marshal(w, *b);
+  w.u16(s.symmetric.algorithm);
+  w.u16(s.symmetric.keyBits);
+  w.u16(s.symmetric.mode);
+}
+
+bool session_deserialize(Reader& r, SessionSlot& s) {
+  uint8_t version = 0;
+  bool ok = r.u8(version) && version == 1 && r.u8(s.type) && r.u16(s.auth_hash) && r.u32(s.bind);
+  for (auto* b : {&s.bind_name, &s.session_key, &s.nonce_tpm, &s.nonce_caller, &s.policy_digest})
+    ok = ok && unmarshal(r, *b) == TPM_RC_SUCCESS;
+  ok = ok && r.u16(s.symmetric.algorithm) && r.u16(s.symmetric.keyBits) && r.u16(s.symmetric.mode);
+  return ok && hash_implemented(s.auth_hash) && r.remaining() == 0;
 }
 
 }  // namespace utpm::tpm

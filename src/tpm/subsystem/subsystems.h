@@ -84,15 +84,33 @@ TPM_RC sensitive_wrap(const ObjectSlot& parent, const TPM2B_NAME& name, const TP
 // TPM_RC_INTEGRITY if the blob was not made by this parent for this Name.
 TPM_RC sensitive_unwrap(const ObjectSlot& parent, const TPM2B_NAME& name, const TPM2B_PRIVATE& in,
                         TPMT_SENSITIVE& out);
+// Our own versioned encoding of a loaded object or sequence, for saved contexts and
+// persistent objects (public area, sensitive area, hierarchy, qualified name; or sequence state).
+void object_serialize(const ObjectSlot& o, Writer& w);
+TPM_RC object_deserialize(Reader& r, ObjectSlot& o);  // TPM_RC_INTEGRITY if malformed
+// Loads persistent object h into a free slot for the current command (flushed after it).
+TPM_RC persistent_load(Tpm& tpm, TPM_HANDLE h);
+void persistent_unload_all(State& st);
+int persistent_index(const State& st, TPM_HANDLE h);  // -1 if not defined
 // Is the object a storage parent (restricted decrypt asymmetric or symmetric key)?
 bool is_storage_parent(const ObjectSlot& o);
 
 // ---- sessions (session.cc) ----
 SessionSlot* session_at(State& st, TPM_HANDLE h);  // loaded session or nullptr
 TPM_HANDLE session_handle(const State& st, const SessionSlot* s);
-SessionSlot* session_allocate(State& st);
-void session_flush(SessionSlot& s);
+// A free loaded slot with a free handle; rc says which ran out (SESSION_MEMORY/HANDLES).
+SessionSlot* session_allocate(State& st, bool policy, TPM_RC& rc);
+void session_flush(State& st, SessionSlot& s);
 size_t sessions_loaded(const State& st);
+size_t sessions_active(const State& st);  // loaded + saved
+// Context save/load of sessions: the slot leaves TPM RAM, its handle stays reserved.
+void session_saved(State& st, SessionSlot& s, uint64_t sequence);
+// The index of a saved session that `sequence` may load, or -1.
+int session_loadable(const State& st, TPM_HANDLE h, uint64_t sequence);
+// Drops a saved (not loaded) session by handle; false if there is none.
+bool session_forget_saved(State& st, TPM_HANDLE h);
+void session_serialize(const SessionSlot& s, Writer& w);
+bool session_deserialize(Reader& r, SessionSlot& s);
 
 // ---- clock (clock.cc) ----
 uint64_t clock_now(Tpm& tpm);      // TPMS_CLOCK_INFO.clock
@@ -127,5 +145,15 @@ TPM_RC entity_auth(State& st, TPM_HANDLE h, EntityAuth& out);
 size_t entity_name(State& st, TPM_HANDLE h, std::span<uint8_t> out);
 std::span<const uint8_t> hierarchy_proof(const State& st, TPM_HANDLE hierarchy);
 bool hierarchy_enabled(const State& st, TPM_HANDLE hierarchy);
+// Flushes every loaded object of a hierarchy (when it is disabled, cleared or re-seeded).
+void objects_flush_hierarchy(State& st, TPM_HANDLE hierarchy);
+
+// ---- dictionary-attack protection (da.cc) ----
+// Applies the self-healing of failedTries (one per recoveryTime seconds of powered time).
+void da_recover(Tpm& tpm);
+bool da_in_lockout(const State& st);
+// Records a failed authorization of a DA-protected entity (or of lockoutAuth).
+void da_failure(Tpm& tpm, TPM_HANDLE entity);
+bool lockout_auth_available(Tpm& tpm);
 
 }  // namespace utpm::tpm

@@ -76,14 +76,26 @@ struct SessionTypeTraits {
 };
 using TPM_SE_CHECKED = Tpmi<SessionTypeTraits>;
 
-// TPMT_SYM_DEF+ for sessions. No symmetric algorithm is offered for parameter encryption in
-// this build yet, so only TPM_ALG_NULL (which carries no keyBits or mode) is valid.
+// TPMT_SYM_DEF+ for sessions (parameter encryption): AES in CFB mode, XOR with a hash, or NULL.
+// For XOR, keyBits carries the hash algorithm and there is no mode (Part 2 TPMU_SYM_KEY_BITS).
 struct TPMT_SYM_DEF {
   TPM_ALG_ID algorithm = TPM_ALG_NULL;
+  uint16_t keyBits = 0;  // AES key bits, or the XOR hash
+  TPM_ALG_ID mode = TPM_ALG_NULL;
 };
 inline TPM_RC unmarshal(Reader& r, TPMT_SYM_DEF& v) {
   if (!r.u16(v.algorithm)) return TPM_RC_INSUFFICIENT;
-  return v.algorithm == TPM_ALG_NULL ? TPM_RC_SUCCESS : TPM_RC_SYMMETRIC;
+  switch (v.algorithm) {
+    case TPM_ALG_NULL: return TPM_RC_SUCCESS;
+    case TPM_ALG_XOR:
+      if (!r.u16(v.keyBits)) return TPM_RC_INSUFFICIENT;
+      return hash_implemented(v.keyBits) ? TPM_RC_SUCCESS : TPM_RC_HASH;
+    case TPM_ALG_AES:
+      if (!r.u16(v.keyBits) || !r.u16(v.mode)) return TPM_RC_INSUFFICIENT;
+      if (v.keyBits != 128 && v.keyBits != 256) return TPM_RC_VALUE;
+      return v.mode == TPM_ALG_CFB ? TPM_RC_SUCCESS : TPM_RC_MODE;  // sessions encrypt in CFB
+  }
+  return TPM_RC_SYMMETRIC;
 }
 
 // ---- sized buffers ----
@@ -109,7 +121,7 @@ inline void marshal(Writer& w, const TPMU_HA& u, uint32_t hash_alg) {
 }
 
 struct TPMT_HA {
-  TPMI_ALG_HASH_NULL hashAlg;
+  TPMI_ALG_HASH_NULL hashAlg{TPM_ALG_NULL};
   TPMU_HA digest;
   auto fields() { return std::tuple<TPMI_ALG_HASH_NULL&, Selected<TPMU_HA, TPMI_ALG_HASH_NULL>>(hashAlg, select(digest, hashAlg)); }
   auto fields() const {

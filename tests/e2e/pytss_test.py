@@ -1,0 +1,159 @@
+#!/usr/bin/python3
+"""End to end: tpm2-pytss (Debian python3-tpm2-pytss, ESAPI) against utpmd through the mssim
+TCTI. ESAPI checks every Name the TPM returns against the public area, every response HMAC
+and decrypts encrypted response parameters itself, so these flows fail if our derivations
+(names, session keys, HMACs, parameter encryption) differ from the TSS's.
+
+Run: UTPMD=build/host-release/src/host/utpmd /usr/bin/python3 tests/e2e/pytss_test.py
+"""
+import os
+import unittest
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from tpm2_pytss import (ESAPI, ESYS_TR, TPM2_ALG, TPM2_ECC, TPM2_RC, TPM2_SE, TPM2_ST, TPM2B_DIGEST,
+                        TPM2B_PUBLIC, TPM2B_SENSITIVE_CREATE, TPMA_OBJECT, TPMA_SESSION, TPMS_SENSITIVE_CREATE,
+                        TPMT_SIG_SCHEME, TPMT_SYM_DEF, TPMT_TK_HASHCHECK, TSS2_Exception)
+
+from utpmd_harness import SU_CLEAR, MssimClient, Utpmd, rc_of, startup
+
+
+def aes128cfb():
+    sym = TPMT_SYM_DEF(algorithm=TPM2_ALG.AES)
+    sym.keyBits.aes = 128
+    sym.mode.aes = TPM2_ALG.CFB
+    return sym
+
+
+def null_ticket():
+    return TPMT_TK_HASHCHECK(tag=TPM2_ST.HASHCHECK, hierarchy=ESYS_TR.RH_NULL)
+
+
+def sealed(data, auth=b""):
+    return TPM2B_SENSITIVE_CREATE(TPMS_SENSITIVE_CREATE(userAuth=auth, data=data))
+
+
+# A sealed-data object: neither sign nor decrypt, data supplied by the caller.
+SEAL_ATTRS = TPMA_OBJECT.USERWITHAUTH | TPMA_OBJECT.FIXEDTPM | TPMA_OBJECT.FIXEDPARENT
+
+
+def seal_template():
+    return TPM2B_PUBLIC.parse("keyedhash", objectAttributes=SEAL_ATTRS)
+
+
+class Pytss(unittest.TestCase):
+    def setUp(self):
+        self.server = Utpmd().start()
+        self.addCleanup(self.stop)
+        c = MssimClient(self.server.port)
+        self.assertEqual(rc_of(c.execute(startup(SU_CLEAR))), 0)
+        c.close()
+        self.esapi = ESAPI(self.server.mssim_tcti)
+        self.addCleanup(self.esapi.close)
+
+    def stop(self):
+        if self.server.alive():
+            self.assertEqual(self.server.stop(), 0)
+
+    def primary(self, template="rsa2048"):
+        handle, public, _, _, _ = self.esapi.create_primary(None, template, primary_handle=ESYS_TR.OWNER)
+        return handle, public
+
+    def test_encrypted_salted_session_seals_and_unseals(self):
+        parent, _ = self.primary("rsa2048")
+        session = self.esapi.start_auth_session(parent, ESYS_TR.NONE, TPM2_SE.HMAC, aes128cfb(), TPM2_ALG.SHA256)
+        self.esapi.trsess_set_attributes(
+            session, TPMA_SESSION.CONTINUESESSION | TPMA_SESSION.DECRYPT | TPMA_SESSION.ENCRYPT)
+        secret = os.urandom(40)
+        # Create: inSensitive travels encrypted; ESAPI also verifies the response HMAC.
+        priv, pub, _, _, _ = self.esapi.create(parent, sealed(secret, b"pw"), seal_template(), session1=session)
+        obj = self.esapi.load(parent, priv, pub, session1=session)
+        self.esapi.tr_set_auth(obj, b"pw")
+        # Unseal: the data comes back encrypted and ESAPI decrypts it.
+        self.assertEqual(bytes(self.esapi.unseal(obj, session1=session)), secret)
+        self.esapi.flush_context(session)
+
+    def test_ecc_salted_bound_session(self):
+        parent, _ = self.primary("ecc256")
+        self.esapi.tr_set_auth(ESYS_TR.OWNER, b"")
+        session = self.esapi.start_auth_session(parent, ESYS_TR.OWNER, TPM2_SE.HMAC, aes128cfb(), TPM2_ALG.SHA256)
+        self.esapi.trsess_set_attributes(session, TPMA_SESSION.CONTINUESESSION | TPMA_SESSION.ENCRYPT)
+        random = self.esapi.get_random(16, session1=session)
+        self.assertEqual(len(random), 16)
+        # The bound session authorizes its bind entity.
+        handle, _, _, _, _ = self.esapi.create_primary(None, "ecc256", primary_handle=ESYS_TR.OWNER,
+                                                       session1=session)
+        self.esapi.flush_context(handle)
+        self.esapi.flush_context(session)
+
+    def test_ecdsa_signature_verifies_outside(self):
+        parent, _ = self.primary("rsa2048")
+        priv, pub, _, _, _ = self.esapi.create(parent, None, TPM2B_PUBLIC.parse(
+            "ecc256:ecdsa-sha256", objectAttributes=TPMA_OBJECT.SIGN_ENCRYPT | TPMA_OBJECT.USERWITHAUTH
+            | TPMA_OBJECT.FIXEDTPM | TPMA_OBJECT.FIXEDPARENT | TPMA_OBJECT.SENSITIVEDATAORIGIN))
+        key = self.esapi.load(parent, priv, pub)
+        message = b"signed by utpm through ESAPI"
+        digest_obj = hashes.Hash(hashes.SHA256())
+        digest_obj.update(message)
+        digest = digest_obj.finalize()
+        scheme = TPMT_SIG_SCHEME(scheme=TPM2_ALG.NULL)
+        sig = self.esapi.sign(key, TPM2B_DIGEST(digest), scheme, null_ticket())
+        r = int.from_bytes(bytes(sig.signature.ecdsa.signatureR), "big")
+        s = int.from_bytes(bytes(sig.signature.ecdsa.signatureS), "big")
+        from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+        pem = load_pem_public_key(pub.to_pem())
+        pem.verify(encode_dss_signature(r, s), message, ec.ECDSA(hashes.SHA256()))
+
+    def test_rsa_oaep_with_pytss(self):
+        parent, _ = self.primary("rsa2048")
+        priv, pub, _, _, _ = self.esapi.create(parent, None, TPM2B_PUBLIC.parse(
+            "rsa2048:oaep-sha256:null", objectAttributes=TPMA_OBJECT.DECRYPT | TPMA_OBJECT.USERWITHAUTH
+            | TPMA_OBJECT.FIXEDTPM | TPMA_OBJECT.FIXEDPARENT | TPMA_OBJECT.SENSITIVEDATAORIGIN))
+        key = self.esapi.load(parent, priv, pub)
+        pem = load_pem_public_key(pub.to_pem())
+        msg = os.urandom(32)
+        ct = pem.encrypt(msg, padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None))
+        from tpm2_pytss import TPM2B_PUBLIC_KEY_RSA, TPMT_RSA_DECRYPT
+        out = self.esapi.rsa_decrypt(key, TPM2B_PUBLIC_KEY_RSA(ct), TPMT_RSA_DECRYPT(scheme=TPM2_ALG.NULL), b"")
+        self.assertEqual(bytes(out), msg)
+
+    def test_create_loaded_under_a_hierarchy_and_a_parent(self):
+        # Under the owner hierarchy CreateLoaded makes the same primary as CreatePrimary.
+        from tpm2_pytss import TPM2B_TEMPLATE
+        tmpl = TPM2B_PUBLIC.parse("ecc256", objectAttributes=TPMA_OBJECT.RESTRICTED | TPMA_OBJECT.DECRYPT
+                                  | TPMA_OBJECT.USERWITHAUTH | TPMA_OBJECT.FIXEDTPM | TPMA_OBJECT.FIXEDPARENT
+                                  | TPMA_OBJECT.SENSITIVEDATAORIGIN)
+        primary, public = self.primary(tmpl)
+        loaded, _, pub2 = self.esapi.create_loaded(ESYS_TR.OWNER, None, TPM2B_TEMPLATE(tmpl.marshal()[2:]))
+        self.assertEqual(bytes(pub2.publicArea.unique.ecc.x), bytes(public.publicArea.unique.ecc.x))
+        self.esapi.flush_context(loaded)
+        child_tmpl = TPM2B_PUBLIC.parse("ecc256:ecdsa-sha256", objectAttributes=TPMA_OBJECT.SIGN_ENCRYPT
+                                        | TPMA_OBJECT.USERWITHAUTH | TPMA_OBJECT.FIXEDTPM | TPMA_OBJECT.FIXEDPARENT
+                                        | TPMA_OBJECT.SENSITIVEDATAORIGIN)
+        child, priv, pub = self.esapi.create_loaded(primary, None, TPM2B_TEMPLATE(child_tmpl.marshal()[2:]))
+        self.assertGreater(len(bytes(priv)), 0)
+        self.assertEqual(bytes(self.esapi.tr_get_name(child)), bytes(pub.get_name()))
+
+    def test_context_save_load_round_trip(self):
+        parent, public = self.primary("ecc256")
+        name = bytes(self.esapi.tr_get_name(parent))
+        saved = self.esapi.context_save(parent)
+        self.esapi.flush_context(parent)
+        again = self.esapi.context_load(saved)
+        self.assertEqual(bytes(self.esapi.tr_get_name(again)), name)
+
+    def test_wrong_auth_is_reported(self):
+        parent, _ = self.primary("rsa2048")
+        priv, pub, _, _, _ = self.esapi.create(parent, sealed(b"x", b"right"), seal_template())
+        obj = self.esapi.load(parent, priv, pub)
+        self.esapi.tr_set_auth(obj, b"wrong")
+        session = self.esapi.start_auth_session(ESYS_TR.NONE, ESYS_TR.NONE, TPM2_SE.HMAC, TPMT_SYM_DEF(
+            algorithm=TPM2_ALG.NULL), TPM2_ALG.SHA256)
+        with self.assertRaises(TSS2_Exception) as cm:
+            self.esapi.unseal(obj, session1=session)
+        self.assertEqual(cm.exception.rc & 0xBF, TPM2_RC.AUTH_FAIL & 0xBF)
+
+
+if __name__ == "__main__":
+    unittest.main()
