@@ -196,13 +196,24 @@ void cap_handles(Tpm& tpm, Writer& w, uint32_t from, uint32_t n, bool& more) {
       break;
     }
     case TPM_HT_PERSISTENT: {
-      // ascending order, as every capability list
-      TPM_HANDLE sorted[profile::kMaxPersistentObjects];
-      const uint32_t count = st.pers.persistent_count;
-      std::copy_n(st.pers.persistent, count, sorted);
-      std::sort(sorted, sorted + count);
-      for (uint32_t i = 0; i < count; ++i)
-        if (!emit(sorted[i])) break;
+      // Ascending order, as every capability list: repeatedly the next larger handle (a
+      // handful of entries; no sort needed).
+      TPM_HANDLE last = 0;
+      bool first = true;
+      for (uint32_t k = 0; k < st.pers.persistent_count; ++k) {
+        TPM_HANDLE next = 0;
+        bool found = false;
+        for (uint32_t i = 0; i < st.pers.persistent_count; ++i) {
+          TPM_HANDLE h = st.pers.persistent[i];
+          if ((first || h > last) && (!found || h < next)) {
+            next = h;
+            found = true;
+          }
+        }
+        if (!found || !emit(next)) break;
+        last = next;
+        first = false;
+      }
       break;
     }
     default:  // NV indices: none exist yet

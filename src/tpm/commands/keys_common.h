@@ -17,6 +17,24 @@ inline ObjectSlot* loaded_private_key(Command& c, unsigned i) {
   return o && !o->public_only ? o : nullptr;
 }
 
+// The key and hash of an HMAC (TPM2_HMAC, TPM2_HMAC_Start): an unrestricted keyed-hash signing
+// key; its HMAC scheme fixes the hash, else the caller (parameter 2) must name one.
+inline TPM_RC hmac_key(Command& c, TPM_ALG_ID requested, ObjectSlot*& key, TPM_ALG_ID& hash) {
+  key = loaded_private_key(c, 0);
+  if (!key || key->pub.type != TPM_ALG_KEYEDHASH) return rc_handle(TPM_RC_TYPE, 1);
+  const TPMA_OBJECT& a = key->pub.objectAttributes;
+  if (a.has(TPMA_OBJECT_restricted) || !a.has(TPMA_OBJECT_sign)) return rc_handle(TPM_RC_ATTRIBUTES, 1);
+  const TPMT_KEYEDHASH_SCHEME& own = key->pub.parameters.keyedHashDetail.scheme;
+  hash = requested;
+  if (own.scheme == TPM_ALG_HMAC) {
+    if (hash != TPM_ALG_NULL && hash != own.details.hashAlg) return rc_param(TPM_RC_VALUE, 2);
+    hash = own.details.hashAlg;
+  } else if (hash == TPM_ALG_NULL) {
+    return rc_param(TPM_RC_VALUE, 2);
+  }
+  return TPM_RC_SUCCESS;
+}
+
 // The NULL-terminated-label rule of RSA encryption (Part 1 §B.10.3): an empty label, or one
 // whose last octet is zero.
 inline bool label_ok(const TPM2B_DATA& label) { return label.size == 0 || label.buffer[label.size - 1] == 0; }

@@ -31,6 +31,30 @@ TPM_RC storage_parent(Command& c, ObjectSlot*& parent) {
 
 }  // namespace
 
+// Generates a child of a storage parent in a free slot (as if loaded: hierarchy and qualified
+// name set) and wraps its sensitive area for the parent. On failure nothing stays loaded.
+TPM_RC create_child(Command& c, const ObjectSlot& parent, const TPMT_PUBLIC& tmpl, const TPMS_SENSITIVE_CREATE& sens,
+                    ObjectSlot*& obj, TPM2B_PRIVATE& out_private) {
+  obj = object_allocate(c.st);
+  if (!obj) return TPM_RC_OBJECT_MEMORY;
+  TPM_RC rc = object_generate(tmpl, sens, tpm_random_source(c.tpm), *obj);
+  if (rc == TPM_RC_SUCCESS && !public_name(obj->pub, obj->name)) rc = TPM_RC_FAILURE;
+  if (rc == TPM_RC_SUCCESS) {
+    TPMT_SENSITIVE s;
+    object_sensitive(*obj, s);
+    rc = sensitive_wrap(parent, obj->name, s, out_private);
+    crypto::zeroize(s);
+  }
+  if (rc != TPM_RC_SUCCESS) {
+    object_flush(*obj);
+    obj = nullptr;
+    return rc;
+  }
+  obj->hierarchy = parent.hierarchy;
+  qualified_name(obj->pub.nameAlg, parent.qualified_name.view(), obj->name, obj->qualified_name);
+  return TPM_RC_SUCCESS;
+}
+
 TPM_RC TPM2_Create(Command& c) {
   TPM2B_SENSITIVE_CREATE in_sensitive;
   TPM2B_PUBLIC in_public;
@@ -42,27 +66,17 @@ TPM_RC TPM2_Create(Command& c) {
   if (TPM_RC rc = public_check(in_public.t, parent)) return rc_param(rc, 2);
   if (TPM_RC rc = sensitive_create_check(in_public.t, in_sensitive.t)) return rc_param(rc, 1);
   // The new object is built in a free slot, as if loaded, and flushed before returning.
-  ObjectSlot* obj = object_allocate(c.st);
-  if (!obj) return TPM_RC_OBJECT_MEMORY;
-  TPM_RC rc = object_generate(in_public.t, in_sensitive.t, tpm_random_source(c.tpm), *obj);
-  crypto::zeroize(in_sensitive);
-  if (rc == TPM_RC_SUCCESS && !public_name(obj->pub, obj->name)) rc = TPM_RC_FAILURE;
+  ObjectSlot* obj = nullptr;
   TPM2B_PRIVATE out_private;
-  if (rc == TPM_RC_SUCCESS) {
-    TPMT_SENSITIVE sens;
-    object_sensitive(*obj, sens);
-    rc = sensitive_wrap(*parent, obj->name, sens, out_private);
-    crypto::zeroize(sens);
-  }
-  if (rc == TPM_RC_SUCCESS) {
-    obj->hierarchy = parent->hierarchy;
-    c.put(out_private);
-    c.put(Sized<TPMT_PUBLIC>{0, obj->pub});
-    write_creation(c, *obj, parent->pub.nameAlg, parent->name.view(), parent->qualified_name.view(), outside_info,
-                   creation_pcr);
-  }
+  TPM_RC rc = create_child(c, *parent, in_public.t, in_sensitive.t, obj, out_private);
+  crypto::zeroize(in_sensitive);
+  if (rc != TPM_RC_SUCCESS) return rc;
+  c.put(out_private);
+  c.put(Sized<TPMT_PUBLIC>{0, obj->pub});
+  write_creation(c, *obj, parent->pub.nameAlg, parent->name.view(), parent->qualified_name.view(), outside_info,
+                 creation_pcr);
   object_flush(*obj);
-  return rc;
+  return TPM_RC_SUCCESS;
 }
 
 TPM_RC TPM2_Load(Command& c) {
@@ -211,21 +225,7 @@ TPM_RC TPM2_CreateLoaded(Command& c) {
   if (!parent) {
     rc = derive_primary(c, parent_handle, in_sensitive.t, in_public.t, obj);
   } else {
-    obj = object_allocate(c.st);
-    rc = obj ? object_generate(in_public.t, in_sensitive.t, tpm_random_source(c.tpm), *obj) : TPM_RC_OBJECT_MEMORY;
-    if (rc == TPM_RC_SUCCESS && !public_name(obj->pub, obj->name)) rc = TPM_RC_FAILURE;
-    if (rc == TPM_RC_SUCCESS) {
-      TPMT_SENSITIVE sens;
-      object_sensitive(*obj, sens);
-      rc = sensitive_wrap(*parent, obj->name, sens, out_private);
-      crypto::zeroize(sens);
-    }
-    if (rc == TPM_RC_SUCCESS) {
-      obj->hierarchy = parent->hierarchy;
-      qualified_name(obj->pub.nameAlg, parent->qualified_name.view(), obj->name, obj->qualified_name);
-    } else if (obj) {
-      object_flush(*obj);
-    }
+    rc = create_child(c, *parent, in_public.t, in_sensitive.t, obj, out_private);
   }
   crypto::zeroize(in_sensitive);
   if (rc != TPM_RC_SUCCESS) return rc;

@@ -2,6 +2,7 @@
 // incremental hash state, authorized by the authValue given at its start.
 #include "crypto/crypto.h"
 #include "tpm/commands/commands.h"
+#include "tpm/commands/keys_common.h"
 #include "tpm/commands/tickets.h"
 #include "tpm/subsystem/subsystems.h"
 #include "tpm/tpm.h"
@@ -52,19 +53,9 @@ TPM_RC TPM2_HMAC_Start(Command& c) {
   TPM2B_AUTH auth;
   TPMI_ALG_HASH_NULL hash_alg;
   if (TPM_RC rc = c.parse(auth, hash_alg)) return rc;
-  ObjectSlot* key = object_at(c.st, c.handles[0]);
-  if (key->kind != SlotKind::object || key->public_only || key->pub.type != TPM_ALG_KEYEDHASH)
-    return rc_handle(TPM_RC_TYPE, 1);
-  const TPMA_OBJECT& a = key->pub.objectAttributes;
-  if (a.has(TPMA_OBJECT_restricted) || !a.has(TPMA_OBJECT_sign)) return rc_handle(TPM_RC_ATTRIBUTES, 1);
-  const TPMT_KEYEDHASH_SCHEME& own = key->pub.parameters.keyedHashDetail.scheme;
-  TPM_ALG_ID hash = hash_alg;
-  if (own.scheme == TPM_ALG_HMAC) {
-    if (hash != TPM_ALG_NULL && hash != own.details.hashAlg) return rc_param(TPM_RC_VALUE, 2);
-    hash = own.details.hashAlg;
-  } else if (hash == TPM_ALG_NULL) {
-    return rc_param(TPM_RC_VALUE, 2);
-  }
+  ObjectSlot* key;
+  TPM_ALG_ID hash;
+  if (TPM_RC rc = hmac_key(c, hash_alg, key, hash)) return rc;
   ObjectSlot* s = object_allocate(c.st);
   if (!s) return TPM_RC_OBJECT_MEMORY;
   crypto::HmacState h;

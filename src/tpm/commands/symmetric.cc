@@ -113,19 +113,9 @@ TPM_RC TPM2_HMAC(Command& c) {
   TPM2B_MAX_BUFFER buffer;
   TPMI_ALG_HASH_NULL hash_alg;
   if (TPM_RC rc = c.parse(buffer, hash_alg)) return rc;
-  ObjectSlot* key = loaded_private_key(c, 0);
-  if (!key || key->pub.type != TPM_ALG_KEYEDHASH) return rc_handle(TPM_RC_TYPE, 1);
-  const TPMA_OBJECT& a = key->pub.objectAttributes;
-  if (a.has(TPMA_OBJECT_restricted) || !a.has(TPMA_OBJECT_sign)) return rc_handle(TPM_RC_ATTRIBUTES, 1);
-  // The key's HMAC scheme fixes the hash; without one the caller names it.
-  const TPMT_KEYEDHASH_SCHEME& own = key->pub.parameters.keyedHashDetail.scheme;
-  TPM_ALG_ID hash = hash_alg;
-  if (own.scheme == TPM_ALG_HMAC) {
-    if (hash != TPM_ALG_NULL && hash != own.details.hashAlg) return rc_param(TPM_RC_VALUE, 2);
-    hash = own.details.hashAlg;
-  } else if (hash == TPM_ALG_NULL) {
-    return rc_param(TPM_RC_VALUE, 2);
-  }
+  ObjectSlot* key;
+  TPM_ALG_ID hash;
+  if (TPM_RC rc = hmac_key(c, hash_alg, key, hash)) return rc;
   TPM2B_DIGEST out;
   out.size = static_cast<uint16_t>(crypto::hmac(to_crypto(hash), key->bits.view(), buffer.view(), out.buffer));
   c.put(out);

@@ -240,7 +240,7 @@ void object_sensitive(const ObjectSlot& o, TPMT_SENSITIVE& out) {
   }
 }
 
-TPM_RC object_from_parts(const TPMT_PUBLIC& pub, const TPMT_SENSITIVE& sens, ObjectSlot& out) {
+TPM_RC object_from_parts(const TPMT_PUBLIC& pub, const TPMT_SENSITIVE& sens, ObjectSlot& out, bool check_binding) {
   if (sens.sensitiveType != pub.type) return TPM_RC_TYPE;
   std::construct_at(&out);  // in place: an ObjectSlot temporary is kilobytes of stack
   out.kind = SlotKind::object;
@@ -266,6 +266,7 @@ TPM_RC object_from_parts(const TPMT_PUBLIC& pub, const TPMT_SENSITIVE& sens, Obj
       if (sens.sensitive.ecc.size != n || pub.unique.ecc.x.size != n || pub.unique.ecc.y.size != n)
         return TPM_RC_KEY;
       std::memcpy(out.ecc.d, sens.sensitive.ecc.buffer, n);
+      if (!check_binding) break;
       crypto::EccPoint q;
       if (!crypto::ecc_scalar_valid(curve, out.ecc) ||
           crypto::ecc_point_mul(curve, out.ecc, nullptr, q) != crypto::Status::ok ||
@@ -337,7 +338,7 @@ TPM_RC object_deserialize(Reader& r, ObjectSlot& o) {
     TPMT_SENSITIVE sens;
     TPM2B_NAME qn;
     if (!r.u32(hierarchy) || unmarshal(r, pub) || unmarshal(r, sens) || unmarshal(r, qn)) return TPM_RC_INTEGRITY;
-    TPM_RC rc = object_from_parts(pub.t, sens, o);
+    TPM_RC rc = object_from_parts(pub.t, sens, o, /*check_binding=*/false);  // sealed by us
     crypto::zeroize(sens);
     if (rc != TPM_RC_SUCCESS) return TPM_RC_INTEGRITY;
     o.hierarchy = hierarchy;

@@ -75,8 +75,10 @@ TPM_RC object_generate(const TPMT_PUBLIC& tmpl, const TPMS_SENSITIVE_CREATE& s, 
 void object_sensitive(const ObjectSlot& o, TPMT_SENSITIVE& out);
 // Rebuilds a loaded object from its public and sensitive areas, checking that they belong
 // together (TPM_RC_BINDING) and computing its Name. Hierarchy and qualified name are the
-// caller's.
-TPM_RC object_from_parts(const TPMT_PUBLIC& pub, const TPMT_SENSITIVE& sens, ObjectSlot& out);
+// caller's. check_binding may be false only for areas this TPM sealed itself (saved contexts,
+// persistent objects), where the point-multiply of the ECC check would be wasted work.
+TPM_RC object_from_parts(const TPMT_PUBLIC& pub, const TPMT_SENSITIVE& sens, ObjectSlot& out,
+                         bool check_binding = true);
 // Protected storage (Part 1 §23): the child's sensitive area encrypted with a key derived from
 // the parent's seed and bound to the child's Name, under an outer HMAC.
 TPM_RC sensitive_wrap(const ObjectSlot& parent, const TPM2B_NAME& name, const TPMT_SENSITIVE& sens,
