@@ -1,4 +1,6 @@
 // Backend-independent utilities: constant-time compare, wipe, algorithm queries.
+#include <cstring>
+
 #include "crypto/crypto.h"
 
 namespace utpm::crypto {
@@ -14,10 +16,11 @@ bool ct_equal(Bytes a, Bytes b) {
 
 void zeroize(void* p, size_t n) {
   if (p == nullptr || n == 0) return;
-  // Writes through a volatile pointer cannot be removed as dead stores; the barrier keeps
-  // the compiler from assuming the memory is unused afterwards.
-  volatile uint8_t* v = static_cast<volatile uint8_t*>(p);
-  for (size_t i = 0; i < n; ++i) v[i] = 0;
+  // A plain memset may be removed as a dead store; the barrier after it tells the compiler the
+  // memory is read (through p) by code it cannot see, so the stores must happen. This keeps
+  // memset's word-wide speed: the engine wipes kilobyte-sized object slots on every flush, and
+  // a volatile byte loop was 11 % of utpmd's instructions in an HMAC workload (callgrind).
+  std::memset(p, 0, n);
   __asm__ __volatile__("" : : "r"(p) : "memory");
 }
 
