@@ -6,58 +6,13 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <map>
-#include <optional>
-#include <vector>
 
 #include "tpm/platform.h"
 #include "tpm/profile.h"
+#include "tpm/testing/ram_nv_store.h"
 #include "tpm/tpm.h"
 
 namespace {
-
-using utpm::tpm::NvStore;
-
-class RamStore : public NvStore {
- public:
-  Result read(uint32_t id, std::span<uint8_t> out, size_t& len) override {
-    const std::vector<uint8_t>* rec = nullptr;
-    if (auto s = staged_.find(id); s != staged_.end()) {
-      if (!s->second) return Result::not_found;
-      rec = &*s->second;
-    } else if (auto c = committed_.find(id); c != committed_.end()) {
-      rec = &c->second;
-    } else {
-      return Result::not_found;
-    }
-    if (rec->size() > out.size()) return Result::too_large;
-    std::memcpy(out.data(), rec->data(), rec->size());
-    len = rec->size();
-    return Result::ok;
-  }
-  Result write(uint32_t id, std::span<const uint8_t> d) override {
-    staged_[id] = std::vector<uint8_t>(d.begin(), d.end());
-    return Result::ok;
-  }
-  Result remove(uint32_t id) override {
-    if (!committed_.count(id) && !(staged_.count(id) && staged_[id])) return Result::not_found;
-    staged_[id] = std::nullopt;
-    return Result::ok;
-  }
-  Result commit() override {
-    for (auto& [id, v] : staged_) {
-      if (v) committed_[id] = *v;
-      else committed_.erase(id);
-    }
-    staged_.clear();
-    return Result::ok;
-  }
-  void abort() override { staged_.clear(); }
-
- private:
-  std::map<uint32_t, std::vector<uint8_t>> committed_;
-  std::map<uint32_t, std::optional<std::vector<uint8_t>>> staged_;
-};
 
 class FuzzPlatform : public utpm::tpm::Platform {
  public:
@@ -66,12 +21,12 @@ class FuzzPlatform : public utpm::tpm::Platform {
     return true;
   }
   uint64_t now_ms() override { return now_ += 7; }
-  NvStore& nv() override { return store_; }
+  utpm::tpm::NvStore& nv() override { return store_; }
 
  private:
   uint64_t now_ = 0;
   uint32_t counter_ = 0;
-  RamStore store_;
+  utpm::tpm::testing::RamNvStore store_;
 };
 
 FuzzPlatform platform;

@@ -8,26 +8,11 @@
 #include <vector>
 
 #include "tpm/platform.h"
+#include "tpm/testing/ram_nv_store.h"
 #include "tpm/tpm.h"
 
 namespace utpm::tpm::testing {
 
-class RamNvStore : public NvStore {
- public:
-  Result read(uint32_t id, std::span<uint8_t> out, size_t& len) override;
-  Result write(uint32_t id, std::span<const uint8_t> data) override;
-  Result remove(uint32_t id) override;
-  Result commit() override;
-  void abort() override { staged_.clear(); }
-
-  std::map<uint32_t, std::vector<uint8_t>> committed;
-  int commits = 0;
-  bool fail_commit = false;
-  NvStore::Result fail_read = NvStore::Result::ok;
-
- private:
-  std::map<uint32_t, std::optional<std::vector<uint8_t>>> staged_;
-};
 
 class FakePlatform : public Platform {
  public:
