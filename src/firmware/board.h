@@ -23,7 +23,8 @@ uint32_t millis();
 
 // A free-running performance counter for per-command cost: CPU cycles on the Nucleo (DWT,
 // extended to 64 bits), instructions on QEMU run with `-icount shift=0` (SysTick-derived).
-// 64 bits because RSA-2048 key derivation alone can take over 2^32 of either.
+// 64 bits because RSA-2048 key derivation alone has measured up to 2.5e9 instructions, and
+// the prime search makes longer runs possible.
 uint64_t cycles();
 extern const char* const kCyclesUnit;
 
