@@ -21,9 +21,11 @@ void init();
 // Milliseconds since boot (SysTick). Wraps after 49 days; callers use differences.
 uint32_t millis();
 
-// A free-running performance counter for per-command cost: CPU cycles on the Nucleo (DWT),
-// instructions on QEMU run with `-icount shift=0` (SysTick-derived). See cycles_unit().
-uint32_t cycles();
+// A free-running performance counter for per-command cost: CPU cycles on the Nucleo (DWT,
+// extended to 64 bits), instructions on QEMU run with `-icount shift=0` (SysTick-derived).
+// 64 bits because RSA-2048 key derivation alone has measured up to 2.5e9 instructions, and
+// the prime search makes longer runs possible.
+uint64_t cycles();
 extern const char* const kCyclesUnit;
 
 // Takes the next received byte from the UART ring buffer; false if none is waiting.
@@ -42,6 +44,11 @@ bool physical_presence();
 
 // Refreshes the independent watchdog (no-op where none exists).
 void watchdog_kick();
+// While a command runs the main loop cannot kick the watchdog, and RSA key derivation can take
+// longer than its period. Between hold and release the SysTick interrupt keeps the watchdog
+// fed, but only until max_ms have passed: a command that runs longer is taken as hung.
+void watchdog_hold(uint32_t max_ms);
+void watchdog_release();
 
 // Sleeps until the next interrupt (UART byte or the 1 ms SysTick).
 void idle();

@@ -5,6 +5,7 @@
 //
 // Command:  80 01 | 00 00 00 0a | 20 00 f0 01           (TPM_ST_NO_SESSIONS, no parameters)
 // Response: 80 01 | size | 00 00 00 00 | DiagReport fields, each a big-endian u32, in order.
+// Format 2 appended last_cost_high; a reader of format 1 sees the same first 12 fields.
 #pragma once
 
 #include <cstddef>
@@ -20,20 +21,22 @@ struct DiagReport {
   uint32_t stack_high_water;  // deepest stack use since boot (painted-stack scan)
   uint32_t static_ram;        // .data + .bss
   uint32_t last_command;      // command code of the previous command
-  uint32_t last_cost;         // its cost in board::kCyclesUnit (insns on QEMU -icount, cycles on the board)
+  uint32_t last_cost;         // its cost in board::kCyclesUnit (insns on QEMU -icount, cycles on the
+                              // board), low 32 bits (last_cost_high holds the rest)
   uint32_t uptime_ms;
   uint32_t uart_overruns;     // RX bytes dropped because the ring was full
   uint32_t boot_count;        // persisted by the firmware: proves the store survives restarts
   uint32_t store_used;        // bytes of the store area in use
   uint32_t cost_unit;         // 1 = instructions (QEMU -icount shift=0), 2 = CPU cycles (DWT)
   uint32_t features;          // kFeature* bits: what this image was built with
+  uint32_t last_cost_high;    // high 32 bits of last_cost (format 2)
 };
 inline constexpr uint32_t kFeatureEngine = 1u << 0;       // the TPM engine answers commands
 inline constexpr uint32_t kFeatureLinkDecoder = 1u << 1;  // src/link decoder
 inline constexpr uint32_t kFeatureSecureStore = 1u << 2;  // src/storage secure store
-inline constexpr uint32_t kDiagFormat = 1;
-inline constexpr size_t kDiagFields = 12;
-static_assert(sizeof(DiagReport) == kDiagFields * 4, "wire layout: 12 u32 fields, no padding");
+inline constexpr uint32_t kDiagFormat = 2;
+inline constexpr size_t kDiagFields = 13;
+static_assert(sizeof(DiagReport) == kDiagFields * 4, "wire layout: 13 u32 fields, no padding");
 inline constexpr size_t kDiagResponseSize = 10 + sizeof(DiagReport);
 
 }  // namespace utpm::firmware

@@ -91,9 +91,13 @@ link::BufferedDecoder<profile::kMaxCommandSize> decoder;
 uint8_t response[profile::kMaxResponseSize];
 size_t response_len = 0;
 
+// Longest a command may run before the watchdog takes it as hung (RSA-2048 key derivation
+// has been measured at up to 2.5e9 instructions, about 40 s at 80 MHz).
+constexpr uint32_t kMaxCommandMs = 300'000;
+
 uint32_t boot_count = 0;
 uint32_t last_command = 0;
-uint32_t last_cost = 0;
+uint64_t last_cost = 0;
 
 void put_u32(uint8_t* p, uint32_t v) {
   p[0] = static_cast<uint8_t>(v >> 24);
@@ -121,13 +125,14 @@ size_t diagnostics() {
       static_cast<uint32_t>(runtime::stack_high_water()),
       static_cast<uint32_t>(reinterpret_cast<uintptr_t>(__bss_end) - reinterpret_cast<uintptr_t>(__data_start)),
       last_command,
-      last_cost,
+      static_cast<uint32_t>(last_cost),
       board::millis(),
       board::uart_overruns(),
       boot_count,
       static_cast<uint32_t>(store.get().used_bytes()),
       std::strcmp(board::kCyclesUnit, "cycles") == 0 ? 2u : 1u,
       kFeatures,
+      static_cast<uint32_t>(last_cost >> 32),
   };
   header_only(0x8001, 0);
   for (size_t i = 0; i < kDiagFields; ++i) put_u32(response + 10 + 4 * i, fields[i]);
@@ -167,8 +172,10 @@ void on_command(const link::Event& ev) {
   } else
 #endif
   {
-    const uint32_t start = board::cycles();
+    const uint64_t start = board::cycles();
+    board::watchdog_hold(kMaxCommandMs);
     response_len = execute(ev.locality, ev.data);
+    board::watchdog_release();
     last_cost = board::cycles() - start;
     last_command = cc;
   }

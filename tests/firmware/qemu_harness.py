@@ -16,7 +16,7 @@ import tty
 
 CC_FIRMWARE_DIAGNOSTICS = 0x2000F001
 DIAG_FIELDS = ("format", "stack_reserve", "stack_high_water", "static_ram", "last_command",
-               "last_cost", "uptime_ms", "uart_overruns", "boot_count", "store_used", "cost_unit", "features")
+               "last_cost", "uptime_ms", "uart_overruns", "boot_count", "store_used", "cost_unit", "features", "last_cost_high")
 FEATURE_ENGINE = 1 << 0
 FEATURE_LINK_DECODER = 1 << 1
 FEATURE_SECURE_STORE = 1 << 2
@@ -178,7 +178,9 @@ class QemuFirmware:
         tag, size, rc, body = parse_response(rsp)
         if rc != 0 or len(body) != 4 * len(DIAG_FIELDS):
             raise AssertionError(f"bad diagnostics response {rsp.hex()}")
-        return dict(zip(DIAG_FIELDS, struct.unpack(f">{len(DIAG_FIELDS)}I", body)))
+        d = dict(zip(DIAG_FIELDS, struct.unpack(f">{len(DIAG_FIELDS)}I", body)))
+        d["last_cost"] |= d.pop("last_cost_high") << 32
+        return d
 
     def cost_of(self, cmd, timeout=30.0):
         """Runs one command and returns (response, its cost as the firmware measured it)."""

@@ -153,7 +153,7 @@ class FirmwareE2E(Tools, unittest.TestCase):
     # ---- firmware diagnostics ----
     def test_10_diagnostics(self):
         d = FW.diagnostics()
-        self.assertEqual(d["format"], 1)
+        self.assertEqual(d["format"], 2)
         self.assertGreater(d["stack_reserve"], 0)
         # The painted stack shows real use, and it stayed inside its reserve.
         self.assertGreater(d["stack_high_water"], 64)

@@ -76,6 +76,12 @@ constexpr uintptr_t kIwdg = 0x40003000;
 
 RingBuffer<512> rx_ring;
 volatile uint32_t ms_ticks = 0;
+// Upper half of the 64-bit cycle count: the SysTick interrupt (1 kHz, far more often than the
+// 53 s wrap of the 32-bit DWT counter at 80 MHz) notices each wrap.
+volatile uint32_t cycles_high = 0;
+volatile uint32_t cycles_last = 0;
+// Nonzero while a command runs: SysTick feeds the watchdog until this millisecond.
+volatile uint32_t hold_until_ms = 0;
 uint32_t rng_last = 0;
 bool rng_primed = false;
 
@@ -207,7 +213,15 @@ void init() {
 }
 
 uint32_t millis() { return ms_ticks; }
-uint32_t cycles() { return reg(mmio::kDwtCyccnt); }
+uint64_t cycles() {
+  for (;;) {
+    const uint32_t high = cycles_high;
+    const uint32_t last = cycles_last;
+    const uint32_t low = reg(mmio::kDwtCyccnt);
+    // Retry if SysTick ran in between; count a wrap it has not seen yet (it runs every 1 ms).
+    if (high == cycles_high) return (uint64_t{high + (low < last ? 1u : 0u)} << 32) | low;
+  }
+}
 
 bool uart_pop(uint8_t& byte) { return rx_ring.pop(byte); }
 uint32_t uart_overruns() { return rx_ring.overruns(); }
@@ -233,6 +247,8 @@ bool entropy(std::span<uint8_t> out) {
 bool physical_presence() { return (reg(kGpioC + kIdr) & (1u << 13)) == 0; }
 
 void watchdog_kick() { reg(kIwdg + 0x00) = 0xAAAA; }
+void watchdog_hold(uint32_t max_ms) { hold_until_ms = ms_ticks + (max_ms == 0 ? 1 : max_ms); }
+void watchdog_release() { hold_until_ms = 0; }
 void idle() { mmio::wait_for_interrupt(); }
 
 storage::FlashDevice& store_flash() { return store_dev; }
@@ -257,7 +273,15 @@ void NMI_Handler() {
   if (!utpm::storage::Stm32l4Flash::on_nmi()) utpm::firmware::board::panic("NMI");
 }
 
-void SysTick_Handler() { utpm::firmware::board::ms_ticks = utpm::firmware::board::ms_ticks + 1; }
+void SysTick_Handler() {
+  using namespace utpm::firmware::board;
+  ms_ticks = ms_ticks + 1;
+  const uint32_t now = utpm::firmware::mmio::reg(utpm::firmware::mmio::kDwtCyccnt);
+  if (now < cycles_last) cycles_high = cycles_high + 1;
+  cycles_last = now;
+  const uint32_t until = hold_until_ms;
+  if (until != 0 && static_cast<int32_t>(until - ms_ticks) > 0) watchdog_kick();
+}
 
 void USART2_IRQHandler() {
   using namespace utpm::firmware;

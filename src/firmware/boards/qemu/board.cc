@@ -128,14 +128,14 @@ void init() {
 
 uint32_t millis() { return ms_ticks; }
 
-uint32_t cycles() {
+uint64_t cycles() {
   uint32_t ms, val;
   do {
     ms = ms_ticks;
     val = reg(mmio::kSysTickVal);
   } while (ms != ms_ticks);
   const uint64_t ticks = uint64_t{ms} * kTicksPerMs + (kTicksPerMs - 1 - val);
-  return static_cast<uint32_t>(ticks * 125 / 21);  // ns = ticks * 1000 / 168
+  return ticks * 125 / 21;  // ns = ticks * 1000 / 168
 }
 
 bool uart_pop(uint8_t& byte) { return rx_ring.pop(byte); }
@@ -156,6 +156,8 @@ bool entropy(std::span<uint8_t> out) {
 
 bool physical_presence() { return false; }
 void watchdog_kick() {}
+void watchdog_hold(uint32_t) {}
+void watchdog_release() {}
 void idle() { mmio::wait_for_interrupt(); }
 
 storage::FlashDevice& store_flash() { return device(store_dev); }
