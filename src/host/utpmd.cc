@@ -19,6 +19,7 @@
 #include "crypto/crypto.h"
 #include "host/daemon.h"
 #include "host/secure_nv_store.h"
+#include "host/serial_bridge.h"
 #include "host/host_platform.h"
 #include "host/tpm_engine_link.h"
 #include "tpm/profile.h"
@@ -45,6 +46,8 @@ constexpr const char* kUsage =
     "                     legacy 'Tpm2' frames, recognised frame by frame\n"
     "  --unix PATH        the same stream protocols on a unix socket at PATH\n"
     "  --trace            one line per command on stderr: name, locality, sizes, rc, duration\n"
+    "  --bridge DEVICE[,baud=N]  serve the TPM of a board on a serial line (e.g. /dev/ttyACM0)\n"
+    "                     instead of the built-in engine; no state of its own\n"
     "  --stall-timeout MS drop a partial command on the pty/unix stream after MS milliseconds\n"
     "                     without a byte (default 2000)\n"
     "  --help, --version\n"
@@ -65,6 +68,8 @@ struct Options {
   std::string unix_path;
   bool trace = false;
   uint32_t stall_timeout_ms = 2000;
+  std::string bridge_device;  // --bridge: the TPM is a board on this serial line
+  unsigned bridge_baud = 115200;
 };
 
 [[noreturn]] void usage_error(const std::string& msg) {
@@ -128,6 +133,16 @@ Options parse(int argc, char** argv) {
       if (o.unix_path.empty()) usage_error("--unix needs a socket path");
     } else if (arg == "--trace") {
       o.trace = true;
+    } else if (arg == "--bridge") {
+      std::string v = need_value();
+      if (const size_t comma = v.find(",baud="); comma != std::string::npos) {
+        char* end = nullptr;
+        o.bridge_baud = static_cast<unsigned>(std::strtoul(v.c_str() + comma + 6, &end, 10));
+        if (*end != '\0' || o.bridge_baud == 0) usage_error("--bridge wants DEVICE or DEVICE,baud=N");
+        v.resize(comma);
+      }
+      if (v.empty()) usage_error("--bridge needs a serial device");
+      o.bridge_device = v;
     } else if (arg == "--stall-timeout") {
       const std::string v = need_value();
       char* end = nullptr;
@@ -204,22 +219,34 @@ int main(int argc, char** argv) {
 
   // The secure store (docs/storage.md): encrypted, authenticated, rollback-checked against the
   // anchor file, power-loss safe. A store that fails its checks is reported, never reset.
+  // A bridge keeps no TPM state: the board has its own store.
   host::SecureNvStore nv;
-  {
+  std::unique_ptr<host::HostPlatform> platform;
+  std::unique_ptr<tpm::Tpm> tpm;
+  std::unique_ptr<host::EngineLink> link;
+  if (!opt.bridge_device.empty()) {
+    auto bridge = std::make_unique<host::SerialBridge>();
+    std::string bridge_error;
+    if (!bridge->open(opt.bridge_device, opt.bridge_baud, bridge_error)) {
+      std::fprintf(stderr, "utpmd: %s\n", bridge_error.c_str());
+      return 1;
+    }
+    bridge->set_trace(opt.trace ? stderr : nullptr);
+    link = std::move(bridge);
+  } else {
     std::string nv_error;
     if (!nv.open({opt.state, "", std::nullopt}, nv_error))
       std::fprintf(stderr, "utpmd: %s; the TPM will report failure mode\n", nv_error.c_str());
+    platform = std::make_unique<host::HostPlatform>(nv);
+    tpm = std::make_unique<tpm::Tpm>(*platform);
+    tpm->power_on();
+    if (tpm->in_failure_mode()) {
+      std::fprintf(stderr, "utpmd: TPM is in failure mode: %s\n",
+                   tpm::failure_cause_name(tpm->failure_cause()));
+    }
+    link = std::make_unique<host::TpmEngineLink>(*tpm, *platform, opt.trace ? stderr : nullptr);
   }
-  host::HostPlatform platform(nv);
-  auto tpm = std::make_unique<tpm::Tpm>(platform);
-  tpm->power_on();
-  if (tpm->in_failure_mode()) {
-    std::fprintf(stderr, "utpmd: TPM is in failure mode: %s\n",
-                 tpm::failure_cause_name(tpm->failure_cause()));
-  }
-
-  host::TpmEngineLink link(*tpm, platform, opt.trace ? stderr : nullptr);
-  host::Daemon daemon(link, profile::kMaxCommandSize, opt.stall_timeout_ms, stderr, opt.trace);
+  host::Daemon daemon(*link, profile::kMaxCommandSize, opt.stall_timeout_ms, stderr, opt.trace);
   std::string error;
   if (opt.mssim && !daemon.add_mssim(opt.mssim_host, opt.mssim_port, error)) {
     std::fprintf(stderr, "utpmd: %s\n", error.c_str());
@@ -234,7 +261,11 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  std::fprintf(stderr, "utpmd %s: state %s\n", UTPM_VERSION, absolute(opt.state).c_str());
+  if (opt.bridge_device.empty())
+    std::fprintf(stderr, "utpmd %s: state %s\n", UTPM_VERSION, absolute(opt.state).c_str());
+  else
+    std::fprintf(stderr, "utpmd %s: bridge to the board on %s (%u baud)\n", UTPM_VERSION,
+                 opt.bridge_device.c_str(), opt.bridge_baud);
   if (opt.mssim) {
     std::fprintf(stderr, "utpmd: mssim on %s:%u (platform %u)   -T mssim:host=%s,port=%u\n",
                  opt.mssim_host.c_str(), unsigned{opt.mssim_port}, opt.mssim_port + 1u,
@@ -253,7 +284,7 @@ int main(int argc, char** argv) {
 
   const int rc = daemon.run(signal_fd);
   // power_off is the engine's orderly end of a power cycle (state written by Shutdown stays).
-  tpm->power_off();
+  if (tpm) tpm->power_off();
   ::close(signal_fd);
   ::close(lock_fd);
   std::fprintf(stderr, "utpmd: stopped\n");
