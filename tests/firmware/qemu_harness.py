@@ -77,7 +77,11 @@ class QemuFirmware:
         # Raw 8N1, no echo, no CR/LF translation: the TPM stream is binary. The fd stays open
         # for the life of this QEMU so the setting persists for other openers (socat, TCTIs).
         tty.setraw(self.fd, termios.TCSANOW)
-        self.wait_ready(deadline)
+        try:
+            self.wait_ready(deadline)
+        except BaseException:
+            self.stop()  # a QEMU that never answered is still ours: do not leave it running
+            raise
 
     def wait_ready(self, deadline):
         # The firmware answers diagnostics as soon as its main loop runs.

@@ -38,7 +38,11 @@ class Bridge(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory(prefix="utpm-bridge-")
         cls.fw = QemuFirmware(ARGS.elf, cls.tmp.name, os.path.join(cls.tmp.name, "nv.bin"))
-        cls.fw.start()
+        try:
+            cls.fw.start()
+        except Exception:
+            cls.fw.stop()  # a QEMU that did not come up is still ours to stop
+            raise
         os.close(cls.fw.fd)  # the bridge is the only one on the line from here on
         cls.fw.fd = None
         cls.port = free_port_pair()
@@ -53,6 +57,7 @@ class Bridge(unittest.TestCase):
                 break
             except OSError:
                 if time.monotonic() > deadline or cls.utpmd.poll() is not None:
+                    cls.tearDownClass()
                     raise RuntimeError("utpmd --bridge did not start")
                 time.sleep(0.05)
         cls.tcti = f"mssim:host=127.0.0.1,port={cls.port}"
