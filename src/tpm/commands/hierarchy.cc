@@ -192,8 +192,7 @@ TPM_RC TPM2_ClearControl(Command& c) {
 TPM_RC TPM2_HierarchyChangeAuth(Command& c) {
   TPM2B_AUTH new_auth;
   if (TPM_RC rc = c.parse(new_auth)) return rc;
-  size_t n = new_auth.size;
-  while (n > 0 && new_auth.buffer[n - 1] == 0) --n;
+  const size_t n = auth_trimmed(&new_auth).size();
   if (n > digest_size(TPM_ALG_SHA256)) return rc_param(TPM_RC_SIZE, 1);  // the context hash
   new_auth.size = static_cast<uint16_t>(n);
   State& st = c.st;

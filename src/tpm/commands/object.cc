@@ -133,9 +133,7 @@ TPM_RC TPM2_ObjectChangeAuth(Command& c) {
   if (qn.size != o->qualified_name.size || !crypto::ct_equal(qn.view(), o->qualified_name.view()))
     return rc_handle(TPM_RC_TYPE, 2);
   // The new authValue is no longer than the object's digest (trailing zeros not counted).
-  size_t n = new_auth.size;
-  while (n > 0 && new_auth.buffer[n - 1] == 0) --n;
-  if (n > digest_size(o->pub.nameAlg)) return rc_param(TPM_RC_SIZE, 1);
+  if (auth_trimmed(&new_auth).size() > digest_size(o->pub.nameAlg)) return rc_param(TPM_RC_SIZE, 1);
   TPMT_SENSITIVE sens;
   object_sensitive(*o, sens);
   sens.authValue = new_auth;

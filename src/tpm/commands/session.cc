@@ -89,10 +89,9 @@ TPM_RC TPM2_StartAuthSession(Command& c) {
     if (bind != TPM_RH_NULL) {
       EntityAuth ea{};
       if (TPM_RC rc = entity_auth(c.st, bind, ea)) return rc_handle(rc, 2);
-      size_t n = ea.auth ? ea.auth->size : 0;
-      while (n > 0 && ea.auth->buffer[n - 1] == 0) --n;
-      if (n) std::memcpy(key, ea.auth->buffer, n);
-      klen = n;
+      const std::span<const uint8_t> auth = auth_trimmed(ea.auth);
+      if (!auth.empty()) std::memcpy(key, auth.data(), auth.size());
+      klen = auth.size();
       fresh.bind = bind;
       fresh.bind_name.size = static_cast<uint16_t>(entity_name(c.st, bind, fresh.bind_name.buffer));
     }

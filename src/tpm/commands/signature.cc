@@ -67,7 +67,7 @@ crypto::RsaPublicKey rsa_public(const ObjectSlot& key) {
 TPM_RC TPM2_Sign(Command& c) {
   TPM2B_DIGEST digest;
   TPMT_SIG_SCHEME in_scheme;
-  TPMT_TK_HASHCHECK_IN validation;
+  TPMT_TK_HASHCHECK validation;  // unmarshalled as received (any tag); checked below
   if (TPM_RC rc = c.parse(digest, in_scheme, validation)) return rc;
   ObjectSlot* key = loaded_private_key(c, 0);
   if (!key || !key->pub.objectAttributes.has(TPMA_OBJECT_sign)) return rc_handle(TPM_RC_KEY, 1);

@@ -14,14 +14,6 @@
 namespace utpm::tpm {
 namespace {
 
-// authValues are used without trailing zero octets (Part 1 §19.6.5 and §19.6.8).
-std::span<const uint8_t> trimmed(const TPM2B_AUTH* a) {
-  if (!a) return {};
-  size_t n = a->size;
-  while (n > 0 && a->buffer[n - 1] == 0) --n;
-  return {a->buffer, n};
-}
-
 void put_u32(crypto::HashState& h, uint32_t v) {
   const uint8_t b[4] = {uint8_t(v >> 24), uint8_t(v >> 16), uint8_t(v >> 8), uint8_t(v)};
   crypto::hash_update(h, b);
@@ -131,7 +123,7 @@ TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
     if (da_in_lockout(st)) return TPM_RC_LOCKOUT;
   }
   if (c.handles[i] == TPM_RH_LOCKOUT && !lockout_auth_available(c.tpm)) return TPM_RC_LOCKOUT;
-  const std::span<const uint8_t> auth_value = trimmed(ea.auth);
+  const std::span<const uint8_t> auth_value = auth_trimmed(ea.auth);
 
   // An object's attributes decide whether its authValue may be used for a role at all
   // (Part 1 §19.7): USER needs userWithAuth, ADMIN needs adminWithPolicy CLEAR.
@@ -143,7 +135,7 @@ TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
   }
 
   if (s.handle == TPM_RS_PW) {
-    std::span<const uint8_t> given = trimmed(&s.hmac);
+    std::span<const uint8_t> given = auth_trimmed(&s.hmac);
     bool ok = given.size() == auth_value.size() && crypto::ct_equal(given, auth_value);
     return ok ? TPM_RC_SUCCESS : auth_failed(c, c.handles[i], ea.da_protected, n);
   }
@@ -181,7 +173,7 @@ namespace {
 std::span<const uint8_t> session_auth_value(State& st, const SessionIn& s) {
   if (s.authorized_entity == 0 || !s.include_auth_value) return {};
   EntityAuth ea{};
-  return entity_auth(st, s.authorized_entity, ea) == TPM_RC_SUCCESS ? trimmed(ea.auth) : std::span<const uint8_t>{};
+  return entity_auth(st, s.authorized_entity, ea) == TPM_RC_SUCCESS ? auth_trimmed(ea.auth) : std::span<const uint8_t>{};
 }
 
 // Encrypts or decrypts, in place, the data of the TPM2B at the start of `area` with the

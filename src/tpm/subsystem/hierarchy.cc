@@ -42,6 +42,13 @@ size_t entity_name(State& st, TPM_HANDLE h, std::span<uint8_t> out) {
   return 4;
 }
 
+std::span<const uint8_t> auth_trimmed(const TPM2B_AUTH* a) {
+  if (!a) return {};
+  size_t n = a->size;
+  while (n > 0 && a->buffer[n - 1] == 0) --n;
+  return {a->buffer, n};
+}
+
 std::span<const uint8_t> hierarchy_proof(const State& st, TPM_HANDLE hierarchy) {
   switch (hierarchy) {
     case TPM_RH_OWNER: return st.pers.sh_proof;

@@ -141,6 +141,9 @@ struct EntityAuth {
   bool da_protected;
 };
 TPM_RC entity_auth(State& st, TPM_HANDLE h, EntityAuth& out);
+// An authValue as the TPM uses it: without trailing zero octets (Part 1 §19.6.5); empty for
+// nullptr.
+std::span<const uint8_t> auth_trimmed(const TPM2B_AUTH* a);
 // The proof value of a hierarchy (for tickets); empty span for TPM_RH_NULL.
 // The Name of an entity (Part 1 §16): the handle itself for PCRs, permanent handles and
 // sessions; empty for sequence objects. Returns its length.

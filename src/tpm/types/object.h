@@ -334,12 +334,6 @@ struct TPMT_TK_VERIFIED {
   TPM2B_DIGEST digest;
   UTPM_FIELDS(tag, hierarchy, digest)
 };
-struct TPMT_TK_HASHCHECK_IN {  // a ticket as received: any tag, checked by the command
-  TPM_ST tag = 0;
-  TPM_HANDLE hierarchy = TPM_RH_NULL;
-  TPM2B_DIGEST digest;
-  UTPM_FIELDS(tag, hierarchy, digest)
-};
 using TPM2B_ECC_POINT = Sized<TPMS_ECC_POINT>;
 using TPM2B_IV = Tpm2b<16>;
 
