@@ -23,6 +23,12 @@ Status kdf_sp800_108_ctr_hmac(HashAlg alg, Bytes key, Bytes fixed, MutBytes out)
 Status kdfa(HashAlg alg, Bytes key, Bytes label, Bytes context_u, Bytes context_v,
             uint32_t bits, MutBytes out);
 
+// XORs KDFa(alg, key, label, context_u, context_v, 8 * data.size()) into data in place, for
+// data of any size without a buffer of that size: the XOR parameter obfuscation of Part 1
+// §21.2 (mask = KDFa(hash, sessionValue, "XOR", nonceNewer, nonceOlder, bits)). Empty data
+// is left as it is.
+Status kdfa_xor(HashAlg alg, Bytes key, Bytes label, Bytes context_u, Bytes context_v, MutBytes data);
+
 // KDFe (Part 1 §11.4.10.3): SP 800-56A concatenation KDF,
 //   K(i) = H([i]_32 || Z || Label || 0x00 || PartyUInfo || PartyVInfo), i = 1, 2, ...
 // Same label and bit conventions as kdfa(). z is the x coordinate of the shared point.

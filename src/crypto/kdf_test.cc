@@ -102,6 +102,38 @@ TEST(Kdf, KdfaIsTheSp800108CoreWithTpmFixedData) {
   }
 }
 
+TEST(Kdf, KdfaXorMasksEveryOctetOfLargeData) {
+  // The XOR obfuscation mask for data of any size: data ^ SP800-108(Label||0||U||V||[8*len]),
+  // across block boundaries and far beyond any single buffer (parameter encryption of a
+  // 4 KB TPM2B must not leave a tail in clear).
+  const uint8_t key[20] = {5, 4, 3};
+  const uint8_t u[16] = {1}, v[16] = {2};
+  for (HashAlg alg : {HashAlg::sha1, HashAlg::sha256, HashAlg::sha384}) {
+    for (size_t len : {size_t{1}, size_t{19}, size_t{20}, size_t{33}, size_t{1024}, size_t{1025}, size_t{4093}}) {
+      std::vector<uint8_t> data(len);
+      for (size_t i = 0; i < len; ++i) data[i] = static_cast<uint8_t>(i * 7);
+      std::vector<uint8_t> masked = data;
+      ASSERT_EQ(kdfa_xor(alg, key, text("XOR"), u, v, masked), Status::ok);
+      std::vector<uint8_t> fixed = {'X', 'O', 'R', 0};
+      fixed.insert(fixed.end(), std::begin(u), std::end(u));
+      fixed.insert(fixed.end(), std::begin(v), std::end(v));
+      const uint32_t bits = static_cast<uint32_t>(len * 8);
+      for (int s = 24; s >= 0; s -= 8) fixed.push_back(static_cast<uint8_t>(bits >> s));
+      std::vector<uint8_t> mask(len);
+      ASSERT_EQ(kdf_sp800_108_ctr_hmac(alg, key, fixed, mask), Status::ok);
+      size_t unchanged = 0;
+      for (size_t i = 0; i < len; ++i) {
+        ASSERT_EQ(masked[i], data[i] ^ mask[i]) << "octet " << i << " of " << len;
+        unchanged += masked[i] == data[i];
+      }
+      EXPECT_LT(unchanged, len / 8 + 2) << "most octets must change";
+    }
+  }
+  std::vector<uint8_t> none;
+  EXPECT_EQ(kdfa_xor(HashAlg::sha256, key, text("XOR"), u, v, none), Status::ok);
+  EXPECT_EQ(kdfa_xor(static_cast<HashAlg>(0x55), key, text("XOR"), u, v, MutBytes(none)), Status::unsupported);
+}
+
 TEST(Kdf, RejectsBadSizes) {
   const uint8_t key[16] = {};
   std::vector<uint8_t> out(32);

@@ -1,6 +1,8 @@
 // KDFa, KDFe (TPM 2.0 Part 1 §11.4.10) and MGF1, on the backend's hash and HMAC.
 #include "crypto/kdf.h"
 
+#include <cstdint>
+
 namespace utpm::crypto {
 inline namespace UTPM_CRYPTO_NS {
 namespace {
@@ -53,11 +55,15 @@ Status kdf_sp800_108_ctr_hmac(HashAlg alg, Bytes key, Bytes fixed, MutBytes out)
   return Status::ok;
 }
 
-Status kdfa(HashAlg alg, Bytes key, Bytes label, Bytes context_u, Bytes context_v,
-            uint32_t bits, MutBytes out) {
+namespace {
+
+// The KDFa output stream for (key, label, u, v, bits), handed block by block to emit(offset,
+// block, n): kdfa() copies it out, kdfa_xor() folds it into data of any size.
+template <class Emit>
+Status kdfa_blocks(HashAlg alg, Bytes key, Bytes label, Bytes context_u, Bytes context_v, uint32_t bits,
+                   size_t len, Emit emit) {
   const size_t dsize = digest_size(alg);
   if (dsize == 0) return Status::unsupported;
-  if (!bits_match(bits, out)) return Status::bad_input;
   const Bytes lab = label_body(label);
   static constexpr uint8_t kZero[1] = {0};
   uint8_t bits_be[4];
@@ -67,7 +73,7 @@ Status kdfa(HashAlg alg, Bytes key, Bytes label, Bytes context_u, Bytes context_
   if (s != Status::ok) return s;
   uint8_t block[kMaxDigestSize];
   uint32_t counter = 0;
-  for (size_t done = 0; done < out.size(); done += dsize) {
+  for (size_t done = 0; done < len; done += dsize) {
     uint8_t ctr[4];
     put_be32(ctr, ++counter);
     HmacState st = keyed;
@@ -78,13 +84,35 @@ Status kdfa(HashAlg alg, Bytes key, Bytes label, Bytes context_u, Bytes context_
     hmac_update(st, context_v);
     hmac_update(st, Bytes(bits_be, 4));
     hmac_finish(st, MutBytes(block, sizeof block));
-    const size_t n = out.size() - done < dsize ? out.size() - done : dsize;
-    for (size_t i = 0; i < n; ++i) out[done + i] = block[i];
+    emit(done, block, len - done < dsize ? len - done : dsize);
   }
   zeroize(block);
   zeroize(keyed);
-  mask_top(bits, out);
   return Status::ok;
+}
+
+}  // namespace
+
+Status kdfa(HashAlg alg, Bytes key, Bytes label, Bytes context_u, Bytes context_v,
+            uint32_t bits, MutBytes out) {
+  if (digest_size(alg) == 0) return Status::unsupported;
+  if (!bits_match(bits, out)) return Status::bad_input;
+  const Status s = kdfa_blocks(alg, key, label, context_u, context_v, bits, out.size(),
+                               [&](size_t at, const uint8_t* block, size_t n) {
+                                 for (size_t i = 0; i < n; ++i) out[at + i] = block[i];
+                               });
+  if (s == Status::ok) mask_top(bits, out);
+  return s;
+}
+
+Status kdfa_xor(HashAlg alg, Bytes key, Bytes label, Bytes context_u, Bytes context_v, MutBytes data) {
+  if (digest_size(alg) == 0) return Status::unsupported;
+  if (data.empty()) return Status::ok;  // nothing to mask (KDFa itself has no 0-bit output)
+  if (data.size() > UINT32_MAX / 8) return Status::bad_input;
+  return kdfa_blocks(alg, key, label, context_u, context_v, static_cast<uint32_t>(data.size() * 8), data.size(),
+                     [&](size_t at, const uint8_t* block, size_t n) {
+                       for (size_t i = 0; i < n; ++i) data[at + i] ^= block[i];
+                     });
 }
 
 Status kdfe(HashAlg alg, Bytes z, Bytes label, Bytes party_u, Bytes party_v, uint32_t bits,
