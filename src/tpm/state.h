@@ -53,6 +53,8 @@ struct PersistentData {
   uint32_t recovery_time = profile::kDefaultRecoveryTime;
   uint32_t lockout_recovery = profile::kDefaultLockoutRecovery;
   uint32_t failed_tries = 0;
+  // lockoutAuth failed and lockoutRecovery (non-zero) has not yet passed: survives power loss.
+  uint8_t lockout_auth_blocked = 0;
   uint64_t total_reset_count = 0;
   TPMT_HA owner_policy;        // hashAlg TPM_ALG_NULL: no policy
   TPMT_HA endorsement_policy;
@@ -117,7 +119,7 @@ struct SessionSlot {
   uint8_t type = TPM_SE_HMAC;
   TPM_ALG_ID auth_hash = TPM_ALG_NULL;
   TPM_HANDLE bind = TPM_RH_NULL;  // entity the session is bound to (its authValue is in the key)
-  TPM2B_DIGEST bind_name;         // Name of the bind entity, to recognise it later
+  TPM2B_DIGEST bind_id;           // H_authHash(Name || authValue) of the bind entity (bind_identity)
   TPM2B_DIGEST session_key;
   TPM2B_NONCE nonce_tpm;
   TPM2B_NONCE nonce_caller;

@@ -52,7 +52,7 @@ void Tpm::power_on() {
     case LoadResult::failed:
       return;  // failure mode entered with the loader's cause
   }
-  st_.da_last_recovery_ms = platform_.now_ms();
+  da_power_on(*this);
   st_.clock_at_base = st_.clock.clock;
   st_.timer_at_clock_base = platform_.now_ms();
   // Without an orderly shutdown the last Clock written to NV may be older than a value

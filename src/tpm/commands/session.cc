@@ -93,7 +93,10 @@ TPM_RC TPM2_StartAuthSession(Command& c) {
       if (!auth.empty()) std::memcpy(key, auth.data(), auth.size());
       klen = auth.size();
       fresh.bind = bind;
-      fresh.bind_name.size = static_cast<uint16_t>(entity_name(c.st, bind, fresh.bind_name.buffer));
+      if (TPM_RC rc = bind_identity(c.st, bind, auth_hash, fresh.bind_id)) {
+        crypto::zeroize(key);
+        return rc_handle(rc, 2);
+      }
     }
     std::memcpy(key + klen, salt, salt_len);
     klen += salt_len;

@@ -20,6 +20,7 @@ void put_u32(crypto::HashState& h, uint32_t v) {
 }
 
 // cpHash = H(commandCode || Name(handle 1) || ... || parameters)
+// Returns 0 if a Name does not fit (cannot happen: every Name fits TPM2B_NAME).
 size_t cp_hash(Command& c, TPM_ALG_ID alg, std::span<const uint8_t> parameters, uint8_t* out) {
   crypto::HashState h;
   crypto::hash_start(h, to_crypto(alg));
@@ -27,6 +28,7 @@ size_t cp_hash(Command& c, TPM_ALG_ID alg, std::span<const uint8_t> parameters, 
   for (unsigned i = 0; i < c.info.handle_count; ++i) {
     uint8_t name[2 + profile::kMaxDigestSize];
     size_t n = entity_name(c.st, c.handles[i], name);
+    if (n == kNameDoesNotFit) return 0;
     crypto::hash_update(h, {name, n});
   }
   crypto::hash_update(h, parameters);
@@ -43,11 +45,14 @@ size_t rp_hash(Command& c, TPM_ALG_ID alg, std::span<const uint8_t> parameters, 
   return crypto::hash_finish(h, {out, profile::kMaxDigestSize});
 }
 
+// A session is bound to the entity whose Name and authValue it was started with (Part 1
+// §19.6.10): both must match, since Names alone are not unique (every sequence object has the
+// empty Name). Only then is the entity's authValue already in the session key.
 bool bound_to(State& st, const SessionSlot& s, TPM_HANDLE entity) {
   if (s.bind == TPM_RH_NULL) return false;
-  uint8_t name[2 + profile::kMaxDigestSize];
-  size_t n = entity_name(st, entity, name);
-  return n == s.bind_name.size && crypto::ct_equal({name, n}, s.bind_name.view());
+  TPM2B_DIGEST id;
+  if (bind_identity(st, entity, s.auth_hash, id) != TPM_RC_SUCCESS) return false;
+  return id.size == s.bind_id.size && crypto::ct_equal(id.view(), s.bind_id.view());
 }
 
 // sessionValue = sessionKey || authValue: the key of the session's HMAC and parameter
@@ -81,10 +86,13 @@ size_t session_hmac(const SessionSlot& s, std::span<const uint8_t> auth_value, s
 
 // A failed authorization of a DA-protected entity (or of lockoutAuth) counts even though the
 // command fails, so it is committed at once.
+// Fails closed: the failure is on record before the caller learns anything from it. If the
+// store cannot record it, the answer is the store's error (failure mode for an I/O or
+// integrity fault), never a plain AUTH_FAIL that invites the next guess.
 TPM_RC auth_failed(Command& c, TPM_HANDLE entity, bool da_protected, unsigned n) {
   if (!da_protected && entity != TPM_RH_LOCKOUT) return rc_session(TPM_RC_BAD_AUTH, n);
   da_failure(c.tpm, entity);
-  persist_flush(c.tpm);
+  if (TPM_RC rc = persist_flush(c.tpm)) return rc;
   return rc_session(TPM_RC_AUTH_FAIL, n);
 }
 
@@ -118,12 +126,17 @@ TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
   const unsigned n = i + 1;
   EntityAuth ea{};
   if (TPM_RC rc = entity_auth(st, c.handles[i], ea)) return rc_handle(rc, n);
+  // A failure that would have to be recorded cannot be recorded while NV is unavailable: then
+  // no such authValue is checked at all (fail closed).
+  if (da_records_failure(st, c.handles[i], ea.da_protected) && !st.nv_available) return TPM_RC_NV_UNAVAILABLE;
   if (ea.da_protected) {
     da_recover(c.tpm);
     if (da_in_lockout(st)) return TPM_RC_LOCKOUT;
   }
   if (c.handles[i] == TPM_RH_LOCKOUT && !lockout_auth_available(c.tpm)) return TPM_RC_LOCKOUT;
   const std::span<const uint8_t> auth_value = auth_trimmed(ea.auth);
+  s.authorized_entity = c.handles[i];
+  s.auth_at_authorization = ea.auth ? *ea.auth : TPM2B_AUTH{};
 
   // An object's attributes decide whether its authValue may be used for a role at all
   // (Part 1 §19.7): USER needs userWithAuth, ADMIN needs adminWithPolicy CLEAR.
@@ -143,13 +156,18 @@ TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
   SessionSlot& slot = *session_at(st, s.handle);
   if (slot.type == TPM_SE_TRIAL) return rc_session(TPM_RC_AUTH_TYPE, n);  // trial sessions never authorize
   if (slot.type == TPM_SE_POLICY) {
-    // No entity in this build has an authPolicy: a policy session can satisfy none of them.
-    return rc_session(TPM_RC_POLICY_FAIL, n);
+    // A policy session authorizes when the digest its policy commands accumulated equals the
+    // entity's authPolicy under the same hash (Part 1 §19.7.4): a session that ran no policy
+    // command (all-zero digest) satisfies exactly an all-zero authPolicy. Its HMAC is keyed
+    // by the session key alone until PolicyAuthValue asks for the authValue.
+    if (!policy_satisfied(st, slot, c.handles[i])) return rc_session(TPM_RC_POLICY_FAIL, n);
+    s.include_auth_value = false;
+  } else {
+    s.include_auth_value = !bound_to(st, slot, c.handles[i]);
   }
-  s.authorized_entity = c.handles[i];
-  s.include_auth_value = !bound_to(st, slot, c.handles[i]);
   uint8_t cp[profile::kMaxDigestSize], expect[profile::kMaxDigestSize];
   size_t cplen = cp_hash(c, slot.auth_hash, parameters, cp);
+  if (cplen == 0) return TPM_RC_FAILURE;
   // The first session's HMAC also covers the nonceTPM of separate decrypt/encrypt sessions.
   uint8_t extra[2 * profile::kMaxDigestSize];
   size_t extra_len = 0;
@@ -170,16 +188,21 @@ TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
 
 namespace {
 
+// The authValue in a response's HMAC and parameter encryption: the entity's value now (after
+// HierarchyChangeAuth the new one, as the reference TPM and ESAPI have it), or, if the command
+// flushed the entity (SequenceComplete, EventSequenceComplete), the value it was authorized
+// with: the caller proved knowledge of it and expects it in the response HMAC.
 std::span<const uint8_t> session_auth_value(State& st, const SessionIn& s) {
   if (s.authorized_entity == 0 || !s.include_auth_value) return {};
   EntityAuth ea{};
-  return entity_auth(st, s.authorized_entity, ea) == TPM_RC_SUCCESS ? auth_trimmed(ea.auth) : std::span<const uint8_t>{};
+  if (entity_auth(st, s.authorized_entity, ea) == TPM_RC_SUCCESS) return auth_trimmed(ea.auth);
+  return auth_trimmed(&s.auth_at_authorization);
 }
 
 // Encrypts or decrypts, in place, the data of the TPM2B at the start of `area` with the
 // session's symmetric algorithm (Part 1 §21): CFB with {key, iv} = KDFa(authHash,
 // sessionValue, "CFB", nonceNewer, nonceOlder, keyBits + 128), or XOR with the mask
-// KDFa(authHash, sessionValue, "XOR", nonceNewer, nonceOlder, 8 * size).
+// KDFa(authHash, sessionValue, "XOR", nonceNewer, nonceOlder, 8 * size) over all of it.
 TPM_RC crypt_first_parameter(State& st, const SessionIn& s, const TPM2B_NONCE& newer, const TPM2B_NONCE& older,
                              std::span<uint8_t> area, bool encrypt) {
   if (area.size() < 2) return TPM_RC_INSUFFICIENT;
@@ -200,14 +223,12 @@ TPM_RC crypt_first_parameter(State& st, const SessionIn& s, const TPM2B_NONCE& n
     rc = encrypt ? crypto::sym_encrypt(crypto::SymMode::cfb, {key_iv, key_bytes}, {key_iv + key_bytes, 16}, data, data)
                  : crypto::sym_decrypt(crypto::SymMode::cfb, {key_iv, key_bytes}, {key_iv + key_bytes, 16}, data, data);
     crypto::zeroize(key_iv);
-  } else {  // XOR obfuscation, in chunks of the mask buffer
+  } else {
+    // XOR obfuscation of the whole parameter, whatever its size, keyed with the session's
+    // authHash: the hash a TPMT_SYM_DEF of XOR names is not the one parameter encryption uses
+    // (Part 1 §21.2; the reference TPM and every TSS agree).
     static constexpr uint8_t kXor[] = {'X', 'O', 'R'};
-    uint8_t mask[profile::kMaxDigestBuffer];
-    const size_t n = data.size() < sizeof mask ? data.size() : sizeof mask;
-    crypto::kdfa(to_crypto(static_cast<TPM_ALG_ID>(slot.symmetric.keyBits)), {key, klen}, kXor, newer.view(),
-                 older.view(), static_cast<uint32_t>(data.size() * 8), {mask, n});
-    for (size_t i = 0; i < n; ++i) data[i] ^= mask[i];
-    crypto::zeroize(mask);
+    rc = crypto::kdfa_xor(hash, {key, klen}, kXor, newer.view(), older.view(), data);
   }
   crypto::zeroize(key);
   return rc == crypto::Status::ok ? TPM_RC_SUCCESS : TPM_RC_FAILURE;
@@ -260,9 +281,9 @@ void write_response_sessions(Command& c, std::span<uint8_t> parameters, Writer& 
   for (unsigned i = 0; i < c.session_count; ++i) {
     SessionIn& s = c.sessions[i];
     SessionSlot* slot = s.handle == TPM_RS_PW ? nullptr : session_at(st, s.handle);
-    if (!slot) {  // password session: empty nonce and HMAC
+    if (!slot) {  // password session: empty nonce and HMAC, continueSession SET (Part 1 §19.6.4)
       out.u16(0);
-      out.u8(s.attributes & TPMA_SESSION_continueSession);
+      out.u8(TPMA_SESSION_continueSession);
       out.u16(0);
       continue;
     }

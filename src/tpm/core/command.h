@@ -11,6 +11,7 @@
 
 #include <cstdint>
 
+#include "crypto/crypto.h"
 #include "tpm/marshal/marshal.h"
 #include "tpm/platform.h"
 #include "tpm/state.h"
@@ -30,11 +31,17 @@ struct SessionIn {
   // Set when the session authorized a handle; the response HMAC uses the same key.
   TPM_HANDLE authorized_entity = 0;
   bool include_auth_value = false;
+  // The entity's authValue as it was when this session authorized it, for a response whose
+  // command flushed the entity (SequenceComplete). Zeroized with the Command.
+  TPM2B_AUTH auth_at_authorization;
 };
 
 struct Command {
   Command(Tpm& t, State& s, Platform& p, const CommandInfo& i, uint8_t loc)
       : tpm(t), st(s), platform(p), info(i), locality(loc) {}
+  ~Command() { crypto::zeroize(sessions); }  // auth values and HMACs do not outlive the command
+  Command(const Command&) = delete;
+  Command& operator=(const Command&) = delete;
   Tpm& tpm;
   State& st;
   Platform& platform;

@@ -24,17 +24,33 @@ void da_recover(Tpm& tpm) {
   st.dirty |= kDirtyPersistent;
 }
 
+// In lockout while failedTries has reached maxTries: with maxTries 0 always (every
+// DA-protected authValue is unusable), as in the reference TPM.
 bool da_in_lockout(const State& st) { return st.pers.failed_tries >= st.pers.max_tries; }
+
+bool da_records_failure(const State& st, TPM_HANDLE entity, bool da_protected) {
+  if (entity == TPM_RH_LOCKOUT) return st.pers.lockout_recovery != 0;
+  return da_protected && st.pers.recovery_time != 0;
+}
 
 void da_failure(Tpm& tpm, TPM_HANDLE entity) {
   State& st = tpm.state();
   if (entity == TPM_RH_LOCKOUT) {
+    // lockoutRecovery 0: blocked until the next Startup (volatile); otherwise for that many
+    // seconds of powered time, kept in NV so that a power cycle does not lift it.
     st.lockout_auth_blocked = true;
-    st.lockout_auth_blocked_until = st.pers.lockout_recovery == 0
-                                        ? UINT64_MAX
-                                        : tpm.platform().now_ms() + uint64_t{st.pers.lockout_recovery} * 1000;
+    if (st.pers.lockout_recovery == 0) {
+      st.lockout_auth_blocked_until = UINT64_MAX;
+    } else {
+      st.lockout_auth_blocked_until = tpm.platform().now_ms() + uint64_t{st.pers.lockout_recovery} * 1000;
+      st.pers.lockout_auth_blocked = 1;
+      st.dirty |= kDirtyPersistent;
+    }
     return;
   }
+  // recoveryTime 0 disables DA for everything but lockoutAuth: failures are not counted
+  // (Part 1 §19.8; the reference TPM agrees).
+  if (st.pers.recovery_time == 0) return;
   if (st.pers.failed_tries < st.pers.max_tries) ++st.pers.failed_tries;
   if (st.pers.failed_tries == 1) st.da_last_recovery_ms = tpm.platform().now_ms();
   st.dirty |= kDirtyPersistent;
@@ -42,9 +58,23 @@ void da_failure(Tpm& tpm, TPM_HANDLE entity) {
 
 bool lockout_auth_available(Tpm& tpm) {
   State& st = tpm.state();
-  if (st.lockout_auth_blocked && tpm.platform().now_ms() >= st.lockout_auth_blocked_until)
+  if (st.lockout_auth_blocked && tpm.platform().now_ms() >= st.lockout_auth_blocked_until) {
     st.lockout_auth_blocked = false;
+    if (st.pers.lockout_auth_blocked) {
+      st.pers.lockout_auth_blocked = 0;
+      st.dirty |= kDirtyPersistent;
+    }
+  }
   return !st.lockout_auth_blocked;
+}
+
+void da_power_on(Tpm& tpm) {
+  State& st = tpm.state();
+  st.da_last_recovery_ms = tpm.platform().now_ms();
+  if (st.pers.lockout_auth_blocked) {
+    st.lockout_auth_blocked = true;
+    st.lockout_auth_blocked_until = tpm.platform().now_ms() + uint64_t{st.pers.lockout_recovery} * 1000;
+  }
 }
 
 }  // namespace utpm::tpm

@@ -1,5 +1,6 @@
 // Hierarchies as authorization entities: whose authValue a handle names, whether the
 // dictionary-attack logic protects it, and the proof values that key tickets.
+#include "crypto/crypto.h"
 #include "tpm/subsystem/subsystems.h"
 
 namespace utpm::tpm {
@@ -31,15 +32,61 @@ TPM_RC entity_auth(State& st, TPM_HANDLE h, EntityAuth& out) {
 size_t entity_name(State& st, TPM_HANDLE h, std::span<uint8_t> out) {
   if (ObjectSlot* o = object_at(st, h)) {
     // A sequence object's Name is the Empty Buffer (it has no public area to digest).
-    if (o->kind != SlotKind::object || out.size() < o->name.size) return 0;
+    if (o->kind != SlotKind::object) return 0;
+    if (out.size() < o->name.size) return kNameDoesNotFit;
     for (size_t i = 0; i < o->name.size; ++i) out[i] = o->name.buffer[i];
     return o->name.size;
   }
   // Everything else this build has is named by its handle; keys and NV indices get digest
   // Names when they arrive.
-  if (out.size() < 4) return 0;
+  if (out.size() < 4) return kNameDoesNotFit;
   for (int i = 0; i < 4; ++i) out[i] = static_cast<uint8_t>(h >> (24 - 8 * i));
   return 4;
+}
+
+TPM_RC bind_identity(State& st, TPM_HANDLE h, TPM_ALG_ID hash, TPM2B_DIGEST& out) {
+  uint8_t name[2 + profile::kMaxDigestSize];
+  const size_t n = entity_name(st, h, name);
+  EntityAuth ea{};
+  if (n == kNameDoesNotFit || !hash_implemented(hash)) return TPM_RC_FAILURE;
+  if (TPM_RC rc = entity_auth(st, h, ea)) return rc;
+  crypto::HashState hs;
+  crypto::hash_start(hs, to_crypto(hash));
+  crypto::hash_update(hs, {name, n});
+  crypto::hash_update(hs, auth_trimmed(ea.auth));
+  out.size = static_cast<uint16_t>(crypto::hash_finish(hs, out.buffer));
+  crypto::zeroize(hs);  // it has seen the authValue
+  return TPM_RC_SUCCESS;
+}
+
+bool entity_policy(State& st, TPM_HANDLE h, TPM_ALG_ID& alg, std::span<const uint8_t>& digest) {
+  const TPMT_HA* policy = nullptr;
+  switch (h) {
+    case TPM_RH_OWNER: policy = &st.pers.owner_policy; break;
+    case TPM_RH_ENDORSEMENT: policy = &st.pers.endorsement_policy; break;
+    case TPM_RH_LOCKOUT: policy = &st.pers.lockout_policy; break;
+    case TPM_RH_PLATFORM: policy = &st.platform_policy; break;
+    default: break;
+  }
+  if (policy) {
+    if (policy->hashAlg == TPM_ALG_NULL) return false;
+    alg = policy->hashAlg;
+    digest = {policy->digest.bytes, digest_size(alg)};
+    return true;
+  }
+  if (ObjectSlot* o = object_at(st, h); o && o->kind == SlotKind::object) {
+    alg = o->pub.nameAlg;
+    digest = o->pub.authPolicy.view();
+    return true;
+  }
+  return false;  // PCRs have no authPolicy in this profile; sequences have none
+}
+
+bool policy_satisfied(State& st, const SessionSlot& s, TPM_HANDLE entity) {
+  TPM_ALG_ID alg = TPM_ALG_NULL;
+  std::span<const uint8_t> policy;
+  if (!entity_policy(st, entity, alg, policy) || alg != s.auth_hash) return false;
+  return policy.size() == s.policy_digest.size && crypto::ct_equal(policy, s.policy_digest.view());
 }
 
 std::span<const uint8_t> auth_trimmed(const TPM2B_AUTH* a) {

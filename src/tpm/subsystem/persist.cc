@@ -7,7 +7,7 @@
 //       owner_auth endorsement_auth lockout_auth (TPM2B), u8 disable_clear,
 //       u32 max_tries recovery_time lockout_recovery failed_tries, u64 total_reset_count,
 //       owner/endorsement/lockout policy (TPMT_HA), u32 n + n × {u32 handle, u32 hierarchy} of
-//       persistent objects
+//       persistent objects; v2 adds u8 lockout_auth_blocked (v1 records still load, as 0)
 //   kRecClock 'UC' v1: u64 clock, u32 reset_count, u32 restart_count, u16 orderly, i8 adjust
 //   kRecSavedState 'US' v1: u8 banks, per bank {u16 alg, state-saved PCR values in index
 //       order}, u32 pcr update counter, u8 ph/sh/eh/phNV enables, TPM2B platform_auth
@@ -25,23 +25,26 @@ constexpr uint16_t kTagPersistent = 0x5550;  // "UP"
 constexpr uint16_t kTagClock = 0x5543;       // "UC"
 constexpr uint16_t kTagSavedState = 0x5553;  // "US"
 constexpr uint16_t kVersion1 = 1;
+constexpr uint16_t kPersistentVersion = 2;
 
 constexpr size_t kStateSavedPcrs = 16;
 constexpr size_t kMaxRecordSize = 2 + 2 + 1 + profile::kMaxPcrBanks * (2 + kStateSavedPcrs * profile::kMaxDigestSize) +
                                   4 + 4 + 2 + profile::kMaxDigestSize;
 static_assert(kMaxRecordSize >= 512, "room for the persistent record");
 
-void put_header(Writer& w, uint16_t tag) {
+void put_header(Writer& w, uint16_t tag, uint16_t version = kVersion1) {
   w.u16(tag);
-  w.u16(kVersion1);
+  w.u16(version);
 }
-bool get_header(Reader& r, uint16_t tag) {
+bool get_header(Reader& r, uint16_t tag, uint16_t max_version = kVersion1, uint16_t* version = nullptr) {
   uint16_t t, v;
-  return r.u16(t) && r.u16(v) && t == tag && v == kVersion1;
+  if (!r.u16(t) || !r.u16(v) || t != tag || v < kVersion1 || v > max_version) return false;
+  if (version) *version = v;
+  return true;
 }
 
 void write_persistent(const PersistentData& p, Writer& w) {
-  put_header(w, kTagPersistent);
+  put_header(w, kTagPersistent, kPersistentVersion);
   for (const auto* a : {p.eps, p.sps, p.pps}) w.bytes(a, profile::kPrimarySeedSize);
   for (const auto* a : {p.ph_proof, p.sh_proof, p.eh_proof}) w.bytes(a, profile::kProofSize);
   marshal(w, p.owner_auth);
@@ -59,6 +62,7 @@ void write_persistent(const PersistentData& p, Writer& w) {
     w.u32(p.persistent[i]);
     w.u32(p.persistent_hierarchy[i]);
   }
+  w.u8(p.lockout_auth_blocked);
 }
 bool read_handles(Reader& r, PersistentData& p) {
   for (uint32_t i = 0; i < p.persistent_count; ++i)
@@ -66,7 +70,8 @@ bool read_handles(Reader& r, PersistentData& p) {
   return true;
 }
 bool read_persistent(Reader& r, PersistentData& p) {
-  if (!get_header(r, kTagPersistent)) return false;
+  uint16_t version = 0;
+  if (!get_header(r, kTagPersistent, kPersistentVersion, &version)) return false;
   for (auto* a : {p.eps, p.sps, p.pps})
     if (!r.bytes(a, profile::kPrimarySeedSize)) return false;
   for (auto* a : {p.ph_proof, p.sh_proof, p.eh_proof})
@@ -77,7 +82,8 @@ bool read_persistent(Reader& r, PersistentData& p) {
          r.u64(p.total_reset_count) && unmarshal(r, p.owner_policy) == TPM_RC_SUCCESS &&
          unmarshal(r, p.endorsement_policy) == TPM_RC_SUCCESS && unmarshal(r, p.lockout_policy) == TPM_RC_SUCCESS &&
          r.u32(p.persistent_count) && p.persistent_count <= profile::kMaxPersistentObjects &&
-         read_handles(r, p) && r.remaining() == 0;
+         read_handles(r, p) && (version < 2 || r.u8(p.lockout_auth_blocked)) && p.lockout_auth_blocked <= 1 &&
+         r.remaining() == 0;
 }
 
 void write_clock(const ClockData& c, Writer& w) {

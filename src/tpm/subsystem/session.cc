@@ -99,11 +99,11 @@ size_t sessions_active(const State& st) {
 
 // Explicit encoding for session contexts (never a struct dump).
 void session_serialize(const SessionSlot& s, Writer& w) {
-  w.u8(1);  // version
+  w.u8(2);  // version (2: bind_id replaced v1's bind Name)
   w.u8(s.type);
   w.u16(s.auth_hash);
   w.u32(s.bind);
-  for (const auto* b : {&s.bind_name, &s.session_key, &s.nonce_tpm, &s.nonce_caller, &s.policy_digest})
+  for (const auto* b : {&s.bind_id, &s.session_key, &s.nonce_tpm, &s.nonce_caller, &s.policy_digest})
     marshal(w, *b);
   w.u16(s.symmetric.algorithm);
   w.u16(s.symmetric.keyBits);
@@ -112,8 +112,8 @@ void session_serialize(const SessionSlot& s, Writer& w) {
 
 bool session_deserialize(Reader& r, SessionSlot& s) {
   uint8_t version = 0;
-  bool ok = r.u8(version) && version == 1 && r.u8(s.type) && r.u16(s.auth_hash) && r.u32(s.bind);
-  for (auto* b : {&s.bind_name, &s.session_key, &s.nonce_tpm, &s.nonce_caller, &s.policy_digest})
+  bool ok = r.u8(version) && version == 2 && r.u8(s.type) && r.u16(s.auth_hash) && r.u32(s.bind);
+  for (auto* b : {&s.bind_id, &s.session_key, &s.nonce_tpm, &s.nonce_caller, &s.policy_digest})
     ok = ok && unmarshal(r, *b) == TPM_RC_SUCCESS;
   ok = ok && r.u16(s.symmetric.algorithm) && r.u16(s.symmetric.keyBits) && r.u16(s.symmetric.mode);
   return ok && hash_implemented(s.auth_hash) && r.remaining() == 0;

@@ -144,10 +144,22 @@ TPM_RC entity_auth(State& st, TPM_HANDLE h, EntityAuth& out);
 // An authValue as the TPM uses it: without trailing zero octets (Part 1 §19.6.5); empty for
 // nullptr.
 std::span<const uint8_t> auth_trimmed(const TPM2B_AUTH* a);
-// The proof value of a hierarchy (for tickets); empty span for TPM_RH_NULL.
-// The Name of an entity (Part 1 §16): the handle itself for PCRs, permanent handles and
-// sessions; empty for sequence objects. Returns its length.
+// The Name of an entity (Part 1 §16): a loaded object's Name, the handle itself for PCRs,
+// permanent handles and sessions; empty (0) for sequence objects. Returns its length, or
+// kNameDoesNotFit if out is too small (a Name is never silently truncated).
+inline constexpr size_t kNameDoesNotFit = SIZE_MAX;
 size_t entity_name(State& st, TPM_HANDLE h, std::span<uint8_t> out);
+// What a bound session remembers of its bind entity: H_hash(Name || authValue without
+// trailing zeros). A session is bound to an entity only if both still match (Part 1
+// §19.6.10; Names alone are not unique: every sequence object has the empty Name).
+TPM_RC bind_identity(State& st, TPM_HANDLE h, TPM_ALG_ID hash, TPM2B_DIGEST& out);
+// The authPolicy of an entity (an object's, under its nameAlg; a hierarchy's, set by
+// SetPrimaryPolicy). False if the entity has none.
+bool entity_policy(State& st, TPM_HANDLE h, TPM_ALG_ID& alg, std::span<const uint8_t>& digest);
+// Whether a policy session's accumulated digest satisfies the entity's authPolicy: same hash,
+// same digest (constant time).
+bool policy_satisfied(State& st, const SessionSlot& s, TPM_HANDLE entity);
+// The proof value of a hierarchy (for tickets); empty span for TPM_RH_NULL.
 std::span<const uint8_t> hierarchy_proof(const State& st, TPM_HANDLE hierarchy);
 bool hierarchy_enabled(const State& st, TPM_HANDLE hierarchy);
 // Flushes every loaded object of a hierarchy (when it is disabled, cleared or re-seeded).
@@ -159,6 +171,12 @@ void da_recover(Tpm& tpm);
 bool da_in_lockout(const State& st);
 // Records a failed authorization of a DA-protected entity (or of lockoutAuth).
 void da_failure(Tpm& tpm, TPM_HANDLE entity);
+// Whether a failed authorization of this entity is written to NV: DA-protected entities while
+// DA is enabled (recoveryTime != 0), lockoutAuth while lockoutRecovery != 0.
+bool da_records_failure(const State& st, TPM_HANDLE entity, bool da_protected);
+// At power on: a lockoutAuth blocked before the power loss stays blocked for a full
+// lockoutRecovery of powered time (a power cycle must not speed up recovery).
+void da_power_on(Tpm& tpm);
 bool lockout_auth_available(Tpm& tpm);
 
 }  // namespace utpm::tpm
