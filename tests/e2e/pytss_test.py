@@ -155,5 +155,77 @@ class Pytss(unittest.TestCase):
         self.assertEqual(cm.exception.rc & 0xBF, TPM2_RC.AUTH_FAIL & 0xBF)
 
 
+    def test_every_response_hmac_of_an_hmac_session_verifies_in_esapi(self):
+        """ESAPI recomputes rpHash and the response HMAC of every command run under an HMAC session
+        (and decrypts what the TPM encrypted): a mismatch anywhere raises RSP_AUTH_FAILED."""
+        from tpm2_pytss import (TPM2B_AUTH, TPM2B_ECC_POINT, TPM2B_IV, TPM2B_MAX_BUFFER, TPM2B_PUBLIC_KEY_RSA,
+                                TPMT_RSA_DECRYPT, TPM2B_TEMPLATE)
+        parent, _ = self.primary("ecc256")
+        s = self.esapi.start_auth_session(ESYS_TR.NONE, ESYS_TR.NONE, TPM2_SE.HMAC, aes128cfb(), TPM2_ALG.SHA256)
+        self.esapi.trsess_set_attributes(s, TPMA_SESSION.CONTINUESESSION | TPMA_SESSION.ENCRYPT)
+        attrs = (TPMA_OBJECT.USERWITHAUTH | TPMA_OBJECT.FIXEDTPM | TPMA_OBJECT.FIXEDPARENT
+                 | TPMA_OBJECT.SENSITIVEDATAORIGIN)
+
+        def load(template, auth=b"pw"):
+            priv, pub, _, _, _ = self.esapi.create(parent, TPM2B_SENSITIVE_CREATE(TPMS_SENSITIVE_CREATE(
+                userAuth=auth)), TPM2B_PUBLIC.parse(template, objectAttributes=attrs | extra[template]), session1=s)
+            h = self.esapi.load(parent, priv, pub, session1=s)
+            self.esapi.tr_set_auth(h, auth)
+            return h, pub
+
+        extra = {"hmac": TPMA_OBJECT.SIGN_ENCRYPT, "aes128cfb": TPMA_OBJECT.DECRYPT | TPMA_OBJECT.SIGN_ENCRYPT,
+                 "ecc256:ecdsa-sha256": TPMA_OBJECT.SIGN_ENCRYPT, "ecc256:ecdh-sha256": TPMA_OBJECT.DECRYPT}
+        # keyed hash: HMAC, and an HMAC sequence completed (the sequence is flushed by it)
+        k, _ = load("hmac")
+        self.assertEqual(len(self.esapi.hmac(k, b"data", TPM2_ALG.SHA256, session1=s)), 32)
+        seq = self.esapi.hmac_start(k, b"seq-auth", TPM2_ALG.SHA256, session1=s)
+        self.esapi.tr_set_auth(seq, b"seq-auth")
+        self.esapi.sequence_update(seq, b"part 1", session1=s)
+        mac, _ = self.esapi.sequence_complete(seq, b"part 2", session1=s)
+        self.assertEqual(len(mac), 32)
+        self.esapi.flush_context(k)
+        # hash and event sequences with an authValue
+        seq = self.esapi.hash_sequence_start(b"h-auth", TPM2_ALG.SHA256)
+        self.esapi.tr_set_auth(seq, b"h-auth")
+        self.esapi.sequence_update(seq, b"abc", session1=s)
+        d, _ = self.esapi.sequence_complete(seq, b"def", session1=s)
+        import hashlib
+        self.assertEqual(bytes(d), hashlib.sha256(b"abcdef").digest())
+        ev = self.esapi.hash_sequence_start(b"e-auth", TPM2_ALG.NULL)
+        self.esapi.tr_set_auth(ev, b"e-auth")
+        self.esapi.event_sequence_complete(ESYS_TR.PCR16, ev, b"event", session2=s)
+        # symmetric: EncryptDecrypt2 both ways
+        k, _ = load("aes128cfb")
+        iv = TPM2B_IV(bytes(16))
+        ct, _ = self.esapi.encrypt_decrypt_2(k, False, TPM2_ALG.CFB, iv, TPM2B_MAX_BUFFER(b"x" * 100), session1=s)
+        pt, _ = self.esapi.encrypt_decrypt_2(k, True, TPM2_ALG.CFB, iv, ct, session1=s)
+        self.assertEqual(bytes(pt), b"x" * 100)
+        self.esapi.flush_context(k)
+        # ECC: sign, ECDH keygen/zgen, readpublic, objectchangeauth
+        k, _ = load("ecc256:ecdsa-sha256")
+        self.esapi.sign(k, TPM2B_DIGEST(bytes(32)), TPMT_SIG_SCHEME(scheme=TPM2_ALG.NULL), null_ticket(), session1=s)
+        self.esapi.read_public(k, session1=s)
+        self.esapi.object_change_auth(k, parent, TPM2B_AUTH(b"new"), session1=s)
+        self.esapi.flush_context(k)
+        k, _ = load("ecc256:ecdh-sha256")
+        z, q = self.esapi.ecdh_key_gen(k, session1=s)
+        z2 = self.esapi.ecdh_zgen(k, q, session1=s)
+        self.assertEqual(bytes(z.point.x), bytes(z2.point.x))
+        self.esapi.flush_context(k)
+        # sealed data, random, hash, create-loaded
+        priv, pub, _, _, _ = self.esapi.create(parent, sealed(b"sealed!", b"pw"), seal_template(), session1=s)
+        obj = self.esapi.load(parent, priv, pub, session1=s)
+        self.esapi.tr_set_auth(obj, b"pw")
+        self.assertEqual(bytes(self.esapi.unseal(obj, session1=s)), b"sealed!")
+        self.esapi.flush_context(obj)
+        self.assertEqual(len(self.esapi.get_random(32, session1=s)), 32)
+        self.esapi.hash(b"hash me", TPM2_ALG.SHA256, ESYS_TR.OWNER, session1=s)
+        # hierarchy authValue changed under the session: the response HMAC uses the new value
+        self.esapi.hierarchy_change_auth(ESYS_TR.OWNER, TPM2B_AUTH(b"owner-new"), session1=s)
+        self.esapi.tr_set_auth(ESYS_TR.OWNER, b"owner-new")
+        self.esapi.hierarchy_change_auth(ESYS_TR.OWNER, TPM2B_AUTH(b""), session1=s)
+        self.esapi.flush_context(s)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -77,16 +77,23 @@ struct Tpm2b {
     return true;
   }
 };
+// Safe by construction: a failed unmarshal leaves an empty buffer (never size > N, never a
+// size whose bytes were not read), and marshal never reads past the buffer.
 template <size_t N>
 TPM_RC unmarshal(Reader& r, Tpm2b<N>& v) {
-  if (!r.u16(v.size)) return TPM_RC_INSUFFICIENT;
-  if (v.size > N) return TPM_RC_SIZE;
-  return r.bytes(v.buffer, v.size) ? TPM_RC_SUCCESS : TPM_RC_INSUFFICIENT;
+  uint16_t size = 0;
+  v.size = 0;
+  if (!r.u16(size)) return TPM_RC_INSUFFICIENT;
+  if (size > N) return TPM_RC_SIZE;
+  if (!r.bytes(v.buffer, size)) return TPM_RC_INSUFFICIENT;
+  v.size = size;
+  return TPM_RC_SUCCESS;
 }
 template <size_t N>
 void marshal(Writer& w, const Tpm2b<N>& v) {
-  w.u16(v.size);
-  w.bytes(v.buffer, v.size);
+  const uint16_t size = v.size <= N ? v.size : static_cast<uint16_t>(N);
+  w.u16(size);
+  w.bytes(v.buffer, size);
 }
 
 // ---- TPML: u32 count + up to N elements ----
@@ -96,20 +103,25 @@ struct Tpml {
   uint32_t count = 0;
   T items[N]{};
 };
+// As for Tpm2b: count is only ever the number of elements actually unmarshalled (0 on error).
 template <class T, size_t N>
 TPM_RC unmarshal(Reader& r, Tpml<T, N>& v) {
-  if (!r.u32(v.count)) return TPM_RC_INSUFFICIENT;
-  if (v.count > N) return TPM_RC_SIZE;
-  for (uint32_t i = 0; i < v.count; ++i) {
+  uint32_t count = 0;
+  v.count = 0;
+  if (!r.u32(count)) return TPM_RC_INSUFFICIENT;
+  if (count > N) return TPM_RC_SIZE;
+  for (uint32_t i = 0; i < count; ++i) {
     TPM_RC rc = unmarshal(r, v.items[i]);
     if (rc != TPM_RC_SUCCESS) return rc;
   }
+  v.count = count;
   return TPM_RC_SUCCESS;
 }
 template <class T, size_t N>
 void marshal(Writer& w, const Tpml<T, N>& v) {
-  w.u32(v.count);
-  for (uint32_t i = 0; i < v.count && i < N; ++i) marshal(w, v.items[i]);
+  const uint32_t count = v.count <= N ? v.count : static_cast<uint32_t>(N);
+  w.u32(count);
+  for (uint32_t i = 0; i < count; ++i) marshal(w, v.items[i]);
 }
 
 // ---- unions selected by an earlier field ----

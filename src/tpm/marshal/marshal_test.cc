@@ -50,6 +50,51 @@ TEST(Marshal, TruncatedPrimitivesAreInsufficient) {
   EXPECT_EQ(from_bytes(std::vector<uint8_t>{}, v8), TPM_RC_INSUFFICIENT);
 }
 
+// A failed unmarshal must leave nothing a later use could read past the buffer with: the size
+// or count stays within capacity (zero), and marshal of a corrupted size writes at most the
+// capacity (issue 18 item 11).
+TEST(Marshal, FailedUnmarshalLeavesNoOutOfRangeSize) {
+  TPM2B_DIGEST d;
+  ASSERT_TRUE(d.assign(std::vector<uint8_t>{9, 9, 9}));
+  std::vector<uint8_t> too_big = {0, uint8_t(TPM2B_DIGEST::kCapacity + 1)};
+  too_big.resize(2 + TPM2B_DIGEST::kCapacity + 1, 7);
+  EXPECT_EQ(from_bytes(too_big, d), TPM_RC_SIZE);
+  EXPECT_EQ(d.size, 0u);
+  ASSERT_TRUE(d.assign(std::vector<uint8_t>{9, 9, 9}));
+  EXPECT_EQ(from_bytes(std::vector<uint8_t>{0, 10, 1, 2}, d), TPM_RC_INSUFFICIENT) << "10 announced, 2 present";
+  EXPECT_EQ(d.size, 0u) << "not a size whose bytes were never read";
+
+  TPML_DIGEST l;
+  l.count = 2;
+  EXPECT_EQ(from_bytes(std::vector<uint8_t>{0, 0, 0, 9}, l), TPM_RC_SIZE);
+  EXPECT_EQ(l.count, 0u);
+  EXPECT_EQ(from_bytes(std::vector<uint8_t>{0, 0, 0, 2, 0, 1, 5}, l), TPM_RC_INSUFFICIENT);
+  EXPECT_EQ(l.count, 0u);
+
+  TPMS_PCR_SELECTION sel;
+  sel.sizeofSelect = 3;
+  EXPECT_EQ(from_bytes(std::vector<uint8_t>{0, 0x0B, 200, 1, 2, 3}, sel), TPM_RC_VALUE);
+  EXPECT_EQ(sel.sizeofSelect, 0u);
+}
+
+TEST(Marshal, MarshalClampsACorruptedSizeToTheCapacity) {
+  TPM2B_DIGEST d;
+  d.size = 0xFFFF;  // corrupted: larger than the buffer
+  auto b = to_bytes(d);
+  ASSERT_EQ(b.size(), 2 + TPM2B_DIGEST::kCapacity);
+  EXPECT_EQ(b[0] << 8 | b[1], int(TPM2B_DIGEST::kCapacity));
+  TPML_DIGEST l;
+  l.count = 1000;
+  b = to_bytes(l);
+  EXPECT_EQ(uint32_t(b[0]) << 24 | uint32_t(b[1]) << 16 | uint32_t(b[2]) << 8 | b[3], uint32_t(TPML_DIGEST::kCapacity));
+  TPMS_PCR_SELECTION sel;
+  sel.hash.value = TPM_ALG_SHA256;
+  sel.sizeofSelect = 200;
+  b = to_bytes(sel);
+  EXPECT_EQ(b.size(), 3u + profile::kPcrSelectMax);
+  EXPECT_EQ(b[2], profile::kPcrSelectMax);
+}
+
 TEST(Marshal, Tpm2bRoundTripAndLimits) {
   TPM2B_DIGEST d;
   std::vector<uint8_t> payload = {1, 2, 3, 4, 5};

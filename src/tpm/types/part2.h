@@ -145,17 +145,21 @@ struct TPMS_PCR_SELECTION {
   }
 };
 inline TPM_RC unmarshal(Reader& r, TPMS_PCR_SELECTION& v) {
+  uint8_t size = 0;
+  v.sizeofSelect = 0;  // as for Tpm2b: never a size beyond the array, even after an error
   TPM_RC rc = unmarshal(r, v.hash);
   if (rc != TPM_RC_SUCCESS) return rc;
-  if (!r.u8(v.sizeofSelect)) return TPM_RC_INSUFFICIENT;
-  if (v.sizeofSelect < profile::kPcrSelectMin || v.sizeofSelect > profile::kPcrSelectMax)
-    return TPM_RC_VALUE;
-  return r.bytes(v.pcrSelect, v.sizeofSelect) ? TPM_RC_SUCCESS : TPM_RC_INSUFFICIENT;
+  if (!r.u8(size)) return TPM_RC_INSUFFICIENT;
+  if (size < profile::kPcrSelectMin || size > profile::kPcrSelectMax) return TPM_RC_VALUE;
+  if (!r.bytes(v.pcrSelect, size)) return TPM_RC_INSUFFICIENT;
+  v.sizeofSelect = size;
+  return TPM_RC_SUCCESS;
 }
 inline void marshal(Writer& w, const TPMS_PCR_SELECTION& v) {
+  const uint8_t size = v.sizeofSelect <= profile::kPcrSelectMax ? v.sizeofSelect : profile::kPcrSelectMax;
   marshal(w, v.hash);
-  w.u8(v.sizeofSelect);
-  w.bytes(v.pcrSelect, v.sizeofSelect);
+  w.u8(size);
+  w.bytes(v.pcrSelect, size);
 }
 using TPML_PCR_SELECTION = Tpml<TPMS_PCR_SELECTION, kHashCount>;
 
