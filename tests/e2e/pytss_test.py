@@ -12,7 +12,7 @@ import unittest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from tpm2_pytss import (ESAPI, ESYS_TR, TPM2_ALG, TPM2_ECC, TPM2_RC, TPM2_SE, TPM2_ST, TPM2B_DIGEST,
+from tpm2_pytss import (ESAPI, ESYS_TR, TPM2_ALG, TPM2_ECC, TPM2_RC, TPM2_RH, TPM2_SE, TPM2_ST, TPM2B_DIGEST,
                         TPM2B_PUBLIC, TPM2B_SENSITIVE_CREATE, TPMA_OBJECT, TPMA_SESSION, TPMS_SENSITIVE_CREATE,
                         TPMT_SIG_SCHEME, TPMT_SYM_DEF, TPMT_TK_HASHCHECK, TSS2_Exception)
 
@@ -27,7 +27,7 @@ def aes128cfb():
 
 
 def null_ticket():
-    return TPMT_TK_HASHCHECK(tag=TPM2_ST.HASHCHECK, hierarchy=ESYS_TR.RH_NULL)
+    return TPMT_TK_HASHCHECK(tag=TPM2_ST.HASHCHECK, hierarchy=TPM2_RH.NULL)  # a TPM handle, not an ESYS_TR
 
 
 def sealed(data, auth=b""):

@@ -67,7 +67,7 @@ crypto::RsaPublicKey rsa_public(const ObjectSlot& key) {
 TPM_RC TPM2_Sign(Command& c) {
   TPM2B_DIGEST digest;
   TPMT_SIG_SCHEME in_scheme;
-  TPMT_TK_HASHCHECK validation;  // unmarshalled as received (any tag); checked below
+  TPMT_TK_HASHCHECK validation;  // tag and hierarchy checked by unmarshal; the HMAC below
   if (TPM_RC rc = c.parse(digest, in_scheme, validation)) return rc;
   ObjectSlot* key = loaded_private_key(c, 0);
   if (!key || !key->pub.objectAttributes.has(TPMA_OBJECT_sign)) return rc_handle(TPM_RC_KEY, 1);
@@ -85,7 +85,7 @@ TPM_RC TPM2_Sign(Command& c) {
   if (digest.size != digest_size(hash)) return rc_param(TPM_RC_SIZE, 1);
   // A restricted key signs only digests the TPM itself computed (Part 1 §11.4.6.3).
   if (key->pub.objectAttributes.has(TPMA_OBJECT_restricted)) {
-    if (validation.tag != TPM_ST_HASHCHECK || validation.hierarchy == TPM_RH_NULL) return rc_param(TPM_RC_TICKET, 3);
+    if (validation.hierarchy == TPM_RH_NULL) return rc_param(TPM_RC_TICKET, 3);
     TPMT_TK_HASHCHECK expect = hashcheck_ticket(c.st, validation.hierarchy, hash, digest.view());
     if (expect.digest.size != validation.digest.size ||
         !crypto::ct_equal(expect.digest.view(), validation.digest.view()))

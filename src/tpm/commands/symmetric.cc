@@ -18,9 +18,8 @@ bool starts_with_generated_value(std::span<const uint8_t> data) {
 TPMT_TK_HASHCHECK hashcheck_ticket(const State& st, TPM_HANDLE hierarchy, TPM_ALG_ID hash_alg,
                                    std::span<const uint8_t> digest) {
   TPMT_TK_HASHCHECK t;
-  t.tag = TPM_ST_HASHCHECK;
   if (hierarchy == TPM_RH_NULL) return t;  // the NULL ticket: hierarchy NULL, empty digest
-  t.hierarchy = hierarchy;
+  t.hierarchy.value = hierarchy;
   // ticket = HMAC(proof(hierarchy), TPM_ST_HASHCHECK || digest)  (Part 2 TPMT_TK_HASHCHECK)
   crypto::HmacState h;
   crypto::hmac_start(h, to_crypto(hash_alg), hierarchy_proof(st, hierarchy));

@@ -94,3 +94,24 @@ TEST_F(FailClosed, RecoveryTimeZeroNeedsNoNvForObjects) {
 
 }  // namespace
 }  // namespace utpm::tpm
+
+namespace utpm::tpm {
+namespace {
+
+// A TPMT_TK_HASHCHECK is checked when unmarshalled, whatever key signs: tag TPM_ST_HASHCHECK
+// (TPM_RC_TAG) and hierarchy TPMI_RH_HIERARCHY+ (TPM_RC_VALUE), numbered as parameter 3 of Sign.
+using Tickets = FailClosed;
+TEST_F(Tickets, SignRefusesMalformedTicketsAtUnmarshal) {
+  const uint32_t key = load_hmac_key(true);
+  auto sign = [&](uint16_t tag, uint32_t hierarchy) {
+    return run(tpm, CommandBuilder(0x8002, TPM_CC_Sign).u32(key).pw_session(Bytes{'r', 'i', 'g', 'h', 't'})
+                        .tpm2b(Bytes(32, 1)).u16(TPM_ALG_NULL).u16(tag).u32(hierarchy).u16(0).bytes()).rc;
+  };
+  EXPECT_EQ(sign(TPM_ST_HASHCHECK, TPM_RH_NULL), 0u) << "the NULL ticket of an unrestricted key";
+  EXPECT_EQ(sign(0x8021 /* TPM_ST_VERIFIED */, TPM_RH_NULL), rc_param(TPM_RC_TAG, 3));
+  EXPECT_EQ(sign(TPM_ST_HASHCHECK, 0x40000002 /* not a hierarchy */), rc_param(TPM_RC_VALUE, 3));
+  EXPECT_EQ(sign(TPM_ST_HASHCHECK, TPM_RH_LOCKOUT), rc_param(TPM_RC_VALUE, 3));
+}
+
+}  // namespace
+}  // namespace utpm::tpm

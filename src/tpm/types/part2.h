@@ -164,9 +164,16 @@ inline void marshal(Writer& w, const TPMS_PCR_SELECTION& v) {
 using TPML_PCR_SELECTION = Tpml<TPMS_PCR_SELECTION, kHashCount>;
 
 // ---- tickets, clock ----
+// A hashcheck ticket's tag is TPM_ST_HASHCHECK (TPM_RC_TAG otherwise) and its hierarchy a
+// TPMI_RH_HIERARCHY+ (TPM_RC_VALUE otherwise), checked when it is unmarshalled.
+struct HashcheckTagTraits {
+  using type = TPM_ST;
+  static constexpr TPM_RC rc = TPM_RC_TAG;
+  static constexpr bool valid(type v) { return v == TPM_ST_HASHCHECK; }
+};
 struct TPMT_TK_HASHCHECK {
-  TPM_ST tag = TPM_ST_HASHCHECK;
-  TPM_HANDLE hierarchy = TPM_RH_NULL;
+  Tpmi<HashcheckTagTraits> tag{TPM_ST_HASHCHECK};
+  TPMI_RH_HIERARCHY_NULL hierarchy{TPM_RH_NULL};
   TPM2B_DIGEST digest;
   UTPM_FIELDS(tag, hierarchy, digest)
 };
