@@ -69,8 +69,8 @@ size_t integrity(const State& st, TPM_HANDLE hierarchy, uint64_t sequence, TPM_H
 
 TPM_RC TPM2_ContextSave(Command& c) {
   if (TPM_RC rc = c.parse()) return rc;
-  ObjectSlot* o = object_at(c.st, c.handles[0]);
-  SessionSlot* session = o ? nullptr : session_at(c.st, c.handles[0]);
+  ObjectSlot* o = c.entities[0].object;
+  SessionSlot* session = o ? nullptr : c.entities[0].session;
   TPMS_CONTEXT ctx;
   ctx.sequence = ++c.st.context_counter;
   if (session) {
@@ -224,7 +224,7 @@ TPM_RC TPM2_EvictControl(Command& c) {
     return TPM_RC_SUCCESS;
   }
 
-  ObjectSlot* o = object_at(st, object);
+  ObjectSlot* o = c.entities[1].object;
   if (o->kind != SlotKind::object || o->public_only || o->pub.objectAttributes.has(TPMA_OBJECT_stClear))
     return rc_handle(TPM_RC_ATTRIBUTES, 2);
   const bool owner_side = o->hierarchy == TPM_RH_OWNER || o->hierarchy == TPM_RH_ENDORSEMENT;

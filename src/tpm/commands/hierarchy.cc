@@ -40,7 +40,7 @@ TPM_RC derive_primary(Command& c, TPM_HANDLE hierarchy, const TPMS_SENSITIVE_CRE
   }
   slot->hierarchy = hierarchy;
   uint8_t parent_name[4];
-  entity_name(c.st, hierarchy, parent_name);
+  handle_name(hierarchy, parent_name);
   qualified_name(slot->pub.nameAlg, parent_name, slot->name, slot->qualified_name);
   out = slot;
   return TPM_RC_SUCCESS;
@@ -60,7 +60,7 @@ TPM_RC TPM2_CreatePrimary(Command& c) {
   crypto::zeroize(in_sensitive);
   if (rc != TPM_RC_SUCCESS) return rc;
   uint8_t parent_name[4];
-  entity_name(c.st, c.handles[0], parent_name);
+  handle_name(c.handles[0], parent_name);
   c.response_handle = object_handle(c.st, slot);
   c.put(Sized<TPMT_PUBLIC>{0, slot->pub});
   write_creation(c, *slot, TPM_ALG_NULL, {parent_name, 4}, {parent_name, 4}, outside_info, creation_pcr);

@@ -8,7 +8,7 @@ namespace utpm::tpm {
 
 // The key/data object behind handle i of the command, or nullptr for a sequence object.
 inline ObjectSlot* loaded_key(Command& c, unsigned i) {
-  ObjectSlot* o = object_at(c.st, c.handles[i]);
+  ObjectSlot* o = c.entities[i].object;
   return o && o->kind == SlotKind::object ? o : nullptr;
 }
 // The same, but only if its private part is loaded (not a public-only LoadExternal).

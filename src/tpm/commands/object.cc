@@ -9,7 +9,7 @@ namespace utpm::tpm {
 
 TPM_RC TPM2_ReadPublic(Command& c) {
   if (TPM_RC rc = c.parse()) return rc;
-  ObjectSlot* o = object_at(c.st, c.handles[0]);
+  ObjectSlot* o = c.entities[0].object;
   if (o->kind != SlotKind::object) return rc_handle(TPM_RC_SEQUENCE, 1);  // sequences have no public area
   c.put(Sized<TPMT_PUBLIC>{0, o->pub});
   c.put(o->name);
@@ -24,7 +24,7 @@ namespace {
 
 // A loaded storage parent by handle, or the response code for handle 1.
 TPM_RC storage_parent(Command& c, ObjectSlot*& parent) {
-  parent = object_at(c.st, c.handles[0]);
+  parent = c.entities[0].object;
   if (!parent || !is_storage_parent(*parent)) return rc_handle(TPM_RC_TYPE, 1);
   return TPM_RC_SUCCESS;
 }
@@ -110,7 +110,7 @@ TPM_RC TPM2_Load(Command& c) {
 
 TPM_RC TPM2_Unseal(Command& c) {
   if (TPM_RC rc = c.parse()) return rc;
-  ObjectSlot* o = object_at(c.st, c.handles[0]);
+  ObjectSlot* o = c.entities[0].object;
   if (o->kind != SlotKind::object || o->pub.type != TPM_ALG_KEYEDHASH) return rc_handle(TPM_RC_TYPE, 1);
   const TPMA_OBJECT& a = o->pub.objectAttributes;
   // Only a sealed data object (neither a signing nor a decryption key) gives up its data.
@@ -123,8 +123,8 @@ TPM_RC TPM2_Unseal(Command& c) {
 TPM_RC TPM2_ObjectChangeAuth(Command& c) {
   TPM2B_AUTH new_auth;
   if (TPM_RC rc = c.parse(new_auth)) return rc;
-  ObjectSlot* o = object_at(c.st, c.handles[0]);
-  ObjectSlot* parent = object_at(c.st, c.handles[1]);
+  ObjectSlot* o = c.entities[0].object;
+  ObjectSlot* parent = c.entities[1].object;
   if (o->kind != SlotKind::object) return rc_handle(TPM_RC_TYPE, 1);
   if (!parent || !is_storage_parent(*parent)) return rc_handle(TPM_RC_TYPE, 2);
   // The parent must be the object's parent: its qualified name derives from the parent's.
@@ -195,7 +195,7 @@ TPM_RC TPM2_LoadExternal(Command& c) {
   }
   obj->hierarchy = hierarchy;
   uint8_t h[4];
-  entity_name(c.st, hierarchy, h);
+  handle_name(hierarchy, h);
   qualified_name(obj->pub.nameAlg, {h, 4}, obj->name, obj->qualified_name);
   c.response_handle = object_handle(c.st, obj);
   c.put(obj->name);
@@ -213,7 +213,7 @@ TPM_RC TPM2_CreateLoaded(Command& c) {
   TPM2B_PUBLIC in_public;  // TPM2B_TEMPLATE holding a TPMT_PUBLIC
   if (TPM_RC rc = c.parse(in_sensitive, in_public)) return rc;
   const TPM_HANDLE parent_handle = c.handles[0];
-  ObjectSlot* parent = object_at(c.st, parent_handle);
+  ObjectSlot* parent = c.entities[0].object;  // nullptr for a hierarchy
   if (parent && !is_storage_parent(*parent)) return rc_handle(TPM_RC_TYPE, 1);
   if (TPM_RC rc = public_check(in_public.t, parent)) return rc_param(rc, 2);
   if (TPM_RC rc = sensitive_create_check(in_public.t, in_sensitive.t)) return rc_param(rc, 1);

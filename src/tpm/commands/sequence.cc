@@ -71,7 +71,7 @@ TPM_RC TPM2_HMAC_Start(Command& c) {
 }
 
 TPM_RC TPM2_SequenceUpdate(Command& c) {
-  ObjectSlot* s = object_at(c.st, c.handles[0]);
+  ObjectSlot* s = c.entities[0].object;
   if (s->kind != SlotKind::hash_sequence && s->kind != SlotKind::event_sequence && s->kind != SlotKind::hmac_sequence)
     return rc_handle(TPM_RC_MODE, 1);
   TPM2B_MAX_BUFFER buffer;
@@ -81,7 +81,7 @@ TPM_RC TPM2_SequenceUpdate(Command& c) {
 }
 
 TPM_RC TPM2_SequenceComplete(Command& c) {
-  ObjectSlot* s = object_at(c.st, c.handles[0]);
+  ObjectSlot* s = c.entities[0].object;
   if (s->kind != SlotKind::hash_sequence && s->kind != SlotKind::hmac_sequence) return rc_handle(TPM_RC_MODE, 1);
   TPM2B_MAX_BUFFER buffer;
   TPMI_RH_HIERARCHY_NULL hierarchy;
@@ -111,7 +111,7 @@ TPM_RC TPM2_SequenceComplete(Command& c) {
 
 TPM_RC TPM2_EventSequenceComplete(Command& c) {
   const TPM_HANDLE pcr = c.handles[0];
-  ObjectSlot* s = object_at(c.st, c.handles[1]);
+  ObjectSlot* s = c.entities[1].object;
   if (s->kind != SlotKind::event_sequence) return rc_handle(TPM_RC_MODE, 2);
   TPM2B_MAX_BUFFER buffer;
   if (TPM_RC rc = c.parse(buffer)) return rc;

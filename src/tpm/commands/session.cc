@@ -15,8 +15,8 @@ namespace {
 // The salt of a salted session (Part 1 §24, B.10.4, C.6.1): RSA-OAEP-decrypted with the label
 // "SECRET" (with its terminating zero), or for ECC the KDFe of the ECDH point with the
 // caller's ephemeral key, labelled "SECRET". The key is an asymmetric decryption key.
-TPM_RC recover_salt(Command& c, TPM_HANDLE tpm_key, const TPM2B_ENCRYPTED_SECRET& in, uint8_t* salt, size_t& len) {
-  ObjectSlot* key = object_at(c.st, tpm_key);
+TPM_RC recover_salt(Command& c, const TPM2B_ENCRYPTED_SECRET& in, uint8_t* salt, size_t& len) {
+  ObjectSlot* key = c.entities[0].object;  // tpmKey
   if (!key || key->kind != SlotKind::object || key->public_only ||
       !key->pub.objectAttributes.has(TPMA_OBJECT_decrypt))
     return rc_handle(TPM_RC_KEY, 1);
@@ -72,7 +72,7 @@ TPM_RC TPM2_StartAuthSession(Command& c) {
   if (tpm_key == TPM_RH_NULL) {
     if (encrypted_salt.size != 0) return rc_param(TPM_RC_VALUE, 2);
   } else {
-    if (TPM_RC rc = recover_salt(c, tpm_key, encrypted_salt, salt, salt_len)) return rc;
+    if (TPM_RC rc = recover_salt(c, encrypted_salt, salt, salt_len)) return rc;
   }
 
   SessionSlot fresh;
@@ -87,16 +87,12 @@ TPM_RC TPM2_StartAuthSession(Command& c) {
     uint8_t key[profile::kMaxDigestSize + sizeof salt];
     size_t klen = 0;
     if (bind != TPM_RH_NULL) {
-      EntityAuth ea{};
-      if (TPM_RC rc = entity_auth(c.st, bind, ea)) return rc_handle(rc, 2);
-      const std::span<const uint8_t> auth = auth_trimmed(ea.auth);
+      const Entity& be = c.entities[1];
+      const std::span<const uint8_t> auth = auth_trimmed(be.auth);
       if (!auth.empty()) std::memcpy(key, auth.data(), auth.size());
       klen = auth.size();
       fresh.bind = bind;
-      if (TPM_RC rc = bind_identity(c.st, bind, auth_hash, fresh.bind_id)) {
-        crypto::zeroize(key);
-        return rc_handle(rc, 2);
-      }
+      bind_identity(be, auth_hash, fresh.bind_id);
     }
     std::memcpy(key + klen, salt, salt_len);
     klen += salt_len;

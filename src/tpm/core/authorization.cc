@@ -20,17 +20,11 @@ void put_u32(crypto::HashState& h, uint32_t v) {
 }
 
 // cpHash = H(commandCode || Name(handle 1) || ... || parameters)
-// Returns 0 if a Name does not fit (cannot happen: every Name fits TPM2B_NAME).
 size_t cp_hash(Command& c, TPM_ALG_ID alg, std::span<const uint8_t> parameters, uint8_t* out) {
   crypto::HashState h;
   crypto::hash_start(h, to_crypto(alg));
   put_u32(h, c.info.code);
-  for (unsigned i = 0; i < c.info.handle_count; ++i) {
-    uint8_t name[2 + profile::kMaxDigestSize];
-    size_t n = entity_name(c.st, c.handles[i], name);
-    if (n == kNameDoesNotFit) return 0;
-    crypto::hash_update(h, {name, n});
-  }
+  for (unsigned i = 0; i < c.info.handle_count; ++i) crypto::hash_update(h, c.entities[i].name.view());
   crypto::hash_update(h, parameters);
   return crypto::hash_finish(h, {out, profile::kMaxDigestSize});
 }
@@ -48,10 +42,10 @@ size_t rp_hash(Command& c, TPM_ALG_ID alg, std::span<const uint8_t> parameters, 
 // A session is bound to the entity whose Name and authValue it was started with (Part 1
 // §19.6.10): both must match, since Names alone are not unique (every sequence object has the
 // empty Name). Only then is the entity's authValue already in the session key.
-bool bound_to(State& st, const SessionSlot& s, TPM_HANDLE entity) {
+bool bound_to(const SessionSlot& s, const Entity& entity) {
   if (s.bind == TPM_RH_NULL) return false;
   TPM2B_DIGEST id;
-  if (bind_identity(st, entity, s.auth_hash, id) != TPM_RC_SUCCESS) return false;
+  bind_identity(entity, s.auth_hash, id);
   return id.size == s.bind_id.size && crypto::ct_equal(id.view(), s.bind_id.view());
 }
 
@@ -124,25 +118,24 @@ TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
   State& st = c.st;
   SessionIn& s = c.sessions[i];
   const unsigned n = i + 1;
-  EntityAuth ea{};
-  if (TPM_RC rc = entity_auth(st, c.handles[i], ea)) return rc_handle(rc, n);
+  const Entity& e = c.entities[i];
   // A failure that would have to be recorded cannot be recorded while NV is unavailable: then
   // no such authValue is checked at all (fail closed).
-  if (da_records_failure(st, c.handles[i], ea.da_protected) && !st.nv_available) return TPM_RC_NV_UNAVAILABLE;
-  if (ea.da_protected) {
+  if (da_records_failure(st, e.handle, e.da_protected) && !st.nv_available) return TPM_RC_NV_UNAVAILABLE;
+  if (e.da_protected) {
     da_recover(c.tpm);
     if (da_in_lockout(st)) return TPM_RC_LOCKOUT;
   }
-  if (c.handles[i] == TPM_RH_LOCKOUT && !lockout_auth_available(c.tpm)) return TPM_RC_LOCKOUT;
-  const std::span<const uint8_t> auth_value = auth_trimmed(ea.auth);
-  s.authorized_entity = c.handles[i];
-  s.auth_at_authorization = ea.auth ? *ea.auth : TPM2B_AUTH{};
+  if (e.handle == TPM_RH_LOCKOUT && !lockout_auth_available(c.tpm)) return TPM_RC_LOCKOUT;
+  const std::span<const uint8_t> auth_value = auth_trimmed(e.auth);
+  s.authorized_index = static_cast<int8_t>(i);
+  s.auth_at_authorization = e.auth ? *e.auth : TPM2B_AUTH{};
 
   // An object's attributes decide whether its authValue may be used for a role at all
   // (Part 1 §19.7): USER needs userWithAuth, ADMIN needs adminWithPolicy CLEAR.
   const bool policy_session = s.handle != TPM_RS_PW && handle_type(s.handle) == TPM_HT_POLICY_SESSION;
-  if (const ObjectSlot* o = object_at(st, c.handles[i]); o && o->kind == SlotKind::object && !policy_session) {
-    const TPMA_OBJECT& a = o->pub.objectAttributes;
+  if (e.kind == EntityKind::object && !policy_session) {
+    const TPMA_OBJECT& a = e.object->pub.objectAttributes;
     if (c.info.auth[i] == AuthRole::user && !a.has(TPMA_OBJECT_userWithAuth)) return TPM_RC_AUTH_UNAVAILABLE;
     if (c.info.auth[i] == AuthRole::admin && a.has(TPMA_OBJECT_adminWithPolicy)) return TPM_RC_AUTH_UNAVAILABLE;
   }
@@ -150,7 +143,7 @@ TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
   if (s.handle == TPM_RS_PW) {
     std::span<const uint8_t> given = auth_trimmed(&s.hmac);
     bool ok = given.size() == auth_value.size() && crypto::ct_equal(given, auth_value);
-    return ok ? TPM_RC_SUCCESS : auth_failed(c, c.handles[i], ea.da_protected, n);
+    return ok ? TPM_RC_SUCCESS : auth_failed(c, e.handle, e.da_protected, n);
   }
 
   SessionSlot& slot = *session_at(st, s.handle);
@@ -160,14 +153,13 @@ TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
     // entity's authPolicy under the same hash (Part 1 §19.7.4): a session that ran no policy
     // command (all-zero digest) satisfies exactly an all-zero authPolicy. Its HMAC is keyed
     // by the session key alone until PolicyAuthValue asks for the authValue.
-    if (!policy_satisfied(st, slot, c.handles[i])) return rc_session(TPM_RC_POLICY_FAIL, n);
+    if (!policy_satisfied(e, slot)) return rc_session(TPM_RC_POLICY_FAIL, n);
     s.include_auth_value = false;
   } else {
-    s.include_auth_value = !bound_to(st, slot, c.handles[i]);
+    s.include_auth_value = !bound_to(slot, e);
   }
   uint8_t cp[profile::kMaxDigestSize], expect[profile::kMaxDigestSize];
   size_t cplen = cp_hash(c, slot.auth_hash, parameters, cp);
-  if (cplen == 0) return TPM_RC_FAILURE;
   // The first session's HMAC also covers the nonceTPM of separate decrypt/encrypt sessions.
   uint8_t extra[2 * profile::kMaxDigestSize];
   size_t extra_len = 0;
@@ -183,7 +175,7 @@ TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
                              s.nonce, slot.nonce_tpm, s.attributes, expect, {extra, extra_len});
   bool ok = s.hmac.size == hlen && crypto::ct_equal(s.hmac.view(), {expect, hlen});
   crypto::zeroize(expect);
-  return ok ? TPM_RC_SUCCESS : auth_failed(c, c.handles[i], ea.da_protected, n);
+  return ok ? TPM_RC_SUCCESS : auth_failed(c, e.handle, e.da_protected, n);
 }
 
 namespace {
@@ -192,26 +184,25 @@ namespace {
 // HierarchyChangeAuth the new one, as the reference TPM and ESAPI have it), or, if the command
 // flushed the entity (SequenceComplete, EventSequenceComplete), the value it was authorized
 // with: the caller proved knowledge of it and expects it in the response HMAC.
-std::span<const uint8_t> session_auth_value(State& st, const SessionIn& s) {
-  if (s.authorized_entity == 0 || !s.include_auth_value) return {};
-  EntityAuth ea{};
-  if (entity_auth(st, s.authorized_entity, ea) == TPM_RC_SUCCESS) return auth_trimmed(ea.auth);
-  return auth_trimmed(&s.auth_at_authorization);
+std::span<const uint8_t> session_auth_value(const Command& c, const SessionIn& s) {
+  if (s.authorized_index < 0 || !s.include_auth_value) return {};
+  const Entity& e = c.entities[s.authorized_index];
+  return e.gone() ? auth_trimmed(&s.auth_at_authorization) : auth_trimmed(e.auth);
 }
 
 // Encrypts or decrypts, in place, the data of the TPM2B at the start of `area` with the
 // session's symmetric algorithm (Part 1 §21): CFB with {key, iv} = KDFa(authHash,
 // sessionValue, "CFB", nonceNewer, nonceOlder, keyBits + 128), or XOR with the mask
 // KDFa(authHash, sessionValue, "XOR", nonceNewer, nonceOlder, 8 * size) over all of it.
-TPM_RC crypt_first_parameter(State& st, const SessionIn& s, const TPM2B_NONCE& newer, const TPM2B_NONCE& older,
+TPM_RC crypt_first_parameter(const Command& c, const SessionIn& s, const TPM2B_NONCE& newer, const TPM2B_NONCE& older,
                              std::span<uint8_t> area, bool encrypt) {
   if (area.size() < 2) return TPM_RC_INSUFFICIENT;
   const size_t size = size_t{area[0]} << 8 | area[1];
   if (size > area.size() - 2) return TPM_RC_SIZE;
   std::span<uint8_t> data = area.subspan(2, size);
-  const SessionSlot& slot = *session_at(st, s.handle);
+  const SessionSlot& slot = *session_at(c.st, s.handle);
   uint8_t key[2 * profile::kMaxDigestSize];
-  const size_t klen = session_value(slot, session_auth_value(st, s), key);
+  const size_t klen = session_value(slot, session_auth_value(c, s), key);
   const crypto::HashAlg hash = to_crypto(slot.auth_hash);
   crypto::Status rc = crypto::Status::ok;
   if (slot.symmetric.algorithm == TPM_ALG_AES) {
@@ -257,7 +248,7 @@ TPM_RC decrypt_parameter(Command& c, std::span<uint8_t> parameters) {
   const SessionIn& s = c.sessions[c.decrypt_session];
   const SessionSlot& slot = *session_at(c.st, s.handle);
   // nonceNewer is the caller's nonce of this command, nonceOlder the TPM's last one.
-  TPM_RC rc = crypt_first_parameter(c.st, s, s.nonce, slot.nonce_tpm, parameters, false);
+  TPM_RC rc = crypt_first_parameter(c, s, s.nonce, slot.nonce_tpm, parameters, false);
   return rc == TPM_RC_SUCCESS ? rc : rc_param(rc, 1);
 }
 
@@ -276,7 +267,7 @@ void write_response_sessions(Command& c, std::span<uint8_t> parameters, Writer& 
   if (c.encrypt_session >= 0) {
     const SessionIn& s = c.sessions[c.encrypt_session];
     const SessionSlot& slot = *session_at(st, s.handle);
-    crypt_first_parameter(st, s, slot.nonce_tpm, s.nonce, parameters, true);
+    crypt_first_parameter(c, s, slot.nonce_tpm, s.nonce, parameters, true);
   }
   for (unsigned i = 0; i < c.session_count; ++i) {
     SessionIn& s = c.sessions[i];
@@ -289,7 +280,7 @@ void write_response_sessions(Command& c, std::span<uint8_t> parameters, Writer& 
     }
     uint8_t rp[profile::kMaxDigestSize], hmac[profile::kMaxDigestSize];
     size_t rplen = rp_hash(c, slot->auth_hash, parameters, rp);
-    size_t hlen = session_hmac(*slot, session_auth_value(st, s), {rp, rplen}, slot->nonce_tpm, s.nonce, s.attributes,
+    size_t hlen = session_hmac(*slot, session_auth_value(c, s), {rp, rplen}, slot->nonce_tpm, s.nonce, s.attributes,
                                hmac);
     marshal(out, slot->nonce_tpm);
     out.u8(s.attributes);

@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "crypto/crypto.h"
+#include "tpm/core/entity.h"
 #include "tpm/marshal/marshal.h"
 #include "tpm/platform.h"
 #include "tpm/state.h"
@@ -21,63 +22,7 @@
 namespace utpm::tpm {
 
 class Tpm;
-struct CommandInfo;
-
-struct SessionIn {
-  TPM_HANDLE handle = 0;
-  TPM2B_NONCE nonce;
-  uint8_t attributes = 0;
-  TPM2B_AUTH hmac;
-  // Set when the session authorized a handle; the response HMAC uses the same key.
-  TPM_HANDLE authorized_entity = 0;
-  bool include_auth_value = false;
-  // The entity's authValue as it was when this session authorized it, for a response whose
-  // command flushed the entity (SequenceComplete). Zeroized with the Command.
-  TPM2B_AUTH auth_at_authorization;
-};
-
-struct Command {
-  Command(Tpm& t, State& s, Platform& p, const CommandInfo& i, uint8_t loc)
-      : tpm(t), st(s), platform(p), info(i), locality(loc) {}
-  ~Command() { crypto::zeroize(sessions); }  // auth values and HMACs do not outlive the command
-  Command(const Command&) = delete;
-  Command& operator=(const Command&) = delete;
-  Tpm& tpm;
-  State& st;
-  Platform& platform;
-  const CommandInfo& info;
-  uint8_t locality;
-  TPM_HANDLE handles[3] = {};
-  SessionIn sessions[profile::kMaxSessionsPerCommand];
-  uint8_t session_count = 0;
-  Reader params;
-  Writer out;
-  TPM_HANDLE response_handle = 0;
-  int8_t decrypt_session = -1;  // index of the session that encrypts the first parameter
-  int8_t encrypt_session = -1;  // index of the session that encrypts the first response parameter
-
-  // Unmarshals all parameters in order. A failure in parameter n returns the code with
-  // TPM_RC_P + n; bytes left over after the last parameter are TPM_RC_SIZE.
-  template <class... T>
-  TPM_RC parse(T&... p) {
-    return parse_numbered(1, p...);
-  }
-  // The same, when the first parameter parsed here is parameter number `first` (a command
-  // whose leading parameter was consumed separately).
-  template <class... T>
-  TPM_RC parse_numbered(unsigned first, T&... p) {
-    unsigned n = first - 1;
-    TPM_RC rc = TPM_RC_SUCCESS;
-    ((rc == TPM_RC_SUCCESS ? (++n, rc = unmarshal(params, p), 0) : 0), ...);
-    if (rc != TPM_RC_SUCCESS) return rc_param(rc, n);
-    return params.remaining() == 0 ? TPM_RC_SUCCESS : TPM_RC_SIZE;
-  }
-  template <class T>
-  void put(const T& v) {
-    marshal(out, v);
-  }
-};
-
+struct Command;
 using Handler = TPM_RC (*)(Command&);
 
 // What a handle in a command's handle area may refer to; the dispatcher checks the value
@@ -103,26 +48,37 @@ enum class HandleKind : uint8_t {
 // Authorization role required of the handle's session (Part 1 §19.2).
 enum class AuthRole : uint8_t { none, user, admin, dup };
 
-// Command attributes beyond the handle list (mirrors TPMA_CC where it can).
-inline constexpr uint8_t kCmdNv = 1 << 0;          // may write NV: refused while NV is unavailable
-inline constexpr uint8_t kCmdExtensive = 1 << 1;   // TPMA_CC.extensive
-inline constexpr uint8_t kCmdFlushed = 1 << 2;     // TPMA_CC.flushed
-inline constexpr uint8_t kCmdRHandle = 1 << 3;     // returns a handle
-inline constexpr uint8_t kCmdAllowedInFailure = 1 << 4;  // answered in failure mode
+// Command attributes beyond the handle list (mirrors TPMA_CC where it can). 16 bits: room for
+// what audit, NV and policy add (physical presence, audit exclusivity, ...).
+using CommandFlags = uint16_t;
+inline constexpr CommandFlags kCmdNv = 1 << 0;          // may write NV: refused while NV is unavailable
+inline constexpr CommandFlags kCmdExtensive = 1 << 1;   // TPMA_CC.extensive
+inline constexpr CommandFlags kCmdFlushed = 1 << 2;     // TPMA_CC.flushed
+inline constexpr CommandFlags kCmdRHandle = 1 << 3;     // returns a handle
+inline constexpr CommandFlags kCmdAllowedInFailure = 1 << 4;  // answered in failure mode
 // Changes state that Shutdown(STATE) saved (PCRs, hierarchy enables, platform auth/policy):
 // running it after a Shutdown(STATE) invalidates that saved state.
-inline constexpr uint8_t kCmdChangesSavedState = 1 << 5;
-inline constexpr uint8_t kCmdDecrypt = 1 << 6;  // first command parameter is a TPM2B: may be encrypted
-inline constexpr uint8_t kCmdEncrypt = 1 << 7;  // first response parameter is a TPM2B: may be encrypted
+inline constexpr CommandFlags kCmdChangesSavedState = 1 << 5;
+inline constexpr CommandFlags kCmdDecrypt = 1 << 6;  // first command parameter is a TPM2B: may be encrypted
+inline constexpr CommandFlags kCmdEncrypt = 1 << 7;  // first response parameter is a TPM2B: may be encrypted
+
+inline constexpr unsigned kMaxCommandHandles = 3;  // NV_Certify, PolicyNV, PolicyAuthorizeNV have 3
+
+// One handle of a command's handle area: what it may refer to and the authorization role its
+// session must have (AuthRole::none: no session; handles needing auth come first, Part 3).
+struct HandleSpec {
+  HandleKind kind = HandleKind::none;
+  AuthRole auth = AuthRole::none;
+};
 
 struct CommandInfo {
   TPM_CC code;
   const char* name;
   Handler handler;
   uint8_t handle_count;
-  HandleKind handles[3];
-  AuthRole auth[3];  // per handle; handles needing auth come first (Part 3 convention)
-  uint8_t flags;
+  HandleKind handles[kMaxCommandHandles];
+  AuthRole auth[kMaxCommandHandles];  // per handle; handles needing auth come first (Part 3 convention)
+  CommandFlags flags;
 
   uint8_t auth_count() const {
     uint8_t n = 0;
@@ -136,6 +92,77 @@ struct CommandInfo {
            (flags & kCmdFlushed ? 1u << 24 : 0) | uint32_t{handle_count} << 25 |
            (flags & kCmdRHandle ? 1u << 28 : 0);
   }
+};
+
+
+struct SessionIn {
+  TPM_HANDLE handle = 0;
+  TPM2B_NONCE nonce;
+  uint8_t attributes = 0;
+  TPM2B_AUTH hmac;
+  // Set when the session authorized a handle (its index in the handle area, -1: none); the
+  // response HMAC uses the same key.
+  int8_t authorized_index = -1;
+  bool include_auth_value = false;
+  // The entity's authValue as it was when this session authorized it, for a response whose
+  // command flushed the entity (SequenceComplete). Zeroized with the Command.
+  TPM2B_AUTH auth_at_authorization;
+};
+
+struct Command {
+  Command(Tpm& t, State& s, Platform& p, const CommandInfo& i, uint8_t loc)
+      : tpm(t), st(s), platform(p), info(i), locality(loc) {}
+  ~Command() { crypto::zeroize(sessions); }  // auth values and HMACs do not outlive the command
+  Command(const Command&) = delete;
+  Command& operator=(const Command&) = delete;
+  Tpm& tpm;
+  State& st;
+  Platform& platform;
+  const CommandInfo& info;
+  uint8_t locality;
+  TPM_HANDLE handles[kMaxCommandHandles] = {};
+  // What each handle names, resolved once by the dispatcher (checked against its HandleKind:
+  // an object handle's entity always has its slot, a session handle's its session).
+  Entity entities[kMaxCommandHandles];
+  SessionIn sessions[profile::kMaxSessionsPerCommand];
+  uint8_t session_count = 0;
+  Reader params;
+  Writer out;
+  TPM_HANDLE response_handle = 0;
+  int8_t decrypt_session = -1;  // index of the session that encrypts the first parameter
+  int8_t encrypt_session = -1;  // index of the session that encrypts the first response parameter
+
+  // Unmarshals all parameters in order. A failure in parameter n returns the code with
+  // TPM_RC_P + n; bytes left over after the last parameter are TPM_RC_SIZE.
+  template <class... T>
+  TPM_RC parse(T&... p) {
+    return parse_numbered(1, p...);
+  }
+  // The same, when the first parameter parsed here is parameter number `first` (a command
+  // whose leading parameter was consumed separately).
+  template <class... T>
+  TPM_RC parse_numbered(unsigned first, T&... p) {
+    unsigned n = first - 1;
+    TPM_RC rc = TPM_RC_SUCCESS;
+    ((rc == TPM_RC_SUCCESS ? (++n, rc = unmarshal(params, p), 0) : 0), ...);
+    if (rc != TPM_RC_SUCCESS) return rc_param(rc, n);
+    if (params.remaining() != 0) return TPM_RC_SIZE;
+    parsed = true;
+    return TPM_RC_SUCCESS;
+  }
+  // Writes a response parameter. Only after every parameter was parsed (the decrypted command
+  // parameters share the buffer the output goes to): the dispatcher answers TPM_RC_FAILURE for a
+  // handler that writes output without a completed parse.
+  template <class T>
+  void put(const T& v) {
+    if (!parsed) {
+      output_before_parse = true;
+      return;
+    }
+    marshal(out, v);
+  }
+  bool parsed = false;               // set by a successful parse()/parse_numbered()
+  bool output_before_parse = false;  // an invariant violation, reported as TPM_RC_FAILURE
 };
 
 // The table, sorted by command code (command_table.cc).

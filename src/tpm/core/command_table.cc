@@ -2,6 +2,7 @@
 // GetCapability(TPM_CAP_COMMANDS) all read this table.
 #include <algorithm>
 #include <array>
+#include <initializer_list>
 
 #include "tpm/commands/commands.h"
 #include "tpm/core/command.h"
@@ -12,7 +13,7 @@ namespace {
 
 using H = HandleKind;
 using A = AuthRole;
-constexpr uint8_t kSaved = kCmdChangesSavedState;
+constexpr CommandFlags kSaved = kCmdChangesSavedState;
 
 template <size_t N>
 constexpr std::array<CommandInfo, N> sorted(std::array<CommandInfo, N> a) {
@@ -20,65 +21,77 @@ constexpr std::array<CommandInfo, N> sorted(std::array<CommandInfo, N> a) {
   return a;
 }
 
-#define CMD(name, flags, n, h0, h1, a0, a1) \
-  CommandInfo { TPM_CC_##name, "TPM2_" #name, TPM2_##name, n, {h0, h1, H::none}, {a0, a1, A::none}, flags }
+// One row: the command's name, its flags, then one {HandleKind, AuthRole} per handle of its
+// handle area (up to kMaxCommandHandles; the role may be left out for handles without one).
+constexpr CommandInfo make_command(TPM_CC code, const char* name, Handler handler, CommandFlags flags,
+                                   std::initializer_list<HandleSpec> handles) {
+  CommandInfo c{code, name, handler, static_cast<uint8_t>(handles.size()), {}, {}, flags};
+  unsigned i = 0;
+  for (const HandleSpec& h : handles) {  // more than kMaxCommandHandles does not compile
+    c.handles[i] = h.kind;
+    c.auth[i] = h.auth;
+    ++i;
+  }
+  return c;
+}
+#define CMD(name, flags, ...) make_command(TPM_CC_##name, "TPM2_" #name, TPM2_##name, flags, {__VA_ARGS__})
 
 // Listed by chapter for reading; sorted by code at compile time for lookup.
 constexpr auto kCommands = sorted(std::array{
-    CMD(EvictControl, kCmdNv, 2, H::provision, H::object, A::user, A::none),
-    CMD(HierarchyControl, kCmdNv | kSaved, 1, H::hierarchy, H::none, A::user, A::none),
-    CMD(ChangePPS, kCmdNv, 1, H::platform, H::none, A::user, A::none),
-    CMD(ChangeEPS, kCmdNv, 1, H::platform, H::none, A::user, A::none),
-    CMD(Clear, kCmdNv, 1, H::clear, H::none, A::user, A::none),
-    CMD(ClearControl, kCmdNv, 1, H::clear, H::none, A::user, A::none),
-    CMD(HierarchyChangeAuth, kCmdNv | kCmdDecrypt | kSaved, 1, H::hierarchy_auth, H::none, A::user, A::none),
-    CMD(SetPrimaryPolicy, kCmdNv | kCmdDecrypt | kSaved, 1, H::hierarchy_auth, H::none, A::user, A::none),
-    CMD(DictionaryAttackLockReset, kCmdNv, 1, H::lockout, H::none, A::user, A::none),
-    CMD(DictionaryAttackParameters, kCmdNv, 1, H::lockout, H::none, A::user, A::none),
-    CMD(ClockSet, kCmdNv, 1, H::provision, H::none, A::user, A::none),
-    CMD(ClockRateAdjust, 0, 1, H::provision, H::none, A::user, A::none),
-    CMD(CreatePrimary, kCmdRHandle | kCmdDecrypt | kCmdEncrypt, 1, H::hierarchy_or_null, H::none, A::user, A::none),
-    CMD(PCR_Event, kCmdDecrypt | kSaved, 1, H::pcr_or_null, H::none, A::user, A::none),
-    CMD(PCR_Reset, kSaved, 1, H::pcr, H::none, A::user, A::none),
-    CMD(SequenceComplete, kCmdFlushed | kCmdDecrypt | kCmdEncrypt, 1, H::object, H::none, A::user, A::none),
-    CMD(IncrementalSelfTest, kCmdExtensive, 0, H::none, H::none, A::none, A::none),
-    CMD(SelfTest, kCmdExtensive, 0, H::none, H::none, A::none, A::none),
-    CMD(Startup, kCmdNv, 0, H::none, H::none, A::none, A::none),
-    CMD(Shutdown, kCmdNv, 0, H::none, H::none, A::none, A::none),
-    CMD(StirRandom, kCmdDecrypt, 0, H::none, H::none, A::none, A::none),
-    CMD(ObjectChangeAuth, kCmdDecrypt | kCmdEncrypt, 2, H::object, H::object, A::admin, A::none),
-    CMD(Create, kCmdDecrypt | kCmdEncrypt, 1, H::object, H::none, A::user, A::none),
-    CMD(Load, kCmdRHandle | kCmdDecrypt | kCmdEncrypt, 1, H::object, H::none, A::user, A::none),
-    CMD(Unseal, kCmdEncrypt, 1, H::object, H::none, A::user, A::none),
-    CMD(RSA_Encrypt, kCmdDecrypt | kCmdEncrypt, 1, H::object, H::none, A::none, A::none),
-    CMD(RSA_Decrypt, kCmdDecrypt | kCmdEncrypt, 1, H::object, H::none, A::user, A::none),
-    CMD(ECDH_KeyGen, kCmdEncrypt, 1, H::object, H::none, A::none, A::none),
-    CMD(ECDH_ZGen, kCmdDecrypt | kCmdEncrypt, 1, H::object, H::none, A::user, A::none),
-    CMD(EncryptDecrypt, kCmdEncrypt, 1, H::object, H::none, A::user, A::none),
-    CMD(EncryptDecrypt2, kCmdDecrypt | kCmdEncrypt, 1, H::object, H::none, A::user, A::none),
-    CMD(HMAC, kCmdDecrypt | kCmdEncrypt, 1, H::object, H::none, A::user, A::none),
-    CMD(Sign, kCmdDecrypt, 1, H::object, H::none, A::user, A::none),
-    CMD(VerifySignature, kCmdDecrypt, 1, H::object, H::none, A::none, A::none),
-    CMD(HMAC_Start, kCmdRHandle, 1, H::object, H::none, A::user, A::none),
-    CMD(ECC_Parameters, 0, 0, H::none, H::none, A::none, A::none),
-    CMD(CreateLoaded, kCmdRHandle | kCmdDecrypt | kCmdEncrypt, 1, H::parent, H::none, A::user, A::none),
-    CMD(SequenceUpdate, kCmdDecrypt, 1, H::object, H::none, A::user, A::none),
-    CMD(ContextLoad, kCmdRHandle, 0, H::none, H::none, A::none, A::none),
-    CMD(ContextSave, 0, 1, H::context, H::none, A::none, A::none),
-    CMD(FlushContext, 0, 0, H::none, H::none, A::none, A::none),
-    CMD(LoadExternal, kCmdRHandle | kCmdDecrypt | kCmdEncrypt, 0, H::none, H::none, A::none, A::none),
-    CMD(ReadPublic, kCmdEncrypt, 1, H::object, H::none, A::none, A::none),
-    CMD(StartAuthSession, kCmdRHandle, 2, H::object_or_null, H::entity_or_null, A::none, A::none),
-    CMD(GetCapability, kCmdAllowedInFailure, 0, H::none, H::none, A::none, A::none),
-    CMD(GetRandom, kCmdEncrypt, 0, H::none, H::none, A::none, A::none),
-    CMD(GetTestResult, kCmdAllowedInFailure, 0, H::none, H::none, A::none, A::none),
-    CMD(Hash, kCmdDecrypt | kCmdEncrypt, 0, H::none, H::none, A::none, A::none),
-    CMD(PCR_Read, 0, 0, H::none, H::none, A::none, A::none),
-    CMD(ReadClock, 0, 0, H::none, H::none, A::none, A::none),
-    CMD(PCR_Extend, kSaved, 1, H::pcr_or_null, H::none, A::user, A::none),
-    CMD(EventSequenceComplete, kCmdFlushed | kCmdDecrypt | kSaved, 2, H::pcr_or_null, H::object, A::user, A::user),
-    CMD(HashSequenceStart, kCmdRHandle | kCmdDecrypt, 0, H::none, H::none, A::none, A::none),
-    CMD(TestParms, 0, 0, H::none, H::none, A::none, A::none),
+    CMD(EvictControl, kCmdNv, {H::provision, A::user}, {H::object}),
+    CMD(HierarchyControl, kCmdNv | kSaved, {H::hierarchy, A::user}),
+    CMD(ChangePPS, kCmdNv, {H::platform, A::user}),
+    CMD(ChangeEPS, kCmdNv, {H::platform, A::user}),
+    CMD(Clear, kCmdNv, {H::clear, A::user}),
+    CMD(ClearControl, kCmdNv, {H::clear, A::user}),
+    CMD(HierarchyChangeAuth, kCmdNv | kCmdDecrypt | kSaved, {H::hierarchy_auth, A::user}),
+    CMD(SetPrimaryPolicy, kCmdNv | kCmdDecrypt | kSaved, {H::hierarchy_auth, A::user}),
+    CMD(DictionaryAttackLockReset, kCmdNv, {H::lockout, A::user}),
+    CMD(DictionaryAttackParameters, kCmdNv, {H::lockout, A::user}),
+    CMD(ClockSet, kCmdNv, {H::provision, A::user}),
+    CMD(ClockRateAdjust, 0, {H::provision, A::user}),
+    CMD(CreatePrimary, kCmdRHandle | kCmdDecrypt | kCmdEncrypt, {H::hierarchy_or_null, A::user}),
+    CMD(PCR_Event, kCmdDecrypt | kSaved, {H::pcr_or_null, A::user}),
+    CMD(PCR_Reset, kSaved, {H::pcr, A::user}),
+    CMD(SequenceComplete, kCmdFlushed | kCmdDecrypt | kCmdEncrypt, {H::object, A::user}),
+    CMD(IncrementalSelfTest, kCmdExtensive),
+    CMD(SelfTest, kCmdExtensive),
+    CMD(Startup, kCmdNv),
+    CMD(Shutdown, kCmdNv),
+    CMD(StirRandom, kCmdDecrypt),
+    CMD(ObjectChangeAuth, kCmdDecrypt | kCmdEncrypt, {H::object, A::admin}, {H::object}),
+    CMD(Create, kCmdDecrypt | kCmdEncrypt, {H::object, A::user}),
+    CMD(Load, kCmdRHandle | kCmdDecrypt | kCmdEncrypt, {H::object, A::user}),
+    CMD(Unseal, kCmdEncrypt, {H::object, A::user}),
+    CMD(RSA_Encrypt, kCmdDecrypt | kCmdEncrypt, {H::object}),
+    CMD(RSA_Decrypt, kCmdDecrypt | kCmdEncrypt, {H::object, A::user}),
+    CMD(ECDH_KeyGen, kCmdEncrypt, {H::object}),
+    CMD(ECDH_ZGen, kCmdDecrypt | kCmdEncrypt, {H::object, A::user}),
+    CMD(EncryptDecrypt, kCmdEncrypt, {H::object, A::user}),
+    CMD(EncryptDecrypt2, kCmdDecrypt | kCmdEncrypt, {H::object, A::user}),
+    CMD(HMAC, kCmdDecrypt | kCmdEncrypt, {H::object, A::user}),
+    CMD(Sign, kCmdDecrypt, {H::object, A::user}),
+    CMD(VerifySignature, kCmdDecrypt, {H::object}),
+    CMD(HMAC_Start, kCmdRHandle, {H::object, A::user}),
+    CMD(ECC_Parameters, 0),
+    CMD(CreateLoaded, kCmdRHandle | kCmdDecrypt | kCmdEncrypt, {H::parent, A::user}),
+    CMD(SequenceUpdate, kCmdDecrypt, {H::object, A::user}),
+    CMD(ContextLoad, kCmdRHandle),
+    CMD(ContextSave, 0, {H::context}),
+    CMD(FlushContext, 0),
+    CMD(LoadExternal, kCmdRHandle | kCmdDecrypt | kCmdEncrypt),
+    CMD(ReadPublic, kCmdEncrypt, {H::object}),
+    CMD(StartAuthSession, kCmdRHandle, {H::object_or_null}, {H::entity_or_null}),
+    CMD(GetCapability, kCmdAllowedInFailure),
+    CMD(GetRandom, kCmdEncrypt),
+    CMD(GetTestResult, kCmdAllowedInFailure),
+    CMD(Hash, kCmdDecrypt | kCmdEncrypt),
+    CMD(PCR_Read, 0),
+    CMD(ReadClock, 0),
+    CMD(PCR_Extend, kSaved, {H::pcr_or_null, A::user}),
+    CMD(EventSequenceComplete, kCmdFlushed | kCmdDecrypt | kSaved, {H::pcr_or_null, A::user}, {H::object, A::user}),
+    CMD(HashSequenceStart, kCmdRHandle | kCmdDecrypt),
+    CMD(TestParms, 0),
 });
 #undef CMD
 
@@ -88,6 +101,21 @@ constexpr bool sorted_by_code() {
   return true;
 }
 static_assert(sorted_by_code(), "command table has a duplicate command code");
+
+// Handles that need authorization come first (Part 3 convention: the i-th session authorizes
+// the i-th handle), and no handle kind is "none" within the handle count.
+constexpr bool handles_well_formed() {
+  for (const CommandInfo& c : kCommands) {
+    bool auth_done = false;
+    for (unsigned i = 0; i < c.handle_count; ++i) {
+      if (c.handles[i] == HandleKind::none) return false;
+      if (c.auth[i] == AuthRole::none) auth_done = true;
+      else if (auth_done) return false;
+    }
+  }
+  return true;
+}
+static_assert(handles_well_formed(), "command table: a handle without a kind, or an authorized handle after one without");
 
 }  // namespace
 

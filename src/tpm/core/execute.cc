@@ -7,6 +7,7 @@
 #include "crypto/crypto.h"
 #include "tpm/core/authorization.h"
 #include "tpm/core/command.h"
+#include "tpm/core/entity.h"
 #include "tpm/subsystem/subsystems.h"
 #include "tpm/tpm.h"
 
@@ -158,6 +159,9 @@ size_t Tpm::execute(uint8_t locality, std::span<const uint8_t> command, std::spa
     if (!r.u32(c.handles[i])) return error_response(response, rc_handle(TPM_RC_INSUFFICIENT, i + 1));
     TPM_RC rc = check_handle(*this, info->handles[i], c.handles[i], i + 1);
     if (rc != TPM_RC_SUCCESS) return error_response(response, rc);
+    // Resolved once: authorization, cpHash and the handler all read this entity.
+    rc = entity_resolve(st_, c.handles[i], c.entities[i]);
+    if (rc != TPM_RC_SUCCESS) return error_response(response, rc_handle(rc, i + 1));
   }
 
   // ---- authorization area ----
@@ -195,6 +199,9 @@ size_t Tpm::execute(uint8_t locality, std::span<const uint8_t> command, std::spa
 
   TPM_RC rc = info->handler(c);
   if (rc == TPM_RC_SUCCESS && c.out.overflow()) rc = TPM_RC_FAILURE;  // cannot happen: sizes are bounded
+  // Parse before put (command.h): a handler that succeeded without parsing all of its
+  // parameters, or wrote output before it had, broke the invariant the shared buffer needs.
+  if (rc == TPM_RC_SUCCESS && (!c.parsed || c.output_before_parse)) rc = TPM_RC_FAILURE;
   if (rc != TPM_RC_SUCCESS) {
     persist_discard(*this);
     return error_response(response, rc);

@@ -135,31 +135,12 @@ bool persist_restore_state(Tpm& tpm);  // Startup(STATE): false if no valid save
 void persist_drop_saved_state(Tpm& tpm);
 
 // ---- hierarchies and authorization (hierarchy.cc) ----
-// The authValue behind an entity handle, whether DA protects it, and whether it exists.
-struct EntityAuth {
-  const TPM2B_AUTH* auth;  // nullptr: the entity has no authValue (empty)
-  bool da_protected;
-};
-TPM_RC entity_auth(State& st, TPM_HANDLE h, EntityAuth& out);
+// What a handle names (its Name, authValue, authPolicy, DA protection) is resolved once per
+// command: core/entity.h.
 // An authValue as the TPM uses it: without trailing zero octets (Part 1 §19.6.5); empty for
 // nullptr.
 std::span<const uint8_t> auth_trimmed(const TPM2B_AUTH* a);
-// The Name of an entity (Part 1 §16): a loaded object's Name, the handle itself for PCRs,
-// permanent handles and sessions; empty (0) for sequence objects. Returns its length, or
-// kNameDoesNotFit if out is too small (a Name is never silently truncated).
-inline constexpr size_t kNameDoesNotFit = SIZE_MAX;
-size_t entity_name(State& st, TPM_HANDLE h, std::span<uint8_t> out);
-// What a bound session remembers of its bind entity: H_hash(Name || authValue without
-// trailing zeros). A session is bound to an entity only if both still match (Part 1
-// §19.6.10; Names alone are not unique: every sequence object has the empty Name).
-TPM_RC bind_identity(State& st, TPM_HANDLE h, TPM_ALG_ID hash, TPM2B_DIGEST& out);
-// The authPolicy of an entity (an object's, under its nameAlg; a hierarchy's, set by
-// SetPrimaryPolicy). False if the entity has none.
-bool entity_policy(State& st, TPM_HANDLE h, TPM_ALG_ID& alg, std::span<const uint8_t>& digest);
-// Whether a policy session's accumulated digest satisfies the entity's authPolicy: same hash,
-// same digest (constant time).
-bool policy_satisfied(State& st, const SessionSlot& s, TPM_HANDLE entity);
-// The proof value of a hierarchy (for tickets); empty span for TPM_RH_NULL.
+// The proof value of a hierarchy (for tickets and contexts); the null proof for TPM_RH_NULL.
 std::span<const uint8_t> hierarchy_proof(const State& st, TPM_HANDLE hierarchy);
 bool hierarchy_enabled(const State& st, TPM_HANDLE hierarchy);
 // Flushes every loaded object of a hierarchy (when it is disabled, cleared or re-seeded).
