@@ -108,8 +108,8 @@ struct ObjectSlot {
   TPM2B_SYM_KEY sym;                   // SYMCIPHER: key
 };
 
-// An authorization session (Part 1 §19.6). Loaded sessions only: ContextSave of sessions
-// comes with context management.
+// A loaded authorization session (Part 1 §19.6). A context-saved session leaves its slot and
+// keeps only its entry in State::active_sessions (its handle and newest context sequence).
 inline constexpr uint8_t TPM_SE_HMAC = 0x00;
 inline constexpr uint8_t TPM_SE_POLICY = 0x01;
 inline constexpr uint8_t TPM_SE_TRIAL = 0x03;
@@ -155,13 +155,13 @@ struct State {
   TPM2B_AUTH platform_auth;
   uint8_t null_seed[profile::kPrimarySeedSize]{};   // renewed at every TPM Reset
   uint8_t null_proof[profile::kProofSize]{};
-  uint64_t context_counter = 0;
+  uint64_t context_counter = 0;  // TPMS_CONTEXT.sequence; set at Startup so it never repeats
   TPMT_HA platform_policy;
   // Dictionary-attack timing (volatile: a reboot neither speeds up nor slows down recovery
   // more than Part 1 §19.8 allows, since failedTries itself is persistent).
   uint64_t da_last_recovery_ms = 0;    // platform ms of the last failedTries decrement
-  uint64_t lockout_auth_blocked_until = 0;  // platform ms; UINT64_MAX until the next reset
-  bool lockout_auth_blocked = false;  // TPMS_CONTEXT.sequence; set at Startup so it never repeats
+  uint64_t lockout_auth_blocked_until = 0;  // platform ms; UINT64_MAX until the next Startup
+  bool lockout_auth_blocked = false;  // lockoutAuth failed; see da.cc (persisted when lockoutRecovery != 0)
   uint8_t ph_enable = 1, sh_enable = 1, eh_enable = 1, ph_enable_nv = 1;
   crypto::DrbgState drbg{};
   uint64_t timer_at_power_on = 0;      // platform ms at _TPM_Init (TPMS_TIME_INFO.time base)

@@ -23,15 +23,6 @@ namespace {
 
 constexpr TPM_HANDLE kSavedObject = 0x80000000, kSavedSequence = 0x80000001, kSavedStClear = 0x80000002;
 
-using TPM2B_CONTEXT_DATA = Tpm2b<profile::kMaxContextSize>;
-struct TPMS_CONTEXT {
-  uint64_t sequence = 0;
-  TPM_HANDLE savedHandle = 0;
-  TPM_HANDLE hierarchy = TPM_RH_NULL;
-  TPM2B_CONTEXT_DATA contextBlob;
-  UTPM_FIELDS(sequence, savedHandle, hierarchy, contextBlob)
-};
-
 void be(uint64_t v, uint8_t* out, int n) {
   for (int i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(v >> (8 * (n - 1 - i)));
 }

@@ -17,7 +17,7 @@ class Tpm;
 // ---- failure mode ----
 void enter_failure(State& st, FailureCause cause);
 
-// ---- random numbers (random_source.cc) ----
+// ---- random numbers (random.cc) ----
 // Fills out from the TPM's DRBG, reseeding from platform entropy when due. False if the
 // entropy source failed (the TPM is then in failure mode).
 bool tpm_random(Tpm& tpm, std::span<uint8_t> out);

@@ -191,4 +191,14 @@ struct TPMS_TIME_INFO {
   UTPM_FIELDS(time, clockInfo)
 };
 
+// ---- contexts (Part 2 §14.5) ----
+using TPM2B_CONTEXT_DATA = Tpm2b<profile::kMaxContextSize>;
+struct TPMS_CONTEXT {
+  uint64_t sequence = 0;
+  TPM_HANDLE savedHandle = 0;
+  TPM_HANDLE hierarchy = TPM_RH_NULL;
+  TPM2B_CONTEXT_DATA contextBlob;
+  UTPM_FIELDS(sequence, savedHandle, hierarchy, contextBlob)
+};
+
 }  // namespace utpm::tpm
