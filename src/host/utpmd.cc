@@ -282,7 +282,11 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "utpmd: ready\n");
   std::fflush(stderr);
 
+  // A cancel (mssim platform port, a stream channel's cancel frame) that arrives while a command
+  // runs reaches the engine through the daemon's cancel pump (daemon.h).
+  if (platform) platform->set_cancel_poller(&daemon);
   const int rc = daemon.run(signal_fd);
+  if (platform) platform->set_cancel_poller(nullptr);
   // power_off is the engine's orderly end of a power cycle (state written by Shutdown stays).
   if (tpm) tpm->power_off();
   ::close(signal_fd);
