@@ -413,11 +413,13 @@ bool PtyChannel::peer_changed() {
   while (::read(watch_fd_, buf, sizeof buf) > 0) {
     changed = true;  // only opens and closes are watched; which one does not matter
   }
-  if (changed) {
-    out_.clear();
-    ::tcflush(slave_fd_, TCIFLUSH);
-  }
+  if (changed) discard_output();
   return changed;
+}
+
+void PtyChannel::discard_output() {
+  out_.clear();
+  ::tcflush(slave_fd_, TCIFLUSH);
 }
 
 Channel::Io PtyChannel::read(std::span<uint8_t> buf, size_t& n) {

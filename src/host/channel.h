@@ -80,6 +80,9 @@ class Channel {
   // POLLOUT. Returns closed if that lost the peer.
   Io write(std::span<const uint8_t> bytes);
   bool output_pending() const { return !out_.empty(); }
+  // Drops queued output, and for the pty also what is still queued toward the client: output
+  // meant for a client that is gone.
+  virtual void discard_output() { out_.clear(); }
   // Closes the peer now (queued output is dropped), or once its queued output is written.
   virtual void close_peer(const char* reason);
   void close_after_flush();
@@ -171,6 +174,7 @@ class PtyChannel final : public Channel {
   Io read(std::span<uint8_t> buf, size_t& n) override;
   void close_peer(const char* reason) override;
   bool adopt(int fd) override;
+  void discard_output() override;
 
  private:
   using Channel::Channel;

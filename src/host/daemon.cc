@@ -180,7 +180,12 @@ bool Daemon::replay_early(Endpoint& ep) {
     }
     const Channel::Io end = ep.early_end;
     ep.early_end = Channel::Io::ok;
-    if (end == Channel::Io::new_peer) new_peer(ep);
+    if (end == Channel::Io::new_peer) {
+      // The pump saw the client change mid-command; the response written since then was for
+      // the client that is gone (what read() flushes when it sees the change in the loop).
+      ep.channel->discard_output();
+      new_peer(ep);
+    }
   }
   ep.early.clear();
   ep.early_end = Channel::Io::ok;

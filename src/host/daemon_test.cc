@@ -100,7 +100,7 @@ Bytes mssim_send(const Bytes& cmd) {
 }
 
 void send_all(int fd, const Bytes& b) {
-  ASSERT_EQ(::send(fd, b.data(), b.size(), MSG_NOSIGNAL), static_cast<ssize_t>(b.size()));
+  ASSERT_EQ(::write(fd, b.data(), b.size()), static_cast<ssize_t>(b.size()));
 }
 Bytes recv_n(int fd, size_t n, int timeout_ms = 5000) {
   Bytes out(n);
@@ -330,6 +330,53 @@ TEST(DaemonCancel, StreamChannelCancelFrameReachesTheEngineWhileACommandRuns) {
   EXPECT_FALSE(engine.signals[1].during_command);
   EXPECT_EQ(engine.signals[2].signal, PlatformSignal::cancel_on);
   EXPECT_TRUE(engine.signals[2].during_command);
+}
+
+TEST(DaemonCancel, PtyCancelFrameReachesTheEngineAndAGoneClientsResponseIsDropped) {
+  TempDir dir;
+  NullNv nv;
+  HostPlatform platform(nv);
+  SlowEngine engine(platform);
+  Daemon daemon(engine, 4096, 2000, stderr, false);
+  std::string error;
+  ASSERT_TRUE(daemon.add_pty(dir / "tty", error)) << error;
+  platform.set_cancel_poller(&daemon, 0);
+  RunningDaemon running(daemon);
+
+  // Legacy CancelOn on the pty while its command runs.
+  int c = ::open((dir / "tty").c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC);
+  ASSERT_GE(c, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the open is seen first
+  send_all(c, make_command(12));
+  ASSERT_TRUE(wait_for(engine.in_command));
+  const Bytes legacy_cancel_on = {0x54, 0x70, 0x6d, 0x32, 4, 0, 0, 0, 0, 0, 0, 0};
+  send_all(c, legacy_cancel_on);
+  Bytes rsp = recv_n(c, 10);
+  ASSERT_EQ(rsp.size(), 10u);
+  EXPECT_EQ(be32_at(rsp, 6), kRcCanceled);
+  const Bytes legacy_cancel_off = {0x54, 0x70, 0x6d, 0x32, 5, 0, 0, 0, 0, 0, 0, 0};
+  send_all(c, legacy_cancel_off);
+
+  // A client that leaves mid-command: the next one must not read its response. (The pump sees
+  // the close while the command runs; the response comes after it.)
+  send_all(c, make_command(12));
+  ASSERT_TRUE(wait_for(engine.in_command));
+  ::close(c);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the pump sees the close
+  c = ::open((dir / "tty").c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC);
+  ASSERT_GE(c, 0);
+  // After a client change the pump leaves the pty alone until the command is over (whatever the
+  // new client sends belongs after that change); end the command from outside.
+  platform.set_cancel(true);
+  rsp = recv_n(c, 10, 500);
+  EXPECT_TRUE(rsp.empty()) << "a response of the gone client reached the next one";
+  ::close(c);
+  EXPECT_EQ(running.stop(), 0);
+  std::lock_guard lock(engine.mu);
+  ASSERT_EQ(engine.signals.size(), 2u);
+  EXPECT_EQ(engine.signals[0].signal, PlatformSignal::cancel_on);
+  EXPECT_TRUE(engine.signals[0].during_command);
+  EXPECT_EQ(engine.signals[1].signal, PlatformSignal::cancel_off);
 }
 
 TEST(HostPlatformCancel, PollsAtMostOncePerInterval) {
