@@ -1,6 +1,7 @@
 // utpmd: the utpm TPM 2.0 engine as a host daemon, reachable over the Microsoft simulator TCP
-// protocol (tpm2-tss "mssim" TCTI), a virtual serial port (pty; tpm2-tss "device" TCTI) and a
-// unix socket (raw TPM stream). See --help.
+// protocol (tpm2-tss "mssim" TCTI), a virtual serial port (pty; tpm2-tss "device" TCTI, our
+// "utpm" TCTI) and a unix socket, both speaking what a utpm device speaks on its UART (raw TPM
+// stream, mssim or legacy 'Tpm2' frames). See --help.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
