@@ -185,12 +185,10 @@ TPM_RC TPM2_LoadExternal(Command& c) {
       return rc_param(rc, 1);
     }
   } else {
-    obj->kind = SlotKind::object;
-    obj->public_only = true;
-    obj->pub = in_public.t;
-    if (!public_name(obj->pub, obj->name)) {
+    rc = object_public_only(in_public.t, *obj);
+    if (rc != TPM_RC_SUCCESS) {
       object_flush(*obj);
-      return rc_param(TPM_RC_HASH, 2);
+      return rc_param(rc, 2);
     }
   }
   obj->hierarchy = hierarchy;

@@ -299,8 +299,45 @@ TPM_RC object_from_parts(const TPMT_PUBLIC& pub, const TPMT_SENSITIVE& sens, Obj
   return public_name(out.pub, out.name) ? TPM_RC_SUCCESS : TPM_RC_HASH;
 }
 
+TPM_RC object_public_only(const TPMT_PUBLIC& pub, ObjectSlot& out) {
+  std::construct_at(&out);  // in place: an ObjectSlot temporary is kilobytes of stack
+  out.kind = SlotKind::object;
+  out.public_only = true;
+  out.pub = pub;
+  switch (pub.type) {
+    case TPM_ALG_RSA: {
+      // The modulus must be exactly keyBits long (Part 2 TPM2B_PUBLIC_KEY_RSA, Part 3 §12.3).
+      crypto::RsaPublicKey& key = out.rsa.pub;
+      key.bits = pub.parameters.rsaDetail.keyBits;
+      key.exponent = pub.parameters.rsaDetail.exponent;
+      if (pub.unique.rsa.size != key.bits / 8) return TPM_RC_KEY;
+      std::memcpy(key.n, pub.unique.rsa.buffer, pub.unique.rsa.size);
+      break;
+    }
+    case TPM_ALG_ECC: {
+      const auto curve = static_cast<crypto::EccCurve>(pub.parameters.eccDetail.curveID.value);
+      const size_t n = crypto::ecc_bytes(curve);
+      if (pub.unique.ecc.x.size != n || pub.unique.ecc.y.size != n) return TPM_RC_KEY;
+      crypto::EccPoint q{};
+      std::memcpy(q.x, pub.unique.ecc.x.buffer, n);
+      std::memcpy(q.y, pub.unique.ecc.y.buffer, n);
+      if (crypto::ecc_validate_point(curve, q) != crypto::Status::ok) return TPM_RC_ECC_POINT;
+      break;
+    }
+    case TPM_ALG_KEYEDHASH:
+    case TPM_ALG_SYMCIPHER:
+      // unique = H_nameAlg(seedValue || key): a digest of the nameAlg.
+      if (pub.unique.keyedHash.size != digest_size(pub.nameAlg)) return TPM_RC_KEY;
+      break;
+    default:
+      return TPM_RC_TYPE;
+  }
+  return public_name(out.pub, out.name) ? TPM_RC_SUCCESS : TPM_RC_HASH;
+}
+
 namespace {
-constexpr uint8_t kPayloadVersion = 1;
+// v2 added the public-only flag (v1: always a full object).
+constexpr uint8_t kPayloadVersion = 2;
 constexpr uint8_t kPayloadObject = 1, kPayloadHashSeq = 2, kPayloadEventSeq = 3, kPayloadHmacSeq = 4;
 }  // namespace
 
@@ -311,11 +348,14 @@ void object_serialize(const ObjectSlot& o, Writer& w) {
   if (o.kind == SlotKind::object) {
     w.u8(kPayloadObject);
     w.u32(o.hierarchy);
+    w.u8(o.public_only ? 1 : 0);
     marshal(w, Sized<TPMT_PUBLIC>{0, o.pub});
-    TPMT_SENSITIVE sens;
-    object_sensitive(o, sens);
-    marshal(w, sens);
-    crypto::zeroize(sens);
+    if (!o.public_only) {  // a public-only object has no sensitive area
+      TPMT_SENSITIVE sens;
+      object_sensitive(o, sens);
+      marshal(w, sens);
+      crypto::zeroize(sens);
+    }
     marshal(w, o.qualified_name);
     return;
   }
@@ -331,14 +371,20 @@ void object_serialize(const ObjectSlot& o, Writer& w) {
 
 TPM_RC object_deserialize(Reader& r, ObjectSlot& o) {
   uint8_t version = 0, kind = 0;
-  if (!r.u8(version) || version != kPayloadVersion || !r.u8(kind)) return TPM_RC_INTEGRITY;
+  if (!r.u8(version) || (version != 1 && version != kPayloadVersion) || !r.u8(kind)) return TPM_RC_INTEGRITY;
   if (kind == kPayloadObject) {
     uint32_t hierarchy = 0;
+    uint8_t public_only = 0;
     Sized<TPMT_PUBLIC> pub;
     TPMT_SENSITIVE sens;
     TPM2B_NAME qn;
-    if (!r.u32(hierarchy) || unmarshal(r, pub) || unmarshal(r, sens) || unmarshal(r, qn)) return TPM_RC_INTEGRITY;
-    TPM_RC rc = object_from_parts(pub.t, sens, o, /*check_binding=*/false);  // sealed by us
+    if (!r.u32(hierarchy) || (version >= 2 && !r.u8(public_only)) || public_only > 1 || unmarshal(r, pub) ||
+        (!public_only && unmarshal(r, sens)) || unmarshal(r, qn)) {
+      crypto::zeroize(sens);
+      return TPM_RC_INTEGRITY;
+    }
+    TPM_RC rc = public_only ? object_public_only(pub.t, o)
+                            : object_from_parts(pub.t, sens, o, /*check_binding=*/false);  // sealed by us
     crypto::zeroize(sens);
     if (rc != TPM_RC_SUCCESS) return TPM_RC_INTEGRITY;
     o.hierarchy = hierarchy;

@@ -79,6 +79,11 @@ void object_sensitive(const ObjectSlot& o, TPMT_SENSITIVE& out);
 // persistent objects), where the point-multiply of the ECC check would be wasted work.
 TPM_RC object_from_parts(const TPMT_PUBLIC& pub, const TPMT_SENSITIVE& sens, ObjectSlot& out,
                          bool check_binding = true);
+// A public-only object (LoadExternal without a sensitive area, or its saved context): checks
+// that the public key is usable (RSA modulus of keyBits/8 octets: TPM_RC_KEY; ECC point on
+// the curve: TPM_RC_ECC_POINT; keyed-hash/symmetric unique a nameAlg digest: TPM_RC_KEY),
+// fills the key material commands use (RSA public key) and computes its Name.
+TPM_RC object_public_only(const TPMT_PUBLIC& pub, ObjectSlot& out);
 // Protected storage (Part 1 §23): the child's sensitive area encrypted with a key derived from
 // the parent's seed and bound to the child's Name, under an outer HMAC.
 TPM_RC sensitive_wrap(const ObjectSlot& parent, const TPM2B_NAME& name, const TPMT_SENSITIVE& sens,
