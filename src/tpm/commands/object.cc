@@ -63,8 +63,7 @@ TPM_RC TPM2_Create(Command& c) {
   if (TPM_RC rc = c.parse(in_sensitive, in_public, outside_info, creation_pcr)) return rc;
   ObjectSlot* parent;
   if (TPM_RC rc = storage_parent(c, parent)) return rc;
-  if (TPM_RC rc = public_check(in_public.t, parent)) return rc_param(rc, 2);
-  if (TPM_RC rc = sensitive_create_check(in_public.t, in_sensitive.t)) return rc_param(rc, 1);
+  if (TPM_RC rc = creation_checks(in_public.t, in_sensitive.t, parent)) return rc;
   // The new object is built in a free slot, as if loaded, and flushed before returning.
   ObjectSlot* obj = nullptr;
   TPM2B_PRIVATE out_private;
@@ -175,6 +174,8 @@ TPM_RC TPM2_LoadExternal(Command& c) {
   }
   if (!hierarchy_enabled(c.st, hierarchy)) return rc_param(TPM_RC_HIERARCHY, 3);
   if (in_public.t.nameAlg == TPM_ALG_NULL) return rc_param(TPM_RC_HASH, 2);
+  // The key's use must fit its scheme and symmetric definition, with or without a private part.
+  if (TPM_RC type_rc = public_type_check(in_public.t)) return rc_param(type_rc, 2);
   ObjectSlot* obj = object_allocate(c.st);
   if (!obj) return TPM_RC_OBJECT_MEMORY;
   if (private_size != 0) {
@@ -213,8 +214,7 @@ TPM_RC TPM2_CreateLoaded(Command& c) {
   const TPM_HANDLE parent_handle = c.handles[0];
   ObjectSlot* parent = object_at(c.st, parent_handle);
   if (parent && !is_storage_parent(*parent)) return rc_handle(TPM_RC_TYPE, 1);
-  if (TPM_RC rc = public_check(in_public.t, parent)) return rc_param(rc, 2);
-  if (TPM_RC rc = sensitive_create_check(in_public.t, in_sensitive.t)) return rc_param(rc, 1);
+  if (TPM_RC rc = creation_checks(in_public.t, in_sensitive.t, parent)) return rc;
   ObjectSlot* obj = nullptr;
   TPM2B_PRIVATE out_private;
   TPM_RC rc;

@@ -18,25 +18,26 @@ bool is_signing_scheme(TPM_ALG_ID s) {
 }
 bool is_decrypt_scheme(TPM_ALG_ID s) { return s == TPM_ALG_RSAES || s == TPM_ALG_OAEP || s == TPM_ALG_ECDH; }
 
-// Rules shared by RSA and ECC keys.
+// Rules shared by RSA and ECC keys: first the scheme against the key's use, then the
+// symmetric definition (only a storage key has one: the cipher and key size that wrap its
+// children, always in CFB mode, Part 1 §23, so the mode is not checked here). The
+// order decides the code when both are wrong; it is the reference TPM's (swtpm answers so).
 TPM_RC asymmetric_check(const TPMA_OBJECT& a, const TPMT_SYM_DEF_OBJECT& sym, TPM_ALG_ID scheme) {
   const bool restricted = a.has(TPMA_OBJECT_restricted), decrypt = a.has(TPMA_OBJECT_decrypt),
              sign = a.has(TPMA_OBJECT_sign);
+  const bool storage = restricted && decrypt;
   if (!sign && !decrypt) return TPM_RC_ATTRIBUTES;
-  if (restricted && sign && decrypt) return TPM_RC_ATTRIBUTES;
-  if (restricted && decrypt) {
-    // A storage parent protects its children with a symmetric key in CFB mode and has no scheme.
-    if (sym.algorithm == TPM_ALG_NULL || sym.mode != TPM_ALG_CFB) return TPM_RC_SYMMETRIC;
-    if (scheme != TPM_ALG_NULL) return TPM_RC_SCHEME;
-    return TPM_RC_SUCCESS;
+  if (storage || (sign && decrypt)) {
+    if (scheme != TPM_ALG_NULL) return TPM_RC_SCHEME;  // a parent, or a key of both uses: no scheme
+  } else if (sign) {
+    // A restricted signing key names its scheme (attestation structures are signed with it).
+    if (restricted ? !is_signing_scheme(scheme) : scheme != TPM_ALG_NULL && !is_signing_scheme(scheme))
+      return TPM_RC_SCHEME;
+  } else if (scheme != TPM_ALG_NULL && !is_decrypt_scheme(scheme)) {
+    return TPM_RC_SCHEME;
   }
-  if (sym.algorithm != TPM_ALG_NULL) return TPM_RC_SYMMETRIC;
-  if (sign && decrypt) return scheme == TPM_ALG_NULL ? TPM_RC_SUCCESS : TPM_RC_SCHEME;
-  if (sign) {
-    if (restricted && scheme == TPM_ALG_NULL) return TPM_RC_SCHEME;
-    return scheme == TPM_ALG_NULL || is_signing_scheme(scheme) ? TPM_RC_SUCCESS : TPM_RC_SCHEME;
-  }
-  return scheme == TPM_ALG_NULL || is_decrypt_scheme(scheme) ? TPM_RC_SUCCESS : TPM_RC_SCHEME;
+  if (storage) return sym.algorithm == TPM_ALG_NULL ? TPM_RC_SYMMETRIC : TPM_RC_SUCCESS;
+  return sym.algorithm == TPM_ALG_NULL ? TPM_RC_SUCCESS : TPM_RC_SYMMETRIC;
 }
 
 }  // namespace
@@ -88,17 +89,20 @@ bool is_storage_parent(const ObjectSlot& o) {
          a.has(TPMA_OBJECT_decrypt) && !a.has(TPMA_OBJECT_sign);
 }
 
-TPM_RC public_check(const TPMT_PUBLIC& p, const ObjectSlot* parent) {
+const TPMT_SYM_DEF_OBJECT& object_symmetric(const TPMT_PUBLIC& p) {
+  switch (p.type) {
+    case TPM_ALG_RSA: return p.parameters.rsaDetail.symmetric;
+    case TPM_ALG_ECC: return p.parameters.eccDetail.symmetric;
+    default: return p.parameters.symDetail.sym;
+  }
+}
+
+TPM_RC public_type_check(const TPMT_PUBLIC& p) {
   const TPMA_OBJECT& a = p.objectAttributes;
-  if (p.nameAlg == TPM_ALG_NULL) return TPM_RC_HASH;
-  if (p.authPolicy.size != 0 && p.authPolicy.size != digest_size(p.nameAlg)) return TPM_RC_SIZE;
-  // fixedTPM implies fixedParent; a child of a duplicable parent cannot be fixedTPM.
-  if (a.has(TPMA_OBJECT_fixedTPM) && !a.has(TPMA_OBJECT_fixedParent)) return TPM_RC_ATTRIBUTES;
-  if (parent && a.has(TPMA_OBJECT_fixedTPM) && !parent->pub.objectAttributes.has(TPMA_OBJECT_fixedTPM))
-    return TPM_RC_ATTRIBUTES;
-  if (a.has(TPMA_OBJECT_encryptedDuplication) && a.has(TPMA_OBJECT_fixedTPM)) return TPM_RC_ATTRIBUTES;
   const bool restricted = a.has(TPMA_OBJECT_restricted), decrypt = a.has(TPMA_OBJECT_decrypt),
              sign = a.has(TPMA_OBJECT_sign);
+  // A restricted key has exactly one use: a parent (decrypt) or an attestation key (sign).
+  if (restricted && sign == decrypt) return TPM_RC_ATTRIBUTES;
   switch (p.type) {
     case TPM_ALG_RSA: {
       const TPMS_RSA_PARMS& r = p.parameters.rsaDetail;
@@ -107,62 +111,76 @@ TPM_RC public_check(const TPMT_PUBLIC& p, const ObjectSlot* parent) {
     }
     case TPM_ALG_ECC: {
       const TPMS_ECC_PARMS& e = p.parameters.eccDetail;
-      if (e.kdf.scheme != TPM_ALG_NULL) return TPM_RC_KDF;
-      if (sign && e.scheme.scheme == TPM_ALG_ECDH) return TPM_RC_SCHEME;
-      return asymmetric_check(a, e.symmetric, e.scheme.scheme);
+      if (TPM_RC rc = asymmetric_check(a, e.symmetric, e.scheme.scheme)) return rc;
+      return e.kdf.scheme == TPM_ALG_NULL ? TPM_RC_SUCCESS : TPM_RC_KDF;
     }
     case TPM_ALG_KEYEDHASH: {
-      TPM_ALG_ID s = p.parameters.keyedHashDetail.scheme.scheme;
-      if (sign && decrypt) return TPM_RC_ATTRIBUTES;
-      if (sign) {
-        if (s == TPM_ALG_XOR || (restricted && s == TPM_ALG_NULL)) return TPM_RC_SCHEME;
-      } else if (decrypt) {
-        // A restricted decrypt keyed hash is a derivation parent: it needs its XOR KDF.
-        if (s == TPM_ALG_HMAC || (restricted && s != TPM_ALG_XOR)) return TPM_RC_SCHEME;
-      } else {
-        // Sealed data: no scheme, not restricted.
-        if (s != TPM_ALG_NULL) return TPM_RC_SCHEME;
-        if (restricted) return TPM_RC_ATTRIBUTES;
-      }
-      return TPM_RC_SUCCESS;
+      // The scheme follows the use: an HMAC key signs with HMAC, a derivation/XOR key decrypts
+      // with XOR; sealed data (neither) and a key of both uses have none. (An HMAC key without
+      // its scheme is refused too, as the reference TPM does.)
+      const TPM_ALG_ID s = p.parameters.keyedHashDetail.scheme.scheme;
+      const TPM_ALG_ID want = sign == decrypt ? TPM_ALG_NULL : sign ? TPM_ALG_HMAC : TPM_ALG_XOR;
+      return s == want ? TPM_RC_SUCCESS : TPM_RC_SCHEME;
     }
     case TPM_ALG_SYMCIPHER: {
       const TPMT_SYM_DEF_OBJECT& s = p.parameters.symDetail.sym;
       if (s.algorithm == TPM_ALG_NULL) return TPM_RC_SYMMETRIC;
-      // decrypt permits decryption, sign permits encryption (EncryptDecrypt); a restricted
-      // symmetric key is a storage parent and only decrypts.
+      // decrypt permits decryption, sign permits encryption (EncryptDecrypt).
       if (!sign && !decrypt) return TPM_RC_ATTRIBUTES;
-      if (restricted && sign) return TPM_RC_ATTRIBUTES;
-      // A symmetric storage parent wraps children in CFB; NULL leaves the mode to that rule.
-      if (restricted && s.mode != TPM_ALG_CFB && s.mode != TPM_ALG_NULL) return TPM_RC_MODE;
       return TPM_RC_SUCCESS;
     }
   }
   return TPM_RC_TYPE;
 }
 
-TPM_RC sensitive_create_check(const TPMT_PUBLIC& p, const TPMS_SENSITIVE_CREATE& s) {
+TPM_RC public_check(const TPMT_PUBLIC& p, const ObjectSlot* parent) {
   const TPMA_OBJECT& a = p.objectAttributes;
-  const bool origin = a.has(TPMA_OBJECT_sensitiveDataOrigin);
+  if (p.nameAlg == TPM_ALG_NULL) return TPM_RC_HASH;
+  if (p.authPolicy.size != 0 && p.authPolicy.size != digest_size(p.nameAlg)) return TPM_RC_SIZE;
+  // fixedTPM/fixedParent (Part 1 §27.2): under a fixedTPM parent (a hierarchy for a primary
+  // object) an object that cannot leave its parent cannot leave the TPM either, so the two
+  // attributes must agree; under a duplicable parent the object cannot be fixedTPM.
+  const bool fixed_tpm = a.has(TPMA_OBJECT_fixedTPM), fixed_parent = a.has(TPMA_OBJECT_fixedParent);
+  if (!parent || parent->pub.objectAttributes.has(TPMA_OBJECT_fixedTPM)) {
+    if (fixed_tpm != fixed_parent) return TPM_RC_ATTRIBUTES;
+  } else if (fixed_tpm) {
+    return TPM_RC_ATTRIBUTES;
+  }
+  if (a.has(TPMA_OBJECT_encryptedDuplication) && fixed_tpm) return TPM_RC_ATTRIBUTES;
+  if (TPM_RC rc = public_type_check(p)) return rc;
+  // A child storage key protects its own children as its parent protects it: the same
+  // symmetric definition (the reference TPM's rule; swtpm refuses a different one too).
+  if (parent && a.has(TPMA_OBJECT_restricted) && a.has(TPMA_OBJECT_decrypt) && p.type != TPM_ALG_KEYEDHASH) {
+    const TPMT_SYM_DEF_OBJECT& mine = object_symmetric(p);
+    const TPMT_SYM_DEF_OBJECT& theirs = object_symmetric(parent->pub);
+    if (mine.algorithm != theirs.algorithm || mine.keyBits != theirs.keyBits || mine.mode != theirs.mode)
+      return TPM_RC_SYMMETRIC;
+  }
+  return TPM_RC_SUCCESS;
+}
+
+TPM_RC sensitive_create_check(const TPMT_PUBLIC& p, const TPMS_SENSITIVE_CREATE& s, bool primary) {
+  const TPMA_OBJECT& a = p.objectAttributes;
+  const bool origin = a.has(TPMA_OBJECT_sensitiveDataOrigin), data = s.data.size != 0;
   switch (p.type) {
     case TPM_ALG_RSA:
     case TPM_ALG_ECC:
-      // Asymmetric keys are always generated inside the TPM.
-      if (s.data.size != 0) return TPM_RC_VALUE;
-      if (!origin) return TPM_RC_ATTRIBUTES;
+      // Asymmetric keys are always generated inside the TPM. A primary key's sensitive.data is
+      // not key material but an input of its derivation, so it may be given.
+      if (!origin || (data && !primary)) return TPM_RC_ATTRIBUTES;
       return TPM_RC_SUCCESS;
     case TPM_ALG_KEYEDHASH:
-      // Either the TPM makes the key (origin SET, no data) or the caller supplies it.
-      if (origin && s.data.size != 0) return TPM_RC_ATTRIBUTES;
-      if (!origin && s.data.size == 0 && (a.has(TPMA_OBJECT_sign) || a.has(TPMA_OBJECT_decrypt)))
+    case TPM_ALG_SYMCIPHER:
+      // A restricted symmetric key (parent or HMAC attestation key) is the TPM's own.
+      if (a.has(TPMA_OBJECT_restricted) && !origin) return TPM_RC_ATTRIBUTES;
+      // Sealed data (neither sign nor decrypt) always comes from the caller.
+      if (p.type == TPM_ALG_KEYEDHASH && !a.has(TPMA_OBJECT_sign) && !a.has(TPMA_OBJECT_decrypt) && origin)
         return TPM_RC_ATTRIBUTES;
+      // Either the TPM makes the secret (origin SET, no data) or the caller supplies it.
+      if (origin == data) return TPM_RC_ATTRIBUTES;
+      if (p.type == TPM_ALG_SYMCIPHER && !origin && s.data.size != p.parameters.symDetail.sym.keyBits / 8)
+        return TPM_RC_KEY_SIZE;
       return TPM_RC_SUCCESS;
-    case TPM_ALG_SYMCIPHER: {
-      const uint16_t key_bytes = p.parameters.symDetail.sym.keyBits / 8;
-      if (origin && s.data.size != 0) return TPM_RC_ATTRIBUTES;
-      if (!origin && s.data.size != key_bytes) return TPM_RC_KEY_SIZE;
-      return TPM_RC_SUCCESS;
-    }
   }
   return TPM_RC_TYPE;
 }

@@ -13,18 +13,10 @@
 namespace utpm::tpm {
 namespace {
 
-const TPMT_SYM_DEF_OBJECT& parent_symmetric(const ObjectSlot& p) {
-  switch (p.pub.type) {
-    case TPM_ALG_RSA: return p.pub.parameters.rsaDetail.symmetric;
-    case TPM_ALG_ECC: return p.pub.parameters.eccDetail.symmetric;
-    default: return p.pub.parameters.symDetail.sym;
-  }
-}
-
 // Returns the key length.
 size_t storage_key(const ObjectSlot& parent, const TPM2B_NAME& name, uint8_t* key) {
   static constexpr uint8_t kStorage[] = {'S', 'T', 'O', 'R', 'A', 'G', 'E'};
-  const size_t bits = parent_symmetric(parent).keyBits;
+  const size_t bits = object_symmetric(parent.pub).keyBits;
   crypto::kdfa(to_crypto(parent.pub.nameAlg), parent.seed_value.view(), kStorage, name.view(), {},
                static_cast<uint32_t>(bits), {key, bits / 8});
   return bits / 8;
