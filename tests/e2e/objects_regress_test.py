@@ -50,7 +50,7 @@ CC = dict(CreatePrimary=0x131, PCR_Event=0x13C, PCR_Reset=0x13D, SequenceComplet
           Load=0x157, HMAC_Start=0x15B, SequenceUpdate=0x15C, ContextLoad=0x161, ContextSave=0x162,
           ECDH_KeyGen=0x163, FlushContext=0x165, LoadExternal=0x167, ReadPublic=0x173, RSA_Encrypt=0x174,
           GetCapability=0x17A, PCR_Read=0x17E, PCR_Extend=0x182, EventSequenceComplete=0x185,
-          HashSequenceStart=0x186, TestParms=0x18A, Unseal=0x15E, ECDH_ZGen=0x154, Shutdown=0x145, Startup=0x144, HMAC=0x155)
+          HashSequenceStart=0x186, TestParms=0x18A, Unseal=0x15E, ECDH_ZGen=0x154, Shutdown=0x145, Startup=0x144, HMAC=0x155, ObjectChangeAuth=0x150)
 
 ALG = dict(rsa=0x0001, sha1=0x0004, hmac=0x0005, aes=0x0006, keyedhash=0x0008, xor=0x000A, sha256=0x000B,
            sha384=0x000C, sha512=0x000D, null=0x0010, rsassa=0x0014, rsaes=0x0015, rsapss=0x0016, oaep=0x0017,
@@ -827,6 +827,157 @@ class PublicAreaRules(ServerMixin, unittest.TestCase):
                         m = re.search(r"ErrorCode \((0x[0-9a-fA-F]+)\)", err)
                         got.append(0 if r.returncode == 0 else int(m.group(1), 16) if m else -1)
                     self.assertEqual(tuple(hex(x) for x in got), tuple(hex(x) for x in want))
+
+
+# ============================================================================================
+# Item 7: TPM2B_PRIVATE carries a seedValue for every object (Part 2 TPMT_SENSITIVE)
+# ============================================================================================
+class PrivateSizes(ServerMixin, unittest.TestCase):
+    """outPrivate = integrity (TPM2B_DIGEST of the parent's nameAlg) || TPM2B_IV (16 octets, fresh)
+    || CFB(TPM2B_SENSITIVE) (Part 1 §23.3); TPMT_SENSITIVE = type || authValue || seedValue ||
+    sensitive. A nameAlg-sized seedValue is carried by parents (protection seed) and by keyed-hash
+    and symmetric objects (the obfuscation value under unique); an asymmetric non-parent has none,
+    as in swtpm, whose blobs differ from ours only by the authValue it pads to the nameAlg size."""
+
+    def expected(self, auth_len, seed_len, key_len, name_digest=32):
+        if SHIM:
+            auth_len = name_digest  # swtpm pads the authValue
+        sensitive = 2 + (2 + auth_len) + (2 + seed_len) + (2 + key_len)
+        return (2 + 32) + (2 + 16) + 2 + sensitive  # TPM2B_PRIVATE.buffer under a SHA-256 parent
+
+    def test_sizes(self):
+        for pspec in (STORAGE_RSA, STORAGE_ECC):
+            _, parent, _ = self.tpm.create_primary(RH_OWNER, template(pspec, PARENT_ATTRS))
+            cases = {
+                "rsa2048 sign": (template("rsa2048:rsassa-sha256", KEY_ATTRS | SIGN), b"", 128),
+                "rsa1024 decrypt": (template("rsa1024", KEY_ATTRS | DECRYPT), b"", 64),
+                "rsa2048 storage": (template(pspec, PARENT_ATTRS) if pspec == STORAGE_RSA else
+                                    template("rsa2048:aes128cfb", PARENT_ATTRS), b"", 128),
+                "ecc256 sign": (template("ecc256:ecdsa-sha256", KEY_ATTRS | SIGN), b"", 32),
+                "ecc384 sign": (template("ecc384:ecdsa-sha384", KEY_ATTRS | SIGN), b"", 48),
+                "ecc256 sha384 name": (template("ecc256:ecdsa-sha256", KEY_ATTRS | SIGN, "sha384"), b"", 32),
+                "hmac": (template("hmac", KEY_ATTRS | SIGN), b"", 32),
+                "sealed": (template("keyedhash", FIXED_TPM | FIXED_PARENT | USER_WITH_AUTH), b"x" * 10, 10),
+                "aes128": (template("aes128cfb", KEY_ATTRS | DECRYPT | SIGN), b"", 16),
+                "aes256": (template("aes256cfb", KEY_ATTRS | DECRYPT | SIGN), b"", 32),
+            }
+            for name, (tmpl, data, key_len) in cases.items():
+                with self.subTest(parent=pspec, kind=name):
+                    if pspec == STORAGE_ECC and name == "rsa2048 storage":
+                        continue  # a child storage key has its parent's symmetric: covered by RSA
+                    rc, priv, _ = self.tpm.create(parent, tmpl, sensitive=data, auth_value=b"pw")
+                    self.assertEqual(rc, 0)
+                    digest = 48 if "sha384" in name else 32
+                    asymmetric_leaf = name.startswith(("rsa", "ecc")) and "storage" not in name
+                    self.assertEqual(len(priv), self.expected(2, 0 if asymmetric_leaf else digest, key_len, digest))
+            self.tpm.flush(parent)
+
+    def test_change_auth_blobs_use_fresh_ivs(self):
+        """ObjectChangeAuth re-wraps the same object (same Name, same storage key): each blob
+        has its own IV, so equal-length sensitive areas do not share a keystream."""
+        _, parent, _ = self.tpm.create_primary(RH_OWNER, template(STORAGE_RSA, PARENT_ATTRS))
+        rc, priv, pub = self.tpm.create(parent, template("ecc256:ecdsa-sha256", KEY_ATTRS | SIGN))
+        self.assertEqual(rc, 0)
+        _, h = self.tpm.load(parent, priv, pub)
+        blobs = []
+        for new_auth in (b"b" * 8, b"c" * 8):
+            _, p = self.tpm.ok("ObjectChangeAuth", [h, parent], b2(new_auth), auth=1)
+            blobs.append(Buf(p).b2())
+        self.assertEqual(len(blobs[0]), len(blobs[1]))
+        # integrity (2+32) || TPM2B_IV (2+16) || encrypted: with the same IV, the first encrypted
+        # block would be the same keystream over sensitive areas that differ in 8 octets.
+        if not SHIM:
+            self.assertEqual(blobs[0][34:36], b"\x00\x10")
+            self.assertNotEqual(blobs[0][36:52], blobs[1][36:52])
+        self.assertNotEqual(blobs[0], blobs[1])
+        self.tpm.flush(h)
+        for blob in blobs:  # both blobs load
+            rc, h2 = self.tpm.load(parent, blob, pub)
+            self.assertEqual(rc, 0)
+            self.tpm.flush(h2)
+
+
+# ============================================================================================
+# Item 14: the SHA-384 PCR bank (with SHA-1 and SHA-256), in every PCR path
+# ============================================================================================
+BANKS = (ALG["sha1"], ALG["sha256"], ALG["sha384"])
+
+
+def pcr_select(alg, pcrs):
+    bits = bytearray(3)
+    for p in pcrs:
+        bits[p // 8] |= 1 << (p % 8)
+    return u16(alg) + b"\x03" + bytes(bits)
+
+
+class PcrBanks(ServerMixin, unittest.TestCase):
+    def read(self, alg, pcr):
+        _, p = self.tpm.ok("PCR_Read", [], u32(1) + pcr_select(alg, [pcr]))
+        b = Buf(p)
+        b.u32()
+        n = b.u32()
+        sel = [(b.u16(), b.take(b.take(1)[0])) for _ in range(n)]
+        values = [b.b2() for _ in range(b.u32())]
+        self.assertEqual(sel[0][0], alg)
+        self.assertEqual(len(values), 1, f"bank {alg:#x} PCR {pcr}: empty selection")
+        return values[0]
+
+    def test_capability_lists_three_full_banks(self):
+        _, p = self.tpm.ok("GetCapability", [], u32(5) + u32(0) + u32(8))  # TPM_CAP_PCRS
+        b = Buf(p)
+        b.take(1 + 4)
+        banks = {}
+        for _ in range(b.u32()):
+            alg = b.u16()
+            banks[alg] = b.take(b.take(1)[0])
+        for alg in BANKS:
+            self.assertEqual(banks.get(alg), b"\xff\xff\xff", f"bank {alg:#x}")
+
+    def test_extend_event_reset_and_sequence_cover_sha384(self):
+        pcr = 16  # debug PCR: resettable at locality 0
+        data = os.urandom(64)
+        self.tpm.ok("PCR_Reset", [pcr], auth=1)
+        expect = {alg: b"\0" * DIGEST[alg] for alg in BANKS}
+        for alg in BANKS:
+            self.assertEqual(self.read(alg, pcr), expect[alg])
+        # PCR_Extend with a digest per bank
+        digests = {alg: os.urandom(DIGEST[alg]) for alg in BANKS}
+        self.tpm.ok("PCR_Extend", [pcr], u32(3) + b"".join(u16(a) + digests[a] for a in BANKS), auth=1)
+        for alg in BANKS:
+            expect[alg] = HASHES[alg](expect[alg] + digests[alg]).digest()
+        # PCR_Event: the TPM hashes the event with every bank's hash
+        self.tpm.ok("PCR_Event", [pcr], b2(data), auth=1)
+        for alg in BANKS:
+            expect[alg] = HASHES[alg](expect[alg] + HASHES[alg](data).digest()).digest()
+        # EventSequenceComplete
+        _, hs, _ = self.tpm.run("HashSequenceStart", [], b2(b"") + u16(ALG["null"]), out_handles=1)
+        self.tpm.ok("EventSequenceComplete", [pcr, hs[0]], b2(data), auth=2)
+        for alg in BANKS:
+            expect[alg] = HASHES[alg](expect[alg] + HASHES[alg](data).digest()).digest()
+            self.assertEqual(self.read(alg, pcr), expect[alg], f"bank {alg:#x}")
+        self.tpm.ok("PCR_Reset", [pcr], auth=1)
+        self.assertEqual(self.read(ALG["sha384"], pcr), b"\0" * 48)
+
+    def test_tools_read_sha384(self):
+        out = self.tool("tpm2_pcrread", "sha1:0+sha256:0+sha384:0,17").stdout.decode()
+        self.assertIn("sha384:", out)
+        up = out.upper()
+        self.assertIn("0X" + "00" * 48, up)  # PCR 0 after Startup
+        self.assertIn("0X" + "FF" * 48, up)  # PCR 17 (D-RTM) starts as all ones
+
+    def test_shutdown_state_keeps_sha384(self):
+        if SHIM:
+            self.skipTest("power cycle through utpmd's platform port")
+        d = os.urandom(48)
+        self.tpm.ok("PCR_Extend", [0], u32(1) + u16(ALG["sha384"]) + d, auth=1)
+        before = self.read(ALG["sha384"], 0)
+        self.assertEqual(before, hashlib.sha384(b"\0" * 48 + d).digest())
+        self.assertEqual(self.tpm.run("Shutdown", [], u16(SU_STATE))[0], 0)
+        self.tpm.c.close()
+        self.server.power_cycle()
+        self.tpm.c = MssimClient(self.server.port)
+        self.assertEqual(self.tpm.run("Startup", [], u16(SU_STATE))[0], 0)
+        self.assertEqual(self.read(ALG["sha384"], 0), before)
 
 
 if __name__ == "__main__":

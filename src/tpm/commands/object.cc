@@ -42,7 +42,7 @@ TPM_RC create_child(Command& c, const ObjectSlot& parent, const TPMT_PUBLIC& tmp
   if (rc == TPM_RC_SUCCESS) {
     TPMT_SENSITIVE s;
     object_sensitive(*obj, s);
-    rc = sensitive_wrap(parent, obj->name, s, out_private);
+    rc = sensitive_wrap(parent, obj->name, s, tpm_random_source(c.tpm), out_private);
     crypto::zeroize(s);
   }
   if (rc != TPM_RC_SUCCESS) {
@@ -137,7 +137,7 @@ TPM_RC TPM2_ObjectChangeAuth(Command& c) {
   object_sensitive(*o, sens);
   sens.authValue = new_auth;
   TPM2B_PRIVATE out_private;
-  TPM_RC rc = sensitive_wrap(*parent, o->name, sens, out_private);
+  TPM_RC rc = sensitive_wrap(*parent, o->name, sens, tpm_random_source(c.tpm), out_private);
   crypto::zeroize(sens);
   crypto::zeroize(new_auth);
   if (rc != TPM_RC_SUCCESS) return rc;

@@ -198,7 +198,11 @@ TEST(ProtectedStorage, WrapUnwrapAndTamper) {
   TPMT_SENSITIVE sens, back;
   object_sensitive(child, sens);
   TPM2B_PRIVATE blob;
-  ASSERT_EQ(sensitive_wrap(parent, child.name, sens, blob), TPM_RC_SUCCESS);
+  ASSERT_EQ(sensitive_wrap(parent, child.name, sens, crypto::drbg_source(d), blob), TPM_RC_SUCCESS);
+  TPM2B_PRIVATE again;
+  ASSERT_EQ(sensitive_wrap(parent, child.name, sens, crypto::drbg_source(d), again), TPM_RC_SUCCESS);
+  ASSERT_EQ(again.size, blob.size);
+  EXPECT_NE(std::memcmp(again.buffer, blob.buffer, blob.size), 0) << "a fresh IV for every blob";
   ASSERT_EQ(sensitive_unwrap(parent, child.name, blob, back), TPM_RC_SUCCESS);
   EXPECT_EQ(std::memcmp(back.sensitive.ecc.buffer, sens.sensitive.ecc.buffer, sens.sensitive.ecc.size), 0);
   EXPECT_EQ(sensitive_unwrap(other_parent, child.name, blob, back), TPM_RC_INTEGRITY) << "another parent";

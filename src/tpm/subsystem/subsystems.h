@@ -94,8 +94,9 @@ TPM_RC object_from_parts(const TPMT_PUBLIC& pub, const TPMT_SENSITIVE& sens, Obj
 TPM_RC object_public_only(const TPMT_PUBLIC& pub, ObjectSlot& out);
 // Protected storage (Part 1 §23): the child's sensitive area encrypted with a key derived from
 // the parent's seed and bound to the child's Name, under an outer HMAC.
+// rng supplies the fresh IV of each blob.
 TPM_RC sensitive_wrap(const ObjectSlot& parent, const TPM2B_NAME& name, const TPMT_SENSITIVE& sens,
-                      TPM2B_PRIVATE& out);
+                      crypto::RandomSource rng, TPM2B_PRIVATE& out);
 // TPM_RC_INTEGRITY if the blob was not made by this parent for this Name.
 TPM_RC sensitive_unwrap(const ObjectSlot& parent, const TPM2B_NAME& name, const TPM2B_PRIVATE& in,
                         TPMT_SENSITIVE& out);
