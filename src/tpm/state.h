@@ -75,12 +75,28 @@ struct ClockData {
 };
 inline constexpr TPM_SU kOrderlyNone = 0xFFFF;
 
-// PCR values: one flat pool, bank i holds kNumPcrs digests of its algorithm.
+// PCR values: one flat pool, bank i holds kNumPcrs digests of its algorithm. The banks are
+// the profile's (profile::kPcrBankAlgs).
+constexpr size_t pcr_pool_size() {
+  size_t n = 0;
+  for (TPM_ALG_ID a : profile::kPcrBankAlgs) n += digest_size(a);
+  return n * profile::kNumPcrs;
+}
+constexpr bool pcr_banks_implemented() {
+  for (TPM_ALG_ID a : profile::kPcrBankAlgs)
+    if (!hash_implemented(a)) return false;
+  return true;
+}
+static_assert(pcr_banks_implemented(), "every PCR bank of the profile must be an implemented hash");
 struct PcrBanks {
-  TPM_ALG_ID alg[profile::kMaxPcrBanks] = {TPM_ALG_SHA1, TPM_ALG_SHA256};
-  uint8_t count = 2;
-  uint8_t values[profile::kNumPcrs * (20 + 32)]{};
+  TPM_ALG_ID alg[profile::kMaxPcrBanks]{};
+  uint8_t count = 0;
+  uint8_t values[pcr_pool_size()]{};
   uint32_t update_counter = 0;
+  constexpr PcrBanks() {
+    for (size_t i = 0; i < profile::kMaxPcrBanks; ++i) alg[i] = profile::kPcrBankAlgs[i];
+    count = static_cast<uint8_t>(profile::kMaxPcrBanks);
+  }
 };
 
 // A transient object slot: a key or data object, or a hash/event sequence.

@@ -42,11 +42,11 @@ TPM_RC rsa_decrypt_key(Command& c, ObjectSlot*& key) {
   return TPM_RC_SUCCESS;
 }
 
-TPM_RC ecdh_key(Command& c, ObjectSlot*& key) {
+// ECDH_ZGen's key (Part 3 §14.5): an unrestricted ECC decryption key with no scheme or ECDH.
+TPM_RC ecdh_zgen_key(Command& c, ObjectSlot*& key) {
   key = loaded_key(c, 0);
   if (!key || key->pub.type != TPM_ALG_ECC) return rc_handle(TPM_RC_KEY, 1);
   const TPMA_OBJECT& a = key->pub.objectAttributes;
-  // An ECDH key is an unrestricted decryption key (Part 3 §14.5).
   if (a.has(TPMA_OBJECT_restricted) || !a.has(TPMA_OBJECT_decrypt)) return rc_handle(TPM_RC_ATTRIBUTES, 1);
   TPM_ALG_ID scheme = key->pub.parameters.eccDetail.scheme.scheme;
   if (scheme != TPM_ALG_NULL && scheme != TPM_ALG_ECDH) return rc_handle(TPM_RC_SCHEME, 1);
@@ -150,8 +150,10 @@ TPM_RC TPM2_RSA_Decrypt(Command& c) {
 
 TPM_RC TPM2_ECDH_KeyGen(Command& c) {
   if (TPM_RC rc = c.parse()) return rc;
-  ObjectSlot* key;
-  if (TPM_RC rc = ecdh_key(c, key)) return rc;
+  // Any loaded ECC public key will do (Part 3 §14.4: TPM_RC_KEY is its only key error); the
+  // private part and the attributes do not matter, as only the public point is used.
+  ObjectSlot* key = loaded_key(c, 0);
+  if (!key || key->pub.type != TPM_ALG_ECC) return rc_handle(TPM_RC_KEY, 1);
   const auto curve = static_cast<crypto::EccCurve>(key->pub.parameters.eccDetail.curveID.value);
   const size_t n = crypto::ecc_bytes(curve);
   // An ephemeral key pair; zPoint = d_e · Q_key, pubPoint = d_e · G.
@@ -173,7 +175,7 @@ TPM_RC TPM2_ECDH_ZGen(Command& c) {
   TPM2B_ECC_POINT in_point;
   if (TPM_RC rc = c.parse(in_point)) return rc;
   ObjectSlot* key;
-  if (TPM_RC rc = ecdh_key(c, key)) return rc;
+  if (TPM_RC rc = ecdh_zgen_key(c, key)) return rc;
   if (key->public_only) return rc_handle(TPM_RC_KEY, 1);
   const auto curve = static_cast<crypto::EccCurve>(key->pub.parameters.eccDetail.curveID.value);
   const size_t n = crypto::ecc_bytes(curve);

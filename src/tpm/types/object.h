@@ -338,11 +338,12 @@ using TPM2B_ECC_POINT = Sized<TPMS_ECC_POINT>;
 using TPM2B_IV = Tpm2b<16>;
 
 // ---- protected storage ----
-// integrity (TPM2B_DIGEST) || CFB(TPM2B_SENSITIVE): room for the largest sensitive area.
-inline constexpr size_t kMaxPrivateSize = 2 + profile::kMaxDigestSize + 2 + 2 + 2 * (2 + profile::kMaxDigestSize) + 2 +
-                                          profile::kMaxSensitiveData;
-static_assert(kMaxPrivateSize >= 2 + profile::kMaxDigestSize + 2 + 2 + 2 * (2 + profile::kMaxDigestSize) + 2 +
-                                     profile::kMaxRsaKeyBits / 16);
+// integrity (TPM2B_DIGEST) || TPM2B_IV || CFB(TPM2B_SENSITIVE): room for the largest sensitive area.
+inline constexpr size_t kStorageIvSize = 16;  // the AES block
+inline constexpr size_t kMaxPrivateSize = 2 + profile::kMaxDigestSize + 2 + kStorageIvSize + 2 + 2 +
+                                          2 * (2 + profile::kMaxDigestSize) + 2 + profile::kMaxSensitiveData;
+static_assert(kMaxPrivateSize >= 2 + profile::kMaxDigestSize + 2 + kStorageIvSize + 2 + 2 +
+                                     2 * (2 + profile::kMaxDigestSize) + 2 + profile::kMaxRsaKeyBits / 16);
 using TPM2B_PRIVATE = Tpm2b<kMaxPrivateSize>;
 
 // ---- creation ----
