@@ -91,17 +91,16 @@ TPM_RC TPM2_ECC_Parameters(Command& c) {
   const uint8_t* v[6] = {p256 ? k256_p : k384_p,   p256 ? k256_a : k384_a, p256 ? k256_b : k384_b,
                          p256 ? k256_gx : k384_gx, p256 ? k256_gy : k384_gy, p256 ? k256_n : k384_n};
   const uint16_t len = p256 ? 32 : 48;
-  // TPMS_ALGORITHM_DETAIL_ECC: curveID, keySize, kdf (none), sign (none), p, a, b, gX, gY, n, h
-  c.out.u16(curve);
-  c.out.u16(static_cast<uint16_t>(len * 8));
-  c.out.u16(TPM_ALG_NULL);
-  c.out.u16(TPM_ALG_NULL);
-  for (const uint8_t* x : v) {
-    c.out.u16(len);
-    c.out.bytes(x, len);
-  }
-  c.out.u16(1);
-  c.out.u8(1);  // cofactor 1
+  TPMS_ALGORITHM_DETAIL_ECC detail;
+  detail.curveID = curve;
+  detail.keySize = static_cast<uint16_t>(len * 8);
+  detail.kdf.scheme.value = TPM_ALG_NULL;
+  detail.sign.scheme.value = TPM_ALG_NULL;
+  TPM2B_ECC_PARAMETER* fields[6] = {&detail.p, &detail.a, &detail.b, &detail.gX, &detail.gY, &detail.n};
+  for (int i = 0; i < 6; ++i) fields[i]->assign({v[i], len});
+  static constexpr uint8_t kCofactor[] = {1};
+  detail.h.assign(kCofactor);
+  c.put(detail);
   return TPM_RC_SUCCESS;
 }
 

@@ -123,11 +123,7 @@ inline void marshal(Writer& w, const TPMU_HA& u, uint32_t hash_alg) {
 struct TPMT_HA {
   TPMI_ALG_HASH_NULL hashAlg{TPM_ALG_NULL};
   TPMU_HA digest;
-  auto fields() { return std::tuple<TPMI_ALG_HASH_NULL&, Selected<TPMU_HA, TPMI_ALG_HASH_NULL>>(hashAlg, select(digest, hashAlg)); }
-  auto fields() const {
-    return std::tuple<const TPMI_ALG_HASH_NULL&, const Selected<const TPMU_HA, TPMI_ALG_HASH_NULL>>(
-        hashAlg, Selected<const TPMU_HA, TPMI_ALG_HASH_NULL>{digest, hashAlg});
-  }
+  UTPM_FIELDS(hashAlg, select(digest, hashAlg))
 };
 
 using TPML_DIGEST_VALUES = Tpml<TPMT_HA, kHashCount>;
