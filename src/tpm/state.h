@@ -99,14 +99,14 @@ struct PcrBanks {
   }
 };
 
-// A transient object slot: a key or data object, or a hash/event sequence.
+// A transient object slot: a key or data object, or a hash/event sequence. A slot holds one
+// kind at a time: the secret of its key type or the hash states of its sequence share storage.
 enum class SlotKind : uint8_t { empty = 0, hash_sequence, event_sequence, hmac_sequence, object };
 struct ObjectSlot {
+  ObjectSlot() : rsa{} {}  // the largest member, value-initialized: the whole union starts zero
   SlotKind kind = SlotKind::empty;
   TPM2B_AUTH auth;
-  // ---- sequences: a hash sequence keeps one state; an event sequence one per hash; an HMAC
-  // sequence its inner and outer hash states in hash[0] and hash[1] ----
-  crypto::HashState hash[kHashCount];
+  // ---- sequences ----
   // False once the data hashed so far started with TPM_GENERATED_VALUE: no ticket then.
   bool ticket_allowed = true;
   bool first_block_seen = false;
@@ -118,11 +118,19 @@ struct ObjectSlot {
   bool public_only = false;            // LoadExternal of a public area alone
   TPM_HANDLE evict_handle = 0;         // a persistent object loaded for the current command
   TPM2B_DIGEST seed_value;             // storage parents: protection seed; keyed hash/sym: obfuscation
-  crypto::RsaPrivateKey rsa;           // RSA: CRT form, expanded once at load
-  crypto::EccScalar ecc;               // ECC: private scalar
-  TPM2B_SENSITIVE_DATA bits;           // KEYEDHASH: HMAC key or sealed data
-  TPM2B_SYM_KEY sym;                   // SYMCIPHER: key
+  // ---- the one kind's secret or state (which member is in use follows kind and pub.type) ----
+  union {
+    crypto::RsaPrivateKey rsa;            // RSA: CRT form, expanded once at load (public-only: .pub)
+    crypto::EccScalar ecc;                // ECC: private scalar
+    TPM2B_SENSITIVE_DATA bits;            // KEYEDHASH: HMAC key or sealed data; SYMCIPHER: the key
+    // A hash sequence keeps one state; an event sequence one per hash; an HMAC sequence its
+    // inner and outer hash states in hash[0] and hash[1].
+    crypto::HashState hash[kHashCount];
+  };
 };
+static_assert(sizeof(crypto::RsaPrivateKey) >= sizeof(crypto::HashState) * kHashCount &&
+                  sizeof(crypto::RsaPrivateKey) >= sizeof(TPM2B_SENSITIVE_DATA),
+              "ObjectSlot() zero-fills the union through its largest member");
 
 // A loaded authorization session (Part 1 §19.6). A context-saved session leaves its slot and
 // keeps only its entry in State::active_sessions (its handle and newest context sequence).

@@ -227,7 +227,6 @@ TPM_RC object_generate(const TPMT_PUBLIC& tmpl, const TPMS_SENSITIVE_CREATE& s, 
       } else {
         key = s.data;
       }
-      if (pub.type == TPM_ALG_SYMCIPHER) out.sym.assign(key.view());
       digest_of(pub.nameAlg, out.seed_value.view(), key.view(), pub.unique.keyedHash);
       return TPM_RC_SUCCESS;
     }
@@ -254,7 +253,7 @@ void object_sensitive(const ObjectSlot& o, TPMT_SENSITIVE& out) {
       break;
     }
     case TPM_ALG_KEYEDHASH: out.sensitive.bits = o.bits; break;
-    case TPM_ALG_SYMCIPHER: out.sensitive.sym = o.sym; break;
+    case TPM_ALG_SYMCIPHER: out.sensitive.sym.assign(o.bits.view()); break;  // the key lives in bits
   }
 }
 
@@ -294,18 +293,16 @@ TPM_RC object_from_parts(const TPMT_PUBLIC& pub, const TPMT_SENSITIVE& sens, Obj
     }
     case TPM_ALG_KEYEDHASH:
     case TPM_ALG_SYMCIPHER: {
-      const TPM2B_SENSITIVE_DATA* key = &sens.sensitive.bits;
-      TPM2B_SENSITIVE_DATA sym_as_bits;
+      // The slot keeps either key in bits (a symmetric key is at most 32 octets).
       if (pub.type == TPM_ALG_SYMCIPHER) {
         if (sens.sensitive.sym.size != pub.parameters.symDetail.sym.keyBits / 8) return TPM_RC_KEY_SIZE;
-        sym_as_bits.assign(sens.sensitive.sym.view());
-        key = &sym_as_bits;
-        out.sym = sens.sensitive.sym;
+        out.bits.assign(sens.sensitive.sym.view());
+      } else {
+        out.bits = sens.sensitive.bits;
       }
-      out.bits = *key;
       // unique = H_nameAlg(seedValue || key) binds the secret to the public area.
       TPM2B_DIGEST expect;
-      digest_of(pub.nameAlg, out.seed_value.view(), key->view(), expect);
+      digest_of(pub.nameAlg, out.seed_value.view(), out.bits.view(), expect);
       if (expect.size != pub.unique.keyedHash.size ||
           !crypto::ct_equal(expect.view(), pub.unique.keyedHash.view()))
         return TPM_RC_BINDING;
