@@ -346,7 +346,7 @@ TEST(DaemonCancel, PtyCancelFrameReachesTheEngineAndAGoneClientsResponseIsDroppe
   // Legacy CancelOn on the pty while its command runs.
   int c = ::open((dir / "tty").c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC);
   ASSERT_GE(c, 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the open is seen first
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the open is seen first (generous: CI runs loaded)
   send_all(c, make_command(12));
   ASSERT_TRUE(wait_for(engine.in_command));
   const Bytes legacy_cancel_on = {0x54, 0x70, 0x6d, 0x32, 4, 0, 0, 0, 0, 0, 0, 0};
@@ -362,7 +362,7 @@ TEST(DaemonCancel, PtyCancelFrameReachesTheEngineAndAGoneClientsResponseIsDroppe
   send_all(c, make_command(12));
   ASSERT_TRUE(wait_for(engine.in_command));
   ::close(c);
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the pump sees the close
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the pump sees the close (generous: CI runs loaded)
   c = ::open((dir / "tty").c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC);
   ASSERT_GE(c, 0);
   // After a client change the pump leaves the pty alone until the command is over (whatever the
