@@ -34,7 +34,9 @@ class Tpm {
   // Executes one command. `command` is exactly one TPM command as received (its size may
   // disagree with the header; that is checked). Writes the response into `response` (at least
   // 10 bytes; profile::kMaxResponseSize recommended) and returns its length. Never fails:
-  // errors are TPM response codes.
+  // errors are TPM response codes. `command` may lie inside `response` at its start (one I/O
+  // buffer for both directions, as a small MCU wants): handlers parse every parameter before
+  // they write output, and the dispatcher moves a decrypted parameter area with memmove.
   size_t execute(uint8_t locality, std::span<const uint8_t> command, std::span<uint8_t> response);
 
   // NV availability as signalled by the platform (mssim NV_ON/NV_OFF).

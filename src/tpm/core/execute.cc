@@ -191,7 +191,7 @@ size_t Tpm::execute(uint8_t locality, std::span<const uint8_t> command, std::spa
     // their parameters before writing: see command.h).
     std::span<uint8_t> area = response.subspan(params_at);
     if (area.size() < parameters.size()) return error_response(response, TPM_RC_COMMAND_SIZE);
-    std::memcpy(area.data(), parameters.data(), parameters.size());
+    std::memmove(area.data(), parameters.data(), parameters.size());  // the buffers may be one
     area = area.first(parameters.size());
     if (TPM_RC rc = decrypt_parameter(c, area)) return error_response(response, rc);
     c.params = Reader(area);

@@ -1,5 +1,11 @@
 // Command frame: header, size, tag, unknown command, handle and authorization area errors.
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <cstring>
+
+#include "crypto/kdf.h"
 
 #include "tpm/testing/fake_platform.h"
 #include "tpm/tpm.h"
@@ -11,6 +17,7 @@ namespace {
 using testing::CommandBuilder;
 using testing::FakePlatform;
 using testing::run;
+using testing::Response;
 
 class Execute : public ::testing::Test {
  protected:
@@ -160,6 +167,95 @@ TEST(ExecuteFailureMode, OnlyTestResultAndCapabilityAnswer) {
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0], uint8_t(FailureCause::nv_integrity));
   EXPECT_EQ(r.u32(), TPM_RC_FAILURE);
+}
+
+// One I/O buffer for both directions (as the MCU wants): a command that starts the response
+// buffer gets the same answer as with separate buffers, including a decrypted first parameter
+// moved over its own command bytes.
+class SharedBuffer : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::start(separate);
+    testing::start(shared);
+  }
+  // The same command to both TPMs (identical platforms, so identical state and nonces).
+  std::pair<std::vector<uint8_t>, std::vector<uint8_t>> both(const std::vector<uint8_t>& cmd) {
+    std::vector<uint8_t> rsp(4096);
+    rsp.resize(separate.execute(0, cmd, rsp));
+    std::vector<uint8_t> io(4096);
+    std::memcpy(io.data(), cmd.data(), cmd.size());
+    const size_t n = shared.execute(0, std::span<const uint8_t>(io.data(), cmd.size()), io);
+    io.resize(n);
+    return {rsp, io};
+  }
+  FakePlatform p1, p2;
+  Tpm separate{p1}, shared{p2};
+};
+
+TEST_F(SharedBuffer, CommandsAnswerTheSameWhenTheCommandLiesInTheResponseBuffer) {
+  std::vector<uint8_t> data(1024);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i * 13);
+  const std::vector<std::vector<uint8_t>> cmds = {
+      CommandBuilder(0x8001, TPM_CC_Hash).tpm2b(data).u16(TPM_ALG_SHA256).u32(TPM_RH_OWNER).bytes(),
+      CommandBuilder(0x8002, TPM_CC_PCR_Extend).u32(16).pw_session().u32(1).u16(TPM_ALG_SHA256)
+          .raw(std::vector<uint8_t>(32, 7)).bytes(),
+      CommandBuilder(0x8001, TPM_CC_PCR_Read).u32(1).u16(TPM_ALG_SHA256).u8(3).u8(0).u8(0).u8(1).bytes(),
+      CommandBuilder(0x8001, TPM_CC_GetCapability).u32(TPM_CAP_COMMANDS).u32(0).u32(100).bytes(),
+      CommandBuilder(0x8001, TPM_CC_GetRandom).u16(32).bytes(),
+  };
+  for (const auto& cmd : cmds) {
+    auto [a, b] = both(cmd);
+    ASSERT_GE(a.size(), 10u);
+    EXPECT_EQ(a, b);
+  }
+}
+
+TEST_F(SharedBuffer, ADecryptedParameterIsMovedSafelyOverItsOwnCommand) {
+  // An unbound, unsalted HMAC session with XOR parameter encryption (sessionKey empty).
+  auto start = CommandBuilder(0x8001, TPM_CC_StartAuthSession).u32(TPM_RH_NULL).u32(TPM_RH_NULL)
+                   .tpm2b(std::vector<uint8_t>(32, 0x11)).u16(0).u8(0).u16(TPM_ALG_XOR).u16(TPM_ALG_SHA256)
+                   .u16(TPM_ALG_SHA256).bytes();
+  auto [ra, rb] = both(start);
+  ASSERT_EQ(ra, rb);
+  Response r;
+  r.body.assign(ra.begin() + 10, ra.end());
+  const uint32_t handle = r.u32();
+  const std::vector<uint8_t> nonce_tpm = r.tpm2b();
+  ASSERT_EQ(nonce_tpm.size(), 32u);
+  // Hash(data) with the data XOR-encrypted: mask = KDFa(SHA-256, "", "XOR", nonceCaller, nonceTPM).
+  std::vector<uint8_t> data(1000), nonce(32, 0x22);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i);
+  std::vector<uint8_t> enc = data;
+  static constexpr uint8_t kXor[] = {'X', 'O', 'R'};
+  ASSERT_EQ(crypto::kdfa_xor(crypto::HashAlg::sha256, {}, kXor, nonce, nonce_tpm, enc), crypto::Status::ok);
+  std::vector<uint8_t> params = CommandBuilder(0, 0).tpm2b(enc).u16(TPM_ALG_SHA256).u32(TPM_RH_NULL).bytes();
+  params.erase(params.begin(), params.begin() + 10);
+  // cpHash = SHA-256(commandCode || parameters as sent); HMAC keyed by the empty session value.
+  std::vector<uint8_t> cp_in = {0, 0, 0x01, 0x7D};
+  cp_in.insert(cp_in.end(), params.begin(), params.end());
+  uint8_t cp[32], mac[32];
+  unsigned n = 0;
+  EVP_Digest(cp_in.data(), cp_in.size(), cp, &n, EVP_sha256(), nullptr);
+  const uint8_t attrs = 0x21;  // continueSession | decrypt
+  std::vector<uint8_t> hmac_in(cp, cp + 32);
+  hmac_in.insert(hmac_in.end(), nonce.begin(), nonce.end());
+  hmac_in.insert(hmac_in.end(), nonce_tpm.begin(), nonce_tpm.end());
+  hmac_in.push_back(attrs);
+  HMAC(EVP_sha256(), "", 0, hmac_in.data(), hmac_in.size(), mac, &n);
+  auto cmd = CommandBuilder(0x8002, TPM_CC_Hash)
+                 .u32(9 + 32 + 32)
+                 .u32(handle).tpm2b(nonce).u8(attrs).tpm2b(std::vector<uint8_t>(mac, mac + 32))
+                 .raw(params)
+                 .bytes();
+  auto [a, b] = both(cmd);
+  EXPECT_EQ(a, b);
+  Response rsp;
+  rsp.body.assign(a.begin() + 6, a.end());
+  ASSERT_EQ(rsp.u32(), 0u) << "the TPM decrypted the parameter and checked the HMAC";
+  rsp.u32();  // parameterSize
+  uint8_t expect[32];
+  EVP_Digest(data.data(), data.size(), expect, &n, EVP_sha256(), nullptr);
+  EXPECT_EQ(rsp.tpm2b(), std::vector<uint8_t>(expect, expect + 32));
 }
 
 }  // namespace
