@@ -118,6 +118,18 @@ bool ct_equal(Bytes a, Bytes b);
 void zeroize(void* p, size_t n);
 template <class T>
 void zeroize(T& obj) { zeroize(&obj, sizeof obj); }
+// Wipes an object when the scope ends, however it ends (early error returns included).
+template <class T>
+class ZeroizeOnExit {
+ public:
+  explicit ZeroizeOnExit(T& obj) : obj_(obj) {}
+  ~ZeroizeOnExit() { zeroize(obj_); }
+  ZeroizeOnExit(const ZeroizeOnExit&) = delete;
+  ZeroizeOnExit& operator=(const ZeroizeOnExit&) = delete;
+
+ private:
+  T& obj_;
+};
 }  // namespace UTPM_CRYPTO_NS
 
 inline namespace UTPM_CRYPTO_NS {

@@ -48,6 +48,7 @@ TPM_RC derive_primary(Command& c, TPM_HANDLE hierarchy, const TPMS_SENSITIVE_CRE
 
 TPM_RC TPM2_CreatePrimary(Command& c) {
   TPM2B_SENSITIVE_CREATE in_sensitive;
+  crypto::ZeroizeOnExit wipe_sensitive{in_sensitive};  // also on early error returns
   TPM2B_PUBLIC in_public;
   TPM2B_DATA outside_info;
   TPML_PCR_SELECTION creation_pcr;
@@ -190,6 +191,7 @@ TPM_RC TPM2_ClearControl(Command& c) {
 
 TPM_RC TPM2_HierarchyChangeAuth(Command& c) {
   TPM2B_AUTH new_auth;
+  crypto::ZeroizeOnExit wipe_auth{new_auth};
   if (TPM_RC rc = c.parse(new_auth)) return rc;
   const size_t n = auth_trimmed(&new_auth).size();
   if (n > digest_size(TPM_ALG_SHA256)) return rc_param(TPM_RC_SIZE, 1);  // the context hash

@@ -57,6 +57,7 @@ TPM_RC create_child(Command& c, const ObjectSlot& parent, const TPMT_PUBLIC& tmp
 
 TPM_RC TPM2_Create(Command& c) {
   TPM2B_SENSITIVE_CREATE in_sensitive;
+  crypto::ZeroizeOnExit wipe_sensitive{in_sensitive};  // also on early error returns
   TPM2B_PUBLIC in_public;
   TPM2B_DATA outside_info;
   TPML_PCR_SELECTION creation_pcr;
@@ -121,6 +122,7 @@ TPM_RC TPM2_Unseal(Command& c) {
 
 TPM_RC TPM2_ObjectChangeAuth(Command& c) {
   TPM2B_AUTH new_auth;
+  crypto::ZeroizeOnExit wipe_auth{new_auth};
   if (TPM_RC rc = c.parse(new_auth)) return rc;
   ObjectSlot* o = c.entities[0].object;
   ObjectSlot* parent = c.entities[1].object;
@@ -153,6 +155,7 @@ namespace utpm::tpm {
 TPM_RC TPM2_LoadExternal(Command& c) {
   uint16_t private_size = 0;
   Sized<TPMT_SENSITIVE> in_private;
+  crypto::ZeroizeOnExit wipe_private{in_private};
   TPM2B_PUBLIC in_public;
   TPMI_RH_HIERARCHY_NULL hierarchy;
   // The private area is optional, which the generic sized parser does not allow: peek.
@@ -209,6 +212,7 @@ namespace utpm::tpm {
 // storage parent, Create and Load in one. Derivation parents are not supported.
 TPM_RC TPM2_CreateLoaded(Command& c) {
   TPM2B_SENSITIVE_CREATE in_sensitive;
+  crypto::ZeroizeOnExit wipe_sensitive{in_sensitive};  // also on early error returns
   TPM2B_PUBLIC in_public;  // TPM2B_TEMPLATE holding a TPMT_PUBLIC
   if (TPM_RC rc = c.parse(in_sensitive, in_public)) return rc;
   const TPM_HANDLE parent_handle = c.handles[0];

@@ -32,6 +32,7 @@ void sequence_update(ObjectSlot& s, std::span<const uint8_t> data) {
 
 TPM_RC TPM2_HashSequenceStart(Command& c) {
   TPM2B_AUTH auth;
+  crypto::ZeroizeOnExit wipe_auth{auth};
   TPMI_ALG_HASH_NULL hash_alg;
   if (TPM_RC rc = c.parse(auth, hash_alg)) return rc;
   ObjectSlot* s = object_allocate(c.st);
@@ -51,6 +52,7 @@ TPM_RC TPM2_HashSequenceStart(Command& c) {
 
 TPM_RC TPM2_HMAC_Start(Command& c) {
   TPM2B_AUTH auth;
+  crypto::ZeroizeOnExit wipe_auth{auth};
   TPMI_ALG_HASH_NULL hash_alg;
   if (TPM_RC rc = c.parse(auth, hash_alg)) return rc;
   ObjectSlot* key;
