@@ -8,6 +8,7 @@
 #include "crypto/crypto.h"
 #include "crypto/kdf.h"
 #include "crypto/sym.h"
+#include "tpm/subsystem/nv.h"
 #include "tpm/subsystem/subsystems.h"
 #include "tpm/tpm.h"
 
@@ -140,10 +141,23 @@ TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
     if (c.info.auth[i] == AuthRole::admin && a.has(TPMA_OBJECT_adminWithPolicy)) return TPM_RC_AUTH_UNAVAILABLE;
   }
 
+  // An NV index's attributes decide which of its authorizations a command may use (TPMA_NV
+  // AUTHREAD/AUTHWRITE, POLICYREAD/POLICYWRITE; ADMIN: policy only; PIN indices: pinCount).
+  if (e.kind == EntityKind::nv_index)
+    if (TPM_RC rc = nv_auth_available(c.tpm, *e.nv, policy_session, c.info.auth[i] == AuthRole::admin,
+                                      (c.info.flags & kCmdNvWrite) != 0))
+      return rc;
+  // A PIN index counts successes (PIN_PASS) or failures (PIN_FAIL) of its authValue.
+  auto result = [&](bool ok) -> TPM_RC {
+    if (e.kind == EntityKind::nv_index && !policy_session)
+      if (TPM_RC rc = nv_pin_result(c.tpm, *e.nv, ok)) return rc;
+    return ok ? TPM_RC_SUCCESS : auth_failed(c, e.handle, e.da_protected, n);
+  };
+
   if (s.handle == TPM_RS_PW) {
     std::span<const uint8_t> given = auth_trimmed(&s.hmac);
     bool ok = given.size() == auth_value.size() && crypto::ct_equal(given, auth_value);
-    return ok ? TPM_RC_SUCCESS : auth_failed(c, e.handle, e.da_protected, n);
+    return result(ok);
   }
 
   SessionSlot& slot = *session_at(st, s.handle);
@@ -175,7 +189,7 @@ TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
                              s.nonce, slot.nonce_tpm, s.attributes, expect, {extra, extra_len});
   bool ok = s.hmac.size == hlen && crypto::ct_equal(s.hmac.view(), {expect, hlen});
   crypto::zeroize(expect);
-  return ok ? TPM_RC_SUCCESS : auth_failed(c, e.handle, e.da_protected, n);
+  return result(ok);
 }
 
 namespace {
