@@ -174,6 +174,17 @@ TEST_F(Nv, DefineSpaceConsistencyRules) {
   EXPECT_EQ(define({.index = kIdx + 4, .attrs = kOwnerRW | A::PLATFORMCREATE | A::POLICY_DELETE, .creator = TPM_RH_PLATFORM}), 0u);
   EXPECT_EQ(define({.index = kIdx + 5, .size = uint16_t(profile::kMaxNvIndexSize)}), 0u);
   EXPECT_EQ(nv_handles(), (std::vector<uint32_t>{kIdx, kIdx + 1, kIdx + 2, kIdx + 3, kIdx + 4, kIdx + 5}));
+  // The largest public area: SHA-384 with a 48-octet authPolicy.
+  ASSERT_EQ(define({.index = kIdx + 6, .name_alg = TPM_ALG_SHA384, .policy = Bytes(48, 9), .auth = Bytes(48, 1)}), 0u);
+  Response r = run(tpm, CommandBuilder(0x8001, TPM_CC_NV_ReadPublic).u32(kIdx + 6).bytes());
+  ASSERT_EQ(r.rc, 0u);
+  Bytes pub = r.tpm2b();
+  EXPECT_EQ(pub, nv_public({.index = kIdx + 6, .name_alg = TPM_ALG_SHA384, .policy = Bytes(48, 9)}));
+  Bytes name = r.tpm2b();
+  Bytes h(48);
+  unsigned n = 0;
+  EVP_Digest(pub.data(), pub.size(), h.data(), &n, EVP_sha384(), nullptr);
+  EXPECT_EQ(name, cat({0x00, 0x0C}, h));
 }
 
 TEST_F(Nv, PlatformNeedsPhEnableNv) {
@@ -288,7 +299,7 @@ TEST_F(Nv, AuthorizationChoices) {
   EXPECT_EQ(read(TPM_RH_OWNER, 0x81000000, 1).rc, rc_handle(TPM_RC_VALUE, 2));
   // NV_ChangeAuth (ADMIN) needs a policy session: a password is not enough.
   EXPECT_EQ(run(tpm, CommandBuilder(0x8002, TPM_CC_NV_ChangeAuth).u32(kIdx).pw_session(pw).tpm2b(Bytes{'n'}).bytes()).rc,
-            TPM_RC_AUTH_UNAVAILABLE);
+            TPM_RC_AUTH_TYPE);
 }
 
 TEST_F(Nv, PinPassAndPinFail) {
@@ -386,7 +397,7 @@ TEST_F(Nv, UndefineRulesAndClear) {
     return run(tpm, CommandBuilder(0x8002, TPM_CC_NV_UndefineSpaceSpecial).u32(h).u32(TPM_RH_PLATFORM)
                         .u32(18).u32(TPM_RS_PW).u16(0).u8(0).u16(0).u32(TPM_RS_PW).u16(0).u8(0).u16(0).bytes()).rc;
   };
-  EXPECT_EQ(special(kIdx + 2), TPM_RC_AUTH_UNAVAILABLE);
+  EXPECT_EQ(special(kIdx + 2), TPM_RC_AUTH_TYPE);
   EXPECT_EQ(property(PT_VAR + 2), 4u);   // HR_NV_INDEX
   EXPECT_EQ(property(PT_VAR + 10), 1u);  // NV_COUNTERS
   // Clear: owner indices go, platform indices stay.

@@ -146,7 +146,7 @@ TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
   if (e.kind == EntityKind::nv_index)
     if (TPM_RC rc = nv_auth_available(c.tpm, *e.nv, policy_session, c.info.auth[i] == AuthRole::admin,
                                       (c.info.flags & kCmdNvWrite) != 0))
-      return rc;
+      return rc == TPM_RC_POLICY_FAIL ? rc_session(rc, n) : rc;
   // A PIN index counts successes (PIN_PASS) or failures (PIN_FAIL) of its authValue.
   auto result = [&](bool ok) -> TPM_RC {
     if (e.kind == EntityKind::nv_index && !policy_session)

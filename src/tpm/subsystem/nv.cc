@@ -123,7 +123,7 @@ void keep_counter_floor(State& st, const NvRecord& rec) {
 }  // namespace
 
 bool nv_name(const TPMS_NV_PUBLIC& pub, TPM2B_NAME& out) {
-  uint8_t buf[12 + profile::kMaxDigestSize];
+  uint8_t buf[14 + profile::kMaxDigestSize];  // TPMS_NV_PUBLIC at its largest
   Writer w(buf);
   marshal(w, pub);
   if (w.overflow()) return false;
@@ -395,8 +395,12 @@ bool is_pin(TPM_NT t) { return t == TPM_NT_PIN_FAIL || t == TPM_NT_PIN_PASS; }
 
 TPM_RC nv_auth_available(Tpm& tpm, const NvSlot& slot, bool policy, bool admin, bool write) {
   const TPMA_NV a = slot.pub.attributes;
-  // The ADMIN role of an index is always authorized with its policy (Part 1 §19.7.6).
-  if (admin) return policy ? TPM_RC_SUCCESS : TPM_RC_AUTH_UNAVAILABLE;
+  // The ADMIN role of an index is always authorized with its policy (Part 1 §19.7.6), and that
+  // policy must have bound the command code (TPM2_PolicyCommandCode), which no session can do
+  // until the policy commands exist: POLICY_FAIL, as the reference TPM answers a policy without
+  // it. The hook: accept here once SessionSlot records the command code its policy bound.
+  // A password or HMAC session for it is the wrong type of authorization (TPM_RC_AUTH_TYPE).
+  if (admin) return policy ? TPM_RC_POLICY_FAIL : TPM_RC_AUTH_TYPE;
   if (policy) return a.has(write ? TPMA_NV::POLICYWRITE : TPMA_NV::POLICYREAD) ? TPM_RC_SUCCESS : TPM_RC_AUTH_UNAVAILABLE;
   if (write || !is_pin(a.type()))
     return a.has(write ? TPMA_NV::AUTHWRITE : TPMA_NV::AUTHREAD) ? TPM_RC_SUCCESS : TPM_RC_AUTH_UNAVAILABLE;

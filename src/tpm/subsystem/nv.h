@@ -17,7 +17,7 @@ class Tpm;
 
 // Bytes of an index record: tag, version, u16 data size, data, TPMS_NV_PUBLIC (at most
 // 4 + 2 + 4 + 2 + digest + 2), TPM2B_AUTH, u32 epoch.
-inline constexpr size_t kNvRecordOverhead = 4 + 2 + (12 + profile::kMaxDigestSize) + (2 + profile::kMaxDigestSize) + 4;
+inline constexpr size_t kNvRecordOverhead = 4 + 2 + (14 + profile::kMaxDigestSize) + (2 + profile::kMaxDigestSize) + 4;
 inline constexpr size_t kNvRecordMax = kNvRecordOverhead + profile::kMaxNvIndexSize;
 
 // Name = nameAlg || H_nameAlg(TPMS_NV_PUBLIC) (Part 1 §16).
@@ -62,7 +62,8 @@ TPM_RC nv_global_lock(Tpm& tpm);
 
 // Whether the authValue / authPolicy of an index may be used for a command (Part 1 §19.7,
 // TPMA_NV AUTHREAD/AUTHWRITE, POLICYREAD/POLICYWRITE; PIN indices while pinCount < pinLimit;
-// ADMIN role: policy only). write: the command changes the index (NV_Write, ...).
+// ADMIN role: policy only, with the command code bound). write: the command changes the index
+// (NV_Write, ...). TPM_RC_POLICY_FAIL is for the caller to number by session.
 TPM_RC nv_auth_available(Tpm& tpm, const NvSlot& slot, bool policy, bool admin, bool write);
 // After an authValue authorization of a PIN index: PIN_PASS counts a success, PIN_FAIL a
 // failure; the new pinCount is committed at once (fail closed).
