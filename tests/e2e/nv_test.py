@@ -305,5 +305,84 @@ class NvTools(unittest.TestCase):
         self.assertEqual(struct.unpack(">Q", self.read(0x1500901, 8))[0], 2)
 
 
+class NvEsapi(unittest.TestCase):
+    """tpm2-pytss ESAPI: it computes the index Names itself (and tracks WRITTEN), so cpHash,
+    response HMACs and parameter encryption all fail if our Names or derivations differ."""
+
+    def setUp(self):
+        from tpm2_pytss import ESAPI
+        self.server = Utpmd().start()
+        self.addCleanup(self.stop)
+        c = MssimClient(self.server.port)
+        self.assertEqual(rc_of(c.execute(startup(SU_CLEAR))), 0)
+        c.close()
+        self.esapi = ESAPI(self.server.mssim_tcti)
+        self.addCleanup(self.esapi.close)
+
+    def stop(self):
+        if self.server.alive():
+            self.assertEqual(self.server.stop(), 0)
+
+    def define(self, index, size, attrs, auth=b"nvpw", session=None):
+        from tpm2_pytss import ESYS_TR, TPM2_ALG, TPM2B_NV_PUBLIC, TPMS_NV_PUBLIC
+        pub = TPM2B_NV_PUBLIC(nvPublic=TPMS_NV_PUBLIC(nvIndex=index, nameAlg=TPM2_ALG.SHA256, attributes=attrs,
+                                                      dataSize=size))
+        kw = {"session1": session} if session else {}
+        handle = self.esapi.nv_define_space(auth, pub, auth_handle=ESYS_TR.OWNER, **kw)
+        self.esapi.tr_set_auth(handle, auth)
+        return handle
+
+    def session(self, bind=None, salt=None):
+        from tpm2_pytss import ESYS_TR, TPM2_ALG, TPM2_SE, TPMA_SESSION, TPMT_SYM_DEF
+        sym = TPMT_SYM_DEF(algorithm=TPM2_ALG.AES)
+        sym.keyBits.aes = 128
+        sym.mode.aes = TPM2_ALG.CFB
+        s = self.esapi.start_auth_session(salt or ESYS_TR.NONE, bind or ESYS_TR.NONE, TPM2_SE.HMAC, sym,
+                                          TPM2_ALG.SHA256)
+        self.esapi.trsess_set_attributes(
+            s, TPMA_SESSION.CONTINUESESSION | TPMA_SESSION.DECRYPT | TPMA_SESSION.ENCRYPT)
+        return s
+
+    def test_encrypted_salted_hmac_session(self):
+        from tpm2_pytss import ESYS_TR, TPMA_NV
+        primary = self.esapi.create_primary(None, "rsa2048", primary_handle=ESYS_TR.OWNER)[0]
+        s = self.session(salt=primary)
+        attrs = TPMA_NV.AUTHREAD | TPMA_NV.AUTHWRITE | TPMA_NV.OWNERREAD | TPMA_NV.OWNERWRITE
+        # DefineSpace: the index authValue travels encrypted.
+        nv = self.define(0x1500A00, 600, attrs, session=s)
+        data = os.urandom(600)
+        self.esapi.nv_write(nv, data, 0, auth_handle=nv, session1=s)  # data encrypted, Name now WRITTEN
+        self.assertEqual(bytes(self.esapi.nv_read(nv, 600, 0, auth_handle=nv, session1=s)), data)
+        self.assertEqual(bytes(self.esapi.nv_read(nv, 100, 450, auth_handle=ESYS_TR.OWNER, session1=s)),
+                         data[450:550])
+        counter = self.define(0x1500A01, 8, attrs | (NT["counter"] << 4), session=s)
+        self.esapi.nv_increment(counter, auth_handle=counter, session1=s)
+        self.assertEqual(bytes(self.esapi.nv_read(counter, 8, 0, auth_handle=counter, session1=s)),
+                         struct.pack(">Q", 1))
+        self.esapi.flush_context(s)
+
+    def test_session_bound_to_the_index(self):
+        from tpm2_pytss import TPMA_NV
+        attrs = TPMA_NV.AUTHREAD | TPMA_NV.AUTHWRITE | TPMA_NV.NO_DA
+        nv = self.define(0x1500A10, 32, attrs)
+        s = self.session(bind=nv)
+        # The data travels encrypted under sessionKey || authValue although the session is bound
+        # (only the HMAC leaves the bind entity's authValue out): read back without a session.
+        self.esapi.nv_write(nv, b"bound session, index authValue", 0, auth_handle=nv, session1=s)
+        self.assertEqual(bytes(self.esapi.nv_read(nv, 30, 0, auth_handle=nv)), b"bound session, index authValue")
+        self.assertEqual(bytes(self.esapi.nv_read(nv, 30, 0, auth_handle=nv, session1=s)),
+                         b"bound session, index authValue")
+        self.esapi.flush_context(s)
+
+    def test_wrong_index_auth_fails_with_hmac_session(self):
+        from tpm2_pytss import TPMA_NV, TSS2_Exception
+        nv = self.define(0x1500A20, 8, TPMA_NV.AUTHREAD | TPMA_NV.AUTHWRITE | TPMA_NV.NO_DA)
+        self.esapi.tr_set_auth(nv, b"wrong")
+        s = self.session()
+        with self.assertRaises(TSS2_Exception) as e:
+            self.esapi.nv_write(nv, b"12345678", 0, auth_handle=nv, session1=s)
+        self.assertEqual(e.exception.rc & 0xFFF, 0x9A2)  # TPM_RC_BAD_AUTH + session 1 (NO_DA: not AUTH_FAIL)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

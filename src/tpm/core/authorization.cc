@@ -204,6 +204,19 @@ std::span<const uint8_t> session_auth_value(const Command& c, const SessionIn& s
   return e.gone() ? auth_trimmed(&s.auth_at_authorization) : auth_trimmed(e.auth);
 }
 
+// The authValue in a parameter-encryption key: that of the entity the session authorized, also
+// when the session is bound to it (Part 1 §21.1: sessionValue for encryption always carries the
+// authorized entity's authValue; only the HMAC leaves it out for the bind entity). The
+// reference TPM and ESAPI agree (tests/e2e/nv_test.py, a session bound to an NV index). Policy
+// sessions: as their HMAC.
+std::span<const uint8_t> encryption_auth_value(const Command& c, const SessionIn& s) {
+  if (s.authorized_index < 0) return {};
+  const SessionSlot* slot = session_at(c.st, s.handle);
+  if (!slot || slot->type != TPM_SE_HMAC) return session_auth_value(c, s);
+  const Entity& e = c.entities[s.authorized_index];
+  return e.gone() ? auth_trimmed(&s.auth_at_authorization) : auth_trimmed(e.auth);
+}
+
 // Encrypts or decrypts, in place, the data of the TPM2B at the start of `area` with the
 // session's symmetric algorithm (Part 1 §21): CFB with {key, iv} = KDFa(authHash,
 // sessionValue, "CFB", nonceNewer, nonceOlder, keyBits + 128), or XOR with the mask
@@ -216,7 +229,7 @@ TPM_RC crypt_first_parameter(const Command& c, const SessionIn& s, const TPM2B_N
   std::span<uint8_t> data = area.subspan(2, size);
   const SessionSlot& slot = *session_at(c.st, s.handle);
   uint8_t key[2 * profile::kMaxDigestSize];
-  const size_t klen = session_value(slot, session_auth_value(c, s), key);
+  const size_t klen = session_value(slot, encryption_auth_value(c, s), key);
   const crypto::HashAlg hash = to_crypto(slot.auth_hash);
   crypto::Status rc = crypto::Status::ok;
   if (slot.symmetric.algorithm == TPM_ALG_AES) {

@@ -93,6 +93,7 @@ TPM_RC check_handle(Tpm& tpm, HandleKind kind, TPM_HANDLE h, unsigned n) {
       return hierarchy_enabled(st, h) ? TPM_RC_SUCCESS : rc_handle(TPM_RC_HIERARCHY, n);
     case HandleKind::entity_or_null:
       if (h == TPM_RH_NULL || h < profile::kNumPcrs) return TPM_RC_SUCCESS;
+      if (handle_type(h) == TPM_HT_NV_INDEX) return check_handle(tpm, HandleKind::nv_index, h, n);
       if (h == TPM_RH_OWNER || h == TPM_RH_ENDORSEMENT || h == TPM_RH_PLATFORM || h == TPM_RH_LOCKOUT)
         return hierarchy_enabled(st, h) ? TPM_RC_SUCCESS : rc_handle(TPM_RC_HIERARCHY, n);
       [[fallthrough]];
