@@ -315,6 +315,9 @@ TEST_F(Nv, PinPassAndPinFail) {
   ASSERT_EQ(define({.index = kIdx + 1, .attrs = kOwnerRW | A::NO_DA | nt(TPM_NT_PIN_FAIL), .size = 8, .auth = pin}), 0u);
   ASSERT_EQ(write(TPM_RH_OWNER, kIdx + 1, {0, 0, 0, 0, 0, 0, 0, 2}), 0u);
   EXPECT_EQ(read_ok(kIdx + 1, kIdx + 1, 8, 0, pin), (Bytes{0, 0, 0, 0, 0, 0, 0, 2})) << "success does not count";
+  EXPECT_EQ(read(kIdx + 1, kIdx + 1, 8, 0, {'x'}).rc, rc_session(TPM_RC_BAD_AUTH, 1));
+  EXPECT_EQ(read_ok(TPM_RH_OWNER, kIdx + 1, 8), (Bytes{0, 0, 0, 1, 0, 0, 0, 2}));
+  EXPECT_EQ(read_ok(kIdx + 1, kIdx + 1, 8, 0, pin), (Bytes{0, 0, 0, 0, 0, 0, 0, 2})) << "a success resets the count";
   for (int i = 0; i < 2; ++i) EXPECT_EQ(read(kIdx + 1, kIdx + 1, 8, 0, {'x'}).rc, rc_session(TPM_RC_BAD_AUTH, 1));
   EXPECT_EQ(read(kIdx + 1, kIdx + 1, 8, 0, pin).rc, TPM_RC_AUTH_UNAVAILABLE);
   EXPECT_EQ(read_ok(TPM_RH_OWNER, kIdx + 1, 8), (Bytes{0, 0, 0, 2, 0, 0, 0, 2}));

@@ -415,10 +415,15 @@ TPM_RC nv_auth_available(Tpm& tpm, const NvSlot& slot, bool policy, bool admin, 
 
 TPM_RC nv_pin_result(Tpm& tpm, NvSlot& slot, bool success) {
   const TPM_NT t = slot.pub.attributes.type();
-  if (!(t == TPM_NT_PIN_PASS && success) && !(t == TPM_NT_PIN_FAIL && !success)) return TPM_RC_SUCCESS;
+  if (!is_pin(t)) return TPM_RC_SUCCESS;
   uint8_t pin[8];
   if (TPM_RC rc = nv_read_data(tpm, slot, 0, pin)) return rc;
-  const uint32_t count = static_cast<uint32_t>(be64(pin) >> 32) + 1;
+  const uint32_t old_count = static_cast<uint32_t>(be64(pin) >> 32);
+  // PIN_PASS counts successes; PIN_FAIL counts failures and a success resets its count.
+  uint32_t count = old_count;
+  if (t == TPM_NT_PIN_PASS) count += success ? 1 : 0;
+  else count = success ? 0 : old_count + 1;
+  if (count == old_count) return TPM_RC_SUCCESS;
   for (int i = 0; i < 4; ++i) pin[i] = static_cast<uint8_t>(count >> (24 - 8 * i));
   if (TPM_RC rc = nv_write_data(tpm, slot, 0, pin)) return rc;
   return persist_flush(tpm);  // on record before the answer
