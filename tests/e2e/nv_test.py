@@ -226,6 +226,16 @@ class NvTools(unittest.TestCase):
         self.fails(RC_AUTH_UNAVAILABLE, "tpm2_nvread", "-C", "0x1500500", "-P", "pw", "-s", "8", "0x1500500")
         self.fails(RC_NV_AUTHORIZATION, "tpm2_nvread", "-C", "p", "-s", "8", "0x1500500")
         self.assertEqual(self.read(0x1500500, 8), b"12345678")
+        # USER role through the index's authPolicy: a policy session that ran nothing has the
+        # all-zero digest, which satisfies an all-zero authPolicy (POLICYWRITE), not POLICYREAD.
+        self.define(0x1500501, 8, "ownerread|policywrite", policy=bytes(32))
+        self.tool("tpm2_startauthsession", "--policy-session", "-S", self.path("p.ctx"))
+        self.tool("tpm2_nvwrite", "-C", "0x1500501", "-P", "session:" + self.path("p.ctx"),
+                  "-i", self.file("y", b"policy!!"), "0x1500501")
+        self.fails(RC_AUTH_UNAVAILABLE, "tpm2_nvread", "-C", "0x1500501", "-P", "session:" + self.path("p.ctx"),
+                   "-s", "8", "0x1500501")
+        self.tool("tpm2_flushcontext", self.path("p.ctx"))
+        self.assertEqual(self.read(0x1500501, 8), b"policy!!")
 
     def test_write_lock_read_lock_global_lock(self):
         self.define(0x1500600, 8, "ownerread|ownerwrite|write_stclear")
