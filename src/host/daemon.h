@@ -1,66 +1,102 @@
-// utpmd's I/O: one single-threaded poll() loop serving every channel. Each channel serves one
-// peer at a time; other peers wait in the listen backlog (the TPM executes one command at a
-// time anyway, and tpm2-tools connect, run one tool and disconnect).
+// utpmd's I/O: one single-threaded poll() loop serving every channel (channel.h). The loop
+// knows no transport: each Channel reports its fds, peers arriving and leaving, and bytes; each
+// peer gets a Session (session.h) from its channel's factory. Each channel serves one peer at a
+// time; other peers wait in the listen backlog (the TPM executes one command at a time anyway,
+// and tpm2-tools connect, run one tool and disconnect).
 //
-// Channels:
+// Channels utpmd sets up:
 //   mssim    TCP command port + platform port (port+1)          -> MssimCommandSession /
 //                                                                  MssimPlatformSession
 //   pty      a pseudo-terminal whose slave is raw and symlinked -> LinkStreamSession
 //   unix     a unix stream socket                               -> LinkStreamSession
 // (LinkStreamSession: raw TPM stream, mssim or legacy 'Tpm2' frames, autodetected per frame.)
+//
+// Cancel while a command runs (the cancel pump). The engine polls Platform::cancel_requested()
+// during long commands; HostPlatform calls poll_for_cancel() from there (at most once per
+// interval), on the engine's own thread. It polls every channel without blocking, accepts
+// waiting peers, and reads the input of sessions that take signals while busy (the mssim
+// platform port, the stream channels); each session acts at once on the cancel signals at the
+// head of that input (MssimPlatformSession acks them) and leaves everything else -- power, NV,
+// a next command, a peer leaving -- to be fed in order after the command. So no second thread
+// touches the engine, nothing but a cancel can change TPM state mid-command, and the cancel
+// flag is set on the engine's thread (it is atomic anyway, so a signal handler or another
+// thread may set it too). Limits: bytes that arrived in the same read() as the running command
+// are behind it and wait for it; a mssim TCP client that sends CANCEL_ON on the command port
+// (not the protocol) is not served; the bridge does not poll (its board has its own cancel).
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "host/channel.h"
 #include "host/engine_link.h"
+#include "host/host_platform.h"
 #include "host/session.h"
 
 namespace utpm::host {
 
-class Daemon {
+class Daemon final : public CancelPoller {
  public:
+  using SessionFactory = std::function<std::unique_ptr<Session>(Channel&)>;
+
   Daemon(EngineLink& engine, size_t max_command_size, uint32_t stall_timeout_ms,
          std::FILE* log, bool trace);
   ~Daemon();
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
 
-  // Each returns false and sets `error` on failure.
+  // utpmd's channels. Each returns false and sets `error` on failure.
   bool add_mssim(const std::string& host, uint16_t port, std::string& error);
   bool add_pty(const std::string& link, std::string& error);
   bool add_unix(const std::string& path, std::string& error);
 
+  // Serves any channel: each peer it reports gets a session from `make_session` (a channel that
+  // is connected from the start, like the pty, gets one now). Returns the channel.
+  Channel& add_channel(std::unique_ptr<Channel> channel, SessionFactory make_session);
+  // Descriptors that sessions on `from` hand over (Session::take_hand_over) become the peer of
+  // `to`, with a new session: swtpm's control channel passing its data channel (SET_DATAFD).
+  void hand_over_to(const Channel& from, Channel& to);
+
   // The slave path of the pty (for messages), empty without a pty.
   const std::string& pty_slave() const { return pty_slave_; }
 
-  // Serves until a signal arrives on `signal_fd` (a signalfd) or a peer sends mssim STOP.
-  // Returns after the command in progress has been answered. Returns 0, or 1 on a fatal error.
+  // Serves until a signal arrives on `signal_fd` (a signalfd; -1 for none) or a peer sends
+  // mssim STOP. Returns after the command in progress has been answered. Returns 0, or 1 on a
+  // fatal error. Channels are closed (links and socket files removed) when it returns.
   int run(int signal_fd);
+
+  // CancelPoller: the cancel pump (see above). Does nothing unless a command is running.
+  void poll_for_cancel() override;
 
  private:
   struct Endpoint {
-    const char* name = "";
-    int listen_fd = -1;         // socket channels
-    int io_fd = -1;             // the connected peer, or the pty master
-    bool tcp = false;
-    bool pty = false;
-    std::function<std::unique_ptr<Session>()> make_session;
+    std::unique_ptr<Channel> channel;
+    SessionFactory make_session;
     std::unique_ptr<Session> session;
-    std::vector<uint8_t> out;   // bytes not yet written
-    bool close_after_flush = false;
+    Endpoint* hand_over = nullptr;  // whose channel serves descriptors this session hands over
+    // What the cancel pump took off the channel while a command ran and the session could not
+    // act on yet: bytes, then possibly the end of the peer (new_peer or closed; ok = none).
+    std::vector<uint8_t> early;
+    Channel::Io early_end = Channel::Io::ok;
+    size_t poll_first = 0;  // this round's slice of the pollfd array
+    size_t poll_count = 0;
   };
 
-  bool listen_tcp(const std::string& host, uint16_t port, int& fd, std::string& error);
-  void accept_peer(Endpoint& ep);
-  void close_peer(Endpoint& ep, const char* why);
-  // Returns false if the daemon must stop.
+  void start_session(Endpoint& ep, bool trace_connect);
+  void new_peer(Endpoint& ep);
+  // Feeds bytes to the session and sends its reply. Returns false if the daemon must stop.
+  bool feed(Endpoint& ep, std::span<const uint8_t> bytes);
   bool service_input(Endpoint& ep);
-  void flush_output(Endpoint& ep);
-  void cleanup();
+  bool replay_early(Endpoint& ep);
+  bool has_early(const Endpoint& ep) const {
+    return !ep.early.empty() || ep.early_end != Channel::Io::ok;
+  }
+  void pump_read(Endpoint& ep);
+  void drop_session_if_gone(Endpoint& ep);
 
   EngineLink& engine_;
   size_t max_command_size_;
@@ -68,14 +104,13 @@ class Daemon {
   std::FILE* log_;
   bool trace_;
   std::vector<std::unique_ptr<Endpoint>> endpoints_;
-  void drain_pty_peer_events();
+  std::vector<pollfd> fds_;
+  std::vector<uint8_t> reply_;
 
-  int pty_slave_fd_ = -1;
-  int pty_watch_fd_ = -1;  // inotify on the slave: tells when a client opens or closes it
-  Endpoint* pty_endpoint_ = nullptr;
+  Endpoint* busy_ = nullptr;  // whose command the engine is running
+  bool pumping_ = false;
+  bool has_pty_ = false;
   std::string pty_slave_;
-  std::string pty_link_;
-  std::string unix_path_;
   bool stop_ = false;
 };
 

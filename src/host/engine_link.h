@@ -1,6 +1,7 @@
 // What the transport sessions need from the TPM: execute a command and deliver platform
-// signals. utpmd implements it over utpm::tpm::Tpm + HostPlatform (engine_link.cc); unit tests
-// of the protocols use a scripted fake, so the wire logic is tested without an engine.
+// signals. utpmd implements it over utpm::tpm::Tpm + HostPlatform (tpm_engine_link.cc) or a
+// board on a serial line (serial_bridge.cc); unit tests of the protocols use a scripted fake, so
+// the wire logic is tested without an engine.
 #pragma once
 
 #include <cstddef>

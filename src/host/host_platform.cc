@@ -28,4 +28,15 @@ uint64_t monotonic_us() {
 
 uint64_t HostPlatform::now_ms() { return monotonic_us() / 1000u; }
 
+bool HostPlatform::cancel_requested() {
+  if (poller_ != nullptr && !cancel_.load(std::memory_order_acquire)) {
+    const uint64_t now = monotonic_us();
+    if (last_poll_us_ == 0 || now - last_poll_us_ >= poll_interval_us_) {
+      last_poll_us_ = now;
+      poller_->poll_for_cancel();
+    }
+  }
+  return cancel_.load(std::memory_order_acquire);
+}
+
 }  // namespace utpm::host

@@ -1,11 +1,14 @@
 #include "host/link_stream_session.h"
 
+#include <algorithm>
+
 namespace utpm::host {
 
 LinkStreamSession::LinkStreamSession(EngineLink& engine, const char* channel,
-                                     uint32_t stall_timeout_ms)
+                                     uint32_t stall_timeout_ms, const ConnectionState* state)
     : engine_(engine),
       channel_(channel),
+      state_(state),
       stall_timeout_ms_(stall_timeout_ms),
       decoder_(stall_timeout_ms),
       response_(profile::kMaxResponseSize) {}
@@ -22,7 +25,40 @@ Session::Verdict LinkStreamSession::on_bytes(std::span<const uint8_t> in,
     const size_t used = decoder_.push(in, now32, ev);
     in = in.subspan(used);
     if (ev.kind == link::EventKind::kNone) return Verdict::keep;
+    unpushed_ = in.size();
     handle(ev, out);
+    unpushed_ = 0;
+  }
+}
+
+size_t LinkStreamSession::on_bytes_busy(std::span<const uint8_t> in, std::vector<uint8_t>& /*out*/) {
+  // Only at a frame boundary with nothing queued before these bytes: otherwise they are not the
+  // start of a frame, and the decoder (whose buffer holds the running command) sorts them out
+  // after the command.
+  if (unpushed_ != 0 || !decoder_.idle()) return 0;
+  // The exact frames the decoder would read as cancel signals (link/decoder.cc classify()).
+  static constexpr uint8_t kLegacyCancel[2][12] = {
+      {0x54, 0x70, 0x6d, 0x32, link::legacy::kCancelOn, 0, 0, 0, 0, 0, 0, 0},
+      {0x54, 0x70, 0x6d, 0x32, link::legacy::kCancelOff, 0, 0, 0, 0, 0, 0, 0}};
+  size_t used = 0;
+  for (;;) {
+    const std::span<const uint8_t> rest = in.subspan(used);
+    if (rest.size() >= 4 && rest[0] == 0 && rest[1] == 0 && rest[2] == 0 &&
+        (rest[3] == link::mssim::kCancelOn || rest[3] == link::mssim::kCancelOff)) {
+      engine_.signal(rest[3] == link::mssim::kCancelOn ? PlatformSignal::cancel_on
+                                                       : PlatformSignal::cancel_off);
+      used += 4;  // unacknowledged on a stream (link/framing.cc encode_reply)
+      continue;
+    }
+    bool legacy = false;
+    for (int i = 0; i < 2 && !legacy; ++i) {
+      if (rest.size() >= 12 && std::equal(rest.begin(), rest.begin() + 12, kLegacyCancel[i])) {
+        engine_.signal(i == 0 ? PlatformSignal::cancel_on : PlatformSignal::cancel_off);
+        used += 12;
+        legacy = true;
+      }
+    }
+    if (!legacy) return used;
   }
 }
 
@@ -37,7 +73,10 @@ void LinkStreamSession::send_response(link::Framing framing, size_t len,
 void LinkStreamSession::handle(const link::Event& ev, std::vector<uint8_t>& out) {
   switch (ev.kind) {
     case link::EventKind::kCommand: {
-      last_response_len_ = engine_.execute(channel_, ev.locality, ev.data, response_);
+      // Raw TPM frames carry no locality: the connection's (0 unless a control channel set it).
+      const uint8_t locality =
+          ev.framing == link::Framing::kRaw && state_ != nullptr ? state_->locality : ev.locality;
+      last_response_len_ = engine_.execute(channel_, locality, ev.data, response_);
       send_response(ev.framing, last_response_len_, out);
       return;
     }

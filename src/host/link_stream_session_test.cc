@@ -15,12 +15,13 @@ Bytes concat(std::initializer_list<Bytes> parts) {
   for (const auto& p : parts) b.insert(b.end(), p.begin(), p.end());
   return b;
 }
+Bytes be32(uint32_t v) {
+  return {static_cast<uint8_t>(v >> 24), static_cast<uint8_t>(v >> 16), static_cast<uint8_t>(v >> 8),
+          static_cast<uint8_t>(v)};
+}
 Bytes mssim_frame(uint8_t locality, const Bytes& cmd) {
-  const auto n = static_cast<uint32_t>(cmd.size());
-  Bytes b = {0, 0, 0, 8, locality, static_cast<uint8_t>(n >> 24), static_cast<uint8_t>(n >> 16),
-             static_cast<uint8_t>(n >> 8), static_cast<uint8_t>(n)};
-  b.insert(b.end(), cmd.begin(), cmd.end());
-  return b;
+  return concat({be32(link::mssim::kSendCommand), Bytes{locality},
+                 be32(static_cast<uint32_t>(cmd.size())), cmd});
 }
 uint32_t be32_at(const Bytes& b, size_t off) {
   return (uint32_t{b[off]} << 24) | (uint32_t{b[off + 1]} << 16) | (uint32_t{b[off + 2]} << 8) |
@@ -73,7 +74,7 @@ TEST(LinkStreamSession, MssimCancelSignalsReachThePlatform) {
   testing::RecordingEngine engine;
   LinkStreamSession s(engine, "pty", 2000);
   Bytes out;
-  feed(s, Bytes{0, 0, 0, 9, 0, 0, 0, 10}, out, 3);
+  feed(s, concat({be32(link::mssim::kCancelOn), be32(link::mssim::kCancelOff)}), out, 3);
   ASSERT_EQ(engine.signals.size(), 2u);
   EXPECT_EQ(engine.signals[0], PlatformSignal::cancel_on);
   EXPECT_EQ(engine.signals[1], PlatformSignal::cancel_off);

@@ -65,13 +65,13 @@ Session::Verdict MssimCommandSession::on_field(std::vector<uint8_t>& out) {
         case mssim::kHashStart:
         case mssim::kHashEnd:
           // No H-CRTM event sequence in the engine: acknowledged so clients proceed.
-          append_be32(out, 0);
+          append_be32(out, mssim::kAck);
           expect(Want::code, 4);
           return Verdict::keep;
         case mssim::kSessionEnd: return Verdict::close;
         case mssim::kStop: return Verdict::stop_daemon;
         default:
-          append_be32(out, 1);
+          append_be32(out, mssim::kNack);
           return Verdict::close;
       }
     }
@@ -82,7 +82,7 @@ Session::Verdict MssimCommandSession::on_field(std::vector<uint8_t>& out) {
     case Want::command_size: {
       const uint32_t size = load_be32(field_.data());
       if (size > max_) {
-        if (size > mssim::kMaxDiscard) return Verdict::close;
+        if (size > kMssimMaxDiscard) return Verdict::close;
         expect(Want::discard, 0);
         skip_ = size;
         return Verdict::keep;
@@ -100,14 +100,14 @@ Session::Verdict MssimCommandSession::on_field(std::vector<uint8_t>& out) {
       // one burst (a separate ack write costs a delayed-ACK round trip).
       append_be32(out, static_cast<uint32_t>(n));
       out.insert(out.end(), response_.begin(), response_.begin() + static_cast<std::ptrdiff_t>(n));
-      append_be32(out, 0);
+      append_be32(out, mssim::kAck);
       expect(Want::code, 4);
       return Verdict::keep;
     }
     case Want::discard:
       append_be32(out, sizeof kCommandSizeResponse);
       out.insert(out.end(), std::begin(kCommandSizeResponse), std::end(kCommandSizeResponse));
-      append_be32(out, 0);
+      append_be32(out, mssim::kAck);
       expect(Want::code, 4);
       return Verdict::keep;
     case Want::handshake: {
@@ -115,13 +115,13 @@ Session::Verdict MssimCommandSession::on_field(std::vector<uint8_t>& out) {
       if (client_version == 0) return Verdict::close;  // the protocol's "incompatible client"
       append_be32(out, mssim::kServerVersion);
       append_be32(out, mssim::kEndpointFlags);
-      append_be32(out, 0);
+      append_be32(out, mssim::kAck);
       expect(Want::code, 4);
       return Verdict::keep;
     }
     case Want::hash_size: {
       const uint32_t size = load_be32(field_.data());
-      if (size > mssim::kMaxDiscard) return Verdict::close;
+      if (size > kMssimMaxDiscard) return Verdict::close;
       expect(Want::hash_data, 0);
       skip_ = size;
       if (size == 0) return on_field(out);
@@ -129,7 +129,7 @@ Session::Verdict MssimCommandSession::on_field(std::vector<uint8_t>& out) {
     }
     case Want::hash_data:
     case Want::alt_result:
-      append_be32(out, 0);
+      append_be32(out, mssim::kAck);
       expect(Want::code, 4);
       return Verdict::keep;
   }
@@ -158,18 +158,33 @@ Session::Verdict MssimPlatformSession::on_bytes(std::span<const uint8_t> in,
       case mssim::kKeyCacheOn:
       case mssim::kKeyCacheOff:
         // The engine keeps no key cache; acknowledge so simulator test suites proceed.
-        append_be32(out, 0);
+        append_be32(out, mssim::kAck);
         continue;
       case mssim::kSessionEnd: return Verdict::close;
       case mssim::kStop: return Verdict::stop_daemon;
       default:
-        append_be32(out, 1);
+        append_be32(out, mssim::kNack);
         return Verdict::close;
     }
     engine_.signal(s);
-    append_be32(out, 0);
+    append_be32(out, mssim::kAck);
   }
   return Verdict::keep;
+}
+
+size_t MssimPlatformSession::on_bytes_busy(std::span<const uint8_t> in,
+                                           std::vector<uint8_t>& out) {
+  if (have_ != 0) return 0;  // a code is half read: these bytes are not the start of one
+  size_t used = 0;
+  while (in.size() - used >= 4) {
+    const uint32_t code = load_be32(in.data() + used);
+    if (code != mssim::kCancelOn && code != mssim::kCancelOff) break;
+    engine_.signal(code == mssim::kCancelOn ? PlatformSignal::cancel_on
+                                            : PlatformSignal::cancel_off);
+    append_be32(out, mssim::kAck);
+    used += 4;
+  }
+  return used;
 }
 
 }  // namespace utpm::host

@@ -1,6 +1,6 @@
 // The Microsoft TPM simulator TCP protocol (TCG TPM 2.0 Library Part 4, Annex D.3), as spoken
 // by tpm2-tss's mssim TCTI and wolfTPM: a command port and a platform port (command port + 1).
-// All integers are u32 big-endian. Byte layouts: docs in shared/reference/transport.md §2.1.
+// All integers are u32 big-endian. Byte layouts: shared/reference/transport.md §2.1.
 #pragma once
 
 #include <cstddef>
@@ -9,38 +9,16 @@
 
 #include "host/engine_link.h"
 #include "host/session.h"
+#include "link/mssim.h"
 
 namespace utpm::host {
 
-namespace mssim {
-inline constexpr uint32_t kPowerOn = 1;
-inline constexpr uint32_t kPowerOff = 2;
-inline constexpr uint32_t kPhysPresOn = 3;
-inline constexpr uint32_t kPhysPresOff = 4;
-inline constexpr uint32_t kHashStart = 5;
-inline constexpr uint32_t kHashData = 6;
-inline constexpr uint32_t kHashEnd = 7;
-inline constexpr uint32_t kSendCommand = 8;
-inline constexpr uint32_t kCancelOn = 9;
-inline constexpr uint32_t kCancelOff = 10;
-inline constexpr uint32_t kNvOn = 11;
-inline constexpr uint32_t kNvOff = 12;
-inline constexpr uint32_t kKeyCacheOn = 13;
-inline constexpr uint32_t kKeyCacheOff = 14;
-inline constexpr uint32_t kRemoteHandshake = 15;
-inline constexpr uint32_t kSetAlternativeResult = 16;
-inline constexpr uint32_t kReset = 17;
-inline constexpr uint32_t kRestart = 18;
-inline constexpr uint32_t kSessionEnd = 20;
-inline constexpr uint32_t kStop = 21;
-
-inline constexpr uint32_t kServerVersion = 1;
-// TpmEndPointInfo: platformAvailable | inRawMode | supportsPP.
-inline constexpr uint32_t kEndpointFlags = 0x01 | 0x04 | 0x08;
+// The protocol's codes live in link/mssim.h (one set for the daemon, the link, the TCTI and the
+// tests); this is the daemon's own limit.
+namespace mssim = link::mssim;
 // A SEND_COMMAND larger than the TPM buffer is read and discarded up to this many bytes (then
 // answered with TPM_RC_COMMAND_SIZE); anything larger is not a TPM client and is disconnected.
-inline constexpr uint32_t kMaxDiscard = 1u << 20;
-}  // namespace mssim
+inline constexpr uint32_t kMssimMaxDiscard = 1u << 20;
 
 // Command ("TPM") port: SEND_COMMAND, REMOTE_HANDSHAKE, HASH_*, SESSION_END, STOP.
 class MssimCommandSession final : public Session {
@@ -81,6 +59,10 @@ class MssimPlatformSession final : public Session {
   explicit MssimPlatformSession(EngineLink& engine) : engine_(engine) {}
   Verdict on_bytes(std::span<const uint8_t> in, std::vector<uint8_t>& out,
                    uint64_t now_ms) override;
+  // CANCEL_ON/OFF that arrive while a command runs are applied and acked at once; any other
+  // code waits for the end of the command (and so does everything after it).
+  bool reads_while_busy() const override { return true; }
+  size_t on_bytes_busy(std::span<const uint8_t> in, std::vector<uint8_t>& out) override;
 
  private:
   EngineLink& engine_;

@@ -142,7 +142,7 @@ void SerialBridge::signal(PlatformSignal s) {
     case PlatformSignal::cancel_on:
     case PlatformSignal::cancel_off: {
       uint8_t code[4];
-      link::encode_mssim_code(s == PlatformSignal::cancel_on ? 9 : 10, std::span<uint8_t, 4>(code));
+      link::encode_mssim_code(s == PlatformSignal::cancel_on ? link::mssim::kCancelOn : link::mssim::kCancelOff, std::span<uint8_t, 4>(code));
       write_all(code);
       break;
     }

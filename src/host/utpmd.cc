@@ -1,6 +1,7 @@
 // utpmd: the utpm TPM 2.0 engine as a host daemon, reachable over the Microsoft simulator TCP
-// protocol (tpm2-tss "mssim" TCTI), a virtual serial port (pty; tpm2-tss "device" TCTI) and a
-// unix socket (raw TPM stream). See --help.
+// protocol (tpm2-tss "mssim" TCTI), a virtual serial port (pty; tpm2-tss "device" TCTI, our
+// "utpm" TCTI) and a unix socket, both speaking what a utpm device speaks on its UART (raw TPM
+// stream, mssim or legacy 'Tpm2' frames). See --help.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -282,7 +283,11 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "utpmd: ready\n");
   std::fflush(stderr);
 
+  // A cancel (mssim platform port, a stream channel's cancel frame) that arrives while a command
+  // runs reaches the engine through the daemon's cancel pump (daemon.h).
+  if (platform) platform->set_cancel_poller(&daemon);
   const int rc = daemon.run(signal_fd);
+  if (platform) platform->set_cancel_poller(nullptr);
   // power_off is the engine's orderly end of a power cycle (state written by Shutdown stays).
   if (tpm) tpm->power_off();
   ::close(signal_fd);

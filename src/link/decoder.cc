@@ -190,8 +190,8 @@ Decoder::Verdict Decoder::classify(size_t n, size_t& header_len) const {
           header_len = 8;
           return Verdict::kFrame;
         case mssim::kSessionEnd:
-        case mssim::kSignalCancelOn:
-        case mssim::kSignalCancelOff:
+        case mssim::kCancelOn:
+        case mssim::kCancelOff:
           header_len = 4;
           return Verdict::kFrame;
         default:
@@ -282,10 +282,10 @@ void Decoder::start_frame(Event& ev) {
       case mssim::kSessionEnd:
         signal(Framing::kMssim, Signal::kSessionEnd, 0);
         break;
-      case mssim::kSignalCancelOn:
+      case mssim::kCancelOn:
         signal(Framing::kMssim, Signal::kCancelOn, 0);
         break;
-      default:  // kSignalCancelOff: classify admits nothing else
+      default:  // kCancelOff: classify admits nothing else
         signal(Framing::kMssim, Signal::kCancelOff, 0);
         break;
     }

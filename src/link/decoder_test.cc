@@ -43,7 +43,7 @@ Bytes cat(std::initializer_list<Bytes> parts) {
 }
 
 Bytes mssim_command(uint8_t locality, const Bytes& cmd) {
-  return cat({be32(8), Bytes{locality}, be32(static_cast<uint32_t>(cmd.size())), cmd});
+  return cat({be32(mssim::kSendCommand), Bytes{locality}, be32(static_cast<uint32_t>(cmd.size())), cmd});
 }
 Bytes legacy_frame(uint32_t signal, const Bytes& data) {
   return cat({le32(0x326d7054), le32(signal), le32(static_cast<uint32_t>(data.size())), data});
@@ -122,11 +122,11 @@ std::vector<Case> all_frame_kinds() {
       {"raw", get_random_probe(), command(Framing::kRaw, 0, get_random_probe())},
       {"raw_sessions", big, command(Framing::kRaw, 0, big)},
       {"mssim_command", mssim_command(3, cmd), command(Framing::kMssim, 3, cmd)},
-      {"mssim_handshake", cat({be32(15), be32(1)}),
+      {"mssim_handshake", cat({be32(mssim::kRemoteHandshake), be32(1)}),
        signal(Framing::kMssim, Signal::kHandshake, 1)},
-      {"mssim_session_end", be32(20), signal(Framing::kMssim, Signal::kSessionEnd)},
-      {"mssim_cancel_on", be32(9), signal(Framing::kMssim, Signal::kCancelOn)},
-      {"mssim_cancel_off", be32(10), signal(Framing::kMssim, Signal::kCancelOff)},
+      {"mssim_session_end", be32(mssim::kSessionEnd), signal(Framing::kMssim, Signal::kSessionEnd)},
+      {"mssim_cancel_on", be32(mssim::kCancelOn), signal(Framing::kMssim, Signal::kCancelOn)},
+      {"mssim_cancel_off", be32(mssim::kCancelOff), signal(Framing::kMssim, Signal::kCancelOff)},
       {"legacy_command", legacy_command(2, cmd), command(Framing::kLegacy, 2, cmd)},
       {"legacy_nothing", legacy_frame(0, {}), signal(Framing::kLegacy, Signal::kNothing)},
       {"legacy_shutdown", legacy_frame(1, {}), signal(Framing::kLegacy, Signal::kShutdown)},
@@ -196,7 +196,7 @@ TEST(LinkDecoder, BackToBackFramesInOneBuffer) {
 TEST(LinkDecoder, InterleavedFramingsKeepTheirLocalityAndFraming) {
   const Bytes a = raw_command(0x17e, 4);
   const Bytes stream = cat({mssim_command(1, a), a, legacy_command(4, a), mssim_command(0, a),
-                            be32(9), legacy_frame(5, {}), a, be32(20)});
+                            be32(mssim::kCancelOn), legacy_frame(5, {}), a, be32(mssim::kSessionEnd)});
   BufferedDecoder<1024> d;
   EXPECT_EQ(feed_whole(d, stream),
             (std::vector<Seen>{command(Framing::kMssim, 1, a), command(Framing::kRaw, 0, a),
@@ -224,11 +224,11 @@ TEST(LinkDecoder, SkipsGarbageThatLooksLikeFrameStarts) {
       {0x80},                                   // raw tag cut short by the next frame
       {0x80, 0x03},                             // bad tag
       {0x80, 0x01, 0, 0, 0, 5},  // raw size 5 < 10: noise, not an error (9 would be CANCEL_ON)
-      {0, 0, 0, 7},                             // mssim HASH_END: not accepted on the link
-      {0, 0, 0, 2},                             // mssim POWER_OFF: never from the data line
-      {0, 0, 0, 3},                             // physical presence: never from the data line
-      {0, 0, 0, 8, 0, 0, 0, 0, 5},              // mssim size < 10
-      cat({be32(8), Bytes{0}, be32(12), Bytes{0x80, 0x01, 0, 0, 0, 7}}),  // inner size differs
+      {0, 0, 0, mssim::kHashEnd},              // mssim HASH_END: not accepted on the link
+      {0, 0, 0, mssim::kPowerOff},             // mssim POWER_OFF: never from the data line
+      {0, 0, 0, mssim::kPhysPresOn},           // physical presence: never from the data line
+      {0, 0, 0, mssim::kSendCommand, 0, 0, 0, 0, 5},  // mssim size < 10
+      cat({be32(mssim::kSendCommand), Bytes{0}, be32(12), Bytes{0x80, 0x01, 0, 0, 0, 7}}),  // inner size differs
       {0x54, 0x70, 0x6d, 0x33},                 // "Tpm3"
       cat({le32(0x326d7054), le32(9)}),         // unknown legacy signal
       cat({le32(0x326d7054), le32(0), le32(4)}),  // Nothing with a payload
@@ -265,7 +265,7 @@ TEST(LinkDecoder, UndersizedRawFramesAreNoiseNotErrors) {
 TEST(LinkDecoder, FrameFoundInsideAFailedCandidateIsReplayed) {
   // An mssim SEND_COMMAND candidate that fails only at its 15th byte; inside it sit a
   // SESSION_END and the start of a raw command whose header must not be lost.
-  const Bytes stream = cat({Bytes{0, 0, 0, 8, 0}, be32(20), get_random_probe()});
+  const Bytes stream = cat({Bytes{0, 0, 0, mssim::kSendCommand, 0}, be32(mssim::kSessionEnd), get_random_probe()});
   for (size_t cut = 0; cut <= stream.size(); ++cut) {
     BufferedDecoder<1024> d;
     std::vector<size_t> cuts;
@@ -382,7 +382,7 @@ TEST(LinkDecoder, TinyBufferRejectsEverythingButStillFrames) {
   uint8_t small[4];
   Decoder d(small);
   EXPECT_EQ(d.max_command_size(), 0u);
-  EXPECT_EQ(feed_whole(d, cat({get_random_probe(), be32(20)})),
+  EXPECT_EQ(feed_whole(d, cat({get_random_probe(), be32(mssim::kSessionEnd)})),
             (std::vector<Seen>{reject(Framing::kRaw), signal(Framing::kMssim, Signal::kSessionEnd)}));
 }
 

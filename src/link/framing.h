@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <span>
 
+#include "link/mssim.h"
+
 namespace utpm::link {
 
 // ---- TPM header (TPM 2.0 Part 1 §18; all TPM fields big endian) ----
@@ -23,23 +25,11 @@ inline constexpr size_t kTpmHeaderSize = 10;        // tag + size + code
 inline constexpr uint32_t kRcSuccess = 0x000;
 inline constexpr uint32_t kRcCommandSize = 0x142;   // TPM_RC_COMMAND_SIZE (RC_VER1 + 0x042)
 
-// ---- mssim (TCG TPM 2.0 Part 4 Annex D.3; all u32 big endian) ----
-// Only the codes that make sense on one serial stream: the TPM-port ones plus the two cancel
-// signals, which the TCTI needs to cancel a running command. Power, NV and physical presence
-// are deliberately refused: a byte stream must never be able to assert physical presence, and
-// line noise must never be able to power-cycle the TPM.
-namespace mssim {
-inline constexpr uint32_t kSignalCancelOn = 9;
-inline constexpr uint32_t kSignalCancelOff = 10;
-inline constexpr uint32_t kSendCommand = 8;
-inline constexpr uint32_t kRemoteHandshake = 15;
-inline constexpr uint32_t kSessionEnd = 20;
-inline constexpr size_t kSendCommandPrefix = 9;   // code + locality + size
-inline constexpr uint32_t kServerVersion = 1;
-// TpmEndPointInfo flags answered to a handshake: platformAvailable(0x01) | inRawMode(0x04) |
-// supportsPP(0x08), the simulator's own answer; clients only check that the handshake succeeds.
-inline constexpr uint32_t kEndpointFlags = 0x0D;
-}  // namespace mssim
+// ---- mssim (link/mssim.h: the one set of codes) ----
+// Only the codes that make sense on one serial stream are accepted by the decoder: the TPM-port
+// ones plus the two cancel signals, which the TCTI needs to cancel a running command. Power, NV
+// and physical presence are deliberately refused: a byte stream must never be able to assert
+// physical presence, and line noise must never be able to power-cycle the TPM.
 
 // ---- legacy Nucleo-TPM signal frames (little endian) ----
 namespace legacy {

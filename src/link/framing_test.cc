@@ -96,7 +96,7 @@ TEST(LinkFraming, EncodedCommandsDecode) {
     EXPECT_EQ(Bytes(ev.data.begin(), ev.data.end()), cmd);
   }
   uint8_t code[4];
-  encode_mssim_code(mssim::kSignalCancelOn, code);
+  encode_mssim_code(mssim::kCancelOn, code);
   BufferedDecoder<64> d;
   Event ev;
   d.push(code, 0, ev);

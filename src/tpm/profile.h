@@ -1,7 +1,7 @@
 // The one place a port configures the engine: capacities, algorithms, sizes.
 // Values follow the TPM 2.0 Library 1.84 default profile as trimmed in docs/DESIGN (RSA-2048,
 // P-256/P-384, SHA-1/256/384, AES-128/256, 3 objects, 3 loaded / 64 active sessions, 24 PCRs in
-// SHA-1 and SHA-256). A build may override the I/O size (firmware uses a smaller buffer).
+// SHA-1, SHA-256 and SHA-384). A build may override the I/O size (firmware uses a smaller buffer).
 #pragma once
 
 #include <cstddef>
@@ -48,7 +48,11 @@ inline constexpr size_t kMaxContextSize = 1344;  // TPM2B_CONTEXT_DATA
 inline constexpr uint32_t kNumPcrs = 24;
 inline constexpr uint8_t kPcrSelectMin = (kNumPcrs + 7) / 8;
 inline constexpr uint8_t kPcrSelectMax = (kNumPcrs + 7) / 8;
-inline constexpr size_t kMaxPcrBanks = 2;  // SHA-1 and SHA-256 banks allocated
+// The banks allocated at manufacture, by TPM_ALG_ID (SHA-1 0x0004, SHA-256 0x000B, SHA-384
+// 0x000C): PC Client software reads all three. Each must be an implemented hash (state.h checks);
+// PCR_Allocate (later) will choose among the implemented hashes within this many banks.
+inline constexpr uint16_t kPcrBankAlgs[] = {0x0004, 0x000B, 0x000C};
+inline constexpr size_t kMaxPcrBanks = sizeof(kPcrBankAlgs) / sizeof(kPcrBankAlgs[0]);
 
 // ---- objects and sessions ----
 inline constexpr size_t kMaxLoadedObjects = 3;

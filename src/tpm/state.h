@@ -77,22 +77,38 @@ struct ClockData {
 };
 inline constexpr TPM_SU kOrderlyNone = 0xFFFF;
 
-// PCR values: one flat pool, bank i holds kNumPcrs digests of its algorithm.
+// PCR values: one flat pool, bank i holds kNumPcrs digests of its algorithm. The banks are
+// the profile's (profile::kPcrBankAlgs).
+constexpr size_t pcr_pool_size() {
+  size_t n = 0;
+  for (TPM_ALG_ID a : profile::kPcrBankAlgs) n += digest_size(a);
+  return n * profile::kNumPcrs;
+}
+constexpr bool pcr_banks_implemented() {
+  for (TPM_ALG_ID a : profile::kPcrBankAlgs)
+    if (!hash_implemented(a)) return false;
+  return true;
+}
+static_assert(pcr_banks_implemented(), "every PCR bank of the profile must be an implemented hash");
 struct PcrBanks {
-  TPM_ALG_ID alg[profile::kMaxPcrBanks] = {TPM_ALG_SHA1, TPM_ALG_SHA256};
-  uint8_t count = 2;
-  uint8_t values[profile::kNumPcrs * (20 + 32)]{};
+  TPM_ALG_ID alg[profile::kMaxPcrBanks]{};
+  uint8_t count = 0;
+  uint8_t values[pcr_pool_size()]{};
   uint32_t update_counter = 0;
+  constexpr PcrBanks() {
+    for (size_t i = 0; i < profile::kMaxPcrBanks; ++i) alg[i] = profile::kPcrBankAlgs[i];
+    count = static_cast<uint8_t>(profile::kMaxPcrBanks);
+  }
 };
 
-// A transient object slot: a key or data object, or a hash/event sequence.
+// A transient object slot: a key or data object, or a hash/event sequence. A slot holds one
+// kind at a time: the secret of its key type or the hash states of its sequence share storage.
 enum class SlotKind : uint8_t { empty = 0, hash_sequence, event_sequence, hmac_sequence, object };
 struct ObjectSlot {
+  ObjectSlot() : rsa{} {}  // the largest member, value-initialized: the whole union starts zero
   SlotKind kind = SlotKind::empty;
   TPM2B_AUTH auth;
-  // ---- sequences: a hash sequence keeps one state; an event sequence one per hash; an HMAC
-  // sequence its inner and outer hash states in hash[0] and hash[1] ----
-  crypto::HashState hash[kHashCount];
+  // ---- sequences ----
   // False once the data hashed so far started with TPM_GENERATED_VALUE: no ticket then.
   bool ticket_allowed = true;
   bool first_block_seen = false;
@@ -104,14 +120,22 @@ struct ObjectSlot {
   bool public_only = false;            // LoadExternal of a public area alone
   TPM_HANDLE evict_handle = 0;         // a persistent object loaded for the current command
   TPM2B_DIGEST seed_value;             // storage parents: protection seed; keyed hash/sym: obfuscation
-  crypto::RsaPrivateKey rsa;           // RSA: CRT form, expanded once at load
-  crypto::EccScalar ecc;               // ECC: private scalar
-  TPM2B_SENSITIVE_DATA bits;           // KEYEDHASH: HMAC key or sealed data
-  TPM2B_SYM_KEY sym;                   // SYMCIPHER: key
+  // ---- the one kind's secret or state (which member is in use follows kind and pub.type) ----
+  union {
+    crypto::RsaPrivateKey rsa;            // RSA: CRT form, expanded once at load (public-only: .pub)
+    crypto::EccScalar ecc;                // ECC: private scalar
+    TPM2B_SENSITIVE_DATA bits;            // KEYEDHASH: HMAC key or sealed data; SYMCIPHER: the key
+    // A hash sequence keeps one state; an event sequence one per hash; an HMAC sequence its
+    // inner and outer hash states in hash[0] and hash[1].
+    crypto::HashState hash[kHashCount];
+  };
 };
+static_assert(sizeof(crypto::RsaPrivateKey) >= sizeof(crypto::HashState) * kHashCount &&
+                  sizeof(crypto::RsaPrivateKey) >= sizeof(TPM2B_SENSITIVE_DATA),
+              "ObjectSlot() zero-fills the union through its largest member");
 
-// An authorization session (Part 1 §19.6). Loaded sessions only: ContextSave of sessions
-// comes with context management.
+// A loaded authorization session (Part 1 §19.6). A context-saved session leaves its slot and
+// keeps only its entry in State::active_sessions (its handle and newest context sequence).
 inline constexpr uint8_t TPM_SE_HMAC = 0x00;
 inline constexpr uint8_t TPM_SE_POLICY = 0x01;
 inline constexpr uint8_t TPM_SE_TRIAL = 0x03;
@@ -157,13 +181,13 @@ struct State {
   TPM2B_AUTH platform_auth;
   uint8_t null_seed[profile::kPrimarySeedSize]{};   // renewed at every TPM Reset
   uint8_t null_proof[profile::kProofSize]{};
-  uint64_t context_counter = 0;
+  uint64_t context_counter = 0;  // TPMS_CONTEXT.sequence; set at Startup so it never repeats
   TPMT_HA platform_policy;
   // Dictionary-attack timing (volatile: a reboot neither speeds up nor slows down recovery
   // more than Part 1 §19.8 allows, since failedTries itself is persistent).
   uint64_t da_last_recovery_ms = 0;    // platform ms of the last failedTries decrement
-  uint64_t lockout_auth_blocked_until = 0;  // platform ms; UINT64_MAX until the next reset
-  bool lockout_auth_blocked = false;  // TPMS_CONTEXT.sequence; set at Startup so it never repeats
+  uint64_t lockout_auth_blocked_until = 0;  // platform ms; UINT64_MAX until the next Startup
+  bool lockout_auth_blocked = false;  // lockoutAuth failed; see da.cc (persisted when lockoutRecovery != 0)
   uint8_t ph_enable = 1, sh_enable = 1, eh_enable = 1, ph_enable_nv = 1;
   crypto::DrbgState drbg{};
   uint64_t timer_at_power_on = 0;      // platform ms at _TPM_Init (TPMS_TIME_INFO.time base)

@@ -13,7 +13,7 @@ import struct
 import time
 import unittest
 
-from utpmd_harness import (CC_GET_RANDOM, MS_HANDSHAKE, MS_SEND_COMMAND, SU_CLEAR,
+from utpmd_harness import (CC_GET_RANDOM, MS_NV_ON, MS_POWER_ON, MS_REMOTE_HANDSHAKE, MS_SEND_COMMAND, SU_CLEAR,
                            TPM_RC_COMMAND_SIZE, MssimClient, StreamClient, Utpmd, command,
                            get_random, rc_of, recv_exact, startup)
 
@@ -209,7 +209,7 @@ class MssimBadInput(unittest.TestCase):
         s.sendall(b"\xde\xad\xbe\xef")
         self.assertEqual(recv_exact(s, 4), b"\0\0\0\x01")
         s.close()
-        self.server.platform(1, 11)  # POWER_ON, NV_ON still acked on a new connection
+        self.server.platform(MS_POWER_ON, MS_NV_ON)  # still acked on a new connection
         self.assert_works()
 
     def test_garbage_tpm_command_gets_a_tpm_error(self):
@@ -268,7 +268,7 @@ class MssimBadInput(unittest.TestCase):
 
     def test_handshake(self):
         c = MssimClient(self.server.port)
-        c.send_raw(struct.pack(">II", MS_HANDSHAKE, 1))
+        c.send_raw(struct.pack(">II", MS_REMOTE_HANDSHAKE, 1))
         version, flags, ack = struct.unpack(">III", recv_exact(c.sock, 12))
         self.assertEqual((version, ack), (1, 0))
         self.assertTrue(flags & 0x01)  # platform available

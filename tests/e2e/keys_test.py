@@ -208,8 +208,10 @@ class Keys(KeysMixin, unittest.TestCase):
 
     def test_hmac_matches_python(self):
         key_bytes = os.urandom(32)
-        self.tool("tpm2_loadexternal", "-C", "n", "-G", "hmac", "-r", self.write("hkey", key_bytes),
-                  "-c", self.p("hk.ctx"))
+        # An HMAC key names its scheme and only signs (the tools' default sign|decrypt with an
+        # HMAC scheme is TPM_RC_SCHEME, on swtpm too).
+        self.tool("tpm2_loadexternal", "-C", "n", "-G", "hmac:sha256", "-a", "sign|userwithauth", "-r",
+                  self.write("hkey", key_bytes), "-c", self.p("hk.ctx"))
         key = self.p("hk.ctx")
         msg = self.write("msg", b"mac this message")
         out = self.tool("tpm2_hmac", "-c", key, "--hex", msg).stdout.decode().strip()
@@ -318,8 +320,10 @@ class Keys(KeysMixin, unittest.TestCase):
 
     def test_hmac_sequence_for_long_input(self):
         key_bytes = os.urandom(32)
-        self.tool("tpm2_loadexternal", "-C", "n", "-G", "hmac", "-r", self.write("hkey", key_bytes),
-                  "-c", self.p("hk.ctx"))
+        # An HMAC key names its scheme and only signs (the tools' default sign|decrypt with an
+        # HMAC scheme is TPM_RC_SCHEME, on swtpm too).
+        self.tool("tpm2_loadexternal", "-C", "n", "-G", "hmac:sha256", "-a", "sign|userwithauth", "-r",
+                  self.write("hkey", key_bytes), "-c", self.p("hk.ctx"))
         data = os.urandom(5000)  # more than one TPM2B_MAX_BUFFER: the tools use HMAC_Start + sequence
         out = self.tool("tpm2_hmac", "-c", self.p("hk.ctx"), "--hex", self.write("big", data)).stdout.decode().strip()
         self.assertEqual(out, hmac.new(key_bytes, data, hashlib.sha256).hexdigest())

@@ -30,9 +30,20 @@ CC_SHUTDOWN = 0x145
 CC_GET_RANDOM = 0x17B
 SU_CLEAR, SU_STATE = 0, 1
 
-# mssim protocol codes (TCG Part 4 Annex D.3)
-MS_POWER_ON, MS_POWER_OFF, MS_SEND_COMMAND, MS_NV_ON = 1, 2, 8, 11
-MS_HANDSHAKE, MS_RESET, MS_SESSION_END = 15, 17, 20
+# mssim protocol codes (TCG Part 4 Annex D.3): the same names and values as the C++ constants
+# in src/link/mssim.h (kPowerOn -> MS_POWER_ON, ...).
+MS_POWER_ON, MS_POWER_OFF = 1, 2
+MS_PHYS_PRES_ON, MS_PHYS_PRES_OFF = 3, 4
+MS_HASH_START, MS_HASH_DATA, MS_HASH_END = 5, 6, 7
+MS_SEND_COMMAND = 8
+MS_CANCEL_ON, MS_CANCEL_OFF = 9, 10
+MS_NV_ON, MS_NV_OFF = 11, 12
+MS_KEY_CACHE_ON, MS_KEY_CACHE_OFF = 13, 14
+MS_REMOTE_HANDSHAKE = 15
+MS_SET_ALTERNATIVE_RESULT = 16
+MS_RESET, MS_RESTART = 17, 18
+MS_SESSION_END, MS_STOP = 20, 21
+MS_ACK, MS_NACK = 0, 1
 
 
 def command(cc, params=b"", tag=ST_NO_SESSIONS):

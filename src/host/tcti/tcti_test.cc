@@ -593,8 +593,8 @@ TEST(TctiUtpmd, Tpm2ToolsThroughTheModuleAgainstUtpmdsPty) {
   for (int i = 0; i < 250 && access(tty.c_str(), F_OK) != 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  // utpmd's pty frames the raw TPM stream only, hence framing=raw. (Once it uses the link
-  // decoder, the default mssim framing works there too.)
+  // utpmd's pty runs the link decoder, so every framing works there; this test takes the raw
+  // path through the module (tests/e2e ToolsOverUtpmTcti runs the default mssim framing).
   const std::string raw = ",framing=raw";
   ToolRun run = run_tool(tty, "tpm2_startup -c", raw);
   EXPECT_EQ(run.status, 0) << run.output;

@@ -227,7 +227,7 @@ TSS2_RC receive(TSS2_TCTI_CONTEXT* ctx, size_t* size, uint8_t* response, int32_t
   *size = rsp.size();
   if (c->cancel_sent) {
     c->cancel_sent = false;
-    rc = send_code(c, link::mssim::kSignalCancelOff);
+    rc = send_code(c, link::mssim::kCancelOff);
   }
   c->state = State::kTransmit;
   return rc;
@@ -240,7 +240,7 @@ void finalize(TSS2_TCTI_CONTEXT* ctx) {
   if (c->fd >= 0) {
     // Tell the device this client is done (it resets per-session state such as a stuck cancel).
     if (c->framing == link::Framing::kMssim) {
-      if (c->cancel_sent) send_code(c, link::mssim::kSignalCancelOff);
+      if (c->cancel_sent) send_code(c, link::mssim::kCancelOff);
       send_code(c, link::mssim::kSessionEnd);
       tcdrain(c->fd);
     }
@@ -260,7 +260,7 @@ TSS2_RC cancel(TSS2_TCTI_CONTEXT* ctx) {
   if (c->state != State::kReceive) return TSS2_TCTI_RC_BAD_SEQUENCE;
   if (c->framing == link::Framing::kRaw) return TSS2_TCTI_RC_NOT_IMPLEMENTED;
   if (c->cancel_sent) return TSS2_RC_SUCCESS;
-  rc = send_code(c, link::mssim::kSignalCancelOn);
+  rc = send_code(c, link::mssim::kCancelOn);
   if (rc == TSS2_RC_SUCCESS) c->cancel_sent = true;
   return rc;
 }

@@ -42,11 +42,11 @@ TPM_RC rsa_decrypt_key(Command& c, ObjectSlot*& key) {
   return TPM_RC_SUCCESS;
 }
 
-TPM_RC ecdh_key(Command& c, ObjectSlot*& key) {
+// ECDH_ZGen's key (Part 3 §14.5): an unrestricted ECC decryption key with no scheme or ECDH.
+TPM_RC ecdh_zgen_key(Command& c, ObjectSlot*& key) {
   key = loaded_key(c, 0);
   if (!key || key->pub.type != TPM_ALG_ECC) return rc_handle(TPM_RC_KEY, 1);
   const TPMA_OBJECT& a = key->pub.objectAttributes;
-  // An ECDH key is an unrestricted decryption key (Part 3 §14.5).
   if (a.has(TPMA_OBJECT_restricted) || !a.has(TPMA_OBJECT_decrypt)) return rc_handle(TPM_RC_ATTRIBUTES, 1);
   TPM_ALG_ID scheme = key->pub.parameters.eccDetail.scheme.scheme;
   if (scheme != TPM_ALG_NULL && scheme != TPM_ALG_ECDH) return rc_handle(TPM_RC_SCHEME, 1);
@@ -91,17 +91,16 @@ TPM_RC TPM2_ECC_Parameters(Command& c) {
   const uint8_t* v[6] = {p256 ? k256_p : k384_p,   p256 ? k256_a : k384_a, p256 ? k256_b : k384_b,
                          p256 ? k256_gx : k384_gx, p256 ? k256_gy : k384_gy, p256 ? k256_n : k384_n};
   const uint16_t len = p256 ? 32 : 48;
-  // TPMS_ALGORITHM_DETAIL_ECC: curveID, keySize, kdf (none), sign (none), p, a, b, gX, gY, n, h
-  c.out.u16(curve);
-  c.out.u16(static_cast<uint16_t>(len * 8));
-  c.out.u16(TPM_ALG_NULL);
-  c.out.u16(TPM_ALG_NULL);
-  for (const uint8_t* x : v) {
-    c.out.u16(len);
-    c.out.bytes(x, len);
-  }
-  c.out.u16(1);
-  c.out.u8(1);  // cofactor 1
+  TPMS_ALGORITHM_DETAIL_ECC detail;
+  detail.curveID = curve;
+  detail.keySize = static_cast<uint16_t>(len * 8);
+  detail.kdf.scheme.value = TPM_ALG_NULL;
+  detail.sign.scheme.value = TPM_ALG_NULL;
+  TPM2B_ECC_PARAMETER* fields[6] = {&detail.p, &detail.a, &detail.b, &detail.gX, &detail.gY, &detail.n};
+  for (int i = 0; i < 6; ++i) fields[i]->assign({v[i], len});
+  static constexpr uint8_t kCofactor[] = {1};
+  detail.h.assign(kCofactor);
+  c.put(detail);
   return TPM_RC_SUCCESS;
 }
 
@@ -150,8 +149,10 @@ TPM_RC TPM2_RSA_Decrypt(Command& c) {
 
 TPM_RC TPM2_ECDH_KeyGen(Command& c) {
   if (TPM_RC rc = c.parse()) return rc;
-  ObjectSlot* key;
-  if (TPM_RC rc = ecdh_key(c, key)) return rc;
+  // Any loaded ECC public key will do (Part 3 §14.4: TPM_RC_KEY is its only key error); the
+  // private part and the attributes do not matter, as only the public point is used.
+  ObjectSlot* key = loaded_key(c, 0);
+  if (!key || key->pub.type != TPM_ALG_ECC) return rc_handle(TPM_RC_KEY, 1);
   const auto curve = static_cast<crypto::EccCurve>(key->pub.parameters.eccDetail.curveID.value);
   const size_t n = crypto::ecc_bytes(curve);
   // An ephemeral key pair; zPoint = d_e · Q_key, pubPoint = d_e · G.
@@ -173,7 +174,7 @@ TPM_RC TPM2_ECDH_ZGen(Command& c) {
   TPM2B_ECC_POINT in_point;
   if (TPM_RC rc = c.parse(in_point)) return rc;
   ObjectSlot* key;
-  if (TPM_RC rc = ecdh_key(c, key)) return rc;
+  if (TPM_RC rc = ecdh_zgen_key(c, key)) return rc;
   if (key->public_only) return rc_handle(TPM_RC_KEY, 1);
   const auto curve = static_cast<crypto::EccCurve>(key->pub.parameters.eccDetail.curveID.value);
   const size_t n = crypto::ecc_bytes(curve);

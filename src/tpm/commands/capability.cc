@@ -344,12 +344,18 @@ TPM_RC TPM2_GetCapability(Command& c) {
   return TPM_RC_SUCCESS;
 }
 
+// TestParms checks nothing beyond the unmarshalling of TPMT_PUBLIC_PARMS: the interface types
+// refuse what this build does not implement (type TPM_RC_TYPE, RSA keyBits and AES keyBits
+// TPM_RC_VALUE, curve TPM_RC_CURVE, hash TPM_RC_HASH, schemes, modes, KDFs), as in the
+// reference TPM.
 TPM_RC TPM2_TestParms(Command& c) {
-  // TPMT_PUBLIC_PARMS starts with TPMI_ALG_PUBLIC; no public object types are implemented in
-  // this build yet, so every type is unsupported.
-  TPM_ALG_ID type = 0;
-  if (!c.params.u16(type)) return rc_param(TPM_RC_INSUFFICIENT, 1);
-  return rc_param(TPM_RC_TYPE, 1);
+  TPMT_PUBLIC_PARMS parms;
+  if (TPM_RC rc = c.parse(parms)) return rc;
+  // TPMS_SYMCIPHER_PARMS.sym is a TPMT_SYM_DEF_OBJECT without the NULL option, which our one
+  // TPMT_SYM_DEF_OBJECT type allows (the asymmetric parameters need it).
+  if (parms.type == TPM_ALG_SYMCIPHER && parms.parameters.symDetail.sym.algorithm == TPM_ALG_NULL)
+    return rc_param(TPM_RC_SYMMETRIC, 1);
+  return TPM_RC_SUCCESS;
 }
 
 }  // namespace utpm::tpm

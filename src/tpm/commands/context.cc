@@ -23,15 +23,6 @@ namespace {
 
 constexpr TPM_HANDLE kSavedObject = 0x80000000, kSavedSequence = 0x80000001, kSavedStClear = 0x80000002;
 
-using TPM2B_CONTEXT_DATA = Tpm2b<profile::kMaxContextSize>;
-struct TPMS_CONTEXT {
-  uint64_t sequence = 0;
-  TPM_HANDLE savedHandle = 0;
-  TPM_HANDLE hierarchy = TPM_RH_NULL;
-  TPM2B_CONTEXT_DATA contextBlob;
-  UTPM_FIELDS(sequence, savedHandle, hierarchy, contextBlob)
-};
-
 void be(uint64_t v, uint8_t* out, int n) {
   for (int i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(v >> (8 * (n - 1 - i)));
 }
@@ -71,45 +62,48 @@ TPM_RC TPM2_ContextSave(Command& c) {
   if (TPM_RC rc = c.parse()) return rc;
   ObjectSlot* o = c.entities[0].object;
   SessionSlot* session = o ? nullptr : c.entities[0].session;
-  TPMS_CONTEXT ctx;
-  ctx.sequence = ++c.st.context_counter;
+  const uint64_t sequence = ++c.st.context_counter;
+  TPM_HANDLE hierarchy = TPM_RH_NULL, saved_handle = 0;
   if (session) {
-    ctx.hierarchy = TPM_RH_NULL;  // sessions die with the null proof, at the next Startup
-    ctx.savedHandle = c.handles[0];
+    hierarchy = TPM_RH_NULL;  // sessions die with the null proof, at the next Startup
+    saved_handle = c.handles[0];
   } else {
-    ctx.hierarchy = o->kind == SlotKind::object ? o->hierarchy : TPM_RH_NULL;
-    ctx.savedHandle = o->kind != SlotKind::object ? kSavedSequence
-                      : o->pub.objectAttributes.has(TPMA_OBJECT_stClear) ? kSavedStClear
-                                                                          : kSavedObject;
+    hierarchy = o->kind == SlotKind::object ? o->hierarchy : TPM_RH_NULL;
+    saved_handle = o->kind != SlotKind::object ? kSavedSequence
+                   : o->pub.objectAttributes.has(TPMA_OBJECT_stClear) ? kSavedStClear
+                                                                       : kSavedObject;
   }
-  // payload: sequence || object, encrypted in place after the integrity field
-  uint8_t plain[profile::kMaxContextSize];
-  Writer pw(plain);
-  uint8_t seq[8];
-  be(ctx.sequence, seq, 8);
-  pw.bytes(seq, 8);
-  if (session) session_serialize(*session, pw);
-  else object_serialize(*o, pw);
-  const size_t integrity_len = 2 + 32;
-  if (pw.overflow() || integrity_len + pw.size() > profile::kMaxContextSize) {
-    crypto::zeroize(plain);
+  // The TPMS_CONTEXT is built where it is sent, in the response buffer (no kilobyte copies on
+  // the MCU stack): sequence, savedHandle, hierarchy, then the contextBlob = integrity
+  // (TPM2B_DIGEST) || payload, the payload (sequence || object or session) sealed in place.
+  Writer& w = c.out;
+  w.u64(sequence);
+  w.u32(saved_handle);
+  w.u32(hierarchy);
+  const size_t blob_size_at = w.reserve(2);
+  const size_t integrity_at = w.reserve(2 + 32);
+  const size_t payload_at = w.size();
+  w.u64(sequence);
+  if (session) session_serialize(*session, w);
+  else object_serialize(*o, w);
+  const size_t payload_len = w.size() - payload_at;
+  const size_t blob_len = 2 + 32 + payload_len;
+  if (w.overflow() || blob_len > profile::kMaxContextSize) {
+    crypto::zeroize(w.data(), w.size());  // no plaintext left behind in the response buffer
     return TPM_RC_FAILURE;
   }
+  const std::span<uint8_t> payload{w.data() + payload_at, payload_len};
   uint8_t key_iv[48];
-  protection_key(c.st, ctx.hierarchy, ctx.sequence, ctx.savedHandle, key_iv);
-  uint8_t* enc = ctx.contextBlob.buffer + integrity_len;
-  crypto::sym_encrypt(crypto::SymMode::cfb, {key_iv, 32}, {key_iv + 32, 16}, pw.written(), {enc, pw.size()});
+  protection_key(c.st, hierarchy, sequence, saved_handle, key_iv);
+  crypto::sym_encrypt(crypto::SymMode::cfb, {key_iv, 32}, {key_iv + 32, 16}, payload, payload);
   crypto::zeroize(key_iv);
-  crypto::zeroize(plain);
   uint8_t mac[profile::kMaxDigestSize];
-  size_t n = integrity(c.st, ctx.hierarchy, ctx.sequence, ctx.savedHandle, {enc, pw.size()}, mac);
-  ctx.contextBlob.buffer[0] = 0;
-  ctx.contextBlob.buffer[1] = static_cast<uint8_t>(n);
-  std::memcpy(ctx.contextBlob.buffer + 2, mac, n);
-  ctx.contextBlob.size = static_cast<uint16_t>(integrity_len + pw.size());
-  c.put(ctx);
+  const size_t n = integrity(c.st, hierarchy, sequence, saved_handle, payload, mac);
+  w.patch16(integrity_at, static_cast<uint16_t>(n));
+  std::memcpy(w.data() + integrity_at + 2, mac, n);
+  w.patch16(blob_size_at, static_cast<uint16_t>(blob_len));
   // A saved session leaves TPM RAM; only its newest context can bring it back.
-  if (session) session_saved(c.st, *session, ctx.sequence);
+  if (session) session_saved(c.st, *session, sequence);
   return TPM_RC_SUCCESS;
 }
 
@@ -147,19 +141,21 @@ TPM_RC TPM2_ContextLoad(Command& c) {
     o = object_allocate(c.st);
     if (!o) return TPM_RC_OBJECT_MEMORY;
   }
-  uint8_t plain[profile::kMaxContextSize];
+  // Decrypted in place, in the command's own copy of the blob (no second buffer on the stack).
+  const std::span<uint8_t> plain{ctx.contextBlob.buffer + (ctx.contextBlob.size - enc.size()), enc.size()};
   uint8_t key_iv[48];
   protection_key(c.st, ctx.hierarchy, ctx.sequence, ctx.savedHandle, key_iv);
-  crypto::sym_decrypt(crypto::SymMode::cfb, {key_iv, 32}, {key_iv + 32, 16}, enc, {plain, enc.size()});
+  crypto::sym_decrypt(crypto::SymMode::cfb, {key_iv, 32}, {key_iv + 32, 16}, plain, plain);
   crypto::zeroize(key_iv);
-  Reader r({plain, enc.size()});
+  Reader r(plain);
   uint64_t seq = 0;
   TPM_RC rc = TPM_RC_INTEGRITY;
   if (r.u64(seq) && seq == ctx.sequence) {
     if (is_session) rc = session_deserialize(r, *session) ? TPM_RC_SUCCESS : TPM_RC_INTEGRITY;
     else rc = object_deserialize(r, *o);
   }
-  crypto::zeroize(plain);
+  const TPM_HANDLE saved_handle = ctx.savedHandle;
+  crypto::zeroize(plain.data(), plain.size());
   if (rc != TPM_RC_SUCCESS) {
     if (o) object_flush(*o);
     if (session) {
@@ -169,11 +165,11 @@ TPM_RC TPM2_ContextLoad(Command& c) {
     return rc_param(rc, 1);
   }
   if (is_session) {
-    const uint32_t index = ctx.savedHandle & 0x00FFFFFF;
+    const uint32_t index = saved_handle & 0x00FFFFFF;
     session->used = true;
     session->index = static_cast<uint8_t>(index);
     c.st.active_sessions[index].state = 1;  // loaded again
-    c.response_handle = ctx.savedHandle;
+    c.response_handle = saved_handle;
   } else {
     c.response_handle = object_handle(c.st, o);
   }
@@ -231,11 +227,12 @@ TPM_RC TPM2_EvictControl(Command& c) {
   if (auth == TPM_RH_OWNER ? !owner_side : o->hierarchy != TPM_RH_PLATFORM) return rc_handle(TPM_RC_HIERARCHY, 2);
   if (persistent_index(st, persistent_handle) >= 0) return TPM_RC_NV_DEFINED;
   if (p.persistent_count == profile::kMaxPersistentObjects) return TPM_RC_NV_SPACE;
-  uint8_t buf[profile::kMaxContextSize];
-  Writer w(buf);
+  // Serialised in the response buffer, which EvictControl leaves empty (no kilobyte copy on the
+  // MCU stack); the store seals the record, and the plaintext is wiped at once.
+  Writer w(c.out.spare());
   object_serialize(*o, w);
   NvStore::Result res = w.overflow() ? NvStore::Result::too_large : nv.write(persistent_handle, w.written());
-  crypto::zeroize(buf);
+  crypto::zeroize(w.data(), w.size());
   if (res == NvStore::Result::no_space || res == NvStore::Result::too_large) return TPM_RC_NV_SPACE;
   if (res != NvStore::Result::ok) return TPM_RC_FAILURE;
   p.persistent[p.persistent_count] = persistent_handle;

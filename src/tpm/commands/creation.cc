@@ -7,6 +7,15 @@
 
 namespace utpm::tpm {
 
+TPM_RC creation_checks(const TPMT_PUBLIC& tmpl, const TPMS_SENSITIVE_CREATE& sens, const ObjectSlot* parent) {
+  // The sensitive-data rules come first (a template that is wrong in both ways is blamed for
+  // its sensitiveDataOrigin, as the reference TPM does).
+  if (TPM_RC rc = sensitive_create_check(tmpl, sens, parent == nullptr))
+    return rc_param(rc, rc == TPM_RC_KEY_SIZE ? 1 : 2);
+  if (TPM_RC rc = public_check(tmpl, parent)) return rc_param(rc, 2);
+  return TPM_RC_SUCCESS;
+}
+
 void write_creation(Command& c, const ObjectSlot& obj, TPM_ALG_ID parent_name_alg,
                     std::span<const uint8_t> parent_name, std::span<const uint8_t> parent_qn,
                     const TPM2B_DATA& outside_info, const TPML_PCR_SELECTION& creation_pcr) {

@@ -12,6 +12,10 @@ namespace utpm::tpm {
 TPM_RC derive_primary(Command& c, TPM_HANDLE hierarchy, const TPMS_SENSITIVE_CREATE& sens, const TPMT_PUBLIC& tmpl,
                       ObjectSlot*& out);
 
+// The checks of a creation template and its sensitive data (Create, CreatePrimary,
+// CreateLoaded), numbered: inSensitive is parameter 1, inPublic parameter 2.
+TPM_RC creation_checks(const TPMT_PUBLIC& tmpl, const TPMS_SENSITIVE_CREATE& sens, const ObjectSlot* parent);
+
 // Writes creationData (TPM2B_CREATION_DATA), creationHash and creationTicket for the object.
 void write_creation(Command& c, const ObjectSlot& obj, TPM_ALG_ID parent_name_alg,
                     std::span<const uint8_t> parent_name, std::span<const uint8_t> parent_qn,

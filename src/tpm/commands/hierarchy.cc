@@ -54,8 +54,7 @@ TPM_RC TPM2_CreatePrimary(Command& c) {
   TPML_PCR_SELECTION creation_pcr;
   if (TPM_RC rc = c.parse(in_sensitive, in_public, outside_info, creation_pcr)) return rc;
   const TPMT_PUBLIC& tmpl = in_public.t;
-  if (TPM_RC rc = public_check(tmpl, nullptr)) return rc_param(rc, 2);
-  if (TPM_RC rc = sensitive_create_check(tmpl, in_sensitive.t)) return rc_param(rc, 1);
+  if (TPM_RC rc = creation_checks(tmpl, in_sensitive.t, nullptr)) return rc;
   ObjectSlot* slot = nullptr;
   TPM_RC rc = derive_primary(c, c.handles[0], in_sensitive.t, tmpl, slot);
   crypto::zeroize(in_sensitive);

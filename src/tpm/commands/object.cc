@@ -42,7 +42,7 @@ TPM_RC create_child(Command& c, const ObjectSlot& parent, const TPMT_PUBLIC& tmp
   if (rc == TPM_RC_SUCCESS) {
     TPMT_SENSITIVE s;
     object_sensitive(*obj, s);
-    rc = sensitive_wrap(parent, obj->name, s, out_private);
+    rc = sensitive_wrap(parent, obj->name, s, tpm_random_source(c.tpm), out_private);
     crypto::zeroize(s);
   }
   if (rc != TPM_RC_SUCCESS) {
@@ -63,8 +63,7 @@ TPM_RC TPM2_Create(Command& c) {
   if (TPM_RC rc = c.parse(in_sensitive, in_public, outside_info, creation_pcr)) return rc;
   ObjectSlot* parent;
   if (TPM_RC rc = storage_parent(c, parent)) return rc;
-  if (TPM_RC rc = public_check(in_public.t, parent)) return rc_param(rc, 2);
-  if (TPM_RC rc = sensitive_create_check(in_public.t, in_sensitive.t)) return rc_param(rc, 1);
+  if (TPM_RC rc = creation_checks(in_public.t, in_sensitive.t, parent)) return rc;
   // The new object is built in a free slot, as if loaded, and flushed before returning.
   ObjectSlot* obj = nullptr;
   TPM2B_PRIVATE out_private;
@@ -138,7 +137,7 @@ TPM_RC TPM2_ObjectChangeAuth(Command& c) {
   object_sensitive(*o, sens);
   sens.authValue = new_auth;
   TPM2B_PRIVATE out_private;
-  TPM_RC rc = sensitive_wrap(*parent, o->name, sens, out_private);
+  TPM_RC rc = sensitive_wrap(*parent, o->name, sens, tpm_random_source(c.tpm), out_private);
   crypto::zeroize(sens);
   crypto::zeroize(new_auth);
   if (rc != TPM_RC_SUCCESS) return rc;
@@ -175,6 +174,8 @@ TPM_RC TPM2_LoadExternal(Command& c) {
   }
   if (!hierarchy_enabled(c.st, hierarchy)) return rc_param(TPM_RC_HIERARCHY, 3);
   if (in_public.t.nameAlg == TPM_ALG_NULL) return rc_param(TPM_RC_HASH, 2);
+  // The key's use must fit its scheme and symmetric definition, with or without a private part.
+  if (TPM_RC type_rc = public_type_check(in_public.t)) return rc_param(type_rc, 2);
   ObjectSlot* obj = object_allocate(c.st);
   if (!obj) return TPM_RC_OBJECT_MEMORY;
   if (private_size != 0) {
@@ -185,12 +186,10 @@ TPM_RC TPM2_LoadExternal(Command& c) {
       return rc_param(rc, 1);
     }
   } else {
-    obj->kind = SlotKind::object;
-    obj->public_only = true;
-    obj->pub = in_public.t;
-    if (!public_name(obj->pub, obj->name)) {
+    rc = object_public_only(in_public.t, *obj);
+    if (rc != TPM_RC_SUCCESS) {
       object_flush(*obj);
-      return rc_param(TPM_RC_HASH, 2);
+      return rc_param(rc, 2);
     }
   }
   obj->hierarchy = hierarchy;
@@ -215,8 +214,7 @@ TPM_RC TPM2_CreateLoaded(Command& c) {
   const TPM_HANDLE parent_handle = c.handles[0];
   ObjectSlot* parent = c.entities[0].object;  // nullptr for a hierarchy
   if (parent && !is_storage_parent(*parent)) return rc_handle(TPM_RC_TYPE, 1);
-  if (TPM_RC rc = public_check(in_public.t, parent)) return rc_param(rc, 2);
-  if (TPM_RC rc = sensitive_create_check(in_public.t, in_sensitive.t)) return rc_param(rc, 1);
+  if (TPM_RC rc = creation_checks(in_public.t, in_sensitive.t, parent)) return rc;
   ObjectSlot* obj = nullptr;
   TPM2B_PRIVATE out_private;
   TPM_RC rc;

@@ -94,26 +94,31 @@ TPM_RC TPM2_Sign(Command& c) {
 
   TPMT_SIGNATURE sig;
   sig.sigAlg.value = scheme.scheme;
-  sig.hash.value = hash;
   crypto::Status s = crypto::Status::failure;
   switch (scheme.scheme) {
     case TPM_ALG_RSASSA:
     case TPM_ALG_RSAPSS: {
-      sig.rsa.size = static_cast<uint16_t>(crypto::rsa_bytes(key->rsa.pub));
+      // rsassa and rsapss share one layout (TPMS_SIGNATURE_RSA)
+      TPMS_SIGNATURE_RSA& rsa = scheme.scheme == TPM_ALG_RSASSA ? sig.signature.rsassa : sig.signature.rsapss;
+      rsa.hash.value = hash;
+      rsa.sig.size = static_cast<uint16_t>(crypto::rsa_bytes(key->rsa.pub));
       s = crypto::rsa_sign(static_cast<crypto::RsaScheme>(scheme.scheme.value), to_crypto(hash), key->rsa,
-                           digest.view(), tpm_random_source(c.tpm), {sig.rsa.buffer, sig.rsa.size});
+                           digest.view(), tpm_random_source(c.tpm), {rsa.sig.buffer, rsa.sig.size});
       break;
     }
     case TPM_ALG_ECDSA: {
       const auto curve = static_cast<crypto::EccCurve>(key->pub.parameters.eccDetail.curveID.value);
       const uint16_t n = static_cast<uint16_t>(crypto::ecc_bytes(curve));
-      sig.r.size = sig.s.size = n;
-      s = crypto::ecdsa_sign(curve, key->ecc, digest.view(), tpm_random_source(c.tpm), {sig.r.buffer, n},
-                             {sig.s.buffer, n});
+      TPMS_SIGNATURE_ECC& ecc = sig.signature.ecdsa;
+      ecc.hash.value = hash;
+      ecc.signatureR.size = ecc.signatureS.size = n;
+      s = crypto::ecdsa_sign(curve, key->ecc, digest.view(), tpm_random_source(c.tpm), {ecc.signatureR.buffer, n},
+                             {ecc.signatureS.buffer, n});
       break;
     }
     case TPM_ALG_HMAC:
-      crypto::hmac(to_crypto(hash), key->bits.view(), digest.view(), sig.hmac.bytes);
+      sig.signature.hmac.hashAlg.value = hash;
+      crypto::hmac(to_crypto(hash), key->bits.view(), digest.view(), sig.signature.hmac.digest.bytes);
       s = crypto::Status::ok;
       break;
   }
@@ -130,24 +135,30 @@ TPM_RC TPM2_VerifySignature(Command& c) {
   if (!key || !key->pub.objectAttributes.has(TPMA_OBJECT_sign)) return rc_handle(TPM_RC_ATTRIBUTES, 1);
   if (!scheme_fits_key(signature.sigAlg, key->pub.type)) return rc_param(TPM_RC_SCHEME, 2);
   bool ok = false;
+  const TPMU_SIGNATURE& sig = signature.signature;
   switch (signature.sigAlg) {
     case TPM_ALG_RSASSA:
-    case TPM_ALG_RSAPSS:
-      ok = crypto::rsa_verify(static_cast<crypto::RsaScheme>(signature.sigAlg.value), to_crypto(signature.hash),
-                              rsa_public(*key), digest.view(), signature.rsa.view()) == crypto::Status::ok;
+    case TPM_ALG_RSAPSS: {
+      const TPMS_SIGNATURE_RSA& rsa = signature.sigAlg == TPM_ALG_RSASSA ? sig.rsassa : sig.rsapss;
+      ok = crypto::rsa_verify(static_cast<crypto::RsaScheme>(signature.sigAlg.value), to_crypto(rsa.hash),
+                              rsa_public(*key), digest.view(), rsa.sig.view()) == crypto::Status::ok;
       break;
+    }
     case TPM_ALG_ECDSA: {
       const auto curve = static_cast<crypto::EccCurve>(key->pub.parameters.eccDetail.curveID.value);
       crypto::EccPoint q{};
       std::memcpy(q.x, key->pub.unique.ecc.x.buffer, key->pub.unique.ecc.x.size);
       std::memcpy(q.y, key->pub.unique.ecc.y.buffer, key->pub.unique.ecc.y.size);
-      ok = crypto::ecdsa_verify(curve, q, digest.view(), signature.r.view(), signature.s.view()) == crypto::Status::ok;
+      ok = crypto::ecdsa_verify(curve, q, digest.view(), sig.ecdsa.signatureR.view(), sig.ecdsa.signatureS.view()) ==
+           crypto::Status::ok;
       break;
     }
     case TPM_ALG_HMAC: {
+      const TPM_ALG_ID hash = sig.hmac.hashAlg;
+      if (hash == TPM_ALG_NULL) break;  // an HMAC signature names its hash
       uint8_t expect[crypto::kMaxDigestSize];
-      size_t n = crypto::hmac(to_crypto(signature.hash), key->bits.view(), digest.view(), expect);
-      ok = crypto::ct_equal({expect, n}, {signature.hmac.bytes, digest_size(signature.hash)});
+      size_t n = crypto::hmac(to_crypto(hash), key->bits.view(), digest.view(), expect);
+      ok = crypto::ct_equal({expect, n}, {sig.hmac.digest.bytes, digest_size(hash)});
       break;
     }
   }

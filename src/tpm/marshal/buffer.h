@@ -82,6 +82,8 @@ class Writer {
   bool overflow() const { return overflow_; }
   uint8_t* data() const { return base_; }
   std::span<const uint8_t> written() const { return {base_, len_}; }
+  // The room not yet written (scratch space for a handler whose output is small or empty).
+  std::span<uint8_t> spare() const { return {base_ + len_, cap_ - len_}; }
 
   void u8(uint8_t v) { put(&v, 1); }
   void u16(uint16_t v) {

@@ -2,8 +2,11 @@
 //
 // - Primitives (u8/u16/u32/u64, i8) and the templates below are the only marshalling code.
 // - A structure lists its fields once, in wire order, with UTPM_FIELDS(...); the generic
-//   unmarshal/marshal walk that list. A union field is listed as select(u, selector) and the
-//   union type provides unmarshal(r, u, sel) / marshal(w, u, sel) overloads.
+//   unmarshal/marshal walk that list. A union field is listed as select(u, selector).
+// - A union (TPMU_*) is a real union that lists its arms once with UTPM_ARMS(arm(selector,
+//   &U::member), ..., no_arm(selector)); the generic unmarshal/marshal pick the arm by the
+//   selector (TPM_RC_SELECTOR for none). Only a union whose arm is not a type of its own
+//   (TPMU_HA: digest bytes sized by the hash) writes its own overloads.
 // - TPMI_* interface types are Tpmi<Traits, AllowNull>: the traits say which values are legal
 //   and which TPM_RC a bad value gets; AllowNull is the spec's "+" (e.g. TPMI_ALG_HASH+).
 // - Errors are bare codes (TPM_RC_INSUFFICIENT, TPM_RC_SIZE, TPM_RC_VALUE, ...); the command
@@ -18,6 +21,7 @@
 #include <cstring>
 #include <span>
 #include <tuple>
+#include <utility>
 
 #include "tpm/marshal/buffer.h"
 #include "tpm/types/constants.h"
@@ -125,6 +129,66 @@ void marshal(Writer& w, const Tpml<T, N>& v) {
 }
 
 // ---- unions selected by an earlier field ----
+// An arm: the selector value and the member it selects; no_arm: a selector that selects
+// nothing (TPM_ALG_NULL where the spec allows it).
+template <class U, class M>
+struct Arm {
+  uint32_t selector;
+  M U::*member;
+};
+struct NoArm {
+  uint32_t selector;
+};
+template <class U, class M>
+constexpr Arm<U, M> arm(uint32_t selector, M U::*member) {
+  return {selector, member};
+}
+constexpr NoArm no_arm(uint32_t selector) { return {selector}; }
+// Inside a union body: its arms, once, in any order.
+#define UTPM_ARMS(...) \
+  static constexpr auto arms() { return std::make_tuple(__VA_ARGS__); }
+template <class U>
+concept HasArms = requires { U::arms(); };
+
+namespace detail {
+template <class U, class M>
+void unmarshal_arm(Reader& r, U& u, uint32_t sel, const Arm<U, M>& a, bool& found, TPM_RC& rc) {
+  if (found || a.selector != sel) return;
+  found = true;
+  rc = unmarshal(r, u.*a.member);
+}
+template <class U>
+void unmarshal_arm(Reader&, U&, uint32_t sel, const NoArm& a, bool& found, TPM_RC& rc) {
+  if (found || a.selector != sel) return;
+  found = true;
+  rc = TPM_RC_SUCCESS;
+}
+template <class U, class M>
+void marshal_arm(Writer& w, const U& u, uint32_t sel, const Arm<U, M>& a, bool& found) {
+  if (found || a.selector != sel) return;
+  found = true;
+  marshal(w, u.*a.member);
+}
+template <class U>
+void marshal_arm(Writer&, const U&, uint32_t sel, const NoArm& a, bool& found) {
+  if (a.selector == sel) found = true;
+}
+}  // namespace detail
+
+template <HasArms U>
+TPM_RC unmarshal(Reader& r, U& u, uint32_t selector) {
+  bool found = false;
+  TPM_RC rc = TPM_RC_SELECTOR;
+  std::apply([&](const auto&... a) { (detail::unmarshal_arm(r, u, selector, a, found, rc), ...); }, U::arms());
+  return rc;
+}
+// A selector without an arm writes nothing (a well-formed value never has one).
+template <HasArms U>
+void marshal(Writer& w, const U& u, uint32_t selector) {
+  bool found = false;
+  std::apply([&](const auto&... a) { (detail::marshal_arm(w, u, selector, a, found), ...); }, U::arms());
+}
+
 template <class U, class S>
 struct Selected {
   U& u;
@@ -144,10 +208,16 @@ void marshal(Writer& w, const Selected<U, S>& f) {
 }
 
 // ---- structures ----
-// Lists the fields of a structure, in wire order. Use inside the struct body.
-#define UTPM_FIELDS(...)                                          \
-  auto fields() { return std::tie(__VA_ARGS__); }                 \
-  auto fields() const { return std::tie(__VA_ARGS__); }
+// The fields of a structure as a tuple: references to members, and select() values for unions.
+template <class... A>
+auto field_list(A&&... a) {
+  return std::tuple<A...>(std::forward<A>(a)...);
+}
+// Lists the fields of a structure, in wire order, once. Use inside the struct body; a union
+// field is written select(member, selector_field).
+#define UTPM_FIELDS(...)                                                  \
+  auto fields() { return ::utpm::tpm::field_list(__VA_ARGS__); }         \
+  auto fields() const { return ::utpm::tpm::field_list(__VA_ARGS__); }
 
 template <class T>
 concept HasFields = requires(T& t) { t.fields(); };

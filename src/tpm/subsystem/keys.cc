@@ -18,25 +18,26 @@ bool is_signing_scheme(TPM_ALG_ID s) {
 }
 bool is_decrypt_scheme(TPM_ALG_ID s) { return s == TPM_ALG_RSAES || s == TPM_ALG_OAEP || s == TPM_ALG_ECDH; }
 
-// Rules shared by RSA and ECC keys.
+// Rules shared by RSA and ECC keys: first the scheme against the key's use, then the
+// symmetric definition (only a storage key has one: the cipher and key size that wrap its
+// children, always in CFB mode, Part 1 §23, so the mode is not checked here). The
+// order decides the code when both are wrong; it is the reference TPM's (swtpm answers so).
 TPM_RC asymmetric_check(const TPMA_OBJECT& a, const TPMT_SYM_DEF_OBJECT& sym, TPM_ALG_ID scheme) {
   const bool restricted = a.has(TPMA_OBJECT_restricted), decrypt = a.has(TPMA_OBJECT_decrypt),
              sign = a.has(TPMA_OBJECT_sign);
+  const bool storage = restricted && decrypt;
   if (!sign && !decrypt) return TPM_RC_ATTRIBUTES;
-  if (restricted && sign && decrypt) return TPM_RC_ATTRIBUTES;
-  if (restricted && decrypt) {
-    // A storage parent protects its children with a symmetric key in CFB mode and has no scheme.
-    if (sym.algorithm == TPM_ALG_NULL || sym.mode != TPM_ALG_CFB) return TPM_RC_SYMMETRIC;
-    if (scheme != TPM_ALG_NULL) return TPM_RC_SCHEME;
-    return TPM_RC_SUCCESS;
+  if (storage || (sign && decrypt)) {
+    if (scheme != TPM_ALG_NULL) return TPM_RC_SCHEME;  // a parent, or a key of both uses: no scheme
+  } else if (sign) {
+    // A restricted signing key names its scheme (attestation structures are signed with it).
+    if (restricted ? !is_signing_scheme(scheme) : scheme != TPM_ALG_NULL && !is_signing_scheme(scheme))
+      return TPM_RC_SCHEME;
+  } else if (scheme != TPM_ALG_NULL && !is_decrypt_scheme(scheme)) {
+    return TPM_RC_SCHEME;
   }
-  if (sym.algorithm != TPM_ALG_NULL) return TPM_RC_SYMMETRIC;
-  if (sign && decrypt) return scheme == TPM_ALG_NULL ? TPM_RC_SUCCESS : TPM_RC_SCHEME;
-  if (sign) {
-    if (restricted && scheme == TPM_ALG_NULL) return TPM_RC_SCHEME;
-    return scheme == TPM_ALG_NULL || is_signing_scheme(scheme) ? TPM_RC_SUCCESS : TPM_RC_SCHEME;
-  }
-  return scheme == TPM_ALG_NULL || is_decrypt_scheme(scheme) ? TPM_RC_SUCCESS : TPM_RC_SCHEME;
+  if (storage) return sym.algorithm == TPM_ALG_NULL ? TPM_RC_SYMMETRIC : TPM_RC_SUCCESS;
+  return sym.algorithm == TPM_ALG_NULL ? TPM_RC_SUCCESS : TPM_RC_SYMMETRIC;
 }
 
 }  // namespace
@@ -88,17 +89,20 @@ bool is_storage_parent(const ObjectSlot& o) {
          a.has(TPMA_OBJECT_decrypt) && !a.has(TPMA_OBJECT_sign);
 }
 
-TPM_RC public_check(const TPMT_PUBLIC& p, const ObjectSlot* parent) {
+const TPMT_SYM_DEF_OBJECT& object_symmetric(const TPMT_PUBLIC& p) {
+  switch (p.type) {
+    case TPM_ALG_RSA: return p.parameters.rsaDetail.symmetric;
+    case TPM_ALG_ECC: return p.parameters.eccDetail.symmetric;
+    default: return p.parameters.symDetail.sym;
+  }
+}
+
+TPM_RC public_type_check(const TPMT_PUBLIC& p) {
   const TPMA_OBJECT& a = p.objectAttributes;
-  if (p.nameAlg == TPM_ALG_NULL) return TPM_RC_HASH;
-  if (p.authPolicy.size != 0 && p.authPolicy.size != digest_size(p.nameAlg)) return TPM_RC_SIZE;
-  // fixedTPM implies fixedParent; a child of a duplicable parent cannot be fixedTPM.
-  if (a.has(TPMA_OBJECT_fixedTPM) && !a.has(TPMA_OBJECT_fixedParent)) return TPM_RC_ATTRIBUTES;
-  if (parent && a.has(TPMA_OBJECT_fixedTPM) && !parent->pub.objectAttributes.has(TPMA_OBJECT_fixedTPM))
-    return TPM_RC_ATTRIBUTES;
-  if (a.has(TPMA_OBJECT_encryptedDuplication) && a.has(TPMA_OBJECT_fixedTPM)) return TPM_RC_ATTRIBUTES;
   const bool restricted = a.has(TPMA_OBJECT_restricted), decrypt = a.has(TPMA_OBJECT_decrypt),
              sign = a.has(TPMA_OBJECT_sign);
+  // A restricted key has exactly one use: a parent (decrypt) or an attestation key (sign).
+  if (restricted && sign == decrypt) return TPM_RC_ATTRIBUTES;
   switch (p.type) {
     case TPM_ALG_RSA: {
       const TPMS_RSA_PARMS& r = p.parameters.rsaDetail;
@@ -107,62 +111,76 @@ TPM_RC public_check(const TPMT_PUBLIC& p, const ObjectSlot* parent) {
     }
     case TPM_ALG_ECC: {
       const TPMS_ECC_PARMS& e = p.parameters.eccDetail;
-      if (e.kdf.scheme != TPM_ALG_NULL) return TPM_RC_KDF;
-      if (sign && e.scheme.scheme == TPM_ALG_ECDH) return TPM_RC_SCHEME;
-      return asymmetric_check(a, e.symmetric, e.scheme.scheme);
+      if (TPM_RC rc = asymmetric_check(a, e.symmetric, e.scheme.scheme)) return rc;
+      return e.kdf.scheme == TPM_ALG_NULL ? TPM_RC_SUCCESS : TPM_RC_KDF;
     }
     case TPM_ALG_KEYEDHASH: {
-      TPM_ALG_ID s = p.parameters.keyedHashDetail.scheme.scheme;
-      if (sign && decrypt) return TPM_RC_ATTRIBUTES;
-      if (sign) {
-        if (s == TPM_ALG_XOR || (restricted && s == TPM_ALG_NULL)) return TPM_RC_SCHEME;
-      } else if (decrypt) {
-        // A restricted decrypt keyed hash is a derivation parent: it needs its XOR KDF.
-        if (s == TPM_ALG_HMAC || (restricted && s != TPM_ALG_XOR)) return TPM_RC_SCHEME;
-      } else {
-        // Sealed data: no scheme, not restricted.
-        if (s != TPM_ALG_NULL) return TPM_RC_SCHEME;
-        if (restricted) return TPM_RC_ATTRIBUTES;
-      }
-      return TPM_RC_SUCCESS;
+      // The scheme follows the use: an HMAC key signs with HMAC, a derivation/XOR key decrypts
+      // with XOR; sealed data (neither) and a key of both uses have none. (An HMAC key without
+      // its scheme is refused too, as the reference TPM does.)
+      const TPM_ALG_ID s = p.parameters.keyedHashDetail.scheme.scheme;
+      const TPM_ALG_ID want = sign == decrypt ? TPM_ALG_NULL : sign ? TPM_ALG_HMAC : TPM_ALG_XOR;
+      return s == want ? TPM_RC_SUCCESS : TPM_RC_SCHEME;
     }
     case TPM_ALG_SYMCIPHER: {
       const TPMT_SYM_DEF_OBJECT& s = p.parameters.symDetail.sym;
       if (s.algorithm == TPM_ALG_NULL) return TPM_RC_SYMMETRIC;
-      // decrypt permits decryption, sign permits encryption (EncryptDecrypt); a restricted
-      // symmetric key is a storage parent and only decrypts.
+      // decrypt permits decryption, sign permits encryption (EncryptDecrypt).
       if (!sign && !decrypt) return TPM_RC_ATTRIBUTES;
-      if (restricted && sign) return TPM_RC_ATTRIBUTES;
-      // A symmetric storage parent wraps children in CFB; NULL leaves the mode to that rule.
-      if (restricted && s.mode != TPM_ALG_CFB && s.mode != TPM_ALG_NULL) return TPM_RC_MODE;
       return TPM_RC_SUCCESS;
     }
   }
   return TPM_RC_TYPE;
 }
 
-TPM_RC sensitive_create_check(const TPMT_PUBLIC& p, const TPMS_SENSITIVE_CREATE& s) {
+TPM_RC public_check(const TPMT_PUBLIC& p, const ObjectSlot* parent) {
   const TPMA_OBJECT& a = p.objectAttributes;
-  const bool origin = a.has(TPMA_OBJECT_sensitiveDataOrigin);
+  if (p.nameAlg == TPM_ALG_NULL) return TPM_RC_HASH;
+  if (p.authPolicy.size != 0 && p.authPolicy.size != digest_size(p.nameAlg)) return TPM_RC_SIZE;
+  // fixedTPM/fixedParent (Part 1 §27.2): under a fixedTPM parent (a hierarchy for a primary
+  // object) an object that cannot leave its parent cannot leave the TPM either, so the two
+  // attributes must agree; under a duplicable parent the object cannot be fixedTPM.
+  const bool fixed_tpm = a.has(TPMA_OBJECT_fixedTPM), fixed_parent = a.has(TPMA_OBJECT_fixedParent);
+  if (!parent || parent->pub.objectAttributes.has(TPMA_OBJECT_fixedTPM)) {
+    if (fixed_tpm != fixed_parent) return TPM_RC_ATTRIBUTES;
+  } else if (fixed_tpm) {
+    return TPM_RC_ATTRIBUTES;
+  }
+  if (a.has(TPMA_OBJECT_encryptedDuplication) && fixed_tpm) return TPM_RC_ATTRIBUTES;
+  if (TPM_RC rc = public_type_check(p)) return rc;
+  // A child storage key protects its own children as its parent protects it: the same
+  // symmetric definition (the reference TPM's rule; swtpm refuses a different one too).
+  if (parent && a.has(TPMA_OBJECT_restricted) && a.has(TPMA_OBJECT_decrypt) && p.type != TPM_ALG_KEYEDHASH) {
+    const TPMT_SYM_DEF_OBJECT& mine = object_symmetric(p);
+    const TPMT_SYM_DEF_OBJECT& theirs = object_symmetric(parent->pub);
+    if (mine.algorithm != theirs.algorithm || mine.keyBits != theirs.keyBits || mine.mode != theirs.mode)
+      return TPM_RC_SYMMETRIC;
+  }
+  return TPM_RC_SUCCESS;
+}
+
+TPM_RC sensitive_create_check(const TPMT_PUBLIC& p, const TPMS_SENSITIVE_CREATE& s, bool primary) {
+  const TPMA_OBJECT& a = p.objectAttributes;
+  const bool origin = a.has(TPMA_OBJECT_sensitiveDataOrigin), data = s.data.size != 0;
   switch (p.type) {
     case TPM_ALG_RSA:
     case TPM_ALG_ECC:
-      // Asymmetric keys are always generated inside the TPM.
-      if (s.data.size != 0) return TPM_RC_VALUE;
-      if (!origin) return TPM_RC_ATTRIBUTES;
+      // Asymmetric keys are always generated inside the TPM. A primary key's sensitive.data is
+      // not key material but an input of its derivation, so it may be given.
+      if (!origin || (data && !primary)) return TPM_RC_ATTRIBUTES;
       return TPM_RC_SUCCESS;
     case TPM_ALG_KEYEDHASH:
-      // Either the TPM makes the key (origin SET, no data) or the caller supplies it.
-      if (origin && s.data.size != 0) return TPM_RC_ATTRIBUTES;
-      if (!origin && s.data.size == 0 && (a.has(TPMA_OBJECT_sign) || a.has(TPMA_OBJECT_decrypt)))
+    case TPM_ALG_SYMCIPHER:
+      // A restricted symmetric key (parent or HMAC attestation key) is the TPM's own.
+      if (a.has(TPMA_OBJECT_restricted) && !origin) return TPM_RC_ATTRIBUTES;
+      // Sealed data (neither sign nor decrypt) always comes from the caller.
+      if (p.type == TPM_ALG_KEYEDHASH && !a.has(TPMA_OBJECT_sign) && !a.has(TPMA_OBJECT_decrypt) && origin)
         return TPM_RC_ATTRIBUTES;
+      // Either the TPM makes the secret (origin SET, no data) or the caller supplies it.
+      if (origin == data) return TPM_RC_ATTRIBUTES;
+      if (p.type == TPM_ALG_SYMCIPHER && !origin && s.data.size != p.parameters.symDetail.sym.keyBits / 8)
+        return TPM_RC_KEY_SIZE;
       return TPM_RC_SUCCESS;
-    case TPM_ALG_SYMCIPHER: {
-      const uint16_t key_bytes = p.parameters.symDetail.sym.keyBits / 8;
-      if (origin && s.data.size != 0) return TPM_RC_ATTRIBUTES;
-      if (!origin && s.data.size != key_bytes) return TPM_RC_KEY_SIZE;
-      return TPM_RC_SUCCESS;
-    }
   }
   return TPM_RC_TYPE;
 }
@@ -209,7 +227,6 @@ TPM_RC object_generate(const TPMT_PUBLIC& tmpl, const TPMS_SENSITIVE_CREATE& s, 
       } else {
         key = s.data;
       }
-      if (pub.type == TPM_ALG_SYMCIPHER) out.sym.assign(key.view());
       digest_of(pub.nameAlg, out.seed_value.view(), key.view(), pub.unique.keyedHash);
       return TPM_RC_SUCCESS;
     }
@@ -236,7 +253,7 @@ void object_sensitive(const ObjectSlot& o, TPMT_SENSITIVE& out) {
       break;
     }
     case TPM_ALG_KEYEDHASH: out.sensitive.bits = o.bits; break;
-    case TPM_ALG_SYMCIPHER: out.sensitive.sym = o.sym; break;
+    case TPM_ALG_SYMCIPHER: out.sensitive.sym.assign(o.bits.view()); break;  // the key lives in bits
   }
 }
 
@@ -276,18 +293,16 @@ TPM_RC object_from_parts(const TPMT_PUBLIC& pub, const TPMT_SENSITIVE& sens, Obj
     }
     case TPM_ALG_KEYEDHASH:
     case TPM_ALG_SYMCIPHER: {
-      const TPM2B_SENSITIVE_DATA* key = &sens.sensitive.bits;
-      TPM2B_SENSITIVE_DATA sym_as_bits;
+      // The slot keeps either key in bits (a symmetric key is at most 32 octets).
       if (pub.type == TPM_ALG_SYMCIPHER) {
         if (sens.sensitive.sym.size != pub.parameters.symDetail.sym.keyBits / 8) return TPM_RC_KEY_SIZE;
-        sym_as_bits.assign(sens.sensitive.sym.view());
-        key = &sym_as_bits;
-        out.sym = sens.sensitive.sym;
+        out.bits.assign(sens.sensitive.sym.view());
+      } else {
+        out.bits = sens.sensitive.bits;
       }
-      out.bits = *key;
       // unique = H_nameAlg(seedValue || key) binds the secret to the public area.
       TPM2B_DIGEST expect;
-      digest_of(pub.nameAlg, out.seed_value.view(), key->view(), expect);
+      digest_of(pub.nameAlg, out.seed_value.view(), out.bits.view(), expect);
       if (expect.size != pub.unique.keyedHash.size ||
           !crypto::ct_equal(expect.view(), pub.unique.keyedHash.view()))
         return TPM_RC_BINDING;
@@ -299,8 +314,45 @@ TPM_RC object_from_parts(const TPMT_PUBLIC& pub, const TPMT_SENSITIVE& sens, Obj
   return public_name(out.pub, out.name) ? TPM_RC_SUCCESS : TPM_RC_HASH;
 }
 
+TPM_RC object_public_only(const TPMT_PUBLIC& pub, ObjectSlot& out) {
+  std::construct_at(&out);  // in place: an ObjectSlot temporary is kilobytes of stack
+  out.kind = SlotKind::object;
+  out.public_only = true;
+  out.pub = pub;
+  switch (pub.type) {
+    case TPM_ALG_RSA: {
+      // The modulus must be exactly keyBits long (Part 2 TPM2B_PUBLIC_KEY_RSA, Part 3 §12.3).
+      crypto::RsaPublicKey& key = out.rsa.pub;
+      key.bits = pub.parameters.rsaDetail.keyBits;
+      key.exponent = pub.parameters.rsaDetail.exponent;
+      if (pub.unique.rsa.size != key.bits / 8) return TPM_RC_KEY;
+      std::memcpy(key.n, pub.unique.rsa.buffer, pub.unique.rsa.size);
+      break;
+    }
+    case TPM_ALG_ECC: {
+      const auto curve = static_cast<crypto::EccCurve>(pub.parameters.eccDetail.curveID.value);
+      const size_t n = crypto::ecc_bytes(curve);
+      if (pub.unique.ecc.x.size != n || pub.unique.ecc.y.size != n) return TPM_RC_KEY;
+      crypto::EccPoint q{};
+      std::memcpy(q.x, pub.unique.ecc.x.buffer, n);
+      std::memcpy(q.y, pub.unique.ecc.y.buffer, n);
+      if (crypto::ecc_validate_point(curve, q) != crypto::Status::ok) return TPM_RC_ECC_POINT;
+      break;
+    }
+    case TPM_ALG_KEYEDHASH:
+    case TPM_ALG_SYMCIPHER:
+      // unique = H_nameAlg(seedValue || key): a digest of the nameAlg.
+      if (pub.unique.keyedHash.size != digest_size(pub.nameAlg)) return TPM_RC_KEY;
+      break;
+    default:
+      return TPM_RC_TYPE;
+  }
+  return public_name(out.pub, out.name) ? TPM_RC_SUCCESS : TPM_RC_HASH;
+}
+
 namespace {
-constexpr uint8_t kPayloadVersion = 1;
+// v2 added the public-only flag (v1: always a full object).
+constexpr uint8_t kPayloadVersion = 2;
 constexpr uint8_t kPayloadObject = 1, kPayloadHashSeq = 2, kPayloadEventSeq = 3, kPayloadHmacSeq = 4;
 }  // namespace
 
@@ -311,11 +363,14 @@ void object_serialize(const ObjectSlot& o, Writer& w) {
   if (o.kind == SlotKind::object) {
     w.u8(kPayloadObject);
     w.u32(o.hierarchy);
+    w.u8(o.public_only ? 1 : 0);
     marshal(w, Sized<TPMT_PUBLIC>{0, o.pub});
-    TPMT_SENSITIVE sens;
-    object_sensitive(o, sens);
-    marshal(w, sens);
-    crypto::zeroize(sens);
+    if (!o.public_only) {  // a public-only object has no sensitive area
+      TPMT_SENSITIVE sens;
+      object_sensitive(o, sens);
+      marshal(w, sens);
+      crypto::zeroize(sens);
+    }
     marshal(w, o.qualified_name);
     return;
   }
@@ -331,14 +386,20 @@ void object_serialize(const ObjectSlot& o, Writer& w) {
 
 TPM_RC object_deserialize(Reader& r, ObjectSlot& o) {
   uint8_t version = 0, kind = 0;
-  if (!r.u8(version) || version != kPayloadVersion || !r.u8(kind)) return TPM_RC_INTEGRITY;
+  if (!r.u8(version) || (version != 1 && version != kPayloadVersion) || !r.u8(kind)) return TPM_RC_INTEGRITY;
   if (kind == kPayloadObject) {
     uint32_t hierarchy = 0;
+    uint8_t public_only = 0;
     Sized<TPMT_PUBLIC> pub;
     TPMT_SENSITIVE sens;
     TPM2B_NAME qn;
-    if (!r.u32(hierarchy) || unmarshal(r, pub) || unmarshal(r, sens) || unmarshal(r, qn)) return TPM_RC_INTEGRITY;
-    TPM_RC rc = object_from_parts(pub.t, sens, o, /*check_binding=*/false);  // sealed by us
+    if (!r.u32(hierarchy) || (version >= 2 && !r.u8(public_only)) || public_only > 1 || unmarshal(r, pub) ||
+        (!public_only && unmarshal(r, sens)) || unmarshal(r, qn)) {
+      crypto::zeroize(sens);
+      return TPM_RC_INTEGRITY;
+    }
+    TPM_RC rc = public_only ? object_public_only(pub.t, o)
+                            : object_from_parts(pub.t, sens, o, /*check_binding=*/false);  // sealed by us
     crypto::zeroize(sens);
     if (rc != TPM_RC_SUCCESS) return TPM_RC_INTEGRITY;
     o.hierarchy = hierarchy;

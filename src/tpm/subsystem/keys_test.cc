@@ -79,7 +79,13 @@ TEST(PublicCheck, StorageParentsNeedCfbAndNoScheme) {
   EXPECT_EQ(public_check(rsa(storage, TPM_ALG_OAEP, TPM_ALG_AES), nullptr), TPM_RC_SCHEME);
   TPMT_PUBLIC p = rsa(storage, TPM_ALG_NULL, TPM_ALG_AES);
   p.parameters.rsaDetail.symmetric.mode.value = TPM_ALG_CBC;
-  EXPECT_EQ(public_check(p, nullptr), TPM_RC_SYMMETRIC);
+  EXPECT_EQ(public_check(p, nullptr), TPM_RC_SUCCESS) << "children are wrapped in CFB whatever the mode";
+  ObjectSlot parent;
+  parent.kind = SlotKind::object;
+  parent.pub = rsa(storage, TPM_ALG_NULL, TPM_ALG_AES);
+  EXPECT_EQ(public_check(p, &parent), TPM_RC_SYMMETRIC) << "a child storage key has its parent's symmetric";
+  p.parameters.rsaDetail.symmetric = parent.pub.parameters.rsaDetail.symmetric;
+  EXPECT_EQ(public_check(p, &parent), TPM_RC_SUCCESS);
 }
 
 TEST(PublicCheck, SigningAndDecryptionSchemes) {
@@ -103,9 +109,18 @@ TEST(PublicCheck, KeyedHashRoles) {
   EXPECT_EQ(public_check(keyedhash(kKey | TPMA_OBJECT_sign, TPM_ALG_HMAC), nullptr), TPM_RC_SUCCESS);
   EXPECT_EQ(public_check(keyedhash(kKey | TPMA_OBJECT_sign, TPM_ALG_XOR), nullptr), TPM_RC_SCHEME);
   EXPECT_EQ(public_check(keyedhash(kKey | TPMA_OBJECT_sign | TPMA_OBJECT_decrypt, TPM_ALG_NULL), nullptr),
-            TPM_RC_ATTRIBUTES);
+            TPM_RC_SUCCESS)
+      << "sign and decrypt with no scheme (tpm2_create -G keyedhash)";
+  EXPECT_EQ(public_check(keyedhash(kKey | TPMA_OBJECT_sign | TPMA_OBJECT_decrypt, TPM_ALG_HMAC), nullptr),
+            TPM_RC_SCHEME);
+  EXPECT_EQ(public_check(keyedhash(kKey | TPMA_OBJECT_sign, TPM_ALG_NULL), nullptr), TPM_RC_SCHEME)
+      << "an HMAC key names its scheme";
+  EXPECT_EQ(public_check(keyedhash(kKey | TPMA_OBJECT_decrypt, TPM_ALG_NULL), nullptr), TPM_RC_SCHEME);
+  EXPECT_EQ(public_check(keyedhash(kKey | TPMA_OBJECT_decrypt, TPM_ALG_XOR), nullptr), TPM_RC_SUCCESS);
   EXPECT_EQ(public_check(keyedhash(kKey, TPM_ALG_HMAC), nullptr), TPM_RC_SCHEME) << "sealed data has no scheme";
   EXPECT_EQ(public_check(keyedhash(kKey | TPMA_OBJECT_restricted, TPM_ALG_NULL), nullptr), TPM_RC_ATTRIBUTES);
+  EXPECT_EQ(public_check(keyedhash(kKey | TPMA_OBJECT_restricted, TPM_ALG_HMAC), nullptr), TPM_RC_ATTRIBUTES)
+      << "a restricted key has one use (checked before the scheme)";
   EXPECT_EQ(public_check(keyedhash(kKey | TPMA_OBJECT_restricted | TPMA_OBJECT_decrypt, TPM_ALG_NULL), nullptr),
             TPM_RC_SCHEME)
       << "a derivation parent needs XOR";
@@ -113,13 +128,24 @@ TEST(PublicCheck, KeyedHashRoles) {
 
 TEST(SensitiveCreateCheck, DataOriginRules) {
   TPMS_SENSITIVE_CREATE s;
-  EXPECT_EQ(sensitive_create_check(rsa(kKey | TPMA_OBJECT_sign), s), TPM_RC_SUCCESS);
+  EXPECT_EQ(sensitive_create_check(rsa(kKey | TPMA_OBJECT_sign), s, false), TPM_RC_SUCCESS);
+  EXPECT_EQ(sensitive_create_check(rsa((kKey & ~TPMA_OBJECT_sensitiveDataOrigin) | TPMA_OBJECT_sign), s, false),
+            TPM_RC_ATTRIBUTES);
   s.data.size = 4;
-  EXPECT_EQ(sensitive_create_check(rsa(kKey | TPMA_OBJECT_sign), s), TPM_RC_VALUE) << "no outside RSA key";
-  EXPECT_EQ(sensitive_create_check(keyedhash(kKey, TPM_ALG_NULL), s), TPM_RC_ATTRIBUTES)
+  EXPECT_EQ(sensitive_create_check(rsa(kKey | TPMA_OBJECT_sign), s, false), TPM_RC_ATTRIBUTES) << "no outside RSA key";
+  EXPECT_EQ(sensitive_create_check(rsa(kKey | TPMA_OBJECT_sign), s, true), TPM_RC_SUCCESS)
+      << "a primary key's data feeds its derivation";
+  EXPECT_EQ(sensitive_create_check(keyedhash(kKey, TPM_ALG_NULL), s, false), TPM_RC_ATTRIBUTES)
       << "sealed data is not TPM-generated";
-  EXPECT_EQ(sensitive_create_check(keyedhash(kKey & ~TPMA_OBJECT_sensitiveDataOrigin, TPM_ALG_NULL), s),
-            TPM_RC_SUCCESS);
+  const uint32_t caller = kKey & ~TPMA_OBJECT_sensitiveDataOrigin;
+  EXPECT_EQ(sensitive_create_check(keyedhash(caller, TPM_ALG_NULL), s, false), TPM_RC_SUCCESS);
+  EXPECT_EQ(sensitive_create_check(keyedhash(caller | TPMA_OBJECT_restricted | TPMA_OBJECT_sign, TPM_ALG_HMAC), s,
+                                   false),
+            TPM_RC_ATTRIBUTES)
+      << "a restricted keyed hash is TPM-generated";
+  s.data.size = 0;
+  EXPECT_EQ(sensitive_create_check(keyedhash(caller, TPM_ALG_NULL), s, false), TPM_RC_ATTRIBUTES)
+      << "no data to seal";
 }
 
 // Deterministic test randomness.
@@ -172,7 +198,11 @@ TEST(ProtectedStorage, WrapUnwrapAndTamper) {
   TPMT_SENSITIVE sens, back;
   object_sensitive(child, sens);
   TPM2B_PRIVATE blob;
-  ASSERT_EQ(sensitive_wrap(parent, child.name, sens, blob), TPM_RC_SUCCESS);
+  ASSERT_EQ(sensitive_wrap(parent, child.name, sens, crypto::drbg_source(d), blob), TPM_RC_SUCCESS);
+  TPM2B_PRIVATE again;
+  ASSERT_EQ(sensitive_wrap(parent, child.name, sens, crypto::drbg_source(d), again), TPM_RC_SUCCESS);
+  ASSERT_EQ(again.size, blob.size);
+  EXPECT_NE(std::memcmp(again.buffer, blob.buffer, blob.size), 0) << "a fresh IV for every blob";
   ASSERT_EQ(sensitive_unwrap(parent, child.name, blob, back), TPM_RC_SUCCESS);
   EXPECT_EQ(std::memcmp(back.sensitive.ecc.buffer, sens.sensitive.ecc.buffer, sens.sensitive.ecc.size), 0);
   EXPECT_EQ(sensitive_unwrap(other_parent, child.name, blob, back), TPM_RC_INTEGRITY) << "another parent";

@@ -1,8 +1,12 @@
 // Protected storage (Part 1 §23.3): how a child's sensitive area leaves the TPM.
 //   symKey  = KDFa(parent.nameAlg, parent.seedValue, "STORAGE", Name(child), -, parent key bits)
 //   hmacKey = KDFa(parent.nameAlg, parent.seedValue, "INTEGRITY", -, -, digest bits)
-//   encSensitive = AES-CFB(symKey, IV = 0, TPM2B_SENSITIVE)   (the key is unique per Name)
+//   encSensitive = TPM2B_IV(iv) || AES-CFB(symKey, iv, TPM2B_SENSITIVE), iv fresh and random
 //   TPM2B_PRIVATE = HMAC(hmacKey, encSensitive || Name(child)) || encSensitive
+// The key is the same for every blob of one object (it depends on the Name only): without a
+// fresh IV, ObjectChangeAuth would encrypt the old and new sensitive areas with the same
+// keystream and their XOR (old authValue ^ new authValue) would leak. The reference TPM also
+// prepends an IV (swtpm's blobs are 18 octets longer than ours were).
 #include <cstring>
 
 #include "crypto/crypto.h"
@@ -13,18 +17,10 @@
 namespace utpm::tpm {
 namespace {
 
-const TPMT_SYM_DEF_OBJECT& parent_symmetric(const ObjectSlot& p) {
-  switch (p.pub.type) {
-    case TPM_ALG_RSA: return p.pub.parameters.rsaDetail.symmetric;
-    case TPM_ALG_ECC: return p.pub.parameters.eccDetail.symmetric;
-    default: return p.pub.parameters.symDetail.sym;
-  }
-}
-
 // Returns the key length.
 size_t storage_key(const ObjectSlot& parent, const TPM2B_NAME& name, uint8_t* key) {
   static constexpr uint8_t kStorage[] = {'S', 'T', 'O', 'R', 'A', 'G', 'E'};
-  const size_t bits = parent_symmetric(parent).keyBits;
+  const size_t bits = object_symmetric(parent.pub).keyBits;
   crypto::kdfa(to_crypto(parent.pub.nameAlg), parent.seed_value.view(), kStorage, name.view(), {},
                static_cast<uint32_t>(bits), {key, bits / 8});
   return bits / 8;
@@ -49,21 +45,28 @@ size_t outer_hmac(const ObjectSlot& parent, const TPM2B_NAME& name, std::span<co
 }  // namespace
 
 TPM_RC sensitive_wrap(const ObjectSlot& parent, const TPM2B_NAME& name, const TPMT_SENSITIVE& sens,
-                      TPM2B_PRIVATE& out) {
+                      crypto::RandomSource rng, TPM2B_PRIVATE& out) {
   const uint16_t dlen = digest_size(parent.pub.nameAlg);
   Writer w({out.buffer, sizeof out.buffer});
   w.u16(dlen);
   size_t mac_at = w.reserve(dlen);
   size_t enc_at = w.size();
+  w.u16(kStorageIvSize);
+  size_t iv_at = w.reserve(kStorageIvSize);
+  size_t sens_at = w.size();
   marshal(w, Sized<TPMT_SENSITIVE>{0, sens});
   if (w.overflow()) return TPM_RC_FAILURE;
-  std::span<uint8_t> enc{out.buffer + enc_at, w.size() - enc_at};
-  uint8_t key[32], iv[16] = {};
+  uint8_t* iv = out.buffer + iv_at;
+  if (rng({iv, kStorageIvSize}) != crypto::Status::ok) return TPM_RC_FAILURE;
+  std::span<uint8_t> plain{out.buffer + sens_at, w.size() - sens_at};
+  uint8_t key[32];
   size_t klen = storage_key(parent, name, key);
-  crypto::Status s = crypto::sym_encrypt(crypto::SymMode::cfb, {key, klen}, iv, enc, enc);
+  uint8_t ivb[kStorageIvSize];  // the cipher may advance its IV argument
+  std::memcpy(ivb, iv, kStorageIvSize);
+  crypto::Status s = crypto::sym_encrypt(crypto::SymMode::cfb, {key, klen}, ivb, plain, plain);
   crypto::zeroize(key);
   if (s != crypto::Status::ok) return TPM_RC_FAILURE;
-  outer_hmac(parent, name, enc, out.buffer + mac_at);
+  outer_hmac(parent, name, {out.buffer + enc_at, w.size() - enc_at}, out.buffer + mac_at);
   out.size = static_cast<uint16_t>(w.size());
   return TPM_RC_SUCCESS;
 }
@@ -78,12 +81,19 @@ TPM_RC sensitive_unwrap(const ObjectSlot& parent, const TPM2B_NAME& name, const 
   uint8_t expect[profile::kMaxDigestSize];
   size_t n = outer_hmac(parent, name, enc, expect);
   if (n != mac.size || !crypto::ct_equal(mac.view(), {expect, n})) return TPM_RC_INTEGRITY;
+  // Authenticated: the IV, then the encrypted TPM2B_SENSITIVE.
+  TPM2B_IV iv;
+  if (unmarshal(r, iv) != TPM_RC_SUCCESS || iv.size != kStorageIvSize || r.remaining() == 0)
+    return TPM_RC_INTEGRITY;
+  std::span<const uint8_t> cipher{r.position(), r.remaining()};
   uint8_t plain[kMaxPrivateSize];
-  uint8_t key[32], iv[16] = {};
+  uint8_t key[32];
   size_t klen = storage_key(parent, name, key);
-  crypto::sym_decrypt(crypto::SymMode::cfb, {key, klen}, iv, enc, {plain, enc.size()});
+  uint8_t ivb[kStorageIvSize];
+  std::memcpy(ivb, iv.buffer, kStorageIvSize);
+  crypto::sym_decrypt(crypto::SymMode::cfb, {key, klen}, ivb, cipher, {plain, cipher.size()});
   crypto::zeroize(key);
-  Reader pr({plain, enc.size()});
+  Reader pr({plain, cipher.size()});
   Sized<TPMT_SENSITIVE> sens;
   TPM_RC rc = unmarshal(pr, sens);
   if (rc == TPM_RC_SUCCESS && pr.remaining() != 0) rc = TPM_RC_SIZE;

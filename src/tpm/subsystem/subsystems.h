@@ -17,7 +17,7 @@ class Tpm;
 // ---- failure mode ----
 void enter_failure(State& st, FailureCause cause);
 
-// ---- random numbers (random_source.cc) ----
+// ---- random numbers (random.cc) ----
 // Fills out from the TPM's DRBG, reseeding from platform entropy when due. False if the
 // entropy source failed (the TPM is then in failure mode).
 bool tpm_random(Tpm& tpm, std::span<uint8_t> out);
@@ -62,11 +62,19 @@ bool public_name(const TPMT_PUBLIC& pub, TPM2B_NAME& name);
 // QN = nameAlg || H_nameAlg(QN(parent) || Name).
 void qualified_name(TPM_ALG_ID name_alg, std::span<const uint8_t> parent_qn, const TPM2B_NAME& name,
                     TPM2B_NAME& out);
-// The consistency checks on a public area (Part 1 §27, Part 3 CreatePrimary/Create): a bare
-// code for the caller to number. parent is nullptr for a primary object.
+// The consistency checks on a public area (Part 1 §27, Part 2 TPMA_OBJECT, Part 3
+// CreatePrimary/Create/Load): a bare code for the caller to number. parent is nullptr for a
+// primary object.
 TPM_RC public_check(const TPMT_PUBLIC& pub, const ObjectSlot* parent);
-// Checks the sensitive data the caller supplied against the template.
-TPM_RC sensitive_create_check(const TPMT_PUBLIC& pub, const TPMS_SENSITIVE_CREATE& s);
+// The part of public_check that concerns the key's use (restricted/sign/decrypt against the
+// scheme and symmetric definition of its type), which LoadExternal also applies.
+TPM_RC public_type_check(const TPMT_PUBLIC& pub);
+// The symmetric definition of an RSA/ECC (asymmetric symmetric field) or symmetric object.
+const TPMT_SYM_DEF_OBJECT& object_symmetric(const TPMT_PUBLIC& pub);
+// The creation-time rules on sensitiveDataOrigin and the caller's sensitive data (Part 3
+// Create/CreatePrimary). TPM_RC_KEY_SIZE concerns inSensitive, every other code the template
+// (numbered so by TPM2B_SENSITIVE_CREATE-first callers, as the reference TPM does).
+TPM_RC sensitive_create_check(const TPMT_PUBLIC& pub, const TPMS_SENSITIVE_CREATE& s, bool primary);
 // Generates a new object from a checked template, drawing every secret from rng. Fills the
 // public area's unique field, the private material, auth and name.
 TPM_RC object_generate(const TPMT_PUBLIC& tmpl, const TPMS_SENSITIVE_CREATE& s, crypto::RandomSource rng,
@@ -79,10 +87,16 @@ void object_sensitive(const ObjectSlot& o, TPMT_SENSITIVE& out);
 // persistent objects), where the point-multiply of the ECC check would be wasted work.
 TPM_RC object_from_parts(const TPMT_PUBLIC& pub, const TPMT_SENSITIVE& sens, ObjectSlot& out,
                          bool check_binding = true);
+// A public-only object (LoadExternal without a sensitive area, or its saved context): checks
+// that the public key is usable (RSA modulus of keyBits/8 octets: TPM_RC_KEY; ECC point on
+// the curve: TPM_RC_ECC_POINT; keyed-hash/symmetric unique a nameAlg digest: TPM_RC_KEY),
+// fills the key material commands use (RSA public key) and computes its Name.
+TPM_RC object_public_only(const TPMT_PUBLIC& pub, ObjectSlot& out);
 // Protected storage (Part 1 §23): the child's sensitive area encrypted with a key derived from
 // the parent's seed and bound to the child's Name, under an outer HMAC.
+// rng supplies the fresh IV of each blob.
 TPM_RC sensitive_wrap(const ObjectSlot& parent, const TPM2B_NAME& name, const TPMT_SENSITIVE& sens,
-                      TPM2B_PRIVATE& out);
+                      crypto::RandomSource rng, TPM2B_PRIVATE& out);
 // TPM_RC_INTEGRITY if the blob was not made by this parent for this Name.
 TPM_RC sensitive_unwrap(const ObjectSlot& parent, const TPM2B_NAME& name, const TPM2B_PRIVATE& in,
                         TPMT_SENSITIVE& out);

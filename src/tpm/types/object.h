@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #include "crypto/ecc.h"
 #include "crypto/rsa.h"
@@ -149,29 +150,22 @@ struct TPMS_ECC_PARMS {
   TPMT_KDF_SCHEME kdf;
   UTPM_FIELDS(symmetric, scheme, curveID, kdf)
 };
-struct TPMU_PUBLIC_PARMS {
+// Unions are real unions: one arm's storage at a time. Their arm types are aggregates
+// (implicit-lifetime), so zero-filling the storage at construction gives every arm a
+// well-defined all-zero value to start from, whichever the code then uses.
+#define UTPM_UNION_ZERO_INIT(U) \
+  U() { std::memset(static_cast<void*>(this), 0, sizeof *this); }
+
+union TPMU_PUBLIC_PARMS {
   TPMS_KEYEDHASH_PARMS keyedHashDetail;
   TPMS_SYMCIPHER_PARMS symDetail;
   TPMS_RSA_PARMS rsaDetail;
   TPMS_ECC_PARMS eccDetail;
+  UTPM_UNION_ZERO_INIT(TPMU_PUBLIC_PARMS)
+  UTPM_ARMS(arm(TPM_ALG_KEYEDHASH, &TPMU_PUBLIC_PARMS::keyedHashDetail),
+            arm(TPM_ALG_SYMCIPHER, &TPMU_PUBLIC_PARMS::symDetail), arm(TPM_ALG_RSA, &TPMU_PUBLIC_PARMS::rsaDetail),
+            arm(TPM_ALG_ECC, &TPMU_PUBLIC_PARMS::eccDetail))
 };
-inline TPM_RC unmarshal(Reader& r, TPMU_PUBLIC_PARMS& u, uint32_t type) {
-  switch (type) {
-    case TPM_ALG_KEYEDHASH: return unmarshal(r, u.keyedHashDetail);
-    case TPM_ALG_SYMCIPHER: return unmarshal(r, u.symDetail);
-    case TPM_ALG_RSA: return unmarshal(r, u.rsaDetail);
-    case TPM_ALG_ECC: return unmarshal(r, u.eccDetail);
-  }
-  return TPM_RC_SELECTOR;
-}
-inline void marshal(Writer& w, const TPMU_PUBLIC_PARMS& u, uint32_t type) {
-  switch (type) {
-    case TPM_ALG_KEYEDHASH: marshal(w, u.keyedHashDetail); break;
-    case TPM_ALG_SYMCIPHER: marshal(w, u.symDetail); break;
-    case TPM_ALG_RSA: marshal(w, u.rsaDetail); break;
-    case TPM_ALG_ECC: marshal(w, u.eccDetail); break;
-  }
-}
 
 // ---- unique identifiers ----
 using TPM2B_PUBLIC_KEY_RSA = Tpm2b<profile::kMaxRsaKeyBits / 8>;
@@ -181,28 +175,14 @@ struct TPMS_ECC_POINT {
   TPM2B_ECC_PARAMETER y;
   UTPM_FIELDS(x, y)
 };
-struct TPMU_PUBLIC_ID {
-  TPM2B_DIGEST keyedHash;  // also sym
+union TPMU_PUBLIC_ID {
+  TPM2B_DIGEST keyedHash;  // also sym (Part 2: TPM2B_DIGEST_SYMCIPHER)
   TPM2B_PUBLIC_KEY_RSA rsa;
   TPMS_ECC_POINT ecc;
+  UTPM_UNION_ZERO_INIT(TPMU_PUBLIC_ID)
+  UTPM_ARMS(arm(TPM_ALG_KEYEDHASH, &TPMU_PUBLIC_ID::keyedHash), arm(TPM_ALG_SYMCIPHER, &TPMU_PUBLIC_ID::keyedHash),
+            arm(TPM_ALG_RSA, &TPMU_PUBLIC_ID::rsa), arm(TPM_ALG_ECC, &TPMU_PUBLIC_ID::ecc))
 };
-inline TPM_RC unmarshal(Reader& r, TPMU_PUBLIC_ID& u, uint32_t type) {
-  switch (type) {
-    case TPM_ALG_KEYEDHASH:
-    case TPM_ALG_SYMCIPHER: return unmarshal(r, u.keyedHash);
-    case TPM_ALG_RSA: return unmarshal(r, u.rsa);
-    case TPM_ALG_ECC: return unmarshal(r, u.ecc);
-  }
-  return TPM_RC_SELECTOR;
-}
-inline void marshal(Writer& w, const TPMU_PUBLIC_ID& u, uint32_t type) {
-  switch (type) {
-    case TPM_ALG_KEYEDHASH:
-    case TPM_ALG_SYMCIPHER: marshal(w, u.keyedHash); break;
-    case TPM_ALG_RSA: marshal(w, u.rsa); break;
-    case TPM_ALG_ECC: marshal(w, u.ecc); break;
-  }
-}
 
 // ---- TPMT_PUBLIC ----
 struct TPMT_PUBLIC {
@@ -212,18 +192,7 @@ struct TPMT_PUBLIC {
   TPM2B_DIGEST authPolicy;
   TPMU_PUBLIC_PARMS parameters;
   TPMU_PUBLIC_ID unique;
-  auto fields() {
-    return std::tuple<TPMI_ALG_PUBLIC&, TPMI_ALG_HASH_NULL&, TPMA_OBJECT&, TPM2B_DIGEST&,
-                      Selected<TPMU_PUBLIC_PARMS, TPMI_ALG_PUBLIC>, Selected<TPMU_PUBLIC_ID, TPMI_ALG_PUBLIC>>(
-        type, nameAlg, objectAttributes, authPolicy, select(parameters, type), select(unique, type));
-  }
-  auto fields() const {
-    return std::tuple<const TPMI_ALG_PUBLIC&, const TPMI_ALG_HASH_NULL&, const TPMA_OBJECT&, const TPM2B_DIGEST&,
-                      Selected<const TPMU_PUBLIC_PARMS, TPMI_ALG_PUBLIC>,
-                      Selected<const TPMU_PUBLIC_ID, TPMI_ALG_PUBLIC>>(
-        type, nameAlg, objectAttributes, authPolicy, Selected<const TPMU_PUBLIC_PARMS, TPMI_ALG_PUBLIC>{parameters, type},
-        Selected<const TPMU_PUBLIC_ID, TPMI_ALG_PUBLIC>{unique, type});
-  }
+  UTPM_FIELDS(type, nameAlg, objectAttributes, authPolicy, select(parameters, type), select(unique, type))
 };
 using TPM2B_PUBLIC = Sized<TPMT_PUBLIC>;
 
@@ -231,9 +200,7 @@ using TPM2B_PUBLIC = Sized<TPMT_PUBLIC>;
 struct TPMT_PUBLIC_PARMS {
   TPMI_ALG_PUBLIC type;
   TPMU_PUBLIC_PARMS parameters;
-  auto fields() {
-    return std::tuple<TPMI_ALG_PUBLIC&, Selected<TPMU_PUBLIC_PARMS, TPMI_ALG_PUBLIC>>(type, select(parameters, type));
-  }
+  UTPM_FIELDS(type, select(parameters, type))
 };
 
 // ---- names and data ----
@@ -250,43 +217,21 @@ using TPM2B_SENSITIVE_CREATE = Sized<TPMS_SENSITIVE_CREATE>;
 
 using TPM2B_PRIVATE_KEY_RSA = Tpm2b<profile::kMaxRsaKeyBits / 16>;  // one prime
 using TPM2B_SYM_KEY = Tpm2b<32>;
-struct TPMU_SENSITIVE_COMPOSITE {
+union TPMU_SENSITIVE_COMPOSITE {
   TPM2B_PRIVATE_KEY_RSA rsa;
   TPM2B_ECC_PARAMETER ecc;
   TPM2B_SENSITIVE_DATA bits;
   TPM2B_SYM_KEY sym;
+  UTPM_UNION_ZERO_INIT(TPMU_SENSITIVE_COMPOSITE)
+  UTPM_ARMS(arm(TPM_ALG_RSA, &TPMU_SENSITIVE_COMPOSITE::rsa), arm(TPM_ALG_ECC, &TPMU_SENSITIVE_COMPOSITE::ecc),
+            arm(TPM_ALG_KEYEDHASH, &TPMU_SENSITIVE_COMPOSITE::bits), arm(TPM_ALG_SYMCIPHER, &TPMU_SENSITIVE_COMPOSITE::sym))
 };
-inline TPM_RC unmarshal(Reader& r, TPMU_SENSITIVE_COMPOSITE& u, uint32_t type) {
-  switch (type) {
-    case TPM_ALG_RSA: return unmarshal(r, u.rsa);
-    case TPM_ALG_ECC: return unmarshal(r, u.ecc);
-    case TPM_ALG_KEYEDHASH: return unmarshal(r, u.bits);
-    case TPM_ALG_SYMCIPHER: return unmarshal(r, u.sym);
-  }
-  return TPM_RC_SELECTOR;
-}
-inline void marshal(Writer& w, const TPMU_SENSITIVE_COMPOSITE& u, uint32_t type) {
-  switch (type) {
-    case TPM_ALG_RSA: marshal(w, u.rsa); break;
-    case TPM_ALG_ECC: marshal(w, u.ecc); break;
-    case TPM_ALG_KEYEDHASH: marshal(w, u.bits); break;
-    case TPM_ALG_SYMCIPHER: marshal(w, u.sym); break;
-  }
-}
 struct TPMT_SENSITIVE {
   TPMI_ALG_PUBLIC sensitiveType;
   TPM2B_AUTH authValue;
   TPM2B_DIGEST seedValue;
   TPMU_SENSITIVE_COMPOSITE sensitive;
-  auto fields() {
-    return std::tuple<TPMI_ALG_PUBLIC&, TPM2B_AUTH&, TPM2B_DIGEST&, Selected<TPMU_SENSITIVE_COMPOSITE, TPMI_ALG_PUBLIC>>(
-        sensitiveType, authValue, seedValue, select(sensitive, sensitiveType));
-  }
-  auto fields() const {
-    return std::tuple<const TPMI_ALG_PUBLIC&, const TPM2B_AUTH&, const TPM2B_DIGEST&,
-                      Selected<const TPMU_SENSITIVE_COMPOSITE, TPMI_ALG_PUBLIC>>(
-        sensitiveType, authValue, seedValue, Selected<const TPMU_SENSITIVE_COMPOSITE, TPMI_ALG_PUBLIC>{sensitive, sensitiveType});
-  }
+  UTPM_FIELDS(sensitiveType, authValue, seedValue, select(sensitive, sensitiveType))
 };
 
 // ---- signatures and encryption schemes ----
@@ -296,38 +241,32 @@ using TPMI_ALG_RSA_DECRYPT_NULL = Tpmi<AlgSetTraits<TPM_RC_VALUE, TPM_ALG_RSAES,
 using TPMT_SIG_SCHEME = Scheme<TPMI_ALG_SIG_SCHEME_NULL>;
 using TPMT_RSA_DECRYPT = Scheme<TPMI_ALG_RSA_DECRYPT_NULL>;
 
+struct TPMS_SIGNATURE_RSA {  // RSASSA and RSAPSS
+  TPMI_ALG_HASH hash;
+  TPM2B_PUBLIC_KEY_RSA sig;
+  UTPM_FIELDS(hash, sig)
+};
+struct TPMS_SIGNATURE_ECC {  // ECDSA
+  TPMI_ALG_HASH hash;
+  TPM2B_ECC_PARAMETER signatureR;
+  TPM2B_ECC_PARAMETER signatureS;
+  UTPM_FIELDS(hash, signatureR, signatureS)
+};
+union TPMU_SIGNATURE {
+  TPMS_SIGNATURE_RSA rsassa;
+  TPMS_SIGNATURE_RSA rsapss;
+  TPMS_SIGNATURE_ECC ecdsa;
+  TPMT_HA hmac;
+  UTPM_UNION_ZERO_INIT(TPMU_SIGNATURE)
+  UTPM_ARMS(arm(TPM_ALG_RSASSA, &TPMU_SIGNATURE::rsassa), arm(TPM_ALG_RSAPSS, &TPMU_SIGNATURE::rsapss),
+            arm(TPM_ALG_ECDSA, &TPMU_SIGNATURE::ecdsa), arm(TPM_ALG_HMAC, &TPMU_SIGNATURE::hmac),
+            no_arm(TPM_ALG_NULL))
+};
 struct TPMT_SIGNATURE {
   TPMI_ALG_SIG_SCHEME_NULL sigAlg;
-  TPMI_ALG_HASH hash;              // all schemes here carry the hash first
-  TPM2B_PUBLIC_KEY_RSA rsa;        // RSASSA, RSAPSS
-  TPM2B_ECC_PARAMETER r, s;        // ECDSA
-  TPMU_HA hmac;                    // HMAC (the digest; its size follows hash)
+  TPMU_SIGNATURE signature;
+  UTPM_FIELDS(sigAlg, select(signature, sigAlg))
 };
-inline TPM_RC unmarshal(Reader& rd, TPMT_SIGNATURE& v) {
-  if (TPM_RC rc = unmarshal(rd, v.sigAlg)) return rc;
-  if (v.sigAlg == TPM_ALG_NULL) return TPM_RC_SUCCESS;
-  if (TPM_RC rc = unmarshal(rd, v.hash)) return rc;
-  switch (v.sigAlg) {
-    case TPM_ALG_RSASSA:
-    case TPM_ALG_RSAPSS: return unmarshal(rd, v.rsa);
-    case TPM_ALG_ECDSA:
-      if (TPM_RC rc = unmarshal(rd, v.r)) return rc;
-      return unmarshal(rd, v.s);
-    case TPM_ALG_HMAC: return unmarshal(rd, v.hmac, v.hash);
-  }
-  return TPM_RC_SELECTOR;
-}
-inline void marshal(Writer& w, const TPMT_SIGNATURE& v) {
-  marshal(w, v.sigAlg);
-  if (v.sigAlg == TPM_ALG_NULL) return;
-  marshal(w, v.hash);
-  switch (v.sigAlg) {
-    case TPM_ALG_RSASSA:
-    case TPM_ALG_RSAPSS: marshal(w, v.rsa); break;
-    case TPM_ALG_ECDSA: marshal(w, v.r); marshal(w, v.s); break;
-    case TPM_ALG_HMAC: marshal(w, v.hmac, v.hash); break;
-  }
-}
 struct TPMT_TK_VERIFIED {
   TPM_ST tag = TPM_ST_VERIFIED;
   TPM_HANDLE hierarchy = TPM_RH_NULL;
@@ -335,14 +274,25 @@ struct TPMT_TK_VERIFIED {
   UTPM_FIELDS(tag, hierarchy, digest)
 };
 using TPM2B_ECC_POINT = Sized<TPMS_ECC_POINT>;
+
+// ECC_Parameters' answer (Part 2 §11.2.5.5).
+struct TPMS_ALGORITHM_DETAIL_ECC {
+  TPM_ECC_CURVE curveID = 0;
+  uint16_t keySize = 0;
+  TPMT_KDF_SCHEME kdf;     // TPM_ALG_NULL: the curve implies none
+  TPMT_ECC_SCHEME sign;    // TPM_ALG_NULL: any scheme
+  TPM2B_ECC_PARAMETER p, a, b, gX, gY, n, h;
+  UTPM_FIELDS(curveID, keySize, kdf, sign, p, a, b, gX, gY, n, h)
+};
 using TPM2B_IV = Tpm2b<16>;
 
 // ---- protected storage ----
-// integrity (TPM2B_DIGEST) || CFB(TPM2B_SENSITIVE): room for the largest sensitive area.
-inline constexpr size_t kMaxPrivateSize = 2 + profile::kMaxDigestSize + 2 + 2 + 2 * (2 + profile::kMaxDigestSize) + 2 +
-                                          profile::kMaxSensitiveData;
-static_assert(kMaxPrivateSize >= 2 + profile::kMaxDigestSize + 2 + 2 + 2 * (2 + profile::kMaxDigestSize) + 2 +
-                                     profile::kMaxRsaKeyBits / 16);
+// integrity (TPM2B_DIGEST) || TPM2B_IV || CFB(TPM2B_SENSITIVE): room for the largest sensitive area.
+inline constexpr size_t kStorageIvSize = 16;  // the AES block
+inline constexpr size_t kMaxPrivateSize = 2 + profile::kMaxDigestSize + 2 + kStorageIvSize + 2 + 2 +
+                                          2 * (2 + profile::kMaxDigestSize) + 2 + profile::kMaxSensitiveData;
+static_assert(kMaxPrivateSize >= 2 + profile::kMaxDigestSize + 2 + kStorageIvSize + 2 + 2 +
+                                     2 * (2 + profile::kMaxDigestSize) + 2 + profile::kMaxRsaKeyBits / 16);
 using TPM2B_PRIVATE = Tpm2b<kMaxPrivateSize>;
 
 // ---- creation ----

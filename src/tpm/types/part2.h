@@ -123,11 +123,7 @@ inline void marshal(Writer& w, const TPMU_HA& u, uint32_t hash_alg) {
 struct TPMT_HA {
   TPMI_ALG_HASH_NULL hashAlg{TPM_ALG_NULL};
   TPMU_HA digest;
-  auto fields() { return std::tuple<TPMI_ALG_HASH_NULL&, Selected<TPMU_HA, TPMI_ALG_HASH_NULL>>(hashAlg, select(digest, hashAlg)); }
-  auto fields() const {
-    return std::tuple<const TPMI_ALG_HASH_NULL&, const Selected<const TPMU_HA, TPMI_ALG_HASH_NULL>>(
-        hashAlg, Selected<const TPMU_HA, TPMI_ALG_HASH_NULL>{digest, hashAlg});
-  }
+  UTPM_FIELDS(hashAlg, select(digest, hashAlg))
 };
 
 using TPML_DIGEST_VALUES = Tpml<TPMT_HA, kHashCount>;
@@ -189,6 +185,16 @@ struct TPMS_TIME_INFO {
   uint64_t time = 0;
   TPMS_CLOCK_INFO clockInfo;
   UTPM_FIELDS(time, clockInfo)
+};
+
+// ---- contexts (Part 2 §14.5) ----
+using TPM2B_CONTEXT_DATA = Tpm2b<profile::kMaxContextSize>;
+struct TPMS_CONTEXT {
+  uint64_t sequence = 0;
+  TPM_HANDLE savedHandle = 0;
+  TPM_HANDLE hierarchy = TPM_RH_NULL;
+  TPM2B_CONTEXT_DATA contextBlob;
+  UTPM_FIELDS(sequence, savedHandle, hierarchy, contextBlob)
 };
 
 }  // namespace utpm::tpm

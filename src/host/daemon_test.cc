@@ -1,0 +1,498 @@
+// The daemon's loop on real channels (loopback TCP, unix sockets): a cancel that arrives while a
+// command runs reaches the engine's cancel flag (the cancel pump), nothing else does until the
+// command is over, and descriptors handed over by a session become another channel's peer.
+#include "host/daemon.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include "host/fake_engine_link_for_test.h"
+#include "host/link_stream_session.h"
+#include "host/mssim_session.h"
+
+namespace utpm::host {
+namespace {
+
+using Bytes = std::vector<uint8_t>;
+using testing::make_command;
+constexpr uint32_t kRcCanceled = 0x909;  // TPM_RC_CANCELED
+
+class NullNv final : public tpm::NvStore {
+ public:
+  Result read(uint32_t, std::span<uint8_t>, size_t&) override { return Result::not_found; }
+  Result write(uint32_t, std::span<const uint8_t>) override { return Result::ok; }
+  Result remove(uint32_t) override { return Result::ok; }
+  Result commit() override { return Result::ok; }
+  void abort() override {}
+};
+
+// An engine whose every command is long: it polls the platform's cancel flag, as the engine
+// does during key generation, until it is set (answer TPM_RC_CANCELED) or 10 s pass (success).
+// Platform signals go to the HostPlatform as TpmEngineLink sends them; each is recorded with
+// whether it arrived during a command.
+class SlowEngine final : public EngineLink {
+ public:
+  explicit SlowEngine(HostPlatform& platform) : platform_(platform) {}
+
+  size_t execute(const char*, uint8_t, std::span<const uint8_t>,
+                 std::span<uint8_t> response) override {
+    in_command = true;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    bool cancelled = false;
+    while (!(cancelled = platform_.cancel_requested()) &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    in_command = false;
+    const uint32_t rc = cancelled ? kRcCanceled : 0;
+    const uint8_t rsp[10] = {0x80, 0x01, 0, 0, 0, 10, 0, 0, static_cast<uint8_t>(rc >> 8),
+                             static_cast<uint8_t>(rc)};
+    std::memcpy(response.data(), rsp, sizeof rsp);
+    return sizeof rsp;
+  }
+  void signal(PlatformSignal s) override {
+    if (s == PlatformSignal::cancel_on) platform_.set_cancel(true);
+    if (s == PlatformSignal::cancel_off) platform_.set_cancel(false);
+    std::lock_guard lock(mu);
+    signals.push_back({s, in_command.load()});
+  }
+
+  struct Seen {
+    PlatformSignal signal;
+    bool during_command;
+  };
+  std::atomic<bool> in_command{false};
+  std::mutex mu;
+  std::vector<Seen> signals;
+
+ private:
+  HostPlatform& platform_;
+};
+
+Bytes be32(uint32_t v) {
+  return {static_cast<uint8_t>(v >> 24), static_cast<uint8_t>(v >> 16), static_cast<uint8_t>(v >> 8),
+          static_cast<uint8_t>(v)};
+}
+Bytes cat(std::initializer_list<Bytes> parts) {
+  Bytes b;
+  for (const auto& p : parts) b.insert(b.end(), p.begin(), p.end());
+  return b;
+}
+uint32_t be32_at(const Bytes& b, size_t off) {
+  return uint32_t{b[off]} << 24 | uint32_t{b[off + 1]} << 16 | uint32_t{b[off + 2]} << 8 |
+         b[off + 3];
+}
+Bytes mssim_send(const Bytes& cmd) {
+  return cat({be32(link::mssim::kSendCommand), Bytes{0}, be32(static_cast<uint32_t>(cmd.size())),
+              cmd});
+}
+
+void send_all(int fd, const Bytes& b) {
+  ASSERT_EQ(::write(fd, b.data(), b.size()), static_cast<ssize_t>(b.size()));
+}
+Bytes recv_n(int fd, size_t n, int timeout_ms = 5000) {
+  Bytes out(n);
+  size_t have = 0;
+  while (have < n) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, timeout_ms) <= 0) break;
+    const ssize_t r = ::read(fd, out.data() + have, n - have);
+    if (r <= 0) break;
+    have += static_cast<size_t>(r);
+  }
+  out.resize(have);
+  return out;
+}
+int connect_tcp(uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  return fd;
+}
+int connect_unix(const std::string& path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  return fd;
+}
+bool wait_for(const std::atomic<bool>& flag) {
+  for (int i = 0; i < 5000 && !flag; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return flag;
+}
+
+// A daemon on its own thread, stopped through a pipe that stands in for the signalfd.
+class RunningDaemon {
+ public:
+  explicit RunningDaemon(Daemon& d) : daemon_(d) {
+    EXPECT_EQ(::pipe2(stop_pipe_, O_CLOEXEC), 0);
+    thread_ = std::thread([this] { rc_ = daemon_.run(stop_pipe_[0]); });
+  }
+  ~RunningDaemon() { stop(); }
+  int stop() {
+    if (thread_.joinable()) {
+      const char siginfo[128] = {};  // one signalfd_siginfo's worth
+      EXPECT_EQ(::write(stop_pipe_[1], siginfo, sizeof siginfo), 128);
+      thread_.join();
+      ::close(stop_pipe_[0]);
+      ::close(stop_pipe_[1]);
+    }
+    return rc_;
+  }
+
+ private:
+  Daemon& daemon_;
+  int stop_pipe_[2] = {-1, -1};
+  std::thread thread_;
+  int rc_ = -1;
+};
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/utpm-daemon-test-XXXXXX";
+    path_ = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { std::system(("rm -rf " + path_).c_str()); }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+struct MssimPorts {
+  uint16_t command = 0;
+  uint16_t platform = 0;
+};
+
+// The mssim pair as add_mssim() sets it up, on ephemeral ports.
+MssimPorts add_mssim_pair(Daemon& daemon, EngineLink& engine) {
+  std::string error;
+  auto state = std::make_shared<ConnectionState>();
+  auto cmd = TcpChannel::listen("mssim", "127.0.0.1", 0, state, error);
+  auto plat = TcpChannel::listen("mssim-platform", "127.0.0.1", 0, state, error);
+  EXPECT_TRUE(cmd && plat) << error;
+  MssimPorts ports{cmd->local_port(), plat->local_port()};
+  daemon.add_channel(std::move(cmd), [&engine](Channel&) {
+    return std::make_unique<MssimCommandSession>(engine, 4096);
+  });
+  daemon.add_channel(std::move(plat), [&engine](Channel&) {
+    return std::make_unique<MssimPlatformSession>(engine);
+  });
+  return ports;
+}
+
+TEST(DaemonCancel, PlatformPortCancelReachesTheEngineWhileACommandRuns) {
+  NullNv nv;
+  HostPlatform platform(nv);
+  SlowEngine engine(platform);
+  Daemon daemon(engine, 4096, 2000, stderr, false);
+  const MssimPorts ports = add_mssim_pair(daemon, engine);
+  platform.set_cancel_poller(&daemon, 0);
+  RunningDaemon running(daemon);
+
+  // As tcti-mssim: the platform connection first, then the command.
+  const int plat = connect_tcp(ports.platform);
+  send_all(plat, be32(link::mssim::kPowerOn));
+  ASSERT_EQ(recv_n(plat, 4), be32(0));
+  const int cmd = connect_tcp(ports.command);
+  const auto t0 = std::chrono::steady_clock::now();
+  send_all(cmd, mssim_send(make_command(12)));
+  ASSERT_TRUE(wait_for(engine.in_command));
+
+  // Cancel, then NV_OFF behind it: the cancel is acked and applied now, NV_OFF after the command.
+  send_all(plat, cat({be32(link::mssim::kCancelOn), be32(link::mssim::kNvOff)}));
+  EXPECT_EQ(recv_n(plat, 4), be32(0));  // the CANCEL_ON ack, while the command is pending
+  const Bytes rsp = recv_n(cmd, 4 + 10 + 4);
+  ASSERT_EQ(rsp.size(), 18u);
+  EXPECT_EQ(be32_at(rsp, 4 + 6), kRcCanceled);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  EXPECT_EQ(recv_n(plat, 4), be32(0));  // the NV_OFF ack, after the command
+  EXPECT_TRUE(platform.cancel_flag());
+  send_all(plat, be32(link::mssim::kCancelOff));
+  EXPECT_EQ(recv_n(plat, 4), be32(0));
+  EXPECT_FALSE(platform.cancel_flag());
+  ::close(cmd);
+  ::close(plat);
+  EXPECT_EQ(running.stop(), 0);
+
+  std::lock_guard lock(engine.mu);
+  ASSERT_EQ(engine.signals.size(), 4u);
+  EXPECT_EQ(engine.signals[0].signal, PlatformSignal::power_on);
+  EXPECT_EQ(engine.signals[1].signal, PlatformSignal::cancel_on);
+  EXPECT_TRUE(engine.signals[1].during_command);
+  EXPECT_EQ(engine.signals[2].signal, PlatformSignal::nv_off);
+  EXPECT_FALSE(engine.signals[2].during_command);  // never power/NV changes mid-command
+  EXPECT_EQ(engine.signals[3].signal, PlatformSignal::cancel_off);
+}
+
+TEST(DaemonCancel, APlatformPeerConnectingMidCommandIsServedToo) {
+  NullNv nv;
+  HostPlatform platform(nv);
+  SlowEngine engine(platform);
+  Daemon daemon(engine, 4096, 2000, stderr, false);
+  const MssimPorts ports = add_mssim_pair(daemon, engine);
+  platform.set_cancel_poller(&daemon, 0);
+  RunningDaemon running(daemon);
+
+  const int cmd = connect_tcp(ports.command);
+  send_all(cmd, mssim_send(make_command(12)));
+  ASSERT_TRUE(wait_for(engine.in_command));
+  const int plat = connect_tcp(ports.platform);
+  send_all(plat, be32(link::mssim::kCancelOn));
+  EXPECT_EQ(recv_n(plat, 4), be32(0));
+  const Bytes rsp = recv_n(cmd, 18);
+  ASSERT_EQ(rsp.size(), 18u);
+  EXPECT_EQ(be32_at(rsp, 10), kRcCanceled);
+  ::close(cmd);
+  ::close(plat);
+}
+
+TEST(DaemonCancel, WithoutThePumpTheCancelWaitsForTheCommand) {
+  // The control experiment: the same exchange with no poller set never cancels (the command
+  // runs its 10 s), which is what utpmd did before the pump. Shortened: we only check that the
+  // ack does not come while the command runs.
+  NullNv nv;
+  HostPlatform platform(nv);
+  SlowEngine engine(platform);
+  Daemon daemon(engine, 4096, 2000, stderr, false);
+  const MssimPorts ports = add_mssim_pair(daemon, engine);
+  RunningDaemon running(daemon);
+  const int plat = connect_tcp(ports.platform);
+  const int cmd = connect_tcp(ports.command);
+  send_all(cmd, mssim_send(make_command(12)));
+  ASSERT_TRUE(wait_for(engine.in_command));
+  send_all(plat, be32(link::mssim::kCancelOn));
+  EXPECT_TRUE(recv_n(plat, 4, 300).empty());
+  EXPECT_TRUE(engine.in_command);
+  platform.set_cancel(true);  // set from another thread: the flag is atomic
+  const Bytes rsp = recv_n(cmd, 18);
+  ASSERT_EQ(rsp.size(), 18u);
+  EXPECT_EQ(be32_at(rsp, 10), kRcCanceled);
+  EXPECT_EQ(recv_n(plat, 4), be32(0));  // the ack, after the command
+  ::close(cmd);
+  ::close(plat);
+}
+
+TEST(DaemonCancel, StreamChannelCancelFrameReachesTheEngineWhileACommandRuns) {
+  TempDir dir;
+  NullNv nv;
+  HostPlatform platform(nv);
+  SlowEngine engine(platform);
+  Daemon daemon(engine, 4096, 2000, stderr, false);
+  std::string error;
+  ASSERT_TRUE(daemon.add_unix(dir / "s", error)) << error;
+  platform.set_cancel_poller(&daemon, 0);
+  RunningDaemon running(daemon);
+
+  // Our TCTI on a serial line: mssim frames, CANCEL_ON on the same stream while it waits.
+  const int c = connect_unix(dir / "s");
+  send_all(c, mssim_send(make_command(12)));
+  ASSERT_TRUE(wait_for(engine.in_command));
+  send_all(c, be32(link::mssim::kCancelOn));
+  const Bytes rsp = recv_n(c, 18);
+  ASSERT_EQ(rsp.size(), 18u);
+  EXPECT_EQ(be32_at(rsp, 10), kRcCanceled);
+  EXPECT_EQ(be32_at(rsp, 14), 0u);
+  // The cancel was consumed (no stray reply). After CANCEL_OFF, a raw command is cancelled the
+  // same way by a frame that follows it on the stream.
+  send_all(c, be32(link::mssim::kCancelOff));
+  send_all(c, make_command(12));
+  ASSERT_TRUE(wait_for(engine.in_command));
+  send_all(c, be32(link::mssim::kCancelOn));
+  const Bytes raw = recv_n(c, 10);
+  ASSERT_EQ(raw.size(), 10u);
+  EXPECT_EQ(be32_at(raw, 6), kRcCanceled);
+  EXPECT_TRUE(recv_n(c, 1, 100).empty());
+  ::close(c);
+  EXPECT_EQ(running.stop(), 0);
+  std::lock_guard lock(engine.mu);
+  ASSERT_EQ(engine.signals.size(), 3u);
+  EXPECT_EQ(engine.signals[0].signal, PlatformSignal::cancel_on);
+  EXPECT_TRUE(engine.signals[0].during_command);
+  EXPECT_EQ(engine.signals[1].signal, PlatformSignal::cancel_off);
+  EXPECT_FALSE(engine.signals[1].during_command);
+  EXPECT_EQ(engine.signals[2].signal, PlatformSignal::cancel_on);
+  EXPECT_TRUE(engine.signals[2].during_command);
+}
+
+TEST(DaemonCancel, PtyCancelFrameReachesTheEngineAndAGoneClientsResponseIsDropped) {
+  TempDir dir;
+  NullNv nv;
+  HostPlatform platform(nv);
+  SlowEngine engine(platform);
+  Daemon daemon(engine, 4096, 2000, stderr, false);
+  std::string error;
+  ASSERT_TRUE(daemon.add_pty(dir / "tty", error)) << error;
+  platform.set_cancel_poller(&daemon, 0);
+  RunningDaemon running(daemon);
+
+  // Legacy CancelOn on the pty while its command runs.
+  int c = ::open((dir / "tty").c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC);
+  ASSERT_GE(c, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the open is seen first (generous: CI runs loaded)
+  send_all(c, make_command(12));
+  ASSERT_TRUE(wait_for(engine.in_command));
+  const Bytes legacy_cancel_on = {0x54, 0x70, 0x6d, 0x32, 4, 0, 0, 0, 0, 0, 0, 0};
+  send_all(c, legacy_cancel_on);
+  Bytes rsp = recv_n(c, 10);
+  ASSERT_EQ(rsp.size(), 10u);
+  EXPECT_EQ(be32_at(rsp, 6), kRcCanceled);
+  const Bytes legacy_cancel_off = {0x54, 0x70, 0x6d, 0x32, 5, 0, 0, 0, 0, 0, 0, 0};
+  send_all(c, legacy_cancel_off);
+
+  // A client that leaves mid-command: the next one must not read its response. (The pump sees
+  // the close while the command runs; the response comes after it.)
+  send_all(c, make_command(12));
+  ASSERT_TRUE(wait_for(engine.in_command));
+  ::close(c);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the pump sees the close (generous: CI runs loaded)
+  c = ::open((dir / "tty").c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC);
+  ASSERT_GE(c, 0);
+  // After a client change the pump leaves the pty alone until the command is over (whatever the
+  // new client sends belongs after that change); end the command from outside.
+  platform.set_cancel(true);
+  rsp = recv_n(c, 10, 500);
+  EXPECT_TRUE(rsp.empty()) << "a response of the gone client reached the next one";
+  ::close(c);
+  EXPECT_EQ(running.stop(), 0);
+  std::lock_guard lock(engine.mu);
+  ASSERT_EQ(engine.signals.size(), 2u);
+  EXPECT_EQ(engine.signals[0].signal, PlatformSignal::cancel_on);
+  EXPECT_TRUE(engine.signals[0].during_command);
+  EXPECT_EQ(engine.signals[1].signal, PlatformSignal::cancel_off);
+}
+
+TEST(HostPlatformCancel, PollsAtMostOncePerInterval) {
+  struct Counter final : CancelPoller {
+    int polls = 0;
+    void poll_for_cancel() override { ++polls; }
+  } counter;
+  NullNv nv;
+  HostPlatform platform(nv);
+  EXPECT_FALSE(platform.cancel_requested());  // no poller: just the flag
+  platform.set_cancel_poller(&counter, 60u * 1000 * 1000);
+  EXPECT_FALSE(platform.cancel_requested());
+  EXPECT_FALSE(platform.cancel_requested());
+  EXPECT_EQ(counter.polls, 1);
+  platform.set_cancel(true);
+  EXPECT_TRUE(platform.cancel_requested());
+  platform.set_cancel_poller(&counter, 0);
+  platform.set_cancel(false);
+  EXPECT_FALSE(platform.cancel_requested());
+  EXPECT_FALSE(platform.cancel_requested());
+  EXPECT_EQ(counter.polls, 3);
+}
+
+// A control-channel stand-in: keeps the descriptor that came with its input and hands it over
+// (as swtpm's CMD_SET_DATAFD will), acking with one byte.
+class HandOverSession final : public Session {
+ public:
+  Verdict on_bytes(std::span<const uint8_t> in, std::vector<uint8_t>& out, uint64_t) override {
+    if (!in.empty()) out.push_back(fd_ >= 0 ? 1 : 0);
+    return Verdict::keep;
+  }
+  bool on_descriptor(int fd) override {
+    if (fd_ >= 0) return false;
+    fd_ = fd;
+    return true;
+  }
+  int take_hand_over() override { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_ = -1;
+};
+
+void send_with_fd(int sock, const Bytes& bytes, int fd_to_pass) {
+  iovec iov{const_cast<uint8_t*>(bytes.data()), bytes.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd_to_pass, sizeof(int));
+  ASSERT_EQ(::sendmsg(sock, &msg, 0), static_cast<ssize_t>(bytes.size()));
+}
+
+TEST(DaemonHandOver, ADescriptorHandedOverBecomesAnotherChannelsPeer) {
+  TempDir dir;
+  testing::RecordingEngine engine;
+  Daemon daemon(engine, 4096, 2000, stderr, false);
+  std::string error;
+  auto ctrl = UnixChannel::listen("ctrl", dir / "ctrl", nullptr, error);
+  ASSERT_TRUE(ctrl) << error;
+  Channel& ctrl_ch = daemon.add_channel(std::move(ctrl), [](Channel&) {
+    return std::make_unique<HandOverSession>();
+  });
+  Channel& data_ch = daemon.add_channel(UnixChannel::unbound("data", ctrl_ch.shared_state()),
+                                        [&engine](Channel& ch) {
+    return std::make_unique<LinkStreamSession>(engine, ch.name(), 2000, &ch.state());
+  });
+  daemon.hand_over_to(ctrl_ch, data_ch);
+  ctrl_ch.state().locality = 2;  // what a control channel's SET_LOCALITY will do
+  RunningDaemon running(daemon);
+
+  int sp[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+  const int c = connect_unix(dir / "ctrl");
+  send_with_fd(c, {0, 0, 0, 0x10}, sp[0]);
+  ::close(sp[0]);
+  EXPECT_EQ(recv_n(c, 1), Bytes{1});  // the session had the descriptor
+  // The data channel now serves our end of the pair.
+  send_all(sp[1], make_command(12));
+  const Bytes rsp = recv_n(sp[1], 18);
+  ASSERT_EQ(rsp.size(), 18u);
+  EXPECT_EQ(be32_at(rsp, 10), 12u);  // RecordingEngine: the command's size
+  ::close(sp[1]);
+  ::close(c);
+  EXPECT_EQ(running.stop(), 0);
+  ASSERT_EQ(engine.calls.size(), 1u);
+  EXPECT_EQ(engine.calls[0].channel, "data");
+  EXPECT_EQ(engine.calls[0].locality, 2);  // the raw frame took the connection's locality
+}
+
+TEST(DaemonHandOver, DescriptorsNoSessionWantsAreClosed) {
+  TempDir dir;
+  testing::RecordingEngine engine;
+  Daemon daemon(engine, 4096, 2000, stderr, false);
+  std::string error;
+  ASSERT_TRUE(daemon.add_unix(dir / "s", error)) << error;
+  RunningDaemon running(daemon);
+  int sp[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+  const int c = connect_unix(dir / "s");
+  send_with_fd(c, make_command(12), sp[0]);
+  ::close(sp[0]);
+  EXPECT_EQ(recv_n(c, 18).size(), 18u);  // the command is served as usual
+  // The daemon dropped its copy: our other end sees EOF, not a hang.
+  pollfd p{sp[1], POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 2000), 1);
+  uint8_t b;
+  EXPECT_EQ(::read(sp[1], &b, 1), 0);
+  ::close(sp[1]);
+  ::close(c);
+}
+
+}  // namespace
+}  // namespace utpm::host
