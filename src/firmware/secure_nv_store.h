@@ -18,7 +18,7 @@ class SecureNvStore final : public tpm::NvStore {
  public:
   static constexpr storage::StoreConfig kConfig{4, 2048};  // 8 KB segments, 2 KB records
   static constexpr size_t kMaxRecords = 64;
-  static constexpr size_t kMaxStaged = 16;
+  static constexpr size_t kMaxStaged = 32;  // TPM2_Clear removes up to 16 NV indices + 7 objects at once
   static constexpr size_t kMaxSegments = 16;
 
   SecureNvStore(storage::FlashDevice& flash, storage::FlashDevice& anchor_flash);

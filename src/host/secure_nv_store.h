@@ -30,7 +30,7 @@ class SecureNvStore final : public tpm::NvStore {
   static constexpr storage::FlashGeometry kGeometry{4096, 128, 8};
   static constexpr storage::StoreConfig kConfig{4, 4096};
   static constexpr size_t kMaxRecords = 512;
-  static constexpr size_t kMaxStaged = 64;
+  static constexpr size_t kMaxStaged = 320;  // TPM2_Clear removes up to 256 NV indices at once
 
   struct Options {
     std::string dir;        // state directory (must exist)

@@ -10,6 +10,15 @@
 #ifndef UTPM_MAX_COMMAND_SIZE
 #define UTPM_MAX_COMMAND_SIZE 4096
 #endif
+// NV index capacity (docs/engine.md "NV indices"): the host default; the firmware build sets
+// smaller values (src/tpm/CMakeLists.txt) so that an index record fits the store's 2 KB record
+// limit and the index list stays small in RAM.
+#ifndef UTPM_NV_INDICES
+#define UTPM_NV_INDICES 256
+#endif
+#ifndef UTPM_NV_INDEX_MAX
+#define UTPM_NV_INDEX_MAX 2048
+#endif
 
 namespace utpm::profile {
 
@@ -32,7 +41,7 @@ inline constexpr size_t kMaxEventData = 1024;     // TPM2B_EVENT
 inline constexpr size_t kMaxSensitiveData = 128;  // TPM2B_SENSITIVE_DATA
 inline constexpr size_t kMaxCapBuffer = 1024;     // bytes of TPMS_CAPABILITY_DATA payload
 inline constexpr size_t kMaxNvBuffer = 1024;
-inline constexpr size_t kMaxNvIndexSize = 2048;
+inline constexpr size_t kMaxNvIndexSize = UTPM_NV_INDEX_MAX;  // TPM_PT_NV_INDEX_MAX
 inline constexpr size_t kMaxContextSize = 1344;  // TPM2B_CONTEXT_DATA
 
 // ---- PCRs ----
@@ -53,6 +62,8 @@ inline constexpr size_t kMinEvictObjects = 2;
 // Persistent (evicted) objects the store may hold; each is one NV record.
 inline constexpr size_t kMaxPersistentObjects = 7;
 inline constexpr size_t kMinCounterIndices = 8;
+// NV indices that may be defined (each is one store record; the list of handles is in RAM).
+inline constexpr size_t kMaxNvIndices = UTPM_NV_INDICES;
 
 // ---- asymmetric ----
 inline constexpr uint16_t kMaxRsaKeyBits = 2048;

@@ -11,6 +11,7 @@
 #include "crypto/crypto.h"
 #include "crypto/drbg.h"
 #include "tpm/profile.h"
+#include "tpm/subsystem/nv_state.h"
 #include "crypto/ecc.h"
 #include "crypto/rsa.h"
 #include "tpm/types/object.h"
@@ -35,6 +36,7 @@ enum RecordId : uint32_t {
   kRecPersistent = 1,
   kRecClock = 2,
   kRecSavedState = 3,
+  kRecNvList = 4,  // the NV index list (subsystem/nv.cc); each index is record <its handle>
 };
 
 // What a TPM keeps forever (record kRecPersistent).
@@ -196,11 +198,17 @@ struct State {
   bool startup_orderly = false;        // TPMA_STARTUP_CLEAR.orderly: last Startup followed a Shutdown
   bool self_tested = false;
 
+  // NV indices: the list of defined indices and the slots of those the current command uses.
+  NvIndexList nv;
+  NvSlot nv_slots[kNvSlots];
+
   // NV records changed by the current command; flushed and committed after it succeeds.
   uint8_t dirty = 0;
 };
 inline constexpr uint8_t kDirtyPersistent = 1 << 0;
 inline constexpr uint8_t kDirtyClock = 1 << 1;
 inline constexpr uint8_t kDirtySavedState = 1 << 2;
+inline constexpr uint8_t kDirtyNvList = 1 << 3;  // the NV index list record
+inline constexpr uint8_t kDirtyStaged = 1 << 4;  // records staged directly (NV index data): commit
 
 }  // namespace utpm::tpm

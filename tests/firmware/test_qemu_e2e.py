@@ -93,6 +93,7 @@ class Tools:
 
 
 class FirmwareE2E(Tools, unittest.TestCase):
+    nv_index_data = None  # written by test_28, read back by test_91 after restarts
     # ---- framing, before any Startup (valid with or without the engine) ----
     def test_01_answers_before_startup(self):
         # A TPM that has not seen Startup answers every command with TPM_RC_INITIALIZE in a
@@ -341,6 +342,38 @@ class FirmwareE2E(Tools, unittest.TestCase):
             f.write(content)
         return path
 
+    def test_28_tools_nv_indices(self):
+        # NV indices on the firmware store, through the utpm TCTI when it is built: an ordinary
+        # index written beyond NV_BUFFER_MAX (the tools chunk), a counter, an extend index.
+        # test_91 reads them back after a firmware restart.
+        self.engine()
+        import hashlib
+        tcti = f"utpm:device={FW.pty}" if ARGS.tcti_dir else None
+        fixed = self.tool("tpm2_getcap", "properties-fixed", tcti=tcti)
+        size = int(fixed.split("TPM2_PT_NV_INDEX_MAX:")[1].split("raw:")[1].split()[0], 16)
+        self.assertGreater(size, 1024, "room for an EK certificate")
+        data = bytes((i * 11 + 1) & 0xFF for i in range(size))
+        self.tool("tpm2_nvdefine", "-C", "o", "-s", str(size), "-a", "ownerread|ownerwrite", "0x1500F00", tcti=tcti)
+        self.tool("tpm2_nvwrite", "-C", "o", "-i", self.scratch_file("nv.in", data), "0x1500F00", tcti=tcti)
+        out = os.path.join(ARGS.scratch, "nv.out")
+        self.tool("tpm2_nvread", "-C", "o", "-s", str(size), "-o", out, "0x1500F00", tcti=tcti)
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), data)
+        self.tool("tpm2_nvdefine", "-C", "o", "-s", "8", "-a", "ownerread|ownerwrite|nt=counter", "0x1500F01",
+                  tcti=tcti)
+        for _ in range(3):
+            self.tool("tpm2_nvincrement", "-C", "o", "0x1500F01", tcti=tcti)
+        self.tool("tpm2_nvread", "-C", "o", "-s", "8", "-o", out, "0x1500F01", tcti=tcti)
+        with open(out, "rb") as f:
+            self.assertEqual(struct.unpack(">Q", f.read())[0], 3)
+        self.tool("tpm2_nvdefine", "-C", "o", "-s", "32", "-a", "ownerread|ownerwrite|nt=extend", "0x1500F02",
+                  tcti=tcti)
+        self.tool("tpm2_nvextend", "-C", "o", "-i", self.scratch_file("ext", b"measured"), "0x1500F02", tcti=tcti)
+        self.tool("tpm2_nvread", "-C", "o", "-s", "32", "-o", out, "0x1500F02", tcti=tcti)
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), hashlib.sha256(bytes(32) + b"measured").digest())
+        FirmwareE2E.nv_index_data = data
+
     def test_26_legacy_reset_signal_resets_the_engine(self):
         # The Nucleo sample's SignalReset is a power cycle (_TPM_Init): a started TPM answers
         # TPM_RC_INITIALIZE again until the next Startup. No reply to the signal itself.
@@ -409,6 +442,23 @@ class FirmwareE2E(Tools, unittest.TestCase):
         second = self.read_clock()
         self.assertEqual(second["reset_count"], first["reset_count"] + 1)
         self.assertFalse(second["safe"], "no orderly shutdown before this restart")
+
+
+    def test_91_nv_indices_survive_restart(self):
+        # test_28's indices after two firmware restarts (test_90).
+        d = FW.diagnostics()
+        data = FirmwareE2E.nv_index_data
+        if not (d["features"] & qh.FEATURE_ENGINE) or data is None:
+            self.skipTest("no engine, or test_28 did not run")
+        out = os.path.join(ARGS.scratch, "nv.out")
+        self.tool("tpm2_nvread", "-C", "o", "-s", str(len(data)), "-o", out, "0x1500F00")
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), data)
+        self.tool("tpm2_nvincrement", "-C", "o", "0x1500F01")
+        self.tool("tpm2_nvread", "-C", "o", "-s", "8", "-o", out, "0x1500F01")
+        with open(out, "rb") as f:
+            self.assertEqual(struct.unpack(">Q", f.read())[0], 4)
+        self.assertIn("0x1500F00", self.tool("tpm2_getcap", "handles-nv-index").upper().replace("0X", "0x"))
 
 
 class StoreSecurity(Tools, unittest.TestCase):

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "tpm/commands/commands.h"
+#include "tpm/subsystem/nv.h"
 #include "tpm/subsystem/subsystems.h"
 #include "tpm/tpm.h"
 
@@ -58,7 +59,7 @@ bool tpm_property(Tpm& tpm, TPM_PT pt, uint32_t& v) {
     case PT_FIXED + 18: v = profile::kNumPcrs; return true;
     case PT_FIXED + 19: v = profile::kPcrSelectMin; return true;
     case PT_FIXED + 20: v = 0xFFFF; return true;  // CONTEXT_GAP_MAX
-    case PT_FIXED + 22: v = profile::kMinCounterIndices; return true;  // NV_COUNTERS_MAX
+    case PT_FIXED + 22: v = profile::kMaxNvIndices; return true;  // NV_COUNTERS_MAX: any index may be one
     case PT_FIXED + 23: v = profile::kMaxNvIndexSize; return true;
     case PT_FIXED + 24: v = 0x6; return true;  // TPMA_MEMORY: sharedNV | objectCopiedToRam
     case PT_FIXED + 25: v = static_cast<uint32_t>(profile::kClockUpdateIntervalMs); return true;
@@ -94,7 +95,7 @@ bool tpm_property(Tpm& tpm, TPM_PT pt, uint32_t& v) {
       v = (st.ph_enable ? 1u : 0) | (st.sh_enable ? 2u : 0) | (st.eh_enable ? 4u : 0) |
           (st.ph_enable_nv ? 8u : 0) | (st.startup_orderly ? 1u << 31 : 0);
       return true;
-    case PT_VAR + 2: v = 0; return true;  // HR_NV_INDEX
+    case PT_VAR + 2: v = st.nv.count; return true;  // HR_NV_INDEX
     case PT_VAR + 3: v = static_cast<uint32_t>(sessions_loaded(st)); return true;  // HR_LOADED
     case PT_VAR + 4: v = static_cast<uint32_t>(profile::kMaxLoadedSessions - sessions_loaded(st)); return true;
     case PT_VAR + 5: v = static_cast<uint32_t>(sessions_active(st)); return true;  // HR_ACTIVE
@@ -102,8 +103,8 @@ bool tpm_property(Tpm& tpm, TPM_PT pt, uint32_t& v) {
     case PT_VAR + 7: v = static_cast<uint32_t>(profile::kMaxLoadedObjects - objects_loaded(st)); return true;
     case PT_VAR + 8: v = st.pers.persistent_count; return true;  // HR_PERSISTENT
     case PT_VAR + 9: v = static_cast<uint32_t>(profile::kMaxPersistentObjects - st.pers.persistent_count); return true;
-    case PT_VAR + 10: v = 0; return true;  // NV_COUNTERS
-    case PT_VAR + 11: v = profile::kMinCounterIndices; return true;
+    case PT_VAR + 10: v = nv_counter_count(st); return true;  // NV_COUNTERS
+    case PT_VAR + 11: v = static_cast<uint32_t>(profile::kMaxNvIndices - st.nv.count); return true;  // NV_COUNTERS_AVAIL
     case PT_VAR + 12: v = 0; return true;  // ALGORITHM_SET
     case PT_VAR + 13: v = 2; return true;  // LOADED_CURVES: P-256, P-384
     case PT_VAR + 14: v = st.pers.failed_tries; return true;
@@ -216,7 +217,11 @@ void cap_handles(Tpm& tpm, Writer& w, uint32_t from, uint32_t n, bool& more) {
       }
       break;
     }
-    default:  // NV indices: none exist yet
+    case TPM_HT_NV_INDEX:  // the list is kept in ascending order
+      for (uint32_t i = 0; i < st.nv.count; ++i)
+        if (!emit(st.nv.handle[i])) break;
+      break;
+    default:
       break;
   }
   l.finish();

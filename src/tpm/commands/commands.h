@@ -74,5 +74,19 @@ TPM_RC TPM2_ClockRateAdjust(Command& c);
 // Chapter 30, Capability commands (capability.cc)
 TPM_RC TPM2_GetCapability(Command& c);
 TPM_RC TPM2_TestParms(Command& c);
+// Chapter 31, Non-volatile storage (nv.cc)
+TPM_RC TPM2_NV_DefineSpace(Command& c);
+TPM_RC TPM2_NV_UndefineSpace(Command& c);
+TPM_RC TPM2_NV_UndefineSpaceSpecial(Command& c);
+TPM_RC TPM2_NV_ReadPublic(Command& c);
+TPM_RC TPM2_NV_Write(Command& c);
+TPM_RC TPM2_NV_Increment(Command& c);
+TPM_RC TPM2_NV_Extend(Command& c);
+TPM_RC TPM2_NV_SetBits(Command& c);
+TPM_RC TPM2_NV_WriteLock(Command& c);
+TPM_RC TPM2_NV_GlobalWriteLock(Command& c);
+TPM_RC TPM2_NV_Read(Command& c);
+TPM_RC TPM2_NV_ReadLock(Command& c);
+TPM_RC TPM2_NV_ChangeAuth(Command& c);
 
 }  // namespace utpm::tpm

@@ -6,6 +6,7 @@
 #include "crypto/kdf.h"
 #include "tpm/commands/commands.h"
 #include "tpm/commands/creation.h"
+#include "tpm/subsystem/nv.h"
 #include "tpm/subsystem/subsystems.h"
 #include "tpm/tpm.h"
 
@@ -175,6 +176,7 @@ TPM_RC TPM2_Clear(Command& c) {
     objects_flush_hierarchy(st, h);
     evict_hierarchy(c.tpm, h);
   }
+  if (TPM_RC rc = nv_clear_owner(c.tpm)) return rc;  // owner NV indices go too
   st.dirty |= kDirtyPersistent;
   return TPM_RC_SUCCESS;
 }

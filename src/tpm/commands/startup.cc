@@ -2,6 +2,7 @@
 // or TPM Resume depending on how the TPM was shut down (Part 1 §12.2.3); TPM2_Shutdown
 // records how, saving volatile state for a later Resume.
 #include "tpm/commands/commands.h"
+#include "tpm/subsystem/nv.h"
 #include "tpm/subsystem/subsystems.h"
 #include "tpm/tpm.h"
 
@@ -40,6 +41,7 @@ TPM_RC TPM2_Startup(Command& c) {
     st.ph_enable = st.sh_enable = st.eh_enable = st.ph_enable_nv = 1;
   }
   pcr_startup(st, c.locality, resume);
+  nv_startup(st, resume);  // TPM Reset/Restart: NV indices' stClear locks end
   // Context sequence numbers never repeat under one proof: the high half names this Startup
   // (reset epoch and restart within it), the low half counts saves.
   st.context_counter = (st.pers.total_reset_count << 52) | (uint64_t{st.clock.restart_count} << 32);

@@ -8,6 +8,7 @@
 #include "crypto/crypto.h"
 #include "crypto/kdf.h"
 #include "crypto/sym.h"
+#include "tpm/subsystem/nv.h"
 #include "tpm/subsystem/subsystems.h"
 #include "tpm/tpm.h"
 
@@ -140,10 +141,23 @@ TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
     if (c.info.auth[i] == AuthRole::admin && a.has(TPMA_OBJECT_adminWithPolicy)) return TPM_RC_AUTH_UNAVAILABLE;
   }
 
+  // An NV index's attributes decide which of its authorizations a command may use (TPMA_NV
+  // AUTHREAD/AUTHWRITE, POLICYREAD/POLICYWRITE; ADMIN: policy only; PIN indices: pinCount).
+  if (e.kind == EntityKind::nv_index)
+    if (TPM_RC rc = nv_auth_available(c.tpm, *e.nv, policy_session, c.info.auth[i] == AuthRole::admin,
+                                      (c.info.flags & kCmdNvWrite) != 0))
+      return rc == TPM_RC_POLICY_FAIL ? rc_session(rc, n) : rc;
+  // A PIN index counts successes (PIN_PASS) or failures (PIN_FAIL) of its authValue.
+  auto result = [&](bool ok) -> TPM_RC {
+    if (e.kind == EntityKind::nv_index && !policy_session)
+      if (TPM_RC rc = nv_pin_result(c.tpm, *e.nv, ok)) return rc;
+    return ok ? TPM_RC_SUCCESS : auth_failed(c, e.handle, e.da_protected, n);
+  };
+
   if (s.handle == TPM_RS_PW) {
     std::span<const uint8_t> given = auth_trimmed(&s.hmac);
     bool ok = given.size() == auth_value.size() && crypto::ct_equal(given, auth_value);
-    return ok ? TPM_RC_SUCCESS : auth_failed(c, e.handle, e.da_protected, n);
+    return result(ok);
   }
 
   SessionSlot& slot = *session_at(st, s.handle);
@@ -175,7 +189,7 @@ TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
                              s.nonce, slot.nonce_tpm, s.attributes, expect, {extra, extra_len});
   bool ok = s.hmac.size == hlen && crypto::ct_equal(s.hmac.view(), {expect, hlen});
   crypto::zeroize(expect);
-  return ok ? TPM_RC_SUCCESS : auth_failed(c, e.handle, e.da_protected, n);
+  return result(ok);
 }
 
 namespace {
@@ -186,6 +200,19 @@ namespace {
 // with: the caller proved knowledge of it and expects it in the response HMAC.
 std::span<const uint8_t> session_auth_value(const Command& c, const SessionIn& s) {
   if (s.authorized_index < 0 || !s.include_auth_value) return {};
+  const Entity& e = c.entities[s.authorized_index];
+  return e.gone() ? auth_trimmed(&s.auth_at_authorization) : auth_trimmed(e.auth);
+}
+
+// The authValue in a parameter-encryption key: that of the entity the session authorized, also
+// when the session is bound to it (Part 1 §21.1: sessionValue for encryption always carries the
+// authorized entity's authValue; only the HMAC leaves it out for the bind entity). The
+// reference TPM and ESAPI agree (tests/e2e/nv_test.py, a session bound to an NV index). Policy
+// sessions: as their HMAC.
+std::span<const uint8_t> encryption_auth_value(const Command& c, const SessionIn& s) {
+  if (s.authorized_index < 0) return {};
+  const SessionSlot* slot = session_at(c.st, s.handle);
+  if (!slot || slot->type != TPM_SE_HMAC) return session_auth_value(c, s);
   const Entity& e = c.entities[s.authorized_index];
   return e.gone() ? auth_trimmed(&s.auth_at_authorization) : auth_trimmed(e.auth);
 }
@@ -202,7 +229,7 @@ TPM_RC crypt_first_parameter(const Command& c, const SessionIn& s, const TPM2B_N
   std::span<uint8_t> data = area.subspan(2, size);
   const SessionSlot& slot = *session_at(c.st, s.handle);
   uint8_t key[2 * profile::kMaxDigestSize];
-  const size_t klen = session_value(slot, session_auth_value(c, s), key);
+  const size_t klen = session_value(slot, encryption_auth_value(c, s), key);
   const crypto::HashAlg hash = to_crypto(slot.auth_hash);
   crypto::Status rc = crypto::Status::ok;
   if (slot.symmetric.algorithm == TPM_ALG_AES) {

@@ -43,6 +43,8 @@ enum class HandleKind : uint8_t {
   clear,          // TPMI_RH_CLEAR (lockout, platform)
   lockout,        // TPMI_RH_LOCKOUT
   platform,       // TPMI_RH_PLATFORM
+  nv_index,       // TPMI_RH_NV_INDEX: a defined NV index (loaded for the command)
+  nv_auth,        // TPMI_RH_NV_AUTH: owner, platform or a defined NV index
 };
 
 // Authorization role required of the handle's session (Part 1 §19.2).
@@ -61,6 +63,9 @@ inline constexpr CommandFlags kCmdAllowedInFailure = 1 << 4;  // answered in fai
 inline constexpr CommandFlags kCmdChangesSavedState = 1 << 5;
 inline constexpr CommandFlags kCmdDecrypt = 1 << 6;  // first command parameter is a TPM2B: may be encrypted
 inline constexpr CommandFlags kCmdEncrypt = 1 << 7;  // first response parameter is a TPM2B: may be encrypted
+// Changes an NV index's data or state: an index authorizes it with AUTHWRITE/POLICYWRITE (else
+// AUTHREAD/POLICYREAD).
+inline constexpr CommandFlags kCmdNvWrite = 1 << 8;
 
 inline constexpr unsigned kMaxCommandHandles = 3;  // NV_Certify, PolicyNV, PolicyAuthorizeNV have 3
 

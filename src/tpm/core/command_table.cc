@@ -7,6 +7,7 @@
 #include "tpm/commands/commands.h"
 #include "tpm/core/command.h"
 #include "tpm/tpm.h"
+#include "tpm/types/nv.h"
 
 namespace utpm::tpm {
 namespace {
@@ -14,6 +15,7 @@ namespace {
 using H = HandleKind;
 using A = AuthRole;
 constexpr CommandFlags kSaved = kCmdChangesSavedState;
+constexpr CommandFlags kNvW = kCmdNv | kCmdNvWrite;  // changes an index: its write authorization
 
 template <size_t N>
 constexpr std::array<CommandInfo, N> sorted(std::array<CommandInfo, N> a) {
@@ -92,6 +94,19 @@ constexpr auto kCommands = sorted(std::array{
     CMD(EventSequenceComplete, kCmdFlushed | kCmdDecrypt | kSaved, {H::pcr_or_null, A::user}, {H::object, A::user}),
     CMD(HashSequenceStart, kCmdRHandle | kCmdDecrypt),
     CMD(TestParms, 0),
+    CMD(NV_DefineSpace, kCmdNv | kCmdDecrypt, {H::provision, A::user}),
+    CMD(NV_UndefineSpace, kCmdNv, {H::provision, A::user}, {H::nv_index}),
+    CMD(NV_UndefineSpaceSpecial, kCmdNv, {H::nv_index, A::admin}, {H::platform, A::user}),
+    CMD(NV_ReadPublic, kCmdEncrypt, {H::nv_index}),
+    CMD(NV_Write, kNvW | kCmdDecrypt, {H::nv_auth, A::user}, {H::nv_index}),
+    CMD(NV_Increment, kNvW, {H::nv_auth, A::user}, {H::nv_index}),
+    CMD(NV_Extend, kNvW | kCmdDecrypt, {H::nv_auth, A::user}, {H::nv_index}),
+    CMD(NV_SetBits, kNvW, {H::nv_auth, A::user}, {H::nv_index}),
+    CMD(NV_WriteLock, kNvW, {H::nv_auth, A::user}, {H::nv_index}),
+    CMD(NV_GlobalWriteLock, kCmdNv, {H::provision, A::user}),
+    CMD(NV_Read, kCmdEncrypt, {H::nv_auth, A::user}, {H::nv_index}),
+    CMD(NV_ReadLock, kCmdNv, {H::nv_auth, A::user}, {H::nv_index}),
+    CMD(NV_ChangeAuth, kCmdNv | kCmdDecrypt, {H::nv_index, A::admin}),
 });
 #undef CMD
 

@@ -2,6 +2,7 @@
 #include "tpm/core/entity.h"
 
 #include "crypto/crypto.h"
+#include "tpm/subsystem/nv.h"
 #include "tpm/subsystem/subsystems.h"
 
 namespace utpm::tpm {
@@ -69,6 +70,18 @@ TPM_RC entity_resolve(State& st, TPM_HANDLE h, Entity& out) {
     if (!out.session) return TPM_RC_HANDLE;
     out.kind = EntityKind::session;
     set_handle_name(h, out.name);
+    return TPM_RC_SUCCESS;
+  }
+  if (type == TPM_HT_NV_INDEX) {
+    // Loaded by the dispatcher (nv_load); Name = nameAlg || H(TPMS_NV_PUBLIC) (Part 1 §16).
+    out.nv = nv_at(st, h);
+    if (!out.nv) return TPM_RC_HANDLE;
+    out.kind = EntityKind::nv_index;
+    out.name = out.nv->name;
+    out.auth = &out.nv->auth;
+    out.da_protected = !out.nv->pub.attributes.has(TPMA_NV::NO_DA);
+    out.policy_alg = out.nv->pub.nameAlg;
+    out.policy = out.nv->pub.authPolicy.view();
     return TPM_RC_SUCCESS;
   }
   if (ObjectSlot* o = object_at(st, h)) {

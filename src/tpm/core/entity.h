@@ -19,6 +19,7 @@ enum class EntityKind : uint8_t {
   object,     // a loaded key or data object (transient, or persistent loaded for the command)
   sequence,   // a hash, HMAC or event sequence object
   session,    // a loaded HMAC or policy session
+  nv_index,   // an NV index (its public area loaded into an NvSlot for the command)
 };
 
 struct Entity {
@@ -26,6 +27,7 @@ struct Entity {
   EntityKind kind = EntityKind::none;
   ObjectSlot* object = nullptr;      // object and sequence
   SessionSlot* session = nullptr;    // session
+  NvSlot* nv = nullptr;              // nv_index
   TPM2B_NAME name;                   // an object's digest Name, empty for a sequence, else the handle
   const TPM2B_AUTH* auth = nullptr;  // the live authValue (nullptr: the entity has none)
   bool da_protected = false;         // failed authorizations count (Part 1 §19.8)

@@ -8,6 +8,7 @@
 #include "tpm/core/authorization.h"
 #include "tpm/core/command.h"
 #include "tpm/core/entity.h"
+#include "tpm/subsystem/nv.h"
 #include "tpm/subsystem/subsystems.h"
 #include "tpm/tpm.h"
 
@@ -30,7 +31,10 @@ size_t error_response(std::span<uint8_t> rsp, TPM_RC rc) {
 // only; this puts it back however the command ends.
 struct PersistentObjectsGuard {
   State& st;
-  ~PersistentObjectsGuard() { persistent_unload_all(st); }
+  ~PersistentObjectsGuard() {
+    persistent_unload_all(st);
+    nv_unload_all(st);  // NV indices are loaded the same way (their authValues go too)
+  }
 };
 
 // Checks a handle-area value against what the command allows and that the entity exists.
@@ -70,6 +74,15 @@ TPM_RC check_handle(Tpm& tpm, HandleKind kind, TPM_HANDLE h, unsigned n) {
     case HandleKind::platform:
       if (h != TPM_RH_PLATFORM) return rc_handle(TPM_RC_VALUE, n);
       return hierarchy_enabled(st, h) ? TPM_RC_SUCCESS : rc_handle(TPM_RC_HIERARCHY, n);
+    case HandleKind::nv_auth:
+      if (h == TPM_RH_OWNER || h == TPM_RH_PLATFORM)
+        return hierarchy_enabled(st, h) ? TPM_RC_SUCCESS : rc_handle(TPM_RC_HIERARCHY, n);
+      [[fallthrough]];
+    case HandleKind::nv_index: {
+      if (handle_type(h) != TPM_HT_NV_INDEX) return rc_handle(TPM_RC_VALUE, n);
+      TPM_RC rc = nv_load(tpm, h);
+      return rc == TPM_RC_HANDLE ? rc_handle(TPM_RC_HANDLE, n) : rc;
+    }
     case HandleKind::parent:
       if (handle_type(h) == TPM_HT_TRANSIENT || handle_type(h) == TPM_HT_PERSISTENT)
         return check_handle(tpm, HandleKind::object, h, n);
@@ -80,6 +93,7 @@ TPM_RC check_handle(Tpm& tpm, HandleKind kind, TPM_HANDLE h, unsigned n) {
       return hierarchy_enabled(st, h) ? TPM_RC_SUCCESS : rc_handle(TPM_RC_HIERARCHY, n);
     case HandleKind::entity_or_null:
       if (h == TPM_RH_NULL || h < profile::kNumPcrs) return TPM_RC_SUCCESS;
+      if (handle_type(h) == TPM_HT_NV_INDEX) return check_handle(tpm, HandleKind::nv_index, h, n);
       if (h == TPM_RH_OWNER || h == TPM_RH_ENDORSEMENT || h == TPM_RH_PLATFORM || h == TPM_RH_LOCKOUT)
         return hierarchy_enabled(st, h) ? TPM_RC_SUCCESS : rc_handle(TPM_RC_HIERARCHY, n);
       [[fallthrough]];

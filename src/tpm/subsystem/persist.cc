@@ -15,6 +15,7 @@
 
 #include "crypto/crypto.h"
 #include "tpm/marshal/marshal.h"
+#include "tpm/subsystem/nv.h"
 #include "tpm/subsystem/subsystems.h"
 #include "tpm/tpm.h"
 
@@ -31,6 +32,8 @@ constexpr size_t kStateSavedPcrs = 16;
 constexpr size_t kMaxRecordSize = 2 + 2 + 1 + profile::kMaxPcrBanks * (2 + kStateSavedPcrs * profile::kMaxDigestSize) +
                                   4 + 4 + 2 + profile::kMaxDigestSize;
 static_assert(kMaxRecordSize >= 512, "room for the persistent record");
+constexpr size_t kNvListRecordSize = 4 + 4 + 4 + 8 + 4 + profile::kMaxNvIndices * 5;
+constexpr size_t kFlushBufferSize = kMaxRecordSize > kNvListRecordSize ? kMaxRecordSize : kNvListRecordSize;
 
 void put_header(Writer& w, uint16_t tag, uint16_t version = kVersion1) {
   w.u16(tag);
@@ -137,7 +140,8 @@ LoadResult persist_load_all(Tpm& tpm) {
   if (res != NvStore::Result::ok) return failed(tpm, res == NvStore::Result::not_found ? NvStore::Result::too_large : res);
   Reader rc({buf, len});
   if (!read_clock(rc, st.clock)) return failed(tpm, NvStore::Result::too_large);
-  return LoadResult::loaded;
+  nv_list_reload(tpm);  // NV indices (none in a store made before them)
+  return st.failure.active ? LoadResult::failed : LoadResult::loaded;
 }
 
 void persist_manufacture(Tpm& tpm) {
@@ -149,14 +153,16 @@ void persist_manufacture(Tpm& tpm) {
     if (!tpm_random(tpm, {a, profile::kProofSize})) return;
   st.clock = ClockData{};
   st.clock.orderly = TPM_SU_CLEAR;  // a new TPM starts as if cleanly shut down
-  st.dirty = kDirtyPersistent | kDirtyClock;
+  st.nv = NvIndexList{};
+  st.dirty = kDirtyPersistent | kDirtyClock | kDirtyNvList;
   if (persist_flush(tpm) != TPM_RC_SUCCESS) enter_failure(st, FailureCause::nv_io);
 }
 
 TPM_RC persist_flush(Tpm& tpm) {
   State& st = tpm.state();
   if (st.dirty == 0) return TPM_RC_SUCCESS;
-  uint8_t buf[kMaxRecordSize];
+  const uint8_t dirty = st.dirty;
+  uint8_t buf[kFlushBufferSize];
   TPM_RC rc = TPM_RC_SUCCESS;
   if (st.dirty & kDirtyPersistent) {
     Writer w(buf);
@@ -168,24 +174,33 @@ TPM_RC persist_flush(Tpm& tpm) {
     write_clock(st.clock, w);
     rc = stage(tpm, kRecClock, w);
   }
+  if (rc == TPM_RC_SUCCESS && (st.dirty & kDirtyNvList)) {
+    Writer w(buf);
+    nv_list_write(st.nv, w);
+    rc = w.overflow() ? TPM_RC_FAILURE : stage(tpm, kRecNvList, w);
+  }
   crypto::zeroize(buf, sizeof buf);
   st.dirty = 0;
   NvStore& nv = tpm.platform().nv();
   if (rc != TPM_RC_SUCCESS) {
     nv.abort();
+    if (dirty & kDirtyNvList) nv_list_reload(tpm);  // back to the list as committed
     return rc;
   }
   NvStore::Result res = nv.commit();
   if (res == NvStore::Result::ok) return TPM_RC_SUCCESS;
   nv.abort();
+  if (dirty & kDirtyNvList) nv_list_reload(tpm);
   if (res == NvStore::Result::no_space) return TPM_RC_NV_SPACE;
   enter_failure(st, res == NvStore::Result::integrity_error ? FailureCause::nv_integrity : FailureCause::nv_io);
   return TPM_RC_FAILURE;
 }
 
 void persist_discard(Tpm& tpm) {
+  const uint8_t dirty = tpm.state().dirty;
   tpm.state().dirty = 0;
   tpm.platform().nv().abort();
+  if (dirty & kDirtyNvList) nv_list_reload(tpm);  // a failed command changes no NV index
 }
 
 TPM_RC persist_save_state(Tpm& tpm) {

@@ -35,6 +35,7 @@ NvStore::Result RamNvStore::remove(uint32_t id) {
 
 NvStore::Result RamNvStore::commit() {
   if (fail_commit) return Result::io_error;
+  if (commit_no_space) return Result::no_space;
   for (auto& [id, v] : staged_) {
     if (v) committed[id] = *v;
     else committed.erase(id);

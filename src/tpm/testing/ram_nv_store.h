@@ -22,6 +22,7 @@ class RamNvStore : public NvStore {
   std::map<uint32_t, std::vector<uint8_t>> committed;
   int commits = 0;
   bool fail_commit = false;
+  bool commit_no_space = false;  // commit() answers no_space (a full store), nothing changes
   NvStore::Result fail_read = NvStore::Result::ok;
 
  private:
