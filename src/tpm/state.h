@@ -151,7 +151,23 @@ struct SessionSlot {
   TPM2B_NONCE nonce_caller;
   TPM2B_DIGEST policy_digest;     // policy and trial sessions
   TPMT_SYM_DEF symmetric;         // parameter encryption (TPM_ALG_NULL: none)
+  // ---- policy session state (Part 1 §19.7, Part 3 §23), checked when the session authorizes ----
+  uint64_t start_time = 0;        // TPM time (ms since _TPM_Init) at start or PolicyRestart
+  uint64_t timeout = 0;           // TPM time after which the session no longer authorizes (0: none)
+  TPM_CC command_code = 0;        // PolicyCommandCode / PolicyDuplicationSelect (0: any command)
+  uint32_t pcr_update_counter = 0;  // PolicyPCR: the PCR update counter it saw (if pcr_counter_set)
+  TPM2B_DIGEST cp_hash;           // cpHash, nameHash or templateHash, as cp_hash_kind says
+  uint8_t cp_hash_kind = 0;       // kPolicyCpNone / Cp / Name / Template
+  uint8_t locality = 0;           // TPMA_LOCALITY from PolicyLocality (0: any)
+  uint8_t flags = 0;              // kPolicy* below
 };
+inline constexpr uint8_t kPolicyCpNone = 0, kPolicyCpHash = 1, kPolicyNameHash = 2, kPolicyTemplateHash = 3;
+inline constexpr uint8_t kPolicyAuthValueNeeded = 1 << 0;  // PolicyAuthValue: HMAC includes the authValue
+inline constexpr uint8_t kPolicyPasswordNeeded = 1 << 1;   // PolicyPassword: the HMAC field is the authValue
+inline constexpr uint8_t kPolicyPpRequired = 1 << 2;       // PolicyPhysicalPresence
+inline constexpr uint8_t kPolicyPcrCounterSet = 1 << 3;    // pcr_update_counter is valid
+inline constexpr uint8_t kPolicyCheckNvWritten = 1 << 4;   // PolicyNvWritten ran...
+inline constexpr uint8_t kPolicyNvWrittenState = 1 << 5;   // ...with this writtenSet
 
 enum class Phase : uint8_t { off, awaiting_startup, operational };
 

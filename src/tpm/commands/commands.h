@@ -50,6 +50,26 @@ TPM_RC TPM2_PCR_Extend(Command& c);
 TPM_RC TPM2_PCR_Event(Command& c);
 TPM_RC TPM2_PCR_Read(Command& c);
 TPM_RC TPM2_PCR_Reset(Command& c);
+// Chapter 23, Enhanced Authorization (ea.cc)
+TPM_RC TPM2_PolicySigned(Command& c);
+TPM_RC TPM2_PolicySecret(Command& c);
+TPM_RC TPM2_PolicyTicket(Command& c);
+TPM_RC TPM2_PolicyOR(Command& c);
+TPM_RC TPM2_PolicyPCR(Command& c);
+TPM_RC TPM2_PolicyLocality(Command& c);
+TPM_RC TPM2_PolicyCounterTimer(Command& c);
+TPM_RC TPM2_PolicyCommandCode(Command& c);
+TPM_RC TPM2_PolicyPhysicalPresence(Command& c);
+TPM_RC TPM2_PolicyCpHash(Command& c);
+TPM_RC TPM2_PolicyNameHash(Command& c);
+TPM_RC TPM2_PolicyDuplicationSelect(Command& c);
+TPM_RC TPM2_PolicyAuthorize(Command& c);
+TPM_RC TPM2_PolicyAuthValue(Command& c);
+TPM_RC TPM2_PolicyPassword(Command& c);
+TPM_RC TPM2_PolicyGetDigest(Command& c);
+TPM_RC TPM2_PolicyNvWritten(Command& c);
+TPM_RC TPM2_PolicyTemplate(Command& c);
+TPM_RC TPM2_PolicyRestart(Command& c);
 // Chapter 24, Hierarchy commands (hierarchy.cc)
 TPM_RC TPM2_CreatePrimary(Command& c);
 TPM_RC TPM2_HierarchyControl(Command& c);

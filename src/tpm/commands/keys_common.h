@@ -35,6 +35,10 @@ inline TPM_RC hmac_key(Command& c, TPM_ALG_ID requested, ObjectSlot*& key, TPM_A
   return TPM_RC_SUCCESS;
 }
 
+// Whether signature is a valid signature of digest by key (RSASSA/RSAPSS, ECDSA, HMAC), the
+// scheme fitting the key's type (signature.cc; VerifySignature and PolicySigned).
+bool signature_verifies(const ObjectSlot& key, std::span<const uint8_t> digest, const TPMT_SIGNATURE& signature);
+
 // The NULL-terminated-label rule of RSA encryption (Part 1 §B.10.3): an empty label, or one
 // whose last octet is zero.
 inline bool label_ok(const TPM2B_DATA& label) { return label.size == 0 || label.buffer[label.size - 1] == 0; }

@@ -105,6 +105,7 @@ TPM_RC TPM2_StartAuthSession(Command& c) {
   }
   fresh.symmetric = symmetric;
   if (session_type != TPM_SE_HMAC) fresh.policy_digest.size = digest_len;  // starts all zero
+  fresh.start_time = time_now(c.tpm);  // policy expirations count from here
   // Take a slot and a handle last, so nothing above can leak one.
   TPM_RC alloc_rc = TPM_RC_SUCCESS;
   SessionSlot* s = session_allocate(c.st, session_type != TPM_SE_HMAC, alloc_rc);

@@ -127,6 +127,35 @@ TPM_RC TPM2_Sign(Command& c) {
   return TPM_RC_SUCCESS;
 }
 
+bool signature_verifies(const ObjectSlot& key, std::span<const uint8_t> digest, const TPMT_SIGNATURE& signature) {
+  if (!scheme_fits_key(signature.sigAlg, key.pub.type)) return false;
+  const TPMU_SIGNATURE& sig = signature.signature;
+  switch (signature.sigAlg) {
+    case TPM_ALG_RSASSA:
+    case TPM_ALG_RSAPSS: {
+      const TPMS_SIGNATURE_RSA& rsa = signature.sigAlg == TPM_ALG_RSASSA ? sig.rsassa : sig.rsapss;
+      return crypto::rsa_verify(static_cast<crypto::RsaScheme>(signature.sigAlg.value), to_crypto(rsa.hash),
+                                rsa_public(key), digest, rsa.sig.view()) == crypto::Status::ok;
+    }
+    case TPM_ALG_ECDSA: {
+      const auto curve = static_cast<crypto::EccCurve>(key.pub.parameters.eccDetail.curveID.value);
+      crypto::EccPoint q{};
+      std::memcpy(q.x, key.pub.unique.ecc.x.buffer, key.pub.unique.ecc.x.size);
+      std::memcpy(q.y, key.pub.unique.ecc.y.buffer, key.pub.unique.ecc.y.size);
+      return crypto::ecdsa_verify(curve, q, digest, sig.ecdsa.signatureR.view(), sig.ecdsa.signatureS.view()) ==
+             crypto::Status::ok;
+    }
+    case TPM_ALG_HMAC: {
+      const TPM_ALG_ID hash = sig.hmac.hashAlg;
+      if (hash == TPM_ALG_NULL || key.public_only) return false;  // an HMAC signature names its hash
+      uint8_t expect[crypto::kMaxDigestSize];
+      size_t n = crypto::hmac(to_crypto(hash), key.bits.view(), digest, expect);
+      return crypto::ct_equal({expect, n}, {sig.hmac.digest.bytes, digest_size(hash)});
+    }
+  }
+  return false;
+}
+
 TPM_RC TPM2_VerifySignature(Command& c) {
   TPM2B_DIGEST digest;
   TPMT_SIGNATURE signature;
@@ -134,35 +163,7 @@ TPM_RC TPM2_VerifySignature(Command& c) {
   ObjectSlot* key = loaded_key(c, 0);
   if (!key || !key->pub.objectAttributes.has(TPMA_OBJECT_sign)) return rc_handle(TPM_RC_ATTRIBUTES, 1);
   if (!scheme_fits_key(signature.sigAlg, key->pub.type)) return rc_param(TPM_RC_SCHEME, 2);
-  bool ok = false;
-  const TPMU_SIGNATURE& sig = signature.signature;
-  switch (signature.sigAlg) {
-    case TPM_ALG_RSASSA:
-    case TPM_ALG_RSAPSS: {
-      const TPMS_SIGNATURE_RSA& rsa = signature.sigAlg == TPM_ALG_RSASSA ? sig.rsassa : sig.rsapss;
-      ok = crypto::rsa_verify(static_cast<crypto::RsaScheme>(signature.sigAlg.value), to_crypto(rsa.hash),
-                              rsa_public(*key), digest.view(), rsa.sig.view()) == crypto::Status::ok;
-      break;
-    }
-    case TPM_ALG_ECDSA: {
-      const auto curve = static_cast<crypto::EccCurve>(key->pub.parameters.eccDetail.curveID.value);
-      crypto::EccPoint q{};
-      std::memcpy(q.x, key->pub.unique.ecc.x.buffer, key->pub.unique.ecc.x.size);
-      std::memcpy(q.y, key->pub.unique.ecc.y.buffer, key->pub.unique.ecc.y.size);
-      ok = crypto::ecdsa_verify(curve, q, digest.view(), sig.ecdsa.signatureR.view(), sig.ecdsa.signatureS.view()) ==
-           crypto::Status::ok;
-      break;
-    }
-    case TPM_ALG_HMAC: {
-      const TPM_ALG_ID hash = sig.hmac.hashAlg;
-      if (hash == TPM_ALG_NULL) break;  // an HMAC signature names its hash
-      uint8_t expect[crypto::kMaxDigestSize];
-      size_t n = crypto::hmac(to_crypto(hash), key->bits.view(), digest.view(), expect);
-      ok = crypto::ct_equal({expect, n}, {sig.hmac.digest.bytes, digest_size(hash)});
-      break;
-    }
-  }
-  if (!ok) return rc_param(TPM_RC_SIGNATURE, 2);
+  if (!signature_verifies(*key, digest.view(), signature)) return rc_param(TPM_RC_SIGNATURE, 2);
   c.put(verified_ticket(c.st, *key, digest.view()));
   return TPM_RC_SUCCESS;
 }

@@ -91,6 +91,68 @@ TPM_RC auth_failed(Command& c, TPM_HANDLE entity, bool da_protected, unsigned n)
   return rc_session(TPM_RC_AUTH_FAIL, n);
 }
 
+// A policy session whose HMAC or password is wrong: TPM_RC_POLICY_FAIL for an entity whose
+// failures are not recorded (the reference TPM's answer, where an HMAC session says BAD_AUTH);
+// a recorded failure counts and answers as for HMAC sessions.
+TPM_RC policy_auth_failed(Command& c, TPM_HANDLE entity, bool da_protected, unsigned n) {
+  TPM_RC rc = auth_failed(c, entity, da_protected, n);
+  return rc == rc_session(TPM_RC_BAD_AUTH, n) ? rc_session(TPM_RC_POLICY_FAIL, n) : rc;
+}
+
+// The policy session's state checked when it authorizes handle i (Part 1 §19.7, Part 3 §23):
+// expiry, physical presence, command code, the policy digest against the entity's authPolicy,
+// PCR changes since PolicyPCR, locality, cpHash/nameHash/templateHash, PolicyNvWritten.
+TPM_RC policy_check(Command& c, unsigned i, const SessionSlot& slot, std::span<const uint8_t> parameters) {
+  const unsigned n = i + 1;
+  const Entity& e = c.entities[i];
+  if (slot.timeout != 0 && time_now(c.tpm) > slot.timeout) return rc_session(TPM_RC_EXPIRED, n);
+  if ((slot.flags & kPolicyPpRequired) && !c.platform.physical_presence()) return rc_session(TPM_RC_PP, n);
+  if (slot.command_code != 0 && slot.command_code != c.info.code) return rc_session(TPM_RC_POLICY_CC, n);
+  if (!policy_satisfied(e, slot)) return rc_session(TPM_RC_POLICY_FAIL, n);
+  if ((slot.flags & kPolicyPcrCounterSet) && slot.pcr_update_counter != c.st.pcr.update_counter)
+    return TPM_RC_PCR_CHANGED;
+  if (slot.locality != 0) {
+    const bool ok = slot.locality < 32 ? c.locality < 5 && (slot.locality >> c.locality & 1)
+                                       : c.locality == slot.locality;
+    if (!ok) return TPM_RC_LOCALITY;
+  }
+  if (slot.cp_hash_kind != kPolicyCpNone) {
+    uint8_t d[profile::kMaxDigestSize];
+    size_t len = 0;
+    crypto::HashState h;
+    crypto::hash_start(h, to_crypto(slot.auth_hash));
+    if (slot.cp_hash_kind == kPolicyCpHash) {
+      len = cp_hash(c, slot.auth_hash, parameters, d);
+    } else if (slot.cp_hash_kind == kPolicyNameHash) {
+      // nameHash = H(Name(handle 1) || ... || Name(handle n))
+      for (unsigned k = 0; k < c.info.handle_count; ++k) crypto::hash_update(h, c.entities[k].name.view());
+      len = crypto::hash_finish(h, {d, sizeof d});
+    } else {
+      // templateHash = H(the TPMT_PUBLIC of inPublic), the second parameter of CreatePrimary,
+      // Create and CreateLoaded (after the TPM2B inSensitive)
+      if (c.info.code != TPM_CC_CreatePrimary && c.info.code != TPM_CC_Create && c.info.code != TPM_CC_CreateLoaded)
+        return rc_session(TPM_RC_POLICY_FAIL, n);
+      Reader r(parameters);
+      uint16_t size = 0;
+      std::span<const uint8_t> field;
+      if (!r.u16(size) || !r.take(size, field) || !r.u16(size) || !r.take(size, field))
+        return rc_session(TPM_RC_POLICY_FAIL, n);
+      crypto::hash_update(h, field);
+      len = crypto::hash_finish(h, {d, sizeof d});
+    }
+    if (len != slot.cp_hash.size || !crypto::ct_equal({d, len}, slot.cp_hash.view()))
+      return rc_session(TPM_RC_POLICY_FAIL, n);
+  }
+  // PolicyNvWritten: the index's TPMA_NV_WRITTEN must be as the policy asserted; any entity
+  // that is not an NV index fails it.
+  if (slot.flags & kPolicyCheckNvWritten) {
+    if (e.kind != EntityKind::nv_index) return rc_session(TPM_RC_POLICY_FAIL, n);
+    const bool written = e.nv->pub.attributes.has(TPMA_NV::WRITTEN);
+    if (written != ((slot.flags & kPolicyNvWrittenState) != 0)) return rc_session(TPM_RC_POLICY_FAIL, n);
+  }
+  return TPM_RC_SUCCESS;
+}
+
 }  // namespace
 
 TPM_RC check_session_entry(Command& c, const SessionIn& s, unsigned n) {
@@ -143,15 +205,22 @@ TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
 
   // An NV index's attributes decide which of its authorizations a command may use (TPMA_NV
   // AUTHREAD/AUTHWRITE, POLICYREAD/POLICYWRITE; ADMIN: policy only; PIN indices: pinCount).
-  if (e.kind == EntityKind::nv_index)
+  if (e.kind == EntityKind::nv_index) {
+    const SessionSlot* ps = policy_session ? session_at(st, s.handle) : nullptr;
+    const bool cc_bound = ps && ps->command_code != 0;  // policy_check: it must be this command
     if (TPM_RC rc = nv_auth_available(c.tpm, *e.nv, policy_session, c.info.auth[i] == AuthRole::admin,
-                                      (c.info.flags & kCmdNvWrite) != 0))
+                                      (c.info.flags & kCmdNvWrite) != 0, cc_bound))
       return rc == TPM_RC_POLICY_FAIL ? rc_session(rc, n) : rc;
+  }
   // A PIN index counts successes (PIN_PASS) or failures (PIN_FAIL) of its authValue.
   auto result = [&](bool ok) -> TPM_RC {
     if (e.kind == EntityKind::nv_index && !policy_session)
       if (TPM_RC rc = nv_pin_result(c.tpm, *e.nv, ok)) return rc;
-    return ok ? TPM_RC_SUCCESS : auth_failed(c, e.handle, e.da_protected, n);
+    if (ok) return TPM_RC_SUCCESS;
+    // A policy session's wrong HMAC/password: policy_auth_failed (DA-recorded failures still
+    // answer AUTH_FAIL); password and HMAC sessions: auth_failed.
+    return policy_session ? policy_auth_failed(c, e.handle, e.da_protected, n)
+                          : auth_failed(c, e.handle, e.da_protected, n);
   };
 
   if (s.handle == TPM_RS_PW) {
@@ -166,9 +235,20 @@ TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
     // A policy session authorizes when the digest its policy commands accumulated equals the
     // entity's authPolicy under the same hash (Part 1 §19.7.4): a session that ran no policy
     // command (all-zero digest) satisfies exactly an all-zero authPolicy. Its HMAC is keyed
-    // by the session key alone until PolicyAuthValue asks for the authValue.
-    if (!policy_satisfied(e, slot)) return rc_session(TPM_RC_POLICY_FAIL, n);
-    s.include_auth_value = false;
+    // by the session key alone unless PolicyAuthValue asked for the authValue.
+    if (TPM_RC rc = policy_check(c, i, slot, parameters)) return rc;
+    if (slot.flags & kPolicyPasswordNeeded) {
+      // PolicyPassword: the HMAC field carries the authValue in the clear; the response HMAC is
+      // then empty (as ESAPI expects).
+      s.policy_password = true;
+      s.include_auth_value = false;
+      std::span<const uint8_t> given = auth_trimmed(&s.hmac);
+      bool ok = given.size() == auth_value.size() && crypto::ct_equal(given, auth_value);
+      return ok ? TPM_RC_SUCCESS : policy_auth_failed(c, e.handle, e.da_protected, n);
+    }
+    // PolicyAuthValue: the authValue joins the HMAC key, unless the session is bound to the
+    // entity (then it is already in the session key).
+    s.include_auth_value = (slot.flags & kPolicyAuthValueNeeded) && !bound_to(slot, e);
   } else {
     s.include_auth_value = !bound_to(slot, e);
   }
@@ -299,6 +379,13 @@ void write_response_sessions(Command& c, std::span<uint8_t> parameters, Writer& 
   for (unsigned i = 0; i < c.session_count; ++i) {
     SessionIn& s = c.sessions[i];
     SessionSlot* slot = s.handle == TPM_RS_PW ? nullptr : session_at(st, s.handle);
+    if (slot && s.policy_password) {  // PolicyPassword: no response HMAC
+      marshal(out, slot->nonce_tpm);
+      out.u8(s.attributes);
+      out.u16(0);
+      if (!(s.attributes & TPMA_SESSION_continueSession)) session_flush(st, *slot);
+      continue;
+    }
     if (!slot) {  // password session: empty nonce and HMAC, continueSession SET (Part 1 §19.6.4)
       out.u16(0);
       out.u8(TPMA_SESSION_continueSession);

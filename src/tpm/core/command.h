@@ -45,6 +45,7 @@ enum class HandleKind : uint8_t {
   platform,       // TPMI_RH_PLATFORM
   nv_index,       // TPMI_RH_NV_INDEX: a defined NV index (loaded for the command)
   nv_auth,        // TPMI_RH_NV_AUTH: owner, platform or a defined NV index
+  policy_session, // TPMI_SH_POLICY: a loaded policy or trial session
 };
 
 // Authorization role required of the handle's session (Part 1 §19.2).
@@ -109,6 +110,7 @@ struct SessionIn {
   // response HMAC uses the same key.
   int8_t authorized_index = -1;
   bool include_auth_value = false;
+  bool policy_password = false;  // a policy session after PolicyPassword: the HMAC field is the authValue
   // The entity's authValue as it was when this session authorized it, for a response whose
   // command flushed the entity (SequenceComplete). Zeroized with the Command.
   TPM2B_AUTH auth_at_authorization;

@@ -110,6 +110,9 @@ TPM_RC check_handle(Tpm& tpm, HandleKind kind, TPM_HANDLE h, unsigned n) {
         return hierarchy_enabled(st, object_at(st, h)->hierarchy) ? TPM_RC_SUCCESS : rc_handle(TPM_RC_HIERARCHY, n);
       }
       return rc_handle(TPM_RC_VALUE, n);
+    case HandleKind::policy_session:
+      if (handle_type(h) != TPM_HT_POLICY_SESSION) return rc_handle(TPM_RC_VALUE, n);
+      return session_at(st, h) ? TPM_RC_SUCCESS : TPM_RC_REFERENCE_H0 + (n - 1);
   }
   return TPM_RC_SUCCESS;
 }

@@ -393,14 +393,13 @@ bool is_pin(TPM_NT t) { return t == TPM_NT_PIN_FAIL || t == TPM_NT_PIN_PASS; }
 
 }  // namespace
 
-TPM_RC nv_auth_available(Tpm& tpm, const NvSlot& slot, bool policy, bool admin, bool write) {
+TPM_RC nv_auth_available(Tpm& tpm, const NvSlot& slot, bool policy, bool admin, bool write, bool policy_cc_bound) {
   const TPMA_NV a = slot.pub.attributes;
   // The ADMIN role of an index is always authorized with its policy (Part 1 §19.7.6), and that
-  // policy must have bound the command code (TPM2_PolicyCommandCode), which no session can do
-  // until the policy commands exist: POLICY_FAIL, as the reference TPM answers a policy without
-  // it. The hook: accept here once SessionSlot records the command code its policy bound.
-  // A password or HMAC session for it is the wrong type of authorization (TPM_RC_AUTH_TYPE).
-  if (admin) return policy ? TPM_RC_POLICY_FAIL : TPM_RC_AUTH_TYPE;
+  // policy must have bound the command code (TPM2_PolicyCommandCode; policy_check then checks it
+  // is this command): POLICY_FAIL without it, as the reference TPM answers. A password or HMAC
+  // session for it is the wrong type of authorization (TPM_RC_AUTH_TYPE).
+  if (admin) return !policy ? TPM_RC_AUTH_TYPE : policy_cc_bound ? TPM_RC_SUCCESS : TPM_RC_POLICY_FAIL;
   if (policy) return a.has(write ? TPMA_NV::POLICYWRITE : TPMA_NV::POLICYREAD) ? TPM_RC_SUCCESS : TPM_RC_AUTH_UNAVAILABLE;
   if (write || !is_pin(a.type()))
     return a.has(write ? TPMA_NV::AUTHWRITE : TPMA_NV::AUTHREAD) ? TPM_RC_SUCCESS : TPM_RC_AUTH_UNAVAILABLE;

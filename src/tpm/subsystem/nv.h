@@ -64,7 +64,7 @@ TPM_RC nv_global_lock(Tpm& tpm);
 // TPMA_NV AUTHREAD/AUTHWRITE, POLICYREAD/POLICYWRITE; PIN indices while pinCount < pinLimit;
 // ADMIN role: policy only, with the command code bound). write: the command changes the index
 // (NV_Write, ...). TPM_RC_POLICY_FAIL is for the caller to number by session.
-TPM_RC nv_auth_available(Tpm& tpm, const NvSlot& slot, bool policy, bool admin, bool write);
+TPM_RC nv_auth_available(Tpm& tpm, const NvSlot& slot, bool policy, bool admin, bool write, bool policy_cc_bound);
 // After an authValue authorization of a PIN index: PIN_PASS counts a success, PIN_FAIL a
 // failure (and a success resets it); the new pinCount is committed at once (fail closed).
 TPM_RC nv_pin_result(Tpm& tpm, NvSlot& slot, bool success);

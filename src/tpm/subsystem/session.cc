@@ -99,7 +99,7 @@ size_t sessions_active(const State& st) {
 
 // Explicit encoding for session contexts (never a struct dump).
 void session_serialize(const SessionSlot& s, Writer& w) {
-  w.u8(2);  // version (2: bind_id replaced v1's bind Name)
+  w.u8(3);  // version (2: bind_id replaced v1's bind Name; 3: policy session state)
   w.u8(s.type);
   w.u16(s.auth_hash);
   w.u32(s.bind);
@@ -108,15 +108,26 @@ void session_serialize(const SessionSlot& s, Writer& w) {
   w.u16(s.symmetric.algorithm);
   w.u16(s.symmetric.keyBits);
   w.u16(s.symmetric.mode);
+  // v3: the policy session state
+  w.u64(s.start_time);
+  w.u64(s.timeout);
+  w.u32(s.command_code);
+  w.u32(s.pcr_update_counter);
+  marshal(w, s.cp_hash);
+  w.u8(s.cp_hash_kind);
+  w.u8(s.locality);
+  w.u8(s.flags);
 }
 
 bool session_deserialize(Reader& r, SessionSlot& s) {
   uint8_t version = 0;
-  bool ok = r.u8(version) && version == 2 && r.u8(s.type) && r.u16(s.auth_hash) && r.u32(s.bind);
+  bool ok = r.u8(version) && version == 3 && r.u8(s.type) && r.u16(s.auth_hash) && r.u32(s.bind);
   for (auto* b : {&s.bind_id, &s.session_key, &s.nonce_tpm, &s.nonce_caller, &s.policy_digest})
     ok = ok && unmarshal(r, *b) == TPM_RC_SUCCESS;
   ok = ok && r.u16(s.symmetric.algorithm) && r.u16(s.symmetric.keyBits) && r.u16(s.symmetric.mode);
-  return ok && hash_implemented(s.auth_hash) && r.remaining() == 0;
+  ok = ok && r.u64(s.start_time) && r.u64(s.timeout) && r.u32(s.command_code) && r.u32(s.pcr_update_counter) &&
+       unmarshal(r, s.cp_hash) == TPM_RC_SUCCESS && r.u8(s.cp_hash_kind) && r.u8(s.locality) && r.u8(s.flags);
+  return ok && hash_implemented(s.auth_hash) && s.cp_hash_kind <= kPolicyTemplateHash && r.remaining() == 0;
 }
 
 }  // namespace utpm::tpm

@@ -261,5 +261,26 @@ inline constexpr TPM_CC TPM_CC_PCR_Extend = 0x182;
 inline constexpr TPM_CC TPM_CC_EventSequenceComplete = 0x185;
 inline constexpr TPM_CC TPM_CC_HashSequenceStart = 0x186;
 inline constexpr TPM_CC TPM_CC_TestParms = 0x18A;
+// Enhanced Authorization (Part 3 chapter 23)
+inline constexpr TPM_CC TPM_CC_Duplicate = 0x14B;  // named by PolicyDuplicationSelect
+inline constexpr TPM_CC TPM_CC_PolicySecret = 0x151;
+inline constexpr TPM_CC TPM_CC_PolicySigned = 0x160;
+inline constexpr TPM_CC TPM_CC_PolicyAuthorize = 0x16A;
+inline constexpr TPM_CC TPM_CC_PolicyAuthValue = 0x16B;
+inline constexpr TPM_CC TPM_CC_PolicyCommandCode = 0x16C;
+inline constexpr TPM_CC TPM_CC_PolicyCounterTimer = 0x16D;
+inline constexpr TPM_CC TPM_CC_PolicyCpHash = 0x16E;
+inline constexpr TPM_CC TPM_CC_PolicyLocality = 0x16F;
+inline constexpr TPM_CC TPM_CC_PolicyNameHash = 0x170;
+inline constexpr TPM_CC TPM_CC_PolicyOR = 0x171;
+inline constexpr TPM_CC TPM_CC_PolicyTicket = 0x172;
+inline constexpr TPM_CC TPM_CC_PolicyPCR = 0x17F;
+inline constexpr TPM_CC TPM_CC_PolicyRestart = 0x180;
+inline constexpr TPM_CC TPM_CC_PolicyPhysicalPresence = 0x187;
+inline constexpr TPM_CC TPM_CC_PolicyDuplicationSelect = 0x188;
+inline constexpr TPM_CC TPM_CC_PolicyGetDigest = 0x189;
+inline constexpr TPM_CC TPM_CC_PolicyPassword = 0x18C;
+inline constexpr TPM_CC TPM_CC_PolicyNvWritten = 0x18F;
+inline constexpr TPM_CC TPM_CC_PolicyTemplate = 0x190;
 
 }  // namespace utpm::tpm

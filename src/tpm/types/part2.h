@@ -174,6 +174,25 @@ struct TPMT_TK_HASHCHECK {
   UTPM_FIELDS(tag, hierarchy, digest)
 };
 
+// TPMT_TK_AUTH (PolicySigned / PolicySecret tickets): tag TPM_ST_AUTH_SIGNED or
+// TPM_ST_AUTH_SECRET (TPM_RC_TAG otherwise), hierarchy a TPMI_RH_HIERARCHY+.
+struct AuthTicketTagTraits {
+  using type = TPM_ST;
+  static constexpr TPM_RC rc = TPM_RC_TAG;
+  static constexpr bool valid(type v) { return v == TPM_ST_AUTH_SIGNED || v == TPM_ST_AUTH_SECRET; }
+};
+struct TPMT_TK_AUTH {
+  Tpmi<AuthTicketTagTraits> tag{TPM_ST_AUTH_SECRET};
+  TPMI_RH_HIERARCHY_NULL hierarchy{TPM_RH_NULL};
+  TPM2B_DIGEST digest;
+  UTPM_FIELDS(tag, hierarchy, digest)
+};
+// TPM2B_TIMEOUT: an implementation-defined time of up to 8 octets (ours: the expiry in TPM
+// time, ms since _TPM_Init, big-endian). TPM2B_OPERAND: PolicyCounterTimer's operandB.
+using TPM2B_TIMEOUT = Tpm2b<8>;
+using TPM2B_OPERAND = TPM2B_DIGEST;
+using TPM_EO = uint16_t;
+
 struct TPMS_CLOCK_INFO {
   uint64_t clock = 0;
   uint32_t resetCount = 0;
