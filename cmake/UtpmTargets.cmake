@@ -25,13 +25,19 @@ endif()
 
 # utpm_add_unit_test(NAME SOURCES... LIBS ...): a GoogleTest executable registered with ctest.
 find_package(GTest QUIET)
+# SERIAL: the tests run alone (timing-sensitive tests of the daemon's cancel pump and pty
+# client changes raced under a loaded -j2 run).
 function(utpm_add_unit_test name)
-  cmake_parse_arguments(T "" "" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(T "SERIAL" "" "SOURCES;LIBS" ${ARGN})
   if(NOT UTPM_TESTS OR CMAKE_CROSSCOMPILING)
     return()
   endif()
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_LIBS} utpm_hosted GTest::gtest GTest::gtest_main)
   include(GoogleTest)
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60)
+  if(T_SERIAL)
+    gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES RUN_SERIAL TRUE)
+  else()
+    gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60)
+  endif()
 endfunction()
