@@ -41,3 +41,26 @@ function(utpm_add_unit_test name)
     gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60)
   endif()
 endfunction()
+
+# Sets <out> to TRUE if clang++ can build libFuzzer targets (sets UTPM_CLANGXX too); prints why
+# not, naming <what>, otherwise. The fuzz targets are built with clang in their own compile:
+# libFuzzer's runtime cannot be mixed with the GCC build.
+function(utpm_libfuzzer_available out what)
+  find_program(UTPM_CLANGXX NAMES clang++ clang++-14)
+  if(NOT UTPM_CLANGXX)
+    message(STATUS "clang++ not found: ${what} skipped")
+    set(${out} FALSE PARENT_SCOPE)
+    return()
+  endif()
+  set(_probe ${CMAKE_CURRENT_BINARY_DIR}/probe.cc)
+  file(WRITE ${_probe}
+    "#include <cstdint>\n#include <cstddef>\nextern \"C\" int LLVMFuzzerTestOneInput(const uint8_t*, size_t) { return 0; }\n")
+  execute_process(COMMAND ${UTPM_CLANGXX} -fsanitize=fuzzer ${_probe} -o ${CMAKE_CURRENT_BINARY_DIR}/probe
+                  RESULT_VARIABLE _fuzz_ok OUTPUT_QUIET ERROR_QUIET)
+  if(NOT _fuzz_ok EQUAL 0)
+    message(STATUS "clang++ cannot link libFuzzer (libclang-rt-14-dev missing?): ${what} skipped")
+    set(${out} FALSE PARENT_SCOPE)
+    return()
+  endif()
+  set(${out} TRUE PARENT_SCOPE)
+endfunction()

@@ -30,6 +30,12 @@ size_t cp_hash(Command& c, TPM_ALG_ID alg, std::span<const uint8_t> parameters, 
   return crypto::hash_finish(h, {out, profile::kMaxDigestSize});
 }
 
+// A password (TPM_RS_PW or PolicyPassword): the HMAC field is the authValue, compared in
+// constant time without trailing zeros on either side.
+bool password_matches(const SessionIn& s, std::span<const uint8_t> auth_value) {
+  return crypto::ct_equal(auth_trimmed(&s.hmac), auth_value);  // ct_equal also compares lengths
+}
+
 // rpHash = H(responseCode || commandCode || parameters); only successful responses carry one.
 size_t rp_hash(Command& c, TPM_ALG_ID alg, std::span<const uint8_t> parameters, uint8_t* out) {
   crypto::HashState h;
@@ -224,9 +230,7 @@ TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
   };
 
   if (s.handle == TPM_RS_PW) {
-    std::span<const uint8_t> given = auth_trimmed(&s.hmac);
-    bool ok = given.size() == auth_value.size() && crypto::ct_equal(given, auth_value);
-    return result(ok);
+    return result(password_matches(s, auth_value));
   }
 
   SessionSlot& slot = *session_at(st, s.handle);
@@ -242,9 +246,7 @@ TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
       // then empty (as ESAPI expects).
       s.policy_password = true;
       s.include_auth_value = false;
-      std::span<const uint8_t> given = auth_trimmed(&s.hmac);
-      bool ok = given.size() == auth_value.size() && crypto::ct_equal(given, auth_value);
-      return ok ? TPM_RC_SUCCESS : policy_auth_failed(c, e.handle, e.da_protected, n);
+      return password_matches(s, auth_value) ? TPM_RC_SUCCESS : policy_auth_failed(c, e.handle, e.da_protected, n);
     }
     // PolicyAuthValue: the authValue joins the HMAC key, unless the session is bound to the
     // entity (then it is already in the session key).
@@ -278,10 +280,14 @@ namespace {
 // HierarchyChangeAuth the new one, as the reference TPM and ESAPI have it), or, if the command
 // flushed the entity (SequenceComplete, EventSequenceComplete), the value it was authorized
 // with: the caller proved knowledge of it and expects it in the response HMAC.
-std::span<const uint8_t> session_auth_value(const Command& c, const SessionIn& s) {
-  if (s.authorized_index < 0 || !s.include_auth_value) return {};
+std::span<const uint8_t> authorized_auth_value(const Command& c, const SessionIn& s) {
+  if (s.authorized_index < 0) return {};
   const Entity& e = c.entities[s.authorized_index];
   return e.gone() ? auth_trimmed(&s.auth_at_authorization) : auth_trimmed(e.auth);
+}
+// ... in a response HMAC only when the session's HMAC carried it (not bound, or PolicyAuthValue).
+std::span<const uint8_t> session_auth_value(const Command& c, const SessionIn& s) {
+  return s.include_auth_value ? authorized_auth_value(c, s) : std::span<const uint8_t>{};
 }
 
 // The authValue in a parameter-encryption key: that of the entity the session authorized, also
@@ -290,11 +296,9 @@ std::span<const uint8_t> session_auth_value(const Command& c, const SessionIn& s
 // reference TPM and ESAPI agree (tests/e2e/nv_test.py, a session bound to an NV index). Policy
 // sessions: as their HMAC.
 std::span<const uint8_t> encryption_auth_value(const Command& c, const SessionIn& s) {
-  if (s.authorized_index < 0) return {};
   const SessionSlot* slot = session_at(c.st, s.handle);
   if (!slot || slot->type != TPM_SE_HMAC) return session_auth_value(c, s);
-  const Entity& e = c.entities[s.authorized_index];
-  return e.gone() ? auth_trimmed(&s.auth_at_authorization) : auth_trimmed(e.auth);
+  return authorized_auth_value(c, s);
 }
 
 // Encrypts or decrypts, in place, the data of the TPM2B at the start of `area` with the
