@@ -74,16 +74,6 @@ TPM_RC TPM2_CreatePrimary(Command& c) {
 namespace utpm::tpm {
 namespace {
 
-TPMT_HA* hierarchy_policy(State& st, TPM_HANDLE h) {
-  switch (h) {
-    case TPM_RH_OWNER: return &st.pers.owner_policy;
-    case TPM_RH_ENDORSEMENT: return &st.pers.endorsement_policy;
-    case TPM_RH_LOCKOUT: return &st.pers.lockout_policy;
-    case TPM_RH_PLATFORM: return &st.platform_policy;
-  }
-  return nullptr;
-}
-
 // Removes the persistent objects of a hierarchy (staged with the command's NV changes).
 void evict_hierarchy(Tpm& tpm, TPM_HANDLE hierarchy) {
   PersistentData& p = tpm.state().pers;

@@ -8,16 +8,6 @@
 namespace utpm::tpm {
 namespace {
 
-const TPMT_HA* hierarchy_policy(const State& st, TPM_HANDLE h) {
-  switch (h) {
-    case TPM_RH_OWNER: return &st.pers.owner_policy;
-    case TPM_RH_ENDORSEMENT: return &st.pers.endorsement_policy;
-    case TPM_RH_LOCKOUT: return &st.pers.lockout_policy;
-    case TPM_RH_PLATFORM: return &st.platform_policy;
-    default: return nullptr;
-  }
-}
-
 const TPM2B_AUTH* permanent_auth(const State& st, TPM_HANDLE h) {
   switch (h) {
     case TPM_RH_OWNER: return &st.pers.owner_auth;

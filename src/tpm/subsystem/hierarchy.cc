@@ -11,6 +11,19 @@ std::span<const uint8_t> auth_trimmed(const TPM2B_AUTH* a) {
   return {a->buffer, n};
 }
 
+const TPMT_HA* hierarchy_policy(const State& st, TPM_HANDLE h) {
+  switch (h) {
+    case TPM_RH_OWNER: return &st.pers.owner_policy;
+    case TPM_RH_ENDORSEMENT: return &st.pers.endorsement_policy;
+    case TPM_RH_LOCKOUT: return &st.pers.lockout_policy;
+    case TPM_RH_PLATFORM: return &st.platform_policy;
+    default: return nullptr;
+  }
+}
+TPMT_HA* hierarchy_policy(State& st, TPM_HANDLE h) {
+  return const_cast<TPMT_HA*>(hierarchy_policy(static_cast<const State&>(st), h));
+}
+
 std::span<const uint8_t> hierarchy_proof(const State& st, TPM_HANDLE hierarchy) {
   switch (hierarchy) {
     case TPM_RH_OWNER: return st.pers.sh_proof;

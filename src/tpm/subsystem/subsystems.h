@@ -154,6 +154,10 @@ void persist_drop_saved_state(Tpm& tpm);
 // An authValue as the TPM uses it: without trailing zero octets (Part 1 §19.6.5); empty for
 // nullptr.
 std::span<const uint8_t> auth_trimmed(const TPM2B_AUTH* a);
+// The policy of a permanent entity (SetPrimaryPolicy: owner, endorsement, lockout, platform);
+// hashAlg TPM_ALG_NULL when none is set, nullptr for any other handle.
+const TPMT_HA* hierarchy_policy(const State& st, TPM_HANDLE h);
+TPMT_HA* hierarchy_policy(State& st, TPM_HANDLE h);
 // The proof value of a hierarchy (for tickets and contexts); the null proof for TPM_RH_NULL.
 std::span<const uint8_t> hierarchy_proof(const State& st, TPM_HANDLE hierarchy);
 bool hierarchy_enabled(const State& st, TPM_HANDLE hierarchy);
