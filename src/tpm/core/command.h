@@ -46,6 +46,7 @@ enum class HandleKind : uint8_t {
   nv_index,       // TPMI_RH_NV_INDEX: a defined NV index (loaded for the command)
   nv_auth,        // TPMI_RH_NV_AUTH: owner, platform or a defined NV index
   policy_session, // TPMI_SH_POLICY: a loaded policy or trial session
+  endorsement,    // TPMI_RH_ENDORSEMENT (the privacy administrator of GetTime and the audit digests)
 };
 
 // Authorization role required of the handle's session (Part 1 §19.2).

@@ -69,6 +69,9 @@ TPM_RC check_handle(Tpm& tpm, HandleKind kind, TPM_HANDLE h, unsigned n) {
       if (h == TPM_RH_LOCKOUT) return TPM_RC_SUCCESS;
       if (h != TPM_RH_PLATFORM) return rc_handle(TPM_RC_VALUE, n);
       return hierarchy_enabled(st, h) ? TPM_RC_SUCCESS : rc_handle(TPM_RC_HIERARCHY, n);
+    case HandleKind::endorsement:
+      if (h != TPM_RH_ENDORSEMENT) return rc_handle(TPM_RC_VALUE, n);
+      return hierarchy_enabled(st, h) ? TPM_RC_SUCCESS : rc_handle(TPM_RC_HIERARCHY, n);
     case HandleKind::lockout:
       return h == TPM_RH_LOCKOUT ? TPM_RC_SUCCESS : rc_handle(TPM_RC_VALUE, n);
     case HandleKind::platform:

@@ -1,0 +1,260 @@
+// Part 3 chapter 18: Attestation commands (Quote, Certify, CertifyCreation, GetTime, NV_Certify).
+//
+// Every command writes a TPM2B_ATTEST straight into the response buffer (attest_begin: size,
+// TPMS_ATTEST header; the handler: its TPMU_ATTEST arm; attest_finish: the size, then the
+// signature over those bytes), so that no TPMS_ATTEST (over 1 KB with NV contents) sits on the
+// stack. docs/engine.md "Attestation and audit" lists the readings taken.
+#include <cstring>
+
+#include "crypto/crypto.h"
+#include "crypto/kdf.h"
+#include "tpm/commands/commands.h"
+#include "tpm/commands/keys_common.h"
+#include "tpm/subsystem/nv.h"
+#include "tpm/subsystem/subsystems.h"
+#include "tpm/tpm.h"
+#include "tpm/types/attest.h"
+
+namespace utpm::tpm {
+
+uint64_t attest_firmware_version() {
+  return uint64_t{profile::kFirmwareVersion1} << 32 | profile::kFirmwareVersion2;
+}
+
+void attest_obfuscate(const State& st, const ObjectSlot* key, TPMS_CLOCK_INFO& clock, uint64_t& firmware) {
+  // Part 3 §18.1: keys of the endorsement and platform hierarchies see the true values; for any
+  // other signer (owner or null hierarchy, or no key) they are offset by a value that is fixed
+  // per signing key and unknown without shProof:
+  //   obfuscation = KDFa(signer.nameAlg, shProof, "OBFUSCATE", signer.QN, -, 128)
+  //   firmwareVersion += octets 0-7, resetCount += octets 8-11, restartCount += octets 12-15
+  //   (big-endian, modular). Without a key: SHA-256 and the empty QN.
+  if (key && (key->hierarchy == TPM_RH_ENDORSEMENT || key->hierarchy == TPM_RH_PLATFORM)) return;
+  static constexpr uint8_t kObfuscate[] = {'O', 'B', 'F', 'U', 'S', 'C', 'A', 'T', 'E'};
+  const TPM_ALG_ID alg = key ? TPM_ALG_ID(key->pub.nameAlg) : TPM_ALG_SHA256;
+  const std::span<const uint8_t> qn = key ? key->qualified_name.view() : std::span<const uint8_t>{};
+  uint8_t o[16];
+  crypto::kdfa(to_crypto(alg), {st.pers.sh_proof, sizeof st.pers.sh_proof}, kObfuscate, qn, {}, 128, o);
+  Reader r(o);
+  uint64_t fw = 0;
+  uint32_t reset = 0, restart = 0;
+  r.u64(fw);
+  r.u32(reset);
+  r.u32(restart);
+  firmware += fw;
+  clock.resetCount += reset;
+  clock.restartCount += restart;
+  crypto::zeroize(o);
+}
+
+namespace {
+
+// The signing key of an attestation command (handle i, nullptr for TPM_RH_NULL) and the scheme
+// it signs with (CryptSelectSignScheme; TPM_ALG_NULL without a key). TPM_RC_KEY on the handle
+// for a key that cannot sign, TPM_RC_SCHEME on parameter scheme_param.
+TPM_RC attest_key(Command& c, unsigned i, const TPMT_SIG_SCHEME& in_scheme, unsigned scheme_param,
+                  ObjectSlot*& key, TPMT_SIG_SCHEME& scheme) {
+  key = nullptr;
+  scheme = TPMT_SIG_SCHEME{};
+  scheme.scheme.value = TPM_ALG_NULL;
+  if (c.handles[i] == TPM_RH_NULL) return TPM_RC_SUCCESS;
+  key = loaded_private_key(c, i);
+  if (!key || !key->pub.objectAttributes.has(TPMA_OBJECT_sign)) return rc_handle(TPM_RC_KEY, i + 1);
+  if (!select_sign_scheme(*key, in_scheme, scheme)) return rc_param(TPM_RC_SCHEME, scheme_param);
+  return TPM_RC_SUCCESS;
+}
+
+// Writes the TPM2B_ATTEST size (patched by attest_finish) and the TPMS_ATTEST header; returns
+// where the size is.
+size_t attest_begin(Command& c, TPM_ST type, const ObjectSlot* key, const TPM2B_DATA& extra_data) {
+  const size_t at = c.out.reserve(2);
+  TPMS_CLOCK_INFO clock = clock_info(c.tpm);
+  uint64_t firmware = attest_firmware_version();
+  attest_obfuscate(c.st, key, clock, firmware);
+  c.put(TPM_GENERATED_VALUE);
+  c.put(type);
+  if (key) {
+    c.put(key->qualified_name);
+  } else {
+    c.put(uint16_t{0});  // no signer: the empty qualifiedSigner
+  }
+  c.put(extra_data);
+  c.put(clock);
+  c.put(firmware);
+  return at;
+}
+
+// Patches the size of the TPM2B_ATTEST begun at `at` and writes its TPMT_SIGNATURE: the scheme's
+// signature over H_scheme(TPMS_ATTEST), or TPM_ALG_NULL without a key.
+TPM_RC attest_finish(Command& c, size_t at, const ObjectSlot* key, const TPMT_SIG_SCHEME& scheme) {
+  if (c.out.overflow()) return TPM_RC_FAILURE;
+  const std::span<const uint8_t> attest = c.out.written().subspan(at + 2);
+  c.out.patch16(at, static_cast<uint16_t>(attest.size()));
+  TPMT_SIGNATURE sig;
+  sig.sigAlg.value = TPM_ALG_NULL;
+  if (key) {
+    uint8_t digest[profile::kMaxDigestSize];
+    const size_t n = crypto::hash(to_crypto(scheme.details.hashAlg), attest, digest);
+    if (TPM_RC rc = sign_digest(c, *key, scheme, {digest, n}, sig)) return rc;
+  }
+  c.put(sig);
+  return TPM_RC_SUCCESS;
+}
+
+// H_alg of the selected PCRs, selections in order, each in ascending PCR order (Part 1 §17.6.1
+// "PCR composite"); empty for TPM_ALG_NULL.
+void pcr_composite(const State& st, const TPML_PCR_SELECTION& sel, TPM_ALG_ID alg, TPM2B_DIGEST& out) {
+  out.size = 0;
+  if (alg == TPM_ALG_NULL) return;
+  crypto::HashState h;
+  crypto::hash_start(h, to_crypto(alg));
+  for (uint32_t s = 0; s < sel.count; ++s) {
+    const int bank = pcr_bank(st, sel.items[s].hash);
+    if (bank < 0) continue;
+    for (uint32_t p = 0; p < profile::kNumPcrs; ++p)
+      if (sel.items[s].selected(p)) crypto::hash_update(h, pcr_value(st, bank, p));
+  }
+  out.size = static_cast<uint16_t>(crypto::hash_finish(h, out.buffer));
+}
+
+}  // namespace
+
+TPM_RC TPM2_Quote(Command& c) {
+  TPM2B_DATA qualifying_data;
+  TPMT_SIG_SCHEME in_scheme;
+  TPML_PCR_SELECTION pcr_select;
+  if (TPM_RC rc = c.parse(qualifying_data, in_scheme, pcr_select)) return rc;
+  ObjectSlot* key;
+  TPMT_SIG_SCHEME scheme;
+  if (TPM_RC rc = attest_key(c, 0, in_scheme, 2, key, scheme)) return rc;
+  // Selections of a bank that is not allocated select nothing: they are left out (Part 3 §18.4).
+  TPML_PCR_SELECTION quoted;
+  for (uint32_t s = 0; s < pcr_select.count; ++s)
+    if (pcr_bank(c.st, pcr_select.items[s].hash) >= 0) quoted.items[quoted.count++] = pcr_select.items[s];
+  TPM2B_DIGEST pcr_digest;
+  pcr_composite(c.st, quoted, scheme.details.hashAlg, pcr_digest);
+  const size_t at = attest_begin(c, TPM_ST_ATTEST_QUOTE, key, qualifying_data);
+  c.put(quoted);
+  c.put(pcr_digest);
+  return attest_finish(c, at, key, scheme);
+}
+
+TPM_RC TPM2_Certify(Command& c) {
+  TPM2B_DATA qualifying_data;
+  TPMT_SIG_SCHEME in_scheme;
+  if (TPM_RC rc = c.parse(qualifying_data, in_scheme)) return rc;
+  ObjectSlot* key;
+  TPMT_SIG_SCHEME scheme;
+  if (TPM_RC rc = attest_key(c, 1, in_scheme, 2, key, scheme)) return rc;
+  const ObjectSlot& object = *c.entities[0].object;
+  const size_t at = attest_begin(c, TPM_ST_ATTEST_CERTIFY, key, qualifying_data);
+  c.put(c.entities[0].name);
+  c.put(object.qualified_name);
+  return attest_finish(c, at, key, scheme);
+}
+
+TPM_RC TPM2_CertifyCreation(Command& c) {
+  TPM2B_DATA qualifying_data;
+  TPM2B_DIGEST creation_hash;
+  TPMT_SIG_SCHEME in_scheme;
+  TPMT_TK_CREATION ticket;
+  if (TPM_RC rc = c.parse(qualifying_data, creation_hash, in_scheme, ticket)) return rc;
+  // TPMT_TK_CREATION: tag TPM_ST_CREATION, hierarchy a TPMI_RH_HIERARCHY+.
+  if (ticket.tag != TPM_ST_CREATION) return rc_param(TPM_RC_TAG, 4);
+  if (!HierarchyTraits::valid(ticket.hierarchy) && ticket.hierarchy != TPM_RH_NULL) return rc_param(TPM_RC_VALUE, 4);
+  ObjectSlot* key;
+  TPMT_SIG_SCHEME scheme;
+  if (TPM_RC rc = attest_key(c, 0, in_scheme, 3, key, scheme)) return rc;
+  // The ticket must be the one CreatePrimary/Create/CreateLoaded gave for this object and hash:
+  // HMAC_nameAlg(proof(hierarchy), TPM_ST_CREATION || Name || creationHash) (creation.cc).
+  const ObjectSlot* object = c.entities[1].object;
+  if (object->kind != SlotKind::object) return rc_param(TPM_RC_TICKET, 4);
+  const TPM_ALG_ID alg = object->pub.nameAlg;
+  uint8_t expect[profile::kMaxDigestSize];
+  crypto::HmacState hm;
+  crypto::hmac_start(hm, to_crypto(alg), hierarchy_proof(c.st, ticket.hierarchy));
+  const uint8_t tag[2] = {uint8_t(TPM_ST_CREATION >> 8), uint8_t(TPM_ST_CREATION)};
+  crypto::hmac_update(hm, tag);
+  crypto::hmac_update(hm, object->name.view());
+  crypto::hmac_update(hm, creation_hash.view());
+  const size_t n = crypto::hmac_finish(hm, expect);
+  crypto::zeroize(hm);
+  if (n != ticket.digest.size || !crypto::ct_equal({expect, n}, ticket.digest.view()))
+    return rc_param(TPM_RC_TICKET, 4);
+  const size_t at = attest_begin(c, TPM_ST_ATTEST_CREATION, key, qualifying_data);
+  c.put(object->name);
+  c.put(creation_hash);
+  return attest_finish(c, at, key, scheme);
+}
+
+TPM_RC TPM2_GetTime(Command& c) {
+  TPM2B_DATA qualifying_data;
+  TPMT_SIG_SCHEME in_scheme;
+  if (TPM_RC rc = c.parse(qualifying_data, in_scheme)) return rc;
+  ObjectSlot* key;
+  TPMT_SIG_SCHEME scheme;
+  if (TPM_RC rc = attest_key(c, 1, in_scheme, 2, key, scheme)) return rc;
+  // The privacy administrator (endorsement) authorized it: TPMS_TIME_ATTEST_INFO carries the
+  // true clock and firmware version; only the header's copy follows the signer's obfuscation.
+  TPMS_TIME_ATTEST_INFO info;
+  info.time.time = time_now(c.tpm);
+  info.time.clockInfo = clock_info(c.tpm);
+  info.firmwareVersion = attest_firmware_version();
+  const size_t at = attest_begin(c, TPM_ST_ATTEST_TIME, key, qualifying_data);
+  c.put(info);
+  return attest_finish(c, at, key, scheme);
+}
+
+TPM_RC TPM2_NV_Certify(Command& c) {
+  TPM2B_DATA qualifying_data;
+  TPMT_SIG_SCHEME in_scheme;
+  uint16_t size = 0, offset = 0;
+  if (TPM_RC rc = c.parse(qualifying_data, in_scheme, size, offset)) return rc;
+  const NvSlot& s = *c.entities[2].nv;
+  // NvReadAccessChecks (as NV_Read, with authHandle the second handle): not read locked, an
+  // authorization its attributes allow, written.
+  const TPMA_NV a = s.pub.attributes;
+  if (a.has(TPMA_NV::READLOCKED)) return TPM_RC_NV_LOCKED;
+  const TPM_HANDLE auth = c.handles[1];
+  if ((auth == TPM_RH_OWNER && !a.has(TPMA_NV::OWNERREAD)) || (auth == TPM_RH_PLATFORM && !a.has(TPMA_NV::PPREAD)) ||
+      (auth != TPM_RH_OWNER && auth != TPM_RH_PLATFORM && auth != s.handle))
+    return TPM_RC_NV_AUTHORIZATION;
+  if (!a.has(TPMA_NV::WRITTEN)) return TPM_RC_NV_UNINITIALIZED;
+  ObjectSlot* key;
+  TPMT_SIG_SCHEME scheme;
+  if (TPM_RC rc = attest_key(c, 0, in_scheme, 2, key, scheme)) return rc;
+  const TPM2B_NAME& index_name = c.entities[2].name;
+  if (size == 0 && offset == 0) {
+    // TPM_ST_ATTEST_NV_DIGEST: the digest of the whole index under the scheme's hash (empty
+    // without a key), read in small pieces.
+    TPM2B_DIGEST nv_digest;
+    if (key) {
+      crypto::HashState h;
+      crypto::hash_start(h, to_crypto(scheme.details.hashAlg));
+      uint8_t chunk[64];
+      for (uint16_t o = 0; o < s.pub.dataSize; o = static_cast<uint16_t>(o + sizeof chunk)) {
+        const size_t n = std::min<size_t>(sizeof chunk, s.pub.dataSize - o);
+        if (TPM_RC rc = nv_read_data(c.tpm, s, o, {chunk, n})) return rc;
+        crypto::hash_update(h, {chunk, n});
+      }
+      nv_digest.size = static_cast<uint16_t>(crypto::hash_finish(h, nv_digest.buffer));
+    }
+    const size_t at = attest_begin(c, TPM_ST_ATTEST_NV_DIGEST, key, qualifying_data);
+    c.put(index_name);
+    c.put(nv_digest);
+    return attest_finish(c, at, key, scheme);
+  }
+  if (size > profile::kMaxNvBuffer) return rc_param(TPM_RC_VALUE, 3);
+  if (offset > s.pub.dataSize) return rc_param(TPM_RC_VALUE, 4);
+  if (size > s.pub.dataSize - offset) return TPM_RC_NV_RANGE;
+  const size_t at = attest_begin(c, TPM_ST_ATTEST_NV, key, qualifying_data);
+  c.put(index_name);
+  c.put(offset);
+  c.put(size);
+  // nvContents go straight into the response (no TPM2B_MAX_NV_BUFFER on the stack).
+  const size_t data_at = c.out.reserve(size);
+  if (c.out.overflow()) return TPM_RC_FAILURE;
+  if (TPM_RC rc = nv_read_data(c.tpm, s, offset, {c.out.data() + data_at, size})) return rc;
+  return attest_finish(c, at, key, scheme);
+}
+
+}  // namespace utpm::tpm
