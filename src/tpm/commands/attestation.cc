@@ -27,11 +27,14 @@ void attest_obfuscate(const State& st, const ObjectSlot* key, TPMS_CLOCK_INFO& c
   // per signing key and unknown without shProof:
   //   obfuscation = KDFa(signer.nameAlg, shProof, "OBFUSCATE", signer.QN, -, 128)
   //   firmwareVersion += octets 0-7, resetCount += octets 8-11, restartCount += octets 12-15
-  //   (big-endian, modular). Without a key: SHA-256 and the empty QN.
+  //   (big-endian, modular). Without a key (TPM_RH_NULL): SHA-256, and the QN is TPM_RH_NULL's
+  //   Name (its handle), the qualifiedSigner swtpm reports too.
   if (key && (key->hierarchy == TPM_RH_ENDORSEMENT || key->hierarchy == TPM_RH_PLATFORM)) return;
   static constexpr uint8_t kObfuscate[] = {'O', 'B', 'F', 'U', 'S', 'C', 'A', 'T', 'E'};
   const TPM_ALG_ID alg = key ? TPM_ALG_ID(key->pub.nameAlg) : TPM_ALG_SHA256;
-  const std::span<const uint8_t> qn = key ? key->qualified_name.view() : std::span<const uint8_t>{};
+  uint8_t null_name[4];
+  handle_name(TPM_RH_NULL, null_name);
+  const std::span<const uint8_t> qn = key ? key->qualified_name.view() : std::span<const uint8_t>{null_name};
   uint8_t o[16];
   crypto::kdfa(to_crypto(alg), {st.pers.sh_proof, sizeof st.pers.sh_proof}, kObfuscate, qn, {}, 128, o);
   Reader r(o);
@@ -75,7 +78,10 @@ size_t attest_begin(Command& c, TPM_ST type, const ObjectSlot* key, const TPM2B_
   if (key) {
     c.put(key->qualified_name);
   } else {
-    c.put(uint16_t{0});  // no signer: the empty qualifiedSigner
+    uint8_t null_name[4];  // no signer: TPM_RH_NULL's Name (swtpm: the same)
+    handle_name(TPM_RH_NULL, null_name);
+    c.put(uint16_t{sizeof null_name});
+    c.out.bytes(null_name, sizeof null_name);
   }
   c.put(extra_data);
   c.put(clock);
@@ -126,6 +132,9 @@ TPM_RC TPM2_Quote(Command& c) {
   ObjectSlot* key;
   TPMT_SIG_SCHEME scheme;
   if (TPM_RC rc = attest_key(c, 0, in_scheme, 2, key, scheme)) return rc;
+  // The PCR digest needs the signing scheme's hash: without a key there is none (swtpm: the same
+  // answer for every inScheme).
+  if (!key) return rc_param(TPM_RC_SCHEME, 2);
   // Selections of a bank that is not allocated select nothing: they are left out (Part 3 §18.4).
   TPML_PCR_SELECTION quoted;
   for (uint32_t s = 0; s < pcr_select.count; ++s)

@@ -1,0 +1,569 @@
+#!/usr/bin/python3
+"""End to end: attestation and credential activation with Debian's tpm2-tools (5.4) over mssim.
+
+Nothing the TPM says is trusted: every TPMS_ATTEST is decoded here and its signature verified
+with python3-cryptography against the key's public PEM; PCR digests are recomputed from
+tpm2_pcrread; names are recomputed from public areas; MakeCredential's blob is opened here with
+the private key the test generated (OAEP / ECDH + KDFe, KDFa, AES-CFB, HMAC in Python).
+With UTPM_E2E_MSSIM_SHIM=/work/shared/bench/mssim-swtpm-shim the same tests run against swtpm.
+
+Run: UTPMD=build/host-debug/src/host/utpmd python3 tests/e2e/attest_test.py [-k pattern]
+"""
+import hashlib
+import hmac
+import os
+import re
+import struct
+import subprocess
+import tempfile
+import unittest
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from tpm_raw import RH_ENDORSEMENT, RH_NULL, RH_OWNER, Auth, Tpm, kdfa, tpm2b, u16, u32
+from utpmd_harness import SU_CLEAR, MssimClient, MssimShim, Utpmd, rc_of, run_tool, startup
+
+SHA1, SHA256, SHA384 = 0x0004, 0x000B, 0x000C
+HASHES = {SHA1: hashlib.sha1, SHA256: hashlib.sha256, SHA384: hashlib.sha384}
+CRYPTO_HASH = {SHA1: hashes.SHA1, SHA256: hashes.SHA256, SHA384: hashes.SHA384}
+BANK = {"sha1": SHA1, "sha256": SHA256, "sha384": SHA384}
+RSASSA, RSAPSS, ECDSA, NULL = 0x0014, 0x0016, 0x0018, 0x0010
+GENERATED = 0xFF544347
+ST_NV, ST_CERTIFY, ST_QUOTE, ST_TIME, ST_CREATION, ST_NV_DIGEST = 0x8014, 0x8017, 0x8018, 0x8019, 0x801A, 0x801C
+CC_QUOTE, CC_MAKE_CREDENTIAL, CC_NV_CERTIFY, CC_READ_CLOCK = 0x158, 0x168, 0x184, 0x181
+
+RC_SCHEME_P2 = 0x2D2
+RC_TICKET_P3 = 0x3E0
+RC_INTEGRITY_P1 = 0x1DF
+RC_VALUE_H1 = 0x184
+
+
+class R:
+    """Big-endian reader."""
+
+    def __init__(self, b):
+        self.b, self.p = b, 0
+
+    def take(self, n):
+        assert self.p + n <= len(self.b), "truncated"
+        v = self.b[self.p:self.p + n]
+        self.p += n
+        return v
+
+    def u8(self):
+        return self.take(1)[0]
+
+    def u16(self):
+        return struct.unpack(">H", self.take(2))[0]
+
+    def u32(self):
+        return struct.unpack(">I", self.take(4))[0]
+
+    def u64(self):
+        return struct.unpack(">Q", self.take(8))[0]
+
+    def tpm2b(self):
+        return self.take(self.u16())
+
+    def done(self):
+        return self.p == len(self.b)
+
+
+def parse_pcr_selection(r):
+    sel = []
+    for _ in range(r.u32()):
+        alg = r.u16()
+        bits = r.take(r.u8())
+        sel.append((alg, [i for i in range(8 * len(bits)) if bits[i // 8] >> (i % 8) & 1]))
+    return sel
+
+
+def parse_attest(b):
+    """TPMS_ATTEST (TPM 2.0 Part 2 §10.12.12), decoded field by field; asserts no byte is left."""
+    r = R(b)
+    a = dict(magic=r.u32(), type=r.u16(), signer=r.tpm2b(), extra=r.tpm2b(), clock=r.u64(), reset=r.u32(),
+             restart=r.u32(), safe=r.u8(), firmware=r.u64())
+    t = a["type"]
+    if t == ST_QUOTE:
+        a["pcr_select"] = parse_pcr_selection(r)
+        a["pcr_digest"] = r.tpm2b()
+    elif t == ST_CERTIFY:
+        a["name"], a["qualified_name"] = r.tpm2b(), r.tpm2b()
+    elif t == ST_CREATION:
+        a["name"], a["creation_hash"] = r.tpm2b(), r.tpm2b()
+    elif t == ST_TIME:
+        a["time"], a["t_clock"], a["t_reset"], a["t_restart"], a["t_safe"] = r.u64(), r.u64(), r.u32(), r.u32(), r.u8()
+        a["t_firmware"] = r.u64()
+    elif t == ST_NV:
+        a["name"], a["offset"], a["contents"] = r.tpm2b(), r.u16(), r.tpm2b()
+    elif t == ST_NV_DIGEST:
+        a["name"], a["nv_digest"] = r.tpm2b(), r.tpm2b()
+    else:
+        raise AssertionError(f"unknown attestation type {t:#x}")
+    assert r.done(), "bytes after TPMS_ATTEST"
+    assert a["magic"] == GENERATED
+    return a
+
+
+def parse_signature(b):
+    """TPMT_SIGNATURE -> (sigAlg, hash, signature as cryptography wants it)."""
+    r = R(b)
+    alg = r.u16()
+    if alg == NULL:
+        return alg, None, None
+    h = r.u16()
+    if alg in (RSASSA, RSAPSS):
+        sig = r.tpm2b()
+    elif alg == ECDSA:
+        sig = encode_dss_signature(int.from_bytes(r.tpm2b(), "big"), int.from_bytes(r.tpm2b(), "big"))
+    else:
+        raise AssertionError(f"signature algorithm {alg:#x}")
+    assert r.done()
+    return alg, h, sig
+
+
+def verify(pem, attest, signature):
+    """Verifies a TPMT_SIGNATURE over the attestation bytes with the public key (raises if bad)."""
+    key = serialization.load_pem_public_key(pem)
+    alg, h, sig = parse_signature(signature)
+    if alg == RSASSA:
+        key.verify(sig, attest, padding.PKCS1v15(), CRYPTO_HASH[h]())
+    elif alg == RSAPSS:
+        key.verify(sig, attest, padding.PSS(padding.MGF1(CRYPTO_HASH[h]()), padding.PSS.AUTO), CRYPTO_HASH[h]())
+    elif alg == ECDSA:
+        key.verify(sig, attest, ec.ECDSA(CRYPTO_HASH[h]()))
+    else:
+        raise AssertionError("unsigned")
+    return alg, h
+
+
+def kdfe(alg, z, label, u, v, bits):
+    """KDFe (TPM 2.0 Part 1 §11.4.10.3): H(counter || Z || label || 0 || PartyU || PartyV) blocks."""
+    out, i = b"", 1
+    while len(out) * 8 < bits:
+        out += HASHES[alg](u32(i) + z + label + b"\0" + u + v).digest()
+        i += 1
+    return out[:bits // 8]
+
+
+def offline(*args):
+    """A tpm2-tools command that takes no TCTI (tpm2_checkquote)."""
+    p = subprocess.run(list(args), capture_output=True, timeout=30)
+    assert p.returncode == 0, f"{args}: {p.stderr.decode(errors='replace')}"
+    return p
+
+
+class Attest(unittest.TestCase):
+    def setUp(self):
+        self.shim = os.environ.get("UTPM_E2E_MSSIM_SHIM")
+        self.server = None
+        self.start_server()
+        self.tmp = tempfile.TemporaryDirectory(prefix="utpm-e2e-attest-")
+        self.addCleanup(self.tmp.cleanup)
+
+    def start_server(self):
+        self.server = MssimShim(self.shim).start() if self.shim else Utpmd().start()
+        self.addCleanup(self.stop_server, self.server)
+        self.startup()
+
+    def startup(self):
+        c = MssimClient(self.server.port)
+        self.assertEqual(rc_of(c.execute(startup(SU_CLEAR))), 0)
+        c.close()
+
+    def stop_server(self, server):
+        if server.alive():
+            self.assertEqual(server.stop(), 0, "utpmd did not exit cleanly:\n" + "".join(server.log))
+
+    def tool(self, *args, **kw):
+        p = run_tool(list(args), self.server.mssim_tcti, **kw)
+        if args[0] not in ("tpm2_flushcontext",):
+            run_tool(["tpm2_flushcontext", "-t"], self.server.mssim_tcti)  # no resource manager
+        return p
+
+    def fails(self, expected_rc, *args):
+        p = run_tool(list(args), self.server.mssim_tcti, check=False)
+        run_tool(["tpm2_flushcontext", "-t"], self.server.mssim_tcti)
+        self.assertNotEqual(p.returncode, 0, f"{args} succeeded")
+        codes = re.findall(r"ErrorCode \((0x[0-9a-fA-F]+)\)", p.stderr.decode())
+        self.assertTrue(codes, p.stderr.decode())
+        self.assertEqual(int(codes[0], 16), expected_rc, f"{args}: {p.stderr.decode()}")
+
+    def path(self, name):
+        return os.path.join(self.tmp.name, name)
+
+    def read(self, name):
+        with open(self.path(name), "rb") as f:
+            return f.read()
+
+    def write(self, name, data):
+        with open(self.path(name), "wb") as f:
+            f.write(data)
+        return self.path(name)
+
+    def raw(self):
+        c = MssimClient(self.server.port)
+        self.addCleanup(c.close)
+        return Tpm(c)
+
+    # ---- keys ----
+    def ek_ak(self, alg):
+        """createek + createak (AK signing with RSASSA-SHA256 or ECDSA-SHA256); returns the
+        AK's PEM and Name (the Name checked against H(TPMT_PUBLIC) here)."""
+        p = self.path
+        self.tool("tpm2_createek", "-c", p("ek.ctx"), "-G", alg, "-u", p("ek.pub"))
+        scheme = "rsassa" if alg == "rsa" else "ecdsa"
+        self.tool("tpm2_createak", "-C", p("ek.ctx"), "-c", p("ak.ctx"), "-G", alg, "-s", scheme, "-g", "sha256",
+                  "-u", p("ak.pem"), "-f", "pem", "-n", p("ak.name"))
+        self.tool("tpm2_readpublic", "-c", p("ak.ctx"), "-o", p("ak.tpub"))
+        public = self.read("ak.tpub")[2:]  # TPM2B_PUBLIC -> TPMT_PUBLIC
+        name = u16(SHA256) + hashlib.sha256(public).digest()
+        self.assertEqual(self.read("ak.name"), name)
+        return self.read("ak.pem"), name
+
+    def readclock(self):
+        text = self.tool("tpm2_readclock").stdout.decode()
+        return (int(re.search(r"reset_count:\s*(\d+)", text).group(1)),
+                int(re.search(r"restart_count:\s*(\d+)", text).group(1)))
+
+    def firmware_version(self):
+        text = self.tool("tpm2_getcap", "properties-fixed").stdout.decode()
+        v1 = int(re.search(r"TPM2_PT_FIRMWARE_VERSION_1:\s*\n\s*raw:\s*(0x[0-9a-fA-F]+)", text).group(1), 16)
+        v2 = int(re.search(r"TPM2_PT_FIRMWARE_VERSION_2:\s*\n\s*raw:\s*(0x[0-9a-fA-F]+)", text).group(1), 16)
+        return v1 << 32 | v2
+
+    def pcr_values(self, spec):
+        """{(alg, pcr): value} from tpm2_pcrread's text output."""
+        text = self.tool("tpm2_pcrread", spec).stdout.decode()
+        values, bank = {}, None
+        for line in text.splitlines():
+            m = re.match(r"\s*(sha1|sha256|sha384):\s*$", line)
+            if m:
+                bank = BANK[m.group(1)]
+                continue
+            m = re.match(r"\s*(\d+)\s*:\s*0x([0-9A-Fa-f]+)", line)
+            if m:
+                values[(bank, int(m.group(1)))] = bytes.fromhex(m.group(2))
+        return values
+
+    def activate(self, cred, out):
+        p = self.path
+        self.tool("tpm2_startauthsession", "--policy-session", "-S", p("session.ctx"))
+        self.tool("tpm2_policysecret", "-S", p("session.ctx"), "-c", "e")
+        self.tool("tpm2_activatecredential", "-c", p("ak.ctx"), "-C", p("ek.ctx"), "-i", p(cred), "-o", p(out),
+                  "-P", "session:" + p("session.ctx"))
+        self.tool("tpm2_flushcontext", p("session.ctx"))
+        return self.read(out)
+
+    def credential_round_trip(self, alg, name):
+        secret = os.urandom(32)
+        self.write("secret", secret)
+        p = self.path
+        # Offline (tpm2-tools computes the blob itself) and on the TPM (TPM2_MakeCredential).
+        run_tool(["tpm2_makecredential", "-u", p("ek.pub"), "-s", p("secret"), "-n", name.hex(), "-o",
+                  p("cred.off")], "none")
+        self.assertEqual(self.activate("cred.off", "act.off"), secret)
+        run_tool(["tpm2_makecredential", "-u", p("ek.pub"), "-s", p("secret"), "-n", name.hex(), "-o",
+                  p("cred.tpm")], self.server.mssim_tcti)
+        self.assertEqual(self.activate("cred.tpm", "act.tpm"), secret)
+        self.assertNotEqual(self.read("cred.off"), self.read("cred.tpm"), "a fresh seed per credential")
+        # A credential for another object, or a tampered blob, does not activate.
+        run_tool(["tpm2_makecredential", "-u", p("ek.pub"), "-s", p("secret"), "-n",
+                  (u16(SHA256) + bytes(32)).hex(), "-o", p("cred.other")], "none")
+        self.tool("tpm2_startauthsession", "--policy-session", "-S", p("session.ctx"))
+        self.tool("tpm2_policysecret", "-S", p("session.ctx"), "-c", "e")
+        self.fails(RC_INTEGRITY_P1, "tpm2_activatecredential", "-c", p("ak.ctx"), "-C", p("ek.ctx"), "-i",
+                   p("cred.other"), "-o", p("act.other"), "-P", "session:" + p("session.ctx"))
+
+    def quote_and_check(self, pem, alg_name, selection, pcr_spec):
+        p = self.path
+        nonce = os.urandom(16)
+        self.tool("tpm2_quote", "-c", p("ak.ctx"), "-l", pcr_spec, "-q", nonce.hex(), "-m", p("q.msg"), "-s",
+                  p("q.sig"), "-o", p("q.pcrs"), "-g", "sha256")
+        offline("tpm2_checkquote", "-u", p("ak.pem"), "-m", p("q.msg"), "-s", p("q.sig"), "-f", p("q.pcrs"),
+                  "-g", "sha256", "-q", nonce.hex())
+        attest = self.read("q.msg")
+        verify(pem, attest, self.read("q.sig"))
+        a = parse_attest(attest)
+        self.assertEqual(a["type"], ST_QUOTE)
+        self.assertEqual(a["extra"], nonce)
+        self.assertEqual(a["pcr_select"], selection)
+        values = self.pcr_values(pcr_spec)
+        composite = b"".join(values[(bank, i)] for bank, pcrs in selection for i in pcrs)
+        self.assertEqual(a["pcr_digest"], hashlib.sha256(composite).digest())
+        # An AK lives in the endorsement hierarchy: the true counts and firmware version.
+        self.assertEqual((a["reset"], a["restart"]), self.readclock())
+        self.assertEqual(a["firmware"], self.firmware_version())
+        return a
+
+    # ---- tests ----
+    def test_rsa_ek_ak_credential_and_multibank_quote(self):
+        pem, name = self.ek_ak("rsa")
+        self.credential_round_trip("rsa", name)
+        self.tool("tpm2_pcrextend", "16:sha256=" + hashlib.sha256(b"utpm").hexdigest() + ",sha1=" +
+                  hashlib.sha1(b"utpm").hexdigest())
+        a = self.quote_and_check(pem, "rsa", [(SHA1, [0, 1, 16]), (SHA256, [0, 16]), (SHA384, [3])],
+                                 "sha1:0,1,16+sha256:0,16+sha384:3")
+        self.assertEqual(a["signer"][:2], u16(SHA256), "qualifiedSigner is the AK's QN")
+        values = self.pcr_values("sha256:16")
+        self.assertEqual(values[(SHA256, 16)], hashlib.sha256(bytes(32) + hashlib.sha256(b"utpm").digest()).digest())
+
+    def test_ecc_ek_ak_credential_and_quote(self):
+        pem, name = self.ek_ak("ecc")
+        self.credential_round_trip("ecc", name)
+        self.quote_and_check(pem, "ecc", [(SHA256, [0, 1, 2, 7])], "sha256:0,1,2,7")
+
+    def test_certify_and_certifycreation(self):
+        pem, _ = self.ek_ak("ecc")
+        p = self.path
+        self.tool("tpm2_createprimary", "-C", "o", "-c", p("prim.ctx"), "--creation-data", p("cd"), "-t", p("tk"),
+                  "-d", p("ch"))
+        self.tool("tpm2_readpublic", "-c", p("prim.ctx"), "-o", p("prim.tpub"))
+        prim_name = u16(SHA256) + hashlib.sha256(self.read("prim.tpub")[2:]).digest()
+        self.tool("tpm2_certify", "-c", p("prim.ctx"), "-C", p("ak.ctx"), "-g", "sha256", "-o", p("c.att"), "-s",
+                  p("c.sig"))
+        verify(pem, self.read("c.att"), self.read("c.sig"))
+        a = parse_attest(self.read("c.att"))
+        self.assertEqual(a["type"], ST_CERTIFY)
+        self.assertEqual(a["name"], prim_name)
+        # A primary's QN: nameAlg || H(handle of the hierarchy || Name)
+        self.assertEqual(a["qualified_name"], u16(SHA256) + hashlib.sha256(u32(RH_OWNER) + prim_name).digest())
+
+        # CertifyCreation: the creation hash is H_nameAlg(TPMS_CREATION_DATA), recomputed here.
+        creation_data = self.read("cd")
+        size = struct.unpack(">H", creation_data[:2])[0]
+        self.assertEqual(size, len(creation_data) - 2)
+        self.assertEqual(self.read("ch")[-32:], hashlib.sha256(creation_data[2:]).digest())
+        qualifying = os.urandom(8)
+        self.tool("tpm2_certifycreation", "-C", p("ak.ctx"), "-c", p("prim.ctx"), "-d", p("ch"), "-t", p("tk"),
+                  "-g", "sha256", "-o", p("cc.sig"), "--attestation", p("cc.att"), "-q", qualifying.hex())
+        verify(pem, self.read("cc.att"), self.read("cc.sig"))
+        a = parse_attest(self.read("cc.att"))
+        self.assertEqual((a["type"], a["name"], a["extra"]), (ST_CREATION, prim_name, qualifying))
+        self.assertEqual(a["creation_hash"], hashlib.sha256(creation_data[2:]).digest())
+        # A ticket for another hash is refused.
+        self.write("ch.bad", self.read("ch")[:-1] + bytes([self.read("ch")[-1] ^ 1]))
+        self.fails(0x4E0, "tpm2_certifycreation", "-C", p("ak.ctx"), "-c", p("prim.ctx"), "-d", p("ch.bad"), "-t",
+                   p("tk"), "-g", "sha256", "-o", p("cc2.sig"), "--attestation", p("cc2.att"))
+
+    def test_gettime(self):
+        pem, _ = self.ek_ak("rsa")
+        p = self.path
+        self.tool("tpm2_gettime", "-c", p("ak.ctx"), "-q", "c0ffee", "-o", p("t.sig"), "--attestation", p("t.att"))
+        verify(pem, self.read("t.att"), self.read("t.sig"))
+        a = parse_attest(self.read("t.att"))
+        self.assertEqual((a["type"], a["extra"]), (ST_TIME, bytes.fromhex("c0ffee")))
+        self.assertEqual((a["t_reset"], a["t_restart"]), self.readclock())
+        self.assertEqual(a["t_firmware"], self.firmware_version())
+        self.assertEqual(a["t_clock"], a["clock"])
+
+    def test_nvcertify(self):
+        pem, _ = self.ek_ak("rsa")
+        p = self.path
+        index, size = 0x1500010, 32
+        attrs = (1 << 1) | (1 << 2) | (1 << 17) | (1 << 18)  # ownerwrite|authwrite|ownerread|authread
+        self.tool("tpm2_nvdefine", "-C", "o", "-s", str(size), "-a", "ownerread|ownerwrite|authread|authwrite",
+                  hex(index))
+        data = os.urandom(size)
+        self.tool("tpm2_nvwrite", "-C", "o", "-i", self.write("nv", data), hex(index))
+        public = struct.pack(">IHIHH", index, SHA256, attrs | (1 << 29), 0, size)  # WRITTEN now set
+        nv_name = u16(SHA256) + hashlib.sha256(public).digest()
+        self.tool("tpm2_nvcertify", "-C", p("ak.ctx"), "-g", "sha256", "-o", p("n.sig"), "--attestation",
+                  p("n.att"), "--size", "8", "--offset", "4", "-c", "o", "-q", "77", hex(index))
+        verify(pem, self.read("n.att"), self.read("n.sig"))
+        a = parse_attest(self.read("n.att"))
+        self.assertEqual((a["type"], a["name"], a["offset"], a["contents"]), (ST_NV, nv_name, 4, data[4:12]))
+        # size 0 and offset 0: TPM_ST_ATTEST_NV_DIGEST over the whole index (raw command: the
+        # tools always ask for data).
+        ak = self.persist_ak()  # before the raw client: the mssim port serves one client at a time
+        t = self.raw()
+        r = t.call(CC_NV_CERTIFY, handles=(ak, index, index), params=tpm2b(b"x") + u16(NULL) + u16(0) + u16(0),
+                   auths=(Auth(), Auth()))
+        self.assertEqual(r.rc, 0, hex(r.rc))
+        rr = R(r.params)
+        attest = rr.tpm2b()
+        verify(pem, attest, rr.take(len(r.params) - rr.p))
+        a = parse_attest(attest)
+        self.assertEqual((a["type"], a["name"], a["nv_digest"]), (ST_NV_DIGEST, nv_name, hashlib.sha256(data).digest()))
+
+    def persist_ak(self):
+        """Makes the AK saved by the tools persistent; returns its handle."""
+        self.tool("tpm2_evictcontrol", "-C", "o", "-c", self.path("ak.ctx"), "0x81000010")
+        return 0x81000010
+
+    def test_owner_key_counts_are_obfuscated(self):
+        """Part 3 §18.1: an owner-hierarchy signer sees resetCount/restartCount/firmwareVersion
+        offset by a per-key constant; endorsement and platform signers see the true values."""
+        p = self.path
+
+        def quote_with(ctx, pem):
+            self.tool("tpm2_quote", "-c", ctx, "-l", "sha256:0", "-m", p("o.msg"), "-s", p("o.sig"), "-g", "sha256")
+            verify(pem, self.read("o.msg"), self.read("o.sig"))
+            return parse_attest(self.read("o.msg"))
+
+        def owner_key(hierarchy):
+            ctx = p(f"{hierarchy}.ctx")
+            self.tool("tpm2_createprimary", "-C", hierarchy, "-G", "ecc256:ecdsa-sha256:null", "-c", ctx, "-a",
+                      "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|sign")
+            self.tool("tpm2_readpublic", "-c", ctx, "-o", p(f"{hierarchy}.pem"), "-f", "pem")
+            return ctx, self.read(f"{hierarchy}.pem")
+
+        true_reset, true_restart = self.readclock()
+        firmware = self.firmware_version()
+        ctx, pem = owner_key("o")
+        a1 = quote_with(ctx, pem)
+        a2 = quote_with(ctx, pem)
+        self.assertEqual((a1["reset"], a1["restart"], a1["firmware"]), (a2["reset"], a2["restart"], a2["firmware"]),
+                         "the offset is constant for one key")
+        self.assertNotEqual((a1["reset"], a1["restart"], a1["firmware"]), (true_reset, true_restart, firmware))
+        # A platform key sees the true values.
+        pctx, ppem = owner_key("p")
+        a = quote_with(pctx, ppem)
+        self.assertEqual((a["reset"], a["restart"], a["firmware"]), (true_reset, true_restart, firmware))
+        # After a TPM Reset the same owner key (re-derived: same QN) reports resetCount + 1.
+        self.server.power_cycle()
+        self.startup()
+        self.assertEqual(self.readclock()[0], (true_reset + 1) & 0xFFFFFFFF)
+        ctx, pem2 = owner_key("o")
+        self.assertEqual(pem2, pem)
+        a3 = quote_with(ctx, pem)
+        self.assertEqual(a3["reset"], (a1["reset"] + 1) & 0xFFFFFFFF)
+        self.assertEqual((a3["restart"], a3["firmware"]), (a1["restart"], a1["firmware"]))
+
+    def test_restricted_key_refuses_generated_value(self):
+        self.ek_ak("rsa")
+        p = self.path
+        data = self.write("forged", struct.pack(">I", GENERATED) + struct.pack(">H", ST_QUOTE) + os.urandom(40))
+        self.fails(RC_TICKET_P3, "tpm2_sign", "-c", p("ak.ctx"), "-g", "sha256", "-o", p("s.sig"), data)
+
+    def test_signing_scheme_selection(self):
+        """The key's scheme wins; a different inScheme is TPM_RC_SCHEME+P2; a NULL-scheme key
+        takes the caller's scheme and needs one."""
+        self.ek_ak("rsa")
+        ak = self.persist_ak()
+        p = self.path
+        self.tool("tpm2_createprimary", "-C", "o", "-G", "rsa2048:null:null", "-c", p("k.ctx"), "-a",
+                  "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign")
+        self.tool("tpm2_readpublic", "-c", p("k.ctx"), "-o", p("k.pem"), "-f", "pem")
+        self.tool("tpm2_evictcontrol", "-C", "o", "-c", p("k.ctx"), "0x81000011")
+        pem = self.read("k.pem")
+        t = self.raw()
+        sel = u32(1) + u16(SHA256) + bytes([3, 1, 0, 0])
+
+        def quote(handle, scheme):
+            for _ in range(10):  # swtpm may answer TPM_RC_RETRY after the persistent writes
+                r = t.call(CC_QUOTE, handles=(handle,), params=tpm2b(b"q") + scheme + sel, auths=(Auth(),))
+                if r.rc != 0x922:
+                    return r
+            return r
+
+        self.assertEqual(quote(ak, u16(RSASSA) + u16(SHA1)).rc, RC_SCHEME_P2)
+        self.assertEqual(quote(ak, u16(RSAPSS) + u16(SHA256)).rc, RC_SCHEME_P2)
+        self.assertEqual(quote(ak, u16(RSASSA) + u16(SHA256)).rc, 0)
+        self.assertEqual(quote(0x81000011, u16(NULL)).rc, RC_SCHEME_P2)
+        self.assertEqual(quote(0x81000011, u16(ECDSA) + u16(SHA256)).rc, RC_SCHEME_P2)
+        r = quote(0x81000011, u16(RSAPSS) + u16(SHA384))
+        self.assertEqual(r.rc, 0, hex(r.rc))
+        rr = R(r.params)
+        attest = rr.tpm2b()
+        self.assertEqual(verify(pem, attest, rr.take(len(r.params) - rr.p)), (RSAPSS, SHA384))
+        a = parse_attest(attest)
+        self.assertEqual(a["pcr_digest"], hashlib.sha384(self.pcr_values_raw(t, SHA256, 0)).digest())
+
+    def pcr_values_raw(self, t, alg, pcr):
+        r = t.call(0x17E, params=u32(1) + u16(alg) + bytes([3]) + bytes(1 << pcr % 8 if i == pcr // 8 else 0
+                                                                       for i in range(3)))
+        self.assertEqual(r.rc, 0)
+        rr = R(r.params)
+        rr.u32()
+        parse_pcr_selection(rr)
+        self.assertEqual(rr.u32(), 1)
+        return rr.tpm2b()
+
+    def test_null_sign_handle(self):
+        """TPM_RH_NULL as signHandle: GetTime answers an unsigned structure (TPM_ALG_NULL signature,
+        qualifiedSigner the Name of TPM_RH_NULL); a Quote has no hash for its PCR digest and is
+        TPM_RC_SCHEME+P2 whatever inScheme says (swtpm: the same)."""
+        true_counts = self.readclock()
+        firmware = self.firmware_version()
+        t = self.raw()
+        r = t.call(0x14C, handles=(RH_ENDORSEMENT, RH_NULL), params=tpm2b(b"n0nce") + u16(NULL),
+                   auths=(Auth(), Auth()))
+        self.assertEqual(r.rc, 0, hex(r.rc))
+        rr = R(r.params)
+        a = parse_attest(rr.tpm2b())
+        self.assertEqual(rr.u16(), NULL, "no signature")
+        self.assertTrue(rr.done())
+        self.assertEqual((a["type"], a["extra"], a["signer"]), (ST_TIME, b"n0nce", u32(RH_NULL)))
+        self.assertEqual(((a["t_reset"], a["t_restart"]), a["t_firmware"]), (true_counts, firmware))
+        self.assertNotEqual(((a["reset"], a["restart"]), a["firmware"]), (true_counts, firmware),
+                            "no signing key: not in the endorsement or platform hierarchy, obfuscated")
+        self.assertEqual(t.call(0x14C, handles=(RH_OWNER, RH_NULL), params=tpm2b(b"") + u16(NULL),
+                                auths=(Auth(), Auth())).rc, RC_VALUE_H1, "privacyAdminHandle: endorsement only")
+        sel = u32(1) + u16(SHA256) + bytes([3, 1, 0, 0])
+        for scheme in (u16(NULL), u16(RSASSA) + u16(SHA256)):
+            r = t.call(CC_QUOTE, handles=(RH_NULL,), params=tpm2b(b"n0nce") + scheme + sel, auths=(Auth(),))
+            self.assertEqual(r.rc, RC_SCHEME_P2)
+
+    def make_credential_raw(self, public, name, credential):
+        t = self.raw()
+        handle, key_name = t.load_external(public, hierarchy=RH_OWNER)
+        r = t.call(CC_MAKE_CREDENTIAL, handles=(handle,), params=tpm2b(credential) + tpm2b(name))
+        self.assertEqual(r.rc, 0, hex(r.rc))
+        rr = R(r.params)
+        blob, secret = rr.tpm2b(), rr.tpm2b()
+        self.assertTrue(rr.done())
+        t.flush(handle)
+        return blob, secret
+
+    def open_credential(self, seed, name, blob):
+        """Part 1 §24: outer HMAC (INTEGRITY) over encIdentity || Name, then AES-128-CFB (STORAGE, iv 0)."""
+        r = R(blob)
+        integrity = r.tpm2b()
+        enc = blob[r.p:]
+        hmac_key = kdfa(SHA256, seed, b"INTEGRITY", b"", b"", 256)
+        self.assertTrue(hmac.compare_digest(integrity, hmac.new(hmac_key, enc + name, "sha256").digest()))
+        sym = kdfa(SHA256, seed, b"STORAGE", name, b"", 128)
+        d = Cipher(algorithms.AES(sym), modes.CFB(bytes(16))).decryptor()
+        plain = d.update(enc) + d.finalize()
+        return R(plain).tpm2b()
+
+    # restricted | decrypt | userwithauth | sensitivedataorigin-free public key, AES-128-CFB, no scheme
+    ATTRS = (1 << 16) | (1 << 17) | (1 << 6)
+
+    def test_make_credential_rsa_opened_independently(self):
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        n = key.public_key().public_numbers().n.to_bytes(256, "big")
+        public = (u16(0x0001) + u16(SHA256) + u32(self.ATTRS) + tpm2b(b"") + u16(0x0006) + u16(128) + u16(0x0043) +
+                  u16(NULL) + u16(2048) + u32(0) + tpm2b(n))
+        name = u16(SHA256) + os.urandom(32)
+        credential = os.urandom(20)
+        blob, secret = self.make_credential_raw(public, name, credential)
+        seed = key.decrypt(secret, padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), b"IDENTITY\0"))
+        self.assertEqual(len(seed), 32)
+        self.assertEqual(self.open_credential(seed, name, blob), credential)
+
+    def test_make_credential_ecc_opened_independently(self):
+        key = ec.generate_private_key(ec.SECP256R1())
+        nums = key.public_key().public_numbers()
+        x, y = nums.x.to_bytes(32, "big"), nums.y.to_bytes(32, "big")
+        public = (u16(0x0023) + u16(SHA256) + u32(self.ATTRS) + tpm2b(b"") + u16(0x0006) + u16(128) + u16(0x0043) +
+                  u16(NULL) + u16(0x0003) + u16(NULL) + tpm2b(x) + tpm2b(y))
+        name = u16(SHA256) + os.urandom(32)
+        credential = os.urandom(32)
+        blob, secret = self.make_credential_raw(public, name, credential)
+        r = R(secret)
+        qx, qy = r.tpm2b(), r.tpm2b()
+        self.assertTrue(r.done())
+        peer = ec.EllipticCurvePublicNumbers(int.from_bytes(qx, "big"), int.from_bytes(qy, "big"),
+                                             ec.SECP256R1()).public_key()
+        z = key.exchange(ec.ECDH(), peer)
+        seed = kdfe(SHA256, z, b"IDENTITY", qx, x, 256)
+        self.assertEqual(self.open_credential(seed, name, blob), credential)
+
+
+if __name__ == "__main__":
+    unittest.main()
