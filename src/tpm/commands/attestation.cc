@@ -10,6 +10,7 @@
 #include "crypto/kdf.h"
 #include "tpm/commands/commands.h"
 #include "tpm/commands/keys_common.h"
+#include "tpm/core/audit.h"
 #include "tpm/subsystem/nv.h"
 #include "tpm/subsystem/subsystems.h"
 #include "tpm/tpm.h"
@@ -263,6 +264,44 @@ TPM_RC TPM2_NV_Certify(Command& c) {
   const size_t data_at = c.out.reserve(size);
   if (c.out.overflow()) return TPM_RC_FAILURE;
   if (TPM_RC rc = nv_read_data(c.tpm, s, offset, {c.out.data() + data_at, size})) return rc;
+  return attest_finish(c, at, key, scheme);
+}
+
+TPM_RC TPM2_GetSessionAuditDigest(Command& c) {
+  TPM2B_DATA qualifying_data;
+  TPMT_SIG_SCHEME in_scheme;
+  if (TPM_RC rc = c.parse(qualifying_data, in_scheme)) return rc;
+  const SessionSlot& session = *c.entities[2].session;
+  if (!session.audit) return rc_handle(TPM_RC_TYPE, 3);  // never used for audit
+  ObjectSlot* key;
+  TPMT_SIG_SCHEME scheme;
+  if (TPM_RC rc = attest_key(c, 1, in_scheme, 2, key, scheme)) return rc;
+  TPMS_SESSION_AUDIT_INFO info;
+  info.exclusiveSession = c.st.audit.exclusive_session == c.handles[2] ? 1 : 0;
+  info.sessionDigest = session.audit_digest;
+  const size_t at = attest_begin(c, TPM_ST_ATTEST_SESSION_AUDIT, key, qualifying_data);
+  c.put(info);
+  return attest_finish(c, at, key, scheme);
+}
+
+TPM_RC TPM2_GetCommandAuditDigest(Command& c) {
+  TPM2B_DATA qualifying_data;
+  TPMT_SIG_SCHEME in_scheme;
+  if (TPM_RC rc = c.parse(qualifying_data, in_scheme)) return rc;
+  ObjectSlot* key;
+  TPMT_SIG_SCHEME scheme;
+  if (TPM_RC rc = attest_key(c, 1, in_scheme, 2, key, scheme)) return rc;
+  const AuditState& a = c.st.audit;
+  TPMS_COMMAND_AUDIT_INFO info;
+  info.auditCounter = a.counter;
+  info.digestAlg = a.alg;
+  info.auditDigest = a.digest;
+  audit_commands_digest(c.st, info.commandDigest);
+  const size_t at = attest_begin(c, TPM_ST_ATTEST_COMMAND_AUDIT, key, qualifying_data);
+  c.put(info);
+  // A signed digest starts over (after this command's own audit); an unsigned one does not
+  // (swtpm: the same).
+  c.audit_clear = key != nullptr;
   return attest_finish(c, at, key, scheme);
 }
 

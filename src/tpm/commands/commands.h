@@ -50,9 +50,13 @@ TPM_RC TPM2_CertifyCreation(Command& c);
 TPM_RC TPM2_Quote(Command& c);
 TPM_RC TPM2_GetTime(Command& c);
 TPM_RC TPM2_NV_Certify(Command& c);
+TPM_RC TPM2_GetSessionAuditDigest(Command& c);
+TPM_RC TPM2_GetCommandAuditDigest(Command& c);
 // Chapter 20, Signing and signature verification (signature.cc)
 TPM_RC TPM2_Sign(Command& c);
 TPM_RC TPM2_VerifySignature(Command& c);
+// Chapter 21, Command audit (audit.cc)
+TPM_RC TPM2_SetCommandCodeAuditStatus(Command& c);
 // Chapter 22, Integrity collection (pcr.cc)
 TPM_RC TPM2_PCR_Extend(Command& c);
 TPM_RC TPM2_PCR_Event(Command& c);

@@ -94,6 +94,12 @@ constexpr auto kCommands = sorted(std::array{
     CMD(Quote, kCmdDecrypt | kCmdEncrypt, {H::object_or_null, A::user}),
     CMD(GetTime, kCmdDecrypt | kCmdEncrypt, {H::endorsement, A::user}, {H::object_or_null, A::user}),
     CMD(NV_Certify, kCmdDecrypt | kCmdEncrypt, {H::object_or_null, A::user}, {H::nv_auth, A::user}, {H::nv_index}),
+    CMD(GetSessionAuditDigest, kCmdDecrypt | kCmdEncrypt, {H::endorsement, A::user}, {H::object_or_null, A::user},
+        {H::hmac_session}),
+    CMD(GetCommandAuditDigest, kCmdDecrypt | kCmdEncrypt, {H::endorsement, A::user},
+        {H::object_or_null, A::user}),
+    // Chapter 21, Command audit
+    CMD(SetCommandCodeAuditStatus, kCmdNv, {H::provision, A::user}),
     CMD(RSA_Encrypt, kCmdDecrypt | kCmdEncrypt, {H::object}),
     CMD(RSA_Decrypt, kCmdDecrypt | kCmdEncrypt, {H::object, A::user}),
     CMD(ECDH_KeyGen, kCmdEncrypt, {H::object}),

@@ -22,6 +22,9 @@ inline constexpr TPM_CC TPM_CC_GetTime = 0x14C;
 inline constexpr TPM_CC TPM_CC_Quote = 0x158;
 inline constexpr TPM_CC TPM_CC_MakeCredential = 0x168;
 inline constexpr TPM_CC TPM_CC_NV_Certify = 0x184;
+inline constexpr TPM_CC TPM_CC_GetCommandAuditDigest = 0x133;
+inline constexpr TPM_CC TPM_CC_SetCommandCodeAuditStatus = 0x140;
+inline constexpr TPM_CC TPM_CC_GetSessionAuditDigest = 0x14D;
 
 // ---- TPM_ST for attestation structures (Part 2 §6.9) ----
 inline constexpr TPM_ST TPM_ST_ATTEST_NV = 0x8014;
@@ -32,6 +35,27 @@ inline constexpr TPM_ST TPM_ST_ATTEST_QUOTE = 0x8018;
 inline constexpr TPM_ST TPM_ST_ATTEST_CREATION = 0x801A;
 inline constexpr TPM_ST TPM_ST_ATTEST_NV_DIGEST = 0x801C;
 // TPM_ST_ATTEST_TIME (0x8019) is in constants.h.
+
+// TPML_CC (Part 2 §10.9.1) as a parameter: the count (at most MAX_CAP_CC, TPM_RC_SIZE above) and
+// a view of the codes in the command buffer (no 1 KB array on the stack).
+inline constexpr uint32_t kMaxCapCommands = (profile::kMaxCapBuffer - 4 - 4) / 4;  // MAX_CAP_CC
+struct TPML_CC_VIEW {
+  uint32_t count = 0;
+  std::span<const uint8_t> codes;
+  TPM_CC at(uint32_t i) const {
+    return uint32_t{codes[4 * i]} << 24 | uint32_t{codes[4 * i + 1]} << 16 | uint32_t{codes[4 * i + 2]} << 8 |
+           codes[4 * i + 3];
+  }
+};
+inline TPM_RC unmarshal(Reader& r, TPML_CC_VIEW& v) {
+  v = {};
+  uint32_t count = 0;
+  if (!r.u32(count)) return TPM_RC_INSUFFICIENT;
+  if (count > kMaxCapCommands) return TPM_RC_SIZE;
+  if (!r.take(4 * count, v.codes)) return TPM_RC_INSUFFICIENT;
+  v.count = count;
+  return TPM_RC_SUCCESS;
+}
 
 // ---- the attested information, one structure per kind (Part 2 §10.12.3-§10.12.10) ----
 struct TPMS_CERTIFY_INFO {
