@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from tpm_raw import RH_ENDORSEMENT, RH_NULL, RH_OWNER, Auth, Tpm, kdfa, tpm2b, u16, u32
+from tpm_raw import RH_ENDORSEMENT, RH_NULL, RH_OWNER, Auth, Tpm, kdfa, rc_session, tpm2b, u16, u32
 from utpmd_harness import SU_CLEAR, MssimClient, MssimShim, Utpmd, rc_of, run_tool, startup
 
 SHA1, SHA256, SHA384 = 0x0004, 0x000B, 0x000C
@@ -35,6 +35,10 @@ GENERATED = 0xFF544347
 ST_NV, ST_CERTIFY, ST_QUOTE, ST_TIME, ST_CREATION, ST_NV_DIGEST = 0x8014, 0x8017, 0x8018, 0x8019, 0x801A, 0x801C
 CC_QUOTE, CC_MAKE_CREDENTIAL, CC_NV_CERTIFY, CC_READ_CLOCK = 0x158, 0x168, 0x184, 0x181
 
+CC_SET_AUDIT, CC_GET_COMMAND_AUDIT, CC_GET_SESSION_AUDIT, CC_GET_RANDOM, CC_GET_CAP = 0x140, 0x133, 0x14D, 0x17B, 0x17A
+ST_COMMAND_AUDIT, ST_SESSION_AUDIT = 0x8015, 0x8016
+SE_CONTINUE, SE_AUDIT_EXCLUSIVE, SE_AUDIT_RESET, SE_AUDIT = 0x01, 0x02, 0x04, 0x80
+RC_EXCLUSIVE, RC_VALUE_P1, RC_TYPE_H3 = 0x121, 0x1C4, 0x38A
 RC_SCHEME_P2 = 0x2D2
 RC_TICKET_P3 = 0x3E0
 RC_INTEGRITY_P1 = 0x1DF
@@ -99,6 +103,10 @@ def parse_attest(b):
         a["t_firmware"] = r.u64()
     elif t == ST_NV:
         a["name"], a["offset"], a["contents"] = r.tpm2b(), r.u16(), r.tpm2b()
+    elif t == ST_COMMAND_AUDIT:
+        a["counter"], a["digest_alg"], a["audit_digest"], a["command_digest"] = r.u64(), r.u16(), r.tpm2b(), r.tpm2b()
+    elif t == ST_SESSION_AUDIT:
+        a["exclusive"], a["session_digest"] = r.u8(), r.tpm2b()
     elif t == ST_NV_DIGEST:
         a["name"], a["nv_digest"] = r.tpm2b(), r.tpm2b()
     else:
@@ -149,6 +157,19 @@ def kdfe(alg, z, label, u, v, bits):
     return out[:bits // 8]
 
 
+def hsh(alg, *parts):
+    return HASHES[alg](b"".join(parts)).digest()
+
+
+def audit_extend(alg, digest, cc, names, params, rparams):
+    """digest' = H(digest || cpHash || rpHash), a cleared digest starting as zeros (Part 1)."""
+    if not digest:
+        digest = bytes(HASHES[alg]().digest_size)
+    cp = hsh(alg, u32(cc), *names, params)
+    rp = hsh(alg, u32(0), u32(cc), rparams)
+    return hsh(alg, digest, cp, rp)
+
+
 def offline(*args):
     """A tpm2-tools command that takes no TCTI (tpm2_checkquote)."""
     p = subprocess.run(list(args), capture_output=True, timeout=30)
@@ -157,6 +178,8 @@ def offline(*args):
 
 
 class Attest(unittest.TestCase):
+    """Attestation, credentials, command audit and audit sessions."""
+
     def setUp(self):
         self.shim = os.environ.get("UTPM_E2E_MSSIM_SHIM")
         self.server = None
@@ -563,6 +586,143 @@ class Attest(unittest.TestCase):
         z = key.exchange(ec.ECDH(), peer)
         seed = kdfe(SHA256, z, b"IDENTITY", qx, x, 256)
         self.assertEqual(self.open_credential(seed, name, blob), credential)
+
+    def raw_call(self, t, cc, handles=(), params=b"", auths=None, names=None):
+        for _ in range(10):  # swtpm may answer TPM_RC_RETRY after NV writes
+            r = t.call(cc, handles=handles, params=params, auths=auths if auths is not None else
+                       tuple(Auth() for _ in handles), names=names)
+            if r.rc != 0x922:
+                return r
+        return r
+
+    def audit_counter(self, t):
+        r = t.call(CC_GET_CAP, params=u32(6) + u32(0x213) + u32(2))
+        self.assertEqual(r.rc, 0)
+        rr = R(r.params)
+        rr.u8(), rr.u32()
+        self.assertEqual(rr.u32(), 2)
+        props = {rr.u32(): rr.u32() for _ in range(2)}
+        return props[0x213] << 32 | props[0x214]
+
+    def audited_commands(self, t):
+        r = t.call(CC_GET_CAP, params=u32(4) + u32(0) + u32(100))
+        self.assertEqual(r.rc, 0)
+        rr = R(r.params)
+        rr.u8(), rr.u32()
+        return [rr.u32() for _ in range(rr.u32())]
+
+    def set_audit(self, t, alg, set_list=(), clear_list=()):
+        params = u16(alg) + u32(len(set_list)) + b"".join(u32(c) for c in set_list) + u32(len(clear_list)) + \
+            b"".join(u32(c) for c in clear_list)
+        return self.raw_call(t, CC_SET_AUDIT, handles=(RH_OWNER,), params=params), params
+
+    def test_command_audit(self):
+        pem, _ = self.ek_ak("rsa")
+        ak = self.persist_ak()
+        t = self.raw()
+        self.assertEqual(self.audited_commands(t), [CC_SET_AUDIT], "SetCommandCodeAuditStatus is always audited")
+        # A new hash clears the digest and is not itself extended into either (two changes: the
+        # default hash differs between TPMs).
+        self.assertEqual(self.set_audit(t, SHA384)[0].rc, 0)
+        self.assertEqual(self.set_audit(t, SHA256)[0].rc, 0)
+        self.assertEqual(self.set_audit(t, SHA384, set_list=[CC_GET_RANDOM])[0].rc, RC_VALUE_P1)
+        counter = self.audit_counter(t)
+        r, params = self.set_audit(t, NULL, set_list=[CC_GET_RANDOM, 0x1FF])  # 0x1FF: not a command
+        self.assertEqual(r.rc, 0)
+        digest = audit_extend(SHA256, b"", CC_SET_AUDIT, [u32(RH_OWNER)], params, r.params)
+        self.assertEqual(self.audit_counter(t), counter + 1, "a restarted digest counts")
+        self.assertEqual(self.audited_commands(t), [CC_SET_AUDIT, CC_GET_RANDOM])
+        r = self.raw_call(t, CC_GET_RANDOM, params=u16(16))
+        self.assertEqual(r.rc, 0)
+        digest = audit_extend(SHA256, digest, CC_GET_RANDOM, [], u16(16), r.params)
+        # An unsigned digest (signHandle TPM_RH_NULL) leaves the digest running.
+        r = self.raw_call(t, CC_GET_COMMAND_AUDIT, handles=(RH_ENDORSEMENT, RH_NULL), params=tpm2b(b"") + u16(NULL))
+        self.assertEqual(r.rc, 0, hex(r.rc))
+        a = parse_attest(R(r.params).tpm2b())
+        self.assertEqual(a["audit_digest"], digest)
+        self.assertEqual(a["command_digest"], hsh(SHA256, u32(CC_SET_AUDIT), u32(CC_GET_RANDOM)))
+        t.client.close()
+        # tpm2-tools: the AK signs it; the digest then starts over.
+        p = self.path
+        self.tool("tpm2_getcommandauditdigest", "-c", p("ak.ctx"), "-g", "sha256", "-q", "0102", "-m", p("ca.att"),
+                  "-s", p("ca.sig"))
+        verify(pem, self.read("ca.att"), self.read("ca.sig"))
+        a = parse_attest(self.read("ca.att"))
+        self.assertEqual((a["type"], a["extra"], a["counter"], a["digest_alg"]),
+                         (ST_COMMAND_AUDIT, bytes([1, 2]), counter + 1, SHA256))
+        self.assertEqual(a["audit_digest"], digest)
+        self.assertEqual(a["command_digest"], hsh(SHA256, u32(CC_SET_AUDIT), u32(CC_GET_RANDOM)))
+        self.tool("tpm2_getcommandauditdigest", "-c", p("ak.ctx"), "-g", "sha256", "-m", p("ca2.att"), "-s",
+                  p("ca2.sig"))
+        a = parse_attest(self.read("ca2.att"))
+        self.assertEqual((a["audit_digest"], a["counter"]), (b"", counter + 1), "cleared by the signed digest")
+        # tpm2_setcommandauditstatus: clear GetRandom (SetCommandCodeAuditStatus stays).
+        self.tool("tpm2_setcommandauditstatus", "-c", "TPM2_CC_GetRandom")
+        self.tool("tpm2_setcommandauditstatus", "-c", "TPM2_CC_SetCommandCodeAuditStatus")
+        t = self.raw()
+        self.assertEqual(self.audited_commands(t), [CC_SET_AUDIT])
+        self.assertEqual(self.audit_counter(t), counter + 2, "the restarted digest counted once more")
+        self.assertEqual(ak, 0x81000010)
+
+    def session_audit_digest(self, t, session_handle, signer=RH_NULL):
+        r = self.raw_call(t, CC_GET_SESSION_AUDIT, handles=(RH_ENDORSEMENT, signer, session_handle),
+                          params=tpm2b(b"") + u16(NULL), auths=(Auth(), Auth()))
+        self.assertEqual(r.rc, 0, hex(r.rc))
+        rr = R(r.params)
+        a = parse_attest(rr.tpm2b())
+        return a, rr
+
+    def test_session_audit(self):
+        t = self.raw()
+        s = t.start_session(auth_hash=SHA256)
+        self.assertEqual(self.raw_call(t, CC_GET_SESSION_AUDIT, handles=(RH_ENDORSEMENT, RH_NULL, s.handle),
+                                       params=tpm2b(b"") + u16(NULL), auths=(Auth(), Auth())).rc, RC_TYPE_H3,
+                         "not an audit session yet")
+
+        def random_with(attrs, exclusive=None):
+            """GetRandom with the session; the response says whether it is (now) exclusive."""
+            response = None if exclusive is None else (attrs & ~SE_AUDIT_EXCLUSIVE) | (
+                SE_AUDIT_EXCLUSIVE if exclusive else 0)
+            return t.call(CC_GET_RANDOM, params=u16(8), auths=(Auth(session=s, attrs=attrs, response_attrs=response),))
+
+        self.assertEqual(random_with(SE_CONTINUE | SE_AUDIT_RESET).rc, rc_session(0x002 | 0x080, 1),
+                         "auditReset without audit: TPM_RC_ATTRIBUTES")
+        r = random_with(SE_CONTINUE | SE_AUDIT, exclusive=True)
+        self.assertEqual(r.rc, 0)
+        digest = audit_extend(SHA256, b"", CC_GET_RANDOM, [], u16(8), r.params)
+        a, _ = self.session_audit_digest(t, s.handle)
+        self.assertEqual((a["type"], a["session_digest"], a["exclusive"]), (ST_SESSION_AUDIT, digest, 1))
+        # GetSessionAuditDigest ran without the session: no longer exclusive.
+        self.assertEqual(random_with(SE_CONTINUE | SE_AUDIT | SE_AUDIT_EXCLUSIVE).rc, RC_EXCLUSIVE)
+        r = random_with(SE_CONTINUE | SE_AUDIT, exclusive=False)
+        self.assertEqual(r.rc, 0)
+        digest = audit_extend(SHA256, digest, CC_GET_RANDOM, [], u16(8), r.params)
+        a, _ = self.session_audit_digest(t, s.handle)
+        self.assertEqual((a["session_digest"], a["exclusive"]), (digest, 0))
+        # auditReset restarts the digest and makes the session exclusive again.
+        r = random_with(SE_CONTINUE | SE_AUDIT | SE_AUDIT_RESET, exclusive=True)
+        self.assertEqual(r.rc, 0)
+        digest = audit_extend(SHA256, b"", CC_GET_RANDOM, [], u16(8), r.params)
+        r = random_with(SE_CONTINUE | SE_AUDIT | SE_AUDIT_EXCLUSIVE, exclusive=True)
+        self.assertEqual(r.rc, 0, "exclusive since the reset")
+        digest = audit_extend(SHA256, digest, CC_GET_RANDOM, [], u16(8), r.params)
+        a, _ = self.session_audit_digest(t, s.handle)
+        self.assertEqual((a["session_digest"], a["exclusive"]), (digest, 1))
+        t.flush(s.handle)
+
+    def test_session_audit_with_tools(self):
+        pem, _ = self.ek_ak("ecc")
+        p = self.path
+        self.tool("tpm2_startauthsession", "-S", p("audit.ctx"), "--audit-session")
+        out = self.tool("tpm2_getrandom", "8", "-S", p("audit.ctx"), "-o", p("rnd")).stdout
+        self.tool("tpm2_getsessionauditdigest", "-c", p("ak.ctx"), "-g", "sha256", "-m", p("sa.att"), "-s",
+                  p("sa.sig"), "-S", p("audit.ctx"))
+        verify(pem, self.read("sa.att"), self.read("sa.sig"))
+        a = parse_attest(self.read("sa.att"))
+        self.assertEqual(a["type"], ST_SESSION_AUDIT)
+        expect = audit_extend(SHA256, b"", CC_GET_RANDOM, [], u16(8), tpm2b(self.read("rnd")))
+        self.assertEqual(a["session_digest"], expect)
+        self.assertEqual(out, b"")
 
 
 if __name__ == "__main__":

@@ -120,7 +120,7 @@ void audit_commit(Command& c) {
 
 void audit_sessions(Command& c, std::span<const uint8_t> response_parameters) {
   for (unsigned i = 0; i < c.session_count; ++i) {
-    const SessionIn& in = c.sessions[i];
+    SessionIn& in = c.sessions[i];
     if (!(in.attributes & TPMA_SESSION_audit)) continue;
     SessionSlot* s = session_at(c.st, in.handle);
     if (!s) continue;
@@ -132,6 +132,18 @@ void audit_sessions(Command& c, std::span<const uint8_t> response_parameters) {
     }
     extend(c, s->auth_hash, s->audit_digest, response_parameters);
   }
+  // The exclusive audit session: set when a session's digest restarts, kept while every command
+  // uses it for audit, lost at the first command that does not (audit_end). The response's
+  // auditExclusive says whether the audit session is now exclusive (Part 2 TPMA_SESSION).
+  if (c.audit_session == 0) return;
+  const bool exclusive = c.audit_session_restarted || c.st.audit.exclusive_session == c.audit_session;
+  c.st.audit.exclusive_session = exclusive ? c.audit_session : 0;
+  for (unsigned i = 0; i < c.session_count; ++i) {
+    SessionIn& in = c.sessions[i];
+    if (in.handle != c.audit_session || !(in.attributes & TPMA_SESSION_audit)) continue;
+    in.attributes = static_cast<uint8_t>((in.attributes & ~TPMA_SESSION_auditExclusive) |
+                                         (exclusive ? TPMA_SESSION_auditExclusive : 0));
+  }
 }
 
 void audit_end(Command& c, std::span<const uint8_t> response_parameters) {
@@ -141,12 +153,7 @@ void audit_end(Command& c, std::span<const uint8_t> response_parameters) {
     extend(c, a.alg, a.digest, response_parameters);
   }
   if (c.audit_clear || c.audit_alg_changed) a.digest.size = 0;
-  // The exclusive audit session: set when a session's digest restarts, kept while every command
-  // uses it for audit, lost at the first command that does not.
-  if (c.audit_session != 0 && (c.audit_session_restarted || a.exclusive_session == c.audit_session))
-    a.exclusive_session = c.audit_session;
-  else
-    a.exclusive_session = 0;
+  if (c.audit_session == 0) a.exclusive_session = 0;  // a command without the audit session
 }
 
 }  // namespace utpm::tpm
