@@ -161,7 +161,7 @@ struct SessionSlot {
   uint8_t cp_hash_kind = 0;       // kPolicyCpNone / Cp / Name / Template
   uint8_t locality = 0;           // TPMA_LOCALITY from PolicyLocality (0: any)
   uint8_t flags = 0;              // kPolicy* below
-  // ---- session audit (Part 1 §19.6.? "audit sessions"; subsystem/audit.cc) ----
+  // ---- session audit (Part 1 "Session Audit"; core/audit.cc) ----
   bool audit = false;             // used with TPMA_SESSION audit at least once
   TPM2B_DIGEST audit_digest;      // H_authHash(old || cpHash || rpHash) per audited command
 };
