@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from tpm_raw import RH_ENDORSEMENT, RH_NULL, RH_OWNER, Auth, Tpm, kdfa, rc_session, tpm2b, u16, u32
+from tpm_raw import RH_ENDORSEMENT, RH_NULL, RH_OWNER, RH_PLATFORM, Auth, Tpm, kdfa, rc_session, tpm2b, u16, u32
 from utpmd_harness import SU_CLEAR, MssimClient, MssimShim, Utpmd, rc_of, run_tool, startup
 
 SHA1, SHA256, SHA384 = 0x0004, 0x000B, 0x000C
@@ -723,6 +723,102 @@ class Attest(unittest.TestCase):
         expect = audit_extend(SHA256, b"", CC_GET_RANDOM, [], u16(8), tpm2b(self.read("rnd")))
         self.assertEqual(a["session_digest"], expect)
         self.assertEqual(out, b"")
+
+    def test_error_codes(self):
+        """Response codes of the error paths, each also what swtpm answers (except two readings,
+        docs/engine.md): key kinds, credential secrets and blobs, tickets, NV ranges."""
+        t = self.raw()
+
+        def call(cc, handles=(), params=b"", nauth=None):
+            n = len(handles) if nauth is None else nauth
+            for _ in range(10):
+                r = t.call(cc, handles=handles, params=params, auths=tuple(Auth() for _ in range(n)))
+                if r.rc != 0x922:  # swtpm: TPM_RC_RETRY after NV writes
+                    return r
+            return r
+
+        def primary(tpl):
+            r = t.call(0x131, handles=(RH_OWNER,), params=tpm2b(u16(0) + u16(0)) + tpm2b(tpl) + u16(0) + u32(0),
+                       auths=(Auth(),), rhandle=True)
+            self.assertEqual(r.rc, 0, hex(r.rc))
+            return r.handle, u16(SHA256) + hashlib.sha256(r.reader().tpm2b()).digest()
+
+        aes = u16(0x0006) + u16(128) + u16(0x0043)
+        es, _ = primary(u16(0x23) + u16(SHA256) + u32(0x30072) + u16(0) + aes + u16(NULL) + u16(3) + u16(NULL) +
+                        u16(0) + u16(0))
+        rs, _ = primary(u16(1) + u16(SHA256) + u32(0x30072) + u16(0) + aes + u16(NULL) + u16(2048) + u32(0) + u16(0))
+        sg, sg_name = primary(u16(0x23) + u16(SHA256) + u32(0x50072) + u16(0) + u16(NULL) + u16(ECDSA) + u16(SHA256) +
+                              u16(3) + u16(NULL) + u16(0) + u16(0))
+        sel = u32(1) + u16(SHA256) + bytes([3, 1, 0, 0])
+        expect = {}
+        expect["Quote, decryption key"] = (call(CC_QUOTE, (es,), tpm2b(b"") + u16(NULL) + sel).rc, 0x19C)
+        expect["Certify, decryption key signs"] = (call(0x148, (sg, es), tpm2b(b"") + u16(NULL)).rc, 0x29C)
+        expect["MakeCredential, signing key"] = (
+            call(CC_MAKE_CREDENTIAL, (sg,), tpm2b(bytes(16)) + tpm2b(sg_name), nauth=0).rc, 0x18A)
+        expect["MakeCredential, credential > digest"] = (
+            call(CC_MAKE_CREDENTIAL, (es,), tpm2b(bytes(33)) + tpm2b(sg_name), nauth=0).rc, 0x1D5)
+        blobs = {}
+        for key in (rs, es):
+            r = call(CC_MAKE_CREDENTIAL, (key,), tpm2b(bytes(16)) + tpm2b(sg_name), nauth=0)
+            self.assertEqual(r.rc, 0)
+            rr = r.reader()
+            blobs[key] = (rr.tpm2b(), rr.tpm2b())
+        (blob_r, sec_r), (blob_e, sec_e) = blobs[rs], blobs[es]
+
+        def act(key, blob, secret):
+            return call(0x147, (sg, key), tpm2b(blob) + tpm2b(secret)).rc
+
+        expect["Activate RSA"] = (act(rs, blob_r, sec_r), 0)
+        expect["Activate ECC"] = (act(es, blob_e, sec_e), 0)
+        expect["Activate RSA secret short"] = (act(rs, blob_r, sec_r[:-1]), 0x2D5)
+        expect["Activate ECC point off the curve"] = (act(es, blob_e, sec_e[:-1] + bytes([sec_e[-1] ^ 1])), 0x2E7)
+        expect["Activate ECC secret truncated"] = (act(es, blob_e, sec_e[:10]), 0x2DA)
+        expect["Activate blob truncated"] = (act(es, blob_e[:20], sec_e), 0x1DA)
+        expect["Activate blob changed"] = (act(es, blob_e[:-1] + bytes([blob_e[-1] ^ 1]), sec_e), 0x1DF)
+        expect["Activate blob empty"] = (act(es, b"", sec_e), 0x1DA)
+        expect["Activate, signing key as keyHandle"] = (call(0x147, (es, sg), tpm2b(blob_e) + tpm2b(sec_e)).rc, 0x28A)
+        if not self.shim:  # readings of our own: swtpm answers TPM_RC_FAILURE and success
+            expect["Activate RSA secret not OAEP"] = (act(rs, blob_r, bytes(256)), 0x2C4)
+            expect["Activate ECC secret trailing octet"] = (act(es, blob_e, sec_e + b"\0"), 0x2D5)
+        ticket = u16(0x8021) + u32(RH_OWNER) + tpm2b(bytes(32))
+        expect["CertifyCreation ticket tag"] = (
+            call(0x14A, (sg, es), tpm2b(b"") + tpm2b(bytes(32)) + u16(NULL) + u16(0x8022) + ticket[2:], nauth=1).rc, 0x4D7)
+        expect["CertifyCreation ticket hierarchy"] = (
+            call(0x14A, (sg, es), tpm2b(b"") + tpm2b(bytes(32)) + u16(NULL) + u16(0x8021) + u32(0x40000009) +
+                 tpm2b(bytes(32)), nauth=1).rc, 0x4C4)
+        expect["CertifyCreation ticket HMAC"] = (
+            call(0x14A, (sg, es), tpm2b(b"") + tpm2b(bytes(32)) + u16(NULL) + ticket, nauth=1).rc, 0x4E0)
+        expect["SetCommandCodeAuditStatus, endorsement"] = (
+            call(CC_SET_AUDIT, (RH_ENDORSEMENT,), u16(NULL) + u32(0) + u32(0)).rc, 0x184)
+        expect["GetTime, decryption key"] = (call(0x14C, (RH_ENDORSEMENT, es), tpm2b(b"") + u16(NULL)).rc, 0x29C)
+        ps, hs = t.start_session(se=1), t.start_session()
+        expect["GetSessionAuditDigest, policy session"] = (
+            call(CC_GET_SESSION_AUDIT, (RH_ENDORSEMENT, RH_NULL, ps.handle), tpm2b(b"") + u16(NULL), nauth=2).rc, 0x384)
+        expect["GetSessionAuditDigest, not audited"] = (
+            call(CC_GET_SESSION_AUDIT, (RH_ENDORSEMENT, RH_NULL, hs.handle), tpm2b(b"") + u16(NULL), nauth=2).rc, 0x38A)
+        expect["GetCommandAuditDigest, decryption key"] = (
+            call(CC_GET_COMMAND_AUDIT, (RH_ENDORSEMENT, es), tpm2b(b"") + u16(NULL)).rc, 0x29C)
+        index, big = 0x1500020, 0x1500021
+        for i, size in ((index, 16), (big, 2048)):
+            public = u32(i) + u16(SHA256) + u32((1 << 1) | (1 << 2) | (1 << 17) | (1 << 18)) + u16(0) + u16(size)
+            self.assertEqual(call(0x12A, (RH_OWNER,), tpm2b(b"") + tpm2b(public)).rc, 0)
+
+        def nvc(signer, auth, i, size, offset):
+            return call(CC_NV_CERTIFY, (signer, auth, i), tpm2b(b"") + u16(NULL) + u16(size) + u16(offset), nauth=2).rc
+
+        expect["NV_Certify unwritten"] = (nvc(sg, RH_OWNER, index, 4, 0), 0x14A)
+        self.assertEqual(call(0x137, (RH_OWNER, index), tpm2b(b"a" * 16) + u16(0), nauth=1).rc, 0)
+        for off in (0, 1024):
+            self.assertEqual(call(0x137, (RH_OWNER, big), tpm2b(b"b" * 1024) + u16(off), nauth=1).rc, 0)
+        expect["NV_Certify past the end"] = (nvc(sg, RH_OWNER, index, 8, 12), 0x146)
+        expect["NV_Certify offset past the end"] = (nvc(sg, RH_OWNER, index, 1, 17), 0x146)
+        expect["NV_Certify size past the end"] = (nvc(sg, RH_OWNER, index, 2000, 0), 0x146)
+        expect["NV_Certify platform without PPREAD"] = (nvc(sg, RH_PLATFORM, index, 4, 0), 0x149)
+        expect["NV_Certify decryption key"] = (nvc(es, RH_OWNER, index, 4, 0), 0x19C)
+        expect["NV_Certify more than MAX_NV_BUFFER"] = (nvc(sg, RH_OWNER, big, 1500, 0), 0x3C4)
+        expect["NV_Certify MAX_NV_BUFFER"] = (nvc(sg, RH_OWNER, big, 1024, 1024), 0)
+        got = {k: hex(v[0]) for k, v in expect.items()}
+        self.assertEqual(got, {k: hex(v[1]) for k, v in expect.items()})
 
 
 if __name__ == "__main__":

@@ -253,9 +253,10 @@ TPM_RC TPM2_NV_Certify(Command& c) {
     c.put(nv_digest);
     return attest_finish(c, at, key, scheme);
   }
+  // Out of the index first (swtpm answers TPM_RC_NV_RANGE for an offset beyond it too), then
+  // more than a response can carry.
+  if (offset > s.pub.dataSize || size > s.pub.dataSize - offset) return TPM_RC_NV_RANGE;
   if (size > profile::kMaxNvBuffer) return rc_param(TPM_RC_VALUE, 3);
-  if (offset > s.pub.dataSize) return rc_param(TPM_RC_VALUE, 4);
-  if (size > s.pub.dataSize - offset) return TPM_RC_NV_RANGE;
   const size_t at = attest_begin(c, TPM_ST_ATTEST_NV, key, qualifying_data);
   c.put(index_name);
   c.put(offset);

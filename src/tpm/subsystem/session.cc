@@ -83,6 +83,7 @@ bool session_forget_saved(State& st, TPM_HANDLE h) {
   int i = index_of(st, h);
   if (i < 0 || st.active_sessions[i].state != kSaved) return false;
   st.active_sessions[i] = {};
+  if (st.audit.exclusive_session == h) st.audit.exclusive_session = 0;  // its handle may be reused
   return true;
 }
 
