@@ -820,6 +820,120 @@ class Attest(unittest.TestCase):
         got = {k: hex(v[0]) for k, v in expect.items()}
         self.assertEqual(got, {k: hex(v[1]) for k, v in expect.items()})
 
+    def certify_x509(self, t, obj, signer, partial, scheme=None):
+        scheme = scheme if scheme is not None else u16(NULL)
+        for _ in range(10):
+            r = t.call(0x197, handles=(obj, signer), params=tpm2b(b"") + scheme + tpm2b(partial), auths=(Auth(), Auth()))
+            if r.rc != 0x922:
+                return r
+        return r
+
+    def test_certify_x509(self):
+        """CertifyX509 on a partial certificate from tpm2_certifyX509certutil: the certificate is
+        assembled here (TBSCertificate = the TPM's version, serial and signature fields, the
+        partial's issuer, validity and subject, the TPM's subjectPublicKeyInfo, the partial's
+        extensions), parsed by python3-cryptography, its signature verified with the signer's
+        key, tbsDigest and the subject key checked."""
+        from cryptography import x509
+        p = self.path
+        offline("tpm2_certifyX509certutil", "-o", p("partial.der"))
+        partial = self.read("partial.der")
+        keys = {}
+        for label, alg, attrs in (("ca", "ecc256:ecdsa-sha256:null", "sign"),
+                                  ("rsa_ca", "rsa2048:rsassa-sha256:null", "sign"),
+                                  ("leaf", "ecc256:ecdsa-sha256:null", "sign"),
+                                  ("rsa_leaf", "rsa2048:rsassa-sha256:null", "sign")):
+            self.tool("tpm2_createprimary", "-C", "o", "-G", alg, "-c", p(label + ".ctx"), "-a",
+                      "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|" + attrs)
+            self.tool("tpm2_readpublic", "-c", p(label + ".ctx"), "-o", p(label + ".pem"), "-f", "pem")
+            handle = 0x81000020 + len(keys)
+            self.tool("tpm2_evictcontrol", "-C", "o", "-c", p(label + ".ctx"), hex(handle))
+            keys[label] = (handle, serialization.load_pem_public_key(self.read(label + ".pem")))
+        t = self.raw()
+
+        def der(tag, body):
+            n = len(body)
+            size = bytes([n]) if n < 128 else bytes([0x81, n]) if n < 256 else bytes([0x82, n >> 8, n & 255])
+            return bytes([tag]) + size + body
+
+        def items(b):
+            out, i = [], 0
+            while i < len(b):
+                n, h = b[i + 1], 2
+                if n & 0x80:
+                    k = n & 0x7F
+                    n, h = int.from_bytes(b[i + 2:i + 2 + k], "big"), 2 + k
+                out.append(b[i:i + h + n])
+                i += h + n
+            return out
+
+        def body(tlv):  # the contents of one TLV
+            return tlv[2 + (tlv[1] & 0x7F if tlv[1] & 0x80 else 0):]
+
+        for leaf, ca in (("leaf", "ca"), ("rsa_leaf", "rsa_ca"), ("leaf", "rsa_ca")):
+            r = self.certify_x509(t, keys[leaf][0], keys[ca][0], partial)
+            self.assertEqual(r.rc, 0, hex(r.rc))
+            rr = r.reader()
+            added, tbs_digest = rr.tpm2b(), rr.tpm2b()
+            alg, h, sig = parse_signature(rr.rest())
+            version, serial, sig_alg, spki = items(body(added))
+            issuer, validity, subject, extensions = items(body(partial))
+            tbs = der(0x30, version + serial + sig_alg + issuer + validity + subject + spki + extensions)
+            self.assertEqual(tbs_digest, hashlib.sha256(tbs).digest())
+            # signatureValue: the RSASSA signature, or the DER ECDSA-Sig-Value (parse_signature)
+            cert_der = der(0x30, tbs + sig_alg + der(0x03, b"\0" + sig))
+            cert = x509.load_der_x509_certificate(cert_der)
+            self.assertEqual(cert.version, x509.Version.v3)
+            self.assertEqual(cert.subject, x509.Name.from_rfc4514_string("CN=example,OU=CA unit,O=CA org,C=US"))
+            ca_key = keys[ca][1]
+            if isinstance(ca_key, rsa.RSAPublicKey):
+                ca_key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), cert.signature_hash_algorithm)
+            else:
+                ca_key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm))
+            self.assertEqual(cert.public_key().public_numbers(), keys[leaf][1].public_numbers())
+            self.assertEqual(cert.extensions.get_extension_for_class(x509.KeyUsage).value.digital_signature, True)
+            self.assertEqual(serial[0], 0x02)
+            if not self.shim:  # ours: 20 octets, positive, minimal (swtpm may use 21)
+                self.assertEqual((len(serial), serial[1]), (22, 20))
+                self.assertTrue(0 < serial[2] < 0x80)
+
+        # A key that cannot sign is refused a KeyUsage that says it signs; a malformed partial
+        # certificate is TPM_RC_VALUE (the same on swtpm).
+        t.client.close()  # the mssim port serves one client at a time
+        self.tool("tpm2_createprimary", "-C", "o", "-G", "ecc256:null:null", "-c", p("dec.ctx"), "-a",
+                  "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|decrypt")
+        self.tool("tpm2_evictcontrol", "-C", "o", "-c", p("dec.ctx"), "0x81000030")
+        t = self.raw()
+        rc = self.certify_x509(t, 0x81000030, keys["ca"][0], partial).rc
+        self.assertIn(rc, (0x182, 0x3C4) if self.shim else (0x182,), hex(rc))
+        self.assertEqual(self.certify_x509(t, keys["leaf"][0], keys["ca"][0], partial[:-1]).rc, 0x3D5)
+        self.assertEqual(self.certify_x509(t, keys["leaf"][0], keys["ca"][0], b"\x31" + partial[1:]).rc, 0x3D5)
+        # KeyUsage and the TCG TPMA_OBJECT extension (2.23.133.10.1.1.1) against the object.
+        names = b"".join(items(body(partial))[:3])
+
+        def with_extensions(*exts):
+            return der(0x30, names + der(0xA3, der(0x30, b"".join(exts))))
+
+        def key_usage(bits):
+            return der(0x30, der(6, bytes.fromhex("551d0f")) + der(1, b"\xff") + der(4, der(3, bytes([7, bits]))))
+
+        def tpma(value):
+            return der(0x30, der(6, bytes.fromhex("6781050a010101")) + der(4, der(3, b"\0" + u32(value))))
+
+        leaf_attrs = 0x2 | 0x10 | 0x20 | 0x40 | 0x40000
+        self.assertEqual(self.certify_x509(t, 0x81000030, keys["ca"][0], with_extensions(key_usage(0x20))).rc, 0,
+                         "keyEncipherment for a decryption key")
+        self.assertEqual(self.certify_x509(t, keys["leaf"][0], keys["ca"][0],
+                                           with_extensions(key_usage(0x80), tpma(leaf_attrs))).rc, 0)
+        rc = self.certify_x509(t, keys["leaf"][0], keys["ca"][0], with_extensions(key_usage(0x80), tpma(leaf_attrs | 1))).rc
+        self.assertEqual(rc, 0x282 if self.shim else 0x182, "TPMA_OBJECT differs (swtpm numbers it as handle 2)")
+        if not self.shim:  # swtpm does not check the decryption bits
+            self.assertEqual(self.certify_x509(t, keys["leaf"][0], keys["ca"][0], with_extensions(key_usage(0x20))).rc,
+                             0x182)
+        no_extensions = der(0x30, names)
+        self.assertEqual(self.certify_x509(t, keys["leaf"][0], keys["ca"][0], no_extensions).rc, 0x3C4)
+        self.assertEqual(self.certify_x509(t, keys["leaf"][0], keys["ca"][0], partial + b"\0").rc, 0x3D5)
+
 
 if __name__ == "__main__":
     unittest.main()

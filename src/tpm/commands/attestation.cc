@@ -4,6 +4,7 @@
 // TPMS_ATTEST header; the handler: its TPMU_ATTEST arm; attest_finish: the size, then the
 // signature over those bytes), so that no TPMS_ATTEST (over 1 KB with NV contents) sits on the
 // stack. docs/engine.md "Attestation and audit" lists the readings taken.
+#include <algorithm>
 #include <cstring>
 
 #include "crypto/crypto.h"
@@ -304,6 +305,252 @@ TPM_RC TPM2_GetCommandAuditDigest(Command& c) {
   // (swtpm: the same).
   c.audit_clear = key != nullptr;
   return attest_finish(c, at, key, scheme);
+}
+
+
+// ---- CertifyX509 (Part 3 §18.8) ----
+// The caller sends a partial certificate, DER SEQUENCE { issuer, validity, subject, [3]
+// extensions }; the TPM adds version (v3), a serial number, the signature AlgorithmIdentifier and
+// the object's SubjectPublicKeyInfo, answers them as addedToCertificate (DER SEQUENCE { version,
+// serialNumber, signature, subjectPublicKeyInfo }), and signs H(TBSCertificate) where
+//   TBSCertificate = SEQUENCE { version, serialNumber, signature, issuer, validity, subject,
+//                               subjectPublicKeyInfo, extensions }.
+// Everything is emitted twice through the same functions, once into the hash and once into the
+// response, so no certificate buffer is kept: the partial certificate is hashed from the
+// command buffer before any output is written.
+namespace {
+
+struct DerItem {
+  uint8_t tag = 0;
+  std::span<const uint8_t> value;  // contents
+  std::span<const uint8_t> whole;  // tag, length and contents
+};
+
+// One DER TLV (definite, minimal lengths up to 65535); false if malformed.
+bool der_next(std::span<const uint8_t>& in, DerItem& out) {
+  if (in.size() < 2) return false;
+  size_t len = in[1], header = 2;
+  if (len & 0x80) {
+    const size_t n = len & 0x7F;
+    if (n == 0 || n > 2 || in.size() < 2 + n) return false;
+    len = n == 1 ? in[2] : size_t{in[2]} << 8 | in[3];
+    if (len < (n == 1 ? 0x80u : 0x100u)) return false;  // not the shortest form
+    header += n;
+  }
+  if (in.size() - header < len) return false;
+  out = {in[0], in.subspan(header, len), in.first(header + len)};
+  in = in.subspan(header + len);
+  return true;
+}
+
+// Where DER goes: a hash, the response, or nowhere (only counted).
+struct DerOut {
+  crypto::HashState* hash = nullptr;
+  Writer* out = nullptr;
+  size_t n = 0;
+  void bytes(std::span<const uint8_t> b) {
+    n += b.size();
+    if (hash) crypto::hash_update(*hash, b);
+    if (out) out->bytes(b);
+  }
+  void header(uint8_t tag, size_t len) {
+    uint8_t h[4] = {tag, 0, 0, 0};
+    size_t k = 2;
+    if (len < 0x80) {
+      h[1] = uint8_t(len);
+    } else if (len < 0x100) {
+      h[1] = 0x81, h[2] = uint8_t(len), k = 3;
+    } else {
+      h[1] = 0x82, h[2] = uint8_t(len >> 8), h[3] = uint8_t(len), k = 4;
+    }
+    bytes({h, k});
+  }
+};
+constexpr size_t der_size(size_t len) { return (len < 0x80 ? 2 : len < 0x100 ? 3 : 4) + len; }
+
+// AlgorithmIdentifiers (RFC 5758 for ECDSA: no parameters; RFC 4055 for RSA: NULL parameters).
+constexpr uint8_t kEcdsaSha1[] = {0x30, 0x09, 0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x01};
+constexpr uint8_t kEcdsaSha256[] = {0x30, 0x0A, 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02};
+constexpr uint8_t kEcdsaSha384[] = {0x30, 0x0A, 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x03};
+constexpr uint8_t kRsaSha1[] = {0x30, 0x0D, 0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x05, 0x05, 0x00};
+constexpr uint8_t kRsaSha256[] = {0x30, 0x0D, 0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0B, 0x05, 0x00};
+constexpr uint8_t kRsaSha384[] = {0x30, 0x0D, 0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0C, 0x05, 0x00};
+constexpr uint8_t kRsaEncryption[] = {0x30, 0x0D, 0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x01, 0x05, 0x00};
+constexpr uint8_t kEcP256[] = {0x30, 0x13, 0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01,
+                               0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07};
+constexpr uint8_t kEcP384[] = {0x30, 0x10, 0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01,
+                               0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x22};
+constexpr uint8_t kOidKeyUsage[] = {0x55, 0x1D, 0x0F};                                // 2.5.29.15
+constexpr uint8_t kOidTpmaObject[] = {0x67, 0x81, 0x05, 0x0A, 0x01, 0x01, 0x01};     // 2.23.133.10.1.1.1
+constexpr uint8_t kVersion3[] = {0xA0, 0x03, 0x02, 0x01, 0x02};
+
+// The signature AlgorithmIdentifier of a scheme; empty for one X.509 cannot name here (RSAPSS
+// needs parameters this TPM does not write, HMAC is no certificate signature).
+using Bytes = std::span<const uint8_t>;
+Bytes x509_signature_alg(const TPMT_SIG_SCHEME& s) {
+  const TPM_ALG_ID h = s.details.hashAlg;
+  if (s.scheme == TPM_ALG_ECDSA)
+    return h == TPM_ALG_SHA1 ? Bytes{kEcdsaSha1} : h == TPM_ALG_SHA256 ? Bytes{kEcdsaSha256} : Bytes{kEcdsaSha384};
+  if (s.scheme == TPM_ALG_RSASSA)
+    return h == TPM_ALG_SHA1 ? Bytes{kRsaSha1} : h == TPM_ALG_SHA256 ? Bytes{kRsaSha256} : Bytes{kRsaSha384};
+  return {};
+}
+
+// SubjectPublicKeyInfo of an RSA or ECC public area (RFC 3279, RFC 5480).
+void emit_spki(DerOut& d, const TPMT_PUBLIC& pub) {
+  static constexpr uint8_t kExponent[] = {0x02, 0x03, 0x01, 0x00, 0x01};  // 65537, the only one
+  if (pub.type == TPM_ALG_RSA) {
+    const auto n = pub.unique.rsa.view();
+    const bool pad = !n.empty() && (n[0] & 0x80);
+    const size_t int_n = der_size(n.size() + pad);
+    const size_t key = der_size(int_n + sizeof kExponent);
+    const size_t bits = der_size(1 + key);
+    d.header(0x30, sizeof kRsaEncryption + bits);
+    d.bytes(kRsaEncryption);
+    d.header(0x03, 1 + key);
+    static constexpr uint8_t kZero[] = {0};
+    d.bytes(kZero);  // no unused bits
+    d.header(0x30, int_n + sizeof kExponent);
+    d.header(0x02, n.size() + pad);
+    if (pad) d.bytes(kZero);
+    d.bytes(n);
+    d.bytes(kExponent);
+    return;
+  }
+  const TPMS_ECC_POINT& q = pub.unique.ecc;
+  const bool p256 = pub.parameters.eccDetail.curveID == TPM_ECC_NIST_P256;
+  const Bytes alg = p256 ? Bytes{kEcP256} : Bytes{kEcP384};
+  const size_t bits = der_size(2 + q.x.size + q.y.size);
+  d.header(0x30, alg.size() + bits);
+  d.bytes(alg);
+  d.header(0x03, 2 + q.x.size + q.y.size);
+  static constexpr uint8_t kUncompressed[] = {0x00, 0x04};  // no unused bits, uncompressed point
+  d.bytes(kUncompressed);
+  d.bytes(q.x.view());
+  d.bytes(q.y.view());
+}
+
+// version, serialNumber, signature (the first three fields the TPM adds).
+void emit_head(DerOut& d, const uint8_t (&serial)[20], std::span<const uint8_t> sig_alg) {
+  d.bytes(kVersion3);
+  d.header(0x02, sizeof serial);
+  d.bytes(serial);
+  d.bytes(sig_alg);
+}
+
+// The extensions of a partial certificate against the object's attributes (Part 3 §18.8):
+// KeyUsage bits need sign (digitalSignature, nonRepudiation, keyCertSign, cRLSign) or decrypt
+// (keyEncipherment, dataEncipherment, keyAgreement, encipherOnly, decipherOnly); a TCG
+// TPMA_OBJECT extension must equal the object's attributes. TPM_RC_VALUE for a malformed
+// structure, TPM_RC_ATTRIBUTES for a mismatch.
+TPM_RC check_extensions(std::span<const uint8_t> extensions, const TPMA_OBJECT& a) {
+  DerItem seq;
+  if (!der_next(extensions, seq) || seq.tag != 0x30 || !extensions.empty() || seq.value.empty()) return TPM_RC_VALUE;
+  std::span<const uint8_t> list = seq.value;
+  bool key_usage = false;
+  while (!list.empty()) {
+    DerItem ext, oid, v;
+    if (!der_next(list, ext) || ext.tag != 0x30) return TPM_RC_VALUE;
+    std::span<const uint8_t> e = ext.value;
+    if (!der_next(e, oid) || oid.tag != 0x06 || !der_next(e, v)) return TPM_RC_VALUE;
+    if (v.tag == 0x01 && !der_next(e, v)) return TPM_RC_VALUE;  // critical
+    if (v.tag != 0x04 || !e.empty()) return TPM_RC_VALUE;
+    std::span<const uint8_t> inner = v.value;
+    DerItem bits;
+    const bool is_ku = std::ranges::equal(oid.value, Bytes{kOidKeyUsage});
+    const bool is_tpma = std::ranges::equal(oid.value, Bytes{kOidTpmaObject});
+    if (!is_ku && !is_tpma) continue;
+    if (!der_next(inner, bits) || bits.tag != 0x03 || !inner.empty() || bits.value.empty() || bits.value[0] > 7)
+      return TPM_RC_VALUE;
+    if (is_ku) {
+      if (key_usage) return TPM_RC_VALUE;  // twice
+      key_usage = true;
+      uint32_t ku = 0;  // bit 0 (digitalSignature) first
+      for (size_t i = 1; i < bits.value.size() && i <= 2; ++i) ku |= uint32_t{bits.value[i]} << (32 - 8 * i);
+      const uint32_t sign_bits = 0xF0000000u & ~0x30000000u;  // digitalSignature, nonRepudiation
+      const uint32_t cert_bits = 0x06000000u;                  // keyCertSign, cRLSign
+      const uint32_t decrypt_bits = 0x38000000u | 0x01800000u;  // key/dataEncipherment, keyAgreement, en/decipherOnly
+      if ((ku & (sign_bits | cert_bits)) && !a.has(TPMA_OBJECT_sign)) return TPM_RC_ATTRIBUTES;
+      if ((ku & decrypt_bits) && !a.has(TPMA_OBJECT_decrypt)) return TPM_RC_ATTRIBUTES;
+    } else {
+      // TPMA_OBJECT as a BIT STRING of its 32 bits (no unused bits), the value as Part 2 lays it out.
+      if (bits.value.size() != 5 || bits.value[0] != 0) return TPM_RC_VALUE;
+      const uint32_t v32 = uint32_t{bits.value[1]} << 24 | uint32_t{bits.value[2]} << 16 |
+                           uint32_t{bits.value[3]} << 8 | bits.value[4];
+      if (v32 != a.value) return TPM_RC_ATTRIBUTES;
+    }
+  }
+  return key_usage ? TPM_RC_SUCCESS : TPM_RC_VALUE;  // a certificate of a TPM key says its use
+}
+
+}  // namespace
+
+TPM_RC TPM2_CertifyX509(Command& c) {
+  TPM2B_DATA reserved;
+  TPMT_SIG_SCHEME in_scheme;
+  Tpm2bView<profile::kMaxDigestBuffer> partial;  // TPM2B_MAX_BUFFER, read in place
+  if (TPM_RC rc = c.parse(reserved, in_scheme, partial)) return rc;
+  if (reserved.size != 0) return rc_param(TPM_RC_SIZE, 1);  // "shall be the Empty Buffer"
+  const ObjectSlot* object = loaded_key(c, 0);
+  if (!object || (object->pub.type != TPM_ALG_RSA && object->pub.type != TPM_ALG_ECC))
+    return rc_handle(TPM_RC_ASYMMETRIC, 1);
+  ObjectSlot* key;
+  TPMT_SIG_SCHEME scheme;
+  if (TPM_RC rc = attest_key(c, 1, in_scheme, 2, key, scheme)) return rc;
+  const std::span<const uint8_t> sig_alg = x509_signature_alg(scheme);
+  if (!key || sig_alg.empty()) return rc_param(TPM_RC_SCHEME, 2);  // no hash / no X.509 name for it
+
+  // The partial certificate: SEQUENCE { issuer, validity, subject, [3] extensions }.
+  std::span<const uint8_t> in = partial.data;
+  DerItem outer, issuer, validity, subject, extensions;
+  // Not one SEQUENCE filling the buffer: TPM_RC_SIZE; malformed inside: TPM_RC_VALUE (swtpm:
+  // the same).
+  if (!der_next(in, outer) || outer.tag != 0x30 || !in.empty()) return rc_param(TPM_RC_SIZE, 3);
+  std::span<const uint8_t> fields = outer.value;
+  if (!der_next(fields, issuer) || issuer.tag != 0x30 || !der_next(fields, validity) || validity.tag != 0x30 ||
+      !der_next(fields, subject) || subject.tag != 0x30 || !der_next(fields, extensions) || extensions.tag != 0xA3 ||
+      !fields.empty())
+    return rc_param(TPM_RC_VALUE, 3);
+  if (TPM_RC rc = check_extensions(extensions.value, object->pub.objectAttributes))
+    return rc == TPM_RC_ATTRIBUTES ? rc_handle(rc, 1) : rc_param(rc, 3);
+
+  // A fresh serial number: 20 random octets, positive and minimally encoded (RFC 5280 4.1.2.2).
+  uint8_t serial[20];
+  if (!tpm_random(c.tpm, serial)) return TPM_RC_FAILURE;
+  serial[0] = static_cast<uint8_t>((serial[0] & 0x7F) | 0x01);
+
+  DerOut count;
+  emit_head(count, serial, sig_alg);
+  const size_t head = count.n;
+  count = {};
+  emit_spki(count, object->pub);
+  const size_t spki = count.n;
+  crypto::HashState h;
+  crypto::hash_start(h, to_crypto(scheme.details.hashAlg));
+  DerOut tbs{&h};
+  tbs.header(0x30, head + issuer.whole.size() + validity.whole.size() + subject.whole.size() + spki +
+                       extensions.whole.size());
+  emit_head(tbs, serial, sig_alg);
+  tbs.bytes(issuer.whole);
+  tbs.bytes(validity.whole);
+  tbs.bytes(subject.whole);
+  emit_spki(tbs, object->pub);
+  tbs.bytes(extensions.whole);
+  TPM2B_DIGEST tbs_digest;
+  tbs_digest.size = static_cast<uint16_t>(crypto::hash_finish(h, tbs_digest.buffer));
+  TPMT_SIGNATURE sig;
+  if (TPM_RC rc = sign_digest(c, *key, scheme, tbs_digest.view(), sig)) return rc;
+
+  // Only now the output (the partial certificate may share the response buffer).
+  const size_t added = der_size(head + spki);
+  c.put(static_cast<uint16_t>(added));
+  DerOut out{nullptr, &c.out};
+  out.header(0x30, head + spki);
+  emit_head(out, serial, sig_alg);
+  emit_spki(out, object->pub);
+  c.put(tbs_digest);
+  c.put(sig);
+  return c.out.overflow() ? TPM_RC_FAILURE : TPM_RC_SUCCESS;
 }
 
 }  // namespace utpm::tpm

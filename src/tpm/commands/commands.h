@@ -52,6 +52,7 @@ TPM_RC TPM2_GetTime(Command& c);
 TPM_RC TPM2_NV_Certify(Command& c);
 TPM_RC TPM2_GetSessionAuditDigest(Command& c);
 TPM_RC TPM2_GetCommandAuditDigest(Command& c);
+TPM_RC TPM2_CertifyX509(Command& c);
 // Chapter 20, Signing and signature verification (signature.cc)
 TPM_RC TPM2_Sign(Command& c);
 TPM_RC TPM2_VerifySignature(Command& c);

@@ -98,6 +98,7 @@ constexpr auto kCommands = sorted(std::array{
         {H::hmac_session}),
     CMD(GetCommandAuditDigest, kCmdDecrypt | kCmdEncrypt, {H::endorsement, A::user},
         {H::object_or_null, A::user}),
+    CMD(CertifyX509, kCmdDecrypt | kCmdEncrypt, {H::object, A::admin}, {H::object_or_null, A::user}),
     // Chapter 21, Command audit
     CMD(SetCommandCodeAuditStatus, kCmdNv, {H::provision, A::user}),
     CMD(RSA_Encrypt, kCmdDecrypt | kCmdEncrypt, {H::object}),

@@ -25,6 +25,7 @@ inline constexpr TPM_CC TPM_CC_NV_Certify = 0x184;
 inline constexpr TPM_CC TPM_CC_GetCommandAuditDigest = 0x133;
 inline constexpr TPM_CC TPM_CC_SetCommandCodeAuditStatus = 0x140;
 inline constexpr TPM_CC TPM_CC_GetSessionAuditDigest = 0x14D;
+inline constexpr TPM_CC TPM_CC_CertifyX509 = 0x197;
 
 // ---- TPM_ST for attestation structures (Part 2 §6.9) ----
 inline constexpr TPM_ST TPM_ST_ATTEST_NV = 0x8014;
