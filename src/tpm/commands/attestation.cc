@@ -1,4 +1,5 @@
-// Part 3 chapter 18: Attestation commands (Quote, Certify, CertifyCreation, GetTime, NV_Certify).
+// Part 3 chapter 18: Attestation commands (Quote, Certify, CertifyCreation, GetTime, NV_Certify,
+// GetSessionAuditDigest, GetCommandAuditDigest, CertifyX509).
 //
 // Every command writes a TPM2B_ATTEST straight into the response buffer (attest_begin: size,
 // TPMS_ATTEST header; the handler: its TPMU_ATTEST arm; attest_finish: the size, then the

@@ -3,13 +3,12 @@
 // sessionKey || authValue; the response carries a fresh nonceTPM and an HMAC over rpHash.
 #include "tpm/core/authorization.h"
 
-#include "tpm/core/audit.h"
-
 #include <cstring>
 
 #include "crypto/crypto.h"
 #include "crypto/kdf.h"
 #include "crypto/sym.h"
+#include "tpm/core/audit.h"
 #include "tpm/subsystem/nv.h"
 #include "tpm/subsystem/subsystems.h"
 #include "tpm/tpm.h"
