@@ -37,6 +37,7 @@ enum RecordId : uint32_t {
   kRecClock = 2,
   kRecSavedState = 3,
   kRecNvList = 4,  // the NV index list (subsystem/nv.cc); each index is record <its handle>
+  kRecAudit = 5,   // command audit: hash algorithm, counter, audited commands (subsystem/audit.cc)
 };
 
 // What a TPM keeps forever (record kRecPersistent).
@@ -160,6 +161,9 @@ struct SessionSlot {
   uint8_t cp_hash_kind = 0;       // kPolicyCpNone / Cp / Name / Template
   uint8_t locality = 0;           // TPMA_LOCALITY from PolicyLocality (0: any)
   uint8_t flags = 0;              // kPolicy* below
+  // ---- session audit (Part 1 "Session Audit"; core/audit.cc) ----
+  bool audit = false;             // used with TPMA_SESSION audit at least once
+  TPM2B_DIGEST audit_digest;      // H_authHash(old || cpHash || rpHash) per audited command
 };
 inline constexpr uint8_t kPolicyCpNone = 0, kPolicyCpHash = 1, kPolicyNameHash = 2, kPolicyTemplateHash = 3;
 inline constexpr uint8_t kPolicyAuthValueNeeded = 1 << 0;  // PolicyAuthValue: HMAC includes the authValue
@@ -168,6 +172,17 @@ inline constexpr uint8_t kPolicyPpRequired = 1 << 2;       // PolicyPhysicalPres
 inline constexpr uint8_t kPolicyPcrCounterSet = 1 << 3;    // pcr_update_counter is valid
 inline constexpr uint8_t kPolicyCheckNvWritten = 1 << 4;   // PolicyNvWritten ran...
 inline constexpr uint8_t kPolicyNvWrittenState = 1 << 5;   // ...with this writtenSet
+
+// Command audit (Part 1 "Command Audit", Part 3 §21): the list, hash and counter persist
+// (record kRecAudit); the digest and the exclusive audit session are volatile.
+inline constexpr uint32_t kAuditCcFirst = 0x11F;  // TPM_CC_FIRST: bit (code - 0x11F) of commands
+struct AuditState {
+  TPM_ALG_ID alg = TPM_ALG_SHA256;
+  uint64_t counter = 0;
+  uint8_t commands[32]{};
+  TPM2B_DIGEST digest;               // size 0: cleared (the next audited command restarts it)
+  TPM_HANDLE exclusive_session = 0;  // the exclusive audit session (0: none)
+};
 
 enum class Phase : uint8_t { off, awaiting_startup, operational };
 
@@ -218,6 +233,8 @@ struct State {
   NvIndexList nv;
   NvSlot nv_slots[kNvSlots];
 
+  AuditState audit;
+
   // NV records changed by the current command; flushed and committed after it succeeds.
   uint8_t dirty = 0;
 };
@@ -225,6 +242,7 @@ inline constexpr uint8_t kDirtyPersistent = 1 << 0;
 inline constexpr uint8_t kDirtyClock = 1 << 1;
 inline constexpr uint8_t kDirtySavedState = 1 << 2;
 inline constexpr uint8_t kDirtyNvList = 1 << 3;  // the NV index list record
-inline constexpr uint8_t kDirtyStaged = 1 << 4;  // records staged directly (NV index data): commit
+inline constexpr uint8_t kDirtyStaged = 1 << 4;
+inline constexpr uint8_t kDirtyAudit = 1 << 5;   // the command audit record  // records staged directly (NV index data): commit
 
 }  // namespace utpm::tpm

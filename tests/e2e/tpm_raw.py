@@ -124,8 +124,12 @@ class Session:
 class Auth:
     """One entry of a command's authorization area."""
 
-    def __init__(self, session=None, password=b"", attrs=CONTINUE, auth=b"", include_auth=True, hmac_override=None):
+    def __init__(self, session=None, password=b"", attrs=CONTINUE, auth=b"", include_auth=True, hmac_override=None,
+                 response_attrs=None):
         self.session, self.password, self.attrs = session, password, attrs
+        # What the response's sessionAttributes must be (default: the command's; audit sessions
+        # answer auditExclusive as the session's exclusivity).
+        self.response_attrs = attrs if response_attrs is None else response_attrs
         self.auth, self.include_auth, self.hmac_override = auth, include_auth, hmac_override
 
 
@@ -212,7 +216,7 @@ class Tpm:
             expect = hmac.new(s.value(a.auth, a.include_auth), rp + nonce + s.nonce_caller + bytes([attrs]),
                               HASH_NAME[s.auth_hash]).digest()
             if check:
-                assert attrs == a.attrs, f"response sessionAttributes {attrs:#x} != {a.attrs:#x}"
+                assert attrs == a.response_attrs, f"response sessionAttributes {attrs:#x} != {a.response_attrs:#x}"
                 assert hmac.compare_digest(mac, expect), f"response HMAC mismatch for command {cc:#x}"
             s.nonce_tpm = nonce
         enc_auth = next((a for a in auths if a.session and a.attrs & ENCRYPT), None)

@@ -342,6 +342,70 @@ class FirmwareE2E(Tools, unittest.TestCase):
             f.write(content)
         return path
 
+    def test_29_tools_quote_and_credential_checked_on_the_host(self):
+        # A Quote made by the firmware: TPMS_ATTEST decoded and its signature verified here with
+        # python3-cryptography, the PCR digest recomputed from tpm2_pcrread; then an ECC EK +
+        # AK credential made offline by tpm2-tools and activated by the firmware.
+        self.engine()
+        try:
+            import hashlib
+            from cryptography.hazmat.primitives import hashes, serialization
+            from cryptography.hazmat.primitives.asymmetric import ec
+            from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+        except ImportError:
+            self.skipTest("python3-cryptography missing")
+
+        def use(*argv):
+            out = self.tool(*argv)
+            self.tool("tpm2_flushcontext", "-t")
+            return out
+
+        p = lambda name: os.path.join(ARGS.scratch, name)  # noqa: E731
+        use("tpm2_createek", "-c", p("ek.ctx"), "-G", "ecc", "-u", p("ek.pub"))
+        use("tpm2_createak", "-C", p("ek.ctx"), "-c", p("ak.ctx"), "-G", "ecc", "-s", "ecdsa", "-g", "sha256",
+            "-u", p("ak.pem"), "-f", "pem", "-n", p("ak.name"))
+        use("tpm2_pcrextend", "16:sha256=" + hashlib.sha256(b"fw").hexdigest())
+        nonce = os.urandom(16).hex()
+        use("tpm2_quote", "-c", p("ak.ctx"), "-l", "sha1:0,16+sha256:0,16", "-q", nonce, "-m", p("q.msg"),
+            "-s", p("q.sig"), "-o", p("q.pcrs"), "-g", "sha256")
+        with open(p("q.msg"), "rb") as f:
+            attest = f.read()
+        with open(p("q.sig"), "rb") as f:
+            sig = f.read()
+        with open(p("ak.pem"), "rb") as f:
+            key = serialization.load_pem_public_key(f.read())
+        # TPMT_SIGNATURE: ECDSA, SHA-256, r, s
+        alg, halg = struct.unpack(">HH", sig[:4])
+        self.assertEqual((alg, halg), (0x0018, 0x000B))
+        rlen = struct.unpack(">H", sig[4:6])[0]
+        r = int.from_bytes(sig[6:6 + rlen], "big")
+        s = int.from_bytes(sig[8 + rlen:], "big")
+        key.verify(encode_dss_signature(r, s), attest, ec.ECDSA(hashes.SHA256()))  # raises if invalid
+        # TPMS_ATTEST: magic, TPM_ST_ATTEST_QUOTE, qualifiedSigner, extraData = nonce, ..., pcrDigest last
+        self.assertEqual(struct.unpack(">IH", attest[:6]), (0xFF544347, 0x8018))
+        at = 6
+        at += 2 + struct.unpack(">H", attest[at:at + 2])[0]  # qualifiedSigner
+        n = struct.unpack(">H", attest[at:at + 2])[0]
+        self.assertEqual(attest[at + 2:at + 2 + n].hex(), nonce)
+        values = [self.pcr_value(0, "sha1"), self.pcr_value(16, "sha1"), self.pcr_value(0, "sha256"),
+                  self.pcr_value(16, "sha256")]
+        self.assertEqual(attest[-34:], struct.pack(">H", 32) + hashlib.sha256(b"".join(values)).digest())
+        subprocess.run(["tpm2_checkquote", "-u", p("ak.pem"), "-m", p("q.msg"), "-s", p("q.sig"), "-f",
+                        p("q.pcrs"), "-g", "sha256", "-q", nonce], check=True, capture_output=True, timeout=60)
+        # Credential activation with the ECC EK.
+        with open(p("ak.name"), "rb") as f:
+            name = f.read().hex()
+        secret = self.scratch_file("cred.secret", os.urandom(32))
+        subprocess.run(["tpm2_makecredential", "-T", "none", "-u", p("ek.pub"), "-s", secret, "-n", name, "-o",
+                        p("cred")], check=True, capture_output=True, timeout=60)
+        self.tool("tpm2_startauthsession", "--policy-session", "-S", p("s.ctx"))
+        self.tool("tpm2_policysecret", "-S", p("s.ctx"), "-c", "e")
+        use("tpm2_activatecredential", "-c", p("ak.ctx"), "-C", p("ek.ctx"), "-i", p("cred"), "-o",
+            p("cred.out"), "-P", "session:" + p("s.ctx"))
+        self.tool("tpm2_flushcontext", p("s.ctx"))
+        with open(secret, "rb") as f, open(p("cred.out"), "rb") as g:
+            self.assertEqual(g.read(), f.read())
+
     def test_28_tools_nv_indices(self):
         # NV indices on the firmware store, through the utpm TCTI when it is built: an ordinary
         # index written beyond NV_BUFFER_MAX (the tools chunk), a counter, an extend index.

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "tpm/commands/commands.h"
+#include "tpm/core/audit.h"
 #include "tpm/subsystem/nv.h"
 #include "tpm/subsystem/subsystems.h"
 #include "tpm/tpm.h"
@@ -112,8 +113,8 @@ bool tpm_property(Tpm& tpm, TPM_PT pt, uint32_t& v) {
     case PT_VAR + 16: v = st.pers.recovery_time; return true;
     case PT_VAR + 17: v = st.pers.lockout_recovery; return true;
     case PT_VAR + 18: v = 0; return true;  // NV_WRITE_RECOVERY
-    case PT_VAR + 19: v = 0; return true;  // AUDIT_COUNTER_0
-    case PT_VAR + 20: v = 0; return true;  // AUDIT_COUNTER_1
+    case PT_VAR + 19: v = static_cast<uint32_t>(st.audit.counter >> 32); return true;  // AUDIT_COUNTER_0
+    case PT_VAR + 20: v = static_cast<uint32_t>(st.audit.counter); return true;        // AUDIT_COUNTER_1
     default: return false;
   }
 }
@@ -155,6 +156,20 @@ void cap_commands(Writer& w, uint32_t from, uint32_t n, bool& more) {
     if (c->code < from) continue;
     if (!l.room()) break;
     w.u32(c->tpma_cc());
+    ++l.count;
+  }
+  l.finish();
+  more = l.more;
+}
+
+// TPM_CAP_AUDIT_COMMANDS: the audited command codes (TPML_CC), ascending from `from`.
+void cap_audit_commands(const State& st, Writer& w, uint32_t from, uint32_t n, bool& more) {
+  ListWriter l(w, std::min(n, kMaxCapCc));
+  CommandTable t = command_table();
+  for (const CommandInfo* c = t.begin; c != t.end; ++c) {
+    if (c->code < from || !audit_listed(st, c->code)) continue;
+    if (!l.room()) break;
+    w.u32(c->code);
     ++l.count;
   }
   l.finish();
@@ -322,6 +337,7 @@ TPM_RC TPM2_GetCapability(Command& c) {
     case TPM_CAP_HANDLES: cap_handles(c.tpm, c.out, property, property_count, more); break;
     case TPM_CAP_COMMANDS: cap_commands(c.out, property, property_count, more); break;
     case TPM_CAP_PCRS: cap_pcrs(c.st, c.out); break;
+    case TPM_CAP_AUDIT_COMMANDS: cap_audit_commands(c.st, c.out, property, property_count, more); break;
     case TPM_CAP_TPM_PROPERTIES: cap_tpm_properties(c.tpm, c.out, property, property_count, more); break;
     case TPM_CAP_PCR_PROPERTIES: cap_pcr_properties(c.out, property, property_count, more); break;
     case TPM_CAP_ECC_CURVES: {
@@ -336,7 +352,7 @@ TPM_RC TPM2_GetCapability(Command& c) {
       more = l.more;
       break;
     }
-    // No physical-presence or audited commands, no policies on permanent handles and no ACTs
+    // No physical-presence commands, no policies on permanent handles and no ACTs
     // are implemented yet: those lists are empty.
     default: cap_empty(c.out); break;
   }

@@ -22,6 +22,8 @@ TPM_RC TPM2_LoadExternal(Command& c);
 TPM_RC TPM2_ReadPublic(Command& c);
 TPM_RC TPM2_Unseal(Command& c);
 TPM_RC TPM2_ObjectChangeAuth(Command& c);
+TPM_RC TPM2_MakeCredential(Command& c);
+TPM_RC TPM2_ActivateCredential(Command& c);
 // Chapter 14, Asymmetric primitives (asymmetric.cc)
 TPM_RC TPM2_RSA_Encrypt(Command& c);
 TPM_RC TPM2_RSA_Decrypt(Command& c);
@@ -42,9 +44,20 @@ TPM_RC TPM2_HMAC_Start(Command& c);
 TPM_RC TPM2_SequenceUpdate(Command& c);
 TPM_RC TPM2_SequenceComplete(Command& c);
 TPM_RC TPM2_EventSequenceComplete(Command& c);
+// Chapter 18, Attestation commands (attestation.cc)
+TPM_RC TPM2_Certify(Command& c);
+TPM_RC TPM2_CertifyCreation(Command& c);
+TPM_RC TPM2_Quote(Command& c);
+TPM_RC TPM2_GetTime(Command& c);
+TPM_RC TPM2_NV_Certify(Command& c);
+TPM_RC TPM2_GetSessionAuditDigest(Command& c);
+TPM_RC TPM2_GetCommandAuditDigest(Command& c);
+TPM_RC TPM2_CertifyX509(Command& c);
 // Chapter 20, Signing and signature verification (signature.cc)
 TPM_RC TPM2_Sign(Command& c);
 TPM_RC TPM2_VerifySignature(Command& c);
+// Chapter 21, Command audit (audit.cc)
+TPM_RC TPM2_SetCommandCodeAuditStatus(Command& c);
 // Chapter 22, Integrity collection (pcr.cc)
 TPM_RC TPM2_PCR_Extend(Command& c);
 TPM_RC TPM2_PCR_Event(Command& c);

@@ -3,6 +3,7 @@
 
 #include "tpm/core/command.h"
 #include "tpm/subsystem/subsystems.h"
+#include "tpm/types/attest.h"
 
 namespace utpm::tpm {
 
@@ -35,9 +36,24 @@ inline TPM_RC hmac_key(Command& c, TPM_ALG_ID requested, ObjectSlot*& key, TPM_A
   return TPM_RC_SUCCESS;
 }
 
+// The signing scheme of a command (Sign and the attestation commands, Part 3 CryptSelectSignScheme):
+// the key's own scheme, or the caller's when the key has none; a caller scheme that differs from
+// the key's, a NULL scheme on both sides, or a scheme that does not fit the key's type: false
+// (the caller answers TPM_RC_SCHEME on its inScheme parameter).
+bool select_sign_scheme(const ObjectSlot& key, const TPMT_SIG_SCHEME& in_scheme, TPMT_SIG_SCHEME& out);
+// Signs digest (the scheme's hash size) with a loaded private signing key (signature.cc).
+TPM_RC sign_digest(Command& c, const ObjectSlot& key, const TPMT_SIG_SCHEME& scheme, std::span<const uint8_t> digest,
+                   TPMT_SIGNATURE& sig);
+
 // Whether signature is a valid signature of digest by key (RSASSA/RSAPSS, ECDSA, HMAC), the
 // scheme fitting the key's type (signature.cc; VerifySignature and PolicySigned).
 bool signature_verifies(const ObjectSlot& key, std::span<const uint8_t> digest, const TPMT_SIGNATURE& signature);
+
+// Attestation (attestation.cc): TPMS_ATTEST.firmwareVersion (TPM_PT_FIRMWARE_VERSION_1 || _2),
+// and the privacy rule of Part 3 §18.1: resetCount, restartCount and firmwareVersion offset by a
+// per-key value unless the signing key (nullptr: none) is in the endorsement or platform hierarchy.
+uint64_t attest_firmware_version();
+void attest_obfuscate(const State& st, const ObjectSlot* key, TPMS_CLOCK_INFO& clock, uint64_t& firmware);
 
 // The NULL-terminated-label rule of RSA encryption (Part 1 §B.10.3): an empty label, or one
 // whose last octet is zero.

@@ -236,4 +236,54 @@ TPM_RC TPM2_CreateLoaded(Command& c) {
   return TPM_RC_SUCCESS;
 }
 
+namespace {
+
+// The key that protects a credential (Part 3 §12.5/§12.6): an asymmetric restricted decryption
+// key, TPM_RC_TYPE on its handle otherwise.
+bool credential_key(const ObjectSlot* key) {
+  if (!key || key->kind != SlotKind::object) return false;
+  const TPMA_OBJECT& a = key->pub.objectAttributes;
+  return (key->pub.type == TPM_ALG_RSA || key->pub.type == TPM_ALG_ECC) && a.has(TPMA_OBJECT_decrypt) &&
+         a.has(TPMA_OBJECT_restricted);
+}
+
+}  // namespace
+
+TPM_RC TPM2_MakeCredential(Command& c) {
+  TPM2B_DIGEST credential;
+  TPM2B_NAME object_name;
+  if (TPM_RC rc = c.parse(credential, object_name)) return rc;
+  const ObjectSlot* key = c.entities[0].object;
+  if (!credential_key(key)) return rc_handle(TPM_RC_TYPE, 1);
+  if (credential.size > digest_size(key->pub.nameAlg)) return rc_param(TPM_RC_SIZE, 1);
+  TPM2B_DIGEST seed;
+  TPM2B_ENCRYPTED_SECRET secret;
+  TPM2B_ID_OBJECT blob;
+  TPM_RC rc = credential_seed_make(*key, tpm_random_source(c.tpm), seed, secret);
+  if (rc == TPM_RC_SUCCESS) rc = credential_wrap(*key, seed, object_name, credential, blob);
+  crypto::zeroize(seed);
+  if (rc != TPM_RC_SUCCESS) return rc;
+  c.put(blob);
+  c.put(secret);
+  return TPM_RC_SUCCESS;
+}
+
+TPM_RC TPM2_ActivateCredential(Command& c) {
+  TPM2B_ID_OBJECT credential_blob;
+  TPM2B_ENCRYPTED_SECRET secret;
+  if (TPM_RC rc = c.parse(credential_blob, secret)) return rc;
+  const ObjectSlot* key = c.entities[1].object;
+  if (!credential_key(key)) return rc_handle(TPM_RC_TYPE, 2);
+  if (key->public_only) return rc_handle(TPM_RC_KEY, 2);
+  TPM2B_DIGEST seed;
+  if (TPM_RC rc = credential_seed_recover(*key, tpm_random_source(c.tpm), secret, seed)) return rc_param(rc, 2);
+  TPM2B_DIGEST cert_info;
+  TPM_RC rc = credential_unwrap(*key, seed, c.entities[0].name, credential_blob, cert_info);
+  crypto::zeroize(seed);
+  if (rc != TPM_RC_SUCCESS) return rc_param(rc, 1);
+  c.put(cert_info);
+  crypto::zeroize(cert_info);
+  return TPM_RC_SUCCESS;
+}
+
 }  // namespace utpm::tpm

@@ -64,6 +64,54 @@ crypto::RsaPublicKey rsa_public(const ObjectSlot& key) {
 
 }  // namespace
 
+bool select_sign_scheme(const ObjectSlot& key, const TPMT_SIG_SCHEME& in_scheme, TPMT_SIG_SCHEME& out) {
+  // The key's scheme wins; a caller scheme must agree with it or fill its absence.
+  out = key_sign_scheme(key.pub);
+  if (out.scheme == TPM_ALG_NULL) {
+    if (in_scheme.scheme == TPM_ALG_NULL) return false;
+    out = in_scheme;
+  } else if (in_scheme.scheme != TPM_ALG_NULL &&
+             (in_scheme.scheme != out.scheme || in_scheme.details.hashAlg != out.details.hashAlg)) {
+    return false;
+  }
+  return scheme_fits_key(out.scheme, key.pub.type);
+}
+
+TPM_RC sign_digest(Command& c, const ObjectSlot& key, const TPMT_SIG_SCHEME& scheme, std::span<const uint8_t> digest,
+                   TPMT_SIGNATURE& sig) {
+  const TPM_ALG_ID hash = scheme.details.hashAlg;
+  sig.sigAlg.value = scheme.scheme;
+  crypto::Status s = crypto::Status::failure;
+  switch (scheme.scheme) {
+    case TPM_ALG_RSASSA:
+    case TPM_ALG_RSAPSS: {
+      // rsassa and rsapss share one layout (TPMS_SIGNATURE_RSA)
+      TPMS_SIGNATURE_RSA& rsa = scheme.scheme == TPM_ALG_RSASSA ? sig.signature.rsassa : sig.signature.rsapss;
+      rsa.hash.value = hash;
+      rsa.sig.size = static_cast<uint16_t>(crypto::rsa_bytes(key.rsa.pub));
+      s = crypto::rsa_sign(static_cast<crypto::RsaScheme>(scheme.scheme.value), to_crypto(hash), key.rsa, digest,
+                           tpm_random_source(c.tpm), {rsa.sig.buffer, rsa.sig.size});
+      break;
+    }
+    case TPM_ALG_ECDSA: {
+      const auto curve = static_cast<crypto::EccCurve>(key.pub.parameters.eccDetail.curveID.value);
+      const uint16_t n = static_cast<uint16_t>(crypto::ecc_bytes(curve));
+      TPMS_SIGNATURE_ECC& ecc = sig.signature.ecdsa;
+      ecc.hash.value = hash;
+      ecc.signatureR.size = ecc.signatureS.size = n;
+      s = crypto::ecdsa_sign(curve, key.ecc, digest, tpm_random_source(c.tpm), {ecc.signatureR.buffer, n},
+                             {ecc.signatureS.buffer, n});
+      break;
+    }
+    case TPM_ALG_HMAC:
+      sig.signature.hmac.hashAlg.value = hash;
+      crypto::hmac(to_crypto(hash), key.bits.view(), digest, sig.signature.hmac.digest.bytes);
+      s = crypto::Status::ok;
+      break;
+  }
+  return s == crypto::Status::ok ? TPM_RC_SUCCESS : TPM_RC_FAILURE;
+}
+
 TPM_RC TPM2_Sign(Command& c) {
   TPM2B_DIGEST digest;
   TPMT_SIG_SCHEME in_scheme;
@@ -71,16 +119,8 @@ TPM_RC TPM2_Sign(Command& c) {
   if (TPM_RC rc = c.parse(digest, in_scheme, validation)) return rc;
   ObjectSlot* key = loaded_private_key(c, 0);
   if (!key || !key->pub.objectAttributes.has(TPMA_OBJECT_sign)) return rc_handle(TPM_RC_KEY, 1);
-  // The key's scheme wins; a caller scheme must agree with it or fill its absence.
-  TPMT_SIG_SCHEME scheme = key_sign_scheme(key->pub);
-  if (scheme.scheme == TPM_ALG_NULL) {
-    if (in_scheme.scheme == TPM_ALG_NULL) return rc_param(TPM_RC_SCHEME, 2);
-    scheme = in_scheme;
-  } else if (in_scheme.scheme != TPM_ALG_NULL &&
-             (in_scheme.scheme != scheme.scheme || in_scheme.details.hashAlg != scheme.details.hashAlg)) {
-    return rc_param(TPM_RC_SCHEME, 2);
-  }
-  if (!scheme_fits_key(scheme.scheme, key->pub.type)) return rc_param(TPM_RC_SCHEME, 2);
+  TPMT_SIG_SCHEME scheme;
+  if (!select_sign_scheme(*key, in_scheme, scheme)) return rc_param(TPM_RC_SCHEME, 2);
   const TPM_ALG_ID hash = scheme.details.hashAlg;
   if (digest.size != digest_size(hash)) return rc_param(TPM_RC_SIZE, 1);
   // A restricted key signs only digests the TPM itself computed (Part 1 §11.4.6.3).
@@ -91,38 +131,8 @@ TPM_RC TPM2_Sign(Command& c) {
         !crypto::ct_equal(expect.digest.view(), validation.digest.view()))
       return rc_param(TPM_RC_TICKET, 3);
   }
-
   TPMT_SIGNATURE sig;
-  sig.sigAlg.value = scheme.scheme;
-  crypto::Status s = crypto::Status::failure;
-  switch (scheme.scheme) {
-    case TPM_ALG_RSASSA:
-    case TPM_ALG_RSAPSS: {
-      // rsassa and rsapss share one layout (TPMS_SIGNATURE_RSA)
-      TPMS_SIGNATURE_RSA& rsa = scheme.scheme == TPM_ALG_RSASSA ? sig.signature.rsassa : sig.signature.rsapss;
-      rsa.hash.value = hash;
-      rsa.sig.size = static_cast<uint16_t>(crypto::rsa_bytes(key->rsa.pub));
-      s = crypto::rsa_sign(static_cast<crypto::RsaScheme>(scheme.scheme.value), to_crypto(hash), key->rsa,
-                           digest.view(), tpm_random_source(c.tpm), {rsa.sig.buffer, rsa.sig.size});
-      break;
-    }
-    case TPM_ALG_ECDSA: {
-      const auto curve = static_cast<crypto::EccCurve>(key->pub.parameters.eccDetail.curveID.value);
-      const uint16_t n = static_cast<uint16_t>(crypto::ecc_bytes(curve));
-      TPMS_SIGNATURE_ECC& ecc = sig.signature.ecdsa;
-      ecc.hash.value = hash;
-      ecc.signatureR.size = ecc.signatureS.size = n;
-      s = crypto::ecdsa_sign(curve, key->ecc, digest.view(), tpm_random_source(c.tpm), {ecc.signatureR.buffer, n},
-                             {ecc.signatureS.buffer, n});
-      break;
-    }
-    case TPM_ALG_HMAC:
-      sig.signature.hmac.hashAlg.value = hash;
-      crypto::hmac(to_crypto(hash), key->bits.view(), digest.view(), sig.signature.hmac.digest.bytes);
-      s = crypto::Status::ok;
-      break;
-  }
-  if (s != crypto::Status::ok) return TPM_RC_FAILURE;
+  if (TPM_RC rc = sign_digest(c, *key, scheme, digest.view(), sig)) return rc;
   c.put(sig);
   return TPM_RC_SUCCESS;
 }

@@ -41,7 +41,11 @@ TPM_RC TPM2_Startup(Command& c) {
     st.ph_enable = st.sh_enable = st.eh_enable = st.ph_enable_nv = 1;
   }
   pcr_startup(st, c.locality, resume);
-  nv_startup(st, resume);  // TPM Reset/Restart: NV indices' stClear locks end
+  nv_startup(st, resume);
+  // The command-audit digest and the exclusive audit session do not survive a Startup (a
+  // restarted digest counts a new auditCounter value, so a verifier sees the break).
+  st.audit.digest.size = 0;
+  st.audit.exclusive_session = 0;  // TPM Reset/Restart: NV indices' stClear locks end
   // Context sequence numbers never repeat under one proof: the high half names this Startup
   // (reset epoch and restart within it), the low half counts saves.
   st.context_counter = (st.pers.total_reset_count << 52) | (uint64_t{st.clock.restart_count} << 32);

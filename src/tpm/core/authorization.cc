@@ -8,6 +8,7 @@
 #include "crypto/crypto.h"
 #include "crypto/kdf.h"
 #include "crypto/sym.h"
+#include "tpm/core/audit.h"
 #include "tpm/subsystem/nv.h"
 #include "tpm/subsystem/subsystems.h"
 #include "tpm/tpm.h"
@@ -20,6 +21,8 @@ void put_u32(crypto::HashState& h, uint32_t v) {
   crypto::hash_update(h, b);
 }
 
+}  // namespace
+
 // cpHash = H(commandCode || Name(handle 1) || ... || parameters)
 size_t cp_hash(Command& c, TPM_ALG_ID alg, std::span<const uint8_t> parameters, uint8_t* out) {
   crypto::HashState h;
@@ -30,11 +33,15 @@ size_t cp_hash(Command& c, TPM_ALG_ID alg, std::span<const uint8_t> parameters, 
   return crypto::hash_finish(h, {out, profile::kMaxDigestSize});
 }
 
+namespace {
+
 // A password (TPM_RS_PW or PolicyPassword): the HMAC field is the authValue, compared in
 // constant time without trailing zeros on either side.
 bool password_matches(const SessionIn& s, std::span<const uint8_t> auth_value) {
   return crypto::ct_equal(auth_trimmed(&s.hmac), auth_value);  // ct_equal also compares lengths
 }
+
+}  // namespace
 
 // rpHash = H(responseCode || commandCode || parameters); only successful responses carry one.
 size_t rp_hash(Command& c, TPM_ALG_ID alg, std::span<const uint8_t> parameters, uint8_t* out) {
@@ -45,6 +52,8 @@ size_t rp_hash(Command& c, TPM_ALG_ID alg, std::span<const uint8_t> parameters, 
   crypto::hash_update(h, parameters);
   return crypto::hash_finish(h, {out, profile::kMaxDigestSize});
 }
+
+namespace {
 
 // A session is bound to the entity whose Name and authValue it was started with (Part 1
 // §19.6.10): both must match, since Names alone are not unique (every sequence object has the
@@ -173,11 +182,10 @@ TPM_RC check_session_entry(Command& c, const SessionIn& s, unsigned n) {
   if (t != TPM_HT_HMAC_SESSION && t != TPM_HT_POLICY_SESSION) return rc_session(TPM_RC_HANDLE, n);
   SessionSlot* slot = session_at(c.st, s.handle);
   if (!slot) return TPM_RC_REFERENCE_S0 + (n - 1);
-  // Parameter encryption needs a session symmetric algorithm; command audit is not implemented.
+  // Parameter encryption needs a session symmetric algorithm.
   if ((s.attributes & (TPMA_SESSION_decrypt | TPMA_SESSION_encrypt)) && slot->symmetric.algorithm == TPM_ALG_NULL)
     return rc_session(TPM_RC_SYMMETRIC, n);
-  if (s.attributes & (TPMA_SESSION_audit | TPMA_SESSION_auditExclusive | TPMA_SESSION_auditReset))
-    return rc_session(TPM_RC_ATTRIBUTES, n);
+  if (TPM_RC rc = audit_check_session(c.st, s.handle, s.attributes)) return rc_session(rc, n);
   // The caller's nonce is 16 octets up to the session hash's digest size (Part 1 §19.6.4).
   if (s.nonce.size < 16 || s.nonce.size > digest_size(slot->auth_hash)) return rc_session(TPM_RC_NONCE, n);
   return TPM_RC_SUCCESS;
@@ -380,6 +388,7 @@ void write_response_sessions(Command& c, std::span<uint8_t> parameters, Writer& 
     const SessionSlot& slot = *session_at(st, s.handle);
     crypt_first_parameter(c, s, slot.nonce_tpm, s.nonce, parameters, true);
   }
+  audit_sessions(c, parameters);  // audit sessions: digest of cpHash || rpHash (as sent)
   for (unsigned i = 0; i < c.session_count; ++i) {
     SessionIn& s = c.sessions[i];
     SessionSlot* slot = s.handle == TPM_RS_PW ? nullptr : session_at(st, s.handle);

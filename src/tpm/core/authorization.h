@@ -8,6 +8,10 @@
 
 namespace utpm::tpm {
 
+// cpHash = H_alg(commandCode || Names || parameters as sent); rpHash = H_alg(TPM_RC_SUCCESS ||
+// commandCode || response parameters as sent). Return the digest length.
+size_t cp_hash(Command& c, TPM_ALG_ID alg, std::span<const uint8_t> parameters, uint8_t* out);
+size_t rp_hash(Command& c, TPM_ALG_ID alg, std::span<const uint8_t> parameters, uint8_t* out);
 // Validates one parsed session entry (handle, attributes, nonce) before any authorization.
 // n is the 1-based session number.
 TPM_RC check_session_entry(Command& c, const SessionIn& s, unsigned n);

@@ -46,6 +46,8 @@ enum class HandleKind : uint8_t {
   nv_index,       // TPMI_RH_NV_INDEX: a defined NV index (loaded for the command)
   nv_auth,        // TPMI_RH_NV_AUTH: owner, platform or a defined NV index
   policy_session, // TPMI_SH_POLICY: a loaded policy or trial session
+  endorsement,    // TPMI_RH_ENDORSEMENT (the privacy administrator of GetTime and the audit digests)
+  hmac_session,   // TPMI_SH_HMAC: a loaded HMAC session (GetSessionAuditDigest)
 };
 
 // Authorization role required of the handle's session (Part 1 §19.2).
@@ -138,6 +140,15 @@ struct Command {
   TPM_HANDLE response_handle = 0;
   int8_t decrypt_session = -1;  // index of the session that encrypts the first parameter
   int8_t encrypt_session = -1;  // index of the session that encrypts the first response parameter
+  // Audit (core/audit.h): the cpHash of the command under each hash an audit needs (computed
+  // before dispatch, while the parameters as sent are still there), and what the handler of an
+  // audit command asks of the command-audit step.
+  TPM2B_DIGEST audit_cp[kHashCount];
+  bool audit_command = false;       // the command is in the command-audit list
+  bool audit_alg_changed = false;   // SetCommandCodeAuditStatus changed the hash: digest cleared
+  bool audit_clear = false;         // GetCommandAuditDigest signed the digest: cleared after it
+  TPM_HANDLE audit_session = 0;     // the command's audit session, if any
+  bool audit_session_restarted = false;  // its digest was (re)started: auditReset or first use
 
   // Unmarshals all parameters in order. A failure in parameter n returns the code with
   // TPM_RC_P + n; bytes left over after the last parameter are TPM_RC_SIZE.

@@ -7,6 +7,7 @@
 #include "tpm/commands/commands.h"
 #include "tpm/core/command.h"
 #include "tpm/tpm.h"
+#include "tpm/types/attest.h"
 #include "tpm/types/nv.h"
 
 namespace utpm::tpm {
@@ -85,6 +86,21 @@ constexpr auto kCommands = sorted(std::array{
     CMD(Create, kCmdDecrypt | kCmdEncrypt, {H::object, A::user}),
     CMD(Load, kCmdRHandle | kCmdDecrypt | kCmdEncrypt, {H::object, A::user}),
     CMD(Unseal, kCmdEncrypt, {H::object, A::user}),
+    CMD(MakeCredential, kCmdDecrypt | kCmdEncrypt, {H::object}),
+    CMD(ActivateCredential, kCmdDecrypt | kCmdEncrypt, {H::object, A::admin}, {H::object, A::user}),
+    // Chapter 18, Attestation (signHandle: TPMI_DH_OBJECT+, TPM_RH_NULL gives an unsigned structure)
+    CMD(Certify, kCmdDecrypt | kCmdEncrypt, {H::object, A::admin}, {H::object_or_null, A::user}),
+    CMD(CertifyCreation, kCmdDecrypt | kCmdEncrypt, {H::object_or_null, A::user}, {H::object}),
+    CMD(Quote, kCmdDecrypt | kCmdEncrypt, {H::object_or_null, A::user}),
+    CMD(GetTime, kCmdDecrypt | kCmdEncrypt, {H::endorsement, A::user}, {H::object_or_null, A::user}),
+    CMD(NV_Certify, kCmdDecrypt | kCmdEncrypt, {H::object_or_null, A::user}, {H::nv_auth, A::user}, {H::nv_index}),
+    CMD(GetSessionAuditDigest, kCmdDecrypt | kCmdEncrypt, {H::endorsement, A::user}, {H::object_or_null, A::user},
+        {H::hmac_session}),
+    CMD(GetCommandAuditDigest, kCmdDecrypt | kCmdEncrypt, {H::endorsement, A::user},
+        {H::object_or_null, A::user}),
+    CMD(CertifyX509, kCmdDecrypt | kCmdEncrypt, {H::object, A::admin}, {H::object_or_null, A::user}),
+    // Chapter 21, Command audit
+    CMD(SetCommandCodeAuditStatus, kCmdNv, {H::provision, A::user}),
     CMD(RSA_Encrypt, kCmdDecrypt | kCmdEncrypt, {H::object}),
     CMD(RSA_Decrypt, kCmdDecrypt | kCmdEncrypt, {H::object, A::user}),
     CMD(ECDH_KeyGen, kCmdEncrypt, {H::object}),

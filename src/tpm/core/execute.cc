@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "crypto/crypto.h"
+#include "tpm/core/audit.h"
 #include "tpm/core/authorization.h"
 #include "tpm/core/command.h"
 #include "tpm/core/entity.h"
@@ -69,6 +70,12 @@ TPM_RC check_handle(Tpm& tpm, HandleKind kind, TPM_HANDLE h, unsigned n) {
       if (h == TPM_RH_LOCKOUT) return TPM_RC_SUCCESS;
       if (h != TPM_RH_PLATFORM) return rc_handle(TPM_RC_VALUE, n);
       return hierarchy_enabled(st, h) ? TPM_RC_SUCCESS : rc_handle(TPM_RC_HIERARCHY, n);
+    case HandleKind::endorsement:
+      if (h != TPM_RH_ENDORSEMENT) return rc_handle(TPM_RC_VALUE, n);
+      return hierarchy_enabled(st, h) ? TPM_RC_SUCCESS : rc_handle(TPM_RC_HIERARCHY, n);
+    case HandleKind::hmac_session:
+      if (handle_type(h) != TPM_HT_HMAC_SESSION) return rc_handle(TPM_RC_VALUE, n);
+      return session_at(st, h) ? TPM_RC_SUCCESS : TPM_RC_REFERENCE_H0 + (n - 1);
     case HandleKind::lockout:
       return h == TPM_RH_LOCKOUT ? TPM_RC_SUCCESS : rc_handle(TPM_RC_VALUE, n);
     case HandleKind::platform:
@@ -194,6 +201,7 @@ size_t Tpm::execute(uint8_t locality, std::span<const uint8_t> command, std::spa
     TPM_RC rc = authorize(c, i, parameters);
     if (rc != TPM_RC_SUCCESS) return error_response(response, rc);
   }
+  audit_begin(c, parameters);  // cpHashes now: the response may overwrite the parameters
 
   // ---- dispatch ----
   // Room for the header, an optional response handle and, with sessions, parameterSize.
@@ -231,6 +239,7 @@ size_t Tpm::execute(uint8_t locality, std::span<const uint8_t> command, std::spa
     st_.clock.orderly = kOrderlyNone;
     st_.dirty |= kDirtyClock;
   }
+  audit_commit(c);
   clock_periodic_update(*this);
   rc = persist_flush(*this);
   if (rc != TPM_RC_SUCCESS) return error_response(response, rc);
@@ -247,6 +256,7 @@ size_t Tpm::execute(uint8_t locality, std::span<const uint8_t> command, std::spa
   Writer tail(response.subspan(params_at + param_size));
   if (sessions) write_response_sessions(c, response.subspan(params_at, param_size), tail);
   if (tail.overflow()) return error_response(response, TPM_RC_FAILURE);
+  audit_end(c, response.subspan(params_at, param_size));
   const size_t total = params_at + param_size + tail.size();
   w.patch32(2, static_cast<uint32_t>(total));
   return total;

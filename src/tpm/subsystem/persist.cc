@@ -9,11 +9,14 @@
 //       owner/endorsement/lockout policy (TPMT_HA), u32 n + n × {u32 handle, u32 hierarchy} of
 //       persistent objects; v2 adds u8 lockout_auth_blocked (v1 records still load, as 0)
 //   kRecClock 'UC' v1: u64 clock, u32 reset_count, u32 restart_count, u16 orderly, i8 adjust
+//   kRecAudit 'UA' v1: u16 audit hash, u64 audit counter, 32 octets: bit n of the audited
+//       command codes TPM_CC_FIRST + n (core/audit.cc); absent in older stores: the defaults
 //   kRecSavedState 'US' v1: u8 banks, per bank {u16 alg, state-saved PCR values in index
 //       order}, u32 pcr update counter, u8 ph/sh/eh/phNV enables, TPM2B platform_auth
 #include <cstring>
 
 #include "crypto/crypto.h"
+#include "tpm/core/audit.h"
 #include "tpm/marshal/marshal.h"
 #include "tpm/subsystem/nv.h"
 #include "tpm/subsystem/subsystems.h"
@@ -141,6 +144,14 @@ LoadResult persist_load_all(Tpm& tpm) {
   Reader rc({buf, len});
   if (!read_clock(rc, st.clock)) return failed(tpm, NvStore::Result::too_large);
   nv_list_reload(tpm);  // NV indices (none in a store made before them)
+  res = nv.read(kRecAudit, buf, len);
+  audit_defaults(st.audit);
+  if (res == NvStore::Result::ok) {
+    Reader ra({buf, len});
+    if (!audit_record_read(ra, st.audit)) return failed(tpm, NvStore::Result::too_large);
+  } else if (res != NvStore::Result::not_found) {
+    return failed(tpm, res);
+  }
   return st.failure.active ? LoadResult::failed : LoadResult::loaded;
 }
 
@@ -154,7 +165,8 @@ void persist_manufacture(Tpm& tpm) {
   st.clock = ClockData{};
   st.clock.orderly = TPM_SU_CLEAR;  // a new TPM starts as if cleanly shut down
   st.nv = NvIndexList{};
-  st.dirty = kDirtyPersistent | kDirtyClock | kDirtyNvList;
+  audit_defaults(st.audit);
+  st.dirty = kDirtyPersistent | kDirtyClock | kDirtyNvList | kDirtyAudit;
   if (persist_flush(tpm) != TPM_RC_SUCCESS) enter_failure(st, FailureCause::nv_io);
 }
 
@@ -173,6 +185,11 @@ TPM_RC persist_flush(Tpm& tpm) {
     Writer w(buf);
     write_clock(st.clock, w);
     rc = stage(tpm, kRecClock, w);
+  }
+  if (rc == TPM_RC_SUCCESS && (st.dirty & kDirtyAudit)) {
+    Writer w(buf);
+    audit_record_write(st.audit, w);
+    rc = stage(tpm, kRecAudit, w);
   }
   if (rc == TPM_RC_SUCCESS && (st.dirty & kDirtyNvList)) {
     Writer w(buf);

@@ -11,27 +11,31 @@
 
 #include "crypto/crypto.h"
 #include "crypto/kdf.h"
+#include "crypto/ecc.h"
+#include "crypto/rsa.h"
 #include "crypto/sym.h"
 #include "tpm/subsystem/subsystems.h"
 
 namespace utpm::tpm {
 namespace {
 
-// Returns the key length.
-size_t storage_key(const ObjectSlot& parent, const TPM2B_NAME& name, uint8_t* key) {
+// symKey = KDFa(nameAlg, seed, "STORAGE", Name, -, bits); returns the key length.
+size_t storage_key(TPM_ALG_ID alg, std::span<const uint8_t> seed, size_t bits, const TPM2B_NAME& name, uint8_t* key) {
   static constexpr uint8_t kStorage[] = {'S', 'T', 'O', 'R', 'A', 'G', 'E'};
-  const size_t bits = object_symmetric(parent.pub).keyBits;
-  crypto::kdfa(to_crypto(parent.pub.nameAlg), parent.seed_value.view(), kStorage, name.view(), {},
-               static_cast<uint32_t>(bits), {key, bits / 8});
+  crypto::kdfa(to_crypto(alg), seed, kStorage, name.view(), {}, static_cast<uint32_t>(bits), {key, bits / 8});
   return bits / 8;
 }
+size_t storage_key(const ObjectSlot& parent, const TPM2B_NAME& name, uint8_t* key) {
+  return storage_key(parent.pub.nameAlg, parent.seed_value.view(), object_symmetric(parent.pub).keyBits, name, key);
+}
 
-size_t outer_hmac(const ObjectSlot& parent, const TPM2B_NAME& name, std::span<const uint8_t> enc, uint8_t* out) {
+// HMAC(KDFa(nameAlg, seed, "INTEGRITY", -, -, digest bits), enc || Name)
+size_t outer_hmac(TPM_ALG_ID alg, std::span<const uint8_t> seed, const TPM2B_NAME& name, std::span<const uint8_t> enc,
+                  uint8_t* out) {
   static constexpr uint8_t kIntegrity[] = {'I', 'N', 'T', 'E', 'G', 'R', 'I', 'T', 'Y'};
-  const TPM_ALG_ID alg = parent.pub.nameAlg;
   const uint16_t dlen = digest_size(alg);
   uint8_t hmac_key[profile::kMaxDigestSize];
-  crypto::kdfa(to_crypto(alg), parent.seed_value.view(), kIntegrity, {}, {}, dlen * 8u, {hmac_key, dlen});
+  crypto::kdfa(to_crypto(alg), seed, kIntegrity, {}, {}, dlen * 8u, {hmac_key, dlen});
   crypto::HmacState h;
   crypto::hmac_start(h, to_crypto(alg), {hmac_key, dlen});
   crypto::hmac_update(h, enc);
@@ -40,6 +44,24 @@ size_t outer_hmac(const ObjectSlot& parent, const TPM2B_NAME& name, std::span<co
   crypto::zeroize(hmac_key);
   crypto::zeroize(h);
   return n;
+}
+size_t outer_hmac(const ObjectSlot& parent, const TPM2B_NAME& name, std::span<const uint8_t> enc, uint8_t* out) {
+  return outer_hmac(parent.pub.nameAlg, parent.seed_value.view(), name, enc, out);
+}
+
+constexpr uint8_t kIdentity[] = {'I', 'D', 'E', 'N', 'T', 'I', 'T', 'Y', 0};
+
+// The OAEP hash of an RSA decryption key: its OAEP scheme's, else its nameAlg.
+TPM_ALG_ID oaep_hash(const TPMT_PUBLIC& pub) {
+  const TPMT_RSA_SCHEME& s = pub.parameters.rsaDetail.scheme;
+  return s.scheme == TPM_ALG_OAEP ? TPM_ALG_ID(s.details.hashAlg) : TPM_ALG_ID(pub.nameAlg);
+}
+
+crypto::EccPoint point_of(const TPMS_ECC_POINT& p) {
+  crypto::EccPoint q{};
+  std::memcpy(q.x, p.x.buffer, p.x.size);
+  std::memcpy(q.y, p.y.buffer, p.y.size);
+  return q;
 }
 
 }  // namespace
@@ -102,6 +124,126 @@ TPM_RC sensitive_unwrap(const ObjectSlot& parent, const TPM2B_NAME& name, const 
   crypto::zeroize(sens);
   // Past the integrity check the blob is ours; a malformed inside is still refused.
   return rc == TPM_RC_SUCCESS ? TPM_RC_SUCCESS : TPM_RC_INTEGRITY;
+}
+
+// ---- credential protection (Part 1 §24: MakeCredential / ActivateCredential) ----
+
+TPM_RC credential_seed_make(const ObjectSlot& key, crypto::RandomSource rng, TPM2B_DIGEST& seed,
+                            TPM2B_ENCRYPTED_SECRET& secret) {
+  const TPM_ALG_ID alg = key.pub.nameAlg;
+  const uint16_t dlen = digest_size(alg);
+  seed.size = dlen;
+  if (key.pub.type == TPM_ALG_RSA) {
+    // A random seed, RSA-OAEP encrypted to the key with the label "IDENTITY".
+    if (rng({seed.buffer, dlen}) != crypto::Status::ok) return TPM_RC_FAILURE;
+    secret.size = static_cast<uint16_t>(crypto::rsa_bytes(key.rsa.pub));
+    if (crypto::rsa_encrypt(crypto::RsaScheme::oaep, to_crypto(oaep_hash(key.pub)), kIdentity, key.rsa.pub,
+                            seed.view(), rng, {secret.buffer, secret.size}) != crypto::Status::ok)
+      return TPM_RC_FAILURE;
+    return TPM_RC_SUCCESS;
+  }
+  // ECC: an ephemeral key (d_e, Q_e); seed = KDFe(nameAlg, (d_e·Q_s).x, "IDENTITY", Q_e.x, Q_s.x, bits),
+  // the secret is Q_e (TPMS_ECC_POINT).
+  const auto curve = static_cast<crypto::EccCurve>(key.pub.parameters.eccDetail.curveID.value);
+  const size_t n = crypto::ecc_bytes(curve);
+  crypto::EccScalar d;
+  crypto::EccPoint qe, z;
+  if (crypto::ecc_generate(curve, rng, d, qe) != crypto::Status::ok ||
+      crypto::ecdh_z(curve, d, point_of(key.pub.unique.ecc), z) != crypto::Status::ok) {
+    crypto::zeroize(d);
+    return TPM_RC_FAILURE;
+  }
+  crypto::zeroize(d);
+  TPMS_ECC_POINT point;
+  point.x.assign({qe.x, n});
+  point.y.assign({qe.y, n});
+  crypto::kdfe(to_crypto(alg), {z.x, n}, kIdentity, point.x.view(), key.pub.unique.ecc.x.view(), dlen * 8u,
+               {seed.buffer, dlen});
+  crypto::zeroize(z);
+  Writer w({secret.buffer, sizeof secret.buffer});
+  marshal(w, point);
+  secret.size = static_cast<uint16_t>(w.size());
+  return TPM_RC_SUCCESS;
+}
+
+TPM_RC credential_seed_recover(const ObjectSlot& key, crypto::RandomSource rng, const TPM2B_ENCRYPTED_SECRET& secret,
+                               TPM2B_DIGEST& seed) {
+  const TPM_ALG_ID alg = key.pub.nameAlg;
+  const uint16_t dlen = digest_size(alg);
+  if (key.pub.type == TPM_ALG_RSA) {
+    if (secret.size != crypto::rsa_bytes(key.rsa.pub)) return TPM_RC_SIZE;
+    uint8_t plain[crypto::kMaxRsaBytes];
+    size_t len = 0;
+    const bool ok = crypto::rsa_decrypt(crypto::RsaScheme::oaep, to_crypto(oaep_hash(key.pub)), kIdentity, key.rsa,
+                                        secret.view(), rng, {plain, sizeof plain}, &len) == crypto::Status::ok &&
+                    len <= dlen;
+    if (ok) seed.assign({plain, len});
+    crypto::zeroize(plain);
+    return ok ? TPM_RC_SUCCESS : TPM_RC_VALUE;
+  }
+  const auto curve = static_cast<crypto::EccCurve>(key.pub.parameters.eccDetail.curveID.value);
+  const size_t n = crypto::ecc_bytes(curve);
+  Reader r(secret.view());
+  TPMS_ECC_POINT qe;
+  if (TPM_RC rc = unmarshal(r, qe)) return rc;
+  if (r.remaining() != 0) return TPM_RC_SIZE;
+  if (qe.x.size != n || qe.y.size != n) return TPM_RC_ECC_POINT;
+  crypto::EccPoint peer = point_of(qe), z;
+  if (crypto::ecc_validate_point(curve, peer) != crypto::Status::ok) return TPM_RC_ECC_POINT;
+  if (crypto::ecdh_z(curve, key.ecc, peer, z) != crypto::Status::ok) return TPM_RC_NO_RESULT;
+  seed.size = dlen;
+  crypto::kdfe(to_crypto(alg), {z.x, n}, kIdentity, qe.x.view(), key.pub.unique.ecc.x.view(), dlen * 8u,
+               {seed.buffer, dlen});
+  crypto::zeroize(z);
+  return TPM_RC_SUCCESS;
+}
+
+// encIdentity = AES-CFB(KDFa(nameAlg, seed, "STORAGE", Name, -, symBits), iv 0, TPM2B credential);
+// integrityHMAC = HMAC(KDFa(nameAlg, seed, "INTEGRITY", -, -, digest bits), encIdentity || Name).
+TPM_RC credential_wrap(const ObjectSlot& key, const TPM2B_DIGEST& seed, const TPM2B_NAME& name,
+                       const TPM2B_DIGEST& credential, TPM2B_ID_OBJECT& out) {
+  const TPM_ALG_ID alg = key.pub.nameAlg;
+  const uint16_t dlen = digest_size(alg);
+  Writer w({out.buffer, sizeof out.buffer});
+  w.u16(dlen);
+  const size_t mac_at = w.reserve(dlen);
+  const size_t enc_at = w.size();
+  marshal(w, credential);
+  if (w.overflow()) return TPM_RC_FAILURE;
+  std::span<uint8_t> enc{out.buffer + enc_at, w.size() - enc_at};
+  uint8_t sym[32];
+  const size_t klen = storage_key(alg, seed.view(), object_symmetric(key.pub).keyBits, name, sym);
+  uint8_t iv[kStorageIvSize] = {};
+  const crypto::Status s = crypto::sym_encrypt(crypto::SymMode::cfb, {sym, klen}, iv, enc, enc);
+  crypto::zeroize(sym);
+  if (s != crypto::Status::ok) return TPM_RC_FAILURE;
+  outer_hmac(alg, seed.view(), name, enc, out.buffer + mac_at);
+  out.size = static_cast<uint16_t>(w.size());
+  return TPM_RC_SUCCESS;
+}
+
+TPM_RC credential_unwrap(const ObjectSlot& key, const TPM2B_DIGEST& seed, const TPM2B_NAME& name,
+                         const TPM2B_ID_OBJECT& blob, TPM2B_DIGEST& out) {
+  const TPM_ALG_ID alg = key.pub.nameAlg;
+  Reader r(blob.view());
+  TPM2B_DIGEST mac;
+  if (TPM_RC rc = unmarshal(r, mac)) return rc;
+  std::span<const uint8_t> enc{r.position(), r.remaining()};
+  uint8_t expect[profile::kMaxDigestSize];
+  const size_t n = outer_hmac(alg, seed.view(), name, enc, expect);
+  if (n != mac.size || !crypto::ct_equal(mac.view(), {expect, n})) return TPM_RC_INTEGRITY;
+  uint8_t plain[sizeof blob.buffer];
+  uint8_t sym[32];
+  const size_t klen = storage_key(alg, seed.view(), object_symmetric(key.pub).keyBits, name, sym);
+  uint8_t iv[kStorageIvSize] = {};
+  crypto::sym_decrypt(crypto::SymMode::cfb, {sym, klen}, iv, enc, {plain, enc.size()});
+  crypto::zeroize(sym);
+  Reader pr({plain, enc.size()});
+  TPM_RC rc = unmarshal(pr, out);
+  if (rc == TPM_RC_SUCCESS && (pr.remaining() != 0 || out.size > digest_size(alg))) rc = TPM_RC_SIZE;
+  crypto::zeroize(plain);
+  if (rc != TPM_RC_SUCCESS) crypto::zeroize(out);
+  return rc;
 }
 
 }  // namespace utpm::tpm

@@ -59,6 +59,7 @@ SessionSlot* session_allocate(State& st, bool policy, TPM_RC& rc) {
 }
 
 void session_flush(State& st, SessionSlot& s) {
+  if (s.used && st.audit.exclusive_session == session_handle(st, &s)) st.audit.exclusive_session = 0;
   if (s.used) st.active_sessions[s.index] = {};
   crypto::zeroize(s);  // the session key is a secret
   std::construct_at(&s);
@@ -82,6 +83,7 @@ bool session_forget_saved(State& st, TPM_HANDLE h) {
   int i = index_of(st, h);
   if (i < 0 || st.active_sessions[i].state != kSaved) return false;
   st.active_sessions[i] = {};
+  if (st.audit.exclusive_session == h) st.audit.exclusive_session = 0;  // its handle may be reused
   return true;
 }
 
@@ -99,7 +101,7 @@ size_t sessions_active(const State& st) {
 
 // Explicit encoding for session contexts (never a struct dump).
 void session_serialize(const SessionSlot& s, Writer& w) {
-  w.u8(3);  // version (2: bind_id replaced v1's bind Name; 3: policy session state)
+  w.u8(4);  // version (2: bind_id replaced v1's bind Name; 3: policy session state; 4: audit)
   w.u8(s.type);
   w.u16(s.auth_hash);
   w.u32(s.bind);
@@ -117,16 +119,22 @@ void session_serialize(const SessionSlot& s, Writer& w) {
   w.u8(s.cp_hash_kind);
   w.u8(s.locality);
   w.u8(s.flags);
+  // v4: session audit
+  w.u8(s.audit ? 1 : 0);
+  marshal(w, s.audit_digest);
 }
 
 bool session_deserialize(Reader& r, SessionSlot& s) {
   uint8_t version = 0;
-  bool ok = r.u8(version) && version == 3 && r.u8(s.type) && r.u16(s.auth_hash) && r.u32(s.bind);
+  uint8_t audit = 0;
+  bool ok = r.u8(version) && (version == 3 || version == 4) && r.u8(s.type) && r.u16(s.auth_hash) && r.u32(s.bind);
   for (auto* b : {&s.bind_id, &s.session_key, &s.nonce_tpm, &s.nonce_caller, &s.policy_digest})
     ok = ok && unmarshal(r, *b) == TPM_RC_SUCCESS;
   ok = ok && r.u16(s.symmetric.algorithm) && r.u16(s.symmetric.keyBits) && r.u16(s.symmetric.mode);
   ok = ok && r.u64(s.start_time) && r.u64(s.timeout) && r.u32(s.command_code) && r.u32(s.pcr_update_counter) &&
        unmarshal(r, s.cp_hash) == TPM_RC_SUCCESS && r.u8(s.cp_hash_kind) && r.u8(s.locality) && r.u8(s.flags);
+  if (ok && version >= 4) ok = r.u8(audit) && audit <= 1 && unmarshal(r, s.audit_digest) == TPM_RC_SUCCESS;
+  s.audit = audit != 0;
   return ok && hash_implemented(s.auth_hash) && s.cp_hash_kind <= kPolicyTemplateHash && r.remaining() == 0;
 }
 

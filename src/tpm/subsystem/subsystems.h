@@ -100,6 +100,21 @@ TPM_RC sensitive_wrap(const ObjectSlot& parent, const TPM2B_NAME& name, const TP
 // TPM_RC_INTEGRITY if the blob was not made by this parent for this Name.
 TPM_RC sensitive_unwrap(const ObjectSlot& parent, const TPM2B_NAME& name, const TPM2B_PRIVATE& in,
                         TPMT_SENSITIVE& out);
+// Credential protection (Part 1 §24, MakeCredential/ActivateCredential) with an asymmetric
+// decryption key: the seed (RSA: random, OAEP-encrypted with label "IDENTITY"; ECC: KDFe of an
+// ephemeral ECDH, the secret being the ephemeral point) and the credential blob (TPM2B_ID_OBJECT:
+// outer HMAC "INTEGRITY" and AES-CFB "STORAGE" with a zero IV, both keyed from the seed and bound
+// to the Name of the object the credential is for). Bare codes for the caller to number:
+// seed_recover TPM_RC_SIZE / VALUE (RSA), INSUFFICIENT / SIZE / ECC_POINT / NO_RESULT (ECC);
+// unwrap TPM_RC_INSUFFICIENT / INTEGRITY / SIZE.
+TPM_RC credential_seed_make(const ObjectSlot& key, crypto::RandomSource rng, TPM2B_DIGEST& seed,
+                            TPM2B_ENCRYPTED_SECRET& secret);
+TPM_RC credential_seed_recover(const ObjectSlot& key, crypto::RandomSource rng, const TPM2B_ENCRYPTED_SECRET& secret,
+                               TPM2B_DIGEST& seed);
+TPM_RC credential_wrap(const ObjectSlot& key, const TPM2B_DIGEST& seed, const TPM2B_NAME& name,
+                       const TPM2B_DIGEST& credential, TPM2B_ID_OBJECT& out);
+TPM_RC credential_unwrap(const ObjectSlot& key, const TPM2B_DIGEST& seed, const TPM2B_NAME& name,
+                         const TPM2B_ID_OBJECT& blob, TPM2B_DIGEST& out);
 // Our own versioned encoding of a loaded object or sequence, for saved contexts and
 // persistent objects (public area, sensitive area, hierarchy, qualified name; or sequence state).
 void object_serialize(const ObjectSlot& o, Writer& w);

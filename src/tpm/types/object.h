@@ -295,6 +295,11 @@ static_assert(kMaxPrivateSize >= 2 + profile::kMaxDigestSize + 2 + kStorageIvSiz
                                      2 * (2 + profile::kMaxDigestSize) + 2 + profile::kMaxRsaKeyBits / 16);
 using TPM2B_PRIVATE = Tpm2b<kMaxPrivateSize>;
 
+// ---- credentials (Part 2 §12.4.3) ----
+// TPMS_ID_OBJECT: integrityHMAC (TPM2B_DIGEST) || encIdentity (the CFB-encrypted TPM2B_DIGEST
+// of the credential, its size field included; not itself a TPM2B). TPM2B_ID_OBJECT carries it.
+using TPM2B_ID_OBJECT = Tpm2b<2 * (2 + profile::kMaxDigestSize)>;
+
 // ---- creation ----
 struct TPMS_CREATION_DATA {
   TPML_PCR_SELECTION pcrSelect;
