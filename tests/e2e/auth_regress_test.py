@@ -248,6 +248,51 @@ class AuthRegress(unittest.TestCase):
         self.assertEqual(self.lock_reset(b""), RC_LOCKOUT,
                          "a power cycle must not lift a lockoutRecovery of 1000 s (it would be a free retry)")
 
+    # ---- sessions that authorize no handle (found reviewing issue 11's audit sessions) ----
+    def test_sessions_beyond_the_handles_are_checked(self):
+        """Part 1 §18.7: a session that authorizes no handle must be an HMAC/policy session used
+        for decrypt, encrypt or audit, and its HMAC (keyed by the session key alone) is checked:
+        a wrong one is BAD_AUTH with the session number. swtpm answers the same codes."""
+        get_random = 0x17B
+        audit, rc_handle, rc_attributes = 0x80, 0x08B, 0x082
+        pcr16 = dict(handles=(16,), params=u32(1) + u16(SHA256) + bytes(32))
+        s = self.tpm.start_session(sym=(AES, 128))
+        p = self.tpm.start_session(sym=(AES, 128), se=SE_POLICY)
+        bad = bytes(32)
+        cases = [
+            ("extra password session", dict(params=u16(8), auths=[Auth()]), rc_session(rc_handle, 1)),
+            ("second password session", dict(auths=[Auth(), Auth()], **pcr16), rc_session(rc_handle, 2)),
+            ("HMAC session for nothing", dict(params=u16(8), auths=[Auth(session=s)]),
+             rc_session(rc_attributes, 1)),
+            ("encrypt session, wrong HMAC",
+             dict(params=u16(8), auths=[Auth(session=s, attrs=CONTINUE | ENCRYPT, hmac_override=bad)]),
+             rc_session(RC_BAD_AUTH, 1)),
+            ("encrypt session, short HMAC",
+             dict(params=u16(8), auths=[Auth(session=s, attrs=CONTINUE | ENCRYPT, hmac_override=bad[:20])]),
+             rc_session(RC_BAD_AUTH, 1)),
+            ("audit session, wrong HMAC",
+             dict(params=u16(8), auths=[Auth(session=s, attrs=CONTINUE | audit, hmac_override=bad)]),
+             rc_session(RC_BAD_AUTH, 1)),
+            ("policy session for encryption, wrong HMAC",
+             dict(params=u16(8), auths=[Auth(session=p, attrs=CONTINUE | ENCRYPT, hmac_override=bad)]),
+             rc_session(RC_BAD_AUTH, 1)),
+            ("audit session after a password, wrong HMAC",
+             dict(auths=[Auth(), Auth(session=s, attrs=CONTINUE | audit, hmac_override=bad)], **pcr16),
+             rc_session(RC_BAD_AUTH, 2)),
+        ]
+        for what, kw, expect in cases:
+            cc = CC["PCR_Extend"] if "handles" in kw else get_random
+            with self.subTest(what):
+                self.assertEqual(self.tpm.call(cc, check=False, **kw).rc, expect)
+        # The same sessions with their right HMACs work (the test's HMACs are computed in tpm_raw.py).
+        r = self.tpm.call(get_random, params=u16(8), auths=[Auth(session=s, attrs=CONTINUE | ENCRYPT)])
+        self.assertEqual(r.rc, 0)
+        self.assertEqual(len(r.params), 10)
+        self.assertEqual(self.tpm.call(get_random, params=u16(8), auths=[Auth(session=p, attrs=CONTINUE | ENCRYPT)]).rc, 0)
+        self.assertEqual(self.tpm.call(CC["PCR_Extend"], auths=[Auth(), Auth(session=s, attrs=CONTINUE | audit,
+                                                                              response_attrs=CONTINUE | audit | 0x02)],
+                                       **pcr16).rc, 0)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -191,6 +191,35 @@ TPM_RC check_session_entry(Command& c, const SessionIn& s, unsigned n) {
   return TPM_RC_SUCCESS;
 }
 
+namespace {
+
+// Whether session i's HMAC is the one the caller must have computed (Part 1 §19.6.5): over
+// cpHash, both nonces and the attributes, keyed with the session key and `auth_value`; the
+// first session's HMAC also covers the nonceTPM of separate decrypt/encrypt sessions.
+bool session_hmac_matches(Command& c, unsigned i, const SessionSlot& slot, std::span<const uint8_t> auth_value,
+                          std::span<const uint8_t> parameters) {
+  const SessionIn& s = c.sessions[i];
+  uint8_t cp[profile::kMaxDigestSize], expect[profile::kMaxDigestSize];
+  size_t cplen = cp_hash(c, slot.auth_hash, parameters, cp);
+  uint8_t extra[2 * profile::kMaxDigestSize];
+  size_t extra_len = 0;
+  if (i == 0) {
+    for (int idx : {int{c.decrypt_session}, c.encrypt_session != c.decrypt_session ? int{c.encrypt_session} : -1}) {
+      if (idx <= 0) continue;
+      const SessionSlot* other = session_at(c.st, c.sessions[idx].handle);
+      std::memcpy(extra + extra_len, other->nonce_tpm.buffer, other->nonce_tpm.size);
+      extra_len += other->nonce_tpm.size;
+    }
+  }
+  size_t hlen = session_hmac(slot, auth_value, {cp, cplen}, s.nonce, slot.nonce_tpm, s.attributes, expect,
+                             {extra, extra_len});
+  bool ok = s.hmac.size == hlen && crypto::ct_equal(s.hmac.view(), {expect, hlen});
+  crypto::zeroize(expect);
+  return ok;
+}
+
+}  // namespace
+
 TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
   State& st = c.st;
   SessionIn& s = c.sessions[i];
@@ -262,24 +291,24 @@ TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
   } else {
     s.include_auth_value = !bound_to(slot, e);
   }
-  uint8_t cp[profile::kMaxDigestSize], expect[profile::kMaxDigestSize];
-  size_t cplen = cp_hash(c, slot.auth_hash, parameters, cp);
-  // The first session's HMAC also covers the nonceTPM of separate decrypt/encrypt sessions.
-  uint8_t extra[2 * profile::kMaxDigestSize];
-  size_t extra_len = 0;
-  if (i == 0) {
-    for (int idx : {int{c.decrypt_session}, c.encrypt_session != c.decrypt_session ? int{c.encrypt_session} : -1}) {
-      if (idx <= 0) continue;
-      const SessionSlot* other = session_at(st, c.sessions[idx].handle);
-      std::memcpy(extra + extra_len, other->nonce_tpm.buffer, other->nonce_tpm.size);
-      extra_len += other->nonce_tpm.size;
-    }
-  }
-  size_t hlen = session_hmac(slot, s.include_auth_value ? auth_value : std::span<const uint8_t>{}, {cp, cplen},
-                             s.nonce, slot.nonce_tpm, s.attributes, expect, {extra, extra_len});
-  bool ok = s.hmac.size == hlen && crypto::ct_equal(s.hmac.view(), {expect, hlen});
-  crypto::zeroize(expect);
+  const bool ok = session_hmac_matches(c, i, slot,
+                                       s.include_auth_value ? auth_value : std::span<const uint8_t>{}, parameters);
   return result(ok);
+}
+
+TPM_RC check_extra_session(Command& c, unsigned i, std::span<const uint8_t> parameters) {
+  const SessionIn& s = c.sessions[i];
+  const unsigned n = i + 1;
+  // A password authorizes a handle and nothing else; a session that authorizes no handle must
+  // be there for something: decrypt, encrypt or audit (Part 1 §18.7; swtpm answers the same).
+  if (s.handle == TPM_RS_PW) return rc_session(TPM_RC_HANDLE, n);
+  if (!(s.attributes & (TPMA_SESSION_decrypt | TPMA_SESSION_encrypt | TPMA_SESSION_audit)))
+    return rc_session(TPM_RC_ATTRIBUTES, n);
+  // Its HMAC is keyed by the session key alone and is checked like any other: otherwise the
+  // parameters of an audited or encrypted command could be changed in transit. A wrong HMAC
+  // here is not a failed authorization of an entity: BAD_AUTH, no DA count.
+  const SessionSlot& slot = *session_at(c.st, s.handle);
+  return session_hmac_matches(c, i, slot, {}, parameters) ? TPM_RC_SUCCESS : rc_session(TPM_RC_BAD_AUTH, n);
 }
 
 namespace {

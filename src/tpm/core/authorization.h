@@ -17,6 +17,9 @@ size_t rp_hash(Command& c, TPM_ALG_ID alg, std::span<const uint8_t> parameters, 
 TPM_RC check_session_entry(Command& c, const SessionIn& s, unsigned n);
 // Authorizes handle i with session i. `parameters` is the command's parameter area as sent.
 TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters);
+// Checks session i that authorizes no handle (i >= the command's authorization count): a
+// decrypt/encrypt/audit HMAC or policy session with a valid HMAC keyed by its session key.
+TPM_RC check_extra_session(Command& c, unsigned i, std::span<const uint8_t> parameters);
 // Finds the sessions that ask for parameter encryption and checks the command allows it
 // (before any authorization, so a refused request changes nothing).
 TPM_RC check_parameter_encryption(Command& c);

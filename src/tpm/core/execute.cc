@@ -201,6 +201,9 @@ size_t Tpm::execute(uint8_t locality, std::span<const uint8_t> command, std::spa
     TPM_RC rc = authorize(c, i, parameters);
     if (rc != TPM_RC_SUCCESS) return error_response(response, rc);
   }
+  for (unsigned i = auth_count; i < c.session_count; ++i) {
+    if (TPM_RC rc = check_extra_session(c, i, parameters)) return error_response(response, rc);
+  }
   audit_begin(c, parameters);  // cpHashes now: the response may overwrite the parameters
 
   // ---- dispatch ----
