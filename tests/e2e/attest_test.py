@@ -840,7 +840,7 @@ class Attest(unittest.TestCase):
         partial = self.read("partial.der")
         keys = {}
         for label, alg, attrs in (("ca", "ecc256:ecdsa-sha256:null", "sign"),
-                                  ("rsa_ca", "rsa2048:rsassa-sha256:null", "sign"),
+                                  ("rsa_ca", "rsa2048:null:null", "sign"),  # the scheme comes from the command
                                   ("leaf", "ecc256:ecdsa-sha256:null", "sign"),
                                   ("rsa_leaf", "rsa2048:rsassa-sha256:null", "sign")):
             self.tool("tpm2_createprimary", "-C", "o", "-G", alg, "-c", p(label + ".ctx"), "-a",
@@ -870,8 +870,20 @@ class Attest(unittest.TestCase):
         def body(tlv):  # the contents of one TLV
             return tlv[2 + (tlv[1] & 0x7F if tlv[1] & 0x80 else 0):]
 
-        for leaf, ca in (("leaf", "ca"), ("rsa_leaf", "rsa_ca"), ("leaf", "rsa_ca")):
-            r = self.certify_x509(t, keys[leaf][0], keys[ca][0], partial)
+        # RSASSA-PSS: the AlgorithmIdentifier OpenSSL writes for PSS with MGF1 of the same hash and
+        # a salt of the hash's size (an independent encoder), compared with the TPM's bytes.
+        openssl_pss = {}
+        offline("openssl", "genrsa", "-out", p("pss.pem"), "2048")
+        for h, name in ((SHA256, "sha256"), (SHA384, "sha384")):
+            offline("openssl", "req", "-x509", "-new", "-key", p("pss.pem"), "-" + name, "-sigopt",
+                    "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:digest", "-sigopt", "rsa_mgf1_md:" + name,
+                    "-subj", "/CN=x", "-days", "1", "-outform", "DER", "-out", p("pss.der"))
+            openssl_pss[h] = items(body(items(body(self.read("pss.der")))[0]))[2]
+        rsassa = u16(RSASSA) + u16(SHA256)
+        for leaf, ca, scheme in (("leaf", "ca", None), ("rsa_leaf", "rsa_ca", rsassa), ("leaf", "rsa_ca", rsassa),
+                                 ("rsa_leaf", "rsa_ca", u16(RSAPSS) + u16(SHA256)),
+                                 ("leaf", "rsa_ca", u16(RSAPSS) + u16(SHA384))):
+            r = self.certify_x509(t, keys[leaf][0], keys[ca][0], partial, scheme)
             self.assertEqual(r.rc, 0, hex(r.rc))
             rr = r.reader()
             added, tbs_digest = rr.tpm2b(), rr.tpm2b()
@@ -879,14 +891,21 @@ class Attest(unittest.TestCase):
             version, serial, sig_alg, spki = items(body(added))
             issuer, validity, subject, extensions = items(body(partial))
             tbs = der(0x30, version + serial + sig_alg + issuer + validity + subject + spki + extensions)
-            self.assertEqual(tbs_digest, hashlib.sha256(tbs).digest())
+            pss_hash = SHA384 if scheme and scheme[2:] == u16(SHA384) else SHA256
+            self.assertEqual(tbs_digest, HASHES[pss_hash](tbs).digest())
+            if scheme and scheme[:2] == u16(RSAPSS):
+                self.assertEqual(sig_alg, openssl_pss[pss_hash])
             # signatureValue: the RSASSA signature, or the DER ECDSA-Sig-Value (parse_signature)
             cert_der = der(0x30, tbs + sig_alg + der(0x03, b"\0" + sig))
             cert = x509.load_der_x509_certificate(cert_der)
             self.assertEqual(cert.version, x509.Version.v3)
             self.assertEqual(cert.subject, x509.Name.from_rfc4514_string("CN=example,OU=CA unit,O=CA org,C=US"))
             ca_key = keys[ca][1]
-            if isinstance(ca_key, rsa.RSAPublicKey):
+            if scheme and scheme[:2] == u16(RSAPSS):  # python3-cryptography 38 cannot name PSS's hash
+                hh = CRYPTO_HASH[pss_hash]()
+                ca_key.verify(cert.signature, cert.tbs_certificate_bytes,
+                              padding.PSS(mgf=padding.MGF1(hh), salt_length=hh.digest_size), hh)
+            elif isinstance(ca_key, rsa.RSAPublicKey):
                 ca_key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), cert.signature_hash_algorithm)
             else:
                 ca_key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm))
