@@ -189,10 +189,10 @@ MssimPorts add_mssim_pair(Daemon& daemon, EngineLink& engine) {
   auto plat = TcpChannel::listen("mssim-platform", "127.0.0.1", 0, state, error);
   EXPECT_TRUE(cmd && plat) << error;
   MssimPorts ports{cmd->local_port(), plat->local_port()};
-  daemon.add_channel(std::move(cmd), [&engine](Channel&) {
+  daemon.add_channel(std::move(cmd), [&engine](Channel&, EngineLink&) {
     return std::make_unique<MssimCommandSession>(engine, 4096);
   });
-  daemon.add_channel(std::move(plat), [&engine](Channel&) {
+  daemon.add_channel(std::move(plat), [&engine](Channel&, EngineLink&) {
     return std::make_unique<MssimPlatformSession>(engine);
   });
   return ports;
@@ -442,11 +442,11 @@ TEST(DaemonHandOver, ADescriptorHandedOverBecomesAnotherChannelsPeer) {
   std::string error;
   auto ctrl = UnixChannel::listen("ctrl", dir / "ctrl", nullptr, error);
   ASSERT_TRUE(ctrl) << error;
-  Channel& ctrl_ch = daemon.add_channel(std::move(ctrl), [](Channel&) {
+  Channel& ctrl_ch = daemon.add_channel(std::move(ctrl), [](Channel&, EngineLink&) {
     return std::make_unique<HandOverSession>();
   });
   Channel& data_ch = daemon.add_channel(UnixChannel::unbound("data", ctrl_ch.shared_state()),
-                                        [&engine](Channel& ch) {
+                                        [&engine](Channel& ch, EngineLink&) {
     return std::make_unique<LinkStreamSession>(engine, ch.name(), 2000, &ch.state());
   });
   daemon.hand_over_to(ctrl_ch, data_ch);
