@@ -249,8 +249,11 @@ class ToolsInARow(RmCase):
         self.assertEqual(rc_of(c.execute(startup(SU_CLEAR))), 0)
         c.close()
         p = self.p
+        c = MssimClient(self.server.port)
+        slots = get_property(c, PT_HR_TRANSIENT_MIN)
+        c.close()
         failed = None
-        for i in range(6):
+        for i in range(slots + 1):
             r = run_tool(["tpm2_createprimary", "-C", "o", "-G", "ecc", "-c", p(f"p{i}.ctx")],
                          self.server.mssim_tcti, check=False)
             if r.returncode != 0:
