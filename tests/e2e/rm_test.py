@@ -83,12 +83,30 @@ class RmCase(unittest.TestCase):
         if self.server.alive():
             self.assertEqual(self.server.stop(), 0)
 
+    def wait_log(self, text, timeout=5.0):
+        """Whether utpmd logged a line containing `text` (its stderr is read by a thread)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in ln for ln in list(self.server.log)):
+                return True
+            time.sleep(0.05)
+        return False
+
     def rm_held(self):
-        """What the RM said it held after the last connection that left something closed."""
-        held = [ln for ln in self.server.log if "utpmd: rm: connection closed" in ln]
-        self.assertTrue(held, "no connection left anything: the test exercised nothing")
-        m = re.search(r"holding (\d+) object\(s\), (\d+) session\(s\)", held[-1])
-        return int(m.group(1)), int(m.group(2))
+        """What the RM said it held after the last connection that left something closed. The
+        trace arrives through a pipe: wait until it says "0, 0" or give up after 5 s with what
+        it last said."""
+        deadline = time.monotonic() + 5
+        while True:
+            held = [ln for ln in list(self.server.log) if "utpmd: rm: connection closed" in ln]
+            if held:
+                m = re.search(r"holding (\d+) object\(s\), (\d+) session\(s\)", held[-1])
+                last = int(m.group(1)), int(m.group(2))
+                if last == (0, 0) or time.monotonic() > deadline:
+                    return last
+            elif time.monotonic() > deadline:
+                self.fail("no connection left anything: the test exercised nothing")
+            time.sleep(0.05)
 
     def assert_tpm_empty(self):
         c = MssimClient(self.server.port)
@@ -283,7 +301,7 @@ class DisconnectAndBound(RmCase):
         self.assertEqual(get_handles(other, 0x03000000), [])
         other.close()
         self.assertEqual(self.rm_held(), (0, 0))
-        self.assertTrue(any("flushed 2 object(s), 1 session(s)" in ln for ln in self.server.log))
+        self.assertTrue(self.wait_log("flushed 2 object(s), 1 session(s)"))
         self.assert_tpm_empty()
 
     def test_connection_bound_refuses_cleanly(self):
@@ -296,7 +314,7 @@ class DisconnectAndBound(RmCase):
         d = MssimClient(self.server.port)  # the 4th: beyond --max-connections 3
         self.assertTrue(d.closed_by_peer(timeout=5), "the connection beyond the bound was not closed")
         d.close()
-        self.assertTrue(any("connection refused" in ln for ln in self.server.log))
+        self.assertTrue(self.wait_log("connection refused"))
         for x in (a, b, c):  # the others are unaffected
             self.assertEqual(rc_of(x.execute(get_random(8))), 0)
         a.close()
