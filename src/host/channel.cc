@@ -59,7 +59,9 @@ Channel::Ready Channel::on_poll(std::span<const pollfd> fds) {
   Ready r;
   for (const pollfd& p : fds) {
     if (p.revents == 0) continue;
-    if (p.fd == listen_fd_ && peer_fd_ < 0) {
+    if (p.fd == listen_fd_ && spawns_) {
+      r.connected = true;  // the daemon takes it with accept_connection()
+    } else if (p.fd == listen_fd_ && peer_fd_ < 0) {
       r.connected = accept();
     } else if (p.fd == peer_fd_) {
       if (p.revents & POLLOUT) flush();
@@ -69,8 +71,19 @@ Channel::Ready Channel::on_poll(std::span<const pollfd> fds) {
   return r;
 }
 
+std::unique_ptr<Channel> Channel::accept_connection() {
+  if (listen_fd_ < 0) return nullptr;
+  std::unique_ptr<Channel> ch = make_peer_channel();
+  if (!ch) return nullptr;
+  const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd < 0) return nullptr;
+  ch->peer_fd_ = fd;
+  ch->on_accepted(fd);
+  return ch;
+}
+
 bool Channel::accept() {
-  if (listen_fd_ < 0 || peer_fd_ >= 0) return false;
+  if (listen_fd_ < 0 || peer_fd_ >= 0 || spawns_) return false;
   const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd < 0) return false;  // the peer gave up already, or EAGAIN: nothing to do
   peer_fd_ = fd;
@@ -222,6 +235,10 @@ void TcpChannel::on_accepted(int fd) {
   set_int_option(fd, IPPROTO_TCP, TCP_QUICKACK, 1);
 }
 
+std::unique_ptr<Channel> TcpChannel::make_peer_channel() const {
+  return std::unique_ptr<Channel>(new TcpChannel(name_, nullptr));
+}
+
 void TcpChannel::after_read() {
   set_int_option(peer_fd_, IPPROTO_TCP, TCP_QUICKACK, 1);  // not sticky: re-armed every read
 }
@@ -270,6 +287,10 @@ std::unique_ptr<UnixChannel> UnixChannel::listen(const char* name, const std::st
 std::unique_ptr<UnixChannel> UnixChannel::unbound(const char* name,
                                                   std::shared_ptr<ConnectionState> state) {
   return std::unique_ptr<UnixChannel>(new UnixChannel(name, std::move(state)));
+}
+
+std::unique_ptr<Channel> UnixChannel::make_peer_channel() const {
+  return std::unique_ptr<Channel>(new UnixChannel(name_, nullptr));  // no path: unlinks nothing
 }
 
 UnixChannel::~UnixChannel() {

@@ -5,11 +5,13 @@
 //
 //   TcpChannel   TCP listener + one peer; TCP_NODELAY, TCP_QUICKACK re-armed after each read
 //   UnixChannel  unix stream listener + one peer; receives fds (SCM_RIGHTS) with the bytes
+//   (either may instead spawn a channel per peer: set_spawns_peers(), accept_connection())
 //   PtyChannel   a pty whose raw slave the daemon holds open and symlinks; always "connected";
 //                a client opening or closing the slave is a new peer (inotify), stale bytes in
 //                either direction are flushed; read/write errors never close it
 //
-// Each channel serves one peer at a time; others wait in the listen backlog. Output is queued
+// A channel serves one peer at a time; others wait in the listen backlog -- unless it spawns a
+// channel per peer (utpmd's mssim and unix listeners do), so that clients are served at once. Output is queued
 // in the channel: write() sends what the peer takes now, the rest goes out on POLLOUT, and a
 // socket channel asks for no input while a reply is still queued (one reply at a time).
 //
@@ -72,8 +74,18 @@ class Channel {
   // ---- the peer ----
   virtual bool connected() const { return peer_fd_ >= 0; }
   // Takes a waiting peer from the listen backlog. False if there is none, no listener, or a
-  // peer is already connected.
+  // peer is already connected (or the channel spawns its peers, see set_spawns_peers()).
   virtual bool accept();
+
+  // ---- several clients at once ----
+  // A listener that spawns: every peer becomes a channel of its own (accept_connection()), so
+  // any number of clients are connected at once; this channel then only listens, on_poll()
+  // reports `connected` while a peer waits in the backlog and never accepts it itself.
+  void set_spawns_peers() { spawns_ = true; }
+  bool spawns_peers() const { return spawns_; }
+  // Accepts one waiting peer as a new connected channel of the same transport (no listener,
+  // a fresh ConnectionState); nullptr if none waits or this transport cannot (the pty).
+  std::unique_ptr<Channel> accept_connection();
   // Reads what is there, never blocks.
   virtual Io read(std::span<uint8_t> buf, size_t& n);
   // Queues `bytes` and sends what the peer takes now, never blocks; the rest goes out on
@@ -108,6 +120,8 @@ class Channel {
   virtual void before_reply() {}
   // Whether the peer's input is wanted now. Sockets: not while a reply is still queued.
   virtual bool wants_input() const { return out_.empty(); }
+  // A new, unconnected channel of the same transport and name (accept_connection()).
+  virtual std::unique_ptr<Channel> make_peer_channel() const { return nullptr; }
   // A write failed for good. Sockets: the peer is lost.
   virtual void on_write_error() { close_peer("lost (write error)"); }
   // Writes queued output until done or EAGAIN; closes the peer if asked to after the flush.
@@ -121,6 +135,7 @@ class Channel {
   std::vector<uint8_t> out_;
   std::vector<int> received_fds_;
   bool close_after_flush_ = false;
+  bool spawns_ = false;
   const char* close_reason_ = "";
 };
 
@@ -137,6 +152,7 @@ class TcpChannel final : public Channel {
   using Channel::Channel;
   void on_accepted(int fd) override;
   void after_read() override;
+  std::unique_ptr<Channel> make_peer_channel() const override;
 };
 
 // Listens on a unix stream socket at `path` (a stale socket file is replaced, a live one or
@@ -154,6 +170,7 @@ class UnixChannel final : public Channel {
  private:
   using Channel::Channel;
   ssize_t read_some(std::span<uint8_t> buf) override;
+  std::unique_ptr<Channel> make_peer_channel() const override;
   std::string path_;
 };
 

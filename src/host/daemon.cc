@@ -65,11 +65,13 @@ bool Daemon::add_mssim(const std::string& host, uint16_t port, std::string& erro
   auto plat = TcpChannel::listen("mssim-platform", host, static_cast<uint16_t>(port + 1), state,
                                  error);
   if (!plat) return false;
-  add_channel(std::move(cmd), [this](Channel&) {
-    return std::make_unique<MssimCommandSession>(engine_, max_command_size_);
+  cmd->set_spawns_peers();
+  plat->set_spawns_peers();
+  add_channel(std::move(cmd), [this](Channel&, EngineLink& link) {
+    return std::make_unique<MssimCommandSession>(link, max_command_size_);
   });
   add_channel(std::move(plat),
-              [this](Channel&) { return std::make_unique<MssimPlatformSession>(engine_); });
+              [](Channel&, EngineLink& link) { return std::make_unique<MssimPlatformSession>(link); });
   return true;
 }
 
@@ -82,8 +84,8 @@ bool Daemon::add_pty(const std::string& link, std::string& error) {
   if (!pty) return false;
   has_pty_ = true;
   pty_slave_ = pty->slave_path();
-  add_channel(std::move(pty), [this](Channel& ch) {
-    return std::make_unique<LinkStreamSession>(engine_, ch.name(), stall_timeout_ms_,
+  add_channel(std::move(pty), [this](Channel& ch, EngineLink& engine) {
+    return std::make_unique<LinkStreamSession>(engine, ch.name(), stall_timeout_ms_,
                                                &ch.state());
   });
   return true;
@@ -92,27 +94,61 @@ bool Daemon::add_pty(const std::string& link, std::string& error) {
 bool Daemon::add_unix(const std::string& path, std::string& error) {
   auto ch = UnixChannel::listen("unix", path, nullptr, error);
   if (!ch) return false;
-  add_channel(std::move(ch), [this](Channel& c) {
-    return std::make_unique<LinkStreamSession>(engine_, c.name(), stall_timeout_ms_, &c.state());
+  ch->set_spawns_peers();
+  add_channel(std::move(ch), [this](Channel& c, EngineLink& link) {
+    return std::make_unique<LinkStreamSession>(link, c.name(), stall_timeout_ms_, &c.state());
   });
   return true;
 }
 
 void Daemon::start_session(Endpoint& ep, bool trace_connect) {
-  ep.session = ep.make_session(*ep.channel);
+  end_session(ep);
+  if (make_link_) ep.link = make_link_();
+  ep.session = ep.make_session(*ep.channel, ep.link ? *ep.link : engine_);
   ep.early.clear();
   ep.early_end = Channel::Io::ok;
   if (trace_connect && trace_) std::fprintf(log_, "utpmd: %s: client connected\n", ep.channel->name());
 }
 
+void Daemon::end_session(Endpoint& ep) {
+  ep.session.reset();  // first: it refers to the link
+  ep.link.reset();     // a ResourceManager connection flushes what its client left
+}
+
+size_t Daemon::connections() const {
+  size_t n = 0;
+  for (const auto& ep : endpoints_) n += ep->spawned ? 1 : 0;
+  return n;
+}
+
+void Daemon::accept_connections(Endpoint& listener,
+                                std::vector<std::unique_ptr<Endpoint>>& born) {
+  while (std::unique_ptr<Channel> ch = listener.channel->accept_connection()) {
+    if (connections() + born.size() >= max_connections_) {
+      if (log_) {
+        std::fprintf(log_, "utpmd: %s: connection refused: %zu connections (the bound)\n",
+                     ch->name(), max_connections_);
+      }
+      continue;  // destroying the channel closes the socket: the client sees EOF at once
+    }
+    auto ep = std::make_unique<Endpoint>();
+    ep->channel = std::move(ch);
+    ep->make_session = listener.make_session;
+    ep->spawned = true;
+    start_session(*ep, true);
+    born.push_back(std::move(ep));
+  }
+}
+
 void Daemon::new_peer(Endpoint& ep) {
+  if (ep.link) ep.link->on_client_change();
   if (ep.session) ep.session->on_new_peer();
   if (trace_) std::fprintf(log_, "utpmd: %s: opened or closed by a client\n", ep.channel->name());
 }
 
 void Daemon::drop_session_if_gone(Endpoint& ep) {
   if (!ep.session || ep.channel->connected() || has_early(ep)) return;
-  ep.session.reset();  // a partial command of this peer dies with it
+  end_session(ep);  // a partial command of this peer dies with it
   if (trace_) {
     std::fprintf(log_, "utpmd: %s: client %s\n", ep.channel->name(), ep.channel->close_reason());
   }
@@ -222,7 +258,10 @@ void Daemon::poll_for_cancel() {
   if (!fds.empty() && ::poll(fds.data(), fds.size(), 0) > 0) {
     for (auto& ep : endpoints_) {
       const Channel::Ready r = ep->channel->on_poll({fds.data() + ep->poll_first, ep->poll_count});
-      if (r.connected && ep.get() != busy_) start_session(*ep, true);
+      // A spawning listener's peers wait in the backlog until the command is answered.
+      if (r.connected && ep.get() != busy_ && !ep->channel->spawns_peers()) {
+        start_session(*ep, true);
+      }
       if (r.readable && ep->session && ep->session->reads_while_busy()) pump_read(*ep);
     }
   }
@@ -260,13 +299,24 @@ int Daemon::run(int signal_fd) {
       stop_ = true;
       break;
     }
-    for (auto& ep : endpoints_) {
-      if (stop_) break;
+    // Round-robin: every ready endpoint once per round, starting one further each round.
+    std::vector<std::unique_ptr<Endpoint>> born;
+    const size_t count = endpoints_.size();
+    const size_t first = count == 0 ? 0 : round_++ % count;
+    for (size_t k = 0; k < count && !stop_; ++k) {
+      Endpoint* ep = endpoints_[(first + k) % count].get();
       const Channel::Ready r =
           ep->channel->on_poll({fds_.data() + ep->poll_first, ep->poll_count});
-      if (r.connected) start_session(*ep, true);
+      if (r.connected) {
+        if (ep->channel->spawns_peers()) {
+          accept_connections(*ep, born);
+        } else {
+          start_session(*ep, true);
+        }
+      }
       if (r.readable && ep->session && !has_early(*ep) && !service_input(*ep)) stop_ = true;
     }
+    for (auto& ep : born) endpoints_.push_back(std::move(ep));
     // What the cancel pump read during commands: the channels will not report it again.
     for (bool more = true; more && !stop_;) {
       more = false;
@@ -277,6 +327,9 @@ int Daemon::run(int signal_fd) {
       }
     }
     for (auto& ep : endpoints_) drop_session_if_gone(*ep);
+    std::erase_if(endpoints_, [](const std::unique_ptr<Endpoint>& ep) {
+      return ep->spawned && !ep->session;  // its peer left: the channel closes with it
+    });
     const uint64_t later = now_ms();
     for (auto& ep : endpoints_) {
       if (ep->session && ep->session->timer_due_in(later) == 0 &&
@@ -285,7 +338,10 @@ int Daemon::run(int signal_fd) {
       }
     }
   }
-  endpoints_.clear();  // closes every fd; removes the pty link and the unix socket file
+  // Sessions before links (a ResourceManager connection flushes its client's objects on the
+  // engine, which must still be powered), then every fd, the pty link and the unix socket file.
+  for (auto& ep : endpoints_) end_session(*ep);
+  endpoints_.clear();
   return 0;
 }
 

@@ -1,8 +1,14 @@
 // utpmd's I/O: one single-threaded poll() loop serving every channel (channel.h). The loop
 // knows no transport: each Channel reports its fds, peers arriving and leaving, and bytes; each
-// peer gets a Session (session.h) from its channel's factory. Each channel serves one peer at a
-// time; other peers wait in the listen backlog (the TPM executes one command at a time anyway,
-// and tpm2-tools connect, run one tool and disconnect).
+// peer gets a Session (session.h) from its channel's factory.
+//
+// Several clients at once: the mssim and unix listeners spawn a channel per peer
+// (Channel::set_spawns_peers), so every client of every channel is connected at the same time,
+// each with its own session and (utpmd) its own EngineLink, a ResourceManager connection with
+// its own handle space. One command executes at a time (the engine is single-threaded, as a
+// TPM is); each poll round serves every ready connection once (one read, which for TPM clients
+// is one command), starting one endpoint further each round (round-robin), so no client waits
+// for another to close. At most max_connections spawned connections; more are closed at once.
 //
 // Channels utpmd sets up:
 //   mssim    TCP command port + platform port (port+1)          -> MssimCommandSession /
@@ -41,7 +47,16 @@ namespace utpm::host {
 
 class Daemon final : public CancelPoller {
  public:
-  using SessionFactory = std::function<std::unique_ptr<Session>(Channel&)>;
+  // A session for a peer of `channel`, executing its commands through `engine` (the daemon's
+  // engine, or the peer's own connection link: set_connection_links()).
+  using SessionFactory = std::function<std::unique_ptr<Session>(Channel&, EngineLink&)>;
+  // One EngineLink per client connection (utpmd: a ResourceManager connection, its own handle
+  // space); destroyed when the client leaves, told on_client_change() when a pty changes hands.
+  using ConnectionLinkFactory = std::function<std::unique_ptr<EngineLink>()>;
+  // Bound on client connections at once over the spawning listeners (mssim command and platform
+  // sockets count one each; the pty is not counted): beyond it a new peer is accepted and closed
+  // at once, so it fails fast instead of waiting in silence.
+  static constexpr size_t kDefaultMaxConnections = 64;
 
   Daemon(EngineLink& engine, size_t max_command_size, uint32_t stall_timeout_ms,
          std::FILE* log, bool trace);
@@ -61,6 +76,12 @@ class Daemon final : public CancelPoller {
   // `to`, with a new session: swtpm's control channel passing its data channel (SET_DATAFD).
   void hand_over_to(const Channel& from, Channel& to);
 
+  // Gives every session its own EngineLink from `make` (before channels are added).
+  void set_connection_links(ConnectionLinkFactory make) { make_link_ = std::move(make); }
+  void set_max_connections(size_t n) { max_connections_ = n; }
+  // Spawned client connections being served now.
+  size_t connections() const;
+
   // The slave path of the pty (for messages), empty without a pty.
   const std::string& pty_slave() const { return pty_slave_; }
 
@@ -76,7 +97,10 @@ class Daemon final : public CancelPoller {
   struct Endpoint {
     std::unique_ptr<Channel> channel;
     SessionFactory make_session;
+    std::unique_ptr<EngineLink> link;  // the connection's own link (declared before the session
+                                       // that refers to it, so it is destroyed after it)
     std::unique_ptr<Session> session;
+    bool spawned = false;  // a peer of a spawning listener: removed when the peer leaves
     Endpoint* hand_over = nullptr;  // whose channel serves descriptors this session hands over
     // What the cancel pump took off the channel while a command ran and the session could not
     // act on yet: bytes, then possibly the end of the peer (new_peer or closed; ok = none).
@@ -87,6 +111,9 @@ class Daemon final : public CancelPoller {
   };
 
   void start_session(Endpoint& ep, bool trace_connect);
+  void end_session(Endpoint& ep);
+  // Takes every peer waiting on a spawning listener as a new endpoint (into `born`).
+  void accept_connections(Endpoint& listener, std::vector<std::unique_ptr<Endpoint>>& born);
   void new_peer(Endpoint& ep);
   // Feeds bytes to the session and sends its reply. Returns false if the daemon must stop.
   bool feed(Endpoint& ep, std::span<const uint8_t> bytes);
@@ -112,6 +139,9 @@ class Daemon final : public CancelPoller {
   bool has_pty_ = false;
   std::string pty_slave_;
   bool stop_ = false;
+  ConnectionLinkFactory make_link_;
+  size_t max_connections_ = kDefaultMaxConnections;
+  size_t round_ = 0;  // round-robin: where this poll round starts serving
 };
 
 }  // namespace utpm::host

@@ -189,10 +189,10 @@ MssimPorts add_mssim_pair(Daemon& daemon, EngineLink& engine) {
   auto plat = TcpChannel::listen("mssim-platform", "127.0.0.1", 0, state, error);
   EXPECT_TRUE(cmd && plat) << error;
   MssimPorts ports{cmd->local_port(), plat->local_port()};
-  daemon.add_channel(std::move(cmd), [&engine](Channel&) {
+  daemon.add_channel(std::move(cmd), [&engine](Channel&, EngineLink&) {
     return std::make_unique<MssimCommandSession>(engine, 4096);
   });
-  daemon.add_channel(std::move(plat), [&engine](Channel&) {
+  daemon.add_channel(std::move(plat), [&engine](Channel&, EngineLink&) {
     return std::make_unique<MssimPlatformSession>(engine);
   });
   return ports;
@@ -442,11 +442,11 @@ TEST(DaemonHandOver, ADescriptorHandedOverBecomesAnotherChannelsPeer) {
   std::string error;
   auto ctrl = UnixChannel::listen("ctrl", dir / "ctrl", nullptr, error);
   ASSERT_TRUE(ctrl) << error;
-  Channel& ctrl_ch = daemon.add_channel(std::move(ctrl), [](Channel&) {
+  Channel& ctrl_ch = daemon.add_channel(std::move(ctrl), [](Channel&, EngineLink&) {
     return std::make_unique<HandOverSession>();
   });
   Channel& data_ch = daemon.add_channel(UnixChannel::unbound("data", ctrl_ch.shared_state()),
-                                        [&engine](Channel& ch) {
+                                        [&engine](Channel& ch, EngineLink&) {
     return std::make_unique<LinkStreamSession>(engine, ch.name(), 2000, &ch.state());
   });
   daemon.hand_over_to(ctrl_ch, data_ch);
@@ -492,6 +492,99 @@ TEST(DaemonHandOver, DescriptorsNoSessionWantsAreClosed) {
   EXPECT_EQ(::read(sp[1], &b, 1), 0);
   ::close(sp[1]);
   ::close(c);
+}
+
+}  // namespace
+}  // namespace utpm::host
+
+namespace utpm::host {
+namespace {
+
+// One link per client connection, as utpmd's resource manager gives: counts the live ones and
+// tags each command with its connection (the locality field of the recorded call).
+struct CountingLinks {
+  std::atomic<int> live{0};
+  std::atomic<int> made{0};
+  std::mutex mu;
+  std::vector<int> served_by;  // connection number per command, in execution order
+};
+
+class CountingLink final : public EngineLink {
+ public:
+  CountingLink(CountingLinks& links, EngineLink& engine)
+      : links_(links), engine_(engine), number_(++links.made) {
+    ++links_.live;
+  }
+  ~CountingLink() override { --links_.live; }
+  size_t execute(const char* channel, uint8_t locality, std::span<const uint8_t> command,
+                 std::span<uint8_t> response) override {
+    {
+      std::lock_guard lock(links_.mu);
+      links_.served_by.push_back(number_);
+    }
+    return engine_.execute(channel, locality, command, response);
+  }
+  void signal(PlatformSignal s) override { engine_.signal(s); }
+
+ private:
+  CountingLinks& links_;
+  EngineLink& engine_;
+  int number_;
+};
+
+TEST(DaemonClients, EveryPeerOfAListenerIsServedAtOnceWithItsOwnLink) {
+  TempDir dir;
+  testing::RecordingEngine engine;
+  CountingLinks links;
+  Daemon daemon(engine, 4096, 2000, stderr, false);
+  daemon.set_connection_links([&] { return std::make_unique<CountingLink>(links, engine); });
+  daemon.set_max_connections(3);
+  std::string error;
+  ASSERT_TRUE(daemon.add_unix(dir / "s", error)) << error;
+  RunningDaemon running(daemon);
+
+  const int a = connect_unix(dir / "s");
+  const int b = connect_unix(dir / "s");
+  const int c = connect_unix(dir / "s");
+  // Commands of all three while all stay connected, twice round: each is answered at once.
+  for (int round = 0; round < 2; ++round) {
+    for (const int fd : {c, a, b}) {
+      send_all(fd, testing::make_command(12));
+      EXPECT_EQ(recv_n(fd, 18).size(), 18u);
+    }
+  }
+  EXPECT_EQ(links.live.load(), 3);
+  {
+    std::lock_guard lock(links.mu);
+    ASSERT_EQ(links.served_by.size(), 6u);
+    // Three different links served the three clients (one per connection, reused per client).
+    EXPECT_EQ(links.served_by[0], links.served_by[3]);
+    EXPECT_NE(links.served_by[0], links.served_by[1]);
+    EXPECT_NE(links.served_by[1], links.served_by[2]);
+    EXPECT_NE(links.served_by[0], links.served_by[2]);
+  }
+  // A fourth peer is beyond the bound: accepted and closed at once.
+  const int d = connect_unix(dir / "s");
+  EXPECT_TRUE(recv_n(d, 1, 2000).empty());
+  ::close(d);
+  // A client leaving ends its link; a new client then gets in.
+  ::close(a);
+  for (int i = 0; i < 200 && links.live.load() != 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(links.live.load(), 2);
+  const int e = connect_unix(dir / "s");
+  send_all(e, testing::make_command(12));
+  EXPECT_EQ(recv_n(e, 18).size(), 18u);
+  EXPECT_EQ(links.live.load(), 3);
+  // A half-sent command blocks nobody.
+  const Bytes half = testing::make_command(12);
+  send_all(b, Bytes(half.begin(), half.begin() + 5));
+  send_all(c, testing::make_command(12));
+  EXPECT_EQ(recv_n(c, 18).size(), 18u);
+  send_all(b, Bytes(half.begin() + 5, half.end()));
+  EXPECT_EQ(recv_n(b, 18).size(), 18u);
+  for (const int fd : {b, c, e}) ::close(fd);
+  EXPECT_EQ(running.stop(), 0);
+  EXPECT_EQ(links.live.load(), 0);
 }
 
 }  // namespace

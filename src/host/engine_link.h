@@ -31,6 +31,9 @@ class EngineLink {
   virtual size_t execute(const char* channel, uint8_t locality, std::span<const uint8_t> command,
                          std::span<uint8_t> response) = 0;
   virtual void signal(PlatformSignal s) = 0;
+  // The client behind this link changed (a pty opened by another process): a per-connection
+  // link (the resource manager's) treats it as the old client leaving.
+  virtual void on_client_change() {}
 };
 
 // The 10-byte response the transport itself gives when a command cannot even be handed to the

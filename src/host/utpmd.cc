@@ -22,6 +22,7 @@
 #include "host/secure_nv_store.h"
 #include "host/serial_bridge.h"
 #include "host/host_platform.h"
+#include "host/resource_manager.h"
 #include "host/tpm_engine_link.h"
 #include "tpm/profile.h"
 #include "tpm/tpm.h"
@@ -49,6 +50,11 @@ constexpr const char* kUsage =
     "  --trace            one line per command on stderr: name, locality, sizes, rc, duration\n"
     "  --bridge DEVICE[,baud=N]  serve the TPM of a board on a serial line (e.g. /dev/ttyACM0)\n"
     "                     instead of the built-in engine; no state of its own\n"
+    "  --no-rm            bare TPM: no resource management (by default every client connection\n"
+    "                     has its own handle space and what it leaves loaded is flushed when\n"
+    "                     it closes, like /dev/tpmrm0)\n"
+    "  --max-connections N  clients served at once over mssim/unix (default 64; mssim counts\n"
+    "                     its command and platform sockets); beyond it a client is closed at once\n"
     "  --stall-timeout MS drop a partial command on the pty/unix stream after MS milliseconds\n"
     "                     without a byte (default 2000)\n"
     "  --help, --version\n"
@@ -71,6 +77,8 @@ struct Options {
   uint32_t stall_timeout_ms = 2000;
   std::string bridge_device;  // --bridge: the TPM is a board on this serial line
   unsigned bridge_baud = 115200;
+  bool rm = true;
+  size_t max_connections = utpm::host::Daemon::kDefaultMaxConnections;
 };
 
 [[noreturn]] void usage_error(const std::string& msg) {
@@ -144,6 +152,16 @@ Options parse(int argc, char** argv) {
       }
       if (v.empty()) usage_error("--bridge needs a serial device");
       o.bridge_device = v;
+    } else if (arg == "--no-rm") {
+      o.rm = false;
+    } else if (arg == "--max-connections") {
+      const std::string v = need_value();
+      char* end = nullptr;
+      const unsigned long n = std::strtoul(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || n == 0 || n > 1000) {
+        usage_error("--max-connections wants a number in 1..1000");
+      }
+      o.max_connections = n;
     } else if (arg == "--stall-timeout") {
       const std::string v = need_value();
       char* end = nullptr;
@@ -248,6 +266,13 @@ int main(int argc, char** argv) {
     link = std::make_unique<host::TpmEngineLink>(*tpm, *platform, opt.trace ? stderr : nullptr);
   }
   host::Daemon daemon(*link, profile::kMaxCommandSize, opt.stall_timeout_ms, stderr, opt.trace);
+  daemon.set_max_connections(opt.max_connections);
+  // Resource management (resource_manager.h): each client connection gets its own handle space.
+  std::unique_ptr<host::ResourceManager> rm;
+  if (opt.rm) {
+    rm = std::make_unique<host::ResourceManager>(*link, opt.trace ? stderr : nullptr);
+    daemon.set_connection_links([&rm] { return rm->connect(); });
+  }
   std::string error;
   if (opt.mssim && !daemon.add_mssim(opt.mssim_host, opt.mssim_port, error)) {
     std::fprintf(stderr, "utpmd: %s\n", error.c_str());
@@ -280,6 +305,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "utpmd: unix socket %s (raw TPM stream / mssim frames)\n",
                  opt.unix_path.c_str());
   }
+  std::fprintf(stderr, "utpmd: %s\n", opt.rm ? "resource manager on (per-connection handles)"
+                                             : "bare TPM (--no-rm)");
   std::fprintf(stderr, "utpmd: ready\n");
   std::fflush(stderr);
 

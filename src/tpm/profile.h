@@ -1,6 +1,6 @@
 // The one place a port configures the engine: capacities, algorithms, sizes.
 // Values follow the TPM 2.0 Library 1.84 default profile as trimmed in docs/DESIGN (RSA-2048,
-// P-256/P-384, SHA-1/256/384, AES-128/256, 3 objects, 3 loaded / 64 active sessions, 24 PCRs in
+// P-256/P-384, SHA-1/256/384, AES-128/256, 8 objects (firmware 3), 3 loaded / 64 active sessions, 24 PCRs in
 // SHA-1, SHA-256 and SHA-384). A build may override the I/O size (firmware uses a smaller buffer).
 #pragma once
 
@@ -18,6 +18,15 @@
 #endif
 #ifndef UTPM_NV_INDEX_MAX
 #define UTPM_NV_INDEX_MAX 2048
+#endif
+// Object slots and the persistent-object minimum reported as TPM_PT_HR_PERSISTENT_MIN: the host
+// has room for PC Client software (>= 7 persistent objects) and for clients that keep a few keys
+// loaded; the firmware keeps 3 slots and reports 2 (src/tpm/CMakeLists.txt).
+#ifndef UTPM_MAX_LOADED_OBJECTS
+#define UTPM_MAX_LOADED_OBJECTS 8
+#endif
+#ifndef UTPM_MIN_EVICT_OBJECTS
+#define UTPM_MIN_EVICT_OBJECTS 7
 #endif
 
 namespace utpm::profile {
@@ -55,12 +64,14 @@ inline constexpr uint16_t kPcrBankAlgs[] = {0x0004, 0x000B, 0x000C};
 inline constexpr size_t kMaxPcrBanks = sizeof(kPcrBankAlgs) / sizeof(kPcrBankAlgs[0]);
 
 // ---- objects and sessions ----
-inline constexpr size_t kMaxLoadedObjects = 3;
+inline constexpr size_t kMaxLoadedObjects = UTPM_MAX_LOADED_OBJECTS;
 inline constexpr size_t kMaxLoadedSessions = 3;
 inline constexpr size_t kMaxActiveSessions = 64;
-inline constexpr size_t kMinEvictObjects = 2;
+// TPM_PT_HR_PERSISTENT_MIN: persistent objects the TPM guarantees (never above the store's cap).
+inline constexpr size_t kMinEvictObjects = UTPM_MIN_EVICT_OBJECTS;
 // Persistent (evicted) objects the store may hold; each is one NV record.
 inline constexpr size_t kMaxPersistentObjects = 7;
+static_assert(kMinEvictObjects <= kMaxPersistentObjects);
 inline constexpr size_t kMinCounterIndices = 8;
 // NV indices that may be defined (each is one store record; the list of handles is in RAM).
 inline constexpr size_t kMaxNvIndices = UTPM_NV_INDICES;

@@ -92,18 +92,28 @@ def utpmd_binary():
     return path
 
 
+def default_rm():
+    """Whether a Utpmd() runs with utpmd's resource manager (its default) or as a bare TPM
+    (--no-rm). Tests of TPM semantics get the bare TPM unless UTPM_E2E_RM=1 (ctest runs some
+    suites both ways: the RM must be invisible to a client that stays connected)."""
+    return os.environ.get("UTPM_E2E_RM", "0") == "1"
+
+
 class Utpmd:
     """One private utpmd. Channels: mssim always (platform signals for power cycles), plus a
-    pty and/or unix socket when asked. Stops by PID (SIGTERM, then SIGKILL after 10 s)."""
+    pty and/or unix socket when asked. Stops by PID (SIGTERM, then SIGKILL after 10 s).
+    rm: True = utpmd's defaults (per-connection resource manager), False = --no-rm (bare TPM),
+    None = default_rm()."""
 
     def __init__(self, pty=False, unix=False, stall_timeout_ms=None, state_dir=None,
-                 extra_args=()):
+                 extra_args=(), rm=None):
         self.owns_state = state_dir is None
         self.state = state_dir or tempfile.mkdtemp(prefix="utpm-e2e-")
         self.pty_link = os.path.join(self.state, "tty") if pty else None
         self.unix_path = os.path.join(self.state, "tpm.sock") if unix else None
         self.stall_timeout_ms = stall_timeout_ms
         self.extra_args = list(extra_args)
+        self.rm = default_rm() if rm is None else rm
         self.proc = None
         self.drainer = None
         self.log = []
@@ -119,6 +129,8 @@ class Utpmd:
                 args += ["--unix", self.unix_path]
             if self.stall_timeout_ms:
                 args += ["--stall-timeout", str(self.stall_timeout_ms)]
+            if not self.rm:
+                args += ["--no-rm"]
             args += self.extra_args
             self.proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
             ready = self._wait_ready()
