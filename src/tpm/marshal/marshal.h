@@ -288,23 +288,31 @@ void marshal(Writer& w, const T& v) {
 }
 
 // ---- sized structures (TPM2B_PUBLIC, ...): u16 size + exactly that many bytes of T ----
-template <class T>
+// AllowEmpty: size 0 is an absent structure (LoadExternal's TPM2B_SENSITIVE), marshalled as
+// size 0 again when size is 0; otherwise size 0 is TPM_RC_SIZE.
+template <class T, bool AllowEmpty = false>
 struct Sized {
   uint16_t size = 0;
   T t{};
 };
-template <class T>
-TPM_RC unmarshal(Reader& r, Sized<T>& v) {
+template <class T, bool AllowEmpty>
+TPM_RC unmarshal(Reader& r, Sized<T, AllowEmpty>& v) {
   Reader sub;
   if (!r.u16(v.size)) return TPM_RC_INSUFFICIENT;
-  if (v.size == 0) return TPM_RC_SIZE;
+  if (v.size == 0) return AllowEmpty ? TPM_RC_SUCCESS : TPM_RC_SIZE;
   if (!r.sub(v.size, sub)) return TPM_RC_INSUFFICIENT;
   TPM_RC rc = unmarshal(sub, v.t);
   if (rc != TPM_RC_SUCCESS) return rc;
   return sub.remaining() == 0 ? TPM_RC_SUCCESS : TPM_RC_SIZE;
 }
-template <class T>
-void marshal(Writer& w, const Sized<T>& v) {
+template <class T, bool AllowEmpty>
+void marshal(Writer& w, const Sized<T, AllowEmpty>& v) {
+  if constexpr (AllowEmpty) {
+    if (v.size == 0) {
+      w.u16(0);
+      return;
+    }
+  }
   size_t at = w.reserve(2);
   size_t start = w.size();
   marshal(w, v.t);
