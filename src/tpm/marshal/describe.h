@@ -73,6 +73,9 @@ class Visitor {
   // Decoding stopped: the field `name` starting at `offset` (inside the nodes begun and not
   // ended) is refused with `rc` (TPM_RC_INSUFFICIENT: the input ends there).
   virtual void error(Name name, size_t offset, TPM_RC rc) = 0;
+  // The leaf just described holds a value this TPM's interface type refuses (the engine would
+  // answer `rc` for it); the walk goes on, the value is well-formed on the wire.
+  virtual void refused(Name, size_t, TPM_RC) {}
 
  protected:
   ~Visitor() = default;
@@ -190,8 +193,13 @@ template <class T>
 TPM_RC walk_leaf(Walk& w, Reader& r, T& v, Name name, Leaf kind) {
   const size_t at = w.at(r);
   const uint8_t* p = r.position();
-  if (TPM_RC rc = unmarshal(r, v)) return w.fail(name, at, rc);
-  w.v.leaf(name, kind, at, {p, static_cast<size_t>(r.position() - p)});
+  const TPM_RC rc = unmarshal(r, v);
+  const size_t n = static_cast<size_t>(r.position() - p);
+  // A value read whole but refused (TPM_RC_VALUE, _HASH, _RESERVED_BITS, ...) is described and
+  // flagged; missing octets or a size beyond capacity stop the walk.
+  if (rc != TPM_RC_SUCCESS && (rc == TPM_RC_INSUFFICIENT || rc == TPM_RC_SIZE || n == 0)) return w.fail(name, at, rc);
+  w.v.leaf(name, kind, at, {p, n});
+  if (rc != TPM_RC_SUCCESS) w.v.refused(name, at, rc);
   return TPM_RC_SUCCESS;
 }
 

@@ -39,6 +39,11 @@ struct Recorder final : describe::Visitor {
     for (uint8_t b : bytes) hex += "0123456789abcdef"[b >> 4], hex += "0123456789abcdef"[b & 15];
     leaves.push_back(join(name) + "@" + std::to_string(offset) + "=" + hex);
   }
+  std::string refusal;
+  void refused_hook(Name name, size_t offset, TPM_RC rc) {
+    refusal = join(name) + "@" + std::to_string(offset) + ":" + std::to_string(rc);
+  }
+  void refused(Name name, size_t offset, TPM_RC rc) override { refused_hook(name, offset, rc); }
   void error(Name name, size_t offset, TPM_RC rc) override {
     err = join(name) + "@" + std::to_string(offset) + ":" + std::to_string(rc);
   }
@@ -126,13 +131,22 @@ TEST(Describe, ErrorsNameTheFieldAndOffset) {
   TPM2B_PUBLIC v;
   EXPECT_EQ(describe::describe(rec, cut.data(), r, v, describe::name_of("inPublic")), TPM_RC_INSUFFICIENT);
   EXPECT_EQ(rec.err, "inPublic.parameters.rsaDetail.symmetric.mode@16:" + std::to_string(TPM_RC_INSUFFICIENT));
-  // An RSA key size the engine refuses: the engine's code, at keyBits.
+  // An RSA key size the engine refuses: described and flagged with the engine's code, and the
+  // walk goes on (the command is well-formed; the TPM would answer TPM_RC_VALUE).
   std::vector<uint8_t> bad = kRsaTemplate;
   bad[20] = 0x0c;  // 3072
   Recorder rec2;
   Reader r2(bad);
-  EXPECT_EQ(describe::describe(rec2, bad.data(), r2, v, describe::name_of("inPublic")), TPM_RC_VALUE);
-  EXPECT_EQ(rec2.err, "inPublic.parameters.rsaDetail.keyBits@20:" + std::to_string(TPM_RC_VALUE));
+  EXPECT_EQ(describe::describe(rec2, bad.data(), r2, v, describe::name_of("inPublic")), TPM_RC_SUCCESS);
+  EXPECT_EQ(rec2.refusal, "inPublic.parameters.rsaDetail.keyBits@20:" + std::to_string(TPM_RC_VALUE));
+  EXPECT_EQ(rec2.err, "");
+  // A union selector without an arm stops the walk: TPM_RC_SELECTOR at the union.
+  std::vector<uint8_t> sel = kRsaTemplate;
+  sel[3] = 0x02;  // type 0x0002: not a public type
+  Recorder rec3;
+  Reader r3(sel);
+  EXPECT_EQ(describe::describe(rec3, sel.data(), r3, v, describe::name_of("inPublic")), TPM_RC_SELECTOR);
+  EXPECT_EQ(rec3.err, "inPublic.parameters@12:" + std::to_string(TPM_RC_SELECTOR));
   // Every truncation fails without reading past the end, and names a field.
   for (size_t n = 0; n < kRsaTemplate.size(); ++n) {
     std::vector<uint8_t> t(kRsaTemplate.begin(), kRsaTemplate.begin() + n);
