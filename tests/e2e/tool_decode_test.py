@@ -115,6 +115,18 @@ def u32(b, o):
     return struct.unpack(">I", b[o:o + 4])[0]
 
 
+def decode_lines(items, *args, rc=0):
+    """Decodes many items in one `utpm decode --lines` run: one JSON object per item."""
+    with tempfile.NamedTemporaryFile("w", suffix=".hex") as f:
+        f.write("\n".join(i.hex() for i in items) + "\n")
+        f.flush()
+        p = utpm("decode", "--lines", "--check", *args, f.name)
+    assert p.returncode == rc, (p.returncode, p.stderr.decode()[-2000:])
+    out = [json.loads(line) for line in p.stdout.decode().splitlines()]
+    assert len(out) == len(items), (len(out), len(items))
+    return out
+
+
 def leaves(tree, path=""):
     """Flattens the JSON tree to {path: value}."""
     out = {}
@@ -205,17 +217,19 @@ class ToolDecode(unittest.TestCase):
 
     def test_every_pair_decodes_and_reencodes(self):
         seen = set()
-        for loc, cmd, rsp in self.proxy.pairs:
-            cc = u32(cmd, 6)
-            seen.add(cc)
-            p = utpm("decode", "--check", "--json", cmd.hex())
-            self.assertEqual(p.returncode, 0, f"command {cc:#x} {cmd.hex()}: {p.stderr.decode()}")
-            j = json.loads(p.stdout)
-            self.assertTrue(j["ok"])
+        cmds = [cmd for _, cmd, _ in self.proxy.pairs]
+        results = decode_lines(cmds)
+        for cmd, j in zip(cmds, results):
+            seen.add(u32(cmd, 6))
+            self.assertTrue(j["ok"], (cmd.hex(), j.get("error")))
             self.assertEqual(bytes.fromhex(j["reencoded"]), cmd)
-            p = utpm("decode", "--check", "--json", "--response", hex(cc), rsp.hex())
-            self.assertEqual(p.returncode, 0, f"response to {cc:#x} {rsp.hex()}: {p.stderr.decode()}")
-            self.assertEqual(bytes.fromhex(json.loads(p.stdout)["reencoded"]), rsp)
+        by_cc = {}
+        for _, cmd, rsp in self.proxy.pairs:
+            by_cc.setdefault(u32(cmd, 6), []).append(rsp)
+        for cc, rsps in by_cc.items():
+            for rsp, j in zip(rsps, decode_lines(rsps, "--response", hex(cc))):
+                self.assertTrue(j["ok"], (hex(cc), rsp.hex(), j.get("error")))
+                self.assertEqual(bytes.fromhex(j["reencoded"]), rsp)
         # The session covered the commands it was written for.
         for cc in (0x131, 0x153, 0x157, 0x15D, 0x177, 0x17A, 0x17B, 0x17E, 0x12A, 0x137, 0x14E, 0x176, 0x17F):
             self.assertIn(cc, seen, hex(cc))
@@ -285,20 +299,18 @@ class ToolDecode(unittest.TestCase):
     def test_truncations_stop_at_the_exact_field(self):
         cmd, _ = self._first(0x131)
         # Without fixing commandSize: always the size check.
-        for n in range(10, len(cmd)):
-            p = utpm("decode", cmd[:n].hex())
-            self.assertEqual(p.returncode, 1, n)
-            self.assertIn(b"offset 2 (header.commandSize)", p.stderr)
+        for j in decode_lines([cmd[:n] for n in range(10, len(cmd))], rc=1):
+            self.assertEqual((j["error"]["offset"], j["error"]["field"]), (2, "header.commandSize"))
         # With commandSize fixed: an error inside the area, at or before the end; never a crash.
-        for n in range(0, len(cmd)):
+        cuts = []
+        for n in range(1, len(cmd)):
             t = bytearray(cmd[:n])
             if n >= 6:
                 t[2:6] = struct.pack(">I", n)
-            p = utpm("decode", "--json", t.hex() if t else "00")
-            self.assertEqual(p.returncode, 1, (n, p.stderr))
-            j = json.loads(p.stdout)
-            self.assertFalse(j["ok"])
-            self.assertLessEqual(j["error"]["offset"], max(n, 1))
+            cuts.append(bytes(t))
+        for t, j in zip(cuts, decode_lines(cuts, rc=1)):
+            self.assertFalse(j["ok"], t.hex())
+            self.assertLessEqual(j["error"]["offset"], len(t))
         # One exact case computed from the layout: cut in the middle of inPublic.nameAlg.
         o = 10 + 4
         auth = u32(cmd, o)

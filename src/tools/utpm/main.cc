@@ -60,6 +60,8 @@ const char* const kUsageDecode =
     "              | response | u32 0); tpm2: the legacy Nucleo 'Tpm2' signal frame; auto (default)\n"
     "  --json      print the decoded tree as JSON (offsets, sizes, types, values, meanings)\n"
     "  --check     also marshal the decoded values again and fail (exit 5) unless the octets are equal\n"
+    "  --lines     the input holds one hex item per line: each is decoded on its own and printed as\n"
+    "              one JSON line; the exit code is the worst of all items\n"
     "\n"
     "Malformed input: the offset and field where decoding stopped and why, exit code 1.\n";
 
@@ -163,7 +165,7 @@ int print_decoded(const Decoded& d, bool as_json, bool check) {
 }
 
 int cmd_decode(int argc, char** argv) {
-  bool response = false, as_json = false, check = false;
+  bool response = false, as_json = false, check = false, lines = false;
   std::optional<uint32_t> cc;
   std::string frame = "auto", input;
   for (int i = 0; i < argc; ++i) {
@@ -182,10 +184,32 @@ int cmd_decode(int argc, char** argv) {
         return usage_error("--frame is auto, raw, mssim or tpm2", kUsageDecode);
     } else if (a == "--json") as_json = true;
     else if (a == "--check") check = true;
+    else if (a == "--lines") lines = true;
     else if (a.size() > 1 && a[0] == '-' && a != "-") return usage_error("unknown option " + a, kUsageDecode);
     else input += (input.empty() ? "" : " ") + a;  // hex may come in several words
   }
   if (input.empty()) return usage_error("no input", kUsageDecode);
+  if (lines) {
+    std::string data;
+    if (input == "-") data.assign(std::istreambuf_iterator<char>(std::cin), {});
+    else {
+      std::ifstream f(input);
+      if (!f) return std::fprintf(stderr, "utpm: cannot read '%s'\n", input.c_str()), kInput;
+      data.assign(std::istreambuf_iterator<char>(f), {});
+    }
+    std::istringstream in(data);
+    std::string line;
+    int worst = kOk;
+    while (std::getline(in, line)) {
+      std::vector<uint8_t> bytes;
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      int rc = parse_hex(line, bytes) ? kOk : kInput;
+      if (rc == kOk) rc = print_decoded(decode_any(bytes, frame, response, cc), true, check);
+      else std::printf("{\"ok\":false,\"error\":{\"reason\":\"not hex\"}}\n");
+      if (rc > worst) worst = rc;
+    }
+    return worst;
+  }
   std::vector<uint8_t> bytes;
   if (int rc = read_input(input, bytes)) return rc;
   return print_decoded(decode_any(bytes, frame, response, cc), as_json, check);
