@@ -355,7 +355,7 @@ TPM_RC crypt_first_parameter(const Command& c, const SessionIn& s, const TPM2B_N
   crypto::Status rc = crypto::Status::ok;
   if (slot.symmetric.algorithm == TPM_ALG_AES) {
     static constexpr uint8_t kCfb[] = {'C', 'F', 'B'};
-    const size_t key_bytes = slot.symmetric.keyBits / 8u;
+    const size_t key_bytes = slot.symmetric.keyBits.aes / 8u;
     uint8_t key_iv[32 + 16];
     crypto::kdfa(hash, {key, klen}, kCfb, newer.view(), older.view(), static_cast<uint32_t>((key_bytes + 16) * 8),
                  {key_iv, key_bytes + 16});

@@ -129,33 +129,44 @@ void marshal(Writer& w, const Tpml<T, N>& v) {
 }
 
 // ---- unions selected by an earlier field ----
-// An arm: the selector value and the member it selects; no_arm: a selector that selects
-// nothing (TPM_ALG_NULL where the spec allows it).
-template <class U, class M>
+// An arm: the selector value and the member(s) it selects, in wire order (a structure whose
+// fields depend on a selector, e.g. a scheme's details, lists several); no_arm: a selector that
+// selects nothing (TPM_ALG_NULL where the spec allows it).
+template <class U, class... M>
 struct Arm {
   uint32_t selector;
-  M U::*member;
+  std::tuple<M U::*...> members;
 };
 struct NoArm {
   uint32_t selector;
 };
-template <class U, class M>
-constexpr Arm<U, M> arm(uint32_t selector, M U::*member) {
-  return {selector, member};
+template <class U, class M, class... More>
+constexpr Arm<U, M, More...> arm(uint32_t selector, M U::*member, More U::*... more) {
+  return {selector, {member, more...}};
 }
 constexpr NoArm no_arm(uint32_t selector) { return {selector}; }
-// Inside a union body: its arms, once, in any order.
-#define UTPM_ARMS(...) \
-  static constexpr auto arms() { return std::make_tuple(__VA_ARGS__); }
+// Inside a union body: its arms, once, in any order. utpm_arm_names() is the same list as text,
+// for tools that describe a value (marshal/describe.h); it costs nothing unless used.
+#define UTPM_ARMS(...)                                                   \
+  static constexpr auto arms() { return std::make_tuple(__VA_ARGS__); }  \
+  static constexpr const char* utpm_arm_names() { return #__VA_ARGS__; }
 template <class U>
 concept HasArms = requires { U::arms(); };
 
+// Unions are real unions: one arm's storage at a time. Their arm types are aggregates
+// (implicit-lifetime), so zero-filling the storage at construction gives every arm a
+// well-defined all-zero value to start from, whichever the code then uses.
+#define UTPM_UNION_ZERO_INIT(U) \
+  U() { std::memset(static_cast<void*>(this), 0, sizeof *this); }
+
 namespace detail {
-template <class U, class M>
-void unmarshal_arm(Reader& r, U& u, uint32_t sel, const Arm<U, M>& a, bool& found, TPM_RC& rc) {
+template <class U, class... M>
+void unmarshal_arm(Reader& r, U& u, uint32_t sel, const Arm<U, M...>& a, bool& found, TPM_RC& rc) {
   if (found || a.selector != sel) return;
   found = true;
-  rc = unmarshal(r, u.*a.member);
+  rc = TPM_RC_SUCCESS;
+  std::apply([&](const auto&... m) { ((rc == TPM_RC_SUCCESS ? (rc = unmarshal(r, u.*m), 0) : 0), ...); },
+             a.members);
 }
 template <class U>
 void unmarshal_arm(Reader&, U&, uint32_t sel, const NoArm& a, bool& found, TPM_RC& rc) {
@@ -163,11 +174,11 @@ void unmarshal_arm(Reader&, U&, uint32_t sel, const NoArm& a, bool& found, TPM_R
   found = true;
   rc = TPM_RC_SUCCESS;
 }
-template <class U, class M>
-void marshal_arm(Writer& w, const U& u, uint32_t sel, const Arm<U, M>& a, bool& found) {
+template <class U, class... M>
+void marshal_arm(Writer& w, const U& u, uint32_t sel, const Arm<U, M...>& a, bool& found) {
   if (found || a.selector != sel) return;
   found = true;
-  marshal(w, u.*a.member);
+  std::apply([&](const auto&... m) { (marshal(w, u.*m), ...); }, a.members);
 }
 template <class U>
 void marshal_arm(Writer&, const U&, uint32_t sel, const NoArm& a, bool& found) {
@@ -207,6 +218,38 @@ void marshal(Writer& w, const Selected<U, S>& f) {
   marshal(w, f.u, static_cast<uint32_t>(f.selector));
 }
 
+// ---- arrays counted by an earlier member (TPMS_PCR_SELECTION's sizeofSelect/pcrSelect) ----
+// Listed as counted(count, items, min): the count is read, must be in [min, capacity of items]
+// (TPM_RC_VALUE otherwise), then that many items. As for Tpm2b, the count member is only ever
+// set to the number of items actually read (0 on error).
+template <class C, class E, size_t N>
+struct Counted {
+  C& count;
+  E (&items)[N];
+  size_t min;
+};
+template <class C, class E, size_t N>
+Counted<C, E, N> counted(C& count, E (&items)[N], size_t min) {
+  return {count, items, min};
+}
+template <class C, class E, size_t N>
+TPM_RC unmarshal(Reader& r, Counted<C, E, N>& f) {
+  C n{};
+  f.count = 0;
+  if (TPM_RC rc = unmarshal(r, n)) return rc;
+  if (static_cast<size_t>(n) < f.min || static_cast<size_t>(n) > N) return TPM_RC_VALUE;
+  for (size_t i = 0; i < static_cast<size_t>(n); ++i)
+    if (TPM_RC rc = unmarshal(r, f.items[i])) return rc;
+  f.count = n;
+  return TPM_RC_SUCCESS;
+}
+template <class C, class E, size_t N>
+void marshal(Writer& w, const Counted<C, E, N>& f) {
+  const C n = f.count <= N ? f.count : static_cast<C>(N);
+  marshal(w, n);
+  for (size_t i = 0; i < static_cast<size_t>(n); ++i) marshal(w, f.items[i]);
+}
+
 // ---- structures ----
 // The fields of a structure as a tuple: references to members, and select() values for unions.
 template <class... A>
@@ -215,9 +258,12 @@ auto field_list(A&&... a) {
 }
 // Lists the fields of a structure, in wire order, once. Use inside the struct body; a union
 // field is written select(member, selector_field).
+// utpm_field_names() is the same list as text, for tools that describe a value
+// (marshal/describe.h); it costs nothing unless used.
 #define UTPM_FIELDS(...)                                                  \
   auto fields() { return ::utpm::tpm::field_list(__VA_ARGS__); }         \
-  auto fields() const { return ::utpm::tpm::field_list(__VA_ARGS__); }
+  auto fields() const { return ::utpm::tpm::field_list(__VA_ARGS__); }   \
+  static constexpr const char* utpm_field_names() { return #__VA_ARGS__; }
 
 template <class T>
 concept HasFields = requires(T& t) { t.fields(); };
@@ -242,23 +288,31 @@ void marshal(Writer& w, const T& v) {
 }
 
 // ---- sized structures (TPM2B_PUBLIC, ...): u16 size + exactly that many bytes of T ----
-template <class T>
+// AllowEmpty: size 0 is an absent structure (LoadExternal's TPM2B_SENSITIVE), marshalled as
+// size 0 again when size is 0; otherwise size 0 is TPM_RC_SIZE.
+template <class T, bool AllowEmpty = false>
 struct Sized {
   uint16_t size = 0;
   T t{};
 };
-template <class T>
-TPM_RC unmarshal(Reader& r, Sized<T>& v) {
+template <class T, bool AllowEmpty>
+TPM_RC unmarshal(Reader& r, Sized<T, AllowEmpty>& v) {
   Reader sub;
   if (!r.u16(v.size)) return TPM_RC_INSUFFICIENT;
-  if (v.size == 0) return TPM_RC_SIZE;
+  if (v.size == 0) return AllowEmpty ? TPM_RC_SUCCESS : TPM_RC_SIZE;
   if (!r.sub(v.size, sub)) return TPM_RC_INSUFFICIENT;
   TPM_RC rc = unmarshal(sub, v.t);
   if (rc != TPM_RC_SUCCESS) return rc;
   return sub.remaining() == 0 ? TPM_RC_SUCCESS : TPM_RC_SIZE;
 }
-template <class T>
-void marshal(Writer& w, const Sized<T>& v) {
+template <class T, bool AllowEmpty>
+void marshal(Writer& w, const Sized<T, AllowEmpty>& v) {
+  if constexpr (AllowEmpty) {
+    if (v.size == 0) {
+      w.u16(0);
+      return;
+    }
+  }
   size_t at = w.reserve(2);
   size_t start = w.size();
   marshal(w, v.t);

@@ -107,9 +107,9 @@ void session_serialize(const SessionSlot& s, Writer& w) {
   w.u32(s.bind);
   for (const auto* b : {&s.bind_id, &s.session_key, &s.nonce_tpm, &s.nonce_caller, &s.policy_digest})
     marshal(w, *b);
-  w.u16(s.symmetric.algorithm);
-  w.u16(s.symmetric.keyBits);
-  w.u16(s.symmetric.mode);
+  w.u16(s.symmetric.algorithm.value);
+  w.u16(s.symmetric.keyBits.aes.value);
+  w.u16(s.symmetric.mode.aes.value);
   // v3: the policy session state
   w.u64(s.start_time);
   w.u64(s.timeout);
@@ -130,7 +130,8 @@ bool session_deserialize(Reader& r, SessionSlot& s) {
   bool ok = r.u8(version) && (version == 3 || version == 4) && r.u8(s.type) && r.u16(s.auth_hash) && r.u32(s.bind);
   for (auto* b : {&s.bind_id, &s.session_key, &s.nonce_tpm, &s.nonce_caller, &s.policy_digest})
     ok = ok && unmarshal(r, *b) == TPM_RC_SUCCESS;
-  ok = ok && r.u16(s.symmetric.algorithm) && r.u16(s.symmetric.keyBits) && r.u16(s.symmetric.mode);
+  ok = ok && r.u16(s.symmetric.algorithm.value) && r.u16(s.symmetric.keyBits.aes.value) &&
+       r.u16(s.symmetric.mode.aes.value);
   ok = ok && r.u64(s.start_time) && r.u64(s.timeout) && r.u32(s.command_code) && r.u32(s.pcr_update_counter) &&
        unmarshal(r, s.cp_hash) == TPM_RC_SUCCESS && r.u8(s.cp_hash_kind) && r.u8(s.locality) && r.u8(s.flags);
   if (ok && version >= 4) ok = r.u8(audit) && audit <= 1 && unmarshal(r, s.audit_digest) == TPM_RC_SUCCESS;

@@ -79,49 +79,36 @@ using TPMI_RSA_KEY_BITS = Tpmi<RsaKeyBitsTraits>;
 using TPMI_ECC_CURVE = Tpmi<EccCurveTraits>;
 
 // ---- symmetric definition for objects (TPMT_SYM_DEF_OBJECT+) ----
+// keyBits and mode follow the algorithm (Part 2 TPMU_SYM_KEY_BITS / TPMU_SYM_MODE); NULL has
+// neither. The arms select members of the structure itself.
 struct TPMT_SYM_DEF_OBJECT {
   TPMI_ALG_SYM_OBJECT_NULL algorithm;
   TPMI_AES_KEY_BITS keyBits;
   TPMI_ALG_SYM_MODE_NULL mode;
+  UTPM_FIELDS(algorithm, select(*this, algorithm))
+  UTPM_ARMS(arm(TPM_ALG_AES, &TPMT_SYM_DEF_OBJECT::keyBits, &TPMT_SYM_DEF_OBJECT::mode), no_arm(TPM_ALG_NULL))
 };
-inline TPM_RC unmarshal(Reader& r, TPMT_SYM_DEF_OBJECT& v) {
-  if (TPM_RC rc = unmarshal(r, v.algorithm)) return rc;
-  if (v.algorithm == TPM_ALG_NULL) return TPM_RC_SUCCESS;  // no keyBits, no mode
-  if (TPM_RC rc = unmarshal(r, v.keyBits)) return rc;
-  return unmarshal(r, v.mode);
-}
-inline void marshal(Writer& w, const TPMT_SYM_DEF_OBJECT& v) {
-  marshal(w, v.algorithm);
-  if (v.algorithm == TPM_ALG_NULL) return;
-  marshal(w, v.keyBits);
-  marshal(w, v.mode);
-}
 
-// ---- schemes: scheme id + (for most) a hash; XOR also a KDF; ECDAA a count ----
+// ---- schemes: scheme id + (for most) a hash; XOR also a KDF ----
+// Part 2 TPMU_ASYM_SCHEME / TPMU_SCHEME_KEYEDHASH / TPMU_SIG_SCHEME / TPMU_KDF_SCHEME: every arm
+// this build implements is a hash (TPMS_SCHEME_HASH), XOR a hash and a KDF (TPMS_SCHEME_XOR),
+// RSAES and NULL nothing. The scheme id's interface type has already refused any other value.
 struct SchemeDetails {
   TPMI_ALG_HASH hashAlg;
   TPMI_ALG_KDF_NULL kdf;  // XOR only
+  UTPM_ARMS(arm(TPM_ALG_HMAC, &SchemeDetails::hashAlg), arm(TPM_ALG_XOR, &SchemeDetails::hashAlg, &SchemeDetails::kdf),
+            arm(TPM_ALG_RSASSA, &SchemeDetails::hashAlg), arm(TPM_ALG_RSAPSS, &SchemeDetails::hashAlg),
+            arm(TPM_ALG_OAEP, &SchemeDetails::hashAlg), arm(TPM_ALG_ECDSA, &SchemeDetails::hashAlg),
+            arm(TPM_ALG_ECDH, &SchemeDetails::hashAlg), arm(TPM_ALG_MGF1, &SchemeDetails::hashAlg),
+            arm(TPM_ALG_KDF1_SP800_56A, &SchemeDetails::hashAlg), arm(TPM_ALG_KDF1_SP800_108, &SchemeDetails::hashAlg),
+            no_arm(TPM_ALG_RSAES), no_arm(TPM_ALG_NULL))
 };
 template <class SchemeId>
 struct Scheme {
   SchemeId scheme;
   SchemeDetails details;
+  UTPM_FIELDS(scheme, select(details, scheme))
 };
-template <class SchemeId>
-TPM_RC unmarshal(Reader& r, Scheme<SchemeId>& v) {
-  if (TPM_RC rc = unmarshal(r, v.scheme)) return rc;
-  if (v.scheme == TPM_ALG_NULL || v.scheme == TPM_ALG_RSAES) return TPM_RC_SUCCESS;
-  if (TPM_RC rc = unmarshal(r, v.details.hashAlg)) return rc;
-  if (v.scheme == TPM_ALG_XOR) return unmarshal(r, v.details.kdf);
-  return TPM_RC_SUCCESS;
-}
-template <class SchemeId>
-void marshal(Writer& w, const Scheme<SchemeId>& v) {
-  marshal(w, v.scheme);
-  if (v.scheme == TPM_ALG_NULL || v.scheme == TPM_ALG_RSAES) return;
-  marshal(w, v.details.hashAlg);
-  if (v.scheme == TPM_ALG_XOR) marshal(w, v.details.kdf);
-}
 using TPMT_KEYEDHASH_SCHEME = Scheme<TPMI_ALG_KEYEDHASH_SCHEME_NULL>;
 using TPMT_RSA_SCHEME = Scheme<TPMI_ALG_RSA_SCHEME_NULL>;
 using TPMT_ECC_SCHEME = Scheme<TPMI_ALG_ECC_SCHEME_NULL>;
@@ -150,12 +137,6 @@ struct TPMS_ECC_PARMS {
   TPMT_KDF_SCHEME kdf;
   UTPM_FIELDS(symmetric, scheme, curveID, kdf)
 };
-// Unions are real unions: one arm's storage at a time. Their arm types are aggregates
-// (implicit-lifetime), so zero-filling the storage at construction gives every arm a
-// well-defined all-zero value to start from, whichever the code then uses.
-#define UTPM_UNION_ZERO_INIT(U) \
-  U() { std::memset(static_cast<void*>(this), 0, sizeof *this); }
-
 union TPMU_PUBLIC_PARMS {
   TPMS_KEYEDHASH_PARMS keyedHashDetail;
   TPMS_SYMCIPHER_PARMS symDetail;

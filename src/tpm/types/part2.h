@@ -76,27 +76,46 @@ struct SessionTypeTraits {
 };
 using TPM_SE_CHECKED = Tpmi<SessionTypeTraits>;
 
-// TPMT_SYM_DEF+ for sessions (parameter encryption): AES in CFB mode, XOR with a hash, or NULL.
-// For XOR, keyBits carries the hash algorithm and there is no mode (Part 2 TPMU_SYM_KEY_BITS).
-struct TPMT_SYM_DEF {
-  TPM_ALG_ID algorithm = TPM_ALG_NULL;
-  uint16_t keyBits = 0;  // AES key bits, or the XOR hash
-  TPM_ALG_ID mode = TPM_ALG_NULL;
+// TPMT_SYM_DEF+ for sessions (parameter encryption): AES in CFB mode, XOR with a hash, or NULL
+// (TPM_RC_SYMMETRIC for another algorithm). Part 2 §11.1.6: for XOR, keyBits carries the hash
+// algorithm (TPM_RC_HASH) and there is no mode; AES keys are 128 or 256 bits (TPM_RC_VALUE) and
+// sessions encrypt in CFB only (TPM_RC_MODE).
+struct SymAlgTraits {
+  using type = TPM_ALG_ID;
+  static constexpr TPM_RC rc = TPM_RC_SYMMETRIC;
+  static constexpr type null_value = TPM_ALG_NULL;
+  static constexpr bool valid(type v) { return v == TPM_ALG_AES || v == TPM_ALG_XOR; }
 };
-inline TPM_RC unmarshal(Reader& r, TPMT_SYM_DEF& v) {
-  if (!r.u16(v.algorithm)) return TPM_RC_INSUFFICIENT;
-  switch (v.algorithm) {
-    case TPM_ALG_NULL: return TPM_RC_SUCCESS;
-    case TPM_ALG_XOR:
-      if (!r.u16(v.keyBits)) return TPM_RC_INSUFFICIENT;
-      return hash_implemented(v.keyBits) ? TPM_RC_SUCCESS : TPM_RC_HASH;
-    case TPM_ALG_AES:
-      if (!r.u16(v.keyBits) || !r.u16(v.mode)) return TPM_RC_INSUFFICIENT;
-      if (v.keyBits != 128 && v.keyBits != 256) return TPM_RC_VALUE;
-      return v.mode == TPM_ALG_CFB ? TPM_RC_SUCCESS : TPM_RC_MODE;  // sessions encrypt in CFB
-  }
-  return TPM_RC_SYMMETRIC;
-}
+using TPMI_ALG_SYM_NULL = Tpmi<SymAlgTraits, true>;
+struct SessionAesKeyBitsTraits {
+  using type = uint16_t;
+  static constexpr TPM_RC rc = TPM_RC_VALUE;
+  static constexpr bool valid(type v) { return v == 128 || v == 256; }
+};
+struct SessionSymModeTraits {
+  using type = TPM_ALG_ID;
+  static constexpr TPM_RC rc = TPM_RC_MODE;
+  static constexpr bool valid(type v) { return v == TPM_ALG_CFB; }
+};
+// Both arms are one 16-bit value (a common initial sequence): either may be read as the number.
+union TPMU_SYM_KEY_BITS {
+  Tpmi<SessionAesKeyBitsTraits> aes;
+  TPMI_ALG_HASH exclusiveOr;
+  UTPM_UNION_ZERO_INIT(TPMU_SYM_KEY_BITS)
+  UTPM_ARMS(arm(TPM_ALG_AES, &TPMU_SYM_KEY_BITS::aes), arm(TPM_ALG_XOR, &TPMU_SYM_KEY_BITS::exclusiveOr),
+            no_arm(TPM_ALG_NULL))
+};
+union TPMU_SYM_MODE {
+  Tpmi<SessionSymModeTraits> aes;
+  UTPM_UNION_ZERO_INIT(TPMU_SYM_MODE)
+  UTPM_ARMS(arm(TPM_ALG_AES, &TPMU_SYM_MODE::aes), no_arm(TPM_ALG_XOR), no_arm(TPM_ALG_NULL))
+};
+struct TPMT_SYM_DEF {
+  TPMI_ALG_SYM_NULL algorithm{TPM_ALG_NULL};
+  TPMU_SYM_KEY_BITS keyBits;
+  TPMU_SYM_MODE mode;
+  UTPM_FIELDS(algorithm, select(keyBits, algorithm), select(mode, algorithm))
+};
 
 // ---- sized buffers ----
 using TPM2B_DIGEST = Tpm2b<profile::kMaxDigestSize>;
@@ -131,32 +150,17 @@ using TPML_DIGEST = Tpml<TPM2B_DIGEST, 8>;
 using TPML_ALG = Tpml<TPM_ALG_ID, 64>;
 
 // ---- PCR selection ----
+// sizeofSelect in [PCR_SELECT_MIN, PCR_SELECT_MAX] (TPM_RC_VALUE otherwise), then that many octets.
 struct TPMS_PCR_SELECTION {
   TPMI_ALG_HASH hash;
   uint8_t sizeofSelect = 0;
   uint8_t pcrSelect[profile::kPcrSelectMax]{};
+  UTPM_FIELDS(hash, counted(sizeofSelect, pcrSelect, profile::kPcrSelectMin))
 
   bool selected(uint32_t pcr) const {
     return pcr / 8 < sizeofSelect && (pcrSelect[pcr / 8] >> (pcr % 8) & 1);
   }
 };
-inline TPM_RC unmarshal(Reader& r, TPMS_PCR_SELECTION& v) {
-  uint8_t size = 0;
-  v.sizeofSelect = 0;  // as for Tpm2b: never a size beyond the array, even after an error
-  TPM_RC rc = unmarshal(r, v.hash);
-  if (rc != TPM_RC_SUCCESS) return rc;
-  if (!r.u8(size)) return TPM_RC_INSUFFICIENT;
-  if (size < profile::kPcrSelectMin || size > profile::kPcrSelectMax) return TPM_RC_VALUE;
-  if (!r.bytes(v.pcrSelect, size)) return TPM_RC_INSUFFICIENT;
-  v.sizeofSelect = size;
-  return TPM_RC_SUCCESS;
-}
-inline void marshal(Writer& w, const TPMS_PCR_SELECTION& v) {
-  const uint8_t size = v.sizeofSelect <= profile::kPcrSelectMax ? v.sizeofSelect : profile::kPcrSelectMax;
-  marshal(w, v.hash);
-  w.u8(size);
-  w.bytes(v.pcrSelect, size);
-}
 using TPML_PCR_SELECTION = Tpml<TPMS_PCR_SELECTION, kHashCount>;
 
 // ---- tickets, clock ----

@@ -1,0 +1,279 @@
+// utpm: the command-line tool of the utpm project (docs/tool.md).
+//   utpm decode [--command | --response CC] [--frame F] [--json] [--check] HEX|FILE|-
+//   utpm send [-T TCTI] [--decode] [--json] HEX|FILE|-
+// Exit codes: 0 success; 1 the input does not decode (malformed; the position is printed);
+// 2 usage error; 3 the input cannot be read; 4 the TPM cannot be reached (TCTI error);
+// 5 --check: the decoded value does not marshal back to the same octets.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wold-style-cast"
+#include <tss2/tss2_tcti.h>
+#include <tss2/tss2_tctildr.h>
+// The TCTI call macros cast the context C-style.
+static TSS2_RC tcti_transmit(TSS2_TCTI_CONTEXT* c, size_t n, const uint8_t* b) { return Tss2_Tcti_Transmit(c, n, b); }
+static TSS2_RC tcti_receive(TSS2_TCTI_CONTEXT* c, size_t* n, uint8_t* b) {
+  return Tss2_Tcti_Receive(c, n, b, TSS2_TCTI_TIMEOUT_BLOCK);
+}
+#pragma GCC diagnostic pop
+
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tools/utpm/decode.h"
+#include "tools/utpm/names.h"
+#include "tpm/schema/command_schema.h"
+
+namespace {
+
+using namespace utpm::tool;
+
+constexpr int kOk = 0, kMalformed = 1, kUsage = 2, kInput = 3, kTransport = 4, kMismatch = 5;
+
+const char* const kUsageMain =
+    "usage: utpm <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  decode   decode a TPM 2.0 command or response (raw, mssim or legacy 'Tpm2' frame)\n"
+    "  send     send a raw command to a TPM through a TCTI and print the response\n"
+    "\n"
+    "'utpm <command> --help' describes each. Exit codes: 0 success, 1 malformed input,\n"
+    "2 usage error, 3 input cannot be read, 4 TPM/TCTI error, 5 re-encoding differs (--check).\n";
+
+const char* const kUsageDecode =
+    "usage: utpm decode [--command | --response CC] [--frame auto|raw|mssim|tpm2] [--json] [--check]\n"
+    "                   HEX|FILE|-\n"
+    "\n"
+    "Decodes a command (default) or the response to command CC (a code such as 0x144, or a name\n"
+    "such as TPM2_Startup or Startup) with Part 2/3 names: header, handles, authorization area,\n"
+    "every parameter by field name, TPM2B contents as hex, response codes explained.\n"
+    "The input is hex on the command line, a file (binary, or hex text), or '-' for stdin.\n"
+    "\n"
+    "  --frame F   raw: a bare command/response; mssim: a TPM_SEND_COMMAND frame (responses: u32 size\n"
+    "              | response | u32 0); tpm2: the legacy Nucleo 'Tpm2' signal frame; auto (default)\n"
+    "  --json      print the decoded tree as JSON (offsets, sizes, types, values, meanings)\n"
+    "  --check     also marshal the decoded values again and fail (exit 5) unless the octets are equal\n"
+    "  --lines     the input holds one hex item per line: each is decoded on its own and printed as\n"
+    "              one JSON line; the exit code is the worst of all items\n"
+    "\n"
+    "Malformed input: the offset and field where decoding stopped and why, exit code 1.\n";
+
+const char* const kUsageSend =
+    "usage: utpm send [-T TCTI] [--decode] [--json] HEX|FILE|-\n"
+    "\n"
+    "Sends one raw command through tpm2-tss's TCTI loader and prints the raw response as hex.\n"
+    "  -T, --tcti TCTI  e.g. mssim:host=127.0.0.1,port=2321, swtpm:..., device:/dev/tpmrm0,\n"
+    "                   utpm:... (default: $TPM2TOOLS_TCTI, else $TCTI, else the loader's default)\n"
+    "  --decode         print the command and the response decoded\n"
+    "  --json           with --decode: JSON, one object per line (command, then response)\n";
+
+int usage_error(const std::string& msg, const char* usage) {
+  std::fprintf(stderr, "utpm: %s\n%s", msg.c_str(), usage);
+  return kUsage;
+}
+
+bool parse_hex(const std::string& s, std::vector<uint8_t>& out) {
+  out.clear();
+  int nib = -1;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char ch = s[i];
+    if (std::isspace(static_cast<unsigned char>(ch)) || ch == ':' || ch == ',') continue;
+    if (ch == '0' && i + 1 < s.size() && (s[i + 1] == 'x' || s[i + 1] == 'X') && nib < 0) {
+      ++i;
+      continue;
+    }
+    int v;
+    if (ch >= '0' && ch <= '9') v = ch - '0';
+    else if (ch >= 'a' && ch <= 'f') v = ch - 'a' + 10;
+    else if (ch >= 'A' && ch <= 'F') v = ch - 'A' + 10;
+    else return false;
+    if (nib < 0) nib = v;
+    else {
+      out.push_back(static_cast<uint8_t>(nib << 4 | v));
+      nib = -1;
+    }
+  }
+  return nib < 0;
+}
+
+// HEX|FILE|-: a file or stdin may hold binary or hex text.
+int read_input(const std::string& arg, std::vector<uint8_t>& out) {
+  std::string data;
+  bool from_file = false;
+  if (arg == "-") {
+    data.assign(std::istreambuf_iterator<char>(std::cin), {});
+    from_file = true;
+  } else {
+    std::ifstream f(arg, std::ios::binary);
+    if (f) {
+      data.assign(std::istreambuf_iterator<char>(f), {});
+      from_file = true;
+    }
+  }
+  if (!from_file) {
+    if (parse_hex(arg, out) && !out.empty()) return kOk;
+    std::fprintf(stderr, "utpm: '%s' is neither a readable file nor hex\n", arg.c_str());
+    return kInput;
+  }
+  if (parse_hex(data, out) && !out.empty()) return kOk;  // hex text
+  out.assign(data.begin(), data.end());
+  if (out.empty()) {
+    std::fprintf(stderr, "utpm: the input is empty\n");
+    return kInput;
+  }
+  return kOk;
+}
+
+std::optional<uint32_t> parse_cc(const std::string& s) {
+  char* end = nullptr;
+  const unsigned long v = std::strtoul(s.c_str(), &end, 0);
+  if (!s.empty() && end && *end == 0) return static_cast<uint32_t>(v);
+  for (const auto& c : utpm::tpm::schema::schemas()) {
+    const std::string n = c.name;
+    if (n == s || n == "TPM2_" + s || n.substr(5) == s) return c.code;
+  }
+  return std::nullopt;
+}
+
+std::string hex(const std::vector<uint8_t>& b) {
+  std::string s;
+  char t[3];
+  for (uint8_t x : b) std::snprintf(t, sizeof t, "%02x", x), s += t;
+  return s;
+}
+
+int print_decoded(const Decoded& d, bool as_json, bool check) {
+  if (as_json) std::fputs(to_json(d).c_str(), stdout);
+  else std::fputs(to_text(d).c_str(), stdout);
+  if (!d.ok) {
+    std::fprintf(stderr, "utpm: %s\n", error_text(d).c_str());
+    return kMalformed;
+  }
+  if (check && d.reencoded != d.payload) {
+    std::fprintf(stderr, "utpm: re-encoding differs:\n  input      %s\n  re-encoded %s\n", hex(d.payload).c_str(),
+                 hex(d.reencoded).c_str());
+    return kMismatch;
+  }
+  return kOk;
+}
+
+int cmd_decode(int argc, char** argv) {
+  bool response = false, as_json = false, check = false, lines = false;
+  std::optional<uint32_t> cc;
+  std::string frame = "auto", input;
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "-h" || a == "--help") return std::fputs(kUsageDecode, stdout), kOk;
+    if (a == "--command") response = false;
+    else if (a == "--response") {
+      if (++i >= argc) return usage_error("--response needs a command code", kUsageDecode);
+      response = true;
+      cc = parse_cc(argv[i]);
+      if (!cc) return usage_error(std::string("unknown command code '") + argv[i] + "'", kUsageDecode);
+    } else if (a == "--frame") {
+      if (++i >= argc) return usage_error("--frame needs a value", kUsageDecode);
+      frame = argv[i];
+      if (frame != "auto" && frame != "raw" && frame != "mssim" && frame != "tpm2")
+        return usage_error("--frame is auto, raw, mssim or tpm2", kUsageDecode);
+    } else if (a == "--json") as_json = true;
+    else if (a == "--check") check = true;
+    else if (a == "--lines") lines = true;
+    else if (a.size() > 1 && a[0] == '-' && a != "-") return usage_error("unknown option " + a, kUsageDecode);
+    else input += (input.empty() ? "" : " ") + a;  // hex may come in several words
+  }
+  if (input.empty()) return usage_error("no input", kUsageDecode);
+  if (lines) {
+    std::string data;
+    if (input == "-") data.assign(std::istreambuf_iterator<char>(std::cin), {});
+    else {
+      std::ifstream f(input);
+      if (!f) return std::fprintf(stderr, "utpm: cannot read '%s'\n", input.c_str()), kInput;
+      data.assign(std::istreambuf_iterator<char>(f), {});
+    }
+    std::istringstream in(data);
+    std::string line;
+    int worst = kOk;
+    while (std::getline(in, line)) {
+      std::vector<uint8_t> bytes;
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      int rc = parse_hex(line, bytes) ? kOk : kInput;
+      if (rc == kOk) rc = print_decoded(decode_any(bytes, frame, response, cc), true, check);
+      else std::printf("{\"ok\":false,\"error\":{\"reason\":\"not hex\"}}\n");
+      if (rc > worst) worst = rc;
+    }
+    return worst;
+  }
+  std::vector<uint8_t> bytes;
+  if (int rc = read_input(input, bytes)) return rc;
+  return print_decoded(decode_any(bytes, frame, response, cc), as_json, check);
+}
+
+int cmd_send(int argc, char** argv) {
+  bool decode = false, as_json = false;
+  std::string tcti, input;
+  if (const char* e = std::getenv("TPM2TOOLS_TCTI")) tcti = e;
+  else if (const char* t = std::getenv("TCTI")) tcti = t;
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "-h" || a == "--help") return std::fputs(kUsageSend, stdout), kOk;
+    if (a == "-T" || a == "--tcti") {
+      if (++i >= argc) return usage_error("-T needs a TCTI", kUsageSend);
+      tcti = argv[i];
+    } else if (a.rfind("--tcti=", 0) == 0) tcti = a.substr(7);
+    else if (a == "--decode") decode = true;
+    else if (a == "--json") as_json = true;
+    else if (a.size() > 1 && a[0] == '-' && a != "-") return usage_error("unknown option " + a, kUsageSend);
+    else if (!input.empty()) return usage_error("one input only", kUsageSend);
+    else input = a;
+  }
+  if (input.empty()) return usage_error("no input", kUsageSend);
+  std::vector<uint8_t> cmd;
+  if (int rc = read_input(input, cmd)) return rc;
+  if (cmd.size() < 10) {
+    std::fprintf(stderr, "utpm: a command has at least 10 octets (header), got %zu\n", cmd.size());
+    return kMalformed;
+  }
+  TSS2_TCTI_CONTEXT* ctx = nullptr;
+  TSS2_RC rc = Tss2_TctiLdr_Initialize(tcti.empty() ? nullptr : tcti.c_str(), &ctx);
+  if (rc != TSS2_RC_SUCCESS) {
+    std::fprintf(stderr, "utpm: cannot open TCTI '%s': %s\n", tcti.c_str(), rc_explain(rc).c_str());
+    return kTransport;
+  }
+  std::vector<uint8_t> resp(4096 + 64);
+  size_t size = resp.size();
+  rc = tcti_transmit(ctx, cmd.size(), cmd.data());
+  if (rc == TSS2_RC_SUCCESS) rc = tcti_receive(ctx, &size, resp.data());
+  Tss2_TctiLdr_Finalize(&ctx);
+  if (rc != TSS2_RC_SUCCESS) {
+    std::fprintf(stderr, "utpm: TCTI error: %s\n", rc_explain(rc).c_str());
+    return kTransport;
+  }
+  resp.resize(size);
+  if (!decode) {
+    std::printf("%s\n", hex(resp).c_str());
+    return kOk;
+  }
+  const Decoded dc = decode_command(cmd);
+  int r1 = print_decoded(dc, as_json, false);
+  const Decoded dr = decode_response(resp, dc.command_code);
+  int r2 = print_decoded(dr, as_json, false);
+  return r1 ? r1 : r2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return usage_error("no command", kUsageMain);
+  const std::string cmd = argv[1];
+  if (cmd == "-h" || cmd == "--help" || cmd == "help") return std::fputs(kUsageMain, stdout), kOk;
+  if (cmd == "decode") return cmd_decode(argc - 2, argv + 2);
+  if (cmd == "send") return cmd_send(argc - 2, argv + 2);
+  return usage_error("unknown command '" + cmd + "'", kUsageMain);
+}
