@@ -217,6 +217,7 @@ struct State {
   // NV indices: the list of defined indices and the slots of those the current command uses.
   NvIndexList nv;
   NvSlot nv_slots[kNvSlots];
+  NvOrderlyRam nv_ram;  // orderly indices (TPMA_NV_ORDERLY): their current data
 
   // NV records changed by the current command; flushed and committed after it succeeds.
   uint8_t dirty = 0;
