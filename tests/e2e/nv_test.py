@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""End to end: NV indices with Debian's tpm2-tools (5.4) over mssim against utpmd.
+"""End to end: NV indices with Debian's tpm2-tools (5.4) over mssim and over utpmd's pty
+(NvToolsOverPty: -T device:<pty>) against utpmd; NV_DefineSpace2/NV_ReadPublic2 as raw commands.
 
 Every expected value is computed here (hashlib, struct) from what the test defined: Names are
 nameAlg || H(TPMS_NV_PUBLIC) marshalled in Python, extend values are hash chains, counters and
@@ -61,17 +62,19 @@ def nv_name(index, alg, attrs, size, policy=b""):
 
 class NvTools(unittest.TestCase):
     def setUp(self):
-        self.shim = os.environ.get("UTPM_E2E_MSSIM_SHIM")
+        self.shim = os.environ.get("UTPM_E2E_MSSIM_SHIM") if self.CHANNEL == "mssim" else None
         self.server = None
         self.start_server()
         self.tmp = tempfile.TemporaryDirectory(prefix="utpm-e2e-nv-")
         self.addCleanup(self.tmp.cleanup)
 
+    CHANNEL = "mssim"  # NvToolsOverPty: the same tests with -T device:<utpmd's pty>
+
     def start_server(self, state_dir=None, started=True):
-        if self.shim:
+        if self.shim and self.CHANNEL == "mssim":
             self.server = MssimShim(self.shim).start()
         else:
-            self.server = Utpmd(state_dir=state_dir).start()
+            self.server = Utpmd(state_dir=state_dir, pty=self.CHANNEL == "pty").start()
         self.addCleanup(self.stop_server, self.server)
         if started:
             c = MssimClient(self.server.port)
@@ -92,7 +95,8 @@ class NvTools(unittest.TestCase):
         c.close()
 
     def tool(self, *args, **kw):
-        return run_tool(list(args), self.server.mssim_tcti, **kw)
+        tcti = self.server.device_tcti if self.CHANNEL == "pty" else self.server.mssim_tcti
+        return run_tool(list(args), tcti, **kw)
 
     def fails(self, expected_rc, *args):
         p = self.tool(*args, check=False)
@@ -313,6 +317,61 @@ class NvTools(unittest.TestCase):
         self.assertEqual(self.read(0x1500900, 21, offset=10, auth=("0x1500900", "pw")), b"kept across a restart")
         self.tool("tpm2_nvincrement", "-C", "o", "0x1500901")
         self.assertEqual(struct.unpack(">Q", self.read(0x1500901, 8))[0], 2)
+
+    def restart_utpmd(self, kill):
+        """Stops utpmd (SIGKILL: no Shutdown, no clean exit; else SIGTERM after the caller's
+        tpm2_shutdown) and starts it again on the same state directory, then Startup(CLEAR)."""
+        old = self.server
+        if kill:
+            old.proc.kill()
+            old.stop(remove_state=False)
+        else:
+            self.stop_server(old, remove_state=False)
+        self.start_server(state_dir=old.state)
+        self.addCleanup(lambda: __import__("shutil").rmtree(old.state, ignore_errors=True))
+
+    def test_orderly_counter_and_data_across_kill_and_orderly_shutdown(self):
+        if self.shim:
+            self.skipTest("restarts utpmd on its state directory")
+        max_orderly_count = 255  # TPM_PT_ORDERLY_COUNT, checked below
+        text = self.tool("tpm2_getcap", "properties-fixed").stdout.decode()
+        self.assertRegex(text, r"TPM2_PT_ORDERLY_COUNT:\s*raw: 0xFF\b")
+        counter, data = 0x1500A00, 0x1500A01
+        self.define(counter, 8, "ownerread|ownerwrite|orderly|nt=counter")
+        self.define(data, 16, "ownerread|ownerwrite|orderly")
+        values = []
+        for _ in range(5):
+            self.tool("tpm2_nvincrement", "-C", "o", hex(counter))
+            values.append(struct.unpack(">Q", self.read(counter, 8))[0])
+        self.assertEqual(values, list(range(values[0], values[0] + 5)))
+        self.write(data, b"A" * 16)
+        self.assertEqual(self.read(data, 16), b"A" * 16)
+        # Killed: the store holds the counter's first value (written through) and the data index
+        # as defined. The counter restarts above anything it can have shown.
+        self.restart_utpmd(kill=True)
+        after = struct.unpack(">Q", self.read(counter, 8))[0]
+        self.assertEqual(after, values[0] + max_orderly_count + 1)
+        self.assertGreater(after, max(values))
+        self.fails(RC_NV_UNINITIALIZED, "tpm2_nvread", "-C", "o", "-s", "16", hex(data))
+        _, attrs = self.read_public(data)
+        self.assertFalse(attrs & TPMA_NV["written"])
+        # An orderly shutdown keeps both exactly.
+        self.write(data, b"B" * 16)
+        self.tool("tpm2_nvincrement", "-C", "o", hex(counter))
+        self.tool("tpm2_shutdown", "-c")
+        self.restart_utpmd(kill=False)
+        self.assertEqual(struct.unpack(">Q", self.read(counter, 8))[0], after + 1)
+        self.assertEqual(self.read(data, 16), b"B" * 16)
+        # Killed again: the data is the copy the Shutdown stored; the counter jumps from there.
+        self.write(data, b"C" * 16)
+        self.tool("tpm2_nvincrement", "-C", "o", hex(counter))
+        self.restart_utpmd(kill=True)
+        self.assertEqual(self.read(data, 16), b"B" * 16)
+        self.assertEqual(struct.unpack(">Q", self.read(counter, 8))[0], after + 1 + max_orderly_count + 1)
+
+
+class NvToolsOverPty(NvTools):
+    CHANNEL = "pty"
 
 
 class NvEsapi(unittest.TestCase):
