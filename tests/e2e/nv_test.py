@@ -16,7 +16,7 @@ import struct
 import tempfile
 import unittest
 
-from utpmd_harness import SU_CLEAR, MssimClient, MssimShim, Utpmd, rc_of, run_tool, startup
+from utpmd_harness import SU_CLEAR, MssimClient, MssimShim, Utpmd, command, rc_of, run_tool, startup
 
 # TPMA_NV bits (TPM 2.0 Part 2 §13.4), as tpm2-tools names them.
 TPMA_NV = {
@@ -543,6 +543,85 @@ class NvEsapi(unittest.TestCase):
         with self.assertRaises(TSS2_Exception) as e:
             self.esapi.nv_write(nv, b"12345678", 0, auth_handle=nv, session1=s)
         self.assertEqual(e.exception.rc & 0xFFF, 0x9A2)  # TPM_RC_BAD_AUTH + session 1 (NO_DA: not AUTH_FAIL)
+
+
+class NvRaw(unittest.TestCase):
+    """NV_DefineSpace2 / NV_ReadPublic2 (TPM 2.0 Library 1.83+; Debian's TSS does not know them):
+    raw command bytes built here. An index defined with NV_DefineSpace2 (handleType
+    TPM_HT_NV_INDEX) is an ordinary index for NV_ReadPublic, NV_Write and NV_Read; ReadPublic2
+    answers TPM2B_NV_PUBLIC_2 and the Name computed here; external/permanent NV: TPM_RC_HANDLE."""
+    CC_NV_DEFINE_SPACE2, CC_NV_READ_PUBLIC2 = 0x19D, 0x19E
+    CC_NV_READ_PUBLIC, CC_NV_WRITE, CC_NV_READ, CC_NV_DEFINE_SPACE = 0x169, 0x137, 0x14E, 0x12A
+    OWNER = 0x40000001
+    PW = struct.pack(">IIHBH", 9, 0x40000009, 0, 1, 0)  # authorizationSize + password session
+
+    def setUp(self):
+        self.server = Utpmd().start()
+        self.addCleanup(self.stop)
+        self.c = MssimClient(self.server.port)
+        self.addCleanup(self.c.close)
+        self.assertEqual(rc_of(self.c.execute(startup(SU_CLEAR))), 0)
+
+    def stop(self):
+        if self.server.alive():
+            self.assertEqual(self.server.stop(), 0)
+
+    def run_cmd(self, cc, handles, params=b"", auth=True):
+        body = b"".join(struct.pack(">I", h) for h in handles) + (self.PW if auth else b"") + params
+        rsp = self.c.execute(command(cc, body, tag=0x8002 if auth else 0x8001))
+        return rc_of(rsp), rsp[10:]
+
+    @staticmethod
+    def tpm2b(b):
+        return struct.pack(">H", len(b)) + b
+
+    def test_define_space2_of_an_nv_index_interoperates(self):
+        index, attrs = 0x1500B00, attr_value("ownerread|ownerwrite|authread|authwrite")
+        pub = struct.pack(">IHIH", index, 0x000B, attrs, 0) + struct.pack(">H", 16)
+        rc, _ = self.run_cmd(self.CC_NV_DEFINE_SPACE2, [self.OWNER],
+                             self.tpm2b(b"") + self.tpm2b(bytes([0x01]) + pub))
+        self.assertEqual(rc, 0)
+        name = nv_name(index, "sha256", attrs, 16)
+        # NV_ReadPublic: the classic public area and the same Name.
+        rc, rsp = self.run_cmd(self.CC_NV_READ_PUBLIC, [index], auth=False)
+        self.assertEqual(rc, 0)
+        self.assertEqual(rsp, self.tpm2b(pub) + self.tpm2b(name))
+        # NV_Write / NV_Read work on it; WRITTEN appears in ReadPublic2's TPMT_NV_PUBLIC_2.
+        rc, _ = self.run_cmd(self.CC_NV_WRITE, [self.OWNER, index], self.tpm2b(b"0123456789abcdef") + b"\0\0")
+        self.assertEqual(rc, 0)
+        rc, rsp = self.run_cmd(self.CC_NV_READ, [self.OWNER, index], struct.pack(">HH", 6, 10))
+        self.assertEqual((rc, rsp[4:12]), (0, self.tpm2b(b"abcdef")))  # parameterSize, data, then the session
+        written = attrs | TPMA_NV["written"]
+        pub_w = struct.pack(">IHIH", index, 0x000B, written, 0) + struct.pack(">H", 16)
+        rc, rsp = self.run_cmd(self.CC_NV_READ_PUBLIC2, [index], auth=False)
+        self.assertEqual(rc, 0)
+        self.assertEqual(rsp, self.tpm2b(bytes([0x01]) + pub_w) + self.tpm2b(nv_name(index, "sha256", written, 16)))
+        # Defined again through either command: NV_DEFINED.
+        rc, _ = self.run_cmd(self.CC_NV_DEFINE_SPACE2, [self.OWNER], self.tpm2b(b"") + self.tpm2b(bytes([0x01]) + pub))
+        self.assertEqual(rc, RC_NV_DEFINED)
+        # ReadPublic2 of a classic index defined with NV_DefineSpace.
+        classic = struct.pack(">IHIH", index + 1, 0x0004, attrs, 0) + struct.pack(">H", 4)
+        rc, _ = self.run_cmd(self.CC_NV_DEFINE_SPACE, [self.OWNER], self.tpm2b(b"") + self.tpm2b(classic))
+        self.assertEqual(rc, 0)
+        rc, rsp = self.run_cmd(self.CC_NV_READ_PUBLIC2, [index + 1], auth=False)
+        self.assertEqual(rc, 0)
+        self.assertEqual(rsp, self.tpm2b(bytes([0x01]) + classic) + self.tpm2b(nv_name(index + 1, "sha1", attrs, 4)))
+
+    def test_external_and_permanent_nv_are_not_definable(self):
+        attrs = attr_value("ownerread|ownerwrite")
+        external = bytes([0x11]) + struct.pack(">IHQH", 0x11000001, 0x000B, attrs, 0) + struct.pack(">H", 8)
+        permanent = bytes([0x12]) + struct.pack(">IHIH", 0x12000001, 0x000B, attrs, 0) + struct.pack(">H", 8)
+        for pub in (external, permanent):
+            rc, _ = self.run_cmd(self.CC_NV_DEFINE_SPACE2, [self.OWNER], self.tpm2b(b"") + self.tpm2b(pub))
+            self.assertEqual(rc, 0x08B + 0x040 + 0x200, pub.hex())  # TPM_RC_HANDLE + parameter 2
+        bad_selector = bytes([0x02]) + struct.pack(">IHIH", 0x01000001, 0x000B, attrs, 0) + struct.pack(">H", 8)
+        rc, _ = self.run_cmd(self.CC_NV_DEFINE_SPACE2, [self.OWNER], self.tpm2b(b"") + self.tpm2b(bad_selector))
+        self.assertEqual(rc, 0x098 + 0x040 + 0x200)  # TPM_RC_SELECTOR + parameter 2
+        for handle in (0x11000001, 0x12000001):
+            rc, _ = self.run_cmd(self.CC_NV_READ_PUBLIC2, [handle], auth=False)
+            self.assertEqual(rc, 0x18B)  # TPM_RC_HANDLE + handle 1
+        rc, _ = self.run_cmd(self.CC_NV_READ_PUBLIC2, [0x81000001], auth=False)
+        self.assertEqual(rc, 0x184)  # TPM_RC_VALUE + handle 1
 
 
 if __name__ == "__main__":
