@@ -5,7 +5,8 @@
 //       u16 L, L octets of data (L = dataSize), TPMS_NV_PUBLIC (Part 2 marshalling, the stored
 //       attributes), TPM2B_AUTH authValue, u32 epoch (when the stClear state was last written)
 //   kRecNvList 'UL' v1: u32 epoch, u32 global_lock_epoch, u64 max_counter, u32 n,
-//       n × {u32 handle, u8 flags} in ascending handle order
+//       n × {u32 handle, u8 flags (kNvList*)} in ascending handle order; orderly indices are also in
+//       RAM (NvOrderlyRam) and reach their record at Shutdown (docs/engine.md "Orderly indices")
 // The data comes first so that a change of the public area or authValue rewrites the record
 // in place in one buffer.
 #include "tpm/subsystem/nv.h"
