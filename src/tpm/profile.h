@@ -28,6 +28,12 @@
 #ifndef UTPM_MIN_EVICT_OBJECTS
 #define UTPM_MIN_EVICT_OBJECTS 7
 #endif
+// RAM for TPMA_NV_ORDERLY indices (docs/engine.md "Orderly indices"): every orderly index
+// (except PIN indices) is kept in RAM, 16 octets of header + its data; NV_DefineSpace of one that
+// does not fit is TPM_RC_NV_SPACE. Host 8 KB; the firmware sets 512 octets.
+#ifndef UTPM_NV_ORDERLY_RAM
+#define UTPM_NV_ORDERLY_RAM 8192
+#endif
 
 namespace utpm::profile {
 
@@ -75,6 +81,13 @@ static_assert(kMinEvictObjects <= kMaxPersistentObjects);
 inline constexpr size_t kMinCounterIndices = 8;
 // NV indices that may be defined (each is one store record; the list of handles is in RAM).
 inline constexpr size_t kMaxNvIndices = UTPM_NV_INDICES;
+// Octets of RAM for orderly indices (16 per index + its data).
+inline constexpr size_t kNvOrderlyRam = UTPM_NV_ORDERLY_RAM;
+// An orderly counter is written to the store when an increment makes its low kNvOrderlyCountBits
+// bits 0, so at most MAX_ORDERLY_COUNT = 2^bits - 1 increments live only in RAM (TPM_PT_ORDERLY_COUNT);
+// after a non-orderly shutdown it restarts at stored value + MAX_ORDERLY_COUNT + 1.
+inline constexpr unsigned kNvOrderlyCountBits = 8;
+inline constexpr uint64_t kMaxOrderlyCount = (uint64_t{1} << kNvOrderlyCountBits) - 1;
 
 // ---- asymmetric ----
 inline constexpr uint16_t kMaxRsaKeyBits = 2048;

@@ -232,6 +232,7 @@ struct State {
   // NV indices: the list of defined indices and the slots of those the current command uses.
   NvIndexList nv;
   NvSlot nv_slots[kNvSlots];
+  NvOrderlyRam nv_ram;  // orderly indices (TPMA_NV_ORDERLY): their current data
 
   AuditState audit;
 

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""End to end: NV indices with Debian's tpm2-tools (5.4) over mssim against utpmd.
+"""End to end: NV indices with Debian's tpm2-tools (5.4) over mssim and over utpmd's pty
+(NvToolsOverPty: -T device:<pty>) against utpmd; NV_DefineSpace2/NV_ReadPublic2 as raw commands.
 
 Every expected value is computed here (hashlib, struct) from what the test defined: Names are
 nameAlg || H(TPMS_NV_PUBLIC) marshalled in Python, extend values are hash chains, counters and
@@ -15,7 +16,7 @@ import struct
 import tempfile
 import unittest
 
-from utpmd_harness import SU_CLEAR, MssimClient, MssimShim, Utpmd, rc_of, run_tool, startup
+from utpmd_harness import SU_CLEAR, MssimClient, MssimShim, Utpmd, command, rc_of, run_tool, startup
 
 # TPMA_NV bits (TPM 2.0 Part 2 §13.4), as tpm2-tools names them.
 TPMA_NV = {
@@ -61,17 +62,19 @@ def nv_name(index, alg, attrs, size, policy=b""):
 
 class NvTools(unittest.TestCase):
     def setUp(self):
-        self.shim = os.environ.get("UTPM_E2E_MSSIM_SHIM")
+        self.shim = os.environ.get("UTPM_E2E_MSSIM_SHIM") if self.CHANNEL == "mssim" else None
         self.server = None
         self.start_server()
         self.tmp = tempfile.TemporaryDirectory(prefix="utpm-e2e-nv-")
         self.addCleanup(self.tmp.cleanup)
 
+    CHANNEL = "mssim"  # NvToolsOverPty: the same tests with -T device:<utpmd's pty>
+
     def start_server(self, state_dir=None, started=True):
-        if self.shim:
+        if self.shim and self.CHANNEL == "mssim":
             self.server = MssimShim(self.shim).start()
         else:
-            self.server = Utpmd(state_dir=state_dir).start()
+            self.server = Utpmd(state_dir=state_dir, pty=self.CHANNEL == "pty").start()
         self.addCleanup(self.stop_server, self.server)
         if started:
             c = MssimClient(self.server.port)
@@ -92,7 +95,8 @@ class NvTools(unittest.TestCase):
         c.close()
 
     def tool(self, *args, **kw):
-        return run_tool(list(args), self.server.mssim_tcti, **kw)
+        tcti = self.server.device_tcti if self.CHANNEL == "pty" else self.server.mssim_tcti
+        return run_tool(list(args), tcti, **kw)
 
     def fails(self, expected_rc, *args):
         p = self.tool(*args, check=False)
@@ -314,6 +318,61 @@ class NvTools(unittest.TestCase):
         self.tool("tpm2_nvincrement", "-C", "o", "0x1500901")
         self.assertEqual(struct.unpack(">Q", self.read(0x1500901, 8))[0], 2)
 
+    def restart_utpmd(self, kill):
+        """Stops utpmd (SIGKILL: no Shutdown, no clean exit; else SIGTERM after the caller's
+        tpm2_shutdown) and starts it again on the same state directory, then Startup(CLEAR)."""
+        old = self.server
+        if kill:
+            old.proc.kill()
+            old.stop(remove_state=False)
+        else:
+            self.stop_server(old, remove_state=False)
+        self.start_server(state_dir=old.state)
+        self.addCleanup(lambda: __import__("shutil").rmtree(old.state, ignore_errors=True))
+
+    def test_orderly_counter_and_data_across_kill_and_orderly_shutdown(self):
+        if self.shim:
+            self.skipTest("restarts utpmd on its state directory")
+        max_orderly_count = 255  # TPM_PT_ORDERLY_COUNT, checked below
+        text = self.tool("tpm2_getcap", "properties-fixed").stdout.decode()
+        self.assertRegex(text, r"TPM2_PT_ORDERLY_COUNT:\s*raw: 0xFF\b")
+        counter, data = 0x1500A00, 0x1500A01
+        self.define(counter, 8, "ownerread|ownerwrite|orderly|nt=counter")
+        self.define(data, 16, "ownerread|ownerwrite|orderly")
+        values = []
+        for _ in range(5):
+            self.tool("tpm2_nvincrement", "-C", "o", hex(counter))
+            values.append(struct.unpack(">Q", self.read(counter, 8))[0])
+        self.assertEqual(values, list(range(values[0], values[0] + 5)))
+        self.write(data, b"A" * 16)
+        self.assertEqual(self.read(data, 16), b"A" * 16)
+        # Killed: the store holds the counter's first value (written through) and the data index
+        # as defined. The counter restarts above anything it can have shown.
+        self.restart_utpmd(kill=True)
+        after = struct.unpack(">Q", self.read(counter, 8))[0]
+        self.assertEqual(after, values[0] + max_orderly_count + 1)
+        self.assertGreater(after, max(values))
+        self.fails(RC_NV_UNINITIALIZED, "tpm2_nvread", "-C", "o", "-s", "16", hex(data))
+        _, attrs = self.read_public(data)
+        self.assertFalse(attrs & TPMA_NV["written"])
+        # An orderly shutdown keeps both exactly.
+        self.write(data, b"B" * 16)
+        self.tool("tpm2_nvincrement", "-C", "o", hex(counter))
+        self.tool("tpm2_shutdown", "-c")
+        self.restart_utpmd(kill=False)
+        self.assertEqual(struct.unpack(">Q", self.read(counter, 8))[0], after + 1)
+        self.assertEqual(self.read(data, 16), b"B" * 16)
+        # Killed again: the data is the copy the Shutdown stored; the counter jumps from there.
+        self.write(data, b"C" * 16)
+        self.tool("tpm2_nvincrement", "-C", "o", hex(counter))
+        self.restart_utpmd(kill=True)
+        self.assertEqual(self.read(data, 16), b"B" * 16)
+        self.assertEqual(struct.unpack(">Q", self.read(counter, 8))[0], after + 1 + max_orderly_count + 1)
+
+
+class NvToolsOverPty(NvTools):
+    CHANNEL = "pty"
+
 
 class NvEsapi(unittest.TestCase):
     """tpm2-pytss ESAPI: it computes the index Names itself (and tracks WRITTEN), so cpHash,
@@ -484,6 +543,85 @@ class NvEsapi(unittest.TestCase):
         with self.assertRaises(TSS2_Exception) as e:
             self.esapi.nv_write(nv, b"12345678", 0, auth_handle=nv, session1=s)
         self.assertEqual(e.exception.rc & 0xFFF, 0x9A2)  # TPM_RC_BAD_AUTH + session 1 (NO_DA: not AUTH_FAIL)
+
+
+class NvRaw(unittest.TestCase):
+    """NV_DefineSpace2 / NV_ReadPublic2 (TPM 2.0 Library 1.83+; Debian's TSS does not know them):
+    raw command bytes built here. An index defined with NV_DefineSpace2 (handleType
+    TPM_HT_NV_INDEX) is an ordinary index for NV_ReadPublic, NV_Write and NV_Read; ReadPublic2
+    answers TPM2B_NV_PUBLIC_2 and the Name computed here; external/permanent NV: TPM_RC_HANDLE."""
+    CC_NV_DEFINE_SPACE2, CC_NV_READ_PUBLIC2 = 0x19D, 0x19E
+    CC_NV_READ_PUBLIC, CC_NV_WRITE, CC_NV_READ, CC_NV_DEFINE_SPACE = 0x169, 0x137, 0x14E, 0x12A
+    OWNER = 0x40000001
+    PW = struct.pack(">IIHBH", 9, 0x40000009, 0, 1, 0)  # authorizationSize + password session
+
+    def setUp(self):
+        self.server = Utpmd().start()
+        self.addCleanup(self.stop)
+        self.c = MssimClient(self.server.port)
+        self.addCleanup(self.c.close)
+        self.assertEqual(rc_of(self.c.execute(startup(SU_CLEAR))), 0)
+
+    def stop(self):
+        if self.server.alive():
+            self.assertEqual(self.server.stop(), 0)
+
+    def run_cmd(self, cc, handles, params=b"", auth=True):
+        body = b"".join(struct.pack(">I", h) for h in handles) + (self.PW if auth else b"") + params
+        rsp = self.c.execute(command(cc, body, tag=0x8002 if auth else 0x8001))
+        return rc_of(rsp), rsp[10:]
+
+    @staticmethod
+    def tpm2b(b):
+        return struct.pack(">H", len(b)) + b
+
+    def test_define_space2_of_an_nv_index_interoperates(self):
+        index, attrs = 0x1500B00, attr_value("ownerread|ownerwrite|authread|authwrite")
+        pub = struct.pack(">IHIH", index, 0x000B, attrs, 0) + struct.pack(">H", 16)
+        rc, _ = self.run_cmd(self.CC_NV_DEFINE_SPACE2, [self.OWNER],
+                             self.tpm2b(b"") + self.tpm2b(bytes([0x01]) + pub))
+        self.assertEqual(rc, 0)
+        name = nv_name(index, "sha256", attrs, 16)
+        # NV_ReadPublic: the classic public area and the same Name.
+        rc, rsp = self.run_cmd(self.CC_NV_READ_PUBLIC, [index], auth=False)
+        self.assertEqual(rc, 0)
+        self.assertEqual(rsp, self.tpm2b(pub) + self.tpm2b(name))
+        # NV_Write / NV_Read work on it; WRITTEN appears in ReadPublic2's TPMT_NV_PUBLIC_2.
+        rc, _ = self.run_cmd(self.CC_NV_WRITE, [self.OWNER, index], self.tpm2b(b"0123456789abcdef") + b"\0\0")
+        self.assertEqual(rc, 0)
+        rc, rsp = self.run_cmd(self.CC_NV_READ, [self.OWNER, index], struct.pack(">HH", 6, 10))
+        self.assertEqual((rc, rsp[4:12]), (0, self.tpm2b(b"abcdef")))  # parameterSize, data, then the session
+        written = attrs | TPMA_NV["written"]
+        pub_w = struct.pack(">IHIH", index, 0x000B, written, 0) + struct.pack(">H", 16)
+        rc, rsp = self.run_cmd(self.CC_NV_READ_PUBLIC2, [index], auth=False)
+        self.assertEqual(rc, 0)
+        self.assertEqual(rsp, self.tpm2b(bytes([0x01]) + pub_w) + self.tpm2b(nv_name(index, "sha256", written, 16)))
+        # Defined again through either command: NV_DEFINED.
+        rc, _ = self.run_cmd(self.CC_NV_DEFINE_SPACE2, [self.OWNER], self.tpm2b(b"") + self.tpm2b(bytes([0x01]) + pub))
+        self.assertEqual(rc, RC_NV_DEFINED)
+        # ReadPublic2 of a classic index defined with NV_DefineSpace.
+        classic = struct.pack(">IHIH", index + 1, 0x0004, attrs, 0) + struct.pack(">H", 4)
+        rc, _ = self.run_cmd(self.CC_NV_DEFINE_SPACE, [self.OWNER], self.tpm2b(b"") + self.tpm2b(classic))
+        self.assertEqual(rc, 0)
+        rc, rsp = self.run_cmd(self.CC_NV_READ_PUBLIC2, [index + 1], auth=False)
+        self.assertEqual(rc, 0)
+        self.assertEqual(rsp, self.tpm2b(bytes([0x01]) + classic) + self.tpm2b(nv_name(index + 1, "sha1", attrs, 4)))
+
+    def test_external_and_permanent_nv_are_not_definable(self):
+        attrs = attr_value("ownerread|ownerwrite")
+        external = bytes([0x11]) + struct.pack(">IHQH", 0x11000001, 0x000B, attrs, 0) + struct.pack(">H", 8)
+        permanent = bytes([0x12]) + struct.pack(">IHIH", 0x12000001, 0x000B, attrs, 0) + struct.pack(">H", 8)
+        for pub in (external, permanent):
+            rc, _ = self.run_cmd(self.CC_NV_DEFINE_SPACE2, [self.OWNER], self.tpm2b(b"") + self.tpm2b(pub))
+            self.assertEqual(rc, 0x08B + 0x040 + 0x200, pub.hex())  # TPM_RC_HANDLE + parameter 2
+        bad_selector = bytes([0x02]) + struct.pack(">IHIH", 0x01000001, 0x000B, attrs, 0) + struct.pack(">H", 8)
+        rc, _ = self.run_cmd(self.CC_NV_DEFINE_SPACE2, [self.OWNER], self.tpm2b(b"") + self.tpm2b(bad_selector))
+        self.assertEqual(rc, 0x098 + 0x040 + 0x200)  # TPM_RC_SELECTOR + parameter 2
+        for handle in (0x11000001, 0x12000001):
+            rc, _ = self.run_cmd(self.CC_NV_READ_PUBLIC2, [handle], auth=False)
+            self.assertEqual(rc, 0x18B)  # TPM_RC_HANDLE + handle 1
+        rc, _ = self.run_cmd(self.CC_NV_READ_PUBLIC2, [0x81000001], auth=False)
+        self.assertEqual(rc, 0x184)  # TPM_RC_VALUE + handle 1
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ bool tpm_property(Tpm& tpm, TPM_PT pt, uint32_t& v) {
     case PT_FIXED + 26: v = TPM_ALG_SHA256; return true;  // CONTEXT_HASH
     case PT_FIXED + 27: v = TPM_ALG_AES; return true;     // CONTEXT_SYM
     case PT_FIXED + 28: v = 256; return true;             // CONTEXT_SYM_SIZE
-    case PT_FIXED + 29: v = 255; return true;             // ORDERLY_COUNT
+    case PT_FIXED + 29: v = static_cast<uint32_t>(profile::kMaxOrderlyCount); return true;  // ORDERLY_COUNT
     case PT_FIXED + 30: v = profile::kMaxCommandSize; return true;
     case PT_FIXED + 31: v = profile::kMaxResponseSize; return true;
     case PT_FIXED + 32: v = profile::kMaxDigestSize; return true;
@@ -112,7 +112,7 @@ bool tpm_property(Tpm& tpm, TPM_PT pt, uint32_t& v) {
     case PT_VAR + 15: v = st.pers.max_tries; return true;
     case PT_VAR + 16: v = st.pers.recovery_time; return true;
     case PT_VAR + 17: v = st.pers.lockout_recovery; return true;
-    case PT_VAR + 18: v = 0; return true;  // NV_WRITE_RECOVERY
+    case PT_VAR + 18: v = 0; return true;  // NV_WRITE_RECOVERY: NV writes are never throttled (engine.md)
     case PT_VAR + 19: v = static_cast<uint32_t>(st.audit.counter >> 32); return true;  // AUDIT_COUNTER_0
     case PT_VAR + 20: v = static_cast<uint32_t>(st.audit.counter); return true;        // AUDIT_COUNTER_1
     default: return false;

@@ -112,6 +112,8 @@ TPM_RC TPM2_NV_DefineSpace(Command& c);
 TPM_RC TPM2_NV_UndefineSpace(Command& c);
 TPM_RC TPM2_NV_UndefineSpaceSpecial(Command& c);
 TPM_RC TPM2_NV_ReadPublic(Command& c);
+TPM_RC TPM2_NV_DefineSpace2(Command& c);
+TPM_RC TPM2_NV_ReadPublic2(Command& c);
 TPM_RC TPM2_NV_Write(Command& c);
 TPM_RC TPM2_NV_Increment(Command& c);
 TPM_RC TPM2_NV_Extend(Command& c);

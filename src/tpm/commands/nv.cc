@@ -80,11 +80,11 @@ bool trim_auth(TPM2B_AUTH& a, TPM_ALG_ID name_alg) {
 
 }  // namespace
 
-TPM_RC TPM2_NV_DefineSpace(Command& c) {
-  TPM2B_AUTH auth;
-  TPM2B_NV_PUBLIC info;
-  if (TPM_RC rc = c.parse(auth, info)) return rc;
-  const TPMS_NV_PUBLIC& pub = info.t;
+namespace {
+
+// NV_DefineSpace's detailed actions after the parameters are parsed (shared with
+// NV_DefineSpace2, whose parameters are numbered alike: auth 1, publicInfo 2).
+TPM_RC define_space(Command& c, TPM2B_AUTH& auth, const TPMS_NV_PUBLIC& pub) {
   const TPMA_NV a = pub.attributes;
   const TPM_HANDLE creator = c.handles[0];
   const size_t name_size = digest_size(pub.nameAlg);
@@ -143,7 +143,27 @@ TPM_RC TPM2_NV_DefineSpace(Command& c) {
   // WRITEALL needs the whole index in one NV_Write.
   if (a.has(TPMA_NV::WRITEALL) && pub.dataSize > profile::kMaxNvBuffer) return rc_param(TPM_RC_SIZE, kInfo);
   if (nv_find(c.st, pub.nvIndex) >= 0) return TPM_RC_NV_DEFINED;
-  TPM_RC rc = nv_define(c.tpm, pub, auth);
+  return nv_define(c.tpm, pub, auth);
+}
+
+}  // namespace
+
+TPM_RC TPM2_NV_DefineSpace(Command& c) {
+  TPM2B_AUTH auth;
+  TPM2B_NV_PUBLIC info;
+  if (TPM_RC rc = c.parse(auth, info)) return rc;
+  TPM_RC rc = define_space(c, auth, info.t);
+  crypto::zeroize(auth);
+  return rc;
+}
+
+TPM_RC TPM2_NV_DefineSpace2(Command& c) {
+  TPM2B_AUTH auth;
+  TPM2B_NV_PUBLIC_2 info;
+  if (TPM_RC rc = c.parse(auth, info)) return rc;
+  // Only ordinary NV indices exist here: an external or permanent NV index cannot be defined
+  // (the reference TPM's answer for a handle type it does not implement).
+  TPM_RC rc = info.t.handleType == TPM_HT_NV_INDEX ? define_space(c, auth, info.t.nvIndex) : rc_param(TPM_RC_HANDLE, 2);
   crypto::zeroize(auth);
   return rc;
 }
@@ -171,6 +191,17 @@ TPM_RC TPM2_NV_ReadPublic(Command& c) {
   out.t = s.pub;
   c.put(out);
   c.put(s.name);
+  return TPM_RC_SUCCESS;
+}
+
+TPM_RC TPM2_NV_ReadPublic2(Command& c) {
+  if (TPM_RC rc = c.parse()) return rc;
+  const NvSlot& s = index_slot(c, 0);
+  TPM2B_NV_PUBLIC_2 out;
+  out.t.handleType = TPM_HT_NV_INDEX;
+  out.t.nvIndex = s.pub;
+  c.put(out);
+  c.put(s.name);  // the Name of an ordinary index is the same as NV_ReadPublic's
   return TPM_RC_SUCCESS;
 }
 

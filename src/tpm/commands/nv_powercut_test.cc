@@ -246,5 +246,126 @@ TEST(NvPowerCut, EveryStepOfWriteIncrementExtendUndefine) {
       }
 }
 
+// ---- orderly indices: a counter and data kept in RAM (docs/engine.md "Orderly indices") ----
+//
+// The workload increments an orderly counter (its first write goes to the store), writes an
+// orderly ordinary index (RAM only), shuts down orderly (one transaction: both records and the
+// orderly flag), restarts, increments again, loses power without Shutdown (the Startup after it
+// writes the counter's jump), increments and shuts down again (CLEAR: this store's 1 KB
+// records cannot hold Shutdown(STATE)'s saved PCRs). Power is cut at every step
+// of all of that, Startup commits included. After the cut and a reboot the counter must be at
+// least every value it ever showed and count on above it; the data must be a copy that some
+// Shutdown stored (or the interrupted Shutdown's), never a mix.
+constexpr TPM_HANDLE kOrderlyCounter = 0x01500010, kOrderlyData = 0x01500011;
+constexpr uint16_t kOrderlyDataSize = 64;
+
+bool orderly_cut_and_check(uint64_t step, bool torn, std::string& why, uint64_t* total = nullptr) {
+  storage::test::Board board(kGeo, kCfg, 64, 32);
+  board.rail.seed(step * 2 + torn + 7);
+  if (board.format() != storage::MountCause::ok) return why = "format", false;
+  CutPlatform platform(board);
+  auto tpm = std::make_unique<Tpm>(platform);
+  testing::start(*tpm);
+  const uint32_t orderly = kOwnerRW | TPMA_NV::ORDERLY;
+  if (define(*tpm, kOrderlyCounter, orderly | (TPM_NT_COUNTER << 4), 8) || define(*tpm, kOrderlyData, orderly, kOrderlyDataSize))
+    return why = "define", false;
+
+  uint64_t max_seen = 0;
+  std::optional<Bytes> stored;                  // data as the last acknowledged Shutdown stored it
+  std::optional<Bytes> ram;                     // data as RAM holds it
+  std::optional<Bytes> flushing;                // data the interrupted Shutdown was storing
+  auto counter = [&](uint64_t& v) {
+    Response r = run(*tpm, CommandBuilder(0x8002, TPM_CC_NV_Read).u32(TPM_RH_OWNER).u32(kOrderlyCounter).pw_session().u16(8).u16(0).bytes());
+    v = 0;
+    if (r.rc == TPM_RC_NV_UNINITIALIZED) return true;  // never written: below every value
+    if (r.rc != 0) return false;
+    r.u32();
+    for (uint8_t b : r.tpm2b()) v = v << 8 | b;
+    return true;
+  };
+  auto cmd = [&](const Bytes& c) {
+    const uint32_t rc = run(*tpm, c).rc;
+    if (rc) why = "rc " + std::to_string(rc) + " of command " + std::to_string(c[9] | c[8] << 8) + " " + failure_cause_name(tpm->failure_cause());
+    return rc;
+  };
+  auto increment = [&] {
+    if (cmd(CommandBuilder(0x8002, TPM_CC_NV_Increment).u32(TPM_RH_OWNER).u32(kOrderlyCounter).pw_session().bytes())) return false;
+    uint64_t v = 0;
+    if (!counter(v) || v <= max_seen) return why = "counter did not go up", false;
+    max_seen = v;
+    return true;
+  };
+  auto write = [&](uint8_t seed) {
+    if (cmd(CommandBuilder(0x8002, TPM_CC_NV_Write).u32(TPM_RH_OWNER).u32(kOrderlyData).pw_session()
+                .tpm2b(fill(seed, kOrderlyDataSize)).u16(0).bytes()))
+      return false;
+    ram = fill(seed, kOrderlyDataSize);
+    return true;
+  };
+  auto shutdown = [&](TPM_SU type) {
+    flushing = ram;
+    if (cmd(CommandBuilder(0x8001, TPM_CC_Shutdown).u16(type).bytes())) return false;
+    stored = ram;
+    flushing.reset();
+    return true;
+  };
+  auto startup = [&](TPM_SU type) {
+    tpm->reset();
+    if (tpm->in_failure_mode()) return why = "failure mode", false;
+    if (cmd(CommandBuilder(0x8001, TPM_CC_Startup).u16(type).bytes())) return false;
+    ram = stored;  // what RAM holds after any Startup but a Resume/Restart is the stored copy
+    return true;
+  };
+
+  board.rail.reset_steps();
+  if (!total) board.rail.arm(step, torn);
+  const bool ok = increment() && increment() && increment() && write(1) && shutdown(TPM_SU_CLEAR) &&
+                  startup(TPM_SU_CLEAR) && increment() && write(2) && increment() && startup(TPM_SU_CLEAR) &&
+                  increment() && write(3) && shutdown(TPM_SU_CLEAR);
+  if (total) {
+    *total = board.rail.steps();
+    return ok || (why = "workload: " + why, false);
+  }
+  if (!board.rail.lost()) return ok || (why = "workload failed without a cut: " + why, false);
+
+  board.rail.reboot();
+  if (board.boot() != storage::MountCause::ok) return why = "mount after the cut", false;
+  tpm = std::make_unique<Tpm>(platform);
+  tpm->power_on();
+  if (tpm->in_failure_mode()) return why = "failure mode after the cut", false;
+  if (cmd(CommandBuilder(0x8001, TPM_CC_Startup).u16(TPM_SU_CLEAR).bytes()) != 0) return why = "Startup", false;
+  uint64_t v = 0;
+  if (!counter(v)) return why = "counter unreadable", false;
+  if (v < max_seen) return why = "counter went back: " + std::to_string(v) + " < " + std::to_string(max_seen), false;
+  const uint64_t before = max_seen;
+  if (!increment() || max_seen <= before) return why = "increment after recovery", false;
+  Response r = run(*tpm, CommandBuilder(0x8002, TPM_CC_NV_Read).u32(TPM_RH_OWNER).u32(kOrderlyData).pw_session()
+                             .u16(kOrderlyDataSize).u16(0).bytes());
+  std::optional<Bytes> data;
+  if (r.rc == 0) {
+    r.u32();
+    data = r.tpm2b();
+  } else if (r.rc != TPM_RC_NV_UNINITIALIZED) {
+    return why = "data read rc " + std::to_string(r.rc), false;
+  }
+  if (data != stored && !(flushing && data == flushing)) return why = "data is neither stored copy", false;
+  return true;
+}
+
+TEST(NvPowerCut, OrderlyCounterAndDataAcrossShutdownFlushAndRecovery) {
+  uint64_t total = 0;
+  std::string why;
+  ASSERT_TRUE(orderly_cut_and_check(0, false, why, &total)) << why;
+  std::printf("orderly NV workload: %llu program/erase steps\n", static_cast<unsigned long long>(total));
+  ASSERT_GT(total, 20u);
+  int failures = 0;
+  for (uint64_t step = 0; step <= total && failures < 5; ++step)
+    for (bool torn : {false, true})
+      if (!orderly_cut_and_check(step, torn, why)) {
+        ADD_FAILURE() << "cut at step " << step << (torn ? " (torn)" : " (clean)") << ": " << why;
+        ++failures;
+      }
+}
+
 }  // namespace
 }  // namespace utpm::tpm

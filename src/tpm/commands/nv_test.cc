@@ -451,5 +451,139 @@ TEST_F(Nv, CapabilityHandlesPageWithMoreData) {
   EXPECT_EQ(r.u32(), kIdx + 30);
 }
 
+// ---- orderly indices (docs/engine.md "Orderly indices") ----
+
+uint64_t be64(const Bytes& b) {
+  uint64_t v = 0;
+  for (uint8_t x : b) v = v << 8 | x;
+  return v;
+}
+
+class NvOrderly : public Nv {
+ protected:
+  static constexpr uint32_t kOrderly = kOwnerRW | A::ORDERLY;
+  // Power lost without Shutdown, then Startup(CLEAR): a TPM Reset after a non-orderly shutdown.
+  void power_cut() {
+    tpm.reset();
+    ASSERT_EQ(run(tpm, CommandBuilder(0x8001, TPM_CC_Startup).u16(TPM_SU_CLEAR).bytes()).rc, 0u);
+  }
+  uint64_t counter(TPM_HANDLE h) { return be64(read_ok(TPM_RH_OWNER, h, 8)); }
+  void increment(TPM_HANDLE h) { ASSERT_EQ(simple(TPM_CC_NV_Increment, TPM_RH_OWNER, h), 0u); }
+};
+
+TEST_F(NvOrderly, DataReachesTheStoreOnlyAtAnOrderlyShutdown) {
+  ASSERT_EQ(define({.attrs = kOrderly, .size = 16}), 0u);
+  const Bytes a(16, 'a'), b(16, 'b');
+  ASSERT_EQ(write(TPM_RH_OWNER, kIdx, a), 0u);
+  EXPECT_EQ(read_ok(TPM_RH_OWNER, kIdx, 16), a);
+  // Lost with the power: the index is as stored at NV_DefineSpace, TPMA_NV_WRITTEN included.
+  power_cut();
+  EXPECT_EQ(read(TPM_RH_OWNER, kIdx, 16).rc, TPM_RC_NV_UNINITIALIZED);
+  EXPECT_FALSE(read_public(kIdx).first & A::WRITTEN);
+  // Shutdown(CLEAR) and Shutdown(STATE) store it.
+  ASSERT_EQ(write(TPM_RH_OWNER, kIdx, a), 0u);
+  restart(TPM_SU_CLEAR, TPM_SU_CLEAR);
+  EXPECT_EQ(read_ok(TPM_RH_OWNER, kIdx, 16), a);
+  EXPECT_TRUE(read_public(kIdx).first & A::WRITTEN);
+  ASSERT_EQ(write(TPM_RH_OWNER, kIdx, b, 0), 0u);
+  restart(TPM_SU_STATE, TPM_SU_STATE);
+  EXPECT_EQ(read_ok(TPM_RH_OWNER, kIdx, 16), b);
+  // A later write without Shutdown reverts to the last stored copy.
+  ASSERT_EQ(write(TPM_RH_OWNER, kIdx, a, 0), 0u);
+  power_cut();
+  EXPECT_EQ(read_ok(TPM_RH_OWNER, kIdx, 16), b);
+  // A write after Shutdown makes that shutdown non-orderly (RAM alone holds it).
+  ASSERT_EQ(run(tpm, CommandBuilder(0x8001, TPM_CC_Shutdown).u16(TPM_SU_CLEAR).bytes()).rc, 0u);
+  ASSERT_EQ(write(TPM_RH_OWNER, kIdx, a, 0), 0u);
+  tpm.reset();
+  ASSERT_EQ(run(tpm, CommandBuilder(0x8001, TPM_CC_Startup).u16(TPM_SU_CLEAR).bytes()).rc, 0u);
+  EXPECT_EQ(read_ok(TPM_RH_OWNER, kIdx, 16), b);
+  EXPECT_EQ(property(PT_VAR + 1) >> 31, 0u) << "TPMA_STARTUP_CLEAR.orderly";
+}
+
+TEST_F(NvOrderly, CounterNeverRepeatsAValueAfterANonOrderlyShutdown) {
+  EXPECT_EQ(property(PT_FIXED + 29), profile::kMaxOrderlyCount) << "TPM_PT_ORDERLY_COUNT";
+  ASSERT_EQ(define({.attrs = kOrderly | nt(TPM_NT_COUNTER), .size = 8}), 0u);
+  const uint64_t m = profile::kMaxOrderlyCount;
+  // The first increment is stored (1); then every increment whose low bits become 0.
+  uint64_t stored = 0, seen = 0;
+  for (int round = 0; round < 3; ++round) {
+    const int n = round == 0 ? 300 : round == 1 ? 1 : 17;
+    for (int i = 0; i < n; ++i) {
+      increment(kIdx);
+      const uint64_t v = counter(kIdx);
+      EXPECT_GT(v, seen);
+      seen = v;
+      if (stored == 0 || (v & m) == 0) stored = v;
+    }
+    power_cut();
+    const uint64_t after = counter(kIdx);
+    EXPECT_EQ(after, stored + m + 1) << "stored value + MAX_ORDERLY_COUNT + 1";
+    EXPECT_GT(after, seen) << "never a value already returned";
+    seen = stored = after;
+    // The jump is stored at once: a second cut does not repeat it.
+    power_cut();
+    EXPECT_EQ(counter(kIdx), after + m + 1);
+    seen = stored = after + m + 1;
+  }
+  // An orderly shutdown keeps the exact value (CLEAR and STATE).
+  increment(kIdx);
+  increment(kIdx);
+  const uint64_t v = counter(kIdx);
+  restart(TPM_SU_CLEAR, TPM_SU_CLEAR);
+  EXPECT_EQ(counter(kIdx), v);
+  increment(kIdx);
+  restart(TPM_SU_STATE, TPM_SU_CLEAR);
+  EXPECT_EQ(counter(kIdx), v + 1);
+  // An increment after Shutdown, then a cut: not orderly, the counter jumps.
+  ASSERT_EQ(run(tpm, CommandBuilder(0x8001, TPM_CC_Shutdown).u16(TPM_SU_CLEAR).bytes()).rc, 0u);
+  increment(kIdx);
+  power_cut();
+  EXPECT_EQ(counter(kIdx), v + 1 + m + 1);
+  // Undefined, it leaves its RAM value as the floor of new counters.
+  increment(kIdx);
+  const uint64_t last = counter(kIdx);
+  ASSERT_EQ(undefine(kIdx), 0u);
+  ASSERT_EQ(define({.index = kIdx + 1, .attrs = kOwnerRW | nt(TPM_NT_COUNTER), .size = 8}), 0u);
+  increment(kIdx + 1);
+  EXPECT_EQ(counter(kIdx + 1), last + 1);
+}
+
+TEST_F(NvOrderly, LocksAndAuthChangesAreWrittenThrough) {
+  ASSERT_EQ(define({.attrs = kOrderly | A::WRITEDEFINE | A::AUTHREAD, .size = 8, .auth = {'p'}}), 0u);
+  ASSERT_EQ(write(TPM_RH_OWNER, kIdx, Bytes(8, 7)), 0u);
+  ASSERT_EQ(simple(TPM_CC_NV_WriteLock, TPM_RH_OWNER, kIdx), 0u);
+  power_cut();
+  // The lock went to the store with the data RAM held then; WRITEDEFINE keeps it locked.
+  EXPECT_EQ(read_ok(TPM_RH_OWNER, kIdx, 8), Bytes(8, 7));
+  EXPECT_EQ(write(TPM_RH_OWNER, kIdx, Bytes(8, 1)), TPM_RC_NV_LOCKED);
+  EXPECT_EQ(read_ok(kIdx, kIdx, 8, 0, {'p'}), Bytes(8, 7));
+}
+
+TEST_F(NvOrderly, RamFullIsNvSpace) {
+  const uint16_t size = 500;
+  const size_t fit = profile::kNvOrderlyRam / (16 + size);  // 16 octets of header an index
+  for (uint32_t i = 0; i < fit; ++i) ASSERT_EQ(define({.index = kIdx + i, .attrs = kOrderly, .size = size}), 0u) << i;
+  EXPECT_EQ(define({.index = kIdx + 100, .attrs = kOrderly, .size = size}), TPM_RC_NV_SPACE);
+  // Other indices do not use that RAM; PIN indices are never kept in RAM.
+  EXPECT_EQ(define({.index = kIdx + 101, .size = size}), 0u);
+  EXPECT_EQ(define({.index = kIdx + 102, .attrs = kOrderly | nt(TPM_NT_PIN_PASS), .size = 8}), 0u);
+  // Undefining one makes room; so does a power cycle not (RAM is rebuilt from the list).
+  ASSERT_EQ(undefine(kIdx), 0u);
+  power_cut();
+  EXPECT_EQ(define({.index = kIdx + 100, .attrs = kOrderly, .size = size}), 0u);
+  EXPECT_EQ(define({.index = kIdx + 103, .attrs = kOrderly, .size = size}), TPM_RC_NV_SPACE);
+}
+
+TEST_F(NvOrderly, FailedShutdownCommitKeepsTheDataForTheNextShutdown) {
+  ASSERT_EQ(define({.attrs = kOrderly, .size = 4}), 0u);
+  ASSERT_EQ(write(TPM_RH_OWNER, kIdx, {1, 2, 3, 4}), 0u);
+  platform.store.commit_no_space = true;
+  EXPECT_EQ(run(tpm, CommandBuilder(0x8001, TPM_CC_Shutdown).u16(TPM_SU_CLEAR).bytes()).rc, TPM_RC_NV_SPACE);
+  platform.store.commit_no_space = false;
+  restart(TPM_SU_CLEAR, TPM_SU_CLEAR);
+  EXPECT_EQ(read_ok(TPM_RH_OWNER, kIdx, 4), (Bytes{1, 2, 3, 4}));
+}
+
 }  // namespace
 }  // namespace utpm::tpm

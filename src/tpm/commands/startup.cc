@@ -41,11 +41,14 @@ TPM_RC TPM2_Startup(Command& c) {
     st.ph_enable = st.sh_enable = st.eh_enable = st.ph_enable_nv = 1;
   }
   pcr_startup(st, c.locality, resume);
-  nv_startup(st, resume);
+  nv_startup(st, resume);  // TPM Reset/Restart: NV indices' stClear locks end
   // The command-audit digest and the exclusive audit session do not survive a Startup (a
   // restarted digest counts a new auditCounter value, so a verifier sees the break).
   st.audit.digest.size = 0;
-  st.audit.exclusive_session = 0;  // TPM Reset/Restart: NV indices' stClear locks end
+  st.audit.exclusive_session = 0;
+  // After a non-orderly shutdown orderly counters jump past what RAM may have held.
+  if (previous == kOrderlyNone)
+    if (TPM_RC rc = nv_orderly_recover(c.tpm)) return rc;
   // Context sequence numbers never repeat under one proof: the high half names this Startup
   // (reset epoch and restart within it), the low half counts saves.
   st.context_counter = (st.pers.total_reset_count << 52) | (uint64_t{st.clock.restart_count} << 32);
@@ -64,6 +67,8 @@ TPM_RC TPM2_Shutdown(Command& c) {
   TPM_SU_CHECKED type;
   if (TPM_RC rc = c.parse(type)) return rc;
   State& st = c.st;
+  // Orderly indices reach the store in the transaction that records the orderly shutdown.
+  if (TPM_RC rc = nv_orderly_flush(c.tpm)) return rc;
   if (type == TPM_SU_STATE) {
     if (TPM_RC rc = persist_save_state(c.tpm)) return rc;
   } else {

@@ -45,6 +45,7 @@ enum class HandleKind : uint8_t {
   platform,       // TPMI_RH_PLATFORM
   nv_index,       // TPMI_RH_NV_INDEX: a defined NV index (loaded for the command)
   nv_auth,        // TPMI_RH_NV_AUTH: owner, platform or a defined NV index
+  nv_index_exp,   // TPMI_RH_NV_EXP_INDEX: nv_index, or an external/permanent NV handle (none exist)
   policy_session, // TPMI_SH_POLICY: a loaded policy or trial session
   endorsement,    // TPMI_RH_ENDORSEMENT (the privacy administrator of GetTime and the audit digests)
   hmac_session,   // TPMI_SH_HMAC: a loaded HMAC session (GetSessionAuditDigest)

@@ -143,6 +143,8 @@ constexpr auto kCommands = sorted(std::array{
     CMD(NV_Read, kCmdEncrypt, {H::nv_auth, A::user}, {H::nv_index}),
     CMD(NV_ReadLock, kCmdNv, {H::nv_auth, A::user}, {H::nv_index}),
     CMD(NV_ChangeAuth, kCmdNv | kCmdDecrypt, {H::nv_index, A::admin}),
+    CMD(NV_DefineSpace2, kCmdNv | kCmdDecrypt, {H::provision, A::user}),
+    CMD(NV_ReadPublic2, kCmdEncrypt, {H::nv_index_exp}),
 });
 #undef CMD
 

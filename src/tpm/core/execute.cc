@@ -81,6 +81,10 @@ TPM_RC check_handle(Tpm& tpm, HandleKind kind, TPM_HANDLE h, unsigned n) {
     case HandleKind::platform:
       if (h != TPM_RH_PLATFORM) return rc_handle(TPM_RC_VALUE, n);
       return hierarchy_enabled(st, h) ? TPM_RC_SUCCESS : rc_handle(TPM_RC_HIERARCHY, n);
+    case HandleKind::nv_index_exp:
+      // No external or permanent NV index is ever defined here.
+      if (handle_type(h) == TPM_HT_EXTERNAL_NV || handle_type(h) == TPM_HT_PERMANENT_NV) return rc_handle(TPM_RC_HANDLE, n);
+      return check_handle(tpm, HandleKind::nv_index, h, n);
     case HandleKind::nv_auth:
       if (h == TPM_RH_OWNER || h == TPM_RH_PLATFORM)
         return hierarchy_enabled(st, h) ? TPM_RC_SUCCESS : rc_handle(TPM_RC_HIERARCHY, n);

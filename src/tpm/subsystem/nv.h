@@ -1,8 +1,9 @@
 // NV indices on the record store (docs/engine.md "NV indices"): one record per index, id = the
 // NV handle, holding its data, public area, authValue and the startup epoch of its stClear
-// state; the list of defined indices is record kRecNvList. No index data is kept in RAM: a
-// command loads the index it names into an NvSlot (public area, authValue, Name) and reads or
-// rewrites the record when it needs the data.
+// state; the list of defined indices is record kRecNvList. Only orderly indices keep their data
+// in RAM (State::nv_ram) until an orderly Shutdown; a command loads the index it names into an
+// NvSlot (public area, authValue, Name) and reads or rewrites the record (or the RAM copy) when
+// it needs the data.
 #pragma once
 
 #include <cstdint>
@@ -50,6 +51,21 @@ TPM_RC nv_define(Tpm& tpm, const TPMS_NV_PUBLIC& pub, const TPM2B_AUTH& auth);
 // Removes the index (record and list entry); a counter's value is kept as the floor for new
 // counters.
 TPM_RC nv_undefine(Tpm& tpm, NvSlot& slot);
+
+// ---- orderly indices (docs/engine.md "Orderly indices") ----
+// Brings the RAM of orderly indices in line with the list: drops entries of indices no longer
+// listed, loads listed orderly indices RAM does not hold from their records (at power-on: all
+// of them, so RAM starts as the store's copy). nv_list_reload calls it.
+void nv_orderly_sync(Tpm& tpm);
+// Shutdown: stages the record of every orderly index whose RAM state is newer than it (committed
+// with the orderly flag, in one transaction).
+TPM_RC nv_orderly_flush(Tpm& tpm);
+// Startup after a non-orderly shutdown: every written orderly counter restarts at its stored
+// value + MAX_ORDERLY_COUNT + 1, above any value it can have reached; staged.
+TPM_RC nv_orderly_recover(Tpm& tpm);
+// After the store committed (true) or dropped (false) what the command staged: staged entries
+// become clean (true) or keep their dirty state (false).
+void nv_orderly_committed(State& st, bool committed);
 
 // ---- TPM-wide ----
 // Startup: a TPM Reset or Restart (not a Resume) starts a new epoch, which clears every index's

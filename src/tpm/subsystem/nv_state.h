@@ -16,6 +16,7 @@ namespace utpm::tpm {
 inline constexpr uint8_t kNvListPlatform = 1 << 0;    // TPMA_NV_PLATFORMCREATE
 inline constexpr uint8_t kNvListCounter = 1 << 1;     // TPM_NT_COUNTER
 inline constexpr uint8_t kNvListGlobalLock = 1 << 2;  // TPMA_NV_GLOBALLOCK
+inline constexpr uint8_t kNvListOrderly = 1 << 3;     // TPMA_NV_ORDERLY (not a PIN index): kept in RAM
 
 // Record kRecNvList: the defined indices (sorted by handle) and the TPM-wide NV state.
 struct NvIndexList {
@@ -33,6 +34,17 @@ struct NvIndexList {
   TPM_HANDLE handle[profile::kMaxNvIndices]{};
   uint8_t flags[profile::kMaxNvIndices]{};
 };
+
+// The RAM of orderly indices (docs/engine.md "Orderly indices"): packed entries, each a 16-octet
+// header {u32 handle, u32 attributes, u32 epoch, u16 size, u8 flags, u8 0} and size octets of
+// data. The data, attributes and epoch are the index's current ones; its store record holds the
+// last copy written (at define, write-through, or orderly Shutdown) and the authValue/policy.
+struct NvOrderlyRam {
+  uint32_t used = 0;
+  uint8_t pool[profile::kNvOrderlyRam]{};
+};
+inline constexpr uint8_t kNvRamDirty = 1 << 0;   // newer than the store record
+inline constexpr uint8_t kNvRamStaged = 1 << 1;  // its record is staged: clean once committed
 
 // An index loaded for the current command (by the dispatcher, like a persistent object): its
 // public area with the effective attributes, authValue and Name. Never its data.

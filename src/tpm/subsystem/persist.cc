@@ -201,12 +201,17 @@ TPM_RC persist_flush(Tpm& tpm) {
   NvStore& nv = tpm.platform().nv();
   if (rc != TPM_RC_SUCCESS) {
     nv.abort();
+    nv_orderly_committed(st, false);
     if (dirty & kDirtyNvList) nv_list_reload(tpm);  // back to the list as committed
     return rc;
   }
   NvStore::Result res = nv.commit();
-  if (res == NvStore::Result::ok) return TPM_RC_SUCCESS;
+  if (res == NvStore::Result::ok) {
+    nv_orderly_committed(st, true);
+    return TPM_RC_SUCCESS;
+  }
   nv.abort();
+  nv_orderly_committed(st, false);
   if (dirty & kDirtyNvList) nv_list_reload(tpm);
   if (res == NvStore::Result::no_space) return TPM_RC_NV_SPACE;
   enter_failure(st, res == NvStore::Result::integrity_error ? FailureCause::nv_integrity : FailureCause::nv_io);
@@ -217,6 +222,7 @@ void persist_discard(Tpm& tpm) {
   const uint8_t dirty = tpm.state().dirty;
   tpm.state().dirty = 0;
   tpm.platform().nv().abort();
+  nv_orderly_committed(tpm.state(), false);
   if (dirty & kDirtyNvList) nv_list_reload(tpm);  // a failed command changes no NV index
 }
 

@@ -28,6 +28,12 @@ inline constexpr TPM_CC TPM_CC_NV_ChangeAuth = 0x13B;
 inline constexpr TPM_CC TPM_CC_NV_Read = 0x14E;
 inline constexpr TPM_CC TPM_CC_NV_ReadLock = 0x14F;
 inline constexpr TPM_CC TPM_CC_NV_ReadPublic = 0x169;
+inline constexpr TPM_CC TPM_CC_NV_DefineSpace2 = 0x19D;  // 1.83+
+inline constexpr TPM_CC TPM_CC_NV_ReadPublic2 = 0x19E;   // 1.83+
+
+// ---- the NV handle types of 1.83+ (Part 2 §7.2): external and permanent NV indices ----
+inline constexpr uint8_t TPM_HT_EXTERNAL_NV = 0x11;
+inline constexpr uint8_t TPM_HT_PERMANENT_NV = 0x12;
 
 // ---- NV handle range (Part 2 §7.4) ----
 inline constexpr TPM_HANDLE NV_INDEX_FIRST = 0x01000000;
@@ -106,6 +112,51 @@ struct TPMS_NV_PUBLIC {
   UTPM_FIELDS(nvIndex, nameAlg, attributes, authPolicy, dataSize)
 };
 using TPM2B_NV_PUBLIC = Sized<TPMS_NV_PUBLIC>;
+
+// ---- TPMA_NV_EXP, TPMT_NV_PUBLIC_2, TPM2B_NV_PUBLIC_2 (Part 2 §13.5-13.8, 1.83+) ----
+// TPMA_NV_EXP (UINT64): the low 32 bits are TPMA_NV, bits 32-34 the external-NV attributes.
+struct TPMA_NV_EXP {
+  static constexpr uint64_t EXTERNAL_NV_ENCRYPTION = uint64_t{1} << 32;
+  static constexpr uint64_t EXTERNAL_NV_INTEGRITY = uint64_t{1} << 33;
+  static constexpr uint64_t EXTERNAL_NV_ANTIROLLBACK = uint64_t{1} << 34;
+};
+// TPMT_NV_PUBLIC_2: handleType selects TPMU_NV_PUBLIC_2's arm: nvIndex (TPM_HT_NV_INDEX,
+// TPMS_NV_PUBLIC), externalNV (TPM_HT_EXTERNAL_NV, TPMS_NV_PUBLIC_EXP_ATTR = nvIndex, nameAlg,
+// TPMA_NV_EXP, authPolicy, dataSize) or permanentNV (TPM_HT_PERMANENT_NV, TPMS_NV_PUBLIC). Only
+// the nvIndex arm is kept: this TPM has no external or permanent NV indices, so the other arms are
+// checked for their form and dropped (NV_DefineSpace2 answers TPM_RC_HANDLE for them).
+struct TPMT_NV_PUBLIC_2 {
+  uint8_t handleType = TPM_HT_NV_INDEX;
+  TPMS_NV_PUBLIC nvIndex;
+};
+inline TPM_RC unmarshal(Reader& r, TPMT_NV_PUBLIC_2& v) {
+  if (!r.u8(v.handleType)) return TPM_RC_INSUFFICIENT;
+  switch (v.handleType) {
+    case TPM_HT_NV_INDEX:
+      return unmarshal(r, v.nvIndex);
+    case TPM_HT_EXTERNAL_NV:
+    case TPM_HT_PERMANENT_NV: {
+      uint32_t index = 0;
+      uint64_t attrs = 0;
+      uint16_t size = 0;
+      TPMI_ALG_HASH name_alg;
+      TPM2B_DIGEST policy;
+      if (!r.u32(index)) return TPM_RC_INSUFFICIENT;
+      if (handle_type(index) != v.handleType) return TPM_RC_VALUE;
+      if (TPM_RC rc = unmarshal(r, name_alg)) return rc;
+      if (v.handleType == TPM_HT_EXTERNAL_NV ? !r.u64(attrs) : !r.u32(index)) return TPM_RC_INSUFFICIENT;
+      if (TPM_RC rc = unmarshal(r, policy)) return rc;
+      return r.u16(size) ? TPM_RC_SUCCESS : TPM_RC_INSUFFICIENT;
+    }
+    default:
+      return TPM_RC_SELECTOR;
+  }
+}
+inline void marshal(Writer& w, const TPMT_NV_PUBLIC_2& v) {
+  w.u8(TPM_HT_NV_INDEX);
+  marshal(w, v.nvIndex);
+}
+using TPM2B_NV_PUBLIC_2 = Sized<TPMT_NV_PUBLIC_2>;
 
 // TPM2B_MAX_NV_BUFFER (MAX_NV_BUFFER_SIZE octets at most).
 using TPM2B_MAX_NV_BUFFER = Tpm2b<profile::kMaxNvBuffer>;
