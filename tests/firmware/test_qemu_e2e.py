@@ -9,6 +9,7 @@ restarts QEMU to show that the semihosted store persisted.
 Exit status: 0 pass, 1 fail, 77 skipped (only when the cross toolchain or QEMU is missing).
 """
 import argparse
+import hashlib
 import json
 import os
 import shutil
