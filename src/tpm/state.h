@@ -62,6 +62,7 @@ struct PersistentData {
   TPMT_HA owner_policy;        // hashAlg TPM_ALG_NULL: no policy
   TPMT_HA endorsement_policy;
   TPMT_HA lockout_policy;
+  TPMT_HA pcr_policy;          // PCR_SetAuthPolicy of the PCR policy group (PCRs 20-22)
   // Handles of persistent objects; each object is NV record <handle> (EvictControl).
   uint32_t persistent_count = 0;
   TPM_HANDLE persistent[profile::kMaxPersistentObjects]{};
@@ -210,6 +211,7 @@ struct State {
 
   // volatile, reset on every Startup(CLEAR) / power cycle
   TPM2B_AUTH platform_auth;
+  TPM2B_AUTH pcr_auth;  // PCR_SetAuthValue of the PCR auth group: state-clear data (kept by Resume)
   uint8_t null_seed[profile::kPrimarySeedSize]{};   // renewed at every TPM Reset
   uint8_t null_proof[profile::kProofSize]{};
   uint64_t context_counter = 0;  // TPMS_CONTEXT.sequence; set at Startup so it never repeats

@@ -337,8 +337,8 @@ class PolicyE2E(unittest.TestCase):
         self.pol(s4, "PolicySecret", tpm2b(b"") + tpm2b(b"") + tpm2b(ref) + u32(0), handles=(RH_OWNER,),
                  auths=[Auth(password=b"nope")], expect=rc_session(RC_BAD_AUTH, 1))
 
-    def check_signed(self, pub, sign, hierarchy=RH_NULL):
-        h, name = self.tpm.load_external(pub, hierarchy=hierarchy)
+    def check_signed(self, pub, sign, hierarchy=RH_NULL, sensitive=b""):
+        h, name = self.tpm.load_external(pub, sensitive, hierarchy=hierarchy)
         self.addCleanup(lambda: self.tpm.call(CC["FlushContext"], params=u32(h)))
         ref = b"signed-ref"
         policy = Policy().update(PCC["PolicySigned"], name, ref).d
@@ -359,6 +359,13 @@ class PolicyE2E(unittest.TestCase):
 
     def test_signed_ecc(self):
         self.check_signed(*self.ecc_signer())
+
+    def test_signed_hmac_key(self):
+        # an HMAC key "signs" aHash with HMAC_sigHash(key, aHash) (TPMT_SIGNATURE sigAlg TPM_ALG_HMAC)
+        key = os.urandom(32)
+        pub, sens = keyedhash_hmac_key(key, b"", no_da=True)
+        self.check_signed(pub, lambda d: u16(HMAC_ALG) + u16(SHA256) + hmac.new(key, d, "sha256").digest(),
+                          sensitive=sens)
 
     def test_authorize_with_signing_key(self):
         pub, sign = self.rsa_signer()

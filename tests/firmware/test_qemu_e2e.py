@@ -9,6 +9,7 @@ restarts QEMU to show that the semihosted store persisted.
 Exit status: 0 pass, 1 fail, 77 skipped (only when the cross toolchain or QEMU is missing).
 """
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -405,6 +406,48 @@ class FirmwareE2E(Tools, unittest.TestCase):
         self.tool("tpm2_flushcontext", p("s.ctx"))
         with open(secret, "rb") as f, open(p("cred.out"), "rb") as g:
             self.assertEqual(g.read(), f.read())
+
+    def test_31_pcr_policy_seal_unseal_via_utpm_tcti(self):
+        # Enhanced Authorization in the firmware: a secret sealed to PCR 16 under a PolicyPCR
+        # digest (tpm2_createpolicy's trial session, checked against hashlib), unsealed with a
+        # policy session through our TCTI, refused after the PCR changes.
+        self.engine()
+        if not ARGS.tcti_dir:
+            self.skipTest("libtss2-tcti-utpm.so.0 not built in this tree")
+        tcti = f"utpm:device={FW.pty}"
+
+        def use(*argv, check=True):
+            return self.tool(*argv, tcti=tcti, check=check)
+        use("tpm2_pcrreset", "16")
+        pcr = self.pcr_value(16, tcti=tcti)
+        sel = struct.pack(">IHB3s", 1, 0x000B, 3, bytes([0, 0, 1]))  # sha256:16
+        expect = hashlib.sha256(bytes(32) + struct.pack(">I", 0x17F) + sel + hashlib.sha256(pcr).digest()).digest()
+        pol = os.path.join(ARGS.scratch, "pcr16.policy")
+        use("tpm2_createpolicy", "--policy-pcr", "-l", "sha256:16", "-L", pol)
+        with open(pol, "rb") as f:
+            self.assertEqual(f.read(), expect)
+        prim, sealed = (os.path.join(ARGS.scratch, n) for n in ("pol-prim.ctx", "pol-seal.ctx"))
+        use("tpm2_createprimary", "-C", "o", "-G", "ecc256", "-c", prim)
+        use("tpm2_flushcontext", "-t")
+        use("tpm2_create", "-C", prim, "-L", pol, "-i", self.scratch_file("secret", b"fw sealed"),
+            "-u", os.path.join(ARGS.scratch, "s.pub"), "-r", os.path.join(ARGS.scratch, "s.priv"))
+        use("tpm2_flushcontext", "-t")
+        use("tpm2_load", "-C", prim, "-u", os.path.join(ARGS.scratch, "s.pub"), "-r",
+            os.path.join(ARGS.scratch, "s.priv"), "-c", sealed)
+        use("tpm2_flushcontext", "-t")
+        sess = os.path.join(ARGS.scratch, "pol-session.ctx")
+
+        def unseal(check=True):
+            use("tpm2_startauthsession", "--policy-session", "-S", sess)
+            use("tpm2_policypcr", "-S", sess, "-l", "sha256:16")
+            out = use("tpm2_unseal", "-p", "session:" + sess, "-c", sealed, check=check)
+            use("tpm2_flushcontext", sess, check=False)
+            use("tpm2_flushcontext", "-t")
+            return out
+        self.assertEqual(unseal(), "fw sealed")
+        use("tpm2_pcrextend", "16:sha256=" + "11" * 32)
+        self.assertEqual(unseal(check=False), "", "unseal must fail after PCR 16 changed")
+        use("tpm2_pcrreset", "16")
 
     def test_28_tools_nv_indices(self):
         # NV indices on the firmware store, through the utpm TCTI when it is built: an ordinary

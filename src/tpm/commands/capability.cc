@@ -269,8 +269,10 @@ bool pcr_property(TPM_PT_PCR tag, uint32_t& bitmap) {
       uint32_t locality = (tag - 1) / 2;
       uint8_t mask = (tag - 1) % 2 == 0 ? a.extend_locality : a.reset_locality;
       in = mask >> locality & 1;
-    } else if (tag == TPM_PT_PCR_NO_INCREMENT || tag == TPM_PT_PCR_POLICY || tag == TPM_PT_PCR_AUTH) {
-      in = false;  // every PCR change counts; no PCR has a policy or authValue here
+    } else if (tag == TPM_PT_PCR_NO_INCREMENT) {
+      in = false;  // every PCR change counts
+    } else if (tag == TPM_PT_PCR_POLICY || tag == TPM_PT_PCR_AUTH) {
+      in = pcr_in_group(p);  // one policy group and one auth group: PCRs 20-22
     } else if (tag == TPM_PT_PCR_DRTM_RESET) {
       in = a.drtm_reset;
     } else {

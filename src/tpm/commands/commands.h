@@ -65,6 +65,10 @@ TPM_RC TPM2_PCR_Read(Command& c);
 TPM_RC TPM2_PCR_Reset(Command& c);
 // Chapter 23, Enhanced Authorization (ea.cc)
 TPM_RC TPM2_PolicySigned(Command& c);
+TPM_RC TPM2_PCR_SetAuthPolicy(Command& c);
+TPM_RC TPM2_PCR_SetAuthValue(Command& c);
+TPM_RC TPM2_PolicyNV(Command& c);
+TPM_RC TPM2_PolicyAuthorizeNV(Command& c);
 TPM_RC TPM2_PolicySecret(Command& c);
 TPM_RC TPM2_PolicyTicket(Command& c);
 TPM_RC TPM2_PolicyOR(Command& c);

@@ -6,6 +6,7 @@
 #include "crypto/crypto.h"
 #include "tpm/commands/commands.h"
 #include "tpm/commands/keys_common.h"
+#include "tpm/subsystem/nv.h"
 #include "tpm/subsystem/subsystems.h"
 #include "tpm/tpm.h"
 
@@ -183,6 +184,22 @@ bool operation_holds(TPM_EO op, Bytes a, Bytes b, bool& valid) {
   }
   valid = false;
   return false;
+}
+
+// The read access checks of NV_Read applied to PolicyNV / PolicyAuthorizeNV (Part 3 §31.3.1
+// NvReadAccessChecks): not read locked, authHandle allowed to read, index written.
+TPM_RC nv_read_access(const Command& c, const NvSlot& s) {
+  const TPMA_NV a = s.pub.attributes;
+  if (a.has(TPMA_NV::READLOCKED)) return TPM_RC_NV_LOCKED;
+  const TPM_HANDLE auth = c.handles[0];
+  if (auth == TPM_RH_OWNER) {
+    if (!a.has(TPMA_NV::OWNERREAD)) return TPM_RC_NV_AUTHORIZATION;
+  } else if (auth == TPM_RH_PLATFORM) {
+    if (!a.has(TPMA_NV::PPREAD)) return TPM_RC_NV_AUTHORIZATION;
+  } else if (auth != s.handle) {
+    return TPM_RC_NV_AUTHORIZATION;
+  }
+  return a.has(TPMA_NV::WRITTEN) ? TPM_RC_SUCCESS : TPM_RC_NV_UNINITIALIZED;
 }
 
 }  // namespace
@@ -547,6 +564,67 @@ TPM_RC TPM2_PolicyAuthorize(Command& c) {
   // policyDigest := H(H(0...0 || TPM_CC_PolicyAuthorize || keySign) || policyRef)
   std::memset(s.policy_digest.buffer, 0, s.policy_digest.size);
   policy_update(s, TPM_CC_PolicyAuthorize, key_sign.view(), policy_ref.view());
+  return TPM_RC_SUCCESS;
+}
+
+// Part 3 §23.9. The comparison is skipped for a trial session (the index is still authorized
+// for reading by the dispatcher). args = H(operandB || offset || operation);
+// policyDigest := H(policyDigest || TPM_CC_PolicyNV || args || nvIndex Name).
+TPM_RC TPM2_PolicyNV(Command& c) {
+  TPM2B_OPERAND operand_b;
+  uint16_t offset;
+  TPM_EO operation;
+  if (TPM_RC rc = c.parse(operand_b, offset, operation)) return rc;
+  SessionSlot& s = session_of(c, 2);
+  const Entity& index = c.entities[1];
+  bool valid;
+  operation_holds(operation, {}, {}, valid);
+  if (!valid) return rc_param(TPM_RC_VALUE, 3);
+  if (!trial(s)) {
+    const NvSlot& nv = *index.nv;
+    if (TPM_RC rc = nv_read_access(c, nv)) return rc;
+    if (offset > nv.pub.dataSize) return rc_param(TPM_RC_VALUE, 2);
+    if (operand_b.size > nv.pub.dataSize - offset) return rc_param(TPM_RC_SIZE, 1);
+    uint8_t data[sizeof operand_b.buffer];
+    if (TPM_RC rc = nv_read_data(c.tpm, nv, offset, {data, operand_b.size})) return rc;
+    const bool holds = operation_holds(operation, {data, operand_b.size}, operand_b.view(), valid);
+    crypto::zeroize(data);
+    if (!holds) return TPM_RC_POLICY;
+  }
+  uint8_t args[profile::kMaxDigestSize];
+  crypto::HashState h;
+  crypto::hash_start(h, to_crypto(s.auth_hash));
+  crypto::hash_update(h, operand_b.view());
+  crypto::hash_update(h, Be(offset, 2).view());
+  crypto::hash_update(h, Be(operation, 2).view());
+  const size_t n = crypto::hash_finish(h, args);
+  policy_extend(s, TPM_CC_PolicyNV, {Bytes{args, n}, index.name.view()});
+  return TPM_RC_SUCCESS;
+}
+
+// Part 3 §23.22: the index holds a TPMT_HA (hashAlg || digest) naming the approved policy. The
+// session's digest must equal it (hashAlg the session's: TPM_RC_HASH, unnumbered as swtpm;
+// digest: TPM_RC_VALUE); then policyDigest := H(0...0 || TPM_CC_PolicyAuthorizeNV || nvIndex Name).
+// Trial sessions skip the checks.
+TPM_RC TPM2_PolicyAuthorizeNV(Command& c) {
+  if (TPM_RC rc = c.parse()) return rc;
+  SessionSlot& s = session_of(c, 2);
+  const Entity& index = c.entities[1];
+  if (!trial(s)) {
+    const NvSlot& nv = *index.nv;
+    if (TPM_RC rc = nv_read_access(c, nv)) return rc;
+    uint8_t data[2 + profile::kMaxDigestSize];
+    const uint16_t len = nv.pub.dataSize < sizeof data ? nv.pub.dataSize : uint16_t{sizeof data};
+    if (len < 2) return TPM_RC_HASH;
+    if (TPM_RC rc = nv_read_data(c.tpm, nv, 0, {data, len})) return rc;
+    const TPM_ALG_ID alg = TPM_ALG_ID(data[0] << 8 | data[1]);
+    if (alg != s.auth_hash) return TPM_RC_HASH;
+    const size_t dn = digest_size(alg);
+    if (size_t{len} < 2 + dn) return TPM_RC_VALUE;  // too short to hold the digest: no match
+    if (dn != s.policy_digest.size || !crypto::ct_equal({data + 2, dn}, s.policy_digest.view())) return TPM_RC_VALUE;
+  }
+  std::memset(s.policy_digest.buffer, 0, s.policy_digest.size);
+  policy_extend(s, TPM_CC_PolicyAuthorizeNV, {index.name.view()});
   return TPM_RC_SUCCESS;
 }
 

@@ -87,4 +87,33 @@ TPM_RC TPM2_PCR_Reset(Command& c) {
   return TPM_RC_SUCCESS;
 }
 
+// Part 3 §22.7: the platform sets the policy of the PCR policy group pcrNum belongs to (an
+// empty digest with TPM_ALG_NULL removes it). It persists (record kRecPersistent).
+TPM_RC TPM2_PCR_SetAuthPolicy(Command& c) {
+  TPM2B_DIGEST auth_policy;
+  TPMI_ALG_HASH_NULL hash_alg;
+  uint32_t pcr_num;  // TPMI_DH_PCR
+  if (TPM_RC rc = c.parse(auth_policy, hash_alg, pcr_num)) return rc;
+  if (auth_policy.size != digest_size(hash_alg)) return rc_param(TPM_RC_SIZE, 1);
+  if (pcr_num >= profile::kNumPcrs || !pcr_in_group(pcr_num)) return rc_param(TPM_RC_VALUE, 3);
+  TPMT_HA& policy = c.st.pers.pcr_policy;
+  policy = TPMT_HA{};
+  policy.hashAlg = hash_alg;
+  std::memcpy(policy.digest.bytes, auth_policy.buffer, auth_policy.size);
+  c.st.dirty |= kDirtyPersistent;
+  return TPM_RC_SUCCESS;
+}
+
+// Part 3 §22.8: the authValue of the PCR auth group pcrHandle belongs to (state-clear data:
+// a TPM Reset or Restart empties it, a Resume keeps it). A PCR outside the group: TPM_RC_VALUE.
+TPM_RC TPM2_PCR_SetAuthValue(Command& c) {
+  TPM2B_DIGEST auth;
+  if (TPM_RC rc = c.parse(auth)) return rc;
+  if (!pcr_in_group(c.handles[0])) return TPM_RC_VALUE;  // unnumbered, as swtpm answers
+  if (auth.size > sizeof c.st.pcr_auth.buffer) return rc_param(TPM_RC_SIZE, 1);
+  c.st.pcr_auth.assign(auth.view());
+  crypto::zeroize(auth);
+  return TPM_RC_SUCCESS;
+}
+
 }  // namespace utpm::tpm

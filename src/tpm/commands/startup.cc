@@ -38,6 +38,7 @@ TPM_RC TPM2_Startup(Command& c) {
   if (!tpm_random(c.tpm, st.null_seed) || !tpm_random(c.tpm, st.null_proof)) return TPM_RC_FAILURE;
   if (!resume) {
     st.platform_auth = TPM2B_AUTH{};
+    st.pcr_auth = TPM2B_AUTH{};
     st.ph_enable = st.sh_enable = st.eh_enable = st.ph_enable_nv = 1;
   }
   pcr_startup(st, c.locality, resume);

@@ -243,7 +243,16 @@ TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
   if (e.kind == EntityKind::object && !policy_session) {
     const TPMA_OBJECT& a = e.object->pub.objectAttributes;
     if (c.info.auth[i] == AuthRole::user && !a.has(TPMA_OBJECT_userWithAuth)) return TPM_RC_AUTH_UNAVAILABLE;
-    if (c.info.auth[i] == AuthRole::admin && a.has(TPMA_OBJECT_adminWithPolicy)) return TPM_RC_AUTH_UNAVAILABLE;
+    // ADMIN with adminWithPolicy SET: a policy session is required (TPM_RC_AUTH_TYPE, swtpm's answer)
+    if (c.info.auth[i] == AuthRole::admin && a.has(TPMA_OBJECT_adminWithPolicy)) return TPM_RC_AUTH_TYPE;
+  }
+  // A PCR whose group has an authPolicy (PCR_SetAuthPolicy) needs a policy session (swtpm agrees).
+  if (e.kind == EntityKind::pcr && e.policy_alg != TPM_ALG_NULL && !policy_session) return TPM_RC_AUTH_TYPE;
+  // ADMIN and DUP role policy authorizations of an object must name the command
+  // (PolicyCommandCode or PolicyDuplicationSelect); policy_check then requires it to be this one.
+  if (e.kind == EntityKind::object && policy_session && c.info.auth[i] != AuthRole::user) {
+    const SessionSlot* ps = session_at(st, s.handle);
+    if (ps && ps->type == TPM_SE_POLICY && ps->command_code == 0) return rc_session(TPM_RC_POLICY_FAIL, n);
   }
 
   // An NV index's attributes decide which of its authorizations a command may use (TPMA_NV

@@ -51,7 +51,16 @@ TPM_RC entity_resolve(State& st, TPM_HANDLE h, Entity& out) {
   }
   if (type == TPM_HT_PCR) {
     if (h >= profile::kNumPcrs) return TPM_RC_HANDLE;
-    out.kind = EntityKind::pcr;  // PCR authValues and policies are empty in this profile
+    out.kind = EntityKind::pcr;
+    // PCRs 20-22 form the one auth group and the one policy group (PCR_SetAuthValue,
+    // PCR_SetAuthPolicy); the others have the empty authValue and no policy.
+    if (pcr_in_group(h)) {
+      out.auth = &st.pcr_auth;
+      if (st.pers.pcr_policy.hashAlg != TPM_ALG_NULL) {
+        out.policy_alg = st.pers.pcr_policy.hashAlg;
+        out.policy = {st.pers.pcr_policy.digest.bytes, digest_size(st.pers.pcr_policy.hashAlg)};
+      }
+    }
     set_handle_name(h, out.name);
     return TPM_RC_SUCCESS;
   }

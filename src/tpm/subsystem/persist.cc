@@ -7,12 +7,14 @@
 //       owner_auth endorsement_auth lockout_auth (TPM2B), u8 disable_clear,
 //       u32 max_tries recovery_time lockout_recovery failed_tries, u64 total_reset_count,
 //       owner/endorsement/lockout policy (TPMT_HA), u32 n + n × {u32 handle, u32 hierarchy} of
-//       persistent objects; v2 adds u8 lockout_auth_blocked (v1 records still load, as 0)
+//       persistent objects; v2 adds u8 lockout_auth_blocked (v1 records still load, as 0);
+//       v3 adds the PCR policy group's TPMT_HA (older records load with none)
 //   kRecClock 'UC' v1: u64 clock, u32 reset_count, u32 restart_count, u16 orderly, i8 adjust
 //   kRecAudit 'UA' v1: u16 audit hash, u64 audit counter, 32 octets: bit n of the audited
 //       command codes TPM_CC_FIRST + n (core/audit.cc); absent in older stores: the defaults
 //   kRecSavedState 'US' v1: u8 banks, per bank {u16 alg, state-saved PCR values in index
-//       order}, u32 pcr update counter, u8 ph/sh/eh/phNV enables, TPM2B platform_auth
+//       order}, u32 pcr update counter, u8 ph/sh/eh/phNV enables, TPM2B platform_auth;
+//       v2 adds TPM2B pcr_auth (the PCR auth group's authValue)
 #include <cstring>
 
 #include "crypto/crypto.h"
@@ -29,7 +31,7 @@ constexpr uint16_t kTagPersistent = 0x5550;  // "UP"
 constexpr uint16_t kTagClock = 0x5543;       // "UC"
 constexpr uint16_t kTagSavedState = 0x5553;  // "US"
 constexpr uint16_t kVersion1 = 1;
-constexpr uint16_t kPersistentVersion = 2;
+constexpr uint16_t kPersistentVersion = 3;
 
 constexpr size_t kStateSavedPcrs = 16;
 constexpr size_t kMaxRecordSize = 2 + 2 + 1 + profile::kMaxPcrBanks * (2 + kStateSavedPcrs * profile::kMaxDigestSize) +
@@ -69,6 +71,7 @@ void write_persistent(const PersistentData& p, Writer& w) {
     w.u32(p.persistent_hierarchy[i]);
   }
   w.u8(p.lockout_auth_blocked);
+  marshal(w, p.pcr_policy);
 }
 bool read_handles(Reader& r, PersistentData& p) {
   for (uint32_t i = 0; i < p.persistent_count; ++i)
@@ -89,6 +92,7 @@ bool read_persistent(Reader& r, PersistentData& p) {
          unmarshal(r, p.endorsement_policy) == TPM_RC_SUCCESS && unmarshal(r, p.lockout_policy) == TPM_RC_SUCCESS &&
          r.u32(p.persistent_count) && p.persistent_count <= profile::kMaxPersistentObjects &&
          read_handles(r, p) && (version < 2 || r.u8(p.lockout_auth_blocked)) && p.lockout_auth_blocked <= 1 &&
+         (version < 3 || unmarshal(r, p.pcr_policy) == TPM_RC_SUCCESS) &&
          r.remaining() == 0;
 }
 
@@ -230,7 +234,7 @@ TPM_RC persist_save_state(Tpm& tpm) {
   State& st = tpm.state();
   uint8_t buf[kMaxRecordSize];
   Writer w(buf);
-  put_header(w, kTagSavedState);
+  put_header(w, kTagSavedState, 2);
   w.u8(st.pcr.count);
   for (int b = 0; b < st.pcr.count; ++b) {
     w.u16(st.pcr.alg[b]);
@@ -240,6 +244,7 @@ TPM_RC persist_save_state(Tpm& tpm) {
   w.u32(st.pcr.update_counter);
   for (uint8_t e : {st.ph_enable, st.sh_enable, st.eh_enable, st.ph_enable_nv}) w.u8(e);
   marshal(w, st.platform_auth);
+  marshal(w, st.pcr_auth);
   TPM_RC rc = w.overflow() ? TPM_RC_FAILURE : stage(tpm, kRecSavedState, w);
   crypto::zeroize(buf, sizeof buf);
   if (rc == TPM_RC_SUCCESS) st.dirty |= kDirtySavedState;  // staged: commit after the command
@@ -253,7 +258,8 @@ bool persist_restore_state(Tpm& tpm) {
   if (tpm.platform().nv().read(kRecSavedState, buf, len) != NvStore::Result::ok) return false;
   Reader r({buf, len});
   uint8_t banks = 0;
-  bool ok = get_header(r, kTagSavedState) && r.u8(banks) && banks == st.pcr.count;
+  uint16_t version = 0;
+  bool ok = get_header(r, kTagSavedState, 2, &version) && r.u8(banks) && banks == st.pcr.count;
   for (int b = 0; ok && b < banks; ++b) {
     uint16_t alg = 0;
     ok = r.u16(alg) && alg == st.pcr.alg[b];
@@ -264,7 +270,8 @@ bool persist_restore_state(Tpm& tpm) {
       }
   }
   ok = ok && r.u32(st.pcr.update_counter) && r.u8(st.ph_enable) && r.u8(st.sh_enable) && r.u8(st.eh_enable) &&
-       r.u8(st.ph_enable_nv) && unmarshal(r, st.platform_auth) == TPM_RC_SUCCESS && r.remaining() == 0;
+       r.u8(st.ph_enable_nv) && unmarshal(r, st.platform_auth) == TPM_RC_SUCCESS &&
+       (version < 2 || unmarshal(r, st.pcr_auth) == TPM_RC_SUCCESS) && r.remaining() == 0;
   crypto::zeroize(buf, sizeof buf);
   return ok;
 }

@@ -34,6 +34,9 @@ struct PcrAttributes {
   uint8_t extend_locality;  // bit n: PCR_Extend/Event allowed from locality n
   bool drtm_reset;       // initialised to all ones at TPM Reset/Restart (D-RTM PCRs)
 };
+// The one PCR policy group and the one PCR authValue group: PCRs 20-22 (as swtpm/libtpms report
+// in TPM_PT_PCR_POLICY / TPM_PT_PCR_AUTH; PCR_SetAuthPolicy / PCR_SetAuthValue act on them).
+constexpr bool pcr_in_group(uint32_t pcr) { return pcr >= 20 && pcr <= 22; }
 PcrAttributes pcr_attributes(uint32_t pcr);
 // Index of an allocated bank for alg, or -1.
 int pcr_bank(const State& st, TPM_ALG_ID alg);

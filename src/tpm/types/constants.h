@@ -222,6 +222,8 @@ inline constexpr TPM_CC TPM_CC_CreatePrimary = 0x131;
 inline constexpr TPM_CC TPM_CC_ClockRateAdjust = 0x130;
 inline constexpr TPM_CC TPM_CC_PCR_Event = 0x13C;
 inline constexpr TPM_CC TPM_CC_PCR_Reset = 0x13D;
+inline constexpr TPM_CC TPM_CC_PCR_SetAuthPolicy = 0x12C;
+inline constexpr TPM_CC TPM_CC_PCR_SetAuthValue = 0x183;
 inline constexpr TPM_CC TPM_CC_SequenceComplete = 0x13E;
 inline constexpr TPM_CC TPM_CC_IncrementalSelfTest = 0x142;
 inline constexpr TPM_CC TPM_CC_SelfTest = 0x143;
@@ -263,6 +265,7 @@ inline constexpr TPM_CC TPM_CC_HashSequenceStart = 0x186;
 inline constexpr TPM_CC TPM_CC_TestParms = 0x18A;
 // Enhanced Authorization (Part 3 chapter 23)
 inline constexpr TPM_CC TPM_CC_Duplicate = 0x14B;  // named by PolicyDuplicationSelect
+inline constexpr TPM_CC TPM_CC_PolicyNV = 0x149;
 inline constexpr TPM_CC TPM_CC_PolicySecret = 0x151;
 inline constexpr TPM_CC TPM_CC_PolicySigned = 0x160;
 inline constexpr TPM_CC TPM_CC_PolicyAuthorize = 0x16A;
@@ -282,5 +285,7 @@ inline constexpr TPM_CC TPM_CC_PolicyGetDigest = 0x189;
 inline constexpr TPM_CC TPM_CC_PolicyPassword = 0x18C;
 inline constexpr TPM_CC TPM_CC_PolicyNvWritten = 0x18F;
 inline constexpr TPM_CC TPM_CC_PolicyTemplate = 0x190;
+inline constexpr TPM_CC TPM_CC_PolicyAuthorizeNV = 0x192;
+inline constexpr TPM_CC TPM_CC_Policy_AC_SendSelect = 0x196;  // not implemented: no attached components
 
 }  // namespace utpm::tpm
