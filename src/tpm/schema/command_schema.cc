@@ -8,6 +8,7 @@
 #include <array>
 
 #include "tpm/marshal/describe.h"
+#include "tpm/types/attest.h"
 #include "tpm/types/capability.h"
 #include "tpm/types/nv.h"
 #include "tpm/types/object.h"
@@ -196,6 +197,39 @@ constexpr CommandSchema kSchemas[] = {
      {P(TPM2B_MAX_NV_BUFFER, data)}},
     {CC(NV_ReadLock), "authHandle,nvIndex", {}, "", {}},
     {CC(NV_ChangeAuth), "nvIndex", {P(TPM2B_AUTH, newAuth)}, "", {}},
+    // Chapter 12 (credentials), 18 (attestation), 21 (audit)
+    {CC(ActivateCredential), "activateHandle,keyHandle",
+     {P(TPM2B_ID_OBJECT, credentialBlob), P(TPM2B_ENCRYPTED_SECRET, secret)}, "", {P(TPM2B_DIGEST, certInfo)}},
+    {CC(MakeCredential), "handle", {P(TPM2B_DIGEST, credential), P(TPM2B_NAME, objectName)}, "",
+     {P(TPM2B_ID_OBJECT, credentialBlob), P(TPM2B_ENCRYPTED_SECRET, secret)}},
+    {CC(Certify), "objectHandle,signHandle", {P(TPM2B_DATA, qualifyingData), PT(TPMT_SIG_SCHEME, "TPMT_SIG_SCHEME+", inScheme)}, "", {P(TPM2B_ATTEST, certifyInfo), P(TPMT_SIGNATURE, signature)}},
+    {CC(CertifyCreation), "signHandle,objectHandle",
+     {P(TPM2B_DATA, qualifyingData), P(TPM2B_DIGEST, creationHash), PT(TPMT_SIG_SCHEME, "TPMT_SIG_SCHEME+", inScheme), P(TPMT_TK_CREATION, creationTicket)}, "",
+     {P(TPM2B_ATTEST, certifyInfo), P(TPMT_SIGNATURE, signature)}},
+    {CC(Quote), "signHandle", {P(TPM2B_DATA, qualifyingData), PT(TPMT_SIG_SCHEME, "TPMT_SIG_SCHEME+", inScheme), P(TPML_PCR_SELECTION, PCRselect)}, "", {P(TPM2B_ATTEST, quoted), P(TPMT_SIGNATURE, signature)}},
+    {CC(GetSessionAuditDigest), "privacyAdminHandle,signHandle,sessionHandle", {P(TPM2B_DATA, qualifyingData), PT(TPMT_SIG_SCHEME, "TPMT_SIG_SCHEME+", inScheme)},
+     "", {P(TPM2B_ATTEST, auditInfo), P(TPMT_SIGNATURE, signature)}},
+    {CC(GetCommandAuditDigest), "privacyHandle,signHandle", {P(TPM2B_DATA, qualifyingData), PT(TPMT_SIG_SCHEME, "TPMT_SIG_SCHEME+", inScheme)}, "", {P(TPM2B_ATTEST, auditInfo), P(TPMT_SIGNATURE, signature)}},
+    {CC(GetTime), "privacyAdminHandle,signHandle", {P(TPM2B_DATA, qualifyingData), PT(TPMT_SIG_SCHEME, "TPMT_SIG_SCHEME+", inScheme)}, "", {P(TPM2B_ATTEST, timeInfo), P(TPMT_SIGNATURE, signature)}},
+    {CC(CertifyX509), "objectHandle,signHandle",
+     {PT(TPM2B_DATA, "TPM2B_DATA", reserved), PT(TPMT_SIG_SCHEME, "TPMT_SIG_SCHEME+", inScheme), PT(TPM2B_MAX_BUFFER, "TPM2B_MAX_BUFFER", partialCertificate)}, "",
+     {P(TPM2B_MAX_BUFFER, addedToCertificate), P(TPM2B_DIGEST, tbsDigest), P(TPMT_SIGNATURE, signature)}},
+    {CC(NV_Certify), "signHandle,authHandle,nvIndex",
+     {P(TPM2B_DATA, qualifyingData), PT(TPMT_SIG_SCHEME, "TPMT_SIG_SCHEME+", inScheme), PT(uint16_t, "UINT16", size), PT(uint16_t, "UINT16", offset)}, "", {P(TPM2B_ATTEST, certifyInfo), P(TPMT_SIGNATURE, signature)}},
+    {CC(SetCommandCodeAuditStatus), "auth",
+     {PT(TPMI_ALG_HASH_NULL, "TPMI_ALG_HASH+", auditAlg), P(TPML_CC, setList),
+      P(TPML_CC, clearList)},
+     "", {}},
+    // Chapter 22 (PCR authorization), 23 (policy with NV), 31 (NV, 1.83+)
+    {CC(PCR_SetAuthPolicy), "authHandle",
+     {P(TPM2B_DIGEST, authPolicy), PT(TPMI_ALG_HASH_NULL, "TPMI_ALG_HASH+", hashAlg), PT(uint32_t, "TPMI_DH_PCR", pcrNum)},
+     "", {}},
+    {CC(PCR_SetAuthValue), "pcrHandle", {P(TPM2B_DIGEST, auth)}, "", {}},
+    {CC(PolicyNV), "authHandle,nvIndex,policySession",
+     {P(TPM2B_OPERAND, operandB), PT(uint16_t, "UINT16", offset), PT(uint16_t, "TPM_EO", operation)}, "", {}},
+    {CC(PolicyAuthorizeNV), "authHandle,nvIndex,policySession", {}, "", {}},
+    {CC(NV_DefineSpace2), "authHandle", {P(TPM2B_AUTH, auth), PT(TPM2B_MAX_BUFFER, "TPM2B_NV_PUBLIC_2 (shown as bytes)", publicInfo)}, "", {}},
+    {CC(NV_ReadPublic2), "nvIndex", {}, "", {PT(TPM2B_MAX_BUFFER, "TPM2B_NV_PUBLIC_2 (shown as bytes)", nvPublic), P(TPM2B_NAME, nvName)}},
 };
 #undef P
 #undef PT
