@@ -159,14 +159,15 @@ struct SessionSlot {
   TPM_CC command_code = 0;        // PolicyCommandCode / PolicyDuplicationSelect (0: any command)
   uint32_t pcr_update_counter = 0;  // PolicyPCR: the PCR update counter it saw (if pcr_counter_set)
   TPM2B_DIGEST cp_hash;           // cpHash, nameHash or templateHash, as cp_hash_kind says
-  uint8_t cp_hash_kind = 0;       // kPolicyCpNone / Cp / Name / Template
+  uint8_t cp_hash_kind = 0;       // kPolicyCpNone / Cp / Name / Template / Parameters
   uint8_t locality = 0;           // TPMA_LOCALITY from PolicyLocality (0: any)
   uint8_t flags = 0;              // kPolicy* below
   // ---- session audit (Part 1 "Session Audit"; core/audit.cc) ----
   bool audit = false;             // used with TPMA_SESSION audit at least once
   TPM2B_DIGEST audit_digest;      // H_authHash(old || cpHash || rpHash) per audited command
 };
-inline constexpr uint8_t kPolicyCpNone = 0, kPolicyCpHash = 1, kPolicyNameHash = 2, kPolicyTemplateHash = 3;
+inline constexpr uint8_t kPolicyCpNone = 0, kPolicyCpHash = 1, kPolicyNameHash = 2, kPolicyTemplateHash = 3,
+                         kPolicyParamHash = 4;
 inline constexpr uint8_t kPolicyAuthValueNeeded = 1 << 0;  // PolicyAuthValue: HMAC includes the authValue
 inline constexpr uint8_t kPolicyPasswordNeeded = 1 << 1;   // PolicyPassword: the HMAC field is the authValue
 inline constexpr uint8_t kPolicyPpRequired = 1 << 2;       // PolicyPhysicalPresence

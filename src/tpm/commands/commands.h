@@ -69,6 +69,8 @@ TPM_RC TPM2_PCR_SetAuthPolicy(Command& c);
 TPM_RC TPM2_PCR_SetAuthValue(Command& c);
 TPM_RC TPM2_PolicyNV(Command& c);
 TPM_RC TPM2_PolicyAuthorizeNV(Command& c);
+TPM_RC TPM2_PolicyCapability(Command& c);
+TPM_RC TPM2_PolicyParameters(Command& c);
 TPM_RC TPM2_PolicySecret(Command& c);
 TPM_RC TPM2_PolicyTicket(Command& c);
 TPM_RC TPM2_PolicyOR(Command& c);
@@ -111,6 +113,10 @@ TPM_RC TPM2_ClockRateAdjust(Command& c);
 // Chapter 30, Capability commands (capability.cc)
 TPM_RC TPM2_GetCapability(Command& c);
 TPM_RC TPM2_TestParms(Command& c);
+// The one entry of `capability` keyed by `property`, marshalled as GetCapability lists it, into
+// out (size 0: no such entry). TPM_RC_HANDLE: a handle type without a list; TPM_RC_VALUE: a
+// capability without single entries (or an AUTH_POLICIES property that is not permanent).
+TPM_RC capability_entry(Tpm& tpm, TPM_CAP capability, uint32_t property, std::span<uint8_t> out, size_t& size);
 // Chapter 31, Non-volatile storage (nv.cc)
 TPM_RC TPM2_NV_DefineSpace(Command& c);
 TPM_RC TPM2_NV_UndefineSpace(Command& c);

@@ -75,6 +75,8 @@ constexpr auto kCommands = sorted(std::array{
     CMD(PolicyRestart, 0, {H::policy_session}),
     CMD(PolicyNV, kCmdDecrypt, {H::nv_auth, A::user}, {H::nv_index}, {H::policy_session}),
     CMD(PolicyAuthorizeNV, 0, {H::nv_auth, A::user}, {H::nv_index}, {H::policy_session}),
+    CMD(PolicyCapability, kCmdDecrypt, {H::policy_session}),
+    CMD(PolicyParameters, kCmdDecrypt, {H::policy_session}),
     CMD(CreatePrimary, kCmdRHandle | kCmdDecrypt | kCmdEncrypt, {H::hierarchy_or_null, A::user}),
     CMD(PCR_Event, kCmdDecrypt | kSaved, {H::pcr_or_null, A::user}),
     CMD(PCR_Reset, kSaved, {H::pcr, A::user}),

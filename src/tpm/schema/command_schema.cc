@@ -228,6 +228,11 @@ constexpr CommandSchema kSchemas[] = {
     {CC(PolicyNV), "authHandle,nvIndex,policySession",
      {P(TPM2B_OPERAND, operandB), PT(uint16_t, "UINT16", offset), PT(uint16_t, "TPM_EO", operation)}, "", {}},
     {CC(PolicyAuthorizeNV), "authHandle,nvIndex,policySession", {}, "", {}},
+    {CC(PolicyCapability), "policySession",
+     {P(TPM2B_OPERAND, operandB), PT(uint16_t, "UINT16", offset), PT(uint16_t, "TPM_EO", operation),
+      PT(TPM_CAP_ANY, "TPM_CAP", capability), PT(TPM_PT_ANY, "UINT32", property)},
+     "", {}},
+    {CC(PolicyParameters), "policySession", {P(TPM2B_DIGEST, pHash)}, "", {}},
     {CC(NV_DefineSpace2), "authHandle", {P(TPM2B_AUTH, auth), PT(TPM2B_MAX_BUFFER, "TPM2B_NV_PUBLIC_2 (shown as bytes)", publicInfo)}, "", {}},
     {CC(NV_ReadPublic2), "nvIndex", {}, "", {PT(TPM2B_MAX_BUFFER, "TPM2B_NV_PUBLIC_2 (shown as bytes)", nvPublic), P(TPM2B_NAME, nvName)}},
 };

@@ -266,6 +266,8 @@ inline constexpr TPM_CC TPM_CC_TestParms = 0x18A;
 // Enhanced Authorization (Part 3 chapter 23)
 inline constexpr TPM_CC TPM_CC_Duplicate = 0x14B;  // named by PolicyDuplicationSelect
 inline constexpr TPM_CC TPM_CC_PolicyNV = 0x149;
+inline constexpr TPM_CC TPM_CC_PolicyCapability = 0x19B;  // 1.83+
+inline constexpr TPM_CC TPM_CC_PolicyParameters = 0x19C;  // 1.83+
 inline constexpr TPM_CC TPM_CC_PolicySecret = 0x151;
 inline constexpr TPM_CC TPM_CC_PolicySigned = 0x160;
 inline constexpr TPM_CC TPM_CC_PolicyAuthorize = 0x16A;
