@@ -186,22 +186,6 @@ bool operation_holds(TPM_EO op, Bytes a, Bytes b, bool& valid) {
   return false;
 }
 
-// The read access checks of NV_Read applied to PolicyNV / PolicyAuthorizeNV (Part 3 §31.3.1
-// NvReadAccessChecks): not read locked, authHandle allowed to read, index written.
-TPM_RC nv_read_access(const Command& c, const NvSlot& s) {
-  const TPMA_NV a = s.pub.attributes;
-  if (a.has(TPMA_NV::READLOCKED)) return TPM_RC_NV_LOCKED;
-  const TPM_HANDLE auth = c.handles[0];
-  if (auth == TPM_RH_OWNER) {
-    if (!a.has(TPMA_NV::OWNERREAD)) return TPM_RC_NV_AUTHORIZATION;
-  } else if (auth == TPM_RH_PLATFORM) {
-    if (!a.has(TPMA_NV::PPREAD)) return TPM_RC_NV_AUTHORIZATION;
-  } else if (auth != s.handle) {
-    return TPM_RC_NV_AUTHORIZATION;
-  }
-  return a.has(TPMA_NV::WRITTEN) ? TPM_RC_SUCCESS : TPM_RC_NV_UNINITIALIZED;
-}
-
 }  // namespace
 
 TPM_RC TPM2_PolicyRestart(Command& c) {
@@ -582,7 +566,7 @@ TPM_RC TPM2_PolicyNV(Command& c) {
   if (!valid) return rc_param(TPM_RC_VALUE, 3);
   if (!trial(s)) {
     const NvSlot& nv = *index.nv;
-    if (TPM_RC rc = nv_read_access(c, nv)) return rc;
+    if (TPM_RC rc = nv_read_access(nv, c.handles[0])) return rc;
     if (offset > nv.pub.dataSize) return rc_param(TPM_RC_VALUE, 2);
     if (operand_b.size > nv.pub.dataSize - offset) return rc_param(TPM_RC_SIZE, 1);
     uint8_t data[sizeof operand_b.buffer];
@@ -612,7 +596,7 @@ TPM_RC TPM2_PolicyAuthorizeNV(Command& c) {
   const Entity& index = c.entities[1];
   if (!trial(s)) {
     const NvSlot& nv = *index.nv;
-    if (TPM_RC rc = nv_read_access(c, nv)) return rc;
+    if (TPM_RC rc = nv_read_access(nv, c.handles[0])) return rc;
     uint8_t data[2 + profile::kMaxDigestSize];
     const uint16_t len = nv.pub.dataSize < sizeof data ? nv.pub.dataSize : uint16_t{sizeof data};
     if (len < 2) return TPM_RC_HASH;
