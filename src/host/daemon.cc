@@ -337,9 +337,11 @@ int Daemon::run(int signal_fd) {
     });
     const uint64_t later = now_ms();
     for (auto& ep : endpoints_) {
-      if (ep->session && ep->session->timer_due_in(later) == 0 &&
-          ep->session->on_timer(later) && trace_) {
-        std::fprintf(log_, "utpmd: %s: stalled partial command dropped\n", ep->channel->name());
+      if (ep->session && ep->session->timer_due_in(later) == 0 && ep->session->on_timer(later)) {
+        if (trace_) {
+          std::fprintf(log_, "utpmd: %s: stalled partial command dropped\n", ep->channel->name());
+        }
+        if (ep->session->close_after_stall()) ep->channel->close_peer("closed (stalled request)");
       }
     }
   }

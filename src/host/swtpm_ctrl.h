@@ -138,6 +138,7 @@ class CtrlSession final : public Session {
                    uint64_t now_ms) override;
   int64_t timer_due_in(uint64_t now_ms) const override;
   bool on_timer(uint64_t now_ms) override;
+  bool close_after_stall() const override { return timed_out_; }
   uint64_t discarded_bytes() const override { return discarded_; }
   // CANCEL_TPM_CMD reaches the engine while a command runs (the daemon's cancel pump).
   bool reads_while_busy() const override { return true; }
