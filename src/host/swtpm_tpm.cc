@@ -157,13 +157,17 @@ uint32_t SwtpmTpm::init(uint32_t flags) {
     }
   }
   uint32_t res = kSuccess;
-  if (have && !payload.empty() && !stateblob::restore_volatile(tpm_, now_ms(), payload)) {
-    log("utpmd: swtpm: %s", "volatile state of another build, not loaded");
-    res = kBadVersion;
+  bool resumed = false;
+  if (have && !payload.empty()) {
+    resumed = stateblob::restore_volatile(tpm_, now_ms(), payload);
+    if (!resumed) {
+      log("utpmd: swtpm: %s", "volatile state of another build, not loaded");
+      res = kBadVersion;
+    }
   }
   crypto::zeroize(payload.data(), payload.size());
   if (flags & kInitFlagDeleteVolatile) ::unlink(volatile_path().c_str());
-  if (res == kSuccess && !have) send_startup();  // a resumed TPM is started already
+  if (res == kSuccess && !resumed) send_startup();  // a resumed TPM is started already
   return res;
 }
 

@@ -712,6 +712,15 @@ int main(int argc, char** argv) {
     }
     if (child > 0) _exit(0);  // the listeners are up: the caller may connect at once
     ::setsid();
+    // Detach from the caller's stdio (it may wait for EOF on a pipe); messages go to the log
+    // file if one was given, else nowhere.
+    const int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull >= 0) {
+      ::dup2(devnull, STDIN_FILENO);
+      ::dup2(devnull, STDOUT_FILENO);
+      if (opt.log_file.empty()) ::dup2(devnull, STDERR_FILENO);
+      ::close(devnull);
+    }
   }
   if (!opt.pid_file.empty()) {
     std::FILE* pf = std::fopen(opt.pid_file.c_str(), "w");

@@ -464,5 +464,94 @@ class StateBlobs(Base):
         self.assertEqual(dst2.set_blob(1, blobs[1]), 0x21)
 
 
+@unittest.skipUnless(is_utpm(), "utpmd's command line")
+class CommandLine(Base):
+    def run_swtpm(self, *args, timeout=20):
+        return subprocess.run([swtpm_program(self.tmp), "socket"] + list(args), capture_output=True,
+                              text=True, timeout=timeout)
+
+    def test_refused_options_exit_2_naming_them(self):
+        state = tempfile.mkdtemp(dir=self.tmp)
+        base = ["--tpmstate", f"dir={state}", "--ctrl", "type=tcp,port=1"]
+        cases = [
+            ([] + base, "--tpm2"),  # no TPM 1.2
+            (["--tpm2", "--key", "pwdfile=/x"] + base, "pwdfile"),
+            (["--tpm2", "--server", "type=tcp,fd=3"] + base, "fd"),
+            (["--tpm2", "--flags", "startup-deactivated"] + base, "startup-deactivated"),
+            (["--tpm2", "--runas", "nobody"] + base, "--runas"),
+            (["--tpm2", "--tpmstate", "backend-uri=file:///x", "--ctrl", "type=tcp,port=1"], "backend-uri"),
+        ]
+        for args, word in cases:
+            p = self.run_swtpm(*args)
+            self.assertEqual(p.returncode, 2, (args, p.stderr))
+            self.assertIn(word, p.stderr, args)
+        p = subprocess.run([swtpm_program(self.tmp), "chardev", "--tpm2", "--vtpm-proxy"],
+                           capture_output=True, text=True, timeout=20)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("socket", p.stderr)
+
+    def test_print_capabilities_and_version(self):
+        import json
+        p = self.run_swtpm("--print-capabilities")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        caps = json.loads(p.stdout)
+        self.assertEqual(caps["type"], "swtpm")
+        self.assertIn("tpm-2.0", caps["features"])
+        self.assertNotIn("tpm-1.2", caps["features"])
+        p = subprocess.run([swtpm_program(self.tmp), "--version"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0)
+        self.assertIn("TPM emulator version", p.stdout)
+
+    def test_daemon_and_pid_file(self):
+        state = tempfile.mkdtemp(dir=self.tmp)
+        pidfile = os.path.join(self.tmp, "swtpm.pid")
+        port = free_port_pair()
+        p = self.run_swtpm("--tpm2", "--daemon", "--pid", f"file={pidfile}", "--tpmstate",
+                           f"dir={state}", "--server", f"type=tcp,port={port}", "--ctrl",
+                           f"type=tcp,port={port + 1}", "--flags", "not-need-init,startup-clear",
+                           "--log", f"file={state}/log")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        for _ in range(100):
+            if os.path.exists(pidfile) and open(pidfile).read().strip():
+                break
+            time.sleep(0.05)
+        pid = int(open(pidfile).read())
+        try:
+            # --daemon returns once the channels listen: usable at once, TPM started
+            out = run_tool(["tpm2_getrandom", "--hex", "8"], f"swtpm:host=127.0.0.1,port={port}")
+            self.assertEqual(len(bytes.fromhex(out.stdout.decode().strip())), 8)
+        finally:
+            os.kill(pid, signal.SIGTERM)
+        for _ in range(200):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            self.fail("the daemonized utpmd did not stop on SIGTERM")
+
+    def test_native_ctrl_beside_mssim_is_one_tpm(self):
+        state = tempfile.mkdtemp(dir=self.tmp)
+        m, q = free_port_pair(), free_port_pair()
+        proc = subprocess.Popen([utpmd_binary(), "--state", state, "--mssim", f"127.0.0.1:{m}",
+                                 "--server", f"tcp:127.0.0.1:{q}", "--ctrl", f"tcp:127.0.0.1:{q + 1}"],
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            for line in proc.stderr:
+                if line.startswith("utpmd: ready"):
+                    break
+            mssim = f"mssim:host=127.0.0.1,port={m}"
+            swtpm = f"swtpm:host=127.0.0.1,port={q}"
+            run_tool(["tpm2_startup", "-c"], mssim)
+            d = hashlib.sha256(b"one tpm").digest()
+            run_tool(["tpm2_pcrextend", f"23:sha256={d.hex()}"], swtpm)
+            self.assertEqual(pcr_value(mssim, 23), hashlib.sha256(bytes(32) + d).digest())
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=10)
+        self.assertEqual(proc.returncode, 0)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
