@@ -134,6 +134,7 @@ void Daemon::accept_connections(Endpoint& listener,
     auto ep = std::make_unique<Endpoint>();
     ep->channel = std::move(ch);
     ep->make_session = listener.make_session;
+    ep->hand_over = listener.hand_over;  // descriptors its peers pass go where the listener's go
     ep->spawned = true;
     start_session(*ep, true);
     born.push_back(std::move(ep));
@@ -151,6 +152,10 @@ void Daemon::drop_session_if_gone(Endpoint& ep) {
   end_session(ep);  // a partial command of this peer dies with it
   if (trace_) {
     std::fprintf(log_, "utpmd: %s: client %s\n", ep.channel->name(), ep.channel->close_reason());
+  }
+  if (ep.channel.get() == stop_when_lost_) {
+    if (log_) std::fprintf(log_, "utpmd: %s: connection lost, stopping\n", ep.channel->name());
+    stop_ = true;
   }
 }
 
@@ -332,9 +337,11 @@ int Daemon::run(int signal_fd) {
     });
     const uint64_t later = now_ms();
     for (auto& ep : endpoints_) {
-      if (ep->session && ep->session->timer_due_in(later) == 0 &&
-          ep->session->on_timer(later) && trace_) {
-        std::fprintf(log_, "utpmd: %s: stalled partial command dropped\n", ep->channel->name());
+      if (ep->session && ep->session->timer_due_in(later) == 0 && ep->session->on_timer(later)) {
+        if (trace_) {
+          std::fprintf(log_, "utpmd: %s: stalled partial command dropped\n", ep->channel->name());
+        }
+        if (ep->session->close_after_stall()) ep->channel->close_peer("closed (stalled request)");
       }
     }
   }

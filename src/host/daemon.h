@@ -79,6 +79,11 @@ class Daemon final : public CancelPoller {
   // Gives every session its own EngineLink from `make` (before channels are added).
   void set_connection_links(ConnectionLinkFactory make) { make_link_ = std::move(make); }
   void set_max_connections(size_t n) { max_connections_ = n; }
+  // The daemon stops (as on SIGTERM) when the peer of `channel` goes away: swtpm's --terminate
+  // for the data channel QEMU passes.
+  void stop_when_lost(const Channel& channel) { stop_when_lost_ = &channel; }
+  // Where per-request trace lines go (nullptr without --trace).
+  std::FILE* trace_stream() const { return trace_ ? log_ : nullptr; }
   // Spawned client connections being served now.
   size_t connections() const;
 
@@ -142,6 +147,7 @@ class Daemon final : public CancelPoller {
   ConnectionLinkFactory make_link_;
   size_t max_connections_ = kDefaultMaxConnections;
   size_t round_ = 0;  // round-robin: where this poll round starts serving
+  const Channel* stop_when_lost_ = nullptr;
 };
 
 }  // namespace utpm::host

@@ -169,4 +169,10 @@ void SecureNvStore::abort() {
   if (store_) store_->abort();
 }
 
+std::vector<uint32_t> SecureNvStore::record_ids() const {
+  std::vector<uint32_t> ids;
+  if (store_ && store_->mounted()) store_->for_each_record_id([&ids](uint32_t id) { ids.push_back(id); });
+  return ids;
+}
+
 }  // namespace utpm::host

@@ -55,6 +55,10 @@ class SecureNvStore final : public tpm::NvStore {
   Result load_error() const { return load_error_; }
   storage::MountCause cause() const { return cause_; }
   const storage::SecureStore* store() const { return store_.get(); }
+  // Ids of the committed records (empty if the store is not usable).
+  std::vector<uint32_t> record_ids() const;
+  // Records per commit() that fit the staging area (a bulk restore commits in chunks).
+  static constexpr size_t kMaxStagedPerCommit = kMaxStaged;
 
   // Reads a 32-byte secret from path (binary, exactly 32 bytes, not readable by group/other),
   // or creates it with fresh randomness if it does not exist. false + error on any problem.
