@@ -47,6 +47,10 @@ constexpr const char* kUsage =
     "                     the raw TPM stream (-T device:LINK), mssim frames (-T utpm:LINK) and\n"
     "                     legacy 'Tpm2' frames, recognised frame by frame\n"
     "  --unix PATH        the same stream protocols on a unix socket at PATH\n"
+    "  --vtpm-proxy       create /dev/tpmN and /dev/tpmrmN through the kernel's vtpm proxy and\n"
+    "                     serve the kernel's commands (-T device:/dev/tpmrmN; module\n"
+    "                     tpm_vtpm_proxy, root); the kernel is the resource manager there\n"
+    "  --vtpmx PATH       the vtpm proxy control device (default /dev/vtpmx)\n"
     "  --trace            one line per command on stderr: name, locality, sizes, rc, duration\n"
     "  --bridge DEVICE[,baud=N]  serve the TPM of a board on a serial line (e.g. /dev/ttyACM0)\n"
     "                     instead of the built-in engine; no state of its own\n"
@@ -59,7 +63,7 @@ constexpr const char* kUsage =
     "                     without a byte (default 2000)\n"
     "  --help, --version\n"
     "\n"
-    "With none of --mssim/--pty/--unix, utpmd serves the defaults: --mssim 127.0.0.1:2321 and\n"
+    "With none of --mssim/--pty/--unix/--vtpm-proxy, utpmd serves the defaults: --mssim 127.0.0.1:2321 and\n"
     "--pty DIR/tty. With any of them, only the channels given.\n"
     "Clients (tpm2-tools):  -T mssim:host=127.0.0.1,port=2321   -T device:DIR/tty\n"
     "SIGTERM/SIGINT: the command in progress is answered, the TPM is powered off, utpmd exits 0.\n"
@@ -73,6 +77,8 @@ struct Options {
   std::string pty_link;
   bool pty = false;
   std::string unix_path;
+  bool vtpm_proxy = false;
+  std::string vtpmx = "/dev/vtpmx";
   bool trace = false;
   uint32_t stall_timeout_ms = 2000;
   std::string bridge_device;  // --bridge: the TPM is a board on this serial line
@@ -140,6 +146,11 @@ Options parse(int argc, char** argv) {
     } else if (arg == "--unix") {
       o.unix_path = need_value();
       if (o.unix_path.empty()) usage_error("--unix needs a socket path");
+    } else if (arg == "--vtpm-proxy") {
+      o.vtpm_proxy = true;
+    } else if (arg == "--vtpmx") {
+      o.vtpmx = need_value();
+      if (o.vtpmx.empty()) usage_error("--vtpmx needs a path");
     } else if (arg == "--trace") {
       o.trace = true;
     } else if (arg == "--bridge") {
@@ -174,7 +185,7 @@ Options parse(int argc, char** argv) {
       usage_error("unknown argument: " + arg);
     }
   }
-  if (!o.mssim && !o.pty && o.unix_path.empty()) {  // the embedded defaults
+  if (!o.mssim && !o.pty && o.unix_path.empty() && !o.vtpm_proxy) {  // the embedded defaults
     o.mssim = true;
     o.pty = true;
   }
@@ -287,6 +298,12 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  host::VtpmDevice vtpm;
+  if (opt.vtpm_proxy && !daemon.add_vtpm_proxy(opt.vtpmx, vtpm, error)) {
+    std::fprintf(stderr, "utpmd: --vtpm-proxy: %s\n", error.c_str());
+    return 1;
+  }
+
   if (opt.bridge_device.empty())
     std::fprintf(stderr, "utpmd %s: state %s\n", UTPM_VERSION, absolute(opt.state).c_str());
   else
@@ -304,6 +321,14 @@ int main(int argc, char** argv) {
   if (!opt.unix_path.empty()) {
     std::fprintf(stderr, "utpmd: unix socket %s (raw TPM stream / mssim frames)\n",
                  opt.unix_path.c_str());
+  }
+  if (opt.vtpm_proxy) {
+    // The kernel registers the device asynchronously: the nodes appear once it has talked to
+    // us (startup, self test), i.e. shortly after "ready".
+    std::fprintf(stderr,
+                 "utpmd: vtpm-proxy /dev/tpm%u and /dev/tpmrm%u (device %u:%u; the kernel is their "
+                 "resource manager)   -T device:/dev/tpmrm%u\n",
+                 vtpm.tpm_num, vtpm.tpm_num, vtpm.major, vtpm.minor, vtpm.tpm_num);
   }
   std::fprintf(stderr, "utpmd: %s\n", opt.rm ? "resource manager on (per-connection handles)"
                                              : "bare TPM (--no-rm)");
