@@ -11,7 +11,9 @@
 #   share/man/man8/utpmd.8.gz, man1/utpm.1.gz the manual pages (dist/man)
 # Everything is relative to the prefix, so a /usr/local install works too (systemd, sysusers and
 # udev also read /usr/local/lib/...); a direct install (no DESTDIR, not CPack's staging) runs
-# ldconfig, because /usr/local/lib is searched only through the loader cache.
+# ldconfig, because /usr/local/lib is searched only through the loader cache. The unit's
+# ExecStart= names the bindir of the configured prefix (`cmake --install --prefix` does not
+# change it).
 include(GNUInstallDirs)
 set(UTPM_DIST ${PROJECT_SOURCE_DIR}/dist)
 
@@ -35,11 +37,12 @@ endforeach()
 add_custom_target(utpm_man ALL DEPENDS ${_utpm_man_out})
 
 # A direct install into the running system refreshes the loader cache (not under DESTDIR or in
-# CPack's staging directory, whose prefix differs from the configured one).
+# CPack's staging directory).
 install(CODE "
-  if(\"\$ENV{DESTDIR}\" STREQUAL \"\" AND CMAKE_INSTALL_PREFIX STREQUAL \"${CMAKE_INSTALL_PREFIX}\")
+  if(\"\$ENV{DESTDIR}\" STREQUAL \"\" AND NOT CMAKE_INSTALL_PREFIX MATCHES \"/_CPack_Packages/\")
     find_program(_utpm_ldconfig ldconfig PATHS /sbin /usr/sbin)
     if(_utpm_ldconfig)
+      message(STATUS \"Running ldconfig (the TCTI module's loader cache)\")
       execute_process(COMMAND \${_utpm_ldconfig} RESULT_VARIABLE _rc ERROR_QUIET)
       if(NOT _rc EQUAL 0)
         message(STATUS \"ldconfig failed (not root?): run it so that -T utpm: finds the TCTI module\")

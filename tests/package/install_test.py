@@ -13,7 +13,9 @@ throwaway machine; anywhere else the test exits 77 = ctest SKIP, saying why).
    systemd as PID 1) the ExecStart line is started directly, as the unit's user, in a private
    network namespace so that its fixed port 2321 cannot clash with anything on the machine;
 7. `dpkg --purge`: files, state directory and processes are gone; the machine is as before
-   (except the utpm system user, which Debian packages leave behind).
+   (except the utpm system user, which Debian packages leave behind);
+8. `cmake --install --prefix /usr/local` of the same build: ldconfig runs and `-T utpm:` finds
+   the module in /usr/local/lib/<multiarch> by name; every installed file is removed again.
 Everything started is stopped by PID (or by systemctl for the unit).
 """
 import glob
@@ -155,12 +157,14 @@ def hex16(out, what):
     return out
 
 
-def tcti_by_name(tmp):
-    """The installed utpmd on a pty, reached with -T utpm: without LD_LIBRARY_PATH."""
+def tcti_by_name(tmp, utpmd="/usr/bin/utpmd", lib=None):
+    """The installed utpmd on a pty, reached with -T utpm: without LD_LIBRARY_PATH; the loader
+    must take the module from `lib` (default: the package's)."""
     env = clean_env()
-    tty = os.path.join(tmp, "tty")
-    logf = open(os.path.join(tmp, "utpmd-pty.log"), "w+")
-    proc = subprocess.Popen(["/usr/bin/utpmd", "--state", os.path.join(tmp, "state"), "--pty", tty],
+    tag = os.path.basename(os.path.dirname(os.path.dirname(utpmd)))
+    tty = os.path.join(tmp, f"tty-{tag}")
+    logf = open(os.path.join(tmp, f"utpmd-pty-{tag}.log"), "w+")
+    proc = subprocess.Popen([utpmd, "--state", os.path.join(tmp, f"state-{tag}"), "--pty", tty],
                             stdout=logf, stderr=subprocess.STDOUT, env=env)
     try:
         wait_for(lambda: os.path.exists(tty) or proc.poll() is not None, 30, "utpmd's pty")
@@ -172,7 +176,7 @@ def tcti_by_name(tmp):
         r = run(["tpm2_getrandom", "--hex", "16", "-T", tcti], env=dict(env, LD_DEBUG="libs"),
                 timeout=60)
         hex16(r.stdout, "tpm2_getrandom -T utpm:")
-        lib = f"{libdir()}/libtss2-tcti-utpm.so.0"
+        lib = lib or f"{libdir()}/libtss2-tcti-utpm.so.0"
         m = re.search(r"calling init: (\S*libtss2-tcti-utpm\.so\.0)\s", r.stderr)
         if not m or os.path.realpath(m.group(1)) != os.path.realpath(lib):
             fail(f"the TSS did not load {lib} (LD_DEBUG=libs):\n"
@@ -183,6 +187,42 @@ def tcti_by_name(tmp):
         rc = proc.wait(timeout=30)
     if rc != 0:
         fail(f"installed utpmd exited {rc} on SIGTERM")
+
+
+def cmake_install_local(tmp):
+    """`cmake --install --prefix /usr/local` (no package): the loader finds the module by name
+    there too (the install runs ldconfig). Everything installed is removed again."""
+    bdir = os.path.join(SRC, "build", "host-package")
+    prefix = "/usr/local"
+    multiarch = os.path.basename(libdir())
+    lib = f"{prefix}/lib/{multiarch}/libtss2-tcti-utpm.so.0"
+    mine = [f"{prefix}/bin/utpmd", f"{prefix}/bin/utpm", lib]
+    if any(os.path.lexists(f) for f in mine):
+        log(f"note: {prefix} already holds utpm files: cmake --install phase left out")
+        return
+    dirs_before = {d for d in glob.glob(f"{prefix}/**/", recursive=True)}
+    manifest = os.path.join(bdir, "install_manifest.txt")
+    try:
+        r = run(["cmake", "--install", bdir, "--prefix", prefix], env=clean_env())
+        if "Running ldconfig" not in r.stdout:
+            fail(f"cmake --install did not refresh the loader cache:\n{r.stdout}")
+        tcti_by_name(tmp, f"{prefix}/bin/utpmd", lib)
+    finally:
+        if os.path.exists(manifest):
+            for f in open(manifest).read().split("\n"):
+                if f and os.path.lexists(f):
+                    os.unlink(f)
+            os.unlink(manifest)
+        for d in sorted(set(glob.glob(f"{prefix}/**/", recursive=True)) - dirs_before, key=len,
+                        reverse=True):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+        subprocess.run(["ldconfig"], check=False)
+    if any(os.path.lexists(f) for f in mine):
+        fail("cmake --install's files are still there after the cleanup")
+    log(f"cmake --install --prefix {prefix}: {lib} found by name (ldconfig ran); removed again")
 
 
 def unit_fields():
@@ -310,6 +350,7 @@ def main():
         if run(["pgrep", "-x", "utpmd", "-U", "utpm"], check=False).returncode == 0:
             fail("a utpmd of the utpm user still runs after the purge")
         log(f"dpkg --purge utpm: everything removed; install-to-purge {time.monotonic() - t_install:.1f}s")
+        cmake_install_local(tmp)
         return 0
     except AssertionError as e:
         print("FAIL:", e, flush=True)
