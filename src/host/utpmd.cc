@@ -63,8 +63,8 @@ constexpr const char* kUsage =
     "                     without a byte (default 2000)\n"
     "  --help, --version\n"
     "\n"
-    "With none of --mssim/--pty/--unix/--vtpm-proxy, utpmd serves the defaults: --mssim 127.0.0.1:2321 and\n"
-    "--pty DIR/tty. With any of them, only the channels given.\n"
+    "With none of --mssim/--pty/--unix/--vtpm-proxy, utpmd serves the defaults:\n"
+    "--mssim 127.0.0.1:2321 and --pty DIR/tty. With any of them, only the channels given.\n"
     "Clients (tpm2-tools):  -T mssim:host=127.0.0.1,port=2321   -T device:DIR/tty\n"
     "SIGTERM/SIGINT: the command in progress is answered, the TPM is powered off, utpmd exits 0.\n"
     "Exit codes: 0 clean stop, 1 runtime error, 2 usage error.\n";
