@@ -33,10 +33,12 @@ Daemon::Daemon(EngineLink& engine, size_t max_command_size, uint32_t stall_timeo
 
 Daemon::~Daemon() = default;
 
-Channel& Daemon::add_channel(std::unique_ptr<Channel> channel, SessionFactory make_session) {
+Channel& Daemon::add_channel(std::unique_ptr<Channel> channel, SessionFactory make_session,
+                             bool bare) {
   auto ep = std::make_unique<Endpoint>();
   ep->channel = std::move(channel);
   ep->make_session = std::move(make_session);
+  ep->bare = bare;
   if (ep->channel->connected()) start_session(*ep, false);
   Channel& ch = *ep->channel;
   endpoints_.push_back(std::move(ep));
@@ -101,9 +103,21 @@ bool Daemon::add_unix(const std::string& path, std::string& error) {
   return true;
 }
 
+bool Daemon::add_vtpm_proxy(const std::string& vtpmx, VtpmDevice& device, std::string& error) {
+  auto ch = VtpmChannel::create("vtpm", vtpmx, device, error);
+  if (!ch) return false;
+  add_channel(
+      std::move(ch),
+      [this](Channel& c, EngineLink& engine) {
+        return std::make_unique<VtpmProxySession>(engine, c.name(), max_command_size_, c.state());
+      },
+      /*bare=*/true);
+  return true;
+}
+
 void Daemon::start_session(Endpoint& ep, bool trace_connect) {
   end_session(ep);
-  if (make_link_) ep.link = make_link_();
+  if (make_link_ && !ep.bare) ep.link = make_link_();
   ep.session = ep.make_session(*ep.channel, ep.link ? *ep.link : engine_);
   ep.early.clear();
   ep.early_end = Channel::Io::ok;

@@ -51,6 +51,10 @@ constexpr const char* kUsage =
     "                     the raw TPM stream (-T device:LINK), mssim frames (-T utpm:LINK) and\n"
     "                     legacy 'Tpm2' frames, recognised frame by frame\n"
     "  --unix PATH        the same stream protocols on a unix socket at PATH\n"
+    "  --vtpm-proxy       create /dev/tpmN and /dev/tpmrmN through the kernel's vtpm proxy and\n"
+    "                     serve the kernel's commands (-T device:/dev/tpmrmN; module\n"
+    "                     tpm_vtpm_proxy, root); the kernel is the resource manager there\n"
+    "  --vtpmx PATH       the vtpm proxy control device (default /dev/vtpmx)\n"
     "  --trace            one line per command on stderr: name, locality, sizes, rc, duration\n"
     "  --bridge DEVICE[,baud=N]  serve the TPM of a board on a serial line (e.g. /dev/ttyACM0)\n"
     "                     instead of the built-in engine; no state of its own\n"
@@ -72,8 +76,8 @@ constexpr const char* kUsage =
     "\n"
     "utpmd swtpm socket [swtpm options]: swtpm's command line (also when invoked as 'swtpm');\n"
     "see docs/swtpm.md for the options accepted and refused.\n"
-    "With none of --mssim/--pty/--unix/--ctrl, utpmd serves the defaults: --mssim 127.0.0.1:2321 and\n"
-    "--pty DIR/tty. With any of them, only the channels given.\n"
+    "With none of --mssim/--pty/--unix/--ctrl/--vtpm-proxy, utpmd serves the defaults:\n"
+    "--mssim 127.0.0.1:2321 and --pty DIR/tty. With any of them, only the channels given.\n"
     "Clients (tpm2-tools):  -T mssim:host=127.0.0.1,port=2321   -T device:DIR/tty\n"
     "SIGTERM/SIGINT: the command in progress is answered, the TPM is powered off, utpmd exits 0.\n"
     "Exit codes: 0 clean stop, 1 runtime error, 2 usage error.\n";
@@ -86,6 +90,8 @@ struct Options {
   std::string pty_link;
   bool pty = false;
   std::string unix_path;
+  bool vtpm_proxy = false;
+  std::string vtpmx = "/dev/vtpmx";
   bool trace = false;
   uint32_t stall_timeout_ms = 2000;
   std::string bridge_device;  // --bridge: the TPM is a board on this serial line
@@ -167,6 +173,11 @@ Options parse(int argc, char** argv) {
     } else if (arg == "--unix") {
       o.unix_path = need_value();
       if (o.unix_path.empty()) usage_error("--unix needs a socket path");
+    } else if (arg == "--vtpm-proxy") {
+      o.vtpm_proxy = true;
+    } else if (arg == "--vtpmx") {
+      o.vtpmx = need_value();
+      if (o.vtpmx.empty()) usage_error("--vtpmx needs a path");
     } else if (arg == "--trace") {
       o.trace = true;
     } else if (arg == "--bridge") {
@@ -219,7 +230,7 @@ Options parse(int argc, char** argv) {
   }
   if (o.swtpm_channels.data_tcp && !o.swtpm) usage_error("--server needs --ctrl");
   if (o.swtpm && !o.bridge_device.empty()) usage_error("--ctrl serves the built-in engine, not --bridge");
-  if (!o.mssim && !o.pty && o.unix_path.empty() && !o.swtpm) {  // the embedded defaults
+  if (!o.mssim && !o.pty && o.unix_path.empty() && !o.swtpm && !o.vtpm_proxy) {  // the embedded defaults
     o.mssim = true;
     o.pty = true;
   }
@@ -669,6 +680,12 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  host::VtpmDevice vtpm;
+  if (opt.vtpm_proxy && !daemon.add_vtpm_proxy(opt.vtpmx, vtpm, error)) {
+    std::fprintf(stderr, "utpmd: --vtpm-proxy: %s\n", error.c_str());
+    return 1;
+  }
+
   if (opt.bridge_device.empty())
     std::fprintf(stderr, "utpmd %s: state %s\n", UTPM_VERSION, absolute(opt.state).c_str());
   else
@@ -700,6 +717,14 @@ int main(int argc, char** argv) {
     }
     if (!c.data_path.empty()) std::fprintf(stderr, "utpmd: swtpm data channel on %s\n", c.data_path.c_str());
     std::fprintf(stderr, "utpmd: swtpm TPM %s\n", tpm->powered() ? "running" : "waiting for CMD_INIT");
+  }
+  if (opt.vtpm_proxy) {
+    // The kernel registers the device asynchronously: the nodes appear once it has talked to
+    // us (startup, self test), i.e. shortly after "ready".
+    std::fprintf(stderr,
+                 "utpmd: vtpm-proxy /dev/tpm%u and /dev/tpmrm%u (device %u:%u; the kernel is their "
+                 "resource manager)   -T device:/dev/tpmrm%u\n",
+                 vtpm.tpm_num, vtpm.tpm_num, vtpm.major, vtpm.minor, vtpm.tpm_num);
   }
   std::fprintf(stderr, "utpmd: %s\n", opt.rm ? "resource manager on (per-connection handles)"
                                              : "bare TPM (--no-rm)");
