@@ -26,13 +26,13 @@ from tpm2_pytss.types import (TPM2B_PUBLIC, TPM2B_SENSITIVE_CREATE, TPML_PCR_SEL
 
 
 def free_port_pair():
+    """An even port P with P and P + 1 free (bind(0) gives odd ports on Linux: pick at random)."""
+    import random
     while True:
+        p = random.randrange(20000, 60000) & ~1
         with socket.socket() as a, socket.socket() as b:
             try:
-                a.bind(("127.0.0.1", 0))
-                p = a.getsockname()[1]
-                if p % 2:
-                    continue
+                a.bind(("127.0.0.1", p))
                 b.bind(("127.0.0.1", p + 1))
                 return p
             except OSError:
@@ -116,7 +116,8 @@ class Bench:
         s = self.esys.start_auth_session(ESYS_TR.NONE, ESYS_TR.NONE, TPM2_SE.POLICY,
                                          TPMT_SYM_DEF(algorithm=TPM2_ALG.NULL), TPM2_ALG.SHA256)
         self.esys.policy_pcr(s, TPM2B_DIGEST(), self.pcrs)
-        out = self.esys.unseal(self.sealed, session1=s)  # continueSession clear: the session ends
+        self.esys.trsess_set_attributes(s, 0, 0xFF)  # continueSession clear: Unseal ends the session
+        out = self.esys.unseal(self.sealed, session1=s)
         if bytes(out) != self.secret:
             sys.exit(f"{self.server.label}: unsealed the wrong secret")
 
