@@ -76,6 +76,9 @@ struct ClockData {
   uint32_t restart_count = 0;
   TPM_SU orderly = TPM_SU_CLEAR;  // how the TPM was last shut down; kOrderlyNone while running
   int8_t clock_adjust = 0;
+  // ECC commitCounter (TPM2_Commit/EC_Ephemeral): kept over TPM Restart and Resume (it is in
+  // this record, which every Shutdown writes), zero after a TPM Reset. Record v2.
+  uint64_t commit_counter = 0;
 };
 inline constexpr TPM_SU kOrderlyNone = 0xFFFF;
 
@@ -238,6 +241,14 @@ struct State {
   NvOrderlyRam nv_ram;  // orderly indices (TPMA_NV_ORDERLY): their current data
 
   AuditState audit;
+
+  // ECC commit state besides the counter (Part 1 ECDAA "Commit"): the nonce the commit values r
+  // are derived from is new at every Startup and the array of outstanding commits (bit
+  // count mod 128) is volatile, so no r can be used twice whatever the shutdown sequence.
+  struct {
+    uint8_t nonce[32]{};
+    uint8_t array[16]{};
+  } commit;
 
   // NV records changed by the current command; flushed and committed after it succeeds.
   uint8_t dirty = 0;

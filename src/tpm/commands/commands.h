@@ -29,6 +29,11 @@ TPM_RC TPM2_RSA_Encrypt(Command& c);
 TPM_RC TPM2_RSA_Decrypt(Command& c);
 TPM_RC TPM2_ECDH_KeyGen(Command& c);
 TPM_RC TPM2_ECDH_ZGen(Command& c);
+TPM_RC TPM2_ZGen_2Phase(Command& c);
+TPM_RC TPM2_ECC_Encrypt(Command& c);
+TPM_RC TPM2_ECC_Decrypt(Command& c);
+TPM_RC TPM2_Commit(Command& c);
+TPM_RC TPM2_EC_Ephemeral(Command& c);
 TPM_RC TPM2_ECC_Parameters(Command& c);
 // Chapter 15, Symmetric primitives: TPM2_Hash (symmetric.cc)
 TPM_RC TPM2_Hash(Command& c);

@@ -148,6 +148,8 @@ TPM_ALG_ID signature_hash(const TPMT_SIGNATURE& s) {
     case TPM_ALG_RSASSA: return s.signature.rsassa.hash;
     case TPM_ALG_RSAPSS: return s.signature.rsapss.hash;
     case TPM_ALG_ECDSA: return s.signature.ecdsa.hash;
+    case TPM_ALG_ECDAA: return s.signature.ecdaa.hash;
+    case TPM_ALG_ECSCHNORR: return s.signature.ecschnorr.hash;
     case TPM_ALG_HMAC: return s.signature.hmac.hashAlg;
   }
   return TPM_ALG_NULL;

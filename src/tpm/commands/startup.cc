@@ -31,11 +31,16 @@ TPM_RC TPM2_Startup(Command& c) {
     st.clock.restart_count = 0;
     ++st.pers.total_reset_count;
     st.pcr.update_counter = 0;
+    st.clock.commit_counter = 0;
     st.dirty |= kDirtyPersistent;
   }
   // The null hierarchy never outlives a Startup: its seed and proof are new every time (the
   // saved state does not carry them, so nothing made under the old ones can come back).
   if (!tpm_random(c.tpm, st.null_seed) || !tpm_random(c.tpm, st.null_proof)) return TPM_RC_FAILURE;
+  // ECC commits: a fresh nonce and no outstanding commit after any Startup (the counter goes on
+  // over Restart/Resume), so a commit value r can never be derived twice.
+  if (!tpm_random(c.tpm, st.commit.nonce)) return TPM_RC_FAILURE;
+  crypto::zeroize(st.commit.array, sizeof st.commit.array);
   if (!resume) {
     st.platform_auth = TPM2B_AUTH{};
     st.pcr_auth = TPM2B_AUTH{};

@@ -111,6 +111,12 @@ constexpr auto kCommands = sorted(std::array{
     CMD(RSA_Decrypt, kCmdDecrypt | kCmdEncrypt, {H::object, A::user}),
     CMD(ECDH_KeyGen, kCmdEncrypt, {H::object}),
     CMD(ECDH_ZGen, kCmdDecrypt | kCmdEncrypt, {H::object, A::user}),
+    CMD(ZGen_2Phase, kCmdDecrypt | kCmdEncrypt, {H::object, A::user}),
+    CMD(ECC_Encrypt, kCmdDecrypt | kCmdEncrypt, {H::object}),
+    CMD(ECC_Decrypt, kCmdDecrypt | kCmdEncrypt, {H::object, A::user}),
+    // Chapter 19: ephemeral EC keys
+    CMD(Commit, kCmdDecrypt | kCmdEncrypt, {H::object, A::user}),
+    CMD(EC_Ephemeral, kCmdEncrypt),
     CMD(EncryptDecrypt, kCmdEncrypt, {H::object, A::user}),
     CMD(EncryptDecrypt2, kCmdDecrypt | kCmdEncrypt, {H::object, A::user}),
     CMD(HMAC, kCmdDecrypt | kCmdEncrypt, {H::object, A::user}),

@@ -263,6 +263,11 @@ inline constexpr TPM_CC TPM_CC_PCR_Extend = 0x182;
 inline constexpr TPM_CC TPM_CC_EventSequenceComplete = 0x185;
 inline constexpr TPM_CC TPM_CC_HashSequenceStart = 0x186;
 inline constexpr TPM_CC TPM_CC_TestParms = 0x18A;
+inline constexpr TPM_CC TPM_CC_Commit = 0x18B;
+inline constexpr TPM_CC TPM_CC_ZGen_2Phase = 0x18D;
+inline constexpr TPM_CC TPM_CC_EC_Ephemeral = 0x18E;
+inline constexpr TPM_CC TPM_CC_ECC_Encrypt = 0x199;
+inline constexpr TPM_CC TPM_CC_ECC_Decrypt = 0x19A;
 // Enhanced Authorization (Part 3 chapter 23)
 inline constexpr TPM_CC TPM_CC_Duplicate = 0x14B;  // named by PolicyDuplicationSelect
 inline constexpr TPM_CC TPM_CC_PolicyNV = 0x149;
