@@ -31,7 +31,7 @@ TPM_RC TPM2_FirmwareRead(Command& c) {
   uint32_t sequence_number = 0;
   if (TPM_RC rc = c.parse(sequence_number)) return rc;
   if (sequence_number != 0) return rc_param(TPM_RC_VALUE, 1);
-  c.put(TPM2B_MAX_BUFFER{});
+  c.put(uint16_t{0});  // fuData: an empty TPM2B_MAX_BUFFER (its size field alone)
   return TPM_RC_SUCCESS;
 }
 
