@@ -40,6 +40,9 @@ enum RecordId : uint32_t {
   kRecAudit = 5,   // command audit: hash algorithm, counter, audited commands (subsystem/audit.cc)
 };
 
+inline constexpr uint8_t kAllPcrBanks = static_cast<uint8_t>((1u << profile::kMaxPcrBanks) - 1);
+static_assert(profile::kMaxPcrBanks <= 8, "PCR allocation bitmap is one octet");
+
 // What a TPM keeps forever (record kRecPersistent).
 struct PersistentData {
   uint8_t eps[profile::kPrimarySeedSize]{};  // endorsement primary seed
@@ -63,6 +66,11 @@ struct PersistentData {
   TPMT_HA endorsement_policy;
   TPMT_HA lockout_policy;
   TPMT_HA pcr_policy;          // PCR_SetAuthPolicy of the PCR policy group (PCRs 20-22)
+  // PCR allocation (PCR_Allocate), bit i = bank profile::kPcrBankAlgs[i], each bank whole:
+  // the one in use since the last Startup(CLEAR), and the one the next Startup(CLEAR) applies.
+  uint8_t pcr_active = kAllPcrBanks;
+  uint8_t pcr_pending = kAllPcrBanks;
+  uint32_t algorithm_set = 0;  // SetAlgorithmSet (TPM_PT_ALGORITHM_SET); vendor-defined, one set here
   // Handles of persistent objects; each object is NV record <handle> (EvictControl).
   uint32_t persistent_count = 0;
   TPM_HANDLE persistent[profile::kMaxPersistentObjects]{};

@@ -36,6 +36,14 @@ uint32_t vendor_word(int i) {
          uint8_t(v[3]);
 }
 
+// Commands of the table with TPMA_CC.V (vendor commands: Vendor_TCG_Test).
+uint32_t vendor_commands() {
+  const CommandTable t = command_table();
+  uint32_t n = 0;
+  for (const CommandInfo* c = t.begin; c != t.end; ++c) n += (c->code & 0x20000000u) ? 1 : 0;
+  return n;
+}
+
 // One TPM property, if the TPM has it.
 bool tpm_property(Tpm& tpm, TPM_PT pt, uint32_t& v) {
   State& st = tpm.state();
@@ -83,9 +91,9 @@ bool tpm_property(Tpm& tpm, TPM_PT pt, uint32_t& v) {
     case PT_FIXED + 38: v = 0; return true;
     case PT_FIXED + 39: v = 0; return true;
     case PT_FIXED + 40: v = 0; return true;  // SPLIT_MAX
-    case PT_FIXED + 41: v = ncmds; return true;  // TOTAL_COMMANDS
-    case PT_FIXED + 42: v = ncmds; return true;  // LIBRARY_COMMANDS
-    case PT_FIXED + 43: v = 0; return true;      // VENDOR_COMMANDS
+    case PT_FIXED + 41: v = ncmds; return true;                   // TOTAL_COMMANDS
+    case PT_FIXED + 42: v = ncmds - vendor_commands(); return true;  // LIBRARY_COMMANDS
+    case PT_FIXED + 43: v = vendor_commands(); return true;          // VENDOR_COMMANDS
     case PT_FIXED + 44: v = profile::kMaxNvBuffer; return true;
     case PT_FIXED + 45: v = 0; return true;  // TPMA_MODES
     case PT_FIXED + 46: v = profile::kMaxCapBuffer; return true;
@@ -110,7 +118,7 @@ bool tpm_property(Tpm& tpm, TPM_PT pt, uint32_t& v) {
     case PT_VAR + 9: v = static_cast<uint32_t>(profile::kMaxPersistentObjects - st.pers.persistent_count); return true;
     case PT_VAR + 10: v = nv_counter_count(st); return true;  // NV_COUNTERS
     case PT_VAR + 11: v = static_cast<uint32_t>(profile::kMaxNvIndices - st.nv.count); return true;  // NV_COUNTERS_AVAIL
-    case PT_VAR + 12: v = 0; return true;  // ALGORITHM_SET
+    case PT_VAR + 12: v = st.pers.algorithm_set; return true;  // ALGORITHM_SET (SetAlgorithmSet)
     case PT_VAR + 13: v = 2; return true;  // LOADED_CURVES: P-256, P-384
     case PT_VAR + 14: v = st.pers.failed_tries; return true;
     case PT_VAR + 15: v = st.pers.max_tries; return true;
@@ -387,7 +395,7 @@ uint32_t entry_key(TPM_CAP capability, std::span<const uint8_t> e) {
   const auto be32 = [&](size_t i) { return be16(i) << 16 | be16(i + 2); };
   switch (capability) {
     case TPM_CAP_ALGS: case TPM_CAP_ECC_CURVES: return be16(0);
-    case TPM_CAP_COMMANDS: return be32(0) & 0xFFFF;  // TPMA_CC.commandIndex
+    case TPM_CAP_COMMANDS: return be32(0) & 0x2000FFFF;  // TPMA_CC.commandIndex and V (CC_VEND)
     default: return be32(0);  // handle, TPM_CC, TPM_PT, TPM_PT_PCR
   }
 }
@@ -406,7 +414,7 @@ TPM_RC capability_entry(Tpm& tpm, TPM_CAP capability, uint32_t property, std::sp
   if (cap_list(tpm, w, capability, property, 1, more) != TPM_RC_SUCCESS) return TPM_RC_VALUE;
   if (w.overflow() || w.size() <= 4 || w.size() - 4 > out.size()) return TPM_RC_SUCCESS;
   const std::span<const uint8_t> e{list + 4, w.size() - 4};
-  const bool wide = capability == TPM_CAP_ALGS || capability == TPM_CAP_ECC_CURVES || capability == TPM_CAP_COMMANDS;
+  const bool wide = capability == TPM_CAP_ALGS || capability == TPM_CAP_ECC_CURVES;
   if (entry_key(capability, e) != property || (wide && property > 0xFFFF)) return TPM_RC_SUCCESS;
   std::memcpy(out.data(), e.data(), e.size());
   size = e.size();
@@ -438,6 +446,19 @@ TPM_RC TPM2_GetCapability(Command& c) {
   }
   c.out.data()[more_at] = more ? 1 : 0;
   return TPM_RC_SUCCESS;
+}
+
+// Part 3 §30.3 (1.83+): TPMS_SET_CAPABILITY_DATA selects a TPMU_SET_CAPABILITIES member by
+// setCapability. The union's members are defined by platform specifications and the TCG
+// registry; this TPM implements none, so every selector fails unmarshalling: TPM_RC_SELECTOR
+// (parameter 1), after authorization. An empty or short TPM2B is TPM_RC_SIZE / INSUFFICIENT.
+TPM_RC TPM2_SetCapability(Command& c) {
+  uint16_t size = 0;
+  uint32_t set_capability = 0;
+  if (!c.params.u16(size) || size > c.params.remaining()) return rc_param(TPM_RC_INSUFFICIENT, 1);
+  if (size == 0) return rc_param(TPM_RC_SIZE, 1);
+  if (size < 4 || !c.params.u32(set_capability)) return rc_param(TPM_RC_INSUFFICIENT, 1);
+  return rc_param(TPM_RC_SELECTOR, 1);
 }
 
 // TestParms checks nothing beyond the unmarshalling of TPMT_PUBLIC_PARMS: the interface types

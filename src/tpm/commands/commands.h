@@ -71,6 +71,13 @@ TPM_RC TPM2_PCR_Reset(Command& c);
 // Chapter 23, Enhanced Authorization (ea.cc)
 TPM_RC TPM2_PolicySigned(Command& c);
 TPM_RC TPM2_PCR_SetAuthPolicy(Command& c);
+TPM_RC TPM2_PCR_Allocate(Command& c);
+TPM_RC TPM2_FieldUpgradeStart(Command& c);
+TPM_RC TPM2_FieldUpgradeData(Command& c);
+TPM_RC TPM2_FirmwareRead(Command& c);
+TPM_RC TPM2_Vendor_TCG_Test(Command& c);
+TPM_RC TPM2_SetAlgorithmSet(Command& c);
+TPM_RC TPM2_SetCapability(Command& c);
 TPM_RC TPM2_PCR_SetAuthValue(Command& c);
 TPM_RC TPM2_PolicyNV(Command& c);
 TPM_RC TPM2_PolicyAuthorizeNV(Command& c);

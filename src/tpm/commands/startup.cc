@@ -45,6 +45,12 @@ TPM_RC TPM2_Startup(Command& c) {
     st.platform_auth = TPM2B_AUTH{};
     st.pcr_auth = TPM2B_AUTH{};
     st.ph_enable = st.sh_enable = st.eh_enable = st.ph_enable_nv = 1;
+    // A PCR_Allocate since takes effect now (Part 3 §22.5: at the next Startup(CLEAR)).
+    if (st.pers.pcr_pending != st.pers.pcr_active) {
+      st.pers.pcr_active = st.pers.pcr_pending;
+      st.dirty |= kDirtyPersistent;
+      pcr_apply_allocation(st);
+    }
   }
   pcr_startup(st, c.locality, resume);
   nv_startup(st, resume);  // TPM Reset/Restart: NV indices' stClear locks end
@@ -73,6 +79,9 @@ TPM_RC TPM2_Shutdown(Command& c) {
   TPM_SU_CHECKED type;
   if (TPM_RC rc = c.parse(type)) return rc;
   State& st = c.st;
+  // After a PCR_Allocate the banks change at the next Startup: their state cannot be saved for
+  // a Resume (Part 3 §9.4: TPM_RC_TYPE, "a CLEAR StateSave is required").
+  if (type == TPM_SU_STATE && st.pers.pcr_pending != st.pers.pcr_active) return rc_param(TPM_RC_TYPE, 1);
   // Orderly indices reach the store in the transaction that records the orderly shutdown.
   if (TPM_RC rc = nv_orderly_flush(c.tpm)) return rc;
   if (type == TPM_SU_STATE) {

@@ -127,6 +127,16 @@ constexpr CommandSchema kSchemas[] = {
     {CC(PCR_Read), "", {P(TPML_PCR_SELECTION, pcrSelectionIn)}, "",
      {PT(uint32_t, "UINT32", pcrUpdateCounter), P(TPML_PCR_SELECTION, pcrSelectionOut), P(TPML_DIGEST, pcrValues)}},
     {CC(PCR_Reset), "pcrHandle", {}, "", {}},
+    // Miscellaneous management, field upgrade, vendor
+    {CC(SetAlgorithmSet), "authHandle", {PT(uint32_t, "UINT32", algorithmSet)}, "", {}},
+    {CC(FieldUpgradeStart), "authorization,keyHandle", {P(TPM2B_DIGEST, fuDigest), P(TPMT_SIGNATURE, manifestSignature)},
+     "", {}},
+    {CC(FieldUpgradeData), "", {P(TPM2B_MAX_BUFFER, fuData)}, "", {P(TPMT_HA, nextDigest), P(TPMT_HA, firstDigest)}},
+    {CC(FirmwareRead), "", {PT(uint32_t, "UINT32", sequenceNumber)}, "", {P(TPM2B_MAX_BUFFER, fuData)}},
+    {CC(Vendor_TCG_Test), "", {P(TPM2B_DATA, inputData)}, "", {P(TPM2B_DATA, outputData)}},
+    {CC(PCR_Allocate), "authHandle", {P(TPML_PCR_SELECTION, pcrAllocation)}, "",
+     {PT(TPMI_YES_NO_CHECKED, "TPMI_YES_NO", allocationSuccess), PT(uint32_t, "UINT32", maxPCR), PT(uint32_t, "UINT32", sizeNeeded),
+      PT(uint32_t, "UINT32", sizeAvailable)}},
     // Chapter 23: enhanced authorization
     {CC(PolicySigned), "authObject,policySession",
      {P(TPM2B_NONCE, nonceTPM), P(TPM2B_DIGEST, cpHashA), P(TPM2B_NONCE, policyRef), P(INT32, expiration),
@@ -195,6 +205,9 @@ constexpr CommandSchema kSchemas[] = {
      {PT(TPM_CAP_ANY, "TPM_CAP", capability), PT(TPM_PT_ANY, "UINT32", property), PT(uint32_t, "UINT32", propertyCount)},
      "", {PT(TPMI_YES_NO_CHECKED, "TPMI_YES_NO", moreData), P(TPMS_CAPABILITY_DATA, capabilityData)}},
     {CC(TestParms), "", {P(TPMT_PUBLIC_PARMS, parameters)}, "", {}},
+    // TPMU_SET_CAPABILITIES has no member in this TPM: the data is shown as the sized buffer it is.
+    {CC(SetCapability), "authHandle",
+     {PT(Tpm2b<profile::kMaxCapBuffer>, "TPM2B_SET_CAPABILITY_DATA", setCapabilityData)}, "", {}},
     // Chapter 31: non-volatile storage
     {CC(NV_DefineSpace), "authHandle", {P(TPM2B_AUTH, auth), P(TPM2B_NV_PUBLIC, publicInfo)}, "", {}},
     {CC(NV_UndefineSpace), "authHandle,nvIndex", {}, "", {}},

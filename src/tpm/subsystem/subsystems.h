@@ -63,6 +63,8 @@ void pcr_extend_bank(State& st, int bank, uint32_t pcr, std::span<const uint8_t>
 // With keep_saved, state-saved PCRs keep their (restored) values.
 void pcr_startup(State& st, uint8_t startup_locality, bool keep_saved);
 TPM_RC pcr_check_extend_locality(uint32_t pcr, uint8_t locality);
+// Lays out the banks of st.pers.pcr_active (values are set by the next pcr_startup).
+void pcr_apply_allocation(State& st);
 
 // ---- object slots (object.cc) ----
 ObjectSlot* object_at(State& st, TPM_HANDLE h);   // loaded transient object or nullptr
