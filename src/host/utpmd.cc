@@ -7,8 +7,11 @@
 #include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -16,6 +19,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "crypto/crypto.h"
 #include "host/daemon.h"
@@ -57,6 +61,10 @@ constexpr const char* kUsage =
     "                     its command and platform sockets); beyond it a client is closed at once\n"
     "  --stall-timeout MS drop a partial command on the pty/unix stream after MS milliseconds\n"
     "                     without a byte (default 2000)\n"
+    "  --setup[=ARGS]     provision the TPM before serving: runs `utpm setup --tpmstate DIR\n"
+    "                     --not-overwrite ARGS` (EK certificates signed by the CA in DIR/ca unless\n"
+    "                     ARGS say otherwise; a provisioned state is left alone). utpm is looked\n"
+    "                     for in $UTPM, beside utpmd, in the build tree, then on PATH\n"
     "  --help, --version\n"
     "\n"
     "With none of --mssim/--pty/--unix, utpmd serves the defaults: --mssim 127.0.0.1:2321 and\n"
@@ -79,6 +87,8 @@ struct Options {
   unsigned bridge_baud = 115200;
   bool rm = true;
   size_t max_connections = utpm::host::Daemon::kDefaultMaxConnections;
+  bool setup = false;
+  std::string setup_args;  // --setup=ARGS: more arguments of `utpm setup`
 };
 
 [[noreturn]] void usage_error(const std::string& msg) {
@@ -152,6 +162,9 @@ Options parse(int argc, char** argv) {
       }
       if (v.empty()) usage_error("--bridge needs a serial device");
       o.bridge_device = v;
+    } else if (arg == "--setup") {
+      o.setup = true;
+      if (has_value) o.setup_args = value;
     } else if (arg == "--no-rm") {
       o.rm = false;
     } else if (arg == "--max-connections") {
@@ -202,6 +215,48 @@ std::string absolute(const std::string& path) {
   return std::string(buf) + "/" + path;
 }
 
+// --setup: `utpm setup --tpmstate DIR --not-overwrite ARGS` as a child, before the state is
+// locked (utpm takes the same lock while it runs the engine on DIR).
+bool run_setup(const Options& o, const char* argv0) {
+  std::string exe;
+  if (const char* e = std::getenv("UTPM")) exe = e;
+  if (exe.empty()) {
+    char self[PATH_MAX];
+    const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+    std::string dir = n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string(argv0);
+    dir = dir.substr(0, dir.rfind('/') + 1);
+    for (const std::string& c : {dir + "utpm", dir + "../tools/utpm"}) {
+      if (::access(c.c_str(), X_OK) == 0) {
+        exe = c;
+        break;
+      }
+    }
+  }
+  if (exe.empty()) exe = "utpm";  // PATH
+  // ARGS split at spaces (no shell), the state path passed as one argument.
+  std::vector<std::string> args = {exe, "setup", "--tpmstate", o.state, "--not-overwrite"};
+  for (size_t i = 0; i < o.setup_args.size();) {
+    const size_t j = std::min(o.setup_args.find(' ', i), o.setup_args.size());
+    if (j > i) args.push_back(o.setup_args.substr(i, j - i));
+    i = j + 1;
+  }
+  std::vector<char*> av;
+  std::string shown;
+  for (std::string& a : args) av.push_back(a.data()), shown += (shown.empty() ? "" : " ") + a;
+  av.push_back(nullptr);
+  std::fprintf(stderr, "utpmd: --setup: %s\n", shown.c_str());
+  std::fflush(stderr);
+  pid_t pid = -1;
+  int status = 0;
+  if (::posix_spawnp(&pid, exe.c_str(), nullptr, nullptr, av.data(), environ) != 0 ||
+      ::waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::fprintf(stderr, "utpmd: --setup failed (%s: exit status %d)\n", exe.c_str(),
+                 pid > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -211,6 +266,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "utpmd: cannot create state directory %s: %s\n", opt.state.c_str(),
                  std::strerror(errno));
     return 1;
+  }
+  if (opt.setup) {
+    if (!opt.bridge_device.empty()) usage_error("--setup provisions a state directory, not a --bridge board");
+    if (!run_setup(opt, argv[0])) return 1;
   }
   // Two daemons on one state directory would overwrite each other's NV.
   const std::string lock_path = opt.state + "/utpmd.lock";

@@ -1,6 +1,7 @@
 // utpm: the command-line tool of the utpm project (docs/tool.md).
 //   utpm decode [--command | --response CC] [--frame F] [--json] [--check] HEX|FILE|-
 //   utpm send [-T TCTI] [--decode] [--json] HEX|FILE|-
+//   utpm setup (-T TCTI | --tpmstate DIR) [--ca DIR] [--create-ek-cert] ... (setup.cc)
 // Exit codes: 0 success; 1 the input does not decode (malformed; the position is printed);
 // 2 usage error; 3 the input cannot be read; 4 the TPM cannot be reached (TCTI error);
 // 5 --check: the decoded value does not marshal back to the same octets.
@@ -29,6 +30,7 @@ static TSS2_RC tcti_receive(TSS2_TCTI_CONTEXT* c, size_t* n, uint8_t* b) {
 
 #include "tools/utpm/decode.h"
 #include "tools/utpm/names.h"
+#include "tools/utpm/setup.h"
 #include "tpm/schema/command_schema.h"
 
 namespace {
@@ -43,6 +45,7 @@ const char* const kUsageMain =
     "commands:\n"
     "  decode   decode a TPM 2.0 command or response (raw, mssim or legacy 'Tpm2' frame)\n"
     "  send     send a raw command to a TPM through a TCTI and print the response\n"
+    "  setup    manufacture a TPM: EKs, EK/platform certificates in NV signed by a local CA\n"
     "\n"
     "'utpm <command> --help' describes each. Exit codes: 0 success, 1 malformed input,\n"
     "2 usage error, 3 input cannot be read, 4 TPM/TCTI error, 5 re-encoding differs (--check).\n";
@@ -275,5 +278,6 @@ int main(int argc, char** argv) {
   if (cmd == "-h" || cmd == "--help" || cmd == "help") return std::fputs(kUsageMain, stdout), kOk;
   if (cmd == "decode") return cmd_decode(argc - 2, argv + 2);
   if (cmd == "send") return cmd_send(argc - 2, argv + 2);
+  if (cmd == "setup") return utpm::tool::cmd_setup(argc - 2, argv + 2);
   return usage_error("unknown command '" + cmd + "'", kUsageMain);
 }
