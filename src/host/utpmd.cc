@@ -28,6 +28,7 @@
 #include "host/host_platform.h"
 #include "host/resource_manager.h"
 #include "host/tpm_engine_link.h"
+#include "host/trace.h"
 #include "tpm/profile.h"
 #include "tpm/tpm.h"
 
@@ -52,6 +53,10 @@ constexpr const char* kUsage =
     "                     legacy 'Tpm2' frames, recognised frame by frame\n"
     "  --unix PATH        the same stream protocols on a unix socket at PATH\n"
     "  --trace            one line per command on stderr: name, locality, sizes, rc, duration\n"
+    "  --trace-file FILE  record every command and response (JSON lines: time, connection,\n"
+    "                     channel, locality, duration, octets) for `utpm trace FILE`\n"
+    "  --pcap FILE        write a pcap Wireshark's TPM 2.0 dissector decodes (TCP port 2321)\n"
+    "  --trace-secrets    do not redact passwords, HMACs and secret parameters in those files\n"
     "  --bridge DEVICE[,baud=N]  serve the TPM of a board on a serial line (e.g. /dev/ttyACM0)\n"
     "                     instead of the built-in engine; no state of its own\n"
     "  --no-rm            bare TPM: no resource management (by default every client connection\n"
@@ -87,6 +92,8 @@ struct Options {
   unsigned bridge_baud = 115200;
   bool rm = true;
   size_t max_connections = utpm::host::Daemon::kDefaultMaxConnections;
+  std::string trace_file, pcap_file;  // --trace-file, --pcap (trace.h)
+  bool trace_secrets = false;
   bool setup = false;
   std::string setup_args;  // --setup=ARGS: more arguments of `utpm setup`
 };
@@ -162,6 +169,11 @@ Options parse(int argc, char** argv) {
       }
       if (v.empty()) usage_error("--bridge needs a serial device");
       o.bridge_device = v;
+    } else if (arg == "--trace-file" || arg == "--pcap") {
+      (arg == "--pcap" ? o.pcap_file : o.trace_file) = need_value();
+      if ((arg == "--pcap" ? o.pcap_file : o.trace_file).empty()) usage_error(arg + " needs a file");
+    } else if (arg == "--trace-secrets") {
+      o.trace_secrets = true;
     } else if (arg == "--setup") {
       o.setup = true;
       if (has_value) o.setup_args = value;
@@ -324,13 +336,34 @@ int main(int argc, char** argv) {
     }
     link = std::make_unique<host::TpmEngineLink>(*tpm, *platform, opt.trace ? stderr : nullptr);
   }
+  // --trace-file/--pcap: a recorder around every connection's link (trace.h).
+  host::TraceRecorder recorder;
+  if (!opt.trace_file.empty() || !opt.pcap_file.empty()) {
+    std::string trace_error;
+    if (!recorder.open({opt.trace_file, opt.pcap_file, opt.trace_secrets}, trace_error)) {
+      std::fprintf(stderr, "utpmd: %s\n", trace_error.c_str());
+      return 1;
+    }
+    if (!opt.rm) {  // one link for every client: wrap it
+      host::EngineLink& inner = *link;
+      link = std::make_unique<host::TracingLink>(inner, recorder, std::move(link));
+    }
+  }
   host::Daemon daemon(*link, profile::kMaxCommandSize, opt.stall_timeout_ms, stderr, opt.trace);
   daemon.set_max_connections(opt.max_connections);
   // Resource management (resource_manager.h): each client connection gets its own handle space.
   std::unique_ptr<host::ResourceManager> rm;
   if (opt.rm) {
     rm = std::make_unique<host::ResourceManager>(*link, opt.trace ? stderr : nullptr);
-    daemon.set_connection_links([&rm] { return rm->connect(); });
+    if (recorder.active()) {
+      daemon.set_connection_links([&rm, &recorder]() -> std::unique_ptr<host::EngineLink> {
+        auto conn = rm->connect();
+        host::EngineLink& inner = *conn;
+        return std::make_unique<host::TracingLink>(inner, recorder, std::move(conn));
+      });
+    } else {
+      daemon.set_connection_links([&rm] { return rm->connect(); });
+    }
   }
   std::string error;
   if (opt.mssim && !daemon.add_mssim(opt.mssim_host, opt.mssim_port, error)) {

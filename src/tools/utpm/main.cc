@@ -16,6 +16,7 @@ static TSS2_RC tcti_receive(TSS2_TCTI_CONTEXT* c, size_t* n, uint8_t* b) {
 }
 #pragma GCC diagnostic pop
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
@@ -45,6 +46,7 @@ const char* const kUsageMain =
     "commands:\n"
     "  decode   decode a TPM 2.0 command or response (raw, mssim or legacy 'Tpm2' frame)\n"
     "  send     send a raw command to a TPM through a TCTI and print the response\n"
+    "  trace    print a utpmd --trace-file decoded\n"
     "  setup    manufacture a TPM: EKs, EK/platform certificates in NV signed by a local CA\n"
     "\n"
     "'utpm <command> --help' describes each. Exit codes: 0 success, 1 malformed input,\n"
@@ -270,6 +272,134 @@ int cmd_send(int argc, char** argv) {
   return r1 ? r1 : r2;
 }
 
+// ---- utpm trace: a utpmd --trace-file, decoded ----
+const char* const kUsageTrace =
+    "usage: utpm trace [--brief | --json] FILE|-\n"
+    "\n"
+    "Prints a trace written by `utpmd --trace-file FILE`: per command its time, connection,\n"
+    "channel, locality and duration, then the command and the response decoded (as utpm decode).\n"
+    "Platform signals (power, NV, cancel) are listed where they happened. Fields utpmd redacted\n"
+    "(zeroed: passwords, HMACs, secret parameters) are named.\n"
+    "  --brief   one line per command: time, connection, name, response code, duration\n"
+    "  --json    one JSON object per record, with the decoded trees of `utpm decode --json`\n"
+    "Exit codes: 0 every record decoded, 1 a record does not decode, 3 the file cannot be read\n"
+    "or is not a utpm trace.\n";
+
+// The value of "key" in one line of the trace (the flat JSON utpmd writes: strings without
+// escapes, numbers, one array of strings).
+std::string json_field(const std::string& line, const std::string& key) {
+  const std::string k = "\"" + key + "\":";
+  const size_t at = line.find(k);
+  if (at == std::string::npos) return "";
+  size_t v = at + k.size();
+  if (v < line.size() && line[v] == '"') {
+    const size_t end = line.find('"', v + 1);
+    return end == std::string::npos ? "" : line.substr(v + 1, end - v - 1);
+  }
+  if (v < line.size() && line[v] == '[') {  // names may hold "[0]": the array ends at "]," or "]}"
+    size_t end = v;
+    while ((end = line.find(']', end + 1)) != std::string::npos)
+      if (end + 1 < line.size() && (line[end + 1] == ',' || line[end + 1] == '}')) break;
+    return end == std::string::npos ? "" : line.substr(v, end - v + 1);
+  }
+  size_t end = v;
+  while (end < line.size() && line[end] != ',' && line[end] != '}') ++end;
+  return line.substr(v, end - v);
+}
+
+std::string indent(const std::string& text, const char* pad) {
+  std::string out;
+  size_t start = 0;
+  while (start < text.size()) {
+    const size_t nl = text.find('\n', start);
+    const size_t end = nl == std::string::npos ? text.size() : nl;
+    out += pad + text.substr(start, end - start) + "\n";
+    start = end + 1;
+  }
+  return out;
+}
+
+int cmd_trace(int argc, char** argv) {
+  bool brief = false, as_json = false;
+  std::string file;
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "-h" || a == "--help") return std::fputs(kUsageTrace, stdout), kOk;
+    if (a == "--brief") brief = true;
+    else if (a == "--json") as_json = true;
+    else if (a.size() > 1 && a[0] == '-') return usage_error("unknown option " + a, kUsageTrace);
+    else if (!file.empty()) return usage_error("one trace file only", kUsageTrace);
+    else file = a;
+  }
+  if (file.empty()) return usage_error("no trace file", kUsageTrace);
+  if (brief && as_json) return usage_error("--brief and --json exclude each other", kUsageTrace);
+  std::string data;
+  if (file == "-") data.assign(std::istreambuf_iterator<char>(std::cin), {});
+  else {
+    std::ifstream f(file, std::ios::binary);
+    if (!f) return std::fprintf(stderr, "utpm: cannot read '%s'\n", file.c_str()), kInput;
+    data.assign(std::istreambuf_iterator<char>(f), {});
+  }
+  std::istringstream in(data);
+  std::string line;
+  if (!std::getline(in, line) || line.find("\"utpm_trace\":1") == std::string::npos) {
+    std::fprintf(stderr, "utpm: '%s' is not a utpm trace (utpmd --trace-file)\n", file.c_str());
+    return kInput;
+  }
+  if (!as_json) std::printf("trace started %s, secrets %s\n", json_field(line, "started").c_str(),
+                            json_field(line, "secrets") == "true" ? "recorded" : "redacted");
+  int worst = kOk;
+  size_t n = 0;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    const std::string time = json_field(line, "time"), conn = json_field(line, "conn");
+    if (const std::string sig = json_field(line, "signal"); !sig.empty()) {
+      if (as_json) std::printf("{\"time\":\"%s\",\"conn\":%s,\"signal\":\"%s\"}\n", time.c_str(), conn.c_str(), sig.c_str());
+      else std::printf("   %s  conn %s  platform %s\n", time.c_str(), conn.c_str(), sig.c_str());
+      continue;
+    }
+    std::vector<uint8_t> cmd, rsp;
+    if (!parse_hex(json_field(line, "command"), cmd) || !parse_hex(json_field(line, "response"), rsp) || cmd.empty()) {
+      std::fprintf(stderr, "utpm: trace line %zu is malformed\n", n + 2);
+      worst = std::max(worst, kInput);
+      continue;
+    }
+    ++n;
+    const Decoded dc = decode_command(cmd);
+    const Decoded dr = decode_response(rsp, dc.command_code);
+    if (!dc.ok || !dr.ok) worst = std::max(worst, kMalformed);
+    const std::string redacted = json_field(line, "redacted");
+    std::string redacted_text;  // a, b, c
+    for (char ch : redacted)
+      if (ch != '"' && !(ch == '[' && redacted_text.empty()) && ch != ' ') redacted_text += ch == ',' ? ", " : std::string(1, ch);
+    if (!redacted_text.empty() && redacted_text.back() == ']') redacted_text.pop_back();
+    if (as_json) {
+      std::string jc = to_json(dc), jr = to_json(dr);
+      while (!jc.empty() && jc.back() == '\n') jc.pop_back();
+      while (!jr.empty() && jr.back() == '\n') jr.pop_back();
+      std::printf("{\"time\":\"%s\",\"conn\":%s,\"channel\":\"%s\",\"locality\":%s,\"duration_us\":%s,"
+                  "\"redacted\":%s,\"command\":%s,\"response\":%s}\n",
+                  time.c_str(), conn.c_str(), json_field(line, "channel").c_str(), json_field(line, "locality").c_str(),
+                  json_field(line, "duration_us").c_str(), redacted.empty() ? "[]" : redacted.c_str(), jc.c_str(),
+                  jr.c_str());
+      continue;
+    }
+    const uint32_t rc = rsp.size() >= 10 ? (uint32_t{rsp[6]} << 24 | uint32_t{rsp[7]} << 16 | uint32_t{rsp[8]} << 8 | rsp[9]) : 0;
+    const std::string name = cc_name(dc.command_code);
+    std::printf("#%zu %s  conn %s  %s loc %s  %s  %s  %sus%s%s\n", n, time.c_str(), conn.c_str(),
+                json_field(line, "channel").c_str(), json_field(line, "locality").c_str(),
+                name.empty() ? "(unknown command)" : name.c_str(), rc_name(rc).c_str(),
+                json_field(line, "duration_us").c_str(), redacted_text.empty() ? "" : "  redacted: ",
+                redacted_text.c_str());
+    if (brief) continue;
+    std::fputs(indent(to_text(dc), "    ").c_str(), stdout);
+    if (!dc.ok) std::printf("    (%s)\n", error_text(dc).c_str());
+    std::fputs(indent(to_text(dr), "    ").c_str(), stdout);
+    if (!dr.ok) std::printf("    (%s)\n", error_text(dr).c_str());
+  }
+  return worst;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -279,5 +409,6 @@ int main(int argc, char** argv) {
   if (cmd == "decode") return cmd_decode(argc - 2, argv + 2);
   if (cmd == "send") return cmd_send(argc - 2, argv + 2);
   if (cmd == "setup") return utpm::tool::cmd_setup(argc - 2, argv + 2);
+  if (cmd == "trace") return cmd_trace(argc - 2, argv + 2);
   return usage_error("unknown command '" + cmd + "'", kUsageMain);
 }
