@@ -253,6 +253,10 @@ class SetupOnUtpmd(unittest.TestCase):
         self.assertIn(b"--create-ek-cert", p.stdout)
         p = utpm("setup", "-T", "mssim:host=127.0.0.1,port=1", "--ca", self.ca)
         self.assertEqual(p.returncode, 4, p.stderr)
+        # utpm diag: utpmd's engine has no firmware diagnostics (TPM_RC_COMMAND_CODE): exit 6.
+        p = utpm("diag", "-T", self.tcti)
+        self.assertEqual(p.returncode, 6, p.stderr)
+        self.assertIn(b"TPM_RC_COMMAND_CODE", p.stderr)
         # A state directory in use by utpmd is refused (the daemon's lock).
         p = utpm("setup", "--tpmstate", self.server.state, "--ca", self.ca)
         self.assertEqual(p.returncode, 4, p.stderr)
