@@ -7,8 +7,11 @@
 #include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -28,6 +31,7 @@
 #include "host/host_platform.h"
 #include "host/resource_manager.h"
 #include "host/tpm_engine_link.h"
+#include "host/trace.h"
 #include "tpm/profile.h"
 #include "tpm/tpm.h"
 
@@ -56,6 +60,10 @@ constexpr const char* kUsage =
     "                     tpm_vtpm_proxy, root); the kernel is the resource manager there\n"
     "  --vtpmx PATH       the vtpm proxy control device (default /dev/vtpmx)\n"
     "  --trace            one line per command on stderr: name, locality, sizes, rc, duration\n"
+    "  --trace-file FILE  record every command and response (JSON lines: time, connection,\n"
+    "                     channel, locality, duration, octets) for `utpm trace FILE`\n"
+    "  --pcap FILE        write a pcap Wireshark's TPM 2.0 dissector decodes (TCP port 2321)\n"
+    "  --trace-secrets    do not redact passwords, HMACs and secret parameters in those files\n"
     "  --bridge DEVICE[,baud=N]  serve the TPM of a board on a serial line (e.g. /dev/ttyACM0)\n"
     "                     instead of the built-in engine; no state of its own\n"
     "  --no-rm            bare TPM: no resource management (by default every client connection\n"
@@ -72,6 +80,10 @@ constexpr const char* kUsage =
     "                     or 64 hex digits) instead of the state directory's nv.key\n"
     "  --stall-timeout MS drop a partial command on the pty/unix stream after MS milliseconds\n"
     "                     without a byte (default 2000)\n"
+    "  --setup[=ARGS]     provision the TPM before serving: runs `utpm setup --tpmstate DIR\n"
+    "                     --not-overwrite ARGS` (EK certificates signed by the CA in DIR/ca unless\n"
+    "                     ARGS say otherwise; a provisioned state is left alone). utpm is looked\n"
+    "                     for in $UTPM, beside utpmd, in the build tree, then on PATH\n"
     "  --help, --version\n"
     "\n"
     "utpmd swtpm socket [swtpm options]: swtpm's command line (also when invoked as 'swtpm');\n"
@@ -112,6 +124,10 @@ struct Options {
   bool daemonize = false;
   std::string ctrl_mode, ctrl_uid, ctrl_gid;  // unix ctrl socket file mode (octal) / owner
   size_t max_connections = utpm::host::Daemon::kDefaultMaxConnections;
+  std::string trace_file, pcap_file;  // --trace-file, --pcap (trace.h)
+  bool trace_secrets = false;
+  bool setup = false;
+  std::string setup_args;  // --setup=ARGS: more arguments of `utpm setup`
 };
 
 [[noreturn]] void usage_error(const std::string& msg) {
@@ -206,6 +222,14 @@ Options parse(int argc, char** argv) {
       c.data_tcp = true;
     } else if (arg == "--migration-key") {
       o.migration_key_file = need_value();
+    } else if (arg == "--trace-file" || arg == "--pcap") {
+      (arg == "--pcap" ? o.pcap_file : o.trace_file) = need_value();
+      if ((arg == "--pcap" ? o.pcap_file : o.trace_file).empty()) usage_error(arg + " needs a file");
+    } else if (arg == "--trace-secrets") {
+      o.trace_secrets = true;
+    } else if (arg == "--setup") {
+      o.setup = true;
+      if (has_value) o.setup_args = value;
     } else if (arg == "--no-rm") {
       o.rm = false;
     } else if (arg == "--max-connections") {
@@ -463,6 +487,48 @@ std::string absolute(const std::string& path) {
   return std::string(buf) + "/" + path;
 }
 
+// --setup: `utpm setup --tpmstate DIR --not-overwrite ARGS` as a child, before the state is
+// locked (utpm takes the same lock while it runs the engine on DIR).
+bool run_setup(const Options& o, const char* argv0) {
+  std::string exe;
+  if (const char* e = std::getenv("UTPM")) exe = e;
+  if (exe.empty()) {
+    char self[PATH_MAX];
+    const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+    std::string dir = n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string(argv0);
+    dir = dir.substr(0, dir.rfind('/') + 1);
+    for (const std::string& c : {dir + "utpm", dir + "../tools/utpm"}) {
+      if (::access(c.c_str(), X_OK) == 0) {
+        exe = c;
+        break;
+      }
+    }
+  }
+  if (exe.empty()) exe = "utpm";  // PATH
+  // ARGS split at spaces (no shell), the state path passed as one argument.
+  std::vector<std::string> args = {exe, "setup", "--tpmstate", o.state, "--not-overwrite"};
+  for (size_t i = 0; i < o.setup_args.size();) {
+    const size_t j = std::min(o.setup_args.find(' ', i), o.setup_args.size());
+    if (j > i) args.push_back(o.setup_args.substr(i, j - i));
+    i = j + 1;
+  }
+  std::vector<char*> av;
+  std::string shown;
+  for (std::string& a : args) av.push_back(a.data()), shown += (shown.empty() ? "" : " ") + a;
+  av.push_back(nullptr);
+  std::fprintf(stderr, "utpmd: --setup: %s\n", shown.c_str());
+  std::fflush(stderr);
+  pid_t pid = -1;
+  int status = 0;
+  if (::posix_spawnp(&pid, exe.c_str(), nullptr, nullptr, av.data(), environ) != 0 ||
+      ::waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::fprintf(stderr, "utpmd: --setup failed (%s: exit status %d)\n", exe.c_str(),
+                 pid > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 // A 32-byte key file: binary, or 64 hex digits (a trailing newline allowed).
@@ -535,6 +601,10 @@ int main(int argc, char** argv) {
                  std::strerror(errno));
     return 1;
   }
+  if (opt.setup) {
+    if (!opt.bridge_device.empty()) usage_error("--setup provisions a state directory, not a --bridge board");
+    if (!run_setup(opt, argv[0])) return 1;
+  }
   // Two daemons on one state directory would overwrite each other's NV.
   const std::string lock_path = opt.state + "/utpmd.lock";
   const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -599,13 +669,34 @@ int main(int argc, char** argv) {
     }
     link = std::make_unique<host::TpmEngineLink>(*tpm, *platform, opt.trace ? stderr : nullptr);
   }
+  // --trace-file/--pcap: a recorder around every connection's link (trace.h).
+  host::TraceRecorder recorder;
+  if (!opt.trace_file.empty() || !opt.pcap_file.empty()) {
+    std::string trace_error;
+    if (!recorder.open({opt.trace_file, opt.pcap_file, opt.trace_secrets}, trace_error)) {
+      std::fprintf(stderr, "utpmd: %s\n", trace_error.c_str());
+      return 1;
+    }
+    if (!opt.rm) {  // one link for every client: wrap it
+      host::EngineLink& inner = *link;
+      link = std::make_unique<host::TracingLink>(inner, recorder, std::move(link));
+    }
+  }
   host::Daemon daemon(*link, profile::kMaxCommandSize, opt.stall_timeout_ms, stderr, opt.trace);
   daemon.set_max_connections(opt.max_connections);
   // Resource management (resource_manager.h): each client connection gets its own handle space.
   std::unique_ptr<host::ResourceManager> rm;
   if (opt.rm) {
     rm = std::make_unique<host::ResourceManager>(*link, opt.trace ? stderr : nullptr);
-    daemon.set_connection_links([&rm] { return rm->connect(); });
+    if (recorder.active()) {
+      daemon.set_connection_links([&rm, &recorder]() -> std::unique_ptr<host::EngineLink> {
+        auto conn = rm->connect();
+        host::EngineLink& inner = *conn;
+        return std::make_unique<host::TracingLink>(inner, recorder, std::move(conn));
+      });
+    } else {
+      daemon.set_connection_links([&rm] { return rm->connect(); });
+    }
   }
   std::string error;
   std::unique_ptr<host::SwtpmTpm> swtpm;
