@@ -56,9 +56,19 @@ SecureNvStore::~SecureNvStore() {
 
 tpm::NvStore::Result SecureNvStore::map(StoreResult r) { return static_cast<Result>(r); }
 
+bool SecureNvStore::has_store(const std::string& dir) {
+  struct stat st{};
+  return ::stat((dir + "/nv.store").c_str(), &st) == 0 && st.st_size > 0;
+}
+
 bool SecureNvStore::load_or_create_key(const std::string& path, std::array<uint8_t, 32>& out,
-                                       std::string& error) {
+                                       std::string& error, bool may_create) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0 && errno == ENOENT && !may_create) {
+    error = "key file " + path + " is missing but a store exists beside it; refusing to create "
+            "a new key (restore the key file, or pass the secret with --key)";
+    return false;
+  }
   if (fd < 0 && errno == ENOENT) {
     // First start: a fresh secret, never readable by anyone but the owner.
     fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -107,7 +117,7 @@ bool SecureNvStore::open(const Options& options, std::string& error) {
     secret = *options.secret;
   } else if (!load_or_create_key(options.key_file.empty() ? options.dir + "/nv.key"
                                                           : options.key_file,
-                                 secret, error)) {
+                                 secret, error, !has_store(options.dir))) {
     return false;
   }
   const std::string image = options.dir + "/nv.store";

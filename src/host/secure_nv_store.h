@@ -61,9 +61,13 @@ class SecureNvStore final : public tpm::NvStore {
   static constexpr size_t kMaxStagedPerCommit = kMaxStaged;
 
   // Reads a 32-byte secret from path (binary, exactly 32 bytes, not readable by group/other),
-  // or creates it with fresh randomness if it does not exist. false + error on any problem.
+  // or creates it with fresh randomness if it does not exist and may_create. false + error on
+  // any problem.
   static bool load_or_create_key(const std::string& path, std::array<uint8_t, 32>& out,
-                                 std::string& error);
+                                 std::string& error, bool may_create = true);
+  // True if dir holds a store image: its key may then never be created anew (a new key next
+  // to an existing store would only make the store unreadable and hide why).
+  static bool has_store(const std::string& dir);
 
  private:
   static Result map(storage::StoreResult r);

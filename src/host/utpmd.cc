@@ -601,6 +601,20 @@ int main(int argc, char** argv) {
                  std::strerror(errno));
     return 1;
   }
+  // The state directory holds the store, its anchor and (by default) its key: anyone who can
+  // write there can swap files under the TPM (roll the store back together with its anchor,
+  // or delete the key). Refuse one that others can write or that belongs to someone else.
+  {
+    struct stat st{};
+    if (::stat(opt.state.c_str(), &st) != 0 || (st.st_mode & 022) != 0 ||
+        (::geteuid() != 0 && st.st_uid != ::geteuid())) {
+      std::fprintf(stderr,
+                   "utpmd: state directory %s must belong to this user and not be writable by "
+                   "group or others (chmod 700)\n",
+                   opt.state.c_str());
+      return 1;
+    }
+  }
   if (opt.setup) {
     if (!opt.bridge_device.empty()) usage_error("--setup provisions a state directory, not a --bridge board");
     if (!run_setup(opt, argv[0])) return 1;
@@ -712,7 +726,8 @@ int main(int argc, char** argv) {
       key_ok = read_key_file(opt.key_file, cfg.file_key.secret, key_error);
     } else {
       key_ok = host::SecureNvStore::load_or_create_key(opt.state + "/nv.key", cfg.file_key.secret,
-                                                       key_error);
+                                                       key_error,
+                                                       !host::SecureNvStore::has_store(opt.state));
     }
     if (key_ok && !opt.migration_key_file.empty()) {
       host::stateblob::Key mk;
