@@ -76,14 +76,16 @@ bool SecureNvStore::load_or_create_key(const std::string& path, std::array<uint8
       error = "cannot create key file " + path + ": " + std::strerror(errno);
       return false;
     }
+    errno = 0;
     bool ok = random_bytes(out.data(), out.size()) &&
               ::write(fd, out.data(), out.size()) == static_cast<ssize_t>(out.size()) &&
               ::fsync(fd) == 0;
+    const int saved = errno;
     ::close(fd);
     if (!ok) {
       crypto::zeroize(out.data(), out.size());
       ::unlink(path.c_str());
-      error = "cannot write key file " + path;
+      error = "cannot write key file " + path + (saved ? std::string(": ") + std::strerror(saved) : "");
       return false;
     }
     return true;
