@@ -614,6 +614,14 @@ int main(int argc, char** argv) {
                    opt.state.c_str());
       return 1;
     }
+    for (const char* name : {"nv.store", "nv.anchor", "nv.key"}) {
+      const std::string file = opt.state + "/" + name;
+      if (::lstat(file.c_str(), &st) == 0 && (!S_ISREG(st.st_mode) || (st.st_mode & 022) != 0)) {
+        std::fprintf(stderr, "utpmd: %s must be a regular file not writable by group or others\n",
+                     file.c_str());
+        return 1;
+      }
+    }
   }
   if (opt.setup) {
     if (!opt.bridge_device.empty()) usage_error("--setup provisions a state directory, not a --bridge board");

@@ -54,6 +54,17 @@ class DaemonCli(unittest.TestCase):
             self.assertEqual(p.returncode, 1, p.stderr)
             self.assertIn("not be writable by group or others", p.stderr)
             self.assertEqual(os.listdir(d), [])  # nothing created there
+        a = Utpmd().start()
+        self.assertEqual(a.stop(remove_state=False), 0)
+        self.addCleanup(shutil.rmtree, a.state, True)
+        for name in ("nv.store", "nv.anchor"):
+            path = os.path.join(a.state, name)
+            mode = os.stat(path).st_mode & 0o777
+            os.chmod(path, 0o666)
+            p = self.run_utpmd("--state", a.state, "--mssim", "127.0.0.1:1")
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertIn(name + " must be a regular file not writable", p.stderr)
+            os.chmod(path, mode)
 
     def test_lost_key_beside_a_store_is_reported_never_replaced(self):
         a = Utpmd().start()
