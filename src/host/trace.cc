@@ -53,7 +53,8 @@ constexpr uint32_t kCcHierarchyChangeAuth = 0x129, kCcNvDefineSpace = 0x12A,
                    kCcImport = 0x156, kCcRsaDecrypt = 0x159, kCcUnseal = 0x15E, kCcEcdhKeyGen = 0x163,
                    kCcEncryptDecrypt = 0x164, kCcLoadExternal = 0x167, kCcRsaEncrypt = 0x174, kCcGetRandom = 0x17B,
                    kCcPcrSetAuthValue = 0x183, kCcHashSequenceStart = 0x186, kCcCreateLoaded = 0x191,
-                   kCcEncryptDecrypt2 = 0x193, kCcNvWrite = 0x137;
+                   kCcEncryptDecrypt2 = 0x193, kCcNvWrite = 0x137, kCcZGen2Phase = 0x18D,
+                   kCcEccEncrypt = 0x199, kCcEccDecrypt = 0x19A;
 
 }  // namespace
 
@@ -67,7 +68,8 @@ constexpr uint32_t kCcHierarchyChangeAuth = 0x129, kCcNvDefineSpace = 0x12A,
 //    NV_Write's data;
 //  - response parameters that carry a secret: Unseal outData, RSA_Decrypt message, ECDH_ZGen
 //    outPoint, ECDH_KeyGen zPoint, EncryptDecrypt(2) outData, Duplicate encryptionKeyOut,
-//    NV_Read data, GetRandom randomBytes (callers use them as keys).
+//    NV_Read data, GetRandom randomBytes (callers use them as keys), ECC_Decrypt plainText,
+//    ZGen_2Phase outZ1/outZ2 (shared secrets); ECC_Encrypt's plainText in the command.
 // Octets are zeroed with their sizes kept, so the trace still decodes field by field.
 std::vector<std::string> redact_command(std::vector<uint8_t>& cmd) {
   std::vector<std::string> out;
@@ -126,6 +128,9 @@ std::vector<std::string> redact_command(std::vector<uint8_t>& cmd) {
     case kCcEncryptDecrypt2:
       if (c.tpm2b(true)) out.push_back("inData");
       break;
+    case kCcEccEncrypt:
+      if (c.tpm2b(true)) out.push_back("plainText");
+      break;
     case kCcEncryptDecrypt:  // decrypt (1), mode (2), ivIn, inData
       if (c.skip(3) && c.tpm2b(false) && c.tpm2b(true)) out.push_back("inData");
       break;
@@ -156,6 +161,11 @@ std::vector<std::string> redact_response(uint32_t cc, std::vector<uint8_t>& rsp)
     if (c.skip(2) && c.tpm2b(true) && c.tpm2b(true)) out.push_back(cc == kCcEcdhZGen ? "outPoint" : "zPoint");
     return out;
   }
+  if (cc == kCcZGen2Phase) {  // outZ1, outZ2: two TPM2B_ECC_POINTs
+    if (c.skip(2) && c.tpm2b(true) && c.tpm2b(true)) out.push_back("outZ1");
+    if (c.skip(2) && c.tpm2b(true) && c.tpm2b(true)) out.push_back("outZ2");
+    return out;
+  }
   const char* name = nullptr;
   switch (cc) {
     case kCcUnseal: name = "outData"; break;
@@ -165,6 +175,7 @@ std::vector<std::string> redact_response(uint32_t cc, std::vector<uint8_t>& rsp)
     case kCcDuplicate: name = "encryptionKeyOut"; break;
     case kCcNvRead: name = "data"; break;
     case kCcGetRandom: name = "randomBytes"; break;
+    case kCcEccDecrypt: name = "plainText"; break;
     default: break;
   }
   if (name != nullptr && c.tpm2b(true)) out.push_back(name);
