@@ -64,3 +64,68 @@ function(utpm_libfuzzer_available out what)
   endif()
   set(${out} TRUE PARENT_SCOPE)
 endfunction()
+
+# One libFuzzer target and its bounded ctest run (the fuzz folders' CMakeLists say what each
+# checks). Built with clang in its own compile: libFuzzer's runtime cannot be mixed with the GCC
+# build. Does nothing (with a message) where clang cannot link libFuzzer.
+#   utpm_add_libfuzzer(<binary> SOURCES ... [TEST name] [TIME seconds] [MAX_LEN n] [RSS_MB n]
+#                      [CORPUS dir] [ENGINE] [LIBS ...] [DEPENDS ...])
+# ENGINE adds the engine (src/tpm) and the OpenSSL crypto backend to SOURCES. CORPUS is copied
+# to the build tree at build time (libFuzzer adds what it finds there, never to the source tree).
+function(utpm_add_libfuzzer bin)
+  cmake_parse_arguments(F "ENGINE" "TEST;TIME;MAX_LEN;RSS_MB;CORPUS" "SOURCES;LIBS;DEPENDS" ${ARGN})
+  utpm_libfuzzer_available(_ok "${bin}")
+  if(NOT _ok)
+    return()
+  endif()
+  set(_sources ${F_SOURCES})
+  set(_flags -fno-sanitize-recover=all)
+  set(_libs ${F_LIBS})
+  if(F_ENGINE)
+    file(GLOB _engine ${PROJECT_SOURCE_DIR}/src/tpm/*.cc ${PROJECT_SOURCE_DIR}/src/tpm/core/*.cc
+         ${PROJECT_SOURCE_DIR}/src/tpm/subsystem/*.cc ${PROJECT_SOURCE_DIR}/src/tpm/commands/*.cc)
+    list(FILTER _engine EXCLUDE REGEX "_test\\.cc$")
+    list(APPEND _sources ${_engine})
+  endif()
+  if(F_ENGINE OR "-lcrypto" IN_LIST _libs)
+    file(GLOB _crypto ${PROJECT_SOURCE_DIR}/src/crypto/common/*.cc ${PROJECT_SOURCE_DIR}/src/crypto/openssl/*.cc)
+    list(APPEND _sources ${_crypto})
+    list(APPEND _flags -fno-sanitize=vptr -DUTPM_CRYPTO_NS=openssl_backend)
+    list(REMOVE_ITEM _libs -lcrypto)
+    list(APPEND _libs -lcrypto)
+  else()
+    list(APPEND _flags -fno-exceptions -fno-rtti)
+  endif()
+  set(_out ${CMAKE_CURRENT_BINARY_DIR}/${bin})
+  add_custom_command(OUTPUT ${_out}
+    COMMAND ${UTPM_CLANGXX} -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined ${_flags}
+            -I${PROJECT_SOURCE_DIR}/src ${_sources} ${_libs} -o ${_out}
+    DEPENDS ${_sources} ${F_DEPENDS}
+    COMMENT "Building ${bin} with clang/libFuzzer"
+    VERBATIM)
+  set(_corpus_args)
+  if(F_CORPUS)
+    add_custom_target(${bin}_build ALL DEPENDS ${_out}
+      COMMAND ${CMAKE_COMMAND} -E copy_directory ${F_CORPUS} ${CMAKE_CURRENT_BINARY_DIR}/${bin}_corpus)
+    set(_corpus_args ${CMAKE_CURRENT_BINARY_DIR}/${bin}_corpus)
+  else()
+    add_custom_target(${bin}_build ALL DEPENDS ${_out})
+  endif()
+  if(NOT F_TEST)
+    set(F_TEST ${bin})
+  endif()
+  if(NOT F_TIME)
+    set(F_TIME 10)
+  endif()
+  if(NOT F_RSS_MB)
+    set(F_RSS_MB 1024)
+  endif()
+  set(_max_len)
+  if(F_MAX_LEN)
+    set(_max_len -max_len=${F_MAX_LEN})
+  endif()
+  add_test(NAME ${F_TEST}
+    COMMAND ${_out} -max_total_time=${F_TIME} -seed=1 -rss_limit_mb=${F_RSS_MB} ${_max_len}
+            -print_final_stats=1 ${_corpus_args})
+  set_tests_properties(${F_TEST} PROPERTIES TIMEOUT 180 LABELS fuzz)
+endfunction()
