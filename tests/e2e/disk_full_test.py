@@ -16,7 +16,7 @@ import sys
 import tempfile
 import unittest
 
-from tpm_raw import RH_OWNER, Auth, Tpm, tpm2b, u16, u32
+from tpm_raw import RH_OWNER, Auth, Tpm, nv_define, tpm2b, u16, u32
 from utpmd_harness import MssimClient, Utpmd, rc_of, startup
 
 CC_NV_DEFINE, CC_NV_INCREMENT, CC_NV_WRITE, CC_NV_READ = 0x12A, 0x134, 0x137, 0x14E
@@ -26,9 +26,6 @@ NV_OWNERWRITE, NV_OWNERREAD, NT_COUNTER = 0x2, 0x20000, 1 << 4
 COUNTER, DATA = 0x01500020, 0x01500021
 RC_FAILURE = 0x101
 
-
-def nv_public(index, attrs, size):
-    return tpm2b(u32(index) + u16(SHA256) + u32(attrs) + tpm2b(b"") + u16(size))
 
 
 def fill(directory):
@@ -76,9 +73,7 @@ class DiskFull(unittest.TestCase):
             self.assertEqual(rc_of(c.execute(startup())), 0)
             for index, attrs in ((COUNTER, NV_OWNERWRITE | NV_OWNERREAD | NT_COUNTER),
                                  (DATA, NV_OWNERWRITE | NV_OWNERREAD)):
-                r = tpm.call(CC_NV_DEFINE, handles=(RH_OWNER,),
-                             params=tpm2b(b"") + nv_public(index, attrs, 8), auths=(Auth(),))
-                self.assertEqual(r.rc, 0)
+                self.assertEqual(nv_define(tpm, index, attrs, 8), 0)
             fill(self.mnt)
             owner, counter, data = b"", 0, None
             for i in range(1, 61):

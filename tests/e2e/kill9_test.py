@@ -19,7 +19,7 @@ import threading
 import time
 import unittest
 
-from tpm_raw import RH_OWNER, Auth, Tpm, tpm2b, u16, u32
+from tpm_raw import RH_OWNER, Auth, Tpm, nv_define, tpm2b, u16, u32
 from utpmd_harness import MssimClient, Utpmd, rc_of, startup
 
 CC_NV_DEFINE, CC_NV_INCREMENT, CC_NV_WRITE, CC_NV_READ = 0x12A, 0x134, 0x137, 0x14E
@@ -31,9 +31,6 @@ RC_BAD_AUTH_S1 = 0x9A2  # TPM_RC_BAD_AUTH, session 1
 
 CUTS = int(os.environ.get("UTPM_KILL_CUTS", "30"))
 
-
-def nv_public(index, attrs, size):
-    return tpm2b(u32(index) + u16(SHA256) + u32(attrs) + tpm2b(b"") + u16(size))
 
 
 class Cut(Exception):
@@ -101,9 +98,7 @@ class KillNine(unittest.TestCase):
             self.assertEqual(rc_of(c.execute(startup())), 0)
             for index, attrs in ((COUNTER, NV_OWNERWRITE | NV_OWNERREAD | NT_COUNTER),
                                  (DATA, NV_OWNERWRITE | NV_OWNERREAD)):
-                r = tpm.call(CC_NV_DEFINE, handles=(RH_OWNER,),
-                             params=tpm2b(b"") + nv_public(index, attrs, 8), auths=(Auth(),))
-                self.assertEqual(r.rc, 0, f"NV_DefineSpace {index:#x}")
+                self.assertEqual(nv_define(tpm, index, attrs, 8), 0, f"NV_DefineSpace {index:#x}")
             self.assertEqual(tpm.call(CC_NV_INCREMENT, handles=(RH_OWNER, COUNTER),
                                       auths=(Auth(),)).rc, 0)
             self.assertEqual(tpm.call(CC_NV_WRITE, handles=(RH_OWNER, DATA),

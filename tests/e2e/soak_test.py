@@ -20,7 +20,7 @@ import threading
 import time
 import unittest
 
-from tpm_raw import RH_NULL, RH_OWNER, Auth, Tpm, tpm2b, u16, u32
+from tpm_raw import RH_NULL, RH_OWNER, Auth, Tpm, nv_define, tpm2b, u16, u32
 from utpmd_harness import MssimClient, StreamClient, Utpmd, rc_of, startup
 
 COMMANDS = int(os.environ.get("UTPM_SOAK_COMMANDS", "2000"))
@@ -73,11 +73,9 @@ class Worker(threading.Thread):
             self.fail(f"{type(e).__name__}: {e}")
 
     def setup(self, tpm):
-        r = tpm.call(CC_NV_DEFINE, handles=(RH_OWNER,),
-                     params=tpm2b(b"") + tpm2b(u32(self.index) + u16(SHA256) + u32(NV_OWNERWRITE | NV_OWNERREAD)
-                                               + tpm2b(b"") + u16(32)), auths=(Auth(),))
-        if r.rc != 0:
-            self.fail(f"NV_DefineSpace rc {r.rc:#x}")
+        rc = nv_define(tpm, self.index, NV_OWNERWRITE | NV_OWNERREAD, 32)
+        if rc != 0:
+            self.fail(f"NV_DefineSpace rc {rc:#x}")
 
     def step(self, tpm, i):
         op = i % 7

@@ -259,6 +259,13 @@ class Tpm:
         return r.handle, name
 
 
+def nv_define(tpm, index, attrs, size, auth=b"", owner=b""):
+    """NV_DefineSpace under the owner (password session); returns the response code."""
+    public = u32(index) + u16(SHA256) + u32(attrs) + tpm2b(b"") + u16(size)
+    return tpm.call(0x12A, handles=(RH_OWNER,), params=tpm2b(auth) + tpm2b(public),
+                    auths=(Auth(password=owner),)).rc
+
+
 def digest_size(alg):
     return hashlib.new(HASH_NAME[alg]).digest_size
 
