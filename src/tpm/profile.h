@@ -1,7 +1,12 @@
 // The one place a port configures the engine: capacities, algorithms, sizes.
-// Values follow the TPM 2.0 Library 1.84 default profile as trimmed in docs/DESIGN (RSA-2048,
-// P-256/P-384, SHA-1/256/384, AES-128/256, 8 objects (firmware 3), 3 loaded / 64 active sessions, 24 PCRs in
-// SHA-1, SHA-256 and SHA-384). A build may override the I/O size (firmware uses a smaller buffer).
+// Two algorithm profiles (docs/engine.md "Profiles"), chosen by one macro:
+//   firmware (UTPM_PROFILE_FIRMWARE=1, set by src/tpm/CMakeLists.txt when cross-compiling): the
+//     TPM 2.0 Library 1.84 default set as trimmed in docs/DESIGN: RSA-1024/2048, P-256/P-384,
+//     SHA-1/256/384, AES-128/256, PCR banks SHA-1/256/384;
+//   host (default): the firmware set plus RSA-3072/4096, AES-192, SHA-512 (also a PCR bank).
+// Everything algorithm-dependent (TPM_CAP_ALGS, TPMI_* checks, TPM_PT_* sizes, the PCR pool)
+// derives from the constants below. 8 objects (firmware 3), 3 loaded / 64 active sessions, 24
+// PCRs. A build may override the I/O size (firmware uses a smaller buffer).
 #pragma once
 
 #include <cstddef>
@@ -35,7 +40,14 @@
 #define UTPM_NV_ORDERLY_RAM 8192
 #endif
 
+#ifndef UTPM_PROFILE_FIRMWARE
+#define UTPM_PROFILE_FIRMWARE 0
+#endif
+
 namespace utpm::profile {
+
+// ---- which algorithm profile ----
+inline constexpr bool kHostProfile = !UTPM_PROFILE_FIRMWARE;
 
 // ---- command/response I/O ----
 inline constexpr size_t kMaxCommandSize = UTPM_MAX_COMMAND_SIZE;
@@ -46,7 +58,7 @@ inline constexpr size_t kMaxSessionsPerCommand = 3;
 inline constexpr bool kSha1 = true;
 inline constexpr bool kSha256 = true;
 inline constexpr bool kSha384 = true;
-inline constexpr bool kSha512 = false;
+inline constexpr bool kSha512 = kHostProfile;
 inline constexpr size_t kMaxDigestSize = kSha512 ? 64 : (kSha384 ? 48 : 32);
 inline constexpr size_t kMaxHashBlockSize = (kSha384 || kSha512) ? 128 : 64;
 
@@ -57,16 +69,20 @@ inline constexpr size_t kMaxSensitiveData = 128;  // TPM2B_SENSITIVE_DATA
 inline constexpr size_t kMaxCapBuffer = 1024;     // bytes of TPMS_CAPABILITY_DATA payload
 inline constexpr size_t kMaxNvBuffer = 1024;
 inline constexpr size_t kMaxNvIndexSize = UTPM_NV_INDEX_MAX;  // TPM_PT_NV_INDEX_MAX
-inline constexpr size_t kMaxContextSize = 1344;  // TPM2B_CONTEXT_DATA
+inline constexpr size_t kMaxContextSize = kHostProfile ? 2048 : 1344;  // TPM2B_CONTEXT_DATA
 
 // ---- PCRs ----
 inline constexpr uint32_t kNumPcrs = 24;
 inline constexpr uint8_t kPcrSelectMin = (kNumPcrs + 7) / 8;
 inline constexpr uint8_t kPcrSelectMax = (kNumPcrs + 7) / 8;
 // The banks allocated at manufacture, by TPM_ALG_ID (SHA-1 0x0004, SHA-256 0x000B, SHA-384
-// 0x000C): PC Client software reads all three. Each must be an implemented hash (state.h checks);
-// PCR_Allocate (later) will choose among the implemented hashes within this many banks.
+// 0x000C, SHA-512 0x000D on the host): PC Client software reads the first three. Each must be an
+// implemented hash (state.h checks); PCR_Allocate chooses among these banks.
+#if UTPM_PROFILE_FIRMWARE
 inline constexpr uint16_t kPcrBankAlgs[] = {0x0004, 0x000B, 0x000C};
+#else
+inline constexpr uint16_t kPcrBankAlgs[] = {0x0004, 0x000B, 0x000C, 0x000D};
+#endif
 inline constexpr size_t kMaxPcrBanks = sizeof(kPcrBankAlgs) / sizeof(kPcrBankAlgs[0]);
 
 // ---- objects and sessions ----
@@ -90,8 +106,11 @@ inline constexpr unsigned kNvOrderlyCountBits = 8;
 inline constexpr uint64_t kMaxOrderlyCount = (uint64_t{1} << kNvOrderlyCountBits) - 1;
 
 // ---- asymmetric ----
-inline constexpr uint16_t kMaxRsaKeyBits = 2048;
+// RSA key sizes: 1024 and 2048, plus 3072 and 4096 on the host (each up to kMaxRsaKeyBits).
+inline constexpr uint16_t kMaxRsaKeyBits = kHostProfile ? 4096 : 2048;
 inline constexpr uint16_t kMaxEccKeyBits = 384;
+// AES key sizes: 128 and 256, plus 192 on the host.
+inline constexpr bool kAes192 = kHostProfile;
 
 // ---- seeds, proofs, auth ----
 inline constexpr size_t kPrimarySeedSize = 32;

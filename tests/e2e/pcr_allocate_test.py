@@ -26,8 +26,8 @@ CAP_PCRS = 5
 RC_PCR, RC_BAD_AUTH, RC_TYPE_P1 = 0x127, 0x0A2, 0x1CA
 NUM_PCRS = 24
 SIZE = {SHA1: hashlib.sha1().digest_size, SHA256: hashlib.sha256().digest_size,
-        SHA384: hashlib.sha384().digest_size}
-NAMES = {SHA1: "sha1", SHA256: "sha256", SHA384: "sha384"}
+        SHA384: hashlib.sha384().digest_size, 0x000D: hashlib.sha512().digest_size}
+NAMES = {SHA1: "sha1", SHA256: "sha256", SHA384: "sha384", 0x000D: "sha512"}
 
 
 def selection(*banks):

@@ -49,11 +49,11 @@ class Commands : public ::testing::Test {
 
 TEST_F(Commands, GetRandomCapsAtLargestDigestAndVaries) {
   std::set<Bytes> seen;
-  for (uint16_t n : {uint16_t{0}, uint16_t{1}, uint16_t{16}, uint16_t{48}, uint16_t{49}, uint16_t{1000}}) {
+  for (uint16_t n : {uint16_t{0}, uint16_t{1}, uint16_t{16}, uint16_t{48}, uint16_t{49}, uint16_t{64}, uint16_t{65}, uint16_t{1000}}) {
     Response r = run(tpm, CommandBuilder(0x8001, TPM_CC_GetRandom).u16(n).bytes());
     ASSERT_EQ(r.rc, 0u);
     Bytes b = r.tpm2b();
-    EXPECT_EQ(b.size(), std::min<size_t>(n, 48));
+    EXPECT_EQ(b.size(), std::min<size_t>(n, profile::kSha512 ? 64 : 48)) << "largest digest of the profile";
     if (b.size() >= 16) {
       EXPECT_TRUE(seen.insert(b).second) << "random output repeated";
     }
@@ -119,7 +119,7 @@ TEST_F(Commands, EventSequenceExtendsEveryBank) {
   r = run(tpm, cmd);
   ASSERT_EQ(r.rc, 0u);
   r.u32();
-  ASSERT_EQ(r.u32(), 3u);
+  ASSERT_EQ(r.u32(), profile::kSha512 ? 4u : 3u) << "one digest per implemented hash";
   EXPECT_EQ(r.u16(), TPM_ALG_SHA1);
   EXPECT_EQ(r.take(20), digest(EVP_sha1(), data));
   EXPECT_EQ(r.u16(), TPM_ALG_SHA256);
@@ -133,7 +133,7 @@ TEST_F(Commands, PcrEventReturnsAllDigestsAndExtends) {
   Response r = run(tpm, CommandBuilder(0x8002, TPM_CC_PCR_Event).u32(9).pw_session().tpm2b(data).bytes());
   ASSERT_EQ(r.rc, 0u);
   r.u32();
-  ASSERT_EQ(r.u32(), 3u);
+  ASSERT_EQ(r.u32(), profile::kSha512 ? 4u : 3u) << "one digest per implemented hash";
   r.u16();
   Bytes d1 = r.take(20);
   EXPECT_EQ(d1, digest(EVP_sha1(), data));
@@ -226,7 +226,7 @@ TEST_F(Commands, CapabilityPropertiesPageWithMoreData) {
   r.u32();
   r.u32();
   EXPECT_EQ(r.u32(), TPM_PT_MAX_DIGEST);
-  EXPECT_EQ(r.u32(), 48u);
+  EXPECT_EQ(r.u32(), profile::kSha512 ? 64u : 48u) << "SHA-512 in the host profile";
   // all of them at once: the last page says no more
   r = run(tpm, CommandBuilder(0x8001, TPM_CC_GetCapability).u32(TPM_CAP_TPM_PROPERTIES).u32(0x100).u32(127).bytes());
   EXPECT_EQ(r.u8(), 0);
@@ -259,7 +259,7 @@ TEST_F(Commands, CapabilityHandlesAndErrors) {
   ASSERT_EQ(r.rc, 0u);
   r.u8();
   r.u32();
-  ASSERT_EQ(r.u32(), 3u);
+  ASSERT_EQ(r.u32(), profile::kSha512 ? 4u : 3u) << "one bank per implemented hash";
   EXPECT_EQ(r.u16(), TPM_ALG_SHA1);
   EXPECT_EQ(r.u8(), 3);
   EXPECT_EQ(r.take(3), (Bytes{0xFF, 0xFF, 0xFF}));
@@ -267,6 +267,11 @@ TEST_F(Commands, CapabilityHandlesAndErrors) {
   EXPECT_EQ(r.u16(), TPM_ALG_SHA384);
   r.u8();
   EXPECT_EQ(r.take(3), (Bytes{0xFF, 0xFF, 0xFF})) << "SHA-384 bank allocated (profile::kPcrBankAlgs)";
+  if (profile::kSha512) {
+    EXPECT_EQ(r.u16(), TPM_ALG_SHA512);
+    r.u8();
+    EXPECT_EQ(r.take(3), (Bytes{0xFF, 0xFF, 0xFF})) << "host profile: SHA-512 bank allocated";
+  }
 }
 
 TEST_F(Commands, SelfTestsAndTestResult) {

@@ -134,7 +134,7 @@ TEST(Describe, ErrorsNameTheFieldAndOffset) {
   // An RSA key size the engine refuses: described and flagged with the engine's code, and the
   // walk goes on (the command is well-formed; the TPM would answer TPM_RC_VALUE).
   std::vector<uint8_t> bad = kRsaTemplate;
-  bad[20] = 0x0c;  // 3072
+  bad[20] = 0x06;  // 1536: no profile offers it
   Recorder rec2;
   Reader r2(bad);
   EXPECT_EQ(describe::describe(rec2, bad.data(), r2, v, describe::name_of("inPublic")), TPM_RC_SUCCESS);

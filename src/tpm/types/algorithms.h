@@ -2,6 +2,7 @@
 // GetCapability(TPM_CAP_ALGS), so what we report is exactly what we accept.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 
@@ -16,12 +17,18 @@ struct AlgInfo {
   uint32_t attributes;  // TPMA_ALGORITHM
 };
 
-// Sorted by id (GetCapability walks it in order).
+// Every algorithm this code knows, sorted by id (GetCapability walks it in order); `on` is the
+// profile's choice (profile.h): kAlgorithms keeps the rows that are on.
 inline constexpr uint32_t kAsym = TPMA_ALGORITHM_asymmetric, kSym = TPMA_ALGORITHM_symmetric,
                           kHash = TPMA_ALGORITHM_hash, kObj = TPMA_ALGORITHM_object,
                           kSign = TPMA_ALGORITHM_signing, kEnc = TPMA_ALGORITHM_encrypting,
                           kMethod = TPMA_ALGORITHM_method;
-inline constexpr AlgInfo kAlgorithms[] = {
+struct AlgRow {
+  TPM_ALG_ID id;
+  uint32_t attributes;
+  bool on = true;
+};
+inline constexpr AlgRow kAlgorithmRows[] = {
     {TPM_ALG_RSA, kAsym | kObj},
     {TPM_ALG_SHA1, kHash},
     {TPM_ALG_HMAC, kHash | kSign},
@@ -31,6 +38,7 @@ inline constexpr AlgInfo kAlgorithms[] = {
     {TPM_ALG_XOR, kSym | kHash},
     {TPM_ALG_SHA256, kHash},
     {TPM_ALG_SHA384, kHash},
+    {TPM_ALG_SHA512, kHash, profile::kSha512},
     {TPM_ALG_RSASSA, kAsym | kSign},
     {TPM_ALG_RSAES, kAsym | kEnc},
     {TPM_ALG_RSAPSS, kAsym | kSign},
@@ -50,6 +58,18 @@ inline constexpr AlgInfo kAlgorithms[] = {
     {TPM_ALG_CFB, kSym | kEnc},
     {TPM_ALG_ECB, kSym | kEnc},
 };
+constexpr size_t algorithms_on() {
+  size_t n = 0;
+  for (const auto& r : kAlgorithmRows) n += r.on ? 1 : 0;
+  return n;
+}
+inline constexpr std::array<AlgInfo, algorithms_on()> kAlgorithms = [] {
+  std::array<AlgInfo, algorithms_on()> out{};
+  size_t i = 0;
+  for (const auto& r : kAlgorithmRows)
+    if (r.on) out[i++] = AlgInfo{r.id, r.attributes};
+  return out;
+}();
 
 constexpr bool alg_implemented(TPM_ALG_ID id) {
   for (const auto& a : kAlgorithms)
@@ -58,8 +78,12 @@ constexpr bool alg_implemented(TPM_ALG_ID id) {
 }
 
 // Hashes, in the order PCR banks and event digests are reported.
-inline constexpr TPM_ALG_ID kHashAlgs[] = {TPM_ALG_SHA1, TPM_ALG_SHA256, TPM_ALG_SHA384};
-inline constexpr size_t kHashCount = sizeof(kHashAlgs) / sizeof(kHashAlgs[0]);
+inline constexpr size_t kHashCount = 3 + (profile::kSha512 ? 1 : 0);
+inline constexpr std::array<TPM_ALG_ID, kHashCount> kHashAlgs = [] {
+  std::array<TPM_ALG_ID, kHashCount> out{TPM_ALG_SHA1, TPM_ALG_SHA256, TPM_ALG_SHA384};
+  if constexpr (profile::kSha512) out[3] = TPM_ALG_SHA512;
+  return out;
+}();
 
 constexpr bool hash_implemented(TPM_ALG_ID id) {
   for (auto h : kHashAlgs)
@@ -72,6 +96,6 @@ constexpr uint16_t digest_size(TPM_ALG_ID id) {
 }
 constexpr crypto::HashAlg to_crypto(TPM_ALG_ID id) { return static_cast<crypto::HashAlg>(id); }
 
-static_assert(profile::kMaxDigestSize >= 48, "TPMU_HA must hold the largest implemented hash");
+static_assert(profile::kMaxDigestSize >= (profile::kSha512 ? 64 : 48), "TPMU_HA must hold the largest implemented hash");
 
 }  // namespace utpm::tpm

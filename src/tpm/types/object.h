@@ -65,12 +65,14 @@ using TPMI_ECC_KEY_EXCHANGE = Tpmi<AlgSetTraits<TPM_RC_SCHEME, TPM_ALG_ECDH>, tr
 struct AesKeyBitsTraits {
   using type = uint16_t;
   static constexpr TPM_RC rc = TPM_RC_VALUE;
-  static constexpr bool valid(type v) { return v == 128 || v == 256; }
+  static constexpr bool valid(type v) { return v == 128 || v == 256 || (v == 192 && profile::kAes192); }
 };
 struct RsaKeyBitsTraits {
   using type = uint16_t;
   static constexpr TPM_RC rc = TPM_RC_VALUE;
-  static constexpr bool valid(type v) { return (v == 1024 || v == 2048) && v <= profile::kMaxRsaKeyBits; }
+  static constexpr bool valid(type v) {
+    return (v == 1024 || v == 2048 || v == 3072 || v == 4096) && v <= profile::kMaxRsaKeyBits;
+  }
 };
 struct EccCurveTraits {
   using type = TPM_ECC_CURVE;
@@ -282,8 +284,10 @@ using TPM2B_IV = Tpm2b<16>;
 // ---- protected storage ----
 // integrity (TPM2B_DIGEST) || TPM2B_IV || CFB(TPM2B_SENSITIVE): room for the largest sensitive area.
 inline constexpr size_t kStorageIvSize = 16;  // the AES block
+inline constexpr size_t kMaxSensitiveArm =
+    profile::kMaxSensitiveData > profile::kMaxRsaKeyBits / 16 ? profile::kMaxSensitiveData : profile::kMaxRsaKeyBits / 16;
 inline constexpr size_t kMaxPrivateSize = 2 + profile::kMaxDigestSize + 2 + kStorageIvSize + 2 + 2 +
-                                          2 * (2 + profile::kMaxDigestSize) + 2 + profile::kMaxSensitiveData;
+                                          2 * (2 + profile::kMaxDigestSize) + 2 + kMaxSensitiveArm;
 static_assert(kMaxPrivateSize >= 2 + profile::kMaxDigestSize + 2 + kStorageIvSize + 2 + 2 +
                                      2 * (2 + profile::kMaxDigestSize) + 2 + profile::kMaxRsaKeyBits / 16);
 using TPM2B_PRIVATE = Tpm2b<kMaxPrivateSize>;

@@ -90,7 +90,7 @@ using TPMI_ALG_SYM_NULL = Tpmi<SymAlgTraits, true>;
 struct SessionAesKeyBitsTraits {
   using type = uint16_t;
   static constexpr TPM_RC rc = TPM_RC_VALUE;
-  static constexpr bool valid(type v) { return v == 128 || v == 256; }
+  static constexpr bool valid(type v) { return v == 128 || v == 256 || (v == 192 && profile::kAes192); }
 };
 struct SessionSymModeTraits {
   using type = TPM_ALG_ID;
