@@ -31,6 +31,11 @@ class EngineLink {
   virtual size_t execute(const char* channel, uint8_t locality, std::span<const uint8_t> command,
                          std::span<uint8_t> response) = 0;
   virtual void signal(PlatformSignal s) = 0;
+  // The TPM interface's H-CRTM / D-RTM indications at locality 4 (_TPM_Hash_Start, _Data,
+  // _End; mssim HASH_* and swtpm CMD_HASH_*). A link without an event sequence ignores them.
+  virtual void hash_start() {}
+  virtual void hash_data(std::span<const uint8_t> /*data*/) {}
+  virtual void hash_end() {}
   // The client behind this link changed (a pty opened by another process): a per-connection
   // link (the resource manager's) treats it as the old client leaving.
   virtual void on_client_change() {}

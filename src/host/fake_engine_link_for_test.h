@@ -36,6 +36,19 @@ class RecordingEngine final : public EngineLink {
     return sizeof rsp;
   }
   void signal(PlatformSignal s) override { signals.push_back(s); }
+  // H-CRTM indications as text: "start", "data:<hex>" per chunk, "end".
+  std::vector<std::string> hash_events;
+  void hash_start() override { hash_events.push_back("start"); }
+  void hash_data(std::span<const uint8_t> data) override {
+    std::string e = "data:";
+    static const char* hex = "0123456789abcdef";
+    for (uint8_t b : data) {
+      e += hex[b >> 4];
+      e += hex[b & 15];
+    }
+    hash_events.push_back(e);
+  }
+  void hash_end() override { hash_events.push_back("end"); }
 };
 
 // A TPM command of `size` bytes: tag 0x8001, size, command code `cc`, then filler.

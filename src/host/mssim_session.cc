@@ -33,6 +33,8 @@ Session::Verdict MssimCommandSession::on_bytes(std::span<const uint8_t> in,
   while (pos < in.size()) {
     if (want_ == Want::discard || want_ == Want::hash_data) {
       const size_t n = std::min(skip_, in.size() - pos);
+      // HASH_DATA streams into the engine's event sequence as it arrives.
+      if (want_ == Want::hash_data && n != 0) engine_.hash_data(in.subspan(pos, n));
       skip_ -= n;
       pos += n;
       if (skip_ == 0) {
@@ -64,7 +66,12 @@ Session::Verdict MssimCommandSession::on_field(std::vector<uint8_t>& out) {
         case mssim::kSetAlternativeResult: expect(Want::alt_result, 4); return Verdict::keep;
         case mssim::kHashStart:
         case mssim::kHashEnd:
-          // No H-CRTM event sequence in the engine: acknowledged so clients proceed.
+          // _TPM_Hash_Start / _TPM_Hash_End (the H-CRTM / D-RTM sequence, locality 4).
+          if (code == mssim::kHashStart) {
+            engine_.hash_start();
+          } else {
+            engine_.hash_end();
+          }
           append_be32(out, mssim::kAck);
           expect(Want::code, 4);
           return Verdict::keep;

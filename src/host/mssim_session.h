@@ -36,7 +36,7 @@ class MssimCommandSession final : public Session {
     discard,        // bytes of an oversize command being skipped
     handshake,      // u32 client version
     hash_size,      // u32, HASH_DATA
-    hash_data,      // ignored: the engine has no H-CRTM event sequence
+    hash_data,      // streamed to EngineLink::hash_data
     alt_result,     // u32, SET_ALTERNATIVE_RESULT
   };
   // Bytes still needed for the current field and where they go.

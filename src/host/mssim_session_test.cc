@@ -119,6 +119,16 @@ TEST(MssimCommandSession, HandshakeHashSignalsAndSessionEnd) {
   EXPECT_EQ(be32_at(out, 0), mssim::kServerVersion);
   EXPECT_EQ(be32_at(out, 4), mssim::kEndpointFlags);
   for (size_t off = 8; off < out.size(); off += 4) EXPECT_EQ(be32_at(out, off), 0u);
+  // The HASH_* signals reach the engine in order, the data split as the 5-byte feed split it.
+  ASSERT_GE(engine.hash_events.size(), 3u);
+  EXPECT_EQ(engine.hash_events.front(), "start");
+  EXPECT_EQ(engine.hash_events.back(), "end");
+  std::string data;
+  for (size_t i = 1; i + 1 < engine.hash_events.size(); ++i) {
+    ASSERT_EQ(engine.hash_events[i].rfind("data:", 0), 0u);
+    data += engine.hash_events[i].substr(5);
+  }
+  EXPECT_EQ(data, "010203");
   Bytes end;
   be32(end, mssim::kSessionEnd);
   Bytes out2;

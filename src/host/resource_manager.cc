@@ -64,6 +64,9 @@ class ConnectionLink final : public EngineLink {
     return rm_.execute(id_, channel, locality, command, response);
   }
   void signal(PlatformSignal s) override { rm_.signal(s); }
+  void hash_start() override { rm_.engine().hash_start(); }
+  void hash_data(std::span<const uint8_t> data) override { rm_.engine().hash_data(data); }
+  void hash_end() override { rm_.engine().hash_end(); }
   void on_client_change() override {
     rm_.close(id_);
     id_ = rm_.open();

@@ -60,6 +60,9 @@ class ResourceManager {
                  std::span<const uint8_t> command, std::span<uint8_t> response);
   // Platform signals go to the engine; a reset, restart or power-off forgets every context.
   void signal(PlatformSignal s);
+  // The engine behind the manager (H-CRTM indications go to it directly: they belong to no
+  // connection).
+  EngineLink& engine() { return engine_; }
 
   // An EngineLink for one connection: open() now, close() when destroyed, a new connection on
   // on_client_change().

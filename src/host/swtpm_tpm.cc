@@ -125,8 +125,8 @@ bool SwtpmTpm::start_now() {
 }
 
 uint32_t SwtpmTpm::capabilities() const {
-  // Not HASHING: the engine has no H-CRTM event sequence (docs/swtpm.md).
-  return kCapInit | kCapShutdown | kCapGetTpmEstablished | kCapSetLocality | kCapCancelTpmCmd |
+  return kCapInit | kCapShutdown | kCapGetTpmEstablished | kCapSetLocality | kCapHashing |
+         kCapCancelTpmCmd |
          kCapStoreVolatile | kCapResetTpmEstablished | kCapGetStateBlob | kCapSetStateBlob |
          kCapStop | kCapGetConfig | kCapSetDataFd | kCapSetBufferSize | kCapGetInfo |
          kCapSendCommandHeader | kCapLockStorage;
@@ -181,7 +181,7 @@ void SwtpmTpm::shutdown() {
 }
 
 uint32_t SwtpmTpm::get_established(uint8_t& bit) {
-  bit = 0;  // only an H-CRTM sequence sets it, and there is none (no HASHING)
+  bit = tpm_.tpm_established() ? 1 : 0;  // set by an H-CRTM/D-RTM sequence
   return kSuccess;
 }
 
@@ -194,14 +194,27 @@ uint32_t SwtpmTpm::set_locality(uint8_t locality) {
 uint32_t SwtpmTpm::reset_established(uint8_t locality) {
   if (!tpm_.powered()) return kBadOrdinal;
   if (locality != 3 && locality != 4) return kBadLocality;
-  return kSuccess;  // the bit is clear already
+  tpm_.reset_tpm_established();
+  return kSuccess;
 }
 
-// The H-CRTM sequence needs the engine (PCR 0 set by _TPM_Hash_End before Startup); it has
-// none, so the capability is not advertised and the requests are refused.
-uint32_t SwtpmTpm::hash_start() { return kBadOrdinal; }
-uint32_t SwtpmTpm::hash_data(std::span<const uint8_t>) { return kBadOrdinal; }
-uint32_t SwtpmTpm::hash_end() { return kBadOrdinal; }
+// The H-CRTM / D-RTM sequence (the TPM interface's _TPM_Hash_* indications at locality 4):
+// the engine sets PCR 0 before Startup, or resets PCR 17-22 and extends PCR 17 after it.
+uint32_t SwtpmTpm::hash_start() {
+  if (!tpm_.powered()) return kBadOrdinal;
+  tpm_.hash_start();
+  return kSuccess;
+}
+uint32_t SwtpmTpm::hash_data(std::span<const uint8_t> data) {
+  if (!tpm_.powered()) return kBadOrdinal;
+  tpm_.hash_data(data);
+  return kSuccess;
+}
+uint32_t SwtpmTpm::hash_end() {
+  if (!tpm_.powered()) return kBadOrdinal;
+  tpm_.hash_end();
+  return kSuccess;
+}
 
 uint32_t SwtpmTpm::cancel() {
   if (executing_ && !cancel_sent_) {

@@ -19,6 +19,9 @@ class TpmEngineLink final : public EngineLink {
   size_t execute(const char* channel, uint8_t locality, std::span<const uint8_t> command,
                  std::span<uint8_t> response) override;
   void signal(PlatformSignal s) override;
+  void hash_start() override { tpm_.hash_start(); }
+  void hash_data(std::span<const uint8_t> data) override { tpm_.hash_data(data); }
+  void hash_end() override { tpm_.hash_end(); }
 
  private:
   tpm::Tpm& tpm_;

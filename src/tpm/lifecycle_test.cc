@@ -215,5 +215,91 @@ TEST_F(Lifecycle, CommitCounterSurvivesRestartAndResumeNotReset) {
   EXPECT_EQ(ephemeral_counter(tpm), 0);
 }
 
+// _TPM_Hash_Start/Data/End (Part 3 §6): expected digests computed here with OpenSSL from the
+// formulas (checked against swtpm 0.7 in tests/e2e/hcrtm_test.py).
+std::vector<uint8_t> sha256(std::vector<uint8_t> in) {
+  std::vector<uint8_t> out(32);
+  unsigned n = 0;
+  EVP_Digest(in.data(), in.size(), out.data(), &n, EVP_sha256(), nullptr);
+  return out;
+}
+std::vector<uint8_t> concat(std::vector<uint8_t> a, const std::vector<uint8_t>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+TEST_F(Lifecycle, HcrtmBeforeStartupSetsPcr0WithLocality4AndStartupKeepsIt) {
+  tpm.power_on();
+  tpm.hash_start();
+  const std::vector<uint8_t> part1 = {'a', 'b'}, part2 = {'c'};
+  tpm.hash_data(part1);
+  tpm.hash_data(part2);
+  tpm.hash_end();
+  EXPECT_TRUE(tpm.tpm_established());
+  ASSERT_EQ(run(tpm, startup(TPM_SU_CLEAR)).rc, TPM_RC_SUCCESS);
+  std::vector<uint8_t> init(32, 0);
+  init[31] = 4;
+  EXPECT_EQ(read_pcr(tpm, 0), sha256(concat(init, sha256({'a', 'b', 'c'}))));
+  EXPECT_EQ(read_pcr(tpm, 17), std::vector<uint8_t>(32, 0xFF)) << "D-RTM PCRs untouched";
+  // A later TPM Reset without an H-CRTM sequence gives PCR 0 its plain initial value again.
+  ASSERT_EQ(run(tpm, shutdown(TPM_SU_CLEAR)).rc, 0u);
+  tpm.reset();
+  EXPECT_FALSE(tpm.tpm_established()) << "volatile in this engine";
+  ASSERT_EQ(run(tpm, startup(TPM_SU_CLEAR)).rc, TPM_RC_SUCCESS);
+  EXPECT_EQ(read_pcr(tpm, 0), std::vector<uint8_t>(32, 0));
+}
+
+TEST_F(Lifecycle, DrtmAfterStartupResetsPcrs17To22AndExtends17) {
+  testing::start(tpm);
+  ASSERT_EQ(run(tpm, extend(0, 0x11)).rc, 0u);
+  const auto pcr0 = read_pcr(tpm, 0);
+  tpm.hash_start();
+  tpm.hash_data(std::vector<uint8_t>{'x', 'y', 'z'});
+  tpm.hash_end();
+  EXPECT_EQ(read_pcr(tpm, 17), sha256(concat(std::vector<uint8_t>(32, 0), sha256({'x', 'y', 'z'}))));
+  for (uint32_t p = 18; p <= 22; ++p) EXPECT_EQ(read_pcr(tpm, p), std::vector<uint8_t>(32, 0)) << p;
+  EXPECT_EQ(read_pcr(tpm, 0), pcr0) << "PCR 0 is not touched after Startup";
+  EXPECT_EQ(read_pcr(tpm, 23), std::vector<uint8_t>(32, 0));
+}
+
+TEST_F(Lifecycle, HashDataOrEndWithoutStartIsDiscardedAndRestartAbandons) {
+  tpm.power_on();
+  tpm.hash_data(std::vector<uint8_t>{1});
+  tpm.hash_end();
+  EXPECT_FALSE(tpm.tpm_established());
+  tpm.hash_start();
+  tpm.hash_data(std::vector<uint8_t>{'o', 'l', 'd'});
+  tpm.hash_start();  // abandons the first sequence
+  tpm.hash_end();
+  ASSERT_EQ(run(tpm, startup(TPM_SU_CLEAR)).rc, TPM_RC_SUCCESS);
+  std::vector<uint8_t> init(32, 0);
+  init[31] = 4;
+  EXPECT_EQ(read_pcr(tpm, 0), sha256(concat(init, sha256({}))));
+}
+
+TEST_F(Lifecycle, HashStartWithAllSlotsFullStillRuns) {
+  testing::start(tpm);
+  // Fill every object slot with hash sequences.
+  for (;;) {
+    Response r = run(tpm, CommandBuilder(0x8001, TPM_CC_HashSequenceStart).u16(0).u16(TPM_ALG_SHA256).bytes());
+    if (r.rc != 0) {
+      EXPECT_EQ(r.rc, TPM_RC_OBJECT_MEMORY);
+      break;
+    }
+  }
+  tpm.hash_start();
+  tpm.hash_end();
+  EXPECT_EQ(read_pcr(tpm, 17), sha256(concat(std::vector<uint8_t>(32, 0), sha256({}))));
+}
+
+TEST_F(Lifecycle, ResumeAfterPreStartupHcrtmIsLocality) {
+  testing::start(tpm);
+  ASSERT_EQ(run(tpm, shutdown(TPM_SU_STATE)).rc, 0u);
+  tpm.reset();
+  tpm.hash_start();
+  tpm.hash_end();
+  EXPECT_EQ(run(tpm, startup(TPM_SU_STATE)).rc, TPM_RC_LOCALITY);
+}
+
 }  // namespace
 }  // namespace utpm::tpm

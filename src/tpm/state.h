@@ -125,6 +125,8 @@ struct ObjectSlot {
   // False once the data hashed so far started with TPM_GENERATED_VALUE: no ticket then.
   bool ticket_allowed = true;
   bool first_block_seen = false;
+  // The H-CRTM/D-RTM Event sequence of _TPM_Hash_Start (an event sequence; at most one).
+  bool hcrtm = false;
   // ---- objects ----
   TPMT_PUBLIC pub;
   TPM2B_NAME name;
@@ -242,6 +244,12 @@ struct State {
   bool shutdown_seen = false;          // Shutdown executed since Startup (orderly pending)
   bool startup_orderly = false;        // TPMA_STARTUP_CLEAR.orderly: last Startup followed a Shutdown
   bool self_tested = false;
+  // _TPM_Hash_End ran before TPM2_Startup: PCR 0 holds the H-CRTM measurement, which Startup
+  // keeps (Part 1 H-CRTM; PC Client PCR 0 locality-4 indication).
+  bool hcrtm_pre_startup = false;
+  // TPM_ACCESS.tpmEstablishment as the swtpm control channel reports it: set by an H-CRTM/D-RTM
+  // sequence, cleared by RESET_TPMESTABLISHED at locality 3/4. Volatile here (see docs/swtpm.md).
+  bool tpm_established = false;
 
   // NV indices: the list of defined indices and the slots of those the current command uses.
   NvIndexList nv;

@@ -39,6 +39,17 @@ class Tpm {
   // they write output, and the dispatcher moves a decrypted parameter area with memmove.
   size_t execute(uint8_t locality, std::span<const uint8_t> command, std::span<uint8_t> response);
 
+  // The H-CRTM / D-RTM event sequence (Part 3 §6.1-6.3), indications of the TPM interface at
+  // locality 4. Before TPM2_Startup, _TPM_Hash_End sets PCR 0 of each bank to
+  // H(0...04 || H(data)) and Startup keeps it; after Startup it resets PCR 17-22 and extends
+  // H(data) into PCR 17. Ignored when off or in failure mode; Hash_Data/End without a sequence
+  // are discarded.
+  void hash_start();
+  void hash_data(std::span<const uint8_t> data);
+  void hash_end();
+  bool tpm_established() const { return st_.tpm_established; }
+  void reset_tpm_established() { st_.tpm_established = false; }
+
   // NV availability as signalled by the platform (mssim NV_ON/NV_OFF).
   void set_nv_available(bool on) { st_.nv_available = on; }
 

@@ -192,7 +192,7 @@ def pcr_value(tcti, pcr):
     out = run_tool(["tpm2_pcrread", f"sha256:{pcr}"], tcti).stdout.decode()
     for line in out.splitlines():
         line = line.strip()
-        if line.startswith(f"{pcr}:"):
+        if ":" in line and line.split(":", 1)[0].strip() == str(pcr):  # "0 :" or "17:"
             return bytes.fromhex(line.split("0x", 1)[1])
     raise AssertionError("pcrread: " + out)
 
@@ -258,6 +258,46 @@ class ControlProtocol(Base):
             info = recv_exact(s, length).decode()
         self.assertIn('"TPMSpecification"', info)
         self.assertIn('"family":"2.0"', info)
+
+    def hash_sequence(self, t, data, chunk=7):
+        self.assertEqual(t.ctrl_res(CMD_HASH_START), 0)
+        for i in range(0, len(data), chunk):
+            part = data[i:i + chunk]
+            self.assertEqual(t.ctrl_res(CMD_HASH_DATA, struct.pack(">I", len(part)) + part), 0)
+        self.assertEqual(t.ctrl_res(CMD_HASH_END), 0)
+
+    def test_hcrtm_before_startup_and_drtm_after(self):
+        """H-CRTM (Part 3 §6): before Startup, PCR 0 = H(0...04 || H(data)) in every bank and
+        Startup(CLEAR) keeps it; after Startup the sequence resets PCR 17-22 and extends
+        H(data) into PCR 17. Same answers from Debian's swtpm (SWTPM_UNDER_TEST)."""
+        t = self.server(flags=None, extra=["--locality", "allow-set-locality"])
+        res, caps = struct.unpack(">II", t.ctrl(CMD_GET_CAPABILITY, reply=8))
+        self.assertTrue(caps & 0x10, f"HASHING advertised: caps {caps:#x}")
+        self.assertEqual(t.ctrl_res(CMD_INIT, struct.pack(">I", 0)), 0)
+        crtm = b"the platform's H-CRTM code image " * 5
+        self.hash_sequence(t, crtm)
+        res, bit = struct.unpack(">IB", t.ctrl(CMD_GET_TPMESTABLISHED, reply=8)[:5])
+        self.assertEqual((res, bit), (0, 1))
+        run_tool(["tpm2_startup", "-c"], t.tcti)
+        for alg, n in (("sha256", 32), ("sha1", 20)):
+            expect = hashlib.new(alg, bytes(n - 1) + b"\x04" + hashlib.new(alg, crtm).digest()).digest()
+            out = run_tool(["tpm2_pcrread", f"{alg}:0"], t.tcti).stdout.decode()
+            self.assertIn("0x" + expect.hex().upper(), out, alg)
+        pcr0 = pcr_value(t.tcti, 0)
+        self.assertEqual(pcr_value(t.tcti, 17), b"\xff" * 32)
+        # D-RTM after Startup: PCR 17-22 reset to zero, PCR 17 extended; PCR 0 unchanged.
+        self.assertEqual(t.ctrl_res(CMD_SET_LOCALITY, b"\x02"), 0)
+        self.assertEqual(rc(t.execute(pcr_extend_cmd(21, hashlib.sha256(b"os").digest()))), 0)
+        drtm = b"a measured launch environment"
+        self.hash_sequence(t, drtm, chunk=1000)
+        self.assertEqual(pcr_value(t.tcti, 17),
+                         hashlib.sha256(bytes(32) + hashlib.sha256(drtm).digest()).digest())
+        for p in (18, 21, 22):
+            self.assertEqual(pcr_value(t.tcti, p), bytes(32), p)
+        self.assertEqual(pcr_value(t.tcti, 0), pcr0)
+        self.assertEqual(t.ctrl_res(CMD_RESET_TPMESTABLISHED, b"\4"), 0)
+        res, bit = struct.unpack(">IB", t.ctrl(CMD_GET_TPMESTABLISHED, reply=8)[:5])
+        self.assertEqual((res, bit), (0, 0))
 
     def test_pcr_extend_with_locality_from_ctrl(self):
         t = self.server()
@@ -506,6 +546,27 @@ class CommandLine(Base):
         state = tempfile.mkdtemp(dir=self.tmp)
         pidfile = os.path.join(self.tmp, "swtpm.pid")
         port = free_port_pair()
+
+        stopped = []
+
+        def stop_daemon():
+            if stopped:
+                return  # the test saw it exit: its PID may belong to someone else now
+            # Registered before the daemon starts: whatever fails below (no pid file, a bad
+            # one), the daemonized server is stopped: by its PID when the file names one, else
+            # through its control channel (CMD_SHUTDOWN ends the process).
+            try:
+                os.kill(int(open(pidfile).read()), signal.SIGTERM)
+                return
+            except (OSError, ValueError):
+                pass
+            try:
+                with socket.create_connection(("127.0.0.1", port + 1), timeout=2) as s:
+                    s.sendall(struct.pack(">I", CMD_SHUTDOWN))
+                    s.recv(4)
+            except OSError:
+                pass
+        self.addCleanup(stop_daemon)
         p = self.run_swtpm("--tpm2", "--daemon", "--pid", f"file={pidfile}", "--tpmstate",
                            f"dir={state}", "--server", f"type=tcp,port={port}", "--ctrl",
                            f"type=tcp,port={port + 1}", "--flags", "not-need-init,startup-clear",
@@ -516,16 +577,15 @@ class CommandLine(Base):
                 break
             time.sleep(0.05)
         pid = int(open(pidfile).read())
-        try:
-            # --daemon returns once the channels listen: usable at once, TPM started
-            out = run_tool(["tpm2_getrandom", "--hex", "8"], f"swtpm:host=127.0.0.1,port={port}")
-            self.assertEqual(len(bytes.fromhex(out.stdout.decode().strip())), 8)
-        finally:
-            os.kill(pid, signal.SIGTERM)
+        # --daemon returns once the channels listen: usable at once, TPM started
+        out = run_tool(["tpm2_getrandom", "--hex", "8"], f"swtpm:host=127.0.0.1,port={port}")
+        self.assertEqual(len(bytes.fromhex(out.stdout.decode().strip())), 8)
+        os.kill(pid, signal.SIGTERM)
         for _ in range(200):
             try:
                 os.kill(pid, 0)
             except ProcessLookupError:
+                stopped.append(True)
                 break
             time.sleep(0.05)
         else:

@@ -17,6 +17,10 @@ TPM_RC TPM2_Startup(Command& c) {
   const TPM_SU previous = st.clock.orderly;
   const bool resume = type == TPM_SU_STATE;
   if (resume) {
+    // The saved PCR 0 cannot hold an H-CRTM measurement made since: Part 3 §9.3 gives
+    // TPM_RC_LOCALITY when Startup(STATE) does not have the previous Startup's H-CRTM state
+    // (the saved state records none, so any pre-Startup H-CRTM differs).
+    if (st.hcrtm_pre_startup) return TPM_RC_LOCALITY;
     // Resume needs a Shutdown(STATE) whose saved state is still valid.
     if (previous != TPM_SU_STATE || !persist_restore_state(c.tpm)) return rc_param(TPM_RC_VALUE, 1);
   }

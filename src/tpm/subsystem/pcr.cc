@@ -74,9 +74,12 @@ void pcr_startup(State& st, uint8_t startup_locality, bool keep_saved) {
     for (uint32_t p = 0; p < profile::kNumPcrs; ++p) {
       PcrAttributes a = pcr_attributes(p);
       if (keep_saved && a.state_save) continue;
+      // An H-CRTM measurement made before this Startup stays in PCR 0 (with its locality-4
+      // initial value); hcrtm.cc.
+      if (p == 0 && st.hcrtm_pre_startup) continue;
       std::span<uint8_t> v = pcr_value(st, b, p);
       std::memset(v.data(), a.drtm_reset ? 0xFF : 0x00, v.size());
-      // PCR 0 records the locality of Startup when it is 3 (H-CRTM rules aside).
+      // PCR 0 records the locality of Startup when it is 3.
       if (p == 0 && startup_locality == 3) v[v.size() - 1] = 3;
     }
   }
