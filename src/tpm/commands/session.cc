@@ -80,8 +80,11 @@ TPM_RC TPM2_StartAuthSession(Command& c) {
   fresh.type = session_type;
   fresh.auth_hash = auth_hash;
   fresh.nonce_caller = nonce_caller;
-  fresh.nonce_tpm.size = digest_len;
-  if (!tpm_random(c.tpm, {fresh.nonce_tpm.buffer, digest_len})) return TPM_RC_FAILURE;
+  // nonceTPM has nonceCaller's size, and keeps it for the session's life (Part 1 "Session
+  // nonces": the size of nonceCaller sets the size of every nonce the TPM returns; libtpms agrees,
+  // tests/differential).
+  fresh.nonce_tpm.size = nonce_caller.size;
+  if (!tpm_random(c.tpm, {fresh.nonce_tpm.buffer, fresh.nonce_tpm.size})) return TPM_RC_FAILURE;
   if (bind != TPM_RH_NULL || tpm_key != TPM_RH_NULL) {
     // sessionKey = KDFa(authHash, bind.authValue || salt, "ATH", nonceTPM, nonceCaller, bits)
     uint8_t key[profile::kMaxDigestSize + sizeof salt];

@@ -424,7 +424,7 @@ void write_response_sessions(Command& c, std::span<uint8_t> parameters, Writer& 
     SessionSlot* slot = s.handle == TPM_RS_PW ? nullptr : session_at(st, s.handle);
     if (!slot) continue;
     slot->nonce_caller = s.nonce;
-    slot->nonce_tpm.size = digest_size(slot->auth_hash);
+    // Same size as the session's first nonceTPM (nonceCaller's size at StartAuthSession).
     if (!tpm_random(c.tpm, {slot->nonce_tpm.buffer, slot->nonce_tpm.size})) slot->nonce_tpm.size = 0;
   }
   // rpHash covers the parameters as sent: encrypt first.

@@ -258,5 +258,46 @@ TEST_F(SharedBuffer, ADecryptedParameterIsMovedSafelyOverItsOwnCommand) {
   EXPECT_EQ(rsp.tpm2b(), std::vector<uint8_t>(expect, expect + 32));
 }
 
+
+// Part 1 "Session nonces" / Part 3 TPM2_StartAuthSession: nonceCaller sets the size of every
+// nonceTPM the session returns, whatever authHash is (libtpms agrees: tests/differential).
+TEST(SessionNonces, NonceTpmHasTheSizeOfNonceCaller) {
+  FakePlatform platform;
+  Tpm tpm(platform);
+  testing::start(tpm);
+  for (const size_t size : {size_t{16}, size_t{20}, size_t{32}}) {
+    const std::vector<uint8_t> nonce_caller(size, 0x33);
+    Response r = run(tpm, CommandBuilder(0x8001, TPM_CC_StartAuthSession).u32(TPM_RH_NULL).u32(TPM_RH_NULL)
+                              .tpm2b(nonce_caller).u16(0).u8(0).u16(TPM_ALG_NULL).u16(TPM_ALG_SHA256).bytes());
+    ASSERT_EQ(r.rc, 0u);
+    const uint32_t handle = r.u32();
+    const std::vector<uint8_t> nonce_tpm = r.tpm2b();
+    EXPECT_EQ(nonce_tpm.size(), size);
+    // The session as an audit session on GetRandom: the response's new nonceTPM keeps the size.
+    // Unbound, unsalted, no authorized entity: the HMAC key is empty.
+    const std::vector<uint8_t> params = {0x00, 0x08};
+    std::vector<uint8_t> cp_in = {0, 0, 0x01, 0x7B};
+    cp_in.insert(cp_in.end(), params.begin(), params.end());
+    uint8_t cp[32], mac[32];
+    unsigned n = 0;
+    EVP_Digest(cp_in.data(), cp_in.size(), cp, &n, EVP_sha256(), nullptr);
+    const std::vector<uint8_t> nonce2(size, 0x44);
+    const uint8_t attrs = 0x81;  // continueSession | audit
+    std::vector<uint8_t> hmac_in(cp, cp + 32);
+    hmac_in.insert(hmac_in.end(), nonce2.begin(), nonce2.end());
+    hmac_in.insert(hmac_in.end(), nonce_tpm.begin(), nonce_tpm.end());
+    hmac_in.push_back(attrs);
+    HMAC(EVP_sha256(), "", 0, hmac_in.data(), hmac_in.size(), mac, &n);
+    r = run(tpm, CommandBuilder(0x8002, TPM_CC_GetRandom)
+                     .u32(uint32_t(9 + size + 32)).u32(handle).tpm2b(nonce2).u8(attrs)
+                     .tpm2b(std::vector<uint8_t>(mac, mac + 32)).raw(params).bytes());
+    ASSERT_EQ(r.rc, 0u);
+    r.u32();                               // parameterSize
+    EXPECT_EQ(r.tpm2b().size(), 8u);       // randomBytes
+    EXPECT_EQ(r.tpm2b().size(), size);     // the new nonceTPM
+    ASSERT_EQ(run(tpm, CommandBuilder(0x8001, TPM_CC_FlushContext).u32(handle).bytes()).rc, 0u);
+  }
+}
+
 }  // namespace
 }  // namespace utpm::tpm
