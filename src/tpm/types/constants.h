@@ -264,7 +264,9 @@ inline constexpr TPM_CC TPM_CC_EventSequenceComplete = 0x185;
 inline constexpr TPM_CC TPM_CC_HashSequenceStart = 0x186;
 inline constexpr TPM_CC TPM_CC_TestParms = 0x18A;
 // Enhanced Authorization (Part 3 chapter 23)
-inline constexpr TPM_CC TPM_CC_Duplicate = 0x14B;  // named by PolicyDuplicationSelect
+inline constexpr TPM_CC TPM_CC_Duplicate = 0x14B;
+inline constexpr TPM_CC TPM_CC_Rewrap = 0x152;
+inline constexpr TPM_CC TPM_CC_Import = 0x156;
 inline constexpr TPM_CC TPM_CC_PolicyNV = 0x149;
 inline constexpr TPM_CC TPM_CC_PolicySecret = 0x151;
 inline constexpr TPM_CC TPM_CC_PolicySigned = 0x160;
