@@ -30,6 +30,12 @@ set(UTPM_FW_COMMON "${UTPM_MCU_FLAGS} -ffunction-sections -fdata-sections -fno-c
 # tools work with 2048, and every byte counts against the 48 KB RAM budget.
 set(UTPM_FW_DEFS "-DUTPM_FIRMWARE=1 -DUTPM_MAX_COMMAND_SIZE=2048")
 
+# No compiler launcher (ccache) for the firmware, even when the environment asks for one: a
+# ccache hit restores the object and the .su file but not the -fcallgraph-info .ci file, and
+# memreport's stack bound then silently covers less than the image (the gate reads "stack 0").
+set(CMAKE_C_COMPILER_LAUNCHER "")
+set(CMAKE_CXX_COMPILER_LAUNCHER "")
+
 set(CMAKE_C_FLAGS_INIT "${UTPM_FW_COMMON} ${UTPM_FW_DEFS}")
 set(CMAKE_CXX_FLAGS_INIT
     "${UTPM_FW_COMMON} ${UTPM_FW_DEFS} -fno-exceptions -fno-rtti -fno-threadsafe-statics -fno-use-cxa-atexit")

@@ -189,6 +189,32 @@ TEST(Differential, DeterministicRsaKeysAndInterop) {
   }
 }
 
+TEST(Differential, ScalarArithmeticAndKdf2) {
+  for (EccCurve c : {EccCurve::nist_p256, EccCurve::nist_p384}) {
+    const size_t len = ecc_bytes(c);
+    for (int i = 0; i < 20; ++i) {
+      TestRng r(static_cast<uint8_t>(50 + i));
+      // Operands of varied lengths, including longer than the order and empty.
+      std::vector<uint8_t> a(static_cast<size_t>(i * 5 % 97)), b(len + static_cast<size_t>(i % 17)), cc(len);
+      r.source()(a);
+      r.source()(b);
+      r.source()(cc);
+      EccScalar x, y;
+      ASSERT_EQ(kOssl.ecc_scalar_muladd(c, a, b, cc, x), Status::ok);
+      ASSERT_EQ(kMbed.ecc_scalar_muladd(c, a, b, cc, y), Status::ok);
+      ASSERT_EQ(0, std::memcmp(x.d, y.d, len));
+      std::vector<uint8_t> fx(len), fy(len);
+      ASSERT_EQ(kOssl.ecc_field_reduce(c, b, fx), Status::ok);
+      ASSERT_EQ(kMbed.ecc_field_reduce(c, b, fy), Status::ok);
+      ASSERT_EQ(fx, fy);
+      std::vector<uint8_t> ka(static_cast<size_t>(1 + i * 7)), kb(ka.size());
+      ASSERT_EQ(kOssl.kdf2(HashAlg::sha384, a, ka), Status::ok);
+      ASSERT_EQ(kMbed.kdf2(HashAlg::sha384, a, kb), Status::ok);
+      ASSERT_EQ(ka, kb);
+    }
+  }
+}
+
 TEST(Differential, DeterministicEccKeysAndInterop) {
   for (EccCurve c : {EccCurve::nist_p256, EccCurve::nist_p384}) {
     const size_t len = ecc_bytes(c);

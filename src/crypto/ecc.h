@@ -1,6 +1,6 @@
 // Elliptic curves NIST P-256 and P-384: deterministic key generation from a random stream,
 // public key validation, ECDSA, ECDH (the shared point Z), and point multiply / add for the
-// TPM's two-phase commands (Commit, EC-Schnorr, ECDAA).
+// TPM's two-phase commands (Commit, EC-Schnorr, ECDAA), and scalar arithmetic mod n.
 //
 // Scalars and coordinates are big-endian, left-padded to the curve's coordinate size
 // ecc_bytes(curve), and occupy the first ecc_bytes(curve) octets of the fixed arrays.
@@ -53,6 +53,14 @@ Status ecc_point_add(EccCurve curve, const EccPoint& a, const EccPoint& b, EccPo
 Status ecdsa_sign(EccCurve curve, const EccScalar& d, Bytes digest, RandomSource rng,
                   MutBytes r, MutBytes s);
 Status ecdsa_verify(EccCurve curve, const EccPoint& q, Bytes digest, Bytes r, Bytes s);
+// Scalar arithmetic mod the group order n (EC-Schnorr, ECDAA, commit values):
+// out = (a + b * c) mod n, with a, b, c big-endian unsigned integers of any length up to
+// kMaxScalarOperand octets (an empty span is zero). The result may be zero.
+inline constexpr size_t kMaxScalarOperand = 2 * kMaxEccBytes + 16;
+Status ecc_scalar_muladd(EccCurve curve, Bytes a, Bytes b, Bytes c, EccScalar& out);
+// out = v mod p, p the curve's field prime: a coordinate from any value of up to
+// kMaxScalarOperand octets (TPM2_Commit's x2 = H(s2) mod p). out.size() == ecc_bytes(curve).
+Status ecc_field_reduce(EccCurve curve, Bytes v, MutBytes out);
 
 // ---- common ----
 // FIPS 186-4 B.4.2 (testing candidates): c = ecc_bytes fresh bytes from rng, retried while
@@ -62,6 +70,8 @@ Status ecc_generate(EccCurve curve, RandomSource rng, EccScalar& d, EccPoint& q)
 Status ecdh_z(EccCurve curve, const EccScalar& d, const EccPoint& peer, EccPoint& z);
 // True if 1 <= k <= n - 1.
 bool ecc_scalar_valid(EccCurve curve, const EccScalar& k);
+// The group order n, big-endian, ecc_bytes(curve) octets (empty for an unknown curve).
+Bytes ecc_order(EccCurve curve);
 
 }  // namespace UTPM_CRYPTO_NS
 }  // namespace utpm::crypto

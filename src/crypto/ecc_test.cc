@@ -259,6 +259,64 @@ TEST_P(EccCurves, RejectsInvalidInput) {
   EXPECT_EQ(ecc_validate_point(static_cast<EccCurve>(0x0010), q), Status::unsupported);
 }
 
+// Scalar arithmetic mod n and reduction mod p: known answers computed with Python integers
+// (a = SHA-512("a"), b = SHA-384("b"), c = SHA-256("c") as big-endian integers;
+// expected (a + b*c) mod n and a mod p), then the group law ties them to point arithmetic.
+TEST_P(EccCurves, ScalarArithmeticKnownAnswers) {
+  const EccCurve c = GetParam();
+  const size_t len = ecc_bytes(c);
+  const bool p256 = c == EccCurve::nist_p256;
+  uint8_t a[64], b[48], cc[32];
+  hash(HashAlg::sha512, Bytes(reinterpret_cast<const uint8_t*>("a"), 1), a);
+  hash(HashAlg::sha384, Bytes(reinterpret_cast<const uint8_t*>("b"), 1), b);
+  hash(HashAlg::sha256, Bytes(reinterpret_cast<const uint8_t*>("c"), 1), cc);
+  EccScalar out;
+  ASSERT_EQ(ecc_scalar_muladd(c, a, b, cc, out), Status::ok);
+  EXPECT_EQ(to_hex(out.d, len),
+            p256 ? "9b3ec99f0fb344a68e0adf9e06e4cc49a316ed28d6cda102d804d3e0f2eb36d0"
+                 : "a58fafaaa4c47bd14acf2fc3842a8df21b079b236dfe0e5ad115717d8e5575960db92c5d8e6a2cabda6aaf3dbf1935a9");
+  std::vector<uint8_t> x(len);
+  ASSERT_EQ(ecc_field_reduce(c, a, x), Status::ok);
+  EXPECT_EQ(to_hex(x), p256 ? "e64ce420bd1de004d1e397889f5362ed1e02bff64e28b6285f211dce71ce1894"
+                            : "d5d7d28e18335de05abc54d0560e0f5321c708f82555a07d51803ae136df0594a57c64ac33a6af75cfa97222bff41d67");
+  // Empty operands are zero: (0 + 0 * c) = 0; n reduces to 0; (n - 1) + 1 * 1 = 0.
+  ASSERT_EQ(ecc_scalar_muladd(c, {}, {}, cc, out), Status::ok);
+  EXPECT_FALSE(ecc_scalar_valid(c, out));
+  ASSERT_EQ(ecc_scalar_muladd(c, ecc_order(c), {}, {}, out), Status::ok);
+  EXPECT_EQ(to_hex(out.d, len), std::string(2 * len, '0'));
+  std::vector<uint8_t> nm1(ecc_order(c).begin(), ecc_order(c).end());
+  nm1[len - 1] = static_cast<uint8_t>(nm1[len - 1] - 1);
+  const uint8_t one[1] = {1};
+  ASSERT_EQ(ecc_scalar_muladd(c, nm1, one, one, out), Status::ok);
+  EXPECT_EQ(to_hex(out.d, len), std::string(2 * len, '0'));
+  // Group law: [k1 + k2*k3]G == [k1]G + [k2*k3]G, and [s]G - [e]Q == [k]G for s = k + e*d
+  // (the EC-Schnorr verification equation, the negation done as e*(n-1)).
+  TestRng rng(41);
+  EccScalar k1, k2, d;
+  EccPoint p1, p2, q;
+  ASSERT_EQ(ecc_generate(c, rng.source(), k1, p1), Status::ok);
+  ASSERT_EQ(ecc_generate(c, rng.source(), k2, p2), Status::ok);
+  ASSERT_EQ(ecc_generate(c, rng.source(), d, q), Status::ok);
+  EccScalar s, neg_e, e2;
+  ASSERT_EQ(ecc_scalar_muladd(c, Bytes(k1.d, len), Bytes(k2.d, len), Bytes(d.d, len), s), Status::ok);
+  ASSERT_EQ(ecc_scalar_muladd(c, {}, Bytes(k2.d, len), nm1, neg_e), Status::ok);
+  ASSERT_EQ(ecc_scalar_muladd(c, {}, Bytes(k2.d, len), Bytes(d.d, len), e2), Status::ok);
+  EccPoint sg, eq, lhs, k2d_g, rhs;
+  ASSERT_EQ(ecc_point_mul(c, s, nullptr, sg), Status::ok);
+  ASSERT_EQ(ecc_point_mul(c, neg_e, &q, eq), Status::ok);
+  ASSERT_EQ(ecc_point_add(c, sg, eq, lhs), Status::ok);
+  EXPECT_EQ(0, std::memcmp(&lhs, &p1, sizeof lhs));
+  ASSERT_EQ(ecc_point_mul(c, e2, nullptr, k2d_g), Status::ok);
+  ASSERT_EQ(ecc_point_add(c, p1, k2d_g, rhs), Status::ok);
+  EXPECT_EQ(0, std::memcmp(&rhs, &sg, sizeof rhs));
+  // Limits.
+  std::vector<uint8_t> too_long(kMaxScalarOperand + 1, 1);
+  EXPECT_EQ(ecc_scalar_muladd(c, too_long, {}, {}, out), Status::bad_input);
+  EXPECT_EQ(ecc_field_reduce(c, too_long, x), Status::bad_input);
+  EXPECT_EQ(ecc_field_reduce(c, a, MutBytes(x).first(len - 1)), Status::bad_input);
+  EXPECT_EQ(ecc_scalar_muladd(static_cast<EccCurve>(0x0010), a, b, cc, out), Status::unsupported);
+}
+
 INSTANTIATE_TEST_SUITE_P(Curves, EccCurves,
                          ::testing::Values(EccCurve::nist_p256, EccCurve::nist_p384),
                          [](const ::testing::TestParamInfo<EccCurve>& p) {

@@ -38,5 +38,11 @@ Status kdfe(HashAlg alg, Bytes z, Bytes label, Bytes party_u, Bytes party_v, uin
 // MGF1 (PKCS#1 v2.2 B.2.1): out = first out.size() bytes of H(seed || [0]_32) || H(seed || [1]_32)...
 Status mgf1(HashAlg alg, Bytes seed, MutBytes out);
 
+// KDF2 (ISO/IEC 18033-2 / ANSI X9.63 without shared info): as MGF1 but the counter starts at 1,
+// out = first out.size() bytes of H(z || [1]_32) || H(z || [2]_32) ... (TPM2_ECC_Encrypt's mask).
+Status kdf2(HashAlg alg, Bytes z, MutBytes out);
+// data ^= KDF2(alg, z, data.size()), without a buffer of that size.
+Status kdf2_xor(HashAlg alg, Bytes z, MutBytes data);
+
 }  // namespace UTPM_CRYPTO_NS
 }  // namespace utpm::crypto

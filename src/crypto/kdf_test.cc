@@ -2,6 +2,7 @@
 // vectors computed with independent implementations (testdata/gen_independent_vectors.py).
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -148,5 +149,22 @@ TEST(Kdf, RejectsBadSizes) {
   EXPECT_EQ(mgf1(static_cast<HashAlg>(0x55), key, out), Status::unsupported);
 }
 
+}  // namespace
+}  // namespace utpm::crypto
+
+namespace utpm::crypto {
+namespace {
+// KDF2 = hash-counter KDF from 1 (Python: SHA-256(z || 00000001) || SHA-256(z || 00000002),
+// z = 00 01 .. 3f, first 40 octets).
+TEST(Kdf2, KnownAnswer) {
+  uint8_t z[64];
+  for (int i = 0; i < 64; ++i) z[i] = static_cast<uint8_t>(i);
+  uint8_t out[40];
+  ASSERT_EQ(kdf2(HashAlg::sha256, z, out), Status::ok);
+  EXPECT_EQ(test::to_hex(out, sizeof out), "3ebdb02262250f7376ca8cc04d2835b7ff9640fa05156321ffdb2263c912b13c4d433c369876a699");
+  uint8_t m[40];
+  ASSERT_EQ(mgf1(HashAlg::sha256, z, m), Status::ok);  // MGF1 starts at 0: its second block is KDF2's first
+  EXPECT_EQ(0, std::memcmp(m + 32, out, 8));
+}
 }  // namespace
 }  // namespace utpm::crypto

@@ -33,10 +33,12 @@ Daemon::Daemon(EngineLink& engine, size_t max_command_size, uint32_t stall_timeo
 
 Daemon::~Daemon() = default;
 
-Channel& Daemon::add_channel(std::unique_ptr<Channel> channel, SessionFactory make_session) {
+Channel& Daemon::add_channel(std::unique_ptr<Channel> channel, SessionFactory make_session,
+                             bool bare) {
   auto ep = std::make_unique<Endpoint>();
   ep->channel = std::move(channel);
   ep->make_session = std::move(make_session);
+  ep->bare = bare;
   if (ep->channel->connected()) start_session(*ep, false);
   Channel& ch = *ep->channel;
   endpoints_.push_back(std::move(ep));
@@ -101,9 +103,21 @@ bool Daemon::add_unix(const std::string& path, std::string& error) {
   return true;
 }
 
+bool Daemon::add_vtpm_proxy(const std::string& vtpmx, VtpmDevice& device, std::string& error) {
+  auto ch = VtpmChannel::create("vtpm", vtpmx, device, error);
+  if (!ch) return false;
+  add_channel(
+      std::move(ch),
+      [this](Channel& c, EngineLink& engine) {
+        return std::make_unique<VtpmProxySession>(engine, c.name(), max_command_size_, c.state());
+      },
+      /*bare=*/true);
+  return true;
+}
+
 void Daemon::start_session(Endpoint& ep, bool trace_connect) {
   end_session(ep);
-  if (make_link_) ep.link = make_link_();
+  if (make_link_ && !ep.bare) ep.link = make_link_();
   ep.session = ep.make_session(*ep.channel, ep.link ? *ep.link : engine_);
   ep.early.clear();
   ep.early_end = Channel::Io::ok;
@@ -134,6 +148,7 @@ void Daemon::accept_connections(Endpoint& listener,
     auto ep = std::make_unique<Endpoint>();
     ep->channel = std::move(ch);
     ep->make_session = listener.make_session;
+    ep->hand_over = listener.hand_over;  // descriptors its peers pass go where the listener's go
     ep->spawned = true;
     start_session(*ep, true);
     born.push_back(std::move(ep));
@@ -151,6 +166,10 @@ void Daemon::drop_session_if_gone(Endpoint& ep) {
   end_session(ep);  // a partial command of this peer dies with it
   if (trace_) {
     std::fprintf(log_, "utpmd: %s: client %s\n", ep.channel->name(), ep.channel->close_reason());
+  }
+  if (ep.channel.get() == stop_when_lost_) {
+    if (log_) std::fprintf(log_, "utpmd: %s: connection lost, stopping\n", ep.channel->name());
+    stop_ = true;
   }
 }
 
@@ -332,9 +351,11 @@ int Daemon::run(int signal_fd) {
     });
     const uint64_t later = now_ms();
     for (auto& ep : endpoints_) {
-      if (ep->session && ep->session->timer_due_in(later) == 0 &&
-          ep->session->on_timer(later) && trace_) {
-        std::fprintf(log_, "utpmd: %s: stalled partial command dropped\n", ep->channel->name());
+      if (ep->session && ep->session->timer_due_in(later) == 0 && ep->session->on_timer(later)) {
+        if (trace_) {
+          std::fprintf(log_, "utpmd: %s: stalled partial command dropped\n", ep->channel->name());
+        }
+        if (ep->session->close_after_stall()) ep->channel->close_peer("closed (stalled request)");
       }
     }
   }

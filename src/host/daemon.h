@@ -15,6 +15,7 @@
 //                                                                  MssimPlatformSession
 //   pty      a pseudo-terminal whose slave is raw and symlinked -> LinkStreamSession
 //   unix     a unix stream socket                               -> LinkStreamSession
+//   vtpm     the kernel's vtpm proxy descriptor (/dev/tpmN)     -> VtpmProxySession (bare TPM)
 // (LinkStreamSession: raw TPM stream, mssim or legacy 'Tpm2' frames, autodetected per frame.)
 //
 // Cancel while a command runs (the cancel pump). The engine polls Platform::cancel_requested()
@@ -42,6 +43,7 @@
 #include "host/engine_link.h"
 #include "host/host_platform.h"
 #include "host/session.h"
+#include "host/vtpm_proxy.h"
 
 namespace utpm::host {
 
@@ -68,10 +70,16 @@ class Daemon final : public CancelPoller {
   bool add_mssim(const std::string& host, uint16_t port, std::string& error);
   bool add_pty(const std::string& link, std::string& error);
   bool add_unix(const std::string& path, std::string& error);
+  // The kernel's vtpm proxy (vtpm_proxy.h): creates /dev/tpmN + /dev/tpmrmN through `vtpmx`
+  // and serves the kernel's commands with the bare TPM (the kernel is the resource manager).
+  bool add_vtpm_proxy(const std::string& vtpmx, VtpmDevice& device, std::string& error);
 
   // Serves any channel: each peer it reports gets a session from `make_session` (a channel that
   // is connected from the start, like the pty, gets one now). Returns the channel.
-  Channel& add_channel(std::unique_ptr<Channel> channel, SessionFactory make_session);
+  // `bare`: the sessions use the daemon's engine even when set_connection_links() gives every
+  // other connection its own link (a channel whose peer does its own resource management).
+  Channel& add_channel(std::unique_ptr<Channel> channel, SessionFactory make_session,
+                       bool bare = false);
   // Descriptors that sessions on `from` hand over (Session::take_hand_over) become the peer of
   // `to`, with a new session: swtpm's control channel passing its data channel (SET_DATAFD).
   void hand_over_to(const Channel& from, Channel& to);
@@ -79,6 +87,11 @@ class Daemon final : public CancelPoller {
   // Gives every session its own EngineLink from `make` (before channels are added).
   void set_connection_links(ConnectionLinkFactory make) { make_link_ = std::move(make); }
   void set_max_connections(size_t n) { max_connections_ = n; }
+  // The daemon stops (as on SIGTERM) when the peer of `channel` goes away: swtpm's --terminate
+  // for the data channel QEMU passes.
+  void stop_when_lost(const Channel& channel) { stop_when_lost_ = &channel; }
+  // Where per-request trace lines go (nullptr without --trace).
+  std::FILE* trace_stream() const { return trace_ ? log_ : nullptr; }
   // Spawned client connections being served now.
   size_t connections() const;
 
@@ -100,6 +113,7 @@ class Daemon final : public CancelPoller {
     std::unique_ptr<EngineLink> link;  // the connection's own link (declared before the session
                                        // that refers to it, so it is destroyed after it)
     std::unique_ptr<Session> session;
+    bool bare = false;     // no connection link of its own (add_channel)
     bool spawned = false;  // a peer of a spawning listener: removed when the peer leaves
     Endpoint* hand_over = nullptr;  // whose channel serves descriptors this session hands over
     // What the cancel pump took off the channel while a command ran and the session could not
@@ -142,6 +156,7 @@ class Daemon final : public CancelPoller {
   ConnectionLinkFactory make_link_;
   size_t max_connections_ = kDefaultMaxConnections;
   size_t round_ = 0;  // round-robin: where this poll round starts serving
+  const Channel* stop_when_lost_ = nullptr;
 };
 
 }  // namespace utpm::host

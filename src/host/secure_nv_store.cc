@@ -56,9 +56,19 @@ SecureNvStore::~SecureNvStore() {
 
 tpm::NvStore::Result SecureNvStore::map(StoreResult r) { return static_cast<Result>(r); }
 
+bool SecureNvStore::has_store(const std::string& dir) {
+  struct stat st{};
+  return ::stat((dir + "/nv.store").c_str(), &st) == 0 && st.st_size > 0;
+}
+
 bool SecureNvStore::load_or_create_key(const std::string& path, std::array<uint8_t, 32>& out,
-                                       std::string& error) {
+                                       std::string& error, bool may_create) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0 && errno == ENOENT && !may_create) {
+    error = "key file " + path + " is missing but a store exists beside it; refusing to create "
+            "a new key (restore the key file, or pass the secret with --key)";
+    return false;
+  }
   if (fd < 0 && errno == ENOENT) {
     // First start: a fresh secret, never readable by anyone but the owner.
     fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -66,14 +76,16 @@ bool SecureNvStore::load_or_create_key(const std::string& path, std::array<uint8
       error = "cannot create key file " + path + ": " + std::strerror(errno);
       return false;
     }
+    errno = 0;
     bool ok = random_bytes(out.data(), out.size()) &&
               ::write(fd, out.data(), out.size()) == static_cast<ssize_t>(out.size()) &&
               ::fsync(fd) == 0;
+    const int saved = errno;
     ::close(fd);
     if (!ok) {
       crypto::zeroize(out.data(), out.size());
       ::unlink(path.c_str());
-      error = "cannot write key file " + path;
+      error = "cannot write key file " + path + (saved ? std::string(": ") + std::strerror(saved) : "");
       return false;
     }
     return true;
@@ -107,7 +119,7 @@ bool SecureNvStore::open(const Options& options, std::string& error) {
     secret = *options.secret;
   } else if (!load_or_create_key(options.key_file.empty() ? options.dir + "/nv.key"
                                                           : options.key_file,
-                                 secret, error)) {
+                                 secret, error, !has_store(options.dir))) {
     return false;
   }
   const std::string image = options.dir + "/nv.store";
@@ -167,6 +179,12 @@ tpm::NvStore::Result SecureNvStore::commit() {
 
 void SecureNvStore::abort() {
   if (store_) store_->abort();
+}
+
+std::vector<uint32_t> SecureNvStore::record_ids() const {
+  std::vector<uint32_t> ids;
+  if (store_ && store_->mounted()) store_->for_each_record_id([&ids](uint32_t id) { ids.push_back(id); });
+  return ids;
 }
 
 }  // namespace utpm::host

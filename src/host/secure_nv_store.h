@@ -55,11 +55,19 @@ class SecureNvStore final : public tpm::NvStore {
   Result load_error() const { return load_error_; }
   storage::MountCause cause() const { return cause_; }
   const storage::SecureStore* store() const { return store_.get(); }
+  // Ids of the committed records (empty if the store is not usable).
+  std::vector<uint32_t> record_ids() const;
+  // Records per commit() that fit the staging area (a bulk restore commits in chunks).
+  static constexpr size_t kMaxStagedPerCommit = kMaxStaged;
 
   // Reads a 32-byte secret from path (binary, exactly 32 bytes, not readable by group/other),
-  // or creates it with fresh randomness if it does not exist. false + error on any problem.
+  // or creates it with fresh randomness if it does not exist and may_create. false + error on
+  // any problem.
   static bool load_or_create_key(const std::string& path, std::array<uint8_t, 32>& out,
-                                 std::string& error);
+                                 std::string& error, bool may_create = true);
+  // True if dir holds a store image: its key may then never be created anew (a new key next
+  // to an existing store would only make the store unreadable and hide why).
+  static bool has_store(const std::string& dir);
 
  private:
   static Result map(storage::StoreResult r);

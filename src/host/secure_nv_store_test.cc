@@ -51,6 +51,36 @@ TEST(SecureNvStore, KeyFileIsCreatedPrivateAndReused) {
   fs::remove_all(d);
 }
 
+// A lost nv.key must not be replaced silently: a new key beside the old store would leave the
+// TPM in failure mode with a misleading cause (and a later restore of the real key would find a
+// second key file in the way).
+TEST(SecureNvStore, MissingKeyBesideAStoreIsRefusedNotRecreated) {
+  const std::string d = fresh_dir("lostkey");
+  std::string err;
+  {
+    SecureNvStore nv;
+    ASSERT_TRUE(nv.open({d, "", std::nullopt}, err)) << err;
+  }
+  ASSERT_TRUE(fs::exists(d + "/nv.store"));
+  fs::rename(d + "/nv.key", d + "/nv.key.saved");
+  {
+    SecureNvStore nv;
+    EXPECT_FALSE(nv.open({d, "", std::nullopt}, err));
+    EXPECT_NE(err.find("missing"), std::string::npos) << err;
+    EXPECT_FALSE(fs::exists(d + "/nv.key"));
+    std::array<uint8_t, 32> k{};
+    EXPECT_FALSE(SecureNvStore::load_or_create_key(d + "/nv.key", k, err,
+                                                   !SecureNvStore::has_store(d)));
+    EXPECT_FALSE(fs::exists(d + "/nv.key"));
+  }
+  fs::rename(d + "/nv.key.saved", d + "/nv.key");
+  {
+    SecureNvStore nv;
+    EXPECT_TRUE(nv.open({d, "", std::nullopt}, err)) << err;  // the real key: the store mounts
+  }
+  fs::remove_all(d);
+}
+
 TEST(SecureNvStore, EnginePersistsAndRefusesAnOlderImage) {
   const std::string d = fresh_dir("engine");
   std::string err;

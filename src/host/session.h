@@ -26,6 +26,9 @@ class Session {
   virtual int64_t timer_due_in(uint64_t /*now_ms*/) const { return -1; }
   // Returns true if it dropped a stalled partial input (for the trace).
   virtual bool on_timer(uint64_t /*now_ms*/) { return false; }
+  // After on_timer() dropped input: close the connection (a message protocol that cannot
+  // resynchronise, like swtpm's control channel).
+  virtual bool close_after_stall() const { return false; }
   // A new peer took over the channel (pty opened by another process): forget partial input.
   virtual void on_new_peer() {}
   // Input bytes thrown away so far (garbage between frames, dropped partial frames), for the

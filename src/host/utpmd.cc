@@ -7,23 +7,31 @@
 #include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <array>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "crypto/crypto.h"
 #include "host/daemon.h"
 #include "host/secure_nv_store.h"
 #include "host/serial_bridge.h"
+#include "host/state_blob.h"
+#include "host/swtpm_tpm.h"
 #include "host/host_platform.h"
 #include "host/resource_manager.h"
 #include "host/tpm_engine_link.h"
+#include "host/trace.h"
 #include "tpm/profile.h"
 #include "tpm/tpm.h"
 
@@ -47,7 +55,15 @@ constexpr const char* kUsage =
     "                     the raw TPM stream (-T device:LINK), mssim frames (-T utpm:LINK) and\n"
     "                     legacy 'Tpm2' frames, recognised frame by frame\n"
     "  --unix PATH        the same stream protocols on a unix socket at PATH\n"
+    "  --vtpm-proxy       create /dev/tpmN and /dev/tpmrmN through the kernel's vtpm proxy and\n"
+    "                     serve the kernel's commands (-T device:/dev/tpmrmN; module\n"
+    "                     tpm_vtpm_proxy, root); the kernel is the resource manager there\n"
+    "  --vtpmx PATH       the vtpm proxy control device (default /dev/vtpmx)\n"
     "  --trace            one line per command on stderr: name, locality, sizes, rc, duration\n"
+    "  --trace-file FILE  record every command and response (JSON lines: time, connection,\n"
+    "                     channel, locality, duration, octets) for `utpm trace FILE`\n"
+    "  --pcap FILE        write a pcap Wireshark's TPM 2.0 dissector decodes (TCP port 2321)\n"
+    "  --trace-secrets    do not redact passwords, HMACs and secret parameters in those files\n"
     "  --bridge DEVICE[,baud=N]  serve the TPM of a board on a serial line (e.g. /dev/ttyACM0)\n"
     "                     instead of the built-in engine; no state of its own\n"
     "  --no-rm            bare TPM: no resource management (by default every client connection\n"
@@ -55,12 +71,25 @@ constexpr const char* kUsage =
     "                     it closes, like /dev/tpmrm0)\n"
     "  --max-connections N  clients served at once over mssim/unix (default 64; mssim counts\n"
     "                     its command and platform sockets); beyond it a client is closed at once\n"
+    "  --ctrl tcp:HOST:PORT | unix:PATH\n"
+    "                     swtpm's control channel (QEMU -tpmdev emulator, libvirt, tpm2-tss\n"
+    "                     -T swtpm:); on a unix socket QEMU passes the data channel (SET_DATAFD)\n"
+    "  --server tcp:HOST:PORT  swtpm's TCP data channel (raw TPM stream; -T swtpm:host=H,port=P\n"
+    "                     with --ctrl on PORT+1). swtpm data channels are a bare TPM, as swtpm is\n"
+    "  --migration-key FILE  seal swtpm state blobs (VM migration) with this 32-byte key (binary,\n"
+    "                     or 64 hex digits) instead of the state directory's nv.key\n"
     "  --stall-timeout MS drop a partial command on the pty/unix stream after MS milliseconds\n"
     "                     without a byte (default 2000)\n"
+    "  --setup[=ARGS]     provision the TPM before serving: runs `utpm setup --tpmstate DIR\n"
+    "                     --not-overwrite ARGS` (EK certificates signed by the CA in DIR/ca unless\n"
+    "                     ARGS say otherwise; a provisioned state is left alone). utpm is looked\n"
+    "                     for in $UTPM, beside utpmd, in the build tree, then on PATH\n"
     "  --help, --version\n"
     "\n"
-    "With none of --mssim/--pty/--unix, utpmd serves the defaults: --mssim 127.0.0.1:2321 and\n"
-    "--pty DIR/tty. With any of them, only the channels given.\n"
+    "utpmd swtpm socket [swtpm options]: swtpm's command line (also when invoked as 'swtpm');\n"
+    "see docs/swtpm.md for the options accepted and refused.\n"
+    "With none of --mssim/--pty/--unix/--ctrl/--vtpm-proxy, utpmd serves the defaults:\n"
+    "--mssim 127.0.0.1:2321 and --pty DIR/tty. With any of them, only the channels given.\n"
     "Clients (tpm2-tools):  -T mssim:host=127.0.0.1,port=2321   -T device:DIR/tty\n"
     "SIGTERM/SIGINT: the command in progress is answered, the TPM is powered off, utpmd exits 0.\n"
     "Exit codes: 0 clean stop, 1 runtime error, 2 usage error.\n";
@@ -73,12 +102,32 @@ struct Options {
   std::string pty_link;
   bool pty = false;
   std::string unix_path;
+  bool vtpm_proxy = false;
+  std::string vtpmx = "/dev/vtpmx";
   bool trace = false;
   uint32_t stall_timeout_ms = 2000;
   std::string bridge_device;  // --bridge: the TPM is a board on this serial line
   unsigned bridge_baud = 115200;
   bool rm = true;
+  // swtpm (docs/swtpm.md)
+  bool swtpm = false;                    // a control channel is served
+  host::SwtpmChannels swtpm_channels;
+  bool swtpm_cli = false;                // started with swtpm's command line
+  bool not_need_init = true;             // utpmd's own CLI: the TPM is powered from the start
+  host::SwtpmTpm::Startup startup = host::SwtpmTpm::Startup::none;
+  std::string migration_key_file;
+  bool migration_key_hex_only = false;
+  std::string key_file;                  // swtpm --key: the store's device secret
+  std::string pid_file;
+  std::string log_file;                  // swtpm --log file=
+  bool log_truncate = false;
+  bool daemonize = false;
+  std::string ctrl_mode, ctrl_uid, ctrl_gid;  // unix ctrl socket file mode (octal) / owner
   size_t max_connections = utpm::host::Daemon::kDefaultMaxConnections;
+  std::string trace_file, pcap_file;  // --trace-file, --pcap (trace.h)
+  bool trace_secrets = false;
+  bool setup = false;
+  std::string setup_args;  // --setup=ARGS: more arguments of `utpm setup`
 };
 
 [[noreturn]] void usage_error(const std::string& msg) {
@@ -140,6 +189,11 @@ Options parse(int argc, char** argv) {
     } else if (arg == "--unix") {
       o.unix_path = need_value();
       if (o.unix_path.empty()) usage_error("--unix needs a socket path");
+    } else if (arg == "--vtpm-proxy") {
+      o.vtpm_proxy = true;
+    } else if (arg == "--vtpmx") {
+      o.vtpmx = need_value();
+      if (o.vtpmx.empty()) usage_error("--vtpmx needs a path");
     } else if (arg == "--trace") {
       o.trace = true;
     } else if (arg == "--bridge") {
@@ -152,6 +206,30 @@ Options parse(int argc, char** argv) {
       }
       if (v.empty()) usage_error("--bridge needs a serial device");
       o.bridge_device = v;
+    } else if (arg == "--ctrl") {
+      auto& c = o.swtpm_channels;
+      if (!host::parse_swtpm_endpoint(need_value(), true, c.ctrl_type, c.ctrl_host, c.ctrl_port,
+                                      c.ctrl_path)) {
+        usage_error("--ctrl wants tcp:HOST:PORT or unix:PATH");
+      }
+      o.swtpm = true;
+    } else if (arg == "--server") {
+      auto& c = o.swtpm_channels;
+      std::string type, path;
+      if (!host::parse_swtpm_endpoint(need_value(), false, type, c.data_host, c.data_port, path)) {
+        usage_error("--server wants tcp:HOST:PORT");
+      }
+      c.data_tcp = true;
+    } else if (arg == "--migration-key") {
+      o.migration_key_file = need_value();
+    } else if (arg == "--trace-file" || arg == "--pcap") {
+      (arg == "--pcap" ? o.pcap_file : o.trace_file) = need_value();
+      if ((arg == "--pcap" ? o.pcap_file : o.trace_file).empty()) usage_error(arg + " needs a file");
+    } else if (arg == "--trace-secrets") {
+      o.trace_secrets = true;
+    } else if (arg == "--setup") {
+      o.setup = true;
+      if (has_value) o.setup_args = value;
     } else if (arg == "--no-rm") {
       o.rm = false;
     } else if (arg == "--max-connections") {
@@ -174,13 +252,220 @@ Options parse(int argc, char** argv) {
       usage_error("unknown argument: " + arg);
     }
   }
-  if (!o.mssim && !o.pty && o.unix_path.empty()) {  // the embedded defaults
+  if (o.swtpm_channels.data_tcp && !o.swtpm) usage_error("--server needs --ctrl");
+  if (o.swtpm && !o.bridge_device.empty()) usage_error("--ctrl serves the built-in engine, not --bridge");
+  if (!o.mssim && !o.pty && o.unix_path.empty() && !o.swtpm && !o.vtpm_proxy) {  // the embedded defaults
     o.mssim = true;
     o.pty = true;
   }
   if (o.pty && o.pty_link.empty()) o.pty_link = o.state + "/tty";
   return o;
 }
+
+// ---- swtpm's command line (docs/swtpm.md: what is accepted, what is refused and why) ----
+
+constexpr const char* kSwtpmUsage =
+    "Usage: swtpm socket --tpm2 [options]   (utpmd's swtpm-compatible command line)\n"
+    "\n"
+    "  --tpm2                          required: utpmd is a TPM 2.0\n"
+    "  --server [type=tcp,]port=P[,bindaddr=A] | type=unixio,path=PATH   data channel\n"
+    "  -p|--port P                     the same as --server port=P\n"
+    "  --ctrl type=tcp,port=P[,bindaddr=A] | type=unixio,path=PATH[,mode=0NNN]\n"
+    "  --tpmstate dir=DIR[,mode=0NNN]  state directory (or the TPM_PATH environment variable)\n"
+    "  --flags [not-need-init][,startup-clear|startup-state|startup-none]\n"
+    "  --key file=F[,format=hex|binary][,mode=..]          the state store's secret (32 bytes)\n"
+    "  --migration-key file=F[,format=hex|binary][,mode=..]  seals state blobs\n"
+    "  --log file=F|fd=N[,level=N][,prefix=..][,truncate]   level >= 5: one line per command\n"
+    "  --pid file=F|fd=N   -t|--terminate   -d|--daemon   --seccomp action=..  (ignored)\n"
+    "  --locality allow-set-locality   --print-capabilities   -h|--help   -v|--version\n";
+
+struct KeyValues {
+  std::vector<std::pair<std::string, std::string>> kv;
+  bool has(const std::string& k) const {
+    for (const auto& p : kv) if (p.first == k) return true;
+    return false;
+  }
+  std::string get(const std::string& k, const std::string& dflt = "") const {
+    for (const auto& p : kv) if (p.first == k) return p.second;
+    return dflt;
+  }
+};
+
+KeyValues split_kv(const std::string& opt, const std::string& s) {
+  KeyValues r;
+  size_t pos = 0;
+  while (pos <= s.size()) {
+    const size_t comma = s.find(',', pos);
+    const std::string item = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    if (!item.empty()) {
+      const size_t eq = item.find('=');
+      if (eq == std::string::npos) {
+        r.kv.emplace_back(item, "");
+      } else {
+        r.kv.emplace_back(item.substr(0, eq), item.substr(eq + 1));
+      }
+    }
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  (void)opt;
+  return r;
+}
+
+void only_keys(const std::string& opt, const KeyValues& kv, std::initializer_list<const char*> ok) {
+  for (const auto& p : kv.kv) {
+    bool known = false;
+    for (const char* k : ok) known = known || p.first == k;
+    if (!known) usage_error(opt + ": '" + p.first + "' is not supported by utpmd (docs/swtpm.md)");
+  }
+}
+
+uint16_t port_value(const std::string& opt, const std::string& v) {
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long n = std::strtoul(v.c_str(), &end, 10);
+  if (v.empty() || *end != '\0' || errno != 0 || n == 0 || n > 65535) {
+    usage_error(opt + ": port wants 1..65535");
+  }
+  return static_cast<uint16_t>(n);
+}
+
+// argv after "socket" (or after the program name, when invoked as swtpm socket).
+Options parse_swtpm(int argc, char** argv, int first) {
+  Options o;
+  o.swtpm_cli = true;
+  o.mssim = false;
+  o.pty = false;
+  o.not_need_init = false;
+  o.rm = true;
+  bool tpm2 = false;
+  bool have_ctrl = false;
+  bool have_state = false;
+  for (int i = first; i < argc; ++i) {
+    std::string arg = argv[i];
+    std::string value;
+    bool has_value = false;
+    auto need_value = [&]() -> std::string {
+      if (has_value) return value;
+      if (i + 1 >= argc) usage_error(arg + " needs a value");
+      return argv[++i];
+    };
+    if (arg == "--tpm2") {
+      tpm2 = true;
+    } else if (arg == "-h" || arg == "--help") {
+      std::fputs(kSwtpmUsage, stdout);
+      std::exit(0);
+    } else if (arg == "-v" || arg == "--version") {
+      std::printf("TPM emulator version %s, utpmd (swtpm-compatible command line)\n", UTPM_VERSION);
+      std::exit(0);
+    } else if (arg == "--print-capabilities" || arg == "--print-capabilites") {
+      // What a caller (libvirt) may use; only what utpmd really does.
+      std::printf("{ \"type\": \"swtpm\", \"features\": [ \"tpm-2.0\", \"cmdarg-key-fd\" ], "
+                  "\"version\": \"%s\" }\n", UTPM_VERSION);
+      std::exit(0);
+    } else if (arg == "--server") {
+      const std::string v = need_value();
+      const KeyValues kv = split_kv(arg, v);
+      only_keys(arg, kv, {"type", "port", "bindaddr", "path", "disconnect", "mode"});
+      const std::string type = kv.get("type", "tcp");
+      if (type == "tcp") {
+        if (!kv.has("port")) usage_error("--server type=tcp needs port=");
+        o.swtpm_channels.data_tcp = true;
+        o.swtpm_channels.data_port = port_value(arg, kv.get("port"));
+        o.swtpm_channels.data_host = kv.get("bindaddr", "127.0.0.1");
+      } else if (type == "unixio") {
+        if (!kv.has("path")) usage_error("--server type=unixio needs path= (fd= is not supported)");
+        o.swtpm_channels.data_path = kv.get("path");
+      } else {
+        usage_error("--server type must be tcp or unixio");
+      }
+    } else if (arg == "-p" || arg == "--port") {
+      o.swtpm_channels.data_tcp = true;
+      o.swtpm_channels.data_port = port_value(arg, need_value());
+    } else if (arg == "--ctrl") {
+      const KeyValues kv = split_kv(arg, need_value());
+      only_keys(arg, kv, {"type", "port", "bindaddr", "path", "mode", "uid", "gid"});
+      const std::string type = kv.get("type");
+      auto& c = o.swtpm_channels;
+      if (type == "tcp") {
+        if (!kv.has("port")) usage_error("--ctrl type=tcp needs port=");
+        c.ctrl_type = "tcp";
+        c.ctrl_port = port_value(arg, kv.get("port"));
+        c.ctrl_host = kv.get("bindaddr", "127.0.0.1");
+      } else if (type == "unixio") {
+        if (!kv.has("path")) usage_error("--ctrl type=unixio needs path= (fd=/clientfd= are not supported)");
+        c.ctrl_type = "unix";
+        c.ctrl_path = kv.get("path");
+        o.ctrl_mode = kv.get("mode");
+        o.ctrl_uid = kv.get("uid");
+        o.ctrl_gid = kv.get("gid");
+      } else {
+        usage_error("--ctrl wants type=tcp or type=unixio");
+      }
+      have_ctrl = true;
+    } else if (arg == "--tpmstate") {
+      const KeyValues kv = split_kv(arg, need_value());
+      only_keys(arg, kv, {"dir", "mode", "lock"});
+      if (!kv.has("dir")) usage_error("--tpmstate wants dir=DIR (backend-uri= is not supported)");
+      o.state = kv.get("dir");
+      have_state = true;
+    } else if (arg == "--flags") {
+      const KeyValues kv = split_kv(arg, need_value());
+      only_keys(arg, kv, {"not-need-init", "startup-clear", "startup-state", "startup-none"});
+      o.not_need_init = kv.has("not-need-init");
+      if (kv.has("startup-clear")) o.startup = host::SwtpmTpm::Startup::clear;
+      if (kv.has("startup-state")) o.startup = host::SwtpmTpm::Startup::state;
+      if (kv.has("startup-none")) o.startup = host::SwtpmTpm::Startup::none;
+    } else if (arg == "--key" || arg == "--migration-key") {
+      const KeyValues kv = split_kv(arg, need_value());
+      only_keys(arg, kv, {"file", "format", "mode", "remove"});
+      if (!kv.has("file")) usage_error(arg + " wants file= (fd=, pwdfile=, pwdfd= are not supported)");
+      const std::string fmt = kv.get("format", "hex");
+      if (fmt != "hex" && fmt != "binary") usage_error(arg + ": format must be hex or binary");
+      if (arg == "--key") o.key_file = kv.get("file");
+      else o.migration_key_file = kv.get("file");
+    } else if (arg == "--log") {
+      const KeyValues kv = split_kv(arg, need_value());
+      only_keys(arg, kv, {"file", "fd", "level", "prefix", "truncate"});
+      if (kv.has("file")) o.log_file = kv.get("file");
+      if (kv.has("fd")) o.log_file = "/dev/fd/" + kv.get("fd");
+      if (kv.has("truncate")) o.log_truncate = true;
+      if (kv.has("level") && std::atoi(kv.get("level").c_str()) >= 5) o.trace = true;
+    } else if (arg == "--pid") {
+      const KeyValues kv = split_kv(arg, need_value());
+      only_keys(arg, kv, {"file", "fd"});
+      o.pid_file = kv.has("file") ? kv.get("file") : "/dev/fd/" + kv.get("fd");
+    } else if (arg == "-t" || arg == "--terminate") {
+      o.swtpm_channels.terminate = true;
+    } else if (arg == "-d" || arg == "--daemon") {
+      o.daemonize = true;
+    } else if (arg == "--seccomp") {
+      (void)need_value();  // utpmd installs no seccomp filter; accepted for libvirt
+    } else if (arg == "--locality") {
+      const KeyValues kv = split_kv(arg, need_value());
+      only_keys(arg, kv, {"allow-set-locality"});
+    } else {
+      usage_error("swtpm option not supported by utpmd: " + arg + " (docs/swtpm.md)");
+    }
+  }
+  if (!tpm2) usage_error("only TPM 2.0: pass --tpm2 (utpmd has no TPM 1.2)");
+  if (!have_ctrl && !o.swtpm_channels.data_tcp && o.swtpm_channels.data_path.empty()) {
+    usage_error("swtpm socket needs --server and/or --ctrl");
+  }
+  if (!have_state) {
+    const char* env = std::getenv("TPM_PATH");
+    if (env == nullptr || *env == '\0') usage_error("--tpmstate dir=DIR (or TPM_PATH) is required");
+    o.state = env;
+  }
+  if (!have_ctrl) {
+    // A data channel alone: swtpm then runs without INIT (there is no one to send it).
+    o.not_need_init = true;
+  }
+  o.swtpm = true;  // the data channels go through the swtpm gate even without a control channel
+  return o;
+}
+
+bool nv_has_operator_secret(const Options& o) { return !o.key_file.empty(); }
 
 bool make_dirs(const std::string& path) {
   std::string partial;
@@ -202,15 +487,145 @@ std::string absolute(const std::string& path) {
   return std::string(buf) + "/" + path;
 }
 
+// --setup: `utpm setup --tpmstate DIR --not-overwrite ARGS` as a child, before the state is
+// locked (utpm takes the same lock while it runs the engine on DIR).
+bool run_setup(const Options& o, const char* argv0) {
+  std::string exe;
+  if (const char* e = std::getenv("UTPM")) exe = e;
+  if (exe.empty()) {
+    char self[PATH_MAX];
+    const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+    std::string dir = n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string(argv0);
+    dir = dir.substr(0, dir.rfind('/') + 1);
+    for (const std::string& c : {dir + "utpm", dir + "../tools/utpm"}) {
+      if (::access(c.c_str(), X_OK) == 0) {
+        exe = c;
+        break;
+      }
+    }
+  }
+  if (exe.empty()) exe = "utpm";  // PATH
+  // ARGS split at spaces (no shell), the state path passed as one argument.
+  std::vector<std::string> args = {exe, "setup", "--tpmstate", o.state, "--not-overwrite"};
+  for (size_t i = 0; i < o.setup_args.size();) {
+    const size_t j = std::min(o.setup_args.find(' ', i), o.setup_args.size());
+    if (j > i) args.push_back(o.setup_args.substr(i, j - i));
+    i = j + 1;
+  }
+  std::vector<char*> av;
+  std::string shown;
+  for (std::string& a : args) av.push_back(a.data()), shown += (shown.empty() ? "" : " ") + a;
+  av.push_back(nullptr);
+  std::fprintf(stderr, "utpmd: --setup: %s\n", shown.c_str());
+  std::fflush(stderr);
+  pid_t pid = -1;
+  int status = 0;
+  if (::posix_spawnp(&pid, exe.c_str(), nullptr, nullptr, av.data(), environ) != 0 ||
+      ::waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::fprintf(stderr, "utpmd: --setup failed (%s: exit status %d)\n", exe.c_str(),
+                 pid > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
+// A 32-byte key file: binary, or 64 hex digits (a trailing newline allowed).
+bool read_key_file(const std::string& path, std::array<uint8_t, 32>& key, std::string& error) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    error = "cannot open key file " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  uint8_t buf[200];
+  const size_t n = std::fread(buf, 1, sizeof buf, f);
+  std::fclose(f);
+  if (n == 32) {
+    std::memcpy(key.data(), buf, 32);
+    crypto::zeroize(buf, sizeof buf);
+    return true;
+  }
+  size_t len = n;
+  while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) --len;
+  auto hex = [](uint8_t c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  bool ok = len == 64;
+  for (size_t i = 0; ok && i < 32; ++i) {
+    const int hi = hex(buf[2 * i]), lo = hex(buf[2 * i + 1]);
+    ok = hi >= 0 && lo >= 0;
+    if (ok) key[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  crypto::zeroize(buf, sizeof buf);
+  if (!ok) error = "key file " + path + " must hold 32 bytes (binary) or 64 hex digits (AES-256)";
+  return ok;
+}
+
 int main(int argc, char** argv) {
-  const Options opt = parse(argc, argv);
+  // swtpm's command line: `utpmd swtpm socket ...`, or utpmd invoked through a link named swtpm.
+  const char* base = std::strrchr(argv[0], '/');
+  base = base ? base + 1 : argv[0];
+  Options parsed;
+  if (std::strcmp(base, "swtpm") == 0 || (argc >= 2 && std::strcmp(argv[1], "swtpm") == 0)) {
+    const int sub = std::strcmp(base, "swtpm") == 0 ? 1 : 2;
+    if (argc > sub && (std::strcmp(argv[sub], "-h") == 0 || std::strcmp(argv[sub], "--help") == 0)) {
+      std::fputs(kSwtpmUsage, stdout);
+      return 0;
+    }
+    if (argc > sub && (std::strcmp(argv[sub], "-v") == 0 || std::strcmp(argv[sub], "--version") == 0)) {
+      std::printf("TPM emulator version %s, utpmd (swtpm-compatible command line)\n", UTPM_VERSION);
+      return 0;
+    }
+    if (argc <= sub || std::strcmp(argv[sub], "socket") != 0) {
+      usage_error("as swtpm, only the 'socket' front end is supported (not chardev/cuse)");
+    }
+    parsed = parse_swtpm(argc, argv, sub + 1);
+  } else {
+    parsed = parse(argc, argv);
+  }
+  const Options& opt = parsed;
+  if (!opt.log_file.empty()) {
+    const char* path = opt.log_file == "-" ? "/dev/null" : opt.log_file.c_str();
+    if (std::freopen(path, opt.log_truncate ? "w" : "a", stderr) == nullptr) {
+      std::fprintf(stdout, "utpmd: cannot open log file %s\n", path);
+      return 1;
+    }
+  }
 
   if (!make_dirs(opt.state)) {
     std::fprintf(stderr, "utpmd: cannot create state directory %s: %s\n", opt.state.c_str(),
                  std::strerror(errno));
     return 1;
+  }
+  // The state directory holds the store, its anchor and (by default) its key: anyone who can
+  // write there can swap files under the TPM (roll the store back together with its anchor,
+  // or delete the key). Refuse one that others can write or that belongs to someone else.
+  {
+    struct stat st{};
+    if (::stat(opt.state.c_str(), &st) != 0 || (st.st_mode & 022) != 0 ||
+        (::geteuid() != 0 && st.st_uid != ::geteuid())) {
+      std::fprintf(stderr,
+                   "utpmd: state directory %s must belong to this user and not be writable by "
+                   "group or others (chmod 700)\n",
+                   opt.state.c_str());
+      return 1;
+    }
+    for (const char* name : {"nv.store", "nv.anchor", "nv.key"}) {
+      const std::string file = opt.state + "/" + name;
+      if (::lstat(file.c_str(), &st) == 0 && (!S_ISREG(st.st_mode) || (st.st_mode & 022) != 0)) {
+        std::fprintf(stderr, "utpmd: %s must be a regular file not writable by group or others\n",
+                     file.c_str());
+        return 1;
+      }
+    }
+  }
+  if (opt.setup) {
+    if (!opt.bridge_device.empty()) usage_error("--setup provisions a state directory, not a --bridge board");
+    if (!run_setup(opt, argv[0])) return 1;
   }
   // Two daemons on one state directory would overwrite each other's NV.
   const std::string lock_path = opt.state + "/utpmd.lock";
@@ -254,16 +669,40 @@ int main(int argc, char** argv) {
     link = std::move(bridge);
   } else {
     std::string nv_error;
-    if (!nv.open({opt.state, "", std::nullopt}, nv_error))
+    host::SecureNvStore::Options nv_opt{opt.state, "", std::nullopt};
+    if (!opt.key_file.empty()) {
+      std::array<uint8_t, 32> secret{};
+      if (!read_key_file(opt.key_file, secret, nv_error)) {
+        std::fprintf(stderr, "utpmd: %s\n", nv_error.c_str());
+        return 1;
+      }
+      nv_opt.secret = secret;
+      crypto::zeroize(secret);
+    }
+    if (!nv.open(nv_opt, nv_error))
       std::fprintf(stderr, "utpmd: %s; the TPM will report failure mode\n", nv_error.c_str());
     platform = std::make_unique<host::HostPlatform>(nv);
     tpm = std::make_unique<tpm::Tpm>(*platform);
-    tpm->power_on();
+    // swtpm's command line without not-need-init: the TPM runs from CMD_INIT on.
+    if (!opt.swtpm_cli || opt.not_need_init) tpm->power_on();
     if (tpm->in_failure_mode()) {
       std::fprintf(stderr, "utpmd: TPM is in failure mode: %s\n",
                    tpm::failure_cause_name(tpm->failure_cause()));
     }
     link = std::make_unique<host::TpmEngineLink>(*tpm, *platform, opt.trace ? stderr : nullptr);
+  }
+  // --trace-file/--pcap: a recorder around every connection's link (trace.h).
+  host::TraceRecorder recorder;
+  if (!opt.trace_file.empty() || !opt.pcap_file.empty()) {
+    std::string trace_error;
+    if (!recorder.open({opt.trace_file, opt.pcap_file, opt.trace_secrets}, trace_error)) {
+      std::fprintf(stderr, "utpmd: %s\n", trace_error.c_str());
+      return 1;
+    }
+    if (!opt.rm) {  // one link for every client: wrap it
+      host::EngineLink& inner = *link;
+      link = std::make_unique<host::TracingLink>(inner, recorder, std::move(link));
+    }
   }
   host::Daemon daemon(*link, profile::kMaxCommandSize, opt.stall_timeout_ms, stderr, opt.trace);
   daemon.set_max_connections(opt.max_connections);
@@ -271,9 +710,77 @@ int main(int argc, char** argv) {
   std::unique_ptr<host::ResourceManager> rm;
   if (opt.rm) {
     rm = std::make_unique<host::ResourceManager>(*link, opt.trace ? stderr : nullptr);
-    daemon.set_connection_links([&rm] { return rm->connect(); });
+    if (recorder.active()) {
+      daemon.set_connection_links([&rm, &recorder]() -> std::unique_ptr<host::EngineLink> {
+        auto conn = rm->connect();
+        host::EngineLink& inner = *conn;
+        return std::make_unique<host::TracingLink>(inner, recorder, std::move(conn));
+      });
+    } else {
+      daemon.set_connection_links([&rm] { return rm->connect(); });
+    }
   }
   std::string error;
+  std::unique_ptr<host::SwtpmTpm> swtpm;
+  if (opt.swtpm) {
+    host::SwtpmTpm::Config cfg;
+    cfg.state_dir = opt.state;
+    cfg.startup = opt.startup;
+    cfg.log = stderr;
+    cfg.trace = opt.trace;
+    std::string key_error;
+    bool key_ok = true;
+    if (nv_has_operator_secret(opt)) {
+      key_ok = read_key_file(opt.key_file, cfg.file_key.secret, key_error);
+    } else {
+      key_ok = host::SecureNvStore::load_or_create_key(opt.state + "/nv.key", cfg.file_key.secret,
+                                                       key_error,
+                                                       !host::SecureNvStore::has_store(opt.state));
+    }
+    if (key_ok && !opt.migration_key_file.empty()) {
+      host::stateblob::Key mk;
+      mk.kind = host::stateblob::kKeyMigration;
+      key_ok = read_key_file(opt.migration_key_file, mk.secret, key_error);
+      cfg.migration_key = mk;
+      crypto::zeroize(mk.secret);
+    }
+    if (!key_ok) {
+      std::fprintf(stderr, "utpmd: %s\n", key_error.c_str());
+      return 1;
+    }
+    host::EngineLink* raw = link.get();
+    host::ResourceManager* rmp = rm.get();
+    swtpm = std::make_unique<host::SwtpmTpm>(
+        *tpm, nv, *raw,
+        [raw, rmp](host::PlatformSignal s) {
+          if (rmp) rmp->signal(s);
+          else raw->signal(s);
+        },
+        std::move(cfg));
+    crypto::zeroize(cfg.file_key.secret);
+    host::SwtpmChannels where = opt.swtpm_channels;
+    where.stall_timeout_ms = opt.stall_timeout_ms;
+    if (!host::serve_swtpm(daemon, *swtpm, where, error)) {
+      std::fprintf(stderr, "utpmd: %s\n", error.c_str());
+      return 1;
+    }
+    if (where.ctrl_type == "unix" && !opt.ctrl_mode.empty()) {
+      const mode_t mode = static_cast<mode_t>(std::strtoul(opt.ctrl_mode.c_str(), nullptr, 8));
+      if (::chmod(where.ctrl_path.c_str(), mode) != 0) {
+        std::fprintf(stderr, "utpmd: chmod %s: %s\n", where.ctrl_path.c_str(), std::strerror(errno));
+        return 1;
+      }
+    }
+    if (where.ctrl_type == "unix" && (!opt.ctrl_uid.empty() || !opt.ctrl_gid.empty())) {
+      const uid_t uid = opt.ctrl_uid.empty() ? static_cast<uid_t>(-1) : static_cast<uid_t>(std::atol(opt.ctrl_uid.c_str()));
+      const gid_t gid = opt.ctrl_gid.empty() ? static_cast<gid_t>(-1) : static_cast<gid_t>(std::atol(opt.ctrl_gid.c_str()));
+      if (::chown(where.ctrl_path.c_str(), uid, gid) != 0) {
+        std::fprintf(stderr, "utpmd: chown %s: %s\n", where.ctrl_path.c_str(), std::strerror(errno));
+        return 1;
+      }
+    }
+    if (tpm->powered() && opt.swtpm_cli) swtpm->start_now();  // not-need-init: Startup now
+  }
   if (opt.mssim && !daemon.add_mssim(opt.mssim_host, opt.mssim_port, error)) {
     std::fprintf(stderr, "utpmd: %s\n", error.c_str());
     return 1;
@@ -284,6 +791,12 @@ int main(int argc, char** argv) {
   }
   if (!opt.unix_path.empty() && !daemon.add_unix(opt.unix_path, error)) {
     std::fprintf(stderr, "utpmd: %s\n", error.c_str());
+    return 1;
+  }
+
+  host::VtpmDevice vtpm;
+  if (opt.vtpm_proxy && !daemon.add_vtpm_proxy(opt.vtpmx, vtpm, error)) {
+    std::fprintf(stderr, "utpmd: --vtpm-proxy: %s\n", error.c_str());
     return 1;
   }
 
@@ -305,8 +818,58 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "utpmd: unix socket %s (raw TPM stream / mssim frames)\n",
                  opt.unix_path.c_str());
   }
+  if (opt.swtpm) {
+    const auto& c = opt.swtpm_channels;
+    if (c.ctrl_type == "tcp") {
+      std::fprintf(stderr, "utpmd: swtpm control channel on %s:%u\n", c.ctrl_host.c_str(), unsigned{c.ctrl_port});
+    } else if (c.ctrl_type == "unix") {
+      std::fprintf(stderr, "utpmd: swtpm control channel on %s (data channel by SET_DATAFD)\n", c.ctrl_path.c_str());
+    }
+    if (c.data_tcp) {
+      std::fprintf(stderr, "utpmd: swtpm data channel on %s:%u   -T swtpm:host=%s,port=%u\n",
+                   c.data_host.c_str(), unsigned{c.data_port}, c.data_host.c_str(), unsigned{c.data_port});
+    }
+    if (!c.data_path.empty()) std::fprintf(stderr, "utpmd: swtpm data channel on %s\n", c.data_path.c_str());
+    std::fprintf(stderr, "utpmd: swtpm TPM %s\n", tpm->powered() ? "running" : "waiting for CMD_INIT");
+  }
+  if (opt.vtpm_proxy) {
+    // The kernel registers the device asynchronously: the nodes appear once it has talked to
+    // us (startup, self test), i.e. shortly after "ready".
+    std::fprintf(stderr,
+                 "utpmd: vtpm-proxy /dev/tpm%u and /dev/tpmrm%u (device %u:%u; the kernel is their "
+                 "resource manager)   -T device:/dev/tpmrm%u\n",
+                 vtpm.tpm_num, vtpm.tpm_num, vtpm.major, vtpm.minor, vtpm.tpm_num);
+  }
   std::fprintf(stderr, "utpmd: %s\n", opt.rm ? "resource manager on (per-connection handles)"
                                              : "bare TPM (--no-rm)");
+  if (opt.daemonize) {
+    std::fflush(stderr);
+    const pid_t child = ::fork();
+    if (child < 0) {
+      std::perror("utpmd: fork");
+      return 1;
+    }
+    if (child > 0) _exit(0);  // the listeners are up: the caller may connect at once
+    ::setsid();
+    // Detach from the caller's stdio (it may wait for EOF on a pipe); messages go to the log
+    // file if one was given, else nowhere.
+    const int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull >= 0) {
+      ::dup2(devnull, STDIN_FILENO);
+      ::dup2(devnull, STDOUT_FILENO);
+      if (opt.log_file.empty()) ::dup2(devnull, STDERR_FILENO);
+      ::close(devnull);
+    }
+  }
+  if (!opt.pid_file.empty()) {
+    std::FILE* pf = std::fopen(opt.pid_file.c_str(), "w");
+    if (pf == nullptr) {
+      std::fprintf(stderr, "utpmd: cannot write pid file %s: %s\n", opt.pid_file.c_str(), std::strerror(errno));
+      return 1;
+    }
+    std::fprintf(pf, "%d\n", static_cast<int>(::getpid()));
+    std::fclose(pf);
+  }
   std::fprintf(stderr, "utpmd: ready\n");
   std::fflush(stderr);
 

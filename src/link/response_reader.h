@@ -22,7 +22,8 @@ class ResponseReader {
   explicit ResponseReader(std::span<uint8_t> buffer) : buf_(buffer) {}
 
   void start(Framing framing);
-  // Feeds bytes; returns the status after them and sets `used`. Never uses more than wanted().
+  // Feeds bytes; returns the status after them and sets `used`. Never uses a byte past the end
+  // of this response's frame (wanted() is what the current part of the frame still needs).
   Status push(std::span<const uint8_t> bytes, size_t& used);
   size_t wanted() const;
   Status status() const { return status_; }

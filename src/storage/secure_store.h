@@ -140,6 +140,12 @@ class SecureStore {
 
   StoreStats stats() const;
   uint64_t commit_counter() const { return last_counter_; }
+  // Calls fn(id) for every committed live record, in id order (utpmd's state blobs export the
+  // whole record set this way; staged changes are not included).
+  template <class Fn>
+  void for_each_record_id(Fn&& fn) const {
+    for (size_t i = 0; i < nindex_; ++i) fn(mem_.index[i].id);
+  }
   // For tests and tools: calls fn(addr, len) for every byte range that holds authenticated,
   // committed data (segment headers and commits of the live segments). Every bit there is
   // covered by a MAC; bytes outside are erased space or an unfinished tail.

@@ -3,11 +3,15 @@
 #include "storage/secure_store.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "storage/host/file_anchor.h"
 #include "storage/host/file_flash.h"
@@ -373,6 +377,91 @@ TEST(SecureStore, HostFilesPersistAndRefuseTruncationAndRollback) {
     EXPECT_EQ(s.mount(secret), MountCause::anchor_missing);
     EXPECT_EQ(s.format(secret, inst), MountCause::anchor_missing);
   }
+  std::filesystem::remove_all(dir);
+}
+
+// The host anchor file (file_anchor.h): v2 has two slots updated in place, so an update never
+// allocates (a full disk cannot fail a commit) and a torn slot falls back to the previous value.
+namespace file_anchor_test {
+uint64_t fnv(const uint8_t* p, size_t n) {  // FNV-1a, 64-bit (the published offset and prime)
+  uint64_t h = 14695981039346656037ull;
+  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+void put_le(std::vector<uint8_t>& b, uint64_t v, int n) {
+  for (int i = 0; i < n; ++i) b.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+std::vector<uint8_t> slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+}  // namespace file_anchor_test
+
+TEST(FileAnchor, TwoSlotsInPlaceTornSlotFallsBackAndV1Converts) {
+  using namespace file_anchor_test;
+  const std::string dir = ::testing::TempDir() + "utpm_anchor_" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string path = dir + "/nv.anchor";
+  AnchorValue v{};
+  std::memset(v.instance, 0xA5, kInstanceIdSize);
+  // A v1 file, laid out by hand: magic "UNAF", version 1, instance, counter, FNV-1a (LE).
+  std::vector<uint8_t> v1;
+  put_le(v1, 0x46414E55, 4);
+  put_le(v1, 1, 4);
+  v1.insert(v1.end(), v.instance, v.instance + kInstanceIdSize);
+  put_le(v1, 41, 8);
+  put_le(v1, fnv(v1.data(), v1.size()), 8);
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(v1.data()), 40);
+  FileAnchor a(path);
+  AnchorValue got{};
+  ASSERT_EQ(a.load(got), AnchorStatus::ok);
+  EXPECT_EQ(got.counter, 41u);
+  v.counter = 40;
+  EXPECT_EQ(a.store(v), AnchorStatus::io_error);  // never backwards
+  v.counter = 42;
+  ASSERT_EQ(a.store(v), AnchorStatus::ok);  // converts to v2
+  EXPECT_EQ(std::filesystem::file_size(path), FileAnchor::kFileSize);
+  struct stat before{};
+  ASSERT_EQ(::stat(path.c_str(), &before), 0);
+  for (uint64_t c = 43; c <= 50; ++c) {
+    v.counter = c;
+    ASSERT_EQ(a.store(v), AnchorStatus::ok);
+    ASSERT_EQ(a.load(got), AnchorStatus::ok);
+    EXPECT_EQ(got.counter, c);
+  }
+  struct stat after{};
+  ASSERT_EQ(::stat(path.c_str(), &after), 0);
+  EXPECT_EQ(before.st_ino, after.st_ino);  // updated in place, never replaced
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+  // The newest value (50) is in one slot, the previous (49) in the other. Tear the newest:
+  const auto image = slurp(path);
+  ASSERT_EQ(image.size(), FileAnchor::kFileSize);
+  size_t newest = 0;
+  for (size_t off : {size_t{0}, FileAnchor::kSlotStride}) {
+    uint64_t c = 0;
+    std::memcpy(&c, image.data() + off + 24, 8);
+    if (c == 50) newest = off;
+  }
+  {
+    std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
+    f.seekp(static_cast<std::streamoff>(newest + 30));
+    f.put('\x5A');
+  }
+  ASSERT_EQ(a.load(got), AnchorStatus::ok);
+  EXPECT_EQ(got.counter, 49u);
+  // A format after a long life: a new instance at counter 0 wins by sequence, not by counter.
+  AnchorValue fresh{};
+  std::memset(fresh.instance, 0x3C, kInstanceIdSize);
+  ASSERT_EQ(a.store(fresh), AnchorStatus::ok);
+  ASSERT_EQ(a.load(got), AnchorStatus::ok);
+  EXPECT_EQ(got.counter, 0u);
+  EXPECT_EQ(std::memcmp(got.instance, fresh.instance, kInstanceIdSize), 0);
+  // Both slots damaged: corrupt, never "empty".
+  std::vector<uint8_t> junk(FileAnchor::kFileSize, 0x11);
+  std::ofstream(path, std::ios::binary | std::ios::trunc)
+      .write(reinterpret_cast<const char*>(junk.data()), static_cast<std::streamsize>(junk.size()));
+  EXPECT_EQ(a.load(got), AnchorStatus::corrupt);
   std::filesystem::remove_all(dir);
 }
 

@@ -179,3 +179,41 @@ TEST_F(Lifecycle, EntropyFailureIsFailureMode) {
 
 }  // namespace
 }  // namespace utpm::tpm
+
+namespace utpm::tpm {
+namespace {
+
+// EC_Ephemeral's counter (the commitCounter's low 16 bits).
+uint16_t ephemeral_counter(Tpm& tpm) {
+  Response r = run(tpm, CommandBuilder(0x8001, TPM_CC_EC_Ephemeral).u16(TPM_ECC_NIST_P256).bytes());
+  EXPECT_EQ(r.rc, 0u);
+  std::vector<uint8_t> q = r.tpm2b();
+  EXPECT_EQ(q.size(), 4u + 64u);  // TPMS_ECC_POINT of two 32-octet coordinates
+  return r.u16();
+}
+
+// commitCounter goes on over TPM Restart and Resume (Shutdown writes it) and starts over at a
+// TPM Reset, as the reference TPM keeps it (state-reset data).
+TEST_F(Lifecycle, CommitCounterSurvivesRestartAndResumeNotReset) {
+  testing::start(tpm);
+  EXPECT_EQ(ephemeral_counter(tpm), 0);
+  EXPECT_EQ(ephemeral_counter(tpm), 1);
+  ASSERT_EQ(run(tpm, shutdown(TPM_SU_STATE)).rc, 0u);
+  tpm.reset();
+  ASSERT_EQ(run(tpm, startup(TPM_SU_CLEAR)).rc, 0u);  // TPM Restart
+  EXPECT_EQ(ephemeral_counter(tpm), 2);
+  ASSERT_EQ(run(tpm, shutdown(TPM_SU_STATE)).rc, 0u);
+  tpm.reset();
+  ASSERT_EQ(run(tpm, startup(TPM_SU_STATE)).rc, 0u);  // TPM Resume
+  EXPECT_EQ(ephemeral_counter(tpm), 3);
+  tpm.reset();  // no Shutdown: the next Startup is a TPM Reset
+  ASSERT_EQ(run(tpm, startup(TPM_SU_CLEAR)).rc, 0u);
+  EXPECT_EQ(ephemeral_counter(tpm), 0);
+  ASSERT_EQ(run(tpm, shutdown(TPM_SU_CLEAR)).rc, 0u);
+  tpm.reset();
+  ASSERT_EQ(run(tpm, startup(TPM_SU_CLEAR)).rc, 0u);  // TPM Reset after an orderly CLEAR shutdown
+  EXPECT_EQ(ephemeral_counter(tpm), 0);
+}
+
+}  // namespace
+}  // namespace utpm::tpm

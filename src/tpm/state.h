@@ -40,6 +40,9 @@ enum RecordId : uint32_t {
   kRecAudit = 5,   // command audit: hash algorithm, counter, audited commands (subsystem/audit.cc)
 };
 
+inline constexpr uint8_t kAllPcrBanks = static_cast<uint8_t>((1u << profile::kMaxPcrBanks) - 1);
+static_assert(profile::kMaxPcrBanks <= 8, "PCR allocation bitmap is one octet");
+
 // What a TPM keeps forever (record kRecPersistent).
 struct PersistentData {
   uint8_t eps[profile::kPrimarySeedSize]{};  // endorsement primary seed
@@ -63,6 +66,11 @@ struct PersistentData {
   TPMT_HA endorsement_policy;
   TPMT_HA lockout_policy;
   TPMT_HA pcr_policy;          // PCR_SetAuthPolicy of the PCR policy group (PCRs 20-22)
+  // PCR allocation (PCR_Allocate), bit i = bank profile::kPcrBankAlgs[i], each bank whole:
+  // the one in use since the last Startup(CLEAR), and the one the next Startup(CLEAR) applies.
+  uint8_t pcr_active = kAllPcrBanks;
+  uint8_t pcr_pending = kAllPcrBanks;
+  uint32_t algorithm_set = 0;  // SetAlgorithmSet (TPM_PT_ALGORITHM_SET); vendor-defined, one set here
   // Handles of persistent objects; each object is NV record <handle> (EvictControl).
   uint32_t persistent_count = 0;
   TPM_HANDLE persistent[profile::kMaxPersistentObjects]{};
@@ -76,6 +84,9 @@ struct ClockData {
   uint32_t restart_count = 0;
   TPM_SU orderly = TPM_SU_CLEAR;  // how the TPM was last shut down; kOrderlyNone while running
   int8_t clock_adjust = 0;
+  // ECC commitCounter (TPM2_Commit/EC_Ephemeral): kept over TPM Restart and Resume (it is in
+  // this record, which every Shutdown writes), zero after a TPM Reset. Record v2.
+  uint64_t commit_counter = 0;
 };
 inline constexpr TPM_SU kOrderlyNone = 0xFFFF;
 
@@ -159,14 +170,15 @@ struct SessionSlot {
   TPM_CC command_code = 0;        // PolicyCommandCode / PolicyDuplicationSelect (0: any command)
   uint32_t pcr_update_counter = 0;  // PolicyPCR: the PCR update counter it saw (if pcr_counter_set)
   TPM2B_DIGEST cp_hash;           // cpHash, nameHash or templateHash, as cp_hash_kind says
-  uint8_t cp_hash_kind = 0;       // kPolicyCpNone / Cp / Name / Template
+  uint8_t cp_hash_kind = 0;       // kPolicyCpNone / Cp / Name / Template / Parameters
   uint8_t locality = 0;           // TPMA_LOCALITY from PolicyLocality (0: any)
   uint8_t flags = 0;              // kPolicy* below
   // ---- session audit (Part 1 "Session Audit"; core/audit.cc) ----
   bool audit = false;             // used with TPMA_SESSION audit at least once
   TPM2B_DIGEST audit_digest;      // H_authHash(old || cpHash || rpHash) per audited command
 };
-inline constexpr uint8_t kPolicyCpNone = 0, kPolicyCpHash = 1, kPolicyNameHash = 2, kPolicyTemplateHash = 3;
+inline constexpr uint8_t kPolicyCpNone = 0, kPolicyCpHash = 1, kPolicyNameHash = 2, kPolicyTemplateHash = 3,
+                         kPolicyParamHash = 4;
 inline constexpr uint8_t kPolicyAuthValueNeeded = 1 << 0;  // PolicyAuthValue: HMAC includes the authValue
 inline constexpr uint8_t kPolicyPasswordNeeded = 1 << 1;   // PolicyPassword: the HMAC field is the authValue
 inline constexpr uint8_t kPolicyPpRequired = 1 << 2;       // PolicyPhysicalPresence
@@ -237,6 +249,14 @@ struct State {
   NvOrderlyRam nv_ram;  // orderly indices (TPMA_NV_ORDERLY): their current data
 
   AuditState audit;
+
+  // ECC commit state besides the counter (Part 1 ECDAA "Commit"): the nonce the commit values r
+  // are derived from is new at every Startup and the array of outstanding commits (bit
+  // count mod 128) is volatile, so no r can be used twice whatever the shutdown sequence.
+  struct {
+    uint8_t nonce[32]{};
+    uint8_t array[16]{};
+  } commit;
 
   // NV records changed by the current command; flushed and committed after it succeeds.
   uint8_t dirty = 0;

@@ -7,6 +7,7 @@ Run: UTPMD=build/host-release/src/host/utpmd python3 tests/e2e/daemon_cli_test.p
 """
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -45,6 +46,47 @@ class DaemonCli(unittest.TestCase):
             self.assertTrue(any("in use" in line for line in b.log), b.log)
         finally:
             self.assertEqual(a.stop(), 0)
+
+    def test_state_directory_writable_by_others_is_refused(self):
+        with tempfile.TemporaryDirectory() as d:
+            os.chmod(d, 0o777)
+            p = self.run_utpmd("--state", d, "--mssim", "127.0.0.1:1")
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertIn("not be writable by group or others", p.stderr)
+            self.assertEqual(os.listdir(d), [])  # nothing created there
+        a = Utpmd().start()
+        self.assertEqual(a.stop(remove_state=False), 0)
+        self.addCleanup(shutil.rmtree, a.state, True)
+        for name in ("nv.store", "nv.anchor"):
+            path = os.path.join(a.state, name)
+            mode = os.stat(path).st_mode & 0o777
+            os.chmod(path, 0o666)
+            p = self.run_utpmd("--state", a.state, "--mssim", "127.0.0.1:1")
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertIn(name + " must be a regular file not writable", p.stderr)
+            os.chmod(path, mode)
+
+    def test_lost_key_beside_a_store_is_reported_never_replaced(self):
+        a = Utpmd().start()
+        try:
+            c = MssimClient(a.port)
+            self.assertEqual(rc_of(c.execute(startup())), 0)
+            c.close()
+        finally:
+            self.assertEqual(a.stop(remove_state=False), 0)
+        self.addCleanup(shutil.rmtree, a.state, True)
+        key = os.path.join(a.state, "nv.key")
+        os.rename(key, key + ".saved")
+        b = Utpmd(state_dir=a.state).start()
+        try:
+            self.assertTrue(any("missing" in line for line in b.log), b.log)
+            self.assertFalse(os.path.exists(key))
+            c = MssimClient(b.port)
+            self.assertEqual(rc_of(c.execute(get_random(8))), 0x101)  # TPM_RC_FAILURE
+            c.close()
+        finally:
+            self.assertEqual(b.stop(), 0)
+        self.assertFalse(os.path.exists(key))
 
     def test_sigterm_and_sigint_stop_cleanly_and_remove_the_links(self):
         for sig in (signal.SIGTERM, signal.SIGINT):

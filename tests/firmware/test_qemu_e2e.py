@@ -176,6 +176,39 @@ class FirmwareE2E(Tools, unittest.TestCase):
         self.assertGreater(a, 0)
         self.assertLess(abs(a - b), max(200, a // 10), (a, b))
 
+    def test_12_utpm_diag(self):
+        # `utpm diag` (docs/tool.md) through a TCTI reads what the harness reads itself.
+        if not ARGS.utpm:
+            self.skipTest("utpm tool not built in this tree")
+        tcti = f"cmd:exec socat -b 65536 STDIO {FW.pty}"
+        FW.transact(get_random(8))
+        r = subprocess.run([ARGS.utpm, "diag", "-T", tcti, "--json"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = json.loads(r.stdout)
+        d = FW.diagnostics()
+        for k in ("format", "stack_reserve", "static_ram", "boot_count", "features", "cost_unit", "last_command",
+                  "last_cost", "uart_overruns", "store_used"):
+            self.assertEqual(got[k], d[k], k)
+        self.assertEqual(got["last_command"], CC_GET_RANDOM)
+        self.assertEqual(got["last_command_name"], "TPM2_GetRandom")
+        self.assertLessEqual(got["stack_high_water"], d["stack_high_water"])
+        self.assertGreater(got["stack_high_water"], 64)
+        self.assertLessEqual(got["uptime_ms"], d["uptime_ms"])
+        # --cost: the command's cost as the firmware measured it, close to the harness's own.
+        _, want = FW.cost_of(get_random(8))
+        r = subprocess.run([ARGS.utpm, "diag", "-T", tcti, "--json", "--cost", get_random(8).hex()],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = json.loads(r.stdout)
+        self.assertEqual((got["cost_command"], got["last_command"]), (CC_GET_RANDOM, CC_GET_RANDOM))
+        self.assertIn(got["cost_rc"], (0, TPM_RC_INITIALIZE))  # this test may run before Startup
+        self.assertLess(abs(got["last_cost"] - want), max(200, want // 10), (got["last_cost"], want))
+        r = subprocess.run([ARGS.utpm, "diag", "-T", tcti], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("stack high water", r.stdout)
+        self.assertIn("instructions", r.stdout)
+        REPORT["utpm_diag_getrandom_cost"] = got["last_cost"]
+
     # ---- the engine, driven by the stock tools ----
     def engine(self):
         if not FW.diagnostics()["features"] & qh.FEATURE_ENGINE:
@@ -641,6 +674,7 @@ def main():
     p.add_argument("--stall-seconds", type=float, default=1.2,
                    help="longer than the decoder's stalled-frame timeout")
     p.add_argument("--tcti-dir", help="directory holding libtss2-tcti-utpm.so.0 (for -T utpm:)")
+    p.add_argument("--utpm", help="the utpm tool (for `utpm diag`)")
     p.add_argument("--keep", action="store_true", help="keep the scratch directory")
     p.add_argument("unittest_args", nargs="*")
     ARGS = p.parse_args()

@@ -38,6 +38,11 @@ bool ct_less(const uint8_t* a, const uint8_t* b, size_t n) {
 
 }  // namespace
 
+Bytes ecc_order(EccCurve curve) {
+  const uint8_t* n = order(curve);
+  return n == nullptr ? Bytes{} : Bytes(n, ecc_bytes(curve));
+}
+
 bool ecc_scalar_valid(EccCurve curve, const EccScalar& k) {
   const uint8_t* n = order(curve);
   if (n == nullptr) return false;

@@ -145,11 +145,11 @@ Status kdfe(HashAlg alg, Bytes z, Bytes label, Bytes party_u, Bytes party_v, uin
   return Status::ok;
 }
 
-Status mgf1(HashAlg alg, Bytes seed, MutBytes out) {
+namespace {
+Status hash_counter_kdf(HashAlg alg, Bytes seed, uint32_t counter, MutBytes out, bool xor_into = false) {
   const size_t dsize = digest_size(alg);
   if (dsize == 0) return Status::unsupported;
   uint8_t block[kMaxDigestSize];
-  uint32_t counter = 0;
   for (size_t done = 0; done < out.size(); done += dsize) {
     uint8_t ctr[4];
     put_be32(ctr, counter++);
@@ -160,11 +160,16 @@ Status mgf1(HashAlg alg, Bytes seed, MutBytes out) {
     hash_update(st, Bytes(ctr, 4));
     hash_finish(st, MutBytes(block, sizeof block));
     const size_t n = out.size() - done < dsize ? out.size() - done : dsize;
-    for (size_t i = 0; i < n; ++i) out[done + i] = block[i];
+    for (size_t i = 0; i < n; ++i) out[done + i] = static_cast<uint8_t>(xor_into ? out[done + i] ^ block[i] : block[i]);
   }
   zeroize(block);
   return Status::ok;
 }
+}  // namespace
+
+Status mgf1(HashAlg alg, Bytes seed, MutBytes out) { return hash_counter_kdf(alg, seed, 0, out); }
+Status kdf2(HashAlg alg, Bytes z, MutBytes out) { return hash_counter_kdf(alg, z, 1, out); }
+Status kdf2_xor(HashAlg alg, Bytes z, MutBytes data) { return hash_counter_kdf(alg, z, 1, data, true); }
 
 }  // namespace UTPM_CRYPTO_NS
 }  // namespace utpm::crypto

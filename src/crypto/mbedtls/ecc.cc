@@ -148,5 +148,36 @@ Status ecdsa_verify(EccCurve curve, const EccPoint& q, Bytes digest, Bytes r, By
              : Status::verify_failed;
 }
 
+Status ecc_scalar_muladd(EccCurve curve, Bytes a, Bytes b, Bytes c, EccScalar& out) {
+  if (a.size() > kMaxScalarOperand || b.size() > kMaxScalarOperand || c.size() > kMaxScalarOperand) {
+    return Status::bad_input;
+  }
+  Ctx x(curve);
+  if (!x.loaded) return Status::unsupported;
+  // k, one, sr, ss are the Ctx's numbers: a, b, c and the product (all wiped by mbedtls_mpi_free).
+  out = EccScalar{};
+  const bool ok = mbedtls_mpi_read_binary(&x.k, a.data(), a.size()) == 0 &&
+                  mbedtls_mpi_read_binary(&x.one, b.data(), b.size()) == 0 &&
+                  mbedtls_mpi_read_binary(&x.sr, c.data(), c.size()) == 0 &&
+                  mbedtls_mpi_mod_mpi(&x.one, &x.one, &x.grp.N) == 0 &&
+                  mbedtls_mpi_mod_mpi(&x.sr, &x.sr, &x.grp.N) == 0 &&
+                  mbedtls_mpi_mul_mpi(&x.ss, &x.one, &x.sr) == 0 &&
+                  mbedtls_mpi_add_mpi(&x.ss, &x.ss, &x.k) == 0 &&
+                  mbedtls_mpi_mod_mpi(&x.ss, &x.ss, &x.grp.N) == 0 &&
+                  mbedtls_mpi_write_binary(&x.ss, out.d, ecc_bytes(curve)) == 0;
+  return ok ? Status::ok : Status::failure;
+}
+
+Status ecc_field_reduce(EccCurve curve, Bytes v, MutBytes out) {
+  if (v.size() > kMaxScalarOperand || out.size() != ecc_bytes(curve)) return Status::bad_input;
+  Ctx x(curve);
+  if (!x.loaded) return Status::unsupported;
+  return mbedtls_mpi_read_binary(&x.k, v.data(), v.size()) == 0 &&
+                 mbedtls_mpi_mod_mpi(&x.k, &x.k, &x.grp.P) == 0 &&
+                 mbedtls_mpi_write_binary(&x.k, out.data(), out.size()) == 0
+             ? Status::ok
+             : Status::failure;
+}
+
 }  // namespace UTPM_CRYPTO_NS
 }  // namespace utpm::crypto

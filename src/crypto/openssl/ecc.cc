@@ -203,5 +203,46 @@ Status ecdsa_verify(EccCurve curve, const EccPoint& q, Bytes digest, Bytes r, By
   return v == 1 ? Status::ok : Status::verify_failed;
 }
 
+Status ecc_scalar_muladd(EccCurve curve, Bytes a, Bytes b, Bytes c, EccScalar& out) {
+  const EC_GROUP* g = group_of(curve);
+  if (g == nullptr) return Status::unsupported;
+  if (a.size() > kMaxScalarOperand || b.size() > kMaxScalarOperand || c.size() > kMaxScalarOperand) {
+    return Status::bad_input;
+  }
+  Scope s;
+  BIGNUM* ba = s.get();
+  BIGNUM* bb = s.get();
+  BIGNUM* bc = s.get();
+  BIGNUM* t = s.get();
+  if (t == nullptr) return Status::failure;
+  for (BIGNUM* v : {ba, bb, bc, t}) BN_set_flags(v, BN_FLG_CONSTTIME);
+  const BIGNUM* n = EC_GROUP_get0_order(g);
+  const int len = static_cast<int>(ecc_bytes(curve));
+  out = EccScalar{};
+  const bool ok = BN_bin2bn(a.data(), static_cast<int>(a.size()), ba) &&
+                  BN_bin2bn(b.data(), static_cast<int>(b.size()), bb) &&
+                  BN_bin2bn(c.data(), static_cast<int>(c.size()), bc) && BN_nnmod(ba, ba, n, s.ctx) &&
+                  BN_mod_mul(t, bb, bc, n, s.ctx) && BN_mod_add(t, t, ba, n, s.ctx) &&
+                  BN_bn2binpad(t, out.d, len) == len;
+  for (BIGNUM* v : {ba, bb, bc, t}) BN_clear(v);
+  return ok ? Status::ok : Status::failure;
+}
+
+Status ecc_field_reduce(EccCurve curve, Bytes v, MutBytes out) {
+  const EC_GROUP* g = group_of(curve);
+  if (g == nullptr) return Status::unsupported;
+  const int len = static_cast<int>(ecc_bytes(curve));
+  if (v.size() > kMaxScalarOperand || out.size() != static_cast<size_t>(len)) return Status::bad_input;
+  Scope s;
+  BIGNUM* p = s.get();
+  BIGNUM* x = s.get();
+  if (x == nullptr) return Status::failure;
+  return EC_GROUP_get_curve(g, p, nullptr, nullptr, s.ctx) == 1 &&
+                 BN_bin2bn(v.data(), static_cast<int>(v.size()), x) && BN_nnmod(x, x, p, s.ctx) &&
+                 BN_bn2binpad(x, out.data(), len) == len
+             ? Status::ok
+             : Status::failure;
+}
+
 }  // namespace UTPM_CRYPTO_NS
 }  // namespace utpm::crypto

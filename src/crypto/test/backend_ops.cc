@@ -11,6 +11,7 @@ test::BackendOps test_backend_ops() {
       &drbg_instantiate, &drbg_generate, &drbg_source, &rsa_generate, &rsa_encrypt,
       &rsa_decrypt,  &rsa_sign,     &rsa_verify,    &ecc_generate,  &ecc_point_mul,
       &ecc_point_add, &ecdh_z,      &ecdsa_sign,    &ecdsa_verify,
+      &ecc_scalar_muladd, &ecc_field_reduce, &kdf2,
   };
 }
 

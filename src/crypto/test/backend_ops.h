@@ -39,6 +39,9 @@ struct BackendOps {
   Status (*ecdh_z)(EccCurve, const EccScalar&, const EccPoint&, EccPoint&);
   Status (*ecdsa_sign)(EccCurve, const EccScalar&, Bytes, RandomSource, MutBytes, MutBytes);
   Status (*ecdsa_verify)(EccCurve, const EccPoint&, Bytes, Bytes, Bytes);
+  Status (*ecc_scalar_muladd)(EccCurve, Bytes, Bytes, Bytes, EccScalar&);
+  Status (*ecc_field_reduce)(EccCurve, Bytes, MutBytes);
+  Status (*kdf2)(HashAlg, Bytes, MutBytes);
 };
 
 }  // namespace utpm::crypto::test

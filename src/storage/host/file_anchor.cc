@@ -1,27 +1,41 @@
 #include "storage/host/file_anchor.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
+#include <vector>
 
 namespace utpm::storage {
 namespace {
 
 constexpr uint32_t kMagic = 0x46414E55;  // "UNAF"
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersionSingle = 1;   // one record, replaced by rename
+constexpr uint32_t kVersionSlots = 2;    // two slots updated in place
 
-struct AnchorFile {
+struct AnchorSlot {
   uint32_t magic;
   uint32_t version;
   uint8_t instance[kInstanceIdSize];
   uint64_t counter;
-  uint64_t check;  // FNV-1a of the fields above: catches a damaged file, not an attacker
+  uint64_t check;  // FNV-1a of the fields above: catches a damaged slot, not an attacker
 };
-static_assert(sizeof(AnchorFile) == 40);
+static_assert(sizeof(AnchorSlot) == 40);
+static_assert(offsetof(AnchorSlot, check) == 32);
 
-uint64_t fnv1a(const uint8_t* p, size_t n) {
+// A v2 slot: the v1 record (so both versions parse alike) followed by the slot's write sequence.
+struct SlotV2 {
+  AnchorSlot slot;
+  uint64_t sequence;
+  uint64_t check;  // FNV-1a of slot and sequence
+};
+static_assert(sizeof(SlotV2) == 56);
+
+uint64_t fnv1a(const void* data, size_t n) {
+  const auto* p = static_cast<const uint8_t*>(data);
   uint64_t h = 0xcbf29ce484222325ull;
   for (size_t i = 0; i < n; ++i) {
     h ^= p[i];
@@ -30,48 +44,29 @@ uint64_t fnv1a(const uint8_t* p, size_t n) {
   return h;
 }
 
-}  // namespace
-
-AnchorStatus FileAnchor::load(AnchorValue& out) {
-  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno == ENOENT ? AnchorStatus::empty : AnchorStatus::io_error;
-  AnchorFile f;
-  uint8_t extra;
-  const ssize_t n = ::read(fd, &f, sizeof f);
-  const ssize_t more = ::read(fd, &extra, 1);
-  ::close(fd);
-  if (n < 0) return AnchorStatus::io_error;
-  if (n != sizeof f || more != 0 || f.magic != kMagic || f.version != kVersion ||
-      f.check != fnv1a(reinterpret_cast<const uint8_t*>(&f), offsetof(AnchorFile, check))) {
-    return AnchorStatus::corrupt;
-  }
-  std::memcpy(out.instance, f.instance, kInstanceIdSize);
-  out.counter = f.counter;
-  return AnchorStatus::ok;
+bool slot_valid(const AnchorSlot& s, uint32_t version) {
+  return s.magic == kMagic && s.version == version &&
+         s.check == fnv1a(&s, offsetof(AnchorSlot, check));
 }
 
-AnchorStatus FileAnchor::store(const AnchorValue& value) {
-  AnchorValue cur;
-  const AnchorStatus st = load(cur);
-  if (st == AnchorStatus::io_error) return st;
-  if (st == AnchorStatus::ok && std::memcmp(cur.instance, value.instance, kInstanceIdSize) == 0 &&
-      value.counter < cur.counter) {
-    return AnchorStatus::io_error;  // never move backwards
-  }
-  AnchorFile f{};
-  f.magic = kMagic;
-  f.version = kVersion;
-  std::memcpy(f.instance, value.instance, kInstanceIdSize);
-  f.counter = value.counter;
-  f.check = fnv1a(reinterpret_cast<const uint8_t*>(&f), offsetof(AnchorFile, check));
-  const std::string tmp = path_ + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return AnchorStatus::io_error;
-  const bool ok = ::write(fd, &f, sizeof f) == static_cast<ssize_t>(sizeof f) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path_.c_str()) != 0) return AnchorStatus::io_error;
-  // The rename itself must be durable before the store relies on the new value.
-  std::string dir = path_;
+bool v2_valid(const SlotV2& s) {
+  return slot_valid(s.slot, kVersionSlots) && s.check == fnv1a(&s, offsetof(SlotV2, check));
+}
+
+SlotV2 make_slot(const AnchorValue& value, uint64_t sequence) {
+  SlotV2 s{};
+  s.slot.magic = kMagic;
+  s.slot.version = kVersionSlots;
+  std::memcpy(s.slot.instance, value.instance, kInstanceIdSize);
+  s.slot.counter = value.counter;
+  s.slot.check = fnv1a(&s.slot, offsetof(AnchorSlot, check));
+  s.sequence = sequence;
+  s.check = fnv1a(&s, offsetof(SlotV2, check));
+  return s;
+}
+
+void fsync_dir(const std::string& path) {
+  std::string dir = path;
   const size_t slash = dir.rfind('/');
   dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : dir.substr(0, slash));
   const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -79,7 +74,103 @@ AnchorStatus FileAnchor::store(const AnchorValue& value) {
     ::fsync(dfd);
     ::close(dfd);
   }
+}
+
+}  // namespace
+
+struct FileAnchor::Found {
+  bool v2 = false;        // the file is a v2 file (the right size)
+  int newest = -1;        // v2: the slot with the highest sequence; v1: 0
+  uint64_t sequence = 0;  // v2: its sequence
+  AnchorValue value{};
+};
+
+AnchorStatus FileAnchor::scan(Found& found) {
+  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT ? AnchorStatus::empty : AnchorStatus::io_error;
+  std::vector<uint8_t> buf(kFileSize + 1);
+  size_t got = 0;
+  while (got < buf.size()) {
+    const ssize_t n = ::read(fd, buf.data() + got, buf.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      return AnchorStatus::io_error;
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  if (got == sizeof(AnchorSlot)) {  // v1
+    AnchorSlot s;
+    std::memcpy(&s, buf.data(), sizeof s);
+    if (!slot_valid(s, kVersionSingle)) return AnchorStatus::corrupt;
+    std::memcpy(found.value.instance, s.instance, kInstanceIdSize);
+    found.value.counter = s.counter;
+    found.newest = 0;
+    return AnchorStatus::ok;
+  }
+  if (got != kFileSize) return AnchorStatus::corrupt;
+  found.v2 = true;
+  for (int i = 0; i < 2; ++i) {
+    SlotV2 s;
+    std::memcpy(&s, buf.data() + i * kSlotStride, sizeof s);
+    if (!v2_valid(s) || (found.newest >= 0 && s.sequence <= found.sequence)) continue;
+    found.newest = i;
+    found.sequence = s.sequence;
+    std::memcpy(found.value.instance, s.slot.instance, kInstanceIdSize);
+    found.value.counter = s.slot.counter;
+  }
+  return found.newest >= 0 ? AnchorStatus::ok : AnchorStatus::corrupt;
+}
+
+AnchorStatus FileAnchor::load(AnchorValue& out) {
+  Found f;
+  const AnchorStatus st = scan(f);
+  if (st == AnchorStatus::ok) out = f.value;
+  return st;
+}
+
+// A new v2 file holding value in slot 0 (slot 1 invalid), replacing whatever was there
+// atomically. The only anchor write that allocates disk space.
+AnchorStatus FileAnchor::create(const AnchorValue& value) {
+  std::vector<uint8_t> image(kFileSize, 0);
+  const SlotV2 s = make_slot(value, 1);
+  std::memcpy(image.data(), &s, sizeof s);
+  const std::string tmp = path_ + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return AnchorStatus::io_error;
+  const bool ok = ::write(fd, image.data(), image.size()) == static_cast<ssize_t>(image.size()) &&
+                  ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path_.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return AnchorStatus::io_error;
+  }
+  fsync_dir(path_);  // the rename itself must be durable before the store relies on it
   return AnchorStatus::ok;
+}
+
+AnchorStatus FileAnchor::store(const AnchorValue& value) {
+  Found cur;
+  const AnchorStatus st = scan(cur);
+  if (st == AnchorStatus::io_error) return st;
+  if (st == AnchorStatus::ok &&
+      std::memcmp(cur.value.instance, value.instance, kInstanceIdSize) == 0 &&
+      value.counter < cur.value.counter) {
+    return AnchorStatus::io_error;  // never move backwards
+  }
+  if (st != AnchorStatus::ok || !cur.v2) return create(value);
+  // Overwrite the older slot in place: no allocation, and a tear leaves the newer slot intact.
+  const int target = 1 - cur.newest;
+  const SlotV2 s = make_slot(value, cur.sequence + 1);
+  const int fd = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return AnchorStatus::io_error;
+  const bool ok = ::pwrite(fd, &s, sizeof s, static_cast<off_t>(target) * kSlotStride) ==
+                      static_cast<ssize_t>(sizeof s) &&
+                  ::fdatasync(fd) == 0;
+  ::close(fd);
+  return ok ? AnchorStatus::ok : AnchorStatus::io_error;
 }
 
 }  // namespace utpm::storage

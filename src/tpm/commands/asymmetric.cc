@@ -3,6 +3,7 @@
 
 #include "crypto/crypto.h"
 #include "crypto/ecc.h"
+#include "crypto/kdf.h"
 #include "crypto/rsa.h"
 #include "tpm/commands/commands.h"
 #include "tpm/commands/keys_common.h"
@@ -184,6 +185,154 @@ TPM_RC TPM2_ECDH_ZGen(Command& c) {
   if (crypto::ecdh_z(curve, key->ecc, peer, z) != crypto::Status::ok) return rc_param(TPM_RC_NO_RESULT, 1);
   c.put(to_tpm(z, n));
   crypto::zeroize(z);
+  return TPM_RC_SUCCESS;
+}
+
+}  // namespace utpm::tpm
+
+namespace utpm::tpm {
+
+// ZGen_2Phase (§14.7), TPM_ALG_ECDH (SP 800-56A C(2e, 2s) Full Unified Model):
+// outZ1 = [dsA]QsB (static), outZ2 = [deA]QeB with deA the r of EC_Ephemeral's counter.
+// ECMQV and SM2 are not in this build (inScheme's type refuses them: TPM_RC_SCHEME+P3).
+TPM_RC TPM2_ZGen_2Phase(Command& c) {
+  TPM2B_ECC_POINT qs_b, qe_b;
+  TPMI_ECC_KEY_EXCHANGE in_scheme;
+  uint16_t counter = 0;
+  if (TPM_RC rc = c.parse(qs_b, qe_b, in_scheme, counter)) return rc;
+  ObjectSlot* key = loaded_key(c, 0);
+  if (!key || key->pub.type != TPM_ALG_ECC) return rc_handle(TPM_RC_KEY, 1);
+  const TPMA_OBJECT& a = key->pub.objectAttributes;
+  if (a.has(TPMA_OBJECT_restricted) || !a.has(TPMA_OBJECT_decrypt)) return rc_handle(TPM_RC_ATTRIBUTES, 1);
+  TPM_ALG_ID scheme = key->pub.parameters.eccDetail.scheme.scheme;
+  if (scheme != TPM_ALG_NULL && scheme != in_scheme) return rc_param(TPM_RC_SCHEME, 3);
+  if (in_scheme != TPM_ALG_ECDH) return rc_param(TPM_RC_SCHEME, 3);
+  if (key->public_only) return rc_handle(TPM_RC_KEY, 1);
+  const crypto::EccCurve curve = key_curve(*key);
+  const size_t n = crypto::ecc_bytes(curve);
+  crypto::EccPoint qs, qe, z;
+  if (!ecc_point_in(qs_b.t, n, qs) || crypto::ecc_validate_point(curve, qs) != crypto::Status::ok)
+    return rc_param(TPM_RC_ECC_POINT, 1);
+  if (!ecc_point_in(qe_b.t, n, qe) || crypto::ecc_validate_point(curve, qe) != crypto::Status::ok)
+    return rc_param(TPM_RC_ECC_POINT, 2);
+  uint64_t count = 0;
+  crypto::EccScalar r;
+  crypto::ZeroizeOnExit<crypto::EccScalar> wipe(r);
+  if (!commit_lookup(c.st, counter, count) || !commit_r(c.st, curve, count, {}, r)) return rc_param(TPM_RC_VALUE, 4);
+  TPM2B_ECC_POINT z1, z2;
+  if (crypto::ecdh_z(curve, key->ecc, qs, z) != crypto::Status::ok) return TPM_RC_NO_RESULT;
+  ecc_point_out(z, n, z1.t);
+  if (crypto::ecdh_z(curve, r, qe, z) != crypto::Status::ok) return TPM_RC_NO_RESULT;
+  ecc_point_out(z, n, z2.t);
+  crypto::zeroize(z);
+  commit_end(c.st, count);
+  c.put(z1);
+  c.put(z2);
+  crypto::zeroize(z1);
+  crypto::zeroize(z2);
+  return TPM_RC_SUCCESS;
+}
+
+namespace {
+
+// ECC_Encrypt/ECC_Decrypt's scheme (CryptEccSelectScheme): the key's kdf (always NULL here: an
+// ECC key's kdf must be NULL), else the caller's; NULL on both sides is TPM_RC_SCHEME on
+// inScheme. Only TPM_ALG_KDF2 is an encryption scheme (a bare TPM_RC_SCHEME otherwise, as the
+// reference answers).
+TPM_RC ecc_crypt_scheme(const ObjectSlot& key, const TPMT_KDF_SCHEME& in, unsigned param, crypto::HashAlg& hash) {
+  const TPMT_KDF_SCHEME& own = key.pub.parameters.eccDetail.kdf;
+  const TPMT_KDF_SCHEME& s = in.scheme == TPM_ALG_NULL ? own : in;
+  if (s.scheme == TPM_ALG_NULL) return rc_param(TPM_RC_SCHEME, param);
+  if (own.scheme != TPM_ALG_NULL && (own.scheme != s.scheme || own.details.hashAlg != s.details.hashAlg))
+    return rc_param(TPM_RC_SCHEME, param);
+  if (s.scheme != TPM_ALG_KDF2) return TPM_RC_SCHEME;
+  hash = to_crypto(s.details.hashAlg);
+  return TPM_RC_SUCCESS;
+}
+
+// Part 1 "ECC encryption": with P2 = (x2, y2) the shared point, C2 = M xor KDF2(x2 || y2, |M|)
+// and C3 = H(x2 || M || y2). Applies the mask to data in place and returns C3 over plain.
+void ecc_crypt_mask(crypto::HashAlg hash, const crypto::EccPoint& p2, size_t n, std::span<uint8_t> data) {
+  uint8_t z[2 * crypto::kMaxEccBytes];
+  std::memcpy(z, p2.x, n);
+  std::memcpy(z + n, p2.y, n);
+  crypto::kdf2_xor(hash, {z, 2 * n}, data);
+  crypto::zeroize(z);
+}
+void ecc_crypt_c3(crypto::HashAlg hash, const crypto::EccPoint& p2, size_t n, std::span<const uint8_t> plain,
+                  TPM2B_DIGEST& c3) {
+  crypto::HashState h;
+  crypto::hash_start(h, hash);
+  crypto::hash_update(h, {p2.x, n});
+  crypto::hash_update(h, plain);
+  crypto::hash_update(h, {p2.y, n});
+  c3.size = static_cast<uint16_t>(crypto::hash_finish(h, c3.buffer));
+}
+
+}  // namespace
+
+// ECC_Encrypt (§14.8): C1 = [k]G for a fresh k, P2 = [k]Q.
+TPM_RC TPM2_ECC_Encrypt(Command& c) {
+  TPM2B_MAX_BUFFER plain;
+  TPMT_KDF_SCHEME in_scheme;
+  if (TPM_RC rc = c.parse(plain, in_scheme)) return rc;
+  ObjectSlot* key = loaded_key(c, 0);
+  if (!key || key->pub.type != TPM_ALG_ECC) return rc_handle(TPM_RC_KEY, 1);
+  crypto::HashAlg hash;
+  if (TPM_RC rc = ecc_crypt_scheme(*key, in_scheme, 2, hash)) return rc;
+  const crypto::EccCurve curve = key_curve(*key);
+  const size_t n = crypto::ecc_bytes(curve);
+  crypto::EccScalar k;
+  crypto::ZeroizeOnExit<crypto::EccScalar> wipe(k);
+  crypto::EccPoint c1, p2, q;
+  if (!ecc_point_in(key->pub.unique.ecc, n, q)) return TPM_RC_FAILURE;
+  if (crypto::ecc_generate(curve, tpm_random_source(c.tpm), k, c1) != crypto::Status::ok ||
+      crypto::ecdh_z(curve, k, q, p2) != crypto::Status::ok)
+    return TPM_RC_NO_RESULT;
+  TPM2B_DIGEST c3;
+  ecc_crypt_c3(hash, p2, n, plain.view(), c3);
+  ecc_crypt_mask(hash, p2, n, {plain.buffer, plain.size});  // plain becomes C2
+  crypto::zeroize(p2);
+  TPM2B_ECC_POINT c1_out;
+  ecc_point_out(c1, n, c1_out.t);
+  c.put(c1_out);
+  c.put(plain);
+  c.put(c3);
+  return TPM_RC_SUCCESS;
+}
+
+// ECC_Decrypt (§14.9): P2 = [d]C1; C3 compared in constant time (TPM_RC_VALUE, bare, as the
+// reference answers). An invalid C1 is TPM_RC_ECC_POINT+P1 (the reference goes on with it and
+// fails the C3 check instead).
+TPM_RC TPM2_ECC_Decrypt(Command& c) {
+  TPM2B_ECC_POINT c1_in;
+  TPM2B_MAX_BUFFER data;
+  TPM2B_DIGEST c3;
+  TPMT_KDF_SCHEME in_scheme;
+  if (TPM_RC rc = c.parse(c1_in, data, c3, in_scheme)) return rc;
+  ObjectSlot* key = loaded_key(c, 0);
+  if (!key || key->pub.type != TPM_ALG_ECC) return rc_handle(TPM_RC_KEY, 1);
+  const TPMA_OBJECT& a = key->pub.objectAttributes;
+  if (a.has(TPMA_OBJECT_restricted) || !a.has(TPMA_OBJECT_decrypt)) return rc_handle(TPM_RC_ATTRIBUTES, 1);
+  crypto::HashAlg hash;
+  if (TPM_RC rc = ecc_crypt_scheme(*key, in_scheme, 4, hash)) return rc;
+  if (key->public_only) return rc_handle(TPM_RC_KEY, 1);
+  const crypto::EccCurve curve = key_curve(*key);
+  const size_t n = crypto::ecc_bytes(curve);
+  crypto::EccPoint c1, p2;
+  if (!ecc_point_in(c1_in.t, n, c1) || crypto::ecc_validate_point(curve, c1) != crypto::Status::ok)
+    return rc_param(TPM_RC_ECC_POINT, 1);
+  if (crypto::ecdh_z(curve, key->ecc, c1, p2) != crypto::Status::ok) return rc_param(TPM_RC_ECC_POINT, 1);
+  ecc_crypt_mask(hash, p2, n, {data.buffer, data.size});  // data is now the plaintext
+  TPM2B_DIGEST check;
+  ecc_crypt_c3(hash, p2, n, data.view(), check);
+  crypto::zeroize(p2);
+  if (check.size != c3.size || !crypto::ct_equal(check.view(), c3.view())) {
+    crypto::zeroize(data);
+    return TPM_RC_VALUE;
+  }
+  c.put(data);
+  crypto::zeroize(data);
   return TPM_RC_SUCCESS;
 }
 

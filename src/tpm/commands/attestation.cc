@@ -222,15 +222,8 @@ TPM_RC TPM2_NV_Certify(Command& c) {
   uint16_t size = 0, offset = 0;
   if (TPM_RC rc = c.parse(qualifying_data, in_scheme, size, offset)) return rc;
   const NvSlot& s = *c.entities[2].nv;
-  // NvReadAccessChecks (as NV_Read, with authHandle the second handle): not read locked, an
-  // authorization its attributes allow, written.
-  const TPMA_NV a = s.pub.attributes;
-  if (a.has(TPMA_NV::READLOCKED)) return TPM_RC_NV_LOCKED;
-  const TPM_HANDLE auth = c.handles[1];
-  if ((auth == TPM_RH_OWNER && !a.has(TPMA_NV::OWNERREAD)) || (auth == TPM_RH_PLATFORM && !a.has(TPMA_NV::PPREAD)) ||
-      (auth != TPM_RH_OWNER && auth != TPM_RH_PLATFORM && auth != s.handle))
-    return TPM_RC_NV_AUTHORIZATION;
-  if (!a.has(TPMA_NV::WRITTEN)) return TPM_RC_NV_UNINITIALIZED;
+  // NvReadAccessChecks as NV_Read, with authHandle the second handle
+  if (TPM_RC rc = nv_read_access(s, c.handles[1])) return rc;
   ObjectSlot* key;
   TPMT_SIG_SCHEME scheme;
   if (TPM_RC rc = attest_key(c, 0, in_scheme, 2, key, scheme)) return rc;

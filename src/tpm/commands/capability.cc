@@ -20,6 +20,10 @@ constexpr uint32_t kMaxCapHandles = kCapData / 4;
 constexpr uint32_t kMaxCapCc = kCapData / 4;
 constexpr uint32_t kMaxTpmProperties = kCapData / 8;
 constexpr uint32_t kMaxEccCurves = kCapData / 2;
+constexpr uint32_t kMaxAuthPolicies = kCapData / (4 + 2 + profile::kMaxDigestSize);
+// The largest single list entry: TPMS_TAGGED_POLICY (handle, TPMT_HA).
+constexpr size_t kMaxCapEntry = 4 + 2 + profile::kMaxDigestSize;
+static_assert(kMaxCapEntry >= 4 + 1 + profile::kPcrSelectMax, "TPMS_TAGGED_PCR_SELECT fits");
 constexpr uint32_t kMaxPcrProperties = kCapData / (4 + 1 + profile::kPcrSelectMax);
 
 constexpr uint32_t be32(const char (&s)[5]) {
@@ -30,6 +34,14 @@ uint32_t vendor_word(int i) {
   const char* v = profile::kVendorString + 4 * i;
   return uint32_t(uint8_t(v[0])) << 24 | uint32_t(uint8_t(v[1])) << 16 | uint32_t(uint8_t(v[2])) << 8 |
          uint8_t(v[3]);
+}
+
+// Commands of the table with TPMA_CC.V (vendor commands: Vendor_TCG_Test).
+uint32_t vendor_commands() {
+  const CommandTable t = command_table();
+  uint32_t n = 0;
+  for (const CommandInfo* c = t.begin; c != t.end; ++c) n += (c->code & 0x20000000u) ? 1 : 0;
+  return n;
 }
 
 // One TPM property, if the TPM has it.
@@ -79,9 +91,9 @@ bool tpm_property(Tpm& tpm, TPM_PT pt, uint32_t& v) {
     case PT_FIXED + 38: v = 0; return true;
     case PT_FIXED + 39: v = 0; return true;
     case PT_FIXED + 40: v = 0; return true;  // SPLIT_MAX
-    case PT_FIXED + 41: v = ncmds; return true;  // TOTAL_COMMANDS
-    case PT_FIXED + 42: v = ncmds; return true;  // LIBRARY_COMMANDS
-    case PT_FIXED + 43: v = 0; return true;      // VENDOR_COMMANDS
+    case PT_FIXED + 41: v = ncmds; return true;                   // TOTAL_COMMANDS
+    case PT_FIXED + 42: v = ncmds - vendor_commands(); return true;  // LIBRARY_COMMANDS
+    case PT_FIXED + 43: v = vendor_commands(); return true;          // VENDOR_COMMANDS
     case PT_FIXED + 44: v = profile::kMaxNvBuffer; return true;
     case PT_FIXED + 45: v = 0; return true;  // TPMA_MODES
     case PT_FIXED + 46: v = profile::kMaxCapBuffer; return true;
@@ -106,7 +118,7 @@ bool tpm_property(Tpm& tpm, TPM_PT pt, uint32_t& v) {
     case PT_VAR + 9: v = static_cast<uint32_t>(profile::kMaxPersistentObjects - st.pers.persistent_count); return true;
     case PT_VAR + 10: v = nv_counter_count(st); return true;  // NV_COUNTERS
     case PT_VAR + 11: v = static_cast<uint32_t>(profile::kMaxNvIndices - st.nv.count); return true;  // NV_COUNTERS_AVAIL
-    case PT_VAR + 12: v = 0; return true;  // ALGORITHM_SET
+    case PT_VAR + 12: v = st.pers.algorithm_set; return true;  // ALGORITHM_SET (SetAlgorithmSet)
     case PT_VAR + 13: v = 2; return true;  // LOADED_CURVES: P-256, P-384
     case PT_VAR + 14: v = st.pers.failed_tries; return true;
     case PT_VAR + 15: v = st.pers.max_tries; return true;
@@ -203,11 +215,16 @@ void cap_handles(Tpm& tpm, Writer& w, uint32_t from, uint32_t n, bool& more) {
     case TPM_HT_LOADED_SESSION:
     case TPM_HT_SAVED_SESSION: {
       // 0x02: loaded sessions, 0x03: saved ones, each by its handle (HMAC or policy type).
+      // The property's type picks the list and its low 24 bits the first index (as the
+      // reference implementation iterates): a saved HMAC session 0x02xxxxxx is listed under
+      // 0x03000000 although its handle is below it.
       const uint8_t want = handle_type(from) == TPM_HT_LOADED_SESSION ? 1 : 2;
-      for (uint32_t i = 0; i < profile::kMaxActiveSessions; ++i) {
+      for (uint32_t i = from & 0x00FFFFFF; i < profile::kMaxActiveSessions; ++i) {
         const auto& a = st.active_sessions[i];
         if (a.state != want) continue;
-        if (!emit((a.policy ? POLICY_SESSION_FIRST : HMAC_SESSION_FIRST) + i)) break;
+        if (!l.room()) break;
+        w.u32((a.policy ? POLICY_SESSION_FIRST : HMAC_SESSION_FIRST) + i);
+        ++l.count;
       }
       break;
     }
@@ -312,9 +329,97 @@ void cap_tpm_properties(Tpm& tpm, Writer& w, uint32_t from, uint32_t n, bool& mo
   more = l.more;
 }
 
+// TPM_CAP_AUTH_POLICIES: the permanent handles with an authPolicy (the four hierarchies, in
+// handle order), each as TPMS_TAGGED_POLICY with TPM_ALG_NULL and no digest when none is set.
+void cap_auth_policies(const State& st, Writer& w, uint32_t from, uint32_t n, bool& more) {
+  ListWriter l(w, std::min(n, kMaxAuthPolicies));
+  for (TPM_HANDLE h : {TPM_RH_OWNER, TPM_RH_LOCKOUT, TPM_RH_ENDORSEMENT, TPM_RH_PLATFORM}) {
+    if (h < from) continue;
+    if (!l.room()) break;
+    w.u32(h);
+    marshal(w, *hierarchy_policy(st, h));
+    ++l.count;
+  }
+  l.finish();
+  more = l.more;
+}
+
 void cap_empty(Writer& w) { w.u32(0); }
 
+// Writes the list of `capability` from `property` (at most n entries); TPM_RC_VALUE for a
+// capability this TPM has no list for. TPM_CAP_HANDLES' property type is checked by the caller.
+TPM_RC cap_list(Tpm& tpm, Writer& w, TPM_CAP capability, uint32_t property, uint32_t n, bool& more) {
+  State& st = tpm.state();
+  more = false;
+  switch (capability) {
+    case TPM_CAP_ALGS: cap_algs(w, property, n, more); break;
+    case TPM_CAP_HANDLES: cap_handles(tpm, w, property, n, more); break;
+    case TPM_CAP_COMMANDS: cap_commands(w, property, n, more); break;
+    case TPM_CAP_PCRS: cap_pcrs(st, w); break;
+    case TPM_CAP_AUDIT_COMMANDS: cap_audit_commands(st, w, property, n, more); break;
+    case TPM_CAP_TPM_PROPERTIES: cap_tpm_properties(tpm, w, property, n, more); break;
+    case TPM_CAP_PCR_PROPERTIES: cap_pcr_properties(w, property, n, more); break;
+    case TPM_CAP_ECC_CURVES: {
+      ListWriter l(w, std::min(n, kMaxEccCurves));
+      for (TPM_ECC_CURVE cv : {TPM_ECC_NIST_P256, TPM_ECC_NIST_P384}) {
+        if (cv < property) continue;
+        if (!l.room()) break;
+        w.u16(cv);
+        ++l.count;
+      }
+      l.finish();
+      more = l.more;
+      break;
+    }
+    case TPM_CAP_AUTH_POLICIES: cap_auth_policies(st, w, property, n, more); break;
+    // No physical-presence commands are implemented: that list is empty.
+    case TPM_CAP_PP_COMMANDS: cap_empty(w); break;
+    // No ACTs (TPM_CAP_ACT) and no vendor properties.
+    default: return TPM_RC_VALUE;
+  }
+  return TPM_RC_SUCCESS;
+}
+
+bool handle_type_listed(TPM_HANDLE h) {
+  switch (handle_type(h)) {
+    case TPM_HT_PCR: case TPM_HT_NV_INDEX: case TPM_HT_LOADED_SESSION: case TPM_HT_SAVED_SESSION:
+    case TPM_HT_PERMANENT: case TPM_HT_TRANSIENT: case TPM_HT_PERSISTENT:
+      return true;
+  }
+  return false;
+}
+
+// The key of a list entry (the field GetCapability's property selects by).
+uint32_t entry_key(TPM_CAP capability, std::span<const uint8_t> e) {
+  const auto be16 = [&](size_t i) { return uint32_t(e[i]) << 8 | e[i + 1]; };
+  const auto be32 = [&](size_t i) { return be16(i) << 16 | be16(i + 2); };
+  switch (capability) {
+    case TPM_CAP_ALGS: case TPM_CAP_ECC_CURVES: return be16(0);
+    case TPM_CAP_COMMANDS: return be32(0) & 0x2000FFFF;  // TPMA_CC.commandIndex and V (CC_VEND)
+    default: return be32(0);  // handle, TPM_CC, TPM_PT, TPM_PT_PCR
+  }
+}
+
 }  // namespace
+
+TPM_RC capability_entry(Tpm& tpm, TPM_CAP capability, uint32_t property, std::span<uint8_t> out, size_t& size) {
+  size = 0;
+  if (capability == TPM_CAP_HANDLES && !handle_type_listed(property)) return TPM_RC_HANDLE;
+  if (capability == TPM_CAP_AUTH_POLICIES && handle_type(property) != TPM_HT_PERMANENT) return TPM_RC_VALUE;
+  // TPM_CAP_PCRS answers every bank whatever the property: it has no one entry to compare.
+  if (capability == TPM_CAP_PCRS) return TPM_RC_VALUE;
+  uint8_t list[4 + kMaxCapEntry];
+  Writer w(list);
+  bool more;
+  if (cap_list(tpm, w, capability, property, 1, more) != TPM_RC_SUCCESS) return TPM_RC_VALUE;
+  if (w.overflow() || w.size() <= 4 || w.size() - 4 > out.size()) return TPM_RC_SUCCESS;
+  const std::span<const uint8_t> e{list + 4, w.size() - 4};
+  const bool wide = capability == TPM_CAP_ALGS || capability == TPM_CAP_ECC_CURVES;
+  if (entry_key(capability, e) != property || (wide && property > 0xFFFF)) return TPM_RC_SUCCESS;
+  std::memcpy(out.data(), e.data(), e.size());
+  size = e.size();
+  return TPM_RC_SUCCESS;
+}
 
 TPM_RC TPM2_GetCapability(Command& c) {
   TPM_CAP capability = 0;
@@ -330,36 +435,30 @@ TPM_RC TPM2_GetCapability(Command& c) {
         return rc_param(TPM_RC_HANDLE, 2);
     }
   }
+  if (capability == TPM_CAP_AUTH_POLICIES && handle_type(property) != TPM_HT_PERMANENT) return rc_param(TPM_RC_VALUE, 2);
   // moreData precedes the data: write the data after a placeholder byte, then patch it.
   size_t more_at = c.out.reserve(1);
   c.out.u32(capability);
   bool more = false;
-  switch (capability) {
-    case TPM_CAP_ALGS: cap_algs(c.out, property, property_count, more); break;
-    case TPM_CAP_HANDLES: cap_handles(c.tpm, c.out, property, property_count, more); break;
-    case TPM_CAP_COMMANDS: cap_commands(c.out, property, property_count, more); break;
-    case TPM_CAP_PCRS: cap_pcrs(c.st, c.out); break;
-    case TPM_CAP_AUDIT_COMMANDS: cap_audit_commands(c.st, c.out, property, property_count, more); break;
-    case TPM_CAP_TPM_PROPERTIES: cap_tpm_properties(c.tpm, c.out, property, property_count, more); break;
-    case TPM_CAP_PCR_PROPERTIES: cap_pcr_properties(c.out, property, property_count, more); break;
-    case TPM_CAP_ECC_CURVES: {
-      ListWriter l(c.out, std::min(property_count, kMaxEccCurves));
-      for (TPM_ECC_CURVE cv : {TPM_ECC_NIST_P256, TPM_ECC_NIST_P384}) {
-        if (cv < property) continue;
-        if (!l.room()) break;
-        c.out.u16(cv);
-        ++l.count;
-      }
-      l.finish();
-      more = l.more;
-      break;
-    }
-    // No physical-presence commands, no policies on permanent handles and no ACTs
-    // are implemented yet: those lists are empty.
-    default: cap_empty(c.out); break;
+  if (cap_list(c.tpm, c.out, capability, property, property_count, more) != TPM_RC_SUCCESS) {
+    if (capability == TPM_CAP_ACT || capability == TPM_CAP_AUTH_POLICIES) return rc_param(TPM_RC_VALUE, 2);
+    cap_empty(c.out);  // TPM_CAP_VENDOR_PROPERTY
   }
   c.out.data()[more_at] = more ? 1 : 0;
   return TPM_RC_SUCCESS;
+}
+
+// Part 3 §30.3 (1.83+): TPMS_SET_CAPABILITY_DATA selects a TPMU_SET_CAPABILITIES member by
+// setCapability. The union's members are defined by platform specifications and the TCG
+// registry; this TPM implements none, so every selector fails unmarshalling: TPM_RC_SELECTOR
+// (parameter 1), after authorization. An empty or short TPM2B is TPM_RC_SIZE / INSUFFICIENT.
+TPM_RC TPM2_SetCapability(Command& c) {
+  uint16_t size = 0;
+  uint32_t set_capability = 0;
+  if (!c.params.u16(size) || size > c.params.remaining()) return rc_param(TPM_RC_INSUFFICIENT, 1);
+  if (size == 0) return rc_param(TPM_RC_SIZE, 1);
+  if (size < 4 || !c.params.u32(set_capability)) return rc_param(TPM_RC_INSUFFICIENT, 1);
+  return rc_param(TPM_RC_SELECTOR, 1);
 }
 
 // TestParms checks nothing beyond the unmarshalling of TPMT_PUBLIC_PARMS: the interface types

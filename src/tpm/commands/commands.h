@@ -33,6 +33,11 @@ TPM_RC TPM2_RSA_Encrypt(Command& c);
 TPM_RC TPM2_RSA_Decrypt(Command& c);
 TPM_RC TPM2_ECDH_KeyGen(Command& c);
 TPM_RC TPM2_ECDH_ZGen(Command& c);
+TPM_RC TPM2_ZGen_2Phase(Command& c);
+TPM_RC TPM2_ECC_Encrypt(Command& c);
+TPM_RC TPM2_ECC_Decrypt(Command& c);
+TPM_RC TPM2_Commit(Command& c);
+TPM_RC TPM2_EC_Ephemeral(Command& c);
 TPM_RC TPM2_ECC_Parameters(Command& c);
 // Chapter 15, Symmetric primitives: TPM2_Hash (symmetric.cc)
 TPM_RC TPM2_Hash(Command& c);
@@ -70,9 +75,18 @@ TPM_RC TPM2_PCR_Reset(Command& c);
 // Chapter 23, Enhanced Authorization (ea.cc)
 TPM_RC TPM2_PolicySigned(Command& c);
 TPM_RC TPM2_PCR_SetAuthPolicy(Command& c);
+TPM_RC TPM2_PCR_Allocate(Command& c);
+TPM_RC TPM2_FieldUpgradeStart(Command& c);
+TPM_RC TPM2_FieldUpgradeData(Command& c);
+TPM_RC TPM2_FirmwareRead(Command& c);
+TPM_RC TPM2_Vendor_TCG_Test(Command& c);
+TPM_RC TPM2_SetAlgorithmSet(Command& c);
+TPM_RC TPM2_SetCapability(Command& c);
 TPM_RC TPM2_PCR_SetAuthValue(Command& c);
 TPM_RC TPM2_PolicyNV(Command& c);
 TPM_RC TPM2_PolicyAuthorizeNV(Command& c);
+TPM_RC TPM2_PolicyCapability(Command& c);
+TPM_RC TPM2_PolicyParameters(Command& c);
 TPM_RC TPM2_PolicySecret(Command& c);
 TPM_RC TPM2_PolicyTicket(Command& c);
 TPM_RC TPM2_PolicyOR(Command& c);
@@ -115,6 +129,10 @@ TPM_RC TPM2_ClockRateAdjust(Command& c);
 // Chapter 30, Capability commands (capability.cc)
 TPM_RC TPM2_GetCapability(Command& c);
 TPM_RC TPM2_TestParms(Command& c);
+// The one entry of `capability` keyed by `property`, marshalled as GetCapability lists it, into
+// out (size 0: no such entry). TPM_RC_HANDLE: a handle type without a list; TPM_RC_VALUE: a
+// capability without single entries (or an AUTH_POLICIES property that is not permanent).
+TPM_RC capability_entry(Tpm& tpm, TPM_CAP capability, uint32_t property, std::span<uint8_t> out, size_t& size);
 // Chapter 31, Non-volatile storage (nv.cc)
 TPM_RC TPM2_NV_DefineSpace(Command& c);
 TPM_RC TPM2_NV_UndefineSpace(Command& c);

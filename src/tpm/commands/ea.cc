@@ -148,6 +148,8 @@ TPM_ALG_ID signature_hash(const TPMT_SIGNATURE& s) {
     case TPM_ALG_RSASSA: return s.signature.rsassa.hash;
     case TPM_ALG_RSAPSS: return s.signature.rsapss.hash;
     case TPM_ALG_ECDSA: return s.signature.ecdsa.hash;
+    case TPM_ALG_ECDAA: return s.signature.ecdaa.hash;
+    case TPM_ALG_ECSCHNORR: return s.signature.ecschnorr.hash;
     case TPM_ALG_HMAC: return s.signature.hmac.hashAlg;
   }
   return TPM_ALG_NULL;
@@ -184,22 +186,6 @@ bool operation_holds(TPM_EO op, Bytes a, Bytes b, bool& valid) {
   }
   valid = false;
   return false;
-}
-
-// The read access checks of NV_Read applied to PolicyNV / PolicyAuthorizeNV (Part 3 §31.3.1
-// NvReadAccessChecks): not read locked, authHandle allowed to read, index written.
-TPM_RC nv_read_access(const Command& c, const NvSlot& s) {
-  const TPMA_NV a = s.pub.attributes;
-  if (a.has(TPMA_NV::READLOCKED)) return TPM_RC_NV_LOCKED;
-  const TPM_HANDLE auth = c.handles[0];
-  if (auth == TPM_RH_OWNER) {
-    if (!a.has(TPMA_NV::OWNERREAD)) return TPM_RC_NV_AUTHORIZATION;
-  } else if (auth == TPM_RH_PLATFORM) {
-    if (!a.has(TPMA_NV::PPREAD)) return TPM_RC_NV_AUTHORIZATION;
-  } else if (auth != s.handle) {
-    return TPM_RC_NV_AUTHORIZATION;
-  }
-  return a.has(TPMA_NV::WRITTEN) ? TPM_RC_SUCCESS : TPM_RC_NV_UNINITIALIZED;
 }
 
 }  // namespace
@@ -582,7 +568,7 @@ TPM_RC TPM2_PolicyNV(Command& c) {
   if (!valid) return rc_param(TPM_RC_VALUE, 3);
   if (!trial(s)) {
     const NvSlot& nv = *index.nv;
-    if (TPM_RC rc = nv_read_access(c, nv)) return rc;
+    if (TPM_RC rc = nv_read_access(nv, c.handles[0])) return rc;
     if (offset > nv.pub.dataSize) return rc_param(TPM_RC_VALUE, 2);
     if (operand_b.size > nv.pub.dataSize - offset) return rc_param(TPM_RC_SIZE, 1);
     uint8_t data[sizeof operand_b.buffer];
@@ -612,7 +598,7 @@ TPM_RC TPM2_PolicyAuthorizeNV(Command& c) {
   const Entity& index = c.entities[1];
   if (!trial(s)) {
     const NvSlot& nv = *index.nv;
-    if (TPM_RC rc = nv_read_access(c, nv)) return rc;
+    if (TPM_RC rc = nv_read_access(nv, c.handles[0])) return rc;
     uint8_t data[2 + profile::kMaxDigestSize];
     const uint16_t len = nv.pub.dataSize < sizeof data ? nv.pub.dataSize : uint16_t{sizeof data};
     if (len < 2) return TPM_RC_HASH;
@@ -625,6 +611,67 @@ TPM_RC TPM2_PolicyAuthorizeNV(Command& c) {
   }
   std::memset(s.policy_digest.buffer, 0, s.policy_digest.size);
   policy_extend(s, TPM_CC_PolicyAuthorizeNV, {index.name.view()});
+  return TPM_RC_SUCCESS;
+}
+
+// Part 3 §23.23 (1.84): an immediate assertion on one capability entry, the bytes GetCapability
+// would list for `property` (TPMS_ALG_PROPERTY, a handle, TPMA_CC, TPMS_TAGGED_PROPERTY, ...),
+// compared from `offset` with operandB as PolicyNV compares NV data. A missing entry satisfies
+// only TPM_EO_NEQ. Trial sessions skip the checks. args = H(operandB || offset || operation ||
+// capability || property); policyDigest := H(policyDigest || TPM_CC_PolicyCapability || args).
+TPM_RC TPM2_PolicyCapability(Command& c) {
+  TPM2B_OPERAND operand_b;
+  uint16_t offset;
+  TPM_EO operation;
+  TPM_CAP capability;
+  uint32_t property;
+  if (TPM_RC rc = c.parse(operand_b, offset, operation, capability, property)) return rc;
+  SessionSlot& s = session_of(c, 0);
+  bool valid;
+  operation_holds(operation, {}, {}, valid);
+  if (!valid) return rc_param(TPM_RC_VALUE, 3);
+  if (!trial(s)) {
+    uint8_t entry[4 + 2 + profile::kMaxDigestSize];
+    size_t size = 0;
+    if (TPM_RC rc = capability_entry(c.tpm, capability, property, entry, size)) {
+      if (rc == TPM_RC_HANDLE) return rc_param(TPM_RC_HANDLE, 5);
+      const bool bad_property = capability == TPM_CAP_AUTH_POLICIES;
+      return rc_param(TPM_RC_VALUE, bad_property ? 5 : 4);
+    }
+    if (size == 0) {
+      if (operation != 0x1) return TPM_RC_POLICY;  // TPM_EO_NEQ
+    } else {
+      if (offset > size) return rc_param(TPM_RC_VALUE, 2);
+      if (operand_b.size > size - offset) return rc_param(TPM_RC_SIZE, 1);
+      if (!operation_holds(operation, {entry + offset, operand_b.size}, operand_b.view(), valid)) return TPM_RC_POLICY;
+    }
+  }
+  uint8_t args[profile::kMaxDigestSize];
+  crypto::HashState h;
+  crypto::hash_start(h, to_crypto(s.auth_hash));
+  crypto::hash_update(h, operand_b.view());
+  crypto::hash_update(h, Be(offset, 2).view());
+  crypto::hash_update(h, Be(operation, 2).view());
+  crypto::hash_update(h, Be(capability, 4).view());
+  crypto::hash_update(h, Be(property, 4).view());
+  const size_t n = crypto::hash_finish(h, args);
+  policy_extend(s, TPM_CC_PolicyCapability, {Bytes{args, n}});
+  return TPM_RC_SUCCESS;
+}
+
+// Part 3 §23.24 (1.84): binds the policy to the command's parameters, whatever its handles:
+// pHash = H(commandCode || parameters) is checked when the session authorizes (authorization.cc).
+// It occupies the cpHash slot: a second PolicyParameters, even with the same pHash, or any
+// cpHash/nameHash/templateHash already set, is TPM_RC_CPHASH (as the reference TPM).
+// policyDigest := H(policyDigest || TPM_CC_PolicyParameters || pHash).
+TPM_RC TPM2_PolicyParameters(Command& c) {
+  TPM2B_DIGEST p_hash;
+  if (TPM_RC rc = c.parse(p_hash)) return rc;
+  SessionSlot& s = session_of(c, 0);
+  if (p_hash.size != session_digest_size(s)) return rc_param(TPM_RC_SIZE, 1);
+  if (s.cp_hash_kind != kPolicyCpNone) return TPM_RC_CPHASH;
+  policy_extend(s, TPM_CC_PolicyParameters, {p_hash.view()});
+  set_cp_hash(s, p_hash, kPolicyParamHash);
   return TPM_RC_SUCCESS;
 }
 

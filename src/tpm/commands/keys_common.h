@@ -1,6 +1,9 @@
 // Small helpers shared by the commands that use keys.
 #pragma once
 
+#include <cstring>
+
+#include "crypto/ecc.h"
 #include "tpm/core/command.h"
 #include "tpm/subsystem/subsystems.h"
 #include "tpm/types/attest.h"
@@ -54,6 +57,23 @@ bool signature_verifies(const ObjectSlot& key, std::span<const uint8_t> digest, 
 // per-key value unless the signing key (nullptr: none) is in the endorsement or platform hierarchy.
 uint64_t attest_firmware_version();
 void attest_obfuscate(const State& st, const ObjectSlot* key, TPMS_CLOCK_INFO& clock, uint64_t& firmware);
+
+// ECC points between the wire and the crypto layer: a coordinate of up to n octets is
+// left-padded (false if longer); an empty TPM2B_ECC_POINT (both coordinates empty) stays empty.
+inline bool ecc_point_in(const TPMS_ECC_POINT& p, size_t n, crypto::EccPoint& out) {
+  out = crypto::EccPoint{};
+  if (p.x.size > n || p.y.size > n) return false;
+  std::memcpy(out.x + n - p.x.size, p.x.buffer, p.x.size);
+  std::memcpy(out.y + n - p.y.size, p.y.buffer, p.y.size);
+  return true;
+}
+inline void ecc_point_out(const crypto::EccPoint& p, size_t n, TPMS_ECC_POINT& out) {
+  out.x.assign({p.x, n});
+  out.y.assign({p.y, n});
+}
+inline crypto::EccCurve key_curve(const ObjectSlot& key) {
+  return static_cast<crypto::EccCurve>(key.pub.parameters.eccDetail.curveID.value);
+}
 
 // The NULL-terminated-label rule of RSA encryption (Part 1 §B.10.3): an empty label, or one
 // whose last octet is zero.

@@ -26,22 +26,6 @@ TPM_RC write_access(const Command& c, const NvSlot& s) {
   return auth == s.handle ? TPM_RC_SUCCESS : TPM_RC_NV_AUTHORIZATION;
 }
 
-// NvReadAccessChecks: not read locked, an allowed authorization, and written (checked last, so
-// that NV_ReadLock of an unwritten index is still authorized properly).
-TPM_RC read_access(const Command& c, const NvSlot& s) {
-  const TPMA_NV a = s.pub.attributes;
-  if (a.has(TPMA_NV::READLOCKED)) return TPM_RC_NV_LOCKED;
-  const TPM_HANDLE auth = c.handles[0];
-  if (auth == TPM_RH_OWNER) {
-    if (!a.has(TPMA_NV::OWNERREAD)) return TPM_RC_NV_AUTHORIZATION;
-  } else if (auth == TPM_RH_PLATFORM) {
-    if (!a.has(TPMA_NV::PPREAD)) return TPM_RC_NV_AUTHORIZATION;
-  } else if (auth != s.handle) {
-    return TPM_RC_NV_AUTHORIZATION;
-  }
-  return a.has(TPMA_NV::WRITTEN) ? TPM_RC_SUCCESS : TPM_RC_NV_UNINITIALIZED;
-}
-
 void put_be64(uint64_t v, uint8_t (&out)[8]) {
   for (int i = 0; i < 8; ++i) out[i] = static_cast<uint8_t>(v >> (56 - 8 * i));
 }
@@ -224,7 +208,7 @@ TPM_RC TPM2_NV_Read(Command& c) {
   uint16_t size = 0, offset = 0;
   if (TPM_RC rc = c.parse(size, offset)) return rc;
   const NvSlot& s = index_slot(c, 1);
-  if (TPM_RC rc = read_access(c, s)) return rc;
+  if (TPM_RC rc = nv_read_access(s, c.handles[0])) return rc;
   if (size > profile::kMaxNvBuffer) return rc_param(TPM_RC_VALUE, 1);
   if (offset > s.pub.dataSize) return rc_param(TPM_RC_VALUE, 2);
   if (size > s.pub.dataSize - offset) return TPM_RC_NV_RANGE;
@@ -294,7 +278,7 @@ TPM_RC TPM2_NV_GlobalWriteLock(Command& c) {
 TPM_RC TPM2_NV_ReadLock(Command& c) {
   if (TPM_RC rc = c.parse()) return rc;
   NvSlot& s = index_slot(c, 1);
-  TPM_RC rc = read_access(c, s);
+  TPM_RC rc = nv_read_access(s, c.handles[0]);
   if (rc == TPM_RC_NV_AUTHORIZATION) return rc;
   if (rc == TPM_RC_NV_LOCKED) return TPM_RC_SUCCESS;  // already read locked
   // An unwritten index may be read locked (NV_UNINITIALIZED is no error here).

@@ -87,6 +87,48 @@ TPM_RC TPM2_PCR_Reset(Command& c) {
   return TPM_RC_SUCCESS;
 }
 
+// Part 3 §22.5: the platform chooses the PCR banks the next Startup(CLEAR) uses. Banks are
+// allocated whole (every PCR or none) among the profile's (profile::kPcrBankAlgs); a bank not
+// listed keeps its pending allocation, a bank listed twice takes the last selection. A request
+// this TPM cannot hold (a bank partly selected, a hash with no bank in this profile, more than
+// the pool) answers allocationSuccess NO and changes nothing; one that leaves no bank (so no
+// H-CRTM PCR 0 and no D-RTM PCR 17) is TPM_RC_PCR. docs/engine.md "PCR allocation".
+TPM_RC TPM2_PCR_Allocate(Command& c) {
+  TPML_PCR_SELECTION allocation;
+  if (TPM_RC rc = c.parse(allocation)) return rc;
+  uint8_t banks = c.st.pers.pcr_pending;
+  bool possible = true;
+  for (uint32_t s = 0; s < allocation.count; ++s) {
+    const TPMS_PCR_SELECTION& sel = allocation.items[s];
+    uint32_t selected = 0;
+    for (uint32_t p = 0; p < profile::kNumPcrs; ++p) selected += sel.selected(p) ? 1 : 0;
+    int bank = -1;
+    for (size_t i = 0; i < profile::kMaxPcrBanks; ++i)
+      if (profile::kPcrBankAlgs[i] == sel.hash) bank = static_cast<int>(i);
+    if (bank < 0) {
+      possible = possible && selected == 0;  // nothing asked of a hash without a bank
+      continue;
+    }
+    if (selected != 0 && selected != profile::kNumPcrs) possible = false;
+    banks = static_cast<uint8_t>(selected ? banks | 1u << bank : banks & ~(1u << bank));
+  }
+  if (banks == 0) return TPM_RC_PCR;
+  uint32_t needed = 0;
+  for (size_t i = 0; i < profile::kMaxPcrBanks; ++i)
+    if (banks >> i & 1) needed += digest_size(profile::kPcrBankAlgs[i]) * profile::kNumPcrs;
+  const uint32_t available = static_cast<uint32_t>(pcr_pool_size());
+  possible = possible && needed <= available;
+  if (possible && banks != c.st.pers.pcr_pending) {
+    c.st.pers.pcr_pending = banks;
+    c.st.dirty |= kDirtyPersistent;
+  }
+  c.put(static_cast<TPMI_YES_NO>(possible ? 1 : 0));
+  c.put(profile::kNumPcrs);
+  c.put(needed);
+  c.put(available);
+  return TPM_RC_SUCCESS;
+}
+
 // Part 3 §22.7: the platform sets the policy of the PCR policy group pcrNum belongs to (an
 // empty digest with TPM_ALG_NULL removes it). It persists (record kRecPersistent).
 TPM_RC TPM2_PCR_SetAuthPolicy(Command& c) {

@@ -33,7 +33,9 @@ bool scheme_fits_key(TPM_ALG_ID scheme, TPM_ALG_ID type) {
   switch (scheme) {
     case TPM_ALG_RSASSA:
     case TPM_ALG_RSAPSS: return type == TPM_ALG_RSA;
-    case TPM_ALG_ECDSA: return type == TPM_ALG_ECC;
+    case TPM_ALG_ECDSA:
+    case TPM_ALG_ECDAA:
+    case TPM_ALG_ECSCHNORR: return type == TPM_ALG_ECC;
     case TPM_ALG_HMAC: return type == TPM_ALG_KEYEDHASH;
   }
   return false;
@@ -52,6 +54,108 @@ TPMT_TK_VERIFIED verified_ticket(const State& st, const ObjectSlot& key, std::sp
   t.digest.size = static_cast<uint16_t>(crypto::hmac_finish(h, t.digest.buffer));
   crypto::zeroize(h);
   return t;
+}
+
+// A big-endian value of up to n octets, left-padded to n (false if longer).
+bool pad_to(std::span<const uint8_t> v, size_t n, uint8_t* out) {
+  if (v.size() > n) return false;
+  std::memset(out, 0, n - v.size());
+  std::memcpy(out + n - v.size(), v.data(), v.size());
+  return true;
+}
+
+// EC-Schnorr's challenge (Part 1, EC-Schnorr): e = H(R.x || digest), truncated to the order's
+// size (its leading octets) when the hash is longer; written as n octets.
+void schnorr_challenge(crypto::HashAlg hash, const crypto::EccPoint& r, size_t n, std::span<const uint8_t> digest,
+                       uint8_t* e) {
+  uint8_t h[crypto::kMaxDigestSize];
+  crypto::HashState st;
+  crypto::hash_start(st, hash);
+  crypto::hash_update(st, {r.x, n});
+  crypto::hash_update(st, digest);
+  const size_t hs = crypto::hash_finish(st, h);
+  pad_to({h, hs < n ? hs : n}, n, e);
+}
+
+// EC-Schnorr: k random, R = [k]G, e = challenge, s = k + e*d mod n; (e, s). A challenge that is
+// zero or not below n (it could not verify) is drawn again.
+crypto::Status schnorr_sign(Command& c, const ObjectSlot& key, crypto::HashAlg hash, std::span<const uint8_t> digest,
+                            TPMS_SIGNATURE_ECC& sig) {
+  const crypto::EccCurve curve = key_curve(key);
+  const size_t n = crypto::ecc_bytes(curve);
+  crypto::EccScalar k, e, s;
+  crypto::ZeroizeOnExit<crypto::EccScalar> wipe(k);
+  crypto::EccPoint r;
+  for (int tries = 0; tries < 8; ++tries) {
+    if (crypto::Status st = crypto::ecc_generate(curve, tpm_random_source(c.tpm), k, r); st != crypto::Status::ok)
+      return st;
+    schnorr_challenge(hash, r, n, digest, e.d);
+    if (!crypto::ecc_scalar_valid(curve, e)) continue;
+    if (crypto::Status st = crypto::ecc_scalar_muladd(curve, {k.d, n}, {e.d, n}, {key.ecc.d, n}, s);
+        st != crypto::Status::ok)
+      return st;
+    if (!crypto::ecc_scalar_valid(curve, s)) continue;
+    sig.signatureR.assign({e.d, n});
+    sig.signatureS.assign({s.d, n});
+    return crypto::Status::ok;
+  }
+  return crypto::Status::failure;
+}
+
+bool schnorr_verify(const ObjectSlot& key, crypto::HashAlg hash, std::span<const uint8_t> digest,
+                    const TPMS_SIGNATURE_ECC& sig) {
+  const crypto::EccCurve curve = key_curve(key);
+  const size_t n = crypto::ecc_bytes(curve);
+  crypto::EccScalar r, s, neg_r;
+  crypto::EccPoint q, sg, rq, rp;
+  if (!pad_to(sig.signatureR.view(), n, r.d) || !pad_to(sig.signatureS.view(), n, s.d) ||
+      !crypto::ecc_scalar_valid(curve, r) || !crypto::ecc_scalar_valid(curve, s) ||
+      !ecc_point_in(key.pub.unique.ecc, n, q))
+    return false;
+  // R' = [s]G - [r]Q, with -r = r * (n - 1) mod n.
+  uint8_t nm1[crypto::kMaxEccBytes];
+  const auto order = crypto::ecc_order(curve);
+  std::memcpy(nm1, order.data(), n);
+  nm1[n - 1] = static_cast<uint8_t>(nm1[n - 1] - 1);  // n is odd
+  if (crypto::ecc_scalar_muladd(curve, {}, {r.d, n}, {nm1, n}, neg_r) != crypto::Status::ok ||
+      crypto::ecc_point_mul(curve, s, nullptr, sg) != crypto::Status::ok ||
+      crypto::ecc_point_mul(curve, neg_r, &q, rq) != crypto::Status::ok ||
+      crypto::ecc_point_add(curve, sg, rq, rp) != crypto::Status::ok)
+    return false;
+  uint8_t e[crypto::kMaxEccBytes];
+  schnorr_challenge(hash, rp, n, digest, e);
+  return crypto::ct_equal({e, n}, {r.d, n});
+}
+
+// ECDAA (Part 1, ECDAA sign): r from the commit named by count, nonceK random in [1, n-1],
+// T = H(nonceK || digest), s = r + T*d mod n; (nonceK, s). nonceK is written as n octets and
+// hashed so. The commit is used up only if the signature was made.
+TPM_RC ecdaa_sign(Command& c, const ObjectSlot& key, crypto::HashAlg hash, uint16_t count16,
+                  std::span<const uint8_t> digest, TPMS_SIGNATURE_ECC& sig) {
+  const crypto::EccCurve curve = key_curve(key);
+  const size_t n = crypto::ecc_bytes(curve);
+  uint64_t count = 0;
+  crypto::EccScalar r, nonce, s;
+  crypto::ZeroizeOnExit<crypto::EccScalar> wipe(r);
+  if (!commit_lookup(c.st, count16, count) || !commit_r(c.st, curve, count, key.name.view(), r)) return TPM_RC_VALUE;
+  uint8_t wide[crypto::kMaxEccBytes + 8];
+  do {
+    if (!tpm_random(c.tpm, {wide, n + 8}) ||
+        crypto::ecc_scalar_muladd(curve, {wide, n + 8}, {}, {}, nonce) != crypto::Status::ok)
+      return TPM_RC_NO_RESULT;
+  } while (!crypto::ecc_scalar_valid(curve, nonce));
+  uint8_t t[crypto::kMaxDigestSize];
+  crypto::HashState st;
+  crypto::hash_start(st, hash);
+  crypto::hash_update(st, {nonce.d, n});
+  crypto::hash_update(st, digest);
+  const size_t ts = crypto::hash_finish(st, t);
+  if (crypto::ecc_scalar_muladd(curve, {r.d, n}, {t, ts}, {key.ecc.d, n}, s) != crypto::Status::ok)
+    return TPM_RC_NO_RESULT;
+  sig.signatureR.assign({nonce.d, n});
+  sig.signatureS.assign({s.d, n});
+  commit_end(c.st, count);
+  return TPM_RC_SUCCESS;
 }
 
 crypto::RsaPublicKey rsa_public(const ObjectSlot& key) {
@@ -73,6 +177,8 @@ bool select_sign_scheme(const ObjectSlot& key, const TPMT_SIG_SCHEME& in_scheme,
   } else if (in_scheme.scheme != TPM_ALG_NULL &&
              (in_scheme.scheme != out.scheme || in_scheme.details.hashAlg != out.details.hashAlg)) {
     return false;
+  } else if (in_scheme.scheme == TPM_ALG_ECDAA) {
+    out.details.count = in_scheme.details.count;  // the commit to use comes with the command
   }
   return scheme_fits_key(out.scheme, key.pub.type);
 }
@@ -103,6 +209,13 @@ TPM_RC sign_digest(Command& c, const ObjectSlot& key, const TPMT_SIG_SCHEME& sch
                              {ecc.signatureS.buffer, n});
       break;
     }
+    case TPM_ALG_ECSCHNORR:
+      sig.signature.ecschnorr.hash.value = hash;
+      s = schnorr_sign(c, key, to_crypto(hash), digest, sig.signature.ecschnorr);
+      break;
+    case TPM_ALG_ECDAA:
+      sig.signature.ecdaa.hash.value = hash;
+      return ecdaa_sign(c, key, to_crypto(hash), scheme.details.count, digest, sig.signature.ecdaa);
     case TPM_ALG_HMAC:
       sig.signature.hmac.hashAlg.value = hash;
       crypto::hmac(to_crypto(hash), key.bits.view(), digest, sig.signature.hmac.digest.bytes);
@@ -155,6 +268,8 @@ bool signature_verifies(const ObjectSlot& key, std::span<const uint8_t> digest, 
       return crypto::ecdsa_verify(curve, q, digest, sig.ecdsa.signatureR.view(), sig.ecdsa.signatureS.view()) ==
              crypto::Status::ok;
     }
+    case TPM_ALG_ECSCHNORR:
+      return schnorr_verify(key, to_crypto(sig.ecschnorr.hash), digest, sig.ecschnorr);
     case TPM_ALG_HMAC: {
       const TPM_ALG_ID hash = sig.hmac.hashAlg;
       if (hash == TPM_ALG_NULL || key.public_only) return false;  // an HMAC signature names its hash
@@ -173,6 +288,8 @@ TPM_RC TPM2_VerifySignature(Command& c) {
   ObjectSlot* key = loaded_key(c, 0);
   if (!key || !key->pub.objectAttributes.has(TPMA_OBJECT_sign)) return rc_handle(TPM_RC_ATTRIBUTES, 1);
   if (!scheme_fits_key(signature.sigAlg, key->pub.type)) return rc_param(TPM_RC_SCHEME, 2);
+  // ECDAA signatures are verified by the DAA verifier, not by a TPM (Part 1).
+  if (signature.sigAlg == TPM_ALG_ECDAA) return rc_param(TPM_RC_SCHEME, 2);
   if (!signature_verifies(*key, digest.view(), signature)) return rc_param(TPM_RC_SIGNATURE, 2);
   c.put(verified_ticket(c.st, *key, digest.view()));
   return TPM_RC_SUCCESS;

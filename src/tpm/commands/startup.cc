@@ -31,15 +31,26 @@ TPM_RC TPM2_Startup(Command& c) {
     st.clock.restart_count = 0;
     ++st.pers.total_reset_count;
     st.pcr.update_counter = 0;
+    st.clock.commit_counter = 0;
     st.dirty |= kDirtyPersistent;
   }
   // The null hierarchy never outlives a Startup: its seed and proof are new every time (the
   // saved state does not carry them, so nothing made under the old ones can come back).
   if (!tpm_random(c.tpm, st.null_seed) || !tpm_random(c.tpm, st.null_proof)) return TPM_RC_FAILURE;
+  // ECC commits: a fresh nonce and no outstanding commit after any Startup (the counter goes on
+  // over Restart/Resume), so a commit value r can never be derived twice.
+  if (!tpm_random(c.tpm, st.commit.nonce)) return TPM_RC_FAILURE;
+  crypto::zeroize(st.commit.array, sizeof st.commit.array);
   if (!resume) {
     st.platform_auth = TPM2B_AUTH{};
     st.pcr_auth = TPM2B_AUTH{};
     st.ph_enable = st.sh_enable = st.eh_enable = st.ph_enable_nv = 1;
+    // A PCR_Allocate since takes effect now (Part 3 §22.5: at the next Startup(CLEAR)).
+    if (st.pers.pcr_pending != st.pers.pcr_active) {
+      st.pers.pcr_active = st.pers.pcr_pending;
+      st.dirty |= kDirtyPersistent;
+      pcr_apply_allocation(st);
+    }
   }
   pcr_startup(st, c.locality, resume);
   nv_startup(st, resume);  // TPM Reset/Restart: NV indices' stClear locks end
@@ -68,6 +79,9 @@ TPM_RC TPM2_Shutdown(Command& c) {
   TPM_SU_CHECKED type;
   if (TPM_RC rc = c.parse(type)) return rc;
   State& st = c.st;
+  // After a PCR_Allocate the banks change at the next Startup: their state cannot be saved for
+  // a Resume (Part 3 §9.4: TPM_RC_TYPE, "a CLEAR StateSave is required").
+  if (type == TPM_SU_STATE && st.pers.pcr_pending != st.pers.pcr_active) return rc_param(TPM_RC_TYPE, 1);
   // Orderly indices reach the store in the transaction that records the orderly shutdown.
   if (TPM_RC rc = nv_orderly_flush(c.tpm)) return rc;
   if (type == TPM_SU_STATE) {

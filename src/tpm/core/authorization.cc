@@ -116,7 +116,7 @@ TPM_RC policy_auth_failed(Command& c, TPM_HANDLE entity, bool da_protected, unsi
 
 // The policy session's state checked when it authorizes handle i (Part 1 §19.7, Part 3 §23):
 // expiry, physical presence, command code, the policy digest against the entity's authPolicy,
-// PCR changes since PolicyPCR, locality, cpHash/nameHash/templateHash, PolicyNvWritten.
+// PCR changes since PolicyPCR, locality, cpHash/nameHash/templateHash/pHash, PolicyNvWritten.
 TPM_RC policy_check(Command& c, unsigned i, const SessionSlot& slot, std::span<const uint8_t> parameters) {
   const unsigned n = i + 1;
   const Entity& e = c.entities[i];
@@ -138,6 +138,13 @@ TPM_RC policy_check(Command& c, unsigned i, const SessionSlot& slot, std::span<c
     crypto::hash_start(h, to_crypto(slot.auth_hash));
     if (slot.cp_hash_kind == kPolicyCpHash) {
       len = cp_hash(c, slot.auth_hash, parameters, d);
+    } else if (slot.cp_hash_kind == kPolicyParamHash) {
+      // pHash = H(commandCode || parameters): cpHash without the Names (PolicyParameters)
+      const uint8_t cc[4] = {uint8_t(c.info.code >> 24), uint8_t(c.info.code >> 16), uint8_t(c.info.code >> 8),
+                             uint8_t(c.info.code)};
+      crypto::hash_update(h, cc);
+      crypto::hash_update(h, parameters);
+      len = crypto::hash_finish(h, {d, sizeof d});
     } else if (slot.cp_hash_kind == kPolicyNameHash) {
       // nameHash = H(Name(handle 1) || ... || Name(handle n))
       for (unsigned k = 0; k < c.info.handle_count; ++k) crypto::hash_update(h, c.entities[k].name.view());

@@ -99,7 +99,7 @@ struct CommandInfo {
   uint32_t tpma_cc() const {
     return (code & 0xFFFF) | (flags & kCmdNv ? 1u << 22 : 0) | (flags & kCmdExtensive ? 1u << 23 : 0) |
            (flags & kCmdFlushed ? 1u << 24 : 0) | uint32_t{handle_count} << 25 |
-           (flags & kCmdRHandle ? 1u << 28 : 0);
+           (flags & kCmdRHandle ? 1u << 28 : 0) | (code & 0x20000000u);  // V: a vendor command
   }
 };
 

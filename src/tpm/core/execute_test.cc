@@ -59,7 +59,7 @@ TEST_F(Execute, SizeAboveMaximumIsCommandSize) {
 
 TEST_F(Execute, UnknownCommandCode) {
   EXPECT_EQ(run(tpm, CommandBuilder(0x8001, 0x1FF).bytes()).rc, TPM_RC_COMMAND_CODE);
-  EXPECT_EQ(run(tpm, CommandBuilder(0x8001, 0x20000000).bytes()).rc, TPM_RC_COMMAND_CODE);
+  EXPECT_EQ(run(tpm, CommandBuilder(0x8001, 0x20000001).bytes()).rc, TPM_RC_COMMAND_CODE);
 }
 
 TEST_F(Execute, TrailingBytesAfterParametersAreSize) {

@@ -36,7 +36,7 @@ class Reader {
     return true;
   }
   bool u64(uint64_t& v) {
-    uint32_t hi, lo;
+    uint32_t hi = 0, lo = 0;  // the compiler cannot see that the length check covers both reads
     if (left_ < 8) return false;
     u32(hi);
     u32(lo);

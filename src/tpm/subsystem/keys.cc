@@ -14,7 +14,8 @@ namespace utpm::tpm {
 namespace {
 
 bool is_signing_scheme(TPM_ALG_ID s) {
-  return s == TPM_ALG_RSASSA || s == TPM_ALG_RSAPSS || s == TPM_ALG_ECDSA || s == TPM_ALG_HMAC;
+  return s == TPM_ALG_RSASSA || s == TPM_ALG_RSAPSS || s == TPM_ALG_ECDSA || s == TPM_ALG_ECDAA ||
+         s == TPM_ALG_ECSCHNORR || s == TPM_ALG_HMAC;
 }
 bool is_decrypt_scheme(TPM_ALG_ID s) { return s == TPM_ALG_RSAES || s == TPM_ALG_OAEP || s == TPM_ALG_ECDH; }
 

@@ -675,4 +675,17 @@ TPM_RC nv_pin_result(Tpm& tpm, NvSlot& slot, bool success) {
   return persist_flush(tpm);  // on record before the answer
 }
 
+TPM_RC nv_read_access(const NvSlot& slot, TPM_HANDLE auth) {
+  const TPMA_NV a = slot.pub.attributes;
+  if (a.has(TPMA_NV::READLOCKED)) return TPM_RC_NV_LOCKED;
+  if (auth == TPM_RH_OWNER) {
+    if (!a.has(TPMA_NV::OWNERREAD)) return TPM_RC_NV_AUTHORIZATION;
+  } else if (auth == TPM_RH_PLATFORM) {
+    if (!a.has(TPMA_NV::PPREAD)) return TPM_RC_NV_AUTHORIZATION;
+  } else if (auth != slot.handle) {
+    return TPM_RC_NV_AUTHORIZATION;
+  }
+  return a.has(TPMA_NV::WRITTEN) ? TPM_RC_SUCCESS : TPM_RC_NV_UNINITIALIZED;
+}
+
 }  // namespace utpm::tpm

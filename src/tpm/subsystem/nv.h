@@ -84,5 +84,10 @@ TPM_RC nv_auth_available(Tpm& tpm, const NvSlot& slot, bool policy, bool admin, 
 // After an authValue authorization of a PIN index: PIN_PASS counts a success, PIN_FAIL a
 // failure (and a success resets it); the new pinCount is committed at once (fail closed).
 TPM_RC nv_pin_result(Tpm& tpm, NvSlot& slot, bool success);
+// NvReadAccessChecks (Part 3 §31.3.1) for NV_Read, NV_ReadLock, NV_Certify, PolicyNV and
+// PolicyAuthorizeNV: not read locked, `auth` (the command's authHandle) allowed to read by the
+// index's attributes, and written (checked last, so that NV_ReadLock of an unwritten index is
+// still authorized properly).
+TPM_RC nv_read_access(const NvSlot& slot, TPM_HANDLE auth);
 
 }  // namespace utpm::tpm

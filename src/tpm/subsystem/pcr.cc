@@ -61,6 +61,14 @@ void pcr_extend_bank(State& st, int bank, uint32_t pcr, std::span<const uint8_t>
   crypto::hash_finish(h, v);
 }
 
+void pcr_apply_allocation(State& st) {
+  st.pcr.count = 0;
+  for (size_t i = 0; i < profile::kMaxPcrBanks; ++i)
+    if (st.pers.pcr_active >> i & 1) st.pcr.alg[st.pcr.count++] = profile::kPcrBankAlgs[i];
+  for (size_t i = st.pcr.count; i < profile::kMaxPcrBanks; ++i) st.pcr.alg[i] = TPM_ALG_NULL;
+  std::memset(st.pcr.values, 0, sizeof st.pcr.values);
+}
+
 void pcr_startup(State& st, uint8_t startup_locality, bool keep_saved) {
   for (int b = 0; b < st.pcr.count; ++b) {
     for (uint32_t p = 0; p < profile::kNumPcrs; ++p) {

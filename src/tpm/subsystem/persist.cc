@@ -8,8 +8,13 @@
 //       u32 max_tries recovery_time lockout_recovery failed_tries, u64 total_reset_count,
 //       owner/endorsement/lockout policy (TPMT_HA), u32 n + n × {u32 handle, u32 hierarchy} of
 //       persistent objects; v2 adds u8 lockout_auth_blocked (v1 records still load, as 0);
-//       v3 adds the PCR policy group's TPMT_HA (older records load with none)
-//   kRecClock 'UC' v1: u64 clock, u32 reset_count, u32 restart_count, u16 orderly, i8 adjust
+//       v3 adds the PCR policy group's TPMT_HA (older records load with none);
+//       v4 adds the PCR allocation (PCR_Allocate): the banks in use, then the banks the next
+//       Startup(CLEAR) uses, each as u8 n + n × u16 hash algorithm (older records: every bank
+//       of the profile; an algorithm the profile no longer has is dropped), then u32
+//       algorithmSet (SetAlgorithmSet; older records: 0)
+//   kRecClock 'UC' v1: u64 clock, u32 reset_count, u32 restart_count, u16 orderly, i8 adjust;
+//       v2 adds u64 commit_counter (ECC commitCounter; v1 records load with 0)
 //   kRecAudit 'UA' v1: u16 audit hash, u64 audit counter, 32 octets: bit n of the audited
 //       command codes TPM_CC_FIRST + n (core/audit.cc); absent in older stores: the defaults
 //   kRecSavedState 'US' v1: u8 banks, per bank {u16 alg, state-saved PCR values in index
@@ -31,7 +36,7 @@ constexpr uint16_t kTagPersistent = 0x5550;  // "UP"
 constexpr uint16_t kTagClock = 0x5543;       // "UC"
 constexpr uint16_t kTagSavedState = 0x5553;  // "US"
 constexpr uint16_t kVersion1 = 1;
-constexpr uint16_t kPersistentVersion = 3;
+constexpr uint16_t kPersistentVersion = 4;
 
 constexpr size_t kStateSavedPcrs = 16;
 constexpr size_t kMaxRecordSize = 2 + 2 + 1 + profile::kMaxPcrBanks * (2 + kStateSavedPcrs * profile::kMaxDigestSize) +
@@ -48,6 +53,28 @@ bool get_header(Reader& r, uint16_t tag, uint16_t max_version = kVersion1, uint1
   uint16_t t, v;
   if (!r.u16(t) || !r.u16(v) || t != tag || v < kVersion1 || v > max_version) return false;
   if (version) *version = v;
+  return true;
+}
+
+// A PCR allocation bitmap (bit i = profile::kPcrBankAlgs[i]) as its list of hash algorithms.
+void write_banks(Writer& w, uint8_t banks) {
+  uint8_t n = 0;
+  for (size_t i = 0; i < profile::kMaxPcrBanks; ++i) n = static_cast<uint8_t>(n + (banks >> i & 1));
+  w.u8(n);
+  for (size_t i = 0; i < profile::kMaxPcrBanks; ++i)
+    if (banks >> i & 1) w.u16(profile::kPcrBankAlgs[i]);
+}
+bool read_banks(Reader& r, uint8_t& banks) {
+  uint8_t n = 0;
+  if (!r.u8(n)) return false;
+  banks = 0;
+  for (uint8_t k = 0; k < n; ++k) {
+    uint16_t alg = 0;
+    if (!r.u16(alg)) return false;
+    for (size_t i = 0; i < profile::kMaxPcrBanks; ++i)
+      if (profile::kPcrBankAlgs[i] == alg) banks = static_cast<uint8_t>(banks | 1u << i);
+  }
+  if (banks == 0) banks = kAllPcrBanks;  // none left in this profile: its default
   return true;
 }
 
@@ -72,6 +99,9 @@ void write_persistent(const PersistentData& p, Writer& w) {
   }
   w.u8(p.lockout_auth_blocked);
   marshal(w, p.pcr_policy);
+  write_banks(w, p.pcr_active);
+  write_banks(w, p.pcr_pending);
+  w.u32(p.algorithm_set);
 }
 bool read_handles(Reader& r, PersistentData& p) {
   for (uint32_t i = 0; i < p.persistent_count; ++i)
@@ -93,22 +123,26 @@ bool read_persistent(Reader& r, PersistentData& p) {
          r.u32(p.persistent_count) && p.persistent_count <= profile::kMaxPersistentObjects &&
          read_handles(r, p) && (version < 2 || r.u8(p.lockout_auth_blocked)) && p.lockout_auth_blocked <= 1 &&
          (version < 3 || unmarshal(r, p.pcr_policy) == TPM_RC_SUCCESS) &&
+         (version < 4 || (read_banks(r, p.pcr_active) && read_banks(r, p.pcr_pending) && r.u32(p.algorithm_set))) &&
          r.remaining() == 0;
 }
 
 void write_clock(const ClockData& c, Writer& w) {
-  put_header(w, kTagClock);
+  put_header(w, kTagClock, 2);
   w.u64(c.clock);
   w.u32(c.reset_count);
   w.u32(c.restart_count);
   w.u16(c.orderly);
   w.u8(static_cast<uint8_t>(c.clock_adjust));
+  w.u64(c.commit_counter);
 }
 bool read_clock(Reader& r, ClockData& c) {
   uint8_t adjust = 0;
-  if (!get_header(r, kTagClock)) return false;
+  uint16_t version = 0;
+  if (!get_header(r, kTagClock, 2, &version)) return false;
+  c.commit_counter = 0;  // v1: none recorded
   bool ok = r.u64(c.clock) && r.u32(c.reset_count) && r.u32(c.restart_count) && r.u16(c.orderly) &&
-            r.u8(adjust) && r.remaining() == 0;
+            r.u8(adjust) && (version < 2 || r.u64(c.commit_counter)) && r.remaining() == 0;
   c.clock_adjust = static_cast<int8_t>(adjust);
   return ok;
 }
@@ -156,6 +190,7 @@ LoadResult persist_load_all(Tpm& tpm) {
   } else if (res != NvStore::Result::not_found) {
     return failed(tpm, res);
   }
+  pcr_apply_allocation(st);
   return st.failure.active ? LoadResult::failed : LoadResult::loaded;
 }
 
@@ -166,6 +201,7 @@ void persist_manufacture(Tpm& tpm) {
     if (!tpm_random(tpm, {a, profile::kPrimarySeedSize})) return;
   for (auto* a : {st.pers.ph_proof, st.pers.sh_proof, st.pers.eh_proof})
     if (!tpm_random(tpm, {a, profile::kProofSize})) return;
+  pcr_apply_allocation(st);
   st.clock = ClockData{};
   st.clock.orderly = TPM_SU_CLEAR;  // a new TPM starts as if cleanly shut down
   st.nv = NvIndexList{};

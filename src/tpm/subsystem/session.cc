@@ -136,7 +136,7 @@ bool session_deserialize(Reader& r, SessionSlot& s) {
        unmarshal(r, s.cp_hash) == TPM_RC_SUCCESS && r.u8(s.cp_hash_kind) && r.u8(s.locality) && r.u8(s.flags);
   if (ok && version >= 4) ok = r.u8(audit) && audit <= 1 && unmarshal(r, s.audit_digest) == TPM_RC_SUCCESS;
   s.audit = audit != 0;
-  return ok && hash_implemented(s.auth_hash) && s.cp_hash_kind <= kPolicyTemplateHash && r.remaining() == 0;
+  return ok && hash_implemented(s.auth_hash) && s.cp_hash_kind <= kPolicyParamHash && r.remaining() == 0;
 }
 
 }  // namespace utpm::tpm

@@ -7,6 +7,7 @@
 #include <span>
 
 #include "crypto/drbg.h"
+#include "crypto/ecc.h"
 #include "tpm/state.h"
 #include "tpm/types/part2.h"
 
@@ -26,6 +27,20 @@ bool drbg_seed_from_platform(Tpm& tpm);
 
 // The TPM's RNG as a crypto::RandomSource (for key generation, padding, nonces).
 crypto::RandomSource tpm_random_source(Tpm& tpm);
+
+// ---- ECC commits (commit.cc) ----
+// The commit value r of count (the key's Name for Commit/ECDAA, empty otherwise); false if r
+// came out zero (the caller answers TPM_RC_NO_RESULT).
+bool commit_r(const State& st, crypto::EccCurve curve, uint64_t count, std::span<const uint8_t> name,
+              crypto::EccScalar& r);
+// The count the next commit will take; commit_take takes it (commitCounter + 1, its bit set)
+// and returns its low 16 bits (the counter a command answers).
+uint64_t commit_next(const State& st);
+uint16_t commit_take(State& st);
+// The full count of an outstanding commit named by its 16 low bits; false if none.
+bool commit_lookup(const State& st, uint16_t count16, uint64_t& count);
+// The commit was used: its bit is cleared.
+void commit_end(State& st, uint64_t count);
 
 // ---- PCRs (pcr.cc) ----
 struct PcrAttributes {
@@ -48,6 +63,8 @@ void pcr_extend_bank(State& st, int bank, uint32_t pcr, std::span<const uint8_t>
 // With keep_saved, state-saved PCRs keep their (restored) values.
 void pcr_startup(State& st, uint8_t startup_locality, bool keep_saved);
 TPM_RC pcr_check_extend_locality(uint32_t pcr, uint8_t locality);
+// Lays out the banks of st.pers.pcr_active (values are set by the next pcr_startup).
+void pcr_apply_allocation(State& st);
 
 // ---- object slots (object.cc) ----
 ObjectSlot* object_at(State& st, TPM_HANDLE h);   // loaded transient object or nullptr

@@ -55,9 +55,12 @@ using TPMI_ALG_SYM_MODE_NULL =
 using TPMI_ALG_KEYEDHASH_SCHEME_NULL = Tpmi<AlgSetTraits<TPM_RC_VALUE, TPM_ALG_HMAC, TPM_ALG_XOR>, true>;
 using TPMI_ALG_RSA_SCHEME_NULL =
     Tpmi<AlgSetTraits<TPM_RC_VALUE, TPM_ALG_RSASSA, TPM_ALG_RSAPSS, TPM_ALG_RSAES, TPM_ALG_OAEP>, true>;
-using TPMI_ALG_ECC_SCHEME_NULL = Tpmi<AlgSetTraits<TPM_RC_SCHEME, TPM_ALG_ECDSA, TPM_ALG_ECDH>, true>;
-using TPMI_ALG_KDF_NULL = Tpmi<AlgSetTraits<TPM_RC_KDF, TPM_ALG_MGF1, TPM_ALG_KDF1_SP800_56A,
+using TPMI_ALG_ECC_SCHEME_NULL =
+    Tpmi<AlgSetTraits<TPM_RC_SCHEME, TPM_ALG_ECDSA, TPM_ALG_ECDH, TPM_ALG_ECDAA, TPM_ALG_ECSCHNORR>, true>;
+using TPMI_ALG_KDF_NULL = Tpmi<AlgSetTraits<TPM_RC_KDF, TPM_ALG_MGF1, TPM_ALG_KDF1_SP800_56A, TPM_ALG_KDF2,
                                             TPM_ALG_KDF1_SP800_108>, true>;
+// ZGen_2Phase's inScheme (TPMI_ECC_KEY_EXCHANGE): ECDH only (no ECMQV/SM2 in this build).
+using TPMI_ECC_KEY_EXCHANGE = Tpmi<AlgSetTraits<TPM_RC_SCHEME, TPM_ALG_ECDH>, true>;
 
 struct AesKeyBitsTraits {
   using type = uint16_t;
@@ -96,10 +99,13 @@ struct TPMT_SYM_DEF_OBJECT {
 struct SchemeDetails {
   TPMI_ALG_HASH hashAlg;
   TPMI_ALG_KDF_NULL kdf;  // XOR only
+  uint16_t count = 0;     // ECDAA only (TPMS_SCHEME_ECDAA: the commit counter)
   UTPM_ARMS(arm(TPM_ALG_HMAC, &SchemeDetails::hashAlg), arm(TPM_ALG_XOR, &SchemeDetails::hashAlg, &SchemeDetails::kdf),
             arm(TPM_ALG_RSASSA, &SchemeDetails::hashAlg), arm(TPM_ALG_RSAPSS, &SchemeDetails::hashAlg),
             arm(TPM_ALG_OAEP, &SchemeDetails::hashAlg), arm(TPM_ALG_ECDSA, &SchemeDetails::hashAlg),
             arm(TPM_ALG_ECDH, &SchemeDetails::hashAlg), arm(TPM_ALG_MGF1, &SchemeDetails::hashAlg),
+            arm(TPM_ALG_ECDAA, &SchemeDetails::hashAlg, &SchemeDetails::count),
+            arm(TPM_ALG_ECSCHNORR, &SchemeDetails::hashAlg), arm(TPM_ALG_KDF2, &SchemeDetails::hashAlg),
             arm(TPM_ALG_KDF1_SP800_56A, &SchemeDetails::hashAlg), arm(TPM_ALG_KDF1_SP800_108, &SchemeDetails::hashAlg),
             no_arm(TPM_ALG_RSAES), no_arm(TPM_ALG_NULL))
 };
@@ -217,7 +223,8 @@ struct TPMT_SENSITIVE {
 
 // ---- signatures and encryption schemes ----
 using TPMI_ALG_SIG_SCHEME_NULL =
-    Tpmi<AlgSetTraits<TPM_RC_SCHEME, TPM_ALG_RSASSA, TPM_ALG_RSAPSS, TPM_ALG_ECDSA, TPM_ALG_HMAC>, true>;
+    Tpmi<AlgSetTraits<TPM_RC_SCHEME, TPM_ALG_RSASSA, TPM_ALG_RSAPSS, TPM_ALG_ECDSA, TPM_ALG_ECDAA,
+                      TPM_ALG_ECSCHNORR, TPM_ALG_HMAC>, true>;
 using TPMI_ALG_RSA_DECRYPT_NULL = Tpmi<AlgSetTraits<TPM_RC_VALUE, TPM_ALG_RSAES, TPM_ALG_OAEP>, true>;
 using TPMT_SIG_SCHEME = Scheme<TPMI_ALG_SIG_SCHEME_NULL>;
 using TPMT_RSA_DECRYPT = Scheme<TPMI_ALG_RSA_DECRYPT_NULL>;
@@ -227,7 +234,7 @@ struct TPMS_SIGNATURE_RSA {  // RSASSA and RSAPSS
   TPM2B_PUBLIC_KEY_RSA sig;
   UTPM_FIELDS(hash, sig)
 };
-struct TPMS_SIGNATURE_ECC {  // ECDSA
+struct TPMS_SIGNATURE_ECC {  // ECDSA, ECDAA (signatureR = nonceK), ECSCHNORR
   TPMI_ALG_HASH hash;
   TPM2B_ECC_PARAMETER signatureR;
   TPM2B_ECC_PARAMETER signatureS;
@@ -237,10 +244,13 @@ union TPMU_SIGNATURE {
   TPMS_SIGNATURE_RSA rsassa;
   TPMS_SIGNATURE_RSA rsapss;
   TPMS_SIGNATURE_ECC ecdsa;
+  TPMS_SIGNATURE_ECC ecdaa;
+  TPMS_SIGNATURE_ECC ecschnorr;
   TPMT_HA hmac;
   UTPM_UNION_ZERO_INIT(TPMU_SIGNATURE)
   UTPM_ARMS(arm(TPM_ALG_RSASSA, &TPMU_SIGNATURE::rsassa), arm(TPM_ALG_RSAPSS, &TPMU_SIGNATURE::rsapss),
-            arm(TPM_ALG_ECDSA, &TPMU_SIGNATURE::ecdsa), arm(TPM_ALG_HMAC, &TPMU_SIGNATURE::hmac),
+            arm(TPM_ALG_ECDSA, &TPMU_SIGNATURE::ecdsa), arm(TPM_ALG_ECDAA, &TPMU_SIGNATURE::ecdaa),
+            arm(TPM_ALG_ECSCHNORR, &TPMU_SIGNATURE::ecschnorr), arm(TPM_ALG_HMAC, &TPMU_SIGNATURE::hmac),
             no_arm(TPM_ALG_NULL))
 };
 struct TPMT_SIGNATURE {
@@ -255,6 +265,8 @@ struct TPMT_TK_VERIFIED {
   UTPM_FIELDS(tag, hierarchy, digest)
 };
 using TPM2B_ECC_POINT = Sized<TPMS_ECC_POINT>;
+// A TPM2B_ECC_POINT that may be absent (size 0): Commit's P1.
+using TPM2B_ECC_POINT_OPT = Sized<TPMS_ECC_POINT, true>;
 
 // ECC_Parameters' answer (Part 2 §11.2.5.5).
 struct TPMS_ALGORITHM_DETAIL_ECC {
