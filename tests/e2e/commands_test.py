@@ -27,10 +27,6 @@ TPMA_CC_V = 1 << 29
 # Commands of the 1.84 list that utpm does not implement yet, with the reason. Remove a name when
 # its command lands (the test fails if an allow-listed command is listed by the TPM).
 NOT_YET_IMPLEMENTED = {
-    # issue 12, branch dup
-    "Duplicate": "dup branch",
-    "Rewrap": "dup branch",
-    "Import": "dup branch",
     # issue 12, branch house: not done yet
     "PP_Commands": "house branch: physical presence list not yet implemented",
     "ACT_SetTimeout": "house branch: ACT handles not yet implemented",

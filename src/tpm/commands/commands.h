@@ -24,6 +24,10 @@ TPM_RC TPM2_Unseal(Command& c);
 TPM_RC TPM2_ObjectChangeAuth(Command& c);
 TPM_RC TPM2_MakeCredential(Command& c);
 TPM_RC TPM2_ActivateCredential(Command& c);
+// Chapter 13, Duplication commands (duplication.cc)
+TPM_RC TPM2_Duplicate(Command& c);
+TPM_RC TPM2_Rewrap(Command& c);
+TPM_RC TPM2_Import(Command& c);
 // Chapter 14, Asymmetric primitives (asymmetric.cc)
 TPM_RC TPM2_RSA_Encrypt(Command& c);
 TPM_RC TPM2_RSA_Decrypt(Command& c);

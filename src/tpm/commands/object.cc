@@ -259,7 +259,7 @@ TPM_RC TPM2_MakeCredential(Command& c) {
   TPM2B_DIGEST seed;
   TPM2B_ENCRYPTED_SECRET secret;
   TPM2B_ID_OBJECT blob;
-  TPM_RC rc = credential_seed_make(*key, tpm_random_source(c.tpm), seed, secret);
+  TPM_RC rc = secret_seed_make(*key, kLabelIdentity, tpm_random_source(c.tpm), seed, secret);
   if (rc == TPM_RC_SUCCESS) rc = credential_wrap(*key, seed, object_name, credential, blob);
   crypto::zeroize(seed);
   if (rc != TPM_RC_SUCCESS) return rc;
@@ -276,7 +276,7 @@ TPM_RC TPM2_ActivateCredential(Command& c) {
   if (!credential_key(key)) return rc_handle(TPM_RC_TYPE, 2);
   if (key->public_only) return rc_handle(TPM_RC_KEY, 2);
   TPM2B_DIGEST seed;
-  if (TPM_RC rc = credential_seed_recover(*key, tpm_random_source(c.tpm), secret, seed)) return rc_param(rc, 2);
+  if (TPM_RC rc = secret_seed_recover(*key, kLabelIdentity, tpm_random_source(c.tpm), secret, seed)) return rc_param(rc, 2);
   TPM2B_DIGEST cert_info;
   TPM_RC rc = credential_unwrap(*key, seed, c.entities[0].name, credential_blob, cert_info);
   crypto::zeroize(seed);

@@ -252,6 +252,8 @@ TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
     if (c.info.auth[i] == AuthRole::user && !a.has(TPMA_OBJECT_userWithAuth)) return TPM_RC_AUTH_UNAVAILABLE;
     // ADMIN with adminWithPolicy SET: a policy session is required (TPM_RC_AUTH_TYPE, swtpm's answer)
     if (c.info.auth[i] == AuthRole::admin && a.has(TPMA_OBJECT_adminWithPolicy)) return TPM_RC_AUTH_TYPE;
+    // DUP (Duplicate's objectHandle): only a policy session may authorize it (Part 1 §19.2).
+    if (c.info.auth[i] == AuthRole::dup) return TPM_RC_AUTH_TYPE;
   }
   // A PCR whose group has an authPolicy (PCR_SetAuthPolicy) needs a policy session (swtpm agrees).
   if (e.kind == EntityKind::pcr && e.policy_alg != TPM_ALG_NULL && !policy_session) return TPM_RC_AUTH_TYPE;

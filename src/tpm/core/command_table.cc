@@ -101,6 +101,10 @@ constexpr auto kCommands = sorted(std::array{
     CMD(Load, kCmdRHandle | kCmdDecrypt | kCmdEncrypt, {H::object, A::user}),
     CMD(Unseal, kCmdEncrypt, {H::object, A::user}),
     CMD(MakeCredential, kCmdDecrypt | kCmdEncrypt, {H::object}),
+    // Chapter 13, Duplication (newParentHandle/oldParent: TPMI_DH_OBJECT+, TPM_RH_NULL: no outer wrapper)
+    CMD(Duplicate, kCmdDecrypt | kCmdEncrypt, {H::object, A::dup}, {H::object_or_null}),
+    CMD(Rewrap, kCmdDecrypt | kCmdEncrypt, {H::object_or_null, A::user}, {H::object_or_null}),
+    CMD(Import, kCmdDecrypt | kCmdEncrypt, {H::object, A::user}),
     CMD(ActivateCredential, kCmdDecrypt | kCmdEncrypt, {H::object, A::admin}, {H::object, A::user}),
     // Chapter 18, Attestation (signHandle: TPMI_DH_OBJECT+, TPM_RH_NULL gives an unsigned structure)
     CMD(Certify, kCmdDecrypt | kCmdEncrypt, {H::object, A::admin}, {H::object_or_null, A::user}),

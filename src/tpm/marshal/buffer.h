@@ -84,6 +84,10 @@ class Writer {
   std::span<const uint8_t> written() const { return {base_, len_}; }
   // The room not yet written (scratch space for a handler whose output is small or empty).
   std::span<uint8_t> spare() const { return {base_ + len_, cap_ - len_}; }
+  // Counts n octets written in place into spare() as written (no copy).
+  void commit(size_t n) {
+    if (fits(n)) len_ += n;
+  }
 
   void u8(uint8_t v) { put(&v, 1); }
   void u16(uint16_t v) {

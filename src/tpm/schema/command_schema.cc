@@ -223,6 +223,17 @@ constexpr CommandSchema kSchemas[] = {
      {P(TPM2B_MAX_NV_BUFFER, data)}},
     {CC(NV_ReadLock), "authHandle,nvIndex", {}, "", {}},
     {CC(NV_ChangeAuth), "nvIndex", {P(TPM2B_AUTH, newAuth)}, "", {}},
+    // Chapter 13: duplication
+    {CC(Duplicate), "objectHandle,newParentHandle",
+     {P(TPM2B_DATA, encryptionKeyIn), PT(TPMT_SYM_DEF_OBJECT, "TPMT_SYM_DEF_OBJECT+", symmetricAlg)}, "",
+     {P(TPM2B_DATA, encryptionKeyOut), P(TPM2B_PRIVATE, duplicate), P(TPM2B_ENCRYPTED_SECRET, outSymSeed)}},
+    {CC(Rewrap), "oldParent,newParent",
+     {P(TPM2B_PRIVATE, inDuplicate), P(TPM2B_NAME, name), P(TPM2B_ENCRYPTED_SECRET, inSymSeed)}, "",
+     {P(TPM2B_PRIVATE, outDuplicate), P(TPM2B_ENCRYPTED_SECRET, outSymSeed)}},
+    {CC(Import), "parentHandle",
+     {P(TPM2B_DATA, encryptionKey), P(TPM2B_PUBLIC, objectPublic), P(TPM2B_PRIVATE, duplicate),
+      P(TPM2B_ENCRYPTED_SECRET, inSymSeed), PT(TPMT_SYM_DEF_OBJECT, "TPMT_SYM_DEF_OBJECT+", symmetricAlg)},
+     "", {P(TPM2B_PRIVATE, outPrivate)}},
     // Chapter 12 (credentials), 18 (attestation), 21 (audit)
     {CC(ActivateCredential), "activateHandle,keyHandle",
      {P(TPM2B_ID_OBJECT, credentialBlob), P(TPM2B_ENCRYPTED_SECRET, secret)}, "", {P(TPM2B_DIGEST, certInfo)}},

@@ -281,9 +281,13 @@ TPM_RC object_from_parts(const TPMT_PUBLIC& pub, const TPMT_SENSITIVE& sens, Obj
     case TPM_ALG_ECC: {
       const auto curve = static_cast<crypto::EccCurve>(pub.parameters.eccDetail.curveID.value);
       const size_t n = crypto::ecc_bytes(curve);
-      if (sens.sensitive.ecc.size != n || pub.unique.ecc.x.size != n || pub.unique.ecc.y.size != n)
+      // The private scalar may come without its leading zero octets (a key made outside and
+      // imported, as the reference TPM reads it: a number); the public point has its full size.
+      if (sens.sensitive.ecc.size > n || sens.sensitive.ecc.size == 0 || pub.unique.ecc.x.size != n ||
+          pub.unique.ecc.y.size != n)
         return TPM_RC_KEY;
-      std::memcpy(out.ecc.d, sens.sensitive.ecc.buffer, n);
+      std::memset(out.ecc.d, 0, n - sens.sensitive.ecc.size);
+      std::memcpy(out.ecc.d + (n - sens.sensitive.ecc.size), sens.sensitive.ecc.buffer, sens.sensitive.ecc.size);
       if (!check_binding) break;
       crypto::EccPoint q;
       if (!crypto::ecc_scalar_valid(curve, out.ecc) ||

@@ -49,8 +49,6 @@ size_t outer_hmac(const ObjectSlot& parent, const TPM2B_NAME& name, std::span<co
   return outer_hmac(parent.pub.nameAlg, parent.seed_value.view(), name, enc, out);
 }
 
-constexpr uint8_t kIdentity[] = {'I', 'D', 'E', 'N', 'T', 'I', 'T', 'Y', 0};
-
 // The OAEP hash of an RSA decryption key: its OAEP scheme's, else its nameAlg.
 TPM_ALG_ID oaep_hash(const TPMT_PUBLIC& pub) {
   const TPMT_RSA_SCHEME& s = pub.parameters.rsaDetail.scheme;
@@ -126,23 +124,24 @@ TPM_RC sensitive_unwrap(const ObjectSlot& parent, const TPM2B_NAME& name, const 
   return rc == TPM_RC_SUCCESS ? TPM_RC_SUCCESS : TPM_RC_INTEGRITY;
 }
 
-// ---- credential protection (Part 1 §24: MakeCredential / ActivateCredential) ----
+// ---- secrets shared with an asymmetric key (Part 1 §24 credentials "IDENTITY", §23.3 duplication
+// "DUPLICATE") ----
 
-TPM_RC credential_seed_make(const ObjectSlot& key, crypto::RandomSource rng, TPM2B_DIGEST& seed,
-                            TPM2B_ENCRYPTED_SECRET& secret) {
+TPM_RC secret_seed_make(const ObjectSlot& key, std::span<const uint8_t> label, crypto::RandomSource rng,
+                        TPM2B_DIGEST& seed, TPM2B_ENCRYPTED_SECRET& secret) {
   const TPM_ALG_ID alg = key.pub.nameAlg;
   const uint16_t dlen = digest_size(alg);
   seed.size = dlen;
   if (key.pub.type == TPM_ALG_RSA) {
-    // A random seed, RSA-OAEP encrypted to the key with the label "IDENTITY".
+    // A random seed, RSA-OAEP encrypted to the key with the label (its terminating zero included).
     if (rng({seed.buffer, dlen}) != crypto::Status::ok) return TPM_RC_FAILURE;
     secret.size = static_cast<uint16_t>(crypto::rsa_bytes(key.rsa.pub));
-    if (crypto::rsa_encrypt(crypto::RsaScheme::oaep, to_crypto(oaep_hash(key.pub)), kIdentity, key.rsa.pub,
+    if (crypto::rsa_encrypt(crypto::RsaScheme::oaep, to_crypto(oaep_hash(key.pub)), label, key.rsa.pub,
                             seed.view(), rng, {secret.buffer, secret.size}) != crypto::Status::ok)
       return TPM_RC_FAILURE;
     return TPM_RC_SUCCESS;
   }
-  // ECC: an ephemeral key (d_e, Q_e); seed = KDFe(nameAlg, (d_e·Q_s).x, "IDENTITY", Q_e.x, Q_s.x, bits),
+  // ECC: an ephemeral key (d_e, Q_e); seed = KDFe(nameAlg, (d_e·Q_s).x, label, Q_e.x, Q_s.x, bits),
   // the secret is Q_e (TPMS_ECC_POINT).
   const auto curve = static_cast<crypto::EccCurve>(key.pub.parameters.eccDetail.curveID.value);
   const size_t n = crypto::ecc_bytes(curve);
@@ -157,7 +156,7 @@ TPM_RC credential_seed_make(const ObjectSlot& key, crypto::RandomSource rng, TPM
   TPMS_ECC_POINT point;
   point.x.assign({qe.x, n});
   point.y.assign({qe.y, n});
-  crypto::kdfe(to_crypto(alg), {z.x, n}, kIdentity, point.x.view(), key.pub.unique.ecc.x.view(), dlen * 8u,
+  crypto::kdfe(to_crypto(alg), {z.x, n}, label, point.x.view(), key.pub.unique.ecc.x.view(), dlen * 8u,
                {seed.buffer, dlen});
   crypto::zeroize(z);
   Writer w({secret.buffer, sizeof secret.buffer});
@@ -166,15 +165,15 @@ TPM_RC credential_seed_make(const ObjectSlot& key, crypto::RandomSource rng, TPM
   return TPM_RC_SUCCESS;
 }
 
-TPM_RC credential_seed_recover(const ObjectSlot& key, crypto::RandomSource rng, const TPM2B_ENCRYPTED_SECRET& secret,
-                               TPM2B_DIGEST& seed) {
+TPM_RC secret_seed_recover(const ObjectSlot& key, std::span<const uint8_t> label, crypto::RandomSource rng,
+                           const TPM2B_ENCRYPTED_SECRET& secret, TPM2B_DIGEST& seed) {
   const TPM_ALG_ID alg = key.pub.nameAlg;
   const uint16_t dlen = digest_size(alg);
   if (key.pub.type == TPM_ALG_RSA) {
     if (secret.size != crypto::rsa_bytes(key.rsa.pub)) return TPM_RC_SIZE;
     uint8_t plain[crypto::kMaxRsaBytes];
     size_t len = 0;
-    const bool ok = crypto::rsa_decrypt(crypto::RsaScheme::oaep, to_crypto(oaep_hash(key.pub)), kIdentity, key.rsa,
+    const bool ok = crypto::rsa_decrypt(crypto::RsaScheme::oaep, to_crypto(oaep_hash(key.pub)), label, key.rsa,
                                         secret.view(), rng, {plain, sizeof plain}, &len) == crypto::Status::ok &&
                     len <= dlen;
     if (ok) seed.assign({plain, len});
@@ -192,7 +191,7 @@ TPM_RC credential_seed_recover(const ObjectSlot& key, crypto::RandomSource rng, 
   if (crypto::ecc_validate_point(curve, peer) != crypto::Status::ok) return TPM_RC_ECC_POINT;
   if (crypto::ecdh_z(curve, key.ecc, peer, z) != crypto::Status::ok) return TPM_RC_NO_RESULT;
   seed.size = dlen;
-  crypto::kdfe(to_crypto(alg), {z.x, n}, kIdentity, qe.x.view(), key.pub.unique.ecc.x.view(), dlen * 8u,
+  crypto::kdfe(to_crypto(alg), {z.x, n}, label, qe.x.view(), key.pub.unique.ecc.x.view(), dlen * 8u,
                {seed.buffer, dlen});
   crypto::zeroize(z);
   return TPM_RC_SUCCESS;
@@ -242,6 +241,130 @@ TPM_RC credential_unwrap(const ObjectSlot& key, const TPM2B_DIGEST& seed, const 
   TPM_RC rc = unmarshal(pr, out);
   if (rc == TPM_RC_SUCCESS && (pr.remaining() != 0 || out.size > digest_size(alg))) rc = TPM_RC_SIZE;
   crypto::zeroize(plain);
+  if (rc != TPM_RC_SUCCESS) crypto::zeroize(out);
+  return rc;
+}
+
+// ---- duplication blobs (Part 1 §23.3.2; Duplicate, Import, Rewrap) ----
+// The spec's format, without the IV of our own TPM2B_PRIVATE (the outer seed is fresh for every
+// blob and the inner key is the caller's, so both wrappers use a zero IV, as Part 1 says):
+//   inner = AES-CFB(innerKey, iv 0, TPM2B_DIGEST(H_nameAlg(TPM2B_SENSITIVE || Name)) || TPM2B_SENSITIVE)
+//   outer = TPM2B_DIGEST(HMAC(KDFa(pHash, seed, "INTEGRITY", -, -, digest bits), dup || Name)) || dup,
+//   dup   = AES-CFB(KDFa(pHash, seed, "STORAGE", Name, -, pBits), iv 0, inner or TPM2B_SENSITIVE)
+// pHash and pBits are the new parent's nameAlg and symmetric key size.
+
+size_t duplicate_outer_wrap(TPM_ALG_ID hash, uint16_t bits, std::span<const uint8_t> seed, const TPM2B_NAME& name,
+                            std::span<uint8_t> buf, size_t data_len) {
+  const uint16_t dlen = digest_size(hash);
+  const size_t total = 2u + dlen + data_len;
+  if (total > buf.size()) return 0;
+  std::span<uint8_t> data = buf.subspan(2u + dlen, data_len);
+  uint8_t key[32];
+  const size_t klen = storage_key(hash, seed, bits, name, key);
+  uint8_t iv[kStorageIvSize] = {};
+  const crypto::Status s = crypto::sym_encrypt(crypto::SymMode::cfb, {key, klen}, iv, data, data);
+  crypto::zeroize(key);
+  if (s != crypto::Status::ok) return 0;
+  buf[0] = static_cast<uint8_t>(dlen >> 8);
+  buf[1] = static_cast<uint8_t>(dlen);
+  outer_hmac(hash, seed, name, data, buf.data() + 2);
+  return total;
+}
+
+TPM_RC duplicate_outer_unwrap(TPM_ALG_ID hash, uint16_t bits, std::span<const uint8_t> seed, const TPM2B_NAME& name,
+                              std::span<uint8_t> blob, std::span<uint8_t>& data) {
+  Reader r(blob);
+  TPM2B_DIGEST mac;
+  if (TPM_RC rc = unmarshal(r, mac)) return rc;
+  const size_t at = blob.size() - r.remaining();
+  data = blob.subspan(at);
+  uint8_t expect[profile::kMaxDigestSize];
+  const size_t n = outer_hmac(hash, seed, name, data, expect);
+  if (n != mac.size || !crypto::ct_equal(mac.view(), {expect, n})) return TPM_RC_INTEGRITY;
+  uint8_t key[32];
+  const size_t klen = storage_key(hash, seed, bits, name, key);
+  uint8_t iv[kStorageIvSize] = {};
+  const crypto::Status s = crypto::sym_decrypt(crypto::SymMode::cfb, {key, klen}, iv, data, data);
+  crypto::zeroize(key);
+  return s == crypto::Status::ok ? TPM_RC_SUCCESS : TPM_RC_FAILURE;
+}
+
+namespace {
+
+// H_nameAlg(TPM2B_SENSITIVE || Name)
+size_t inner_integrity(TPM_ALG_ID alg, std::span<const uint8_t> sensitive, const TPM2B_NAME& name, uint8_t* out) {
+  crypto::HashState h;
+  crypto::hash_start(h, to_crypto(alg));
+  crypto::hash_update(h, sensitive);
+  crypto::hash_update(h, name.view());
+  return crypto::hash_finish(h, {out, profile::kMaxDigestSize});
+}
+
+}  // namespace
+
+TPM_RC duplicate_wrap(const DuplicationKeys& k, const TPM2B_NAME& name, const TPMT_SENSITIVE& sens,
+                      std::span<uint8_t> out, size_t& len) {
+  len = 0;
+  const bool outer = k.outer_hash != TPM_ALG_NULL;
+  const bool inner = k.inner_bits != 0;
+  if (inner && k.inner_key.size() != k.inner_bits / 8u) return TPM_RC_FAILURE;
+  const uint16_t odlen = outer ? digest_size(k.outer_hash) : 0;
+  const uint16_t idlen = inner ? digest_size(k.name_alg) : 0;
+  Writer w(out);
+  if (outer) w.reserve(2u + odlen);
+  const size_t enc_at = w.size();
+  if (inner) {
+    w.u16(idlen);
+    w.reserve(idlen);
+  }
+  const size_t sens_at = w.size();
+  marshal(w, Sized<TPMT_SENSITIVE>{0, sens});
+  if (w.overflow()) return TPM_RC_FAILURE;
+  const size_t end = w.size();
+  if (inner) {
+    inner_integrity(k.name_alg, out.subspan(sens_at, end - sens_at), name, out.data() + enc_at + 2);
+    uint8_t iv[kStorageIvSize] = {};
+    std::span<uint8_t> data = out.subspan(enc_at, end - enc_at);
+    if (crypto::sym_encrypt(crypto::SymMode::cfb, k.inner_key, iv, data, data) != crypto::Status::ok)
+      return TPM_RC_FAILURE;
+  }
+  if (outer) {
+    len = duplicate_outer_wrap(k.outer_hash, k.outer_bits, k.seed, name, out, end - enc_at);
+    return len ? TPM_RC_SUCCESS : TPM_RC_FAILURE;
+  }
+  len = end;
+  return TPM_RC_SUCCESS;
+}
+
+TPM_RC duplicate_unwrap(const DuplicationKeys& k, const TPM2B_NAME& name, std::span<uint8_t> blob,
+                        TPMT_SENSITIVE& out) {
+  if (blob.empty()) return TPM_RC_INSUFFICIENT;
+  std::span<uint8_t> data = blob;
+  if (k.outer_hash != TPM_ALG_NULL)
+    if (TPM_RC rc = duplicate_outer_unwrap(k.outer_hash, k.outer_bits, k.seed, name, blob, data)) return rc;
+  if (k.inner_bits != 0) {
+    if (k.inner_key.size() != k.inner_bits / 8u) return TPM_RC_FAILURE;
+    uint8_t iv[kStorageIvSize] = {};
+    if (crypto::sym_decrypt(crypto::SymMode::cfb, k.inner_key, iv, data, data) != crypto::Status::ok)
+      return TPM_RC_FAILURE;
+    Reader r(data);
+    TPM2B_DIGEST integrity;
+    // Decrypted with another key, the digest's size is noise: an integrity failure as well.
+    if (unmarshal(r, integrity) != TPM_RC_SUCCESS) return TPM_RC_INTEGRITY;
+    data = data.subspan(data.size() - r.remaining());
+    uint8_t expect[profile::kMaxDigestSize];
+    const size_t n = inner_integrity(k.name_alg, data, name, expect);
+    if (n != integrity.size || !crypto::ct_equal(integrity.view(), {expect, n})) return TPM_RC_INTEGRITY;
+  }
+  // TPM2B_SENSITIVE: its size must cover exactly the rest.
+  Reader r(data);
+  uint16_t size = 0;
+  if (!r.u16(size)) return TPM_RC_INSUFFICIENT;
+  if (size + 2u != data.size()) return TPM_RC_SIZE;
+  Reader sr(data.subspan(2));
+  TPM_RC rc = unmarshal(sr, out);
+  if (rc == TPM_RC_SUCCESS && sr.remaining() != 0) rc = TPM_RC_SIZE;
+  crypto::zeroize(data.data(), data.size());  // the plaintext sensitive area, in the caller's buffer
   if (rc != TPM_RC_SUCCESS) crypto::zeroize(out);
   return rc;
 }

@@ -120,21 +120,53 @@ TPM_RC sensitive_wrap(const ObjectSlot& parent, const TPM2B_NAME& name, const TP
 // TPM_RC_INTEGRITY if the blob was not made by this parent for this Name.
 TPM_RC sensitive_unwrap(const ObjectSlot& parent, const TPM2B_NAME& name, const TPM2B_PRIVATE& in,
                         TPMT_SENSITIVE& out);
-// Credential protection (Part 1 §24, MakeCredential/ActivateCredential) with an asymmetric
-// decryption key: the seed (RSA: random, OAEP-encrypted with label "IDENTITY"; ECC: KDFe of an
-// ephemeral ECDH, the secret being the ephemeral point) and the credential blob (TPM2B_ID_OBJECT:
-// outer HMAC "INTEGRITY" and AES-CFB "STORAGE" with a zero IV, both keyed from the seed and bound
-// to the Name of the object the credential is for). Bare codes for the caller to number:
-// seed_recover TPM_RC_SIZE / VALUE (RSA), INSUFFICIENT / SIZE / ECC_POINT / NO_RESULT (ECC);
-// unwrap TPM_RC_INSUFFICIENT / INTEGRITY / SIZE.
-TPM_RC credential_seed_make(const ObjectSlot& key, crypto::RandomSource rng, TPM2B_DIGEST& seed,
-                            TPM2B_ENCRYPTED_SECRET& secret);
-TPM_RC credential_seed_recover(const ObjectSlot& key, crypto::RandomSource rng, const TPM2B_ENCRYPTED_SECRET& secret,
-                               TPM2B_DIGEST& seed);
+// Secrets shared with an asymmetric decryption key: credentials (Part 1 §24, label "IDENTITY")
+// and duplication (§23.3, label "DUPLICATE"). The seed is nameAlg-sized: RSA: random,
+// OAEP-encrypted (the key's OAEP hash, else its nameAlg) with the label; ECC: KDFe(nameAlg, Z.x,
+// label, Qe.x, Qs.x) of an ephemeral ECDH, the secret being the ephemeral point Qe. Labels
+// include their terminating zero. Bare codes for the caller to number: recover TPM_RC_SIZE /
+// VALUE (RSA), INSUFFICIENT / SIZE / ECC_POINT / NO_RESULT (ECC).
+inline constexpr uint8_t kLabelIdentity[] = {'I', 'D', 'E', 'N', 'T', 'I', 'T', 'Y', 0};
+inline constexpr uint8_t kLabelDuplicate[] = {'D', 'U', 'P', 'L', 'I', 'C', 'A', 'T', 'E', 0};
+TPM_RC secret_seed_make(const ObjectSlot& key, std::span<const uint8_t> label, crypto::RandomSource rng,
+                        TPM2B_DIGEST& seed, TPM2B_ENCRYPTED_SECRET& secret);
+TPM_RC secret_seed_recover(const ObjectSlot& key, std::span<const uint8_t> label, crypto::RandomSource rng,
+                           const TPM2B_ENCRYPTED_SECRET& secret, TPM2B_DIGEST& seed);
+// The credential blob (TPM2B_ID_OBJECT: outer HMAC "INTEGRITY" and AES-CFB "STORAGE" with a
+// zero IV, both keyed from the seed and bound to the Name of the object the credential is for);
+// unwrap: TPM_RC_INSUFFICIENT / INTEGRITY / SIZE.
 TPM_RC credential_wrap(const ObjectSlot& key, const TPM2B_DIGEST& seed, const TPM2B_NAME& name,
                        const TPM2B_DIGEST& credential, TPM2B_ID_OBJECT& out);
 TPM_RC credential_unwrap(const ObjectSlot& key, const TPM2B_DIGEST& seed, const TPM2B_NAME& name,
                          const TPM2B_ID_OBJECT& blob, TPM2B_DIGEST& out);
+// Duplication blobs (Part 1 §23.3.2, the spec's format: no IV, unlike our TPM2B_PRIVATE):
+// an optional inner wrapper (AES-CFB with the caller's key, iv 0, over
+// TPM2B_DIGEST(H_nameAlg(TPM2B_SENSITIVE || Name)) || TPM2B_SENSITIVE) inside an optional outer
+// wrapper (AES-CFB with KDFa(pHash, seed, "STORAGE", Name, -, pBits), iv 0, under
+// HMAC(KDFa(pHash, seed, "INTEGRITY", -, -, digest bits), encrypted || Name)).
+struct DuplicationKeys {
+  TPM_ALG_ID name_alg = TPM_ALG_NULL;    // the object's nameAlg (inner integrity hash)
+  uint16_t inner_bits = 0;               // AES key bits of the inner wrapper; 0: no inner wrapper
+  std::span<const uint8_t> inner_key;    // inner_bits / 8 octets
+  TPM_ALG_ID outer_hash = TPM_ALG_NULL;  // the (new) parent's nameAlg; TPM_ALG_NULL: no outer wrapper
+  uint16_t outer_bits = 0;               // the (new) parent's symmetric key bits
+  std::span<const uint8_t> seed;         // the outer wrapper's seed
+};
+// Writes the blob (without its TPM2B size) into out; len its length.
+TPM_RC duplicate_wrap(const DuplicationKeys& k, const TPM2B_NAME& name, const TPMT_SENSITIVE& sens,
+                      std::span<uint8_t> out, size_t& len);
+// Unwraps a blob in place (its buffer ends up zeroized): TPM_RC_INSUFFICIENT / SIZE (malformed),
+// TPM_RC_INTEGRITY (an HMAC or inner digest that does not match), or the unmarshalling code of
+// the sensitive area.
+TPM_RC duplicate_unwrap(const DuplicationKeys& k, const TPM2B_NAME& name, std::span<uint8_t> blob,
+                        TPMT_SENSITIVE& out);
+// The outer wrapper alone (Rewrap): wrap encrypts data_len octets at buf[2 + digest size] in
+// place and writes the HMAC before them (returns the total length, 0 if buf is too small);
+// unwrap checks and decrypts in place, data being what it wrapped.
+size_t duplicate_outer_wrap(TPM_ALG_ID hash, uint16_t bits, std::span<const uint8_t> seed, const TPM2B_NAME& name,
+                            std::span<uint8_t> buf, size_t data_len);
+TPM_RC duplicate_outer_unwrap(TPM_ALG_ID hash, uint16_t bits, std::span<const uint8_t> seed, const TPM2B_NAME& name,
+                              std::span<uint8_t> blob, std::span<uint8_t>& data);
 // Our own versioned encoding of a loaded object or sequence, for saved contexts and
 // persistent objects (public area, sensitive area, hierarchy, qualified name; or sequence state).
 void object_serialize(const ObjectSlot& o, Writer& w);

@@ -276,7 +276,9 @@ inline constexpr TPM_CC TPM_CC_EC_Ephemeral = 0x18E;
 inline constexpr TPM_CC TPM_CC_ECC_Encrypt = 0x199;
 inline constexpr TPM_CC TPM_CC_ECC_Decrypt = 0x19A;
 // Enhanced Authorization (Part 3 chapter 23)
-inline constexpr TPM_CC TPM_CC_Duplicate = 0x14B;  // named by PolicyDuplicationSelect
+inline constexpr TPM_CC TPM_CC_Duplicate = 0x14B;
+inline constexpr TPM_CC TPM_CC_Rewrap = 0x152;
+inline constexpr TPM_CC TPM_CC_Import = 0x156;
 inline constexpr TPM_CC TPM_CC_PolicyNV = 0x149;
 inline constexpr TPM_CC TPM_CC_PolicyCapability = 0x19B;  // 1.83+
 inline constexpr TPM_CC TPM_CC_PolicyParameters = 0x19C;  // 1.83+

@@ -282,12 +282,16 @@ struct TPMS_ALGORITHM_DETAIL_ECC {
 using TPM2B_IV = Tpm2b<16>;
 
 // ---- protected storage ----
-// integrity (TPM2B_DIGEST) || TPM2B_IV || CFB(TPM2B_SENSITIVE): room for the largest sensitive area.
+// Ours: integrity (TPM2B_DIGEST) || TPM2B_IV || CFB(TPM2B_SENSITIVE), room for the largest
+// sensitive area.
 inline constexpr size_t kStorageIvSize = 16;  // the AES block
-inline constexpr size_t kMaxSensitiveArm =
-    profile::kMaxSensitiveData > profile::kMaxRsaKeyBits / 16 ? profile::kMaxSensitiveData : profile::kMaxRsaKeyBits / 16;
-inline constexpr size_t kMaxPrivateSize = 2 + profile::kMaxDigestSize + 2 + kStorageIvSize + 2 + 2 +
-                                          2 * (2 + profile::kMaxDigestSize) + 2 + kMaxSensitiveArm;
+// The spec's duplication format (Part 1 §23.3.2) has no IV but may carry an inner integrity
+// digest as well: outer TPM2B_DIGEST || inner TPM2B_DIGEST || TPM2B_SENSITIVE (Part 2 _PRIVATE).
+inline constexpr size_t kMaxSensitiveSize = 2 + 2 + 2 * (2 + profile::kMaxDigestSize) + 2 +
+    (profile::kMaxSensitiveData > profile::kMaxRsaKeyBits / 16 ? profile::kMaxSensitiveData : profile::kMaxRsaKeyBits / 16);
+inline constexpr size_t kMaxPrivateSize = (2 + profile::kMaxDigestSize) +
+    (kStorageIvSize + 2 > 2 + profile::kMaxDigestSize ? kStorageIvSize + 2 : 2 + profile::kMaxDigestSize) +
+    kMaxSensitiveSize;
 static_assert(kMaxPrivateSize >= 2 + profile::kMaxDigestSize + 2 + kStorageIvSize + 2 + 2 +
                                      2 * (2 + profile::kMaxDigestSize) + 2 + profile::kMaxRsaKeyBits / 16);
 using TPM2B_PRIVATE = Tpm2b<kMaxPrivateSize>;
