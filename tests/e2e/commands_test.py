@@ -32,7 +32,6 @@ NOT_YET_IMPLEMENTED = {
     "Rewrap": "dup branch",
     "Import": "dup branch",
     # issue 12, branch house: not done yet
-    "PP_Commands": "house branch: physical presence list not yet implemented",
     "ACT_SetTimeout": "house branch: ACT handles not yet implemented",
     # No attached components: the AC commands answer TPM_RC_COMMAND_CODE, as swtpm does
     # (docs/engine.md "Policy_AC_SendSelect").
