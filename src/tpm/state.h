@@ -71,6 +71,9 @@ struct PersistentData {
   uint8_t pcr_active = kAllPcrBanks;
   uint8_t pcr_pending = kAllPcrBanks;
   uint32_t algorithm_set = 0;  // SetAlgorithmSet (TPM_PT_ALGORITHM_SET); vendor-defined, one set here
+  // PP_Commands: bit n = command TPM_CC_FIRST + n needs physical presence when authorized by
+  // TPM_RH_PLATFORM (PP_Commands itself always does, it is not recorded here). Record v5.
+  uint8_t pp_commands[32]{};
   // Handles of persistent objects; each object is NV record <handle> (EvictControl).
   uint32_t persistent_count = 0;
   TPM_HANDLE persistent[profile::kMaxPersistentObjects]{};

@@ -28,7 +28,6 @@ TPMA_CC_V = 1 << 29
 # its command lands (the test fails if an allow-listed command is listed by the TPM).
 NOT_YET_IMPLEMENTED = {
     # issue 12, branch house: not done yet
-    "PP_Commands": "house branch: physical presence list not yet implemented",
     "ACT_SetTimeout": "house branch: ACT handles not yet implemented",
     # No attached components: the AC commands answer TPM_RC_COMMAND_CODE, as swtpm does
     # (docs/engine.md "Policy_AC_SendSelect").

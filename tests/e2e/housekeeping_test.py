@@ -12,7 +12,7 @@ Run: UTPMD=build/host-debug/src/host/utpmd /usr/bin/python3 tests/e2e/housekeepi
 import os
 import unittest
 
-from tpm_raw import RH_OWNER, RH_PLATFORM, SHA256, Auth, Tpm, tpm2b, u16, u32
+from tpm_raw import RH_LOCKOUT, RH_OWNER, RH_PLATFORM, SHA256, Auth, Tpm, tpm2b, u16, u32
 from utpmd_harness import SU_CLEAR, MssimClient, MssimShim, Utpmd, command, rc_of, startup
 
 SHIM = os.environ.get("UTPM_E2E_MSSIM_SHIM")
@@ -132,6 +132,74 @@ class Housekeeping(Base):
         self.assertEqual(r.rc, rc_param(RC_SELECTOR, 1))
         r = self.tpm.call(SetCapability, handles=(RH_OWNER,), params=tpm2b(b""), auths=(Auth(),), check=False)
         self.assertEqual(r.rc, rc_param(RC_SIZE, 1))
+
+
+PP_Commands, Clear, ClearControl, HierarchyControl, GetRandom = 0x12D, 0x126, 0x127, 0x121, 0x17B
+CAP_PP_COMMANDS = 3
+RC_PP = 0x090
+MS_PHYS_PRES_ON, MS_PHYS_PRES_OFF = 3, 4
+
+
+def rc_session(rc, n):
+    return rc | 0x800 | (n << 8)
+
+
+def tpml_cc(*codes):
+    return u32(len(codes)) + b"".join(u32(c) for c in codes)
+
+
+@unittest.skipIf(SHIM, "the shim's platform port does not carry physical presence to swtpm")
+class PhysicalPresence(Base):
+    """PP_Commands (Part 3 §26.2) and TPM_CAP_PP_COMMANDS."""
+
+    def pp_list(self):
+        r = self.tpm.call(GetCapability, params=u32(CAP_PP_COMMANDS) + u32(0) + u32(64), check=False)
+        self.assertEqual(r.rc, 0)
+        rd = r.reader()
+        self.assertEqual(rd.u8(), 0)  # moreData
+        self.assertEqual(rd.u32(), CAP_PP_COMMANDS)
+        return [rd.u32() for _ in range(rd.u32())]
+
+    def pp_commands(self, set_list, clear_list, handle=RH_PLATFORM, password=b""):
+        return self.tpm.call(PP_Commands, handles=(handle,), params=tpml_cc(*set_list) + tpml_cc(*clear_list),
+                             auths=(Auth(password=password),), check=False).rc
+
+    def clear_control(self, handle, password=b"", disable=0):
+        return self.tpm.call(ClearControl, handles=(handle,), params=bytes([disable]),
+                             auths=(Auth(password=password),), check=False).rc
+
+    def test_pp_commands_always_needs_physical_presence(self):
+        # Out of manufacture only PP_Commands itself needs it.
+        self.assertEqual(self.pp_list(), [PP_Commands])
+        self.assertEqual(self.pp_commands([ClearControl], []), rc_session(RC_PP, 1))
+        # Checked before the authValue: a wrong password still answers TPM_RC_PP.
+        self.assertEqual(self.pp_commands([ClearControl], [], password=b"wrong"), rc_session(RC_PP, 1))
+        # authHandle is TPMI_RH_PLATFORM.
+        self.assertEqual(self.pp_commands([ClearControl], [], handle=RH_OWNER), rc_handle(RC_VALUE, 1))
+        self.assertEqual(self.pp_list(), [PP_Commands])
+
+    def test_lists_gate_platform_authorizations_and_persist(self):
+        self.server.platform(MS_PHYS_PRES_ON)
+        # setList then clearList: HierarchyControl (in both) ends up not gated, GetRandom has no
+        # platform handle (discarded), PP_Commands cannot be cleared.
+        self.assertEqual(self.pp_commands([ClearControl, Clear, GetRandom, HierarchyControl],
+                                          [HierarchyControl, PP_Commands]), 0)
+        self.assertEqual(self.pp_list(), [Clear, ClearControl, PP_Commands])
+        self.assertEqual(self.clear_control(RH_PLATFORM), 0)
+        self.server.platform(MS_PHYS_PRES_OFF)
+        self.assertEqual(self.clear_control(RH_PLATFORM), rc_session(RC_PP, 1))
+        self.assertEqual(self.clear_control(RH_LOCKOUT, disable=1), 0)  # only platform authorizations are gated
+        # Kept over a power cycle (persistent).
+        self.assertEqual(rc_of(self.client.execute(command(Shutdown, u16(SU_CLEAR)))), 0)
+        self.server.power_cycle()
+        self.assertEqual(rc_of(self.client.execute(startup(SU_CLEAR))), 0)
+        self.assertEqual(self.pp_list(), [Clear, ClearControl, PP_Commands])
+        self.assertEqual(self.clear_control(RH_PLATFORM), rc_session(RC_PP, 1))
+        self.server.platform(MS_PHYS_PRES_ON)
+        self.assertEqual(self.pp_commands([], [Clear, ClearControl]), 0)
+        self.server.platform(MS_PHYS_PRES_OFF)
+        self.assertEqual(self.pp_list(), [PP_Commands])
+        self.assertEqual(self.clear_control(RH_PLATFORM), 0)
 
 
 class CompareWithSwtpm(Base):

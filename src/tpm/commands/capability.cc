@@ -174,12 +174,13 @@ void cap_commands(Writer& w, uint32_t from, uint32_t n, bool& more) {
   more = l.more;
 }
 
-// TPM_CAP_AUDIT_COMMANDS: the audited command codes (TPML_CC), ascending from `from`.
-void cap_audit_commands(const State& st, Writer& w, uint32_t from, uint32_t n, bool& more) {
+// TPM_CAP_AUDIT_COMMANDS / TPM_CAP_PP_COMMANDS: the audited command codes / those needing
+// physical presence (TPML_CC), ascending from `from`.
+void cap_audit_commands(const State& st, Writer& w, uint32_t from, uint32_t n, bool& more, bool pp = false) {
   ListWriter l(w, std::min(n, kMaxCapCc));
   CommandTable t = command_table();
   for (const CommandInfo* c = t.begin; c != t.end; ++c) {
-    if (c->code < from || !audit_listed(st, c->code)) continue;
+    if (c->code < from || !(pp ? pp_required(st, c->code) : audit_listed(st, c->code))) continue;
     if (!l.room()) break;
     w.u32(c->code);
     ++l.count;
@@ -372,8 +373,7 @@ TPM_RC cap_list(Tpm& tpm, Writer& w, TPM_CAP capability, uint32_t property, uint
       break;
     }
     case TPM_CAP_AUTH_POLICIES: cap_auth_policies(st, w, property, n, more); break;
-    // No physical-presence commands are implemented: that list is empty.
-    case TPM_CAP_PP_COMMANDS: cap_empty(w); break;
+    case TPM_CAP_PP_COMMANDS: cap_audit_commands(st, w, property, n, more, true); break;
     // No ACTs (TPM_CAP_ACT) and no vendor properties.
     default: return TPM_RC_VALUE;
   }

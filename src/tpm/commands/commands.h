@@ -81,6 +81,7 @@ TPM_RC TPM2_FieldUpgradeData(Command& c);
 TPM_RC TPM2_FirmwareRead(Command& c);
 TPM_RC TPM2_Vendor_TCG_Test(Command& c);
 TPM_RC TPM2_SetAlgorithmSet(Command& c);
+TPM_RC TPM2_PP_Commands(Command& c);
 TPM_RC TPM2_SetCapability(Command& c);
 TPM_RC TPM2_PCR_SetAuthValue(Command& c);
 TPM_RC TPM2_PolicyNV(Command& c);

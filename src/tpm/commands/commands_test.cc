@@ -198,6 +198,35 @@ TEST_F(Commands, ClockSetMovesOnlyForward) {
   EXPECT_EQ(run(tpm, CommandBuilder(0x8002, TPM_CC_ClockRateAdjust).u32(TPM_RH_OWNER).pw_session().u8(0xFF).bytes()).rc, 0u);
 }
 
+// PP_Commands gates platform authorizations of the listed commands on physical presence:
+// TPM_RC_PP + session 1 (Part 3 §26.2), whatever the password; owner authorizations are not gated.
+TEST_F(Commands, PpCommandsGatePlatformAuthorization) {
+  auto pp_commands = [&](TPM_CC set, TPM_CC clear) {
+    return run(tpm, CommandBuilder(0x8002, TPM_CC_PP_Commands).u32(TPM_RH_PLATFORM).pw_session()
+                        .u32(1).u32(set).u32(1).u32(clear).bytes()).rc;
+  };
+  auto clock_set = [&](TPM_HANDLE h) {
+    return run(tpm, CommandBuilder(0x8002, TPM_CC_ClockSet).u32(h).pw_session().u64(1'000'000'000).bytes()).rc;
+  };
+  const TPM_RC kPpS1 = TPM_RC_PP | 0x800 | 0x100;
+  platform.pp = false;
+  EXPECT_EQ(pp_commands(TPM_CC_ClockSet, TPM_CC_PP_Commands), kPpS1);
+  platform.pp = true;
+  EXPECT_EQ(pp_commands(TPM_CC_ClockSet, TPM_CC_PP_Commands), 0u);  // PP_Commands stays gated
+  EXPECT_EQ(pp_commands(TPM_CC_GetRandom, 0), 0u);                  // no platform handle: ignored
+  Response r = run(tpm, CommandBuilder(0x8001, TPM_CC_GetCapability).u32(TPM_CAP_PP_COMMANDS).u32(0).u32(10).bytes());
+  ASSERT_EQ(r.rc, 0u);
+  r.u8();
+  EXPECT_EQ(r.u32(), TPM_CAP_PP_COMMANDS);
+  ASSERT_EQ(r.u32(), 2u);
+  EXPECT_EQ(r.u32(), TPM_CC_ClockSet);  // ascending: 0x128, 0x12D
+  EXPECT_EQ(r.u32(), TPM_CC_PP_Commands);
+  EXPECT_EQ(clock_set(TPM_RH_PLATFORM), 0u);
+  platform.pp = false;
+  EXPECT_EQ(clock_set(TPM_RH_PLATFORM), kPpS1);
+  EXPECT_EQ(clock_set(TPM_RH_OWNER), 0u);
+}
+
 TEST_F(Commands, ObjectSlotsRunOutAndFlushFreesThem) {
   std::vector<uint32_t> handles;
   for (size_t i = 0; i < profile::kMaxLoadedObjects; ++i) {

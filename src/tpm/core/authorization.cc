@@ -240,6 +240,10 @@ TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
     if (da_in_lockout(st)) return TPM_RC_LOCKOUT;
   }
   if (e.handle == TPM_RH_LOCKOUT && !lockout_auth_available(c.tpm)) return TPM_RC_LOCKOUT;
+  // A command PP_Commands gated needs physical presence when platformAuth/platformPolicy
+  // authorizes it, whatever the session type (Part 3 §26.2); checked before the authValue.
+  if (e.handle == TPM_RH_PLATFORM && pp_required(st, c.info.code) && !c.platform.physical_presence())
+    return rc_session(TPM_RC_PP, n);
   const std::span<const uint8_t> auth_value = auth_trimmed(e.auth);
   s.authorized_index = static_cast<int8_t>(i);
   s.auth_at_authorization = e.auth ? *e.auth : TPM2B_AUTH{};

@@ -82,6 +82,7 @@ constexpr auto kCommands = sorted(std::array{
     CMD(PCR_Reset, kSaved, {H::pcr, A::user}),
     CMD(PCR_Allocate, kCmdNv, {H::platform, A::user}),
     CMD(SetAlgorithmSet, kCmdNv, {H::platform, A::user}),
+    CMD(PP_Commands, kCmdNv, {H::platform, A::user}),
     // Field upgrade: done by the platform's own means (commands/field_upgrade.cc)
     CMD(FieldUpgradeStart, kCmdDecrypt, {H::platform, A::user}, {H::object}),
     CMD(FieldUpgradeData, kCmdDecrypt),

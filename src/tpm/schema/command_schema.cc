@@ -129,6 +129,7 @@ constexpr CommandSchema kSchemas[] = {
     {CC(PCR_Reset), "pcrHandle", {}, "", {}},
     // Miscellaneous management, field upgrade, vendor
     {CC(SetAlgorithmSet), "authHandle", {PT(uint32_t, "UINT32", algorithmSet)}, "", {}},
+    {CC(PP_Commands), "auth", {P(TPML_CC, setList), P(TPML_CC, clearList)}, "", {}},
     {CC(FieldUpgradeStart), "authorization,keyHandle", {P(TPM2B_DIGEST, fuDigest), P(TPMT_SIGNATURE, manifestSignature)},
      "", {}},
     {CC(FieldUpgradeData), "", {P(TPM2B_MAX_BUFFER, fuData)}, "", {P(TPMT_HA, nextDigest), P(TPMT_HA, firstDigest)}},

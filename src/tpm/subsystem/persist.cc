@@ -12,7 +12,9 @@
 //       v4 adds the PCR allocation (PCR_Allocate): the banks in use, then the banks the next
 //       Startup(CLEAR) uses, each as u8 n + n × u16 hash algorithm (older records: every bank
 //       of the profile; an algorithm the profile no longer has is dropped), then u32
-//       algorithmSet (SetAlgorithmSet; older records: 0)
+//       algorithmSet (SetAlgorithmSet; older records: 0);
+//       v5 adds 32 octets: bit n of the command codes TPM_CC_FIRST + n that PP_Commands made
+//       need physical presence (older records: none)
 //   kRecClock 'UC' v1: u64 clock, u32 reset_count, u32 restart_count, u16 orderly, i8 adjust;
 //       v2 adds u64 commit_counter (ECC commitCounter; v1 records load with 0)
 //   kRecAudit 'UA' v1: u16 audit hash, u64 audit counter, 32 octets: bit n of the audited
@@ -36,7 +38,7 @@ constexpr uint16_t kTagPersistent = 0x5550;  // "UP"
 constexpr uint16_t kTagClock = 0x5543;       // "UC"
 constexpr uint16_t kTagSavedState = 0x5553;  // "US"
 constexpr uint16_t kVersion1 = 1;
-constexpr uint16_t kPersistentVersion = 4;
+constexpr uint16_t kPersistentVersion = 5;
 
 constexpr size_t kStateSavedPcrs = 16;
 constexpr size_t kMaxRecordSize = 2 + 2 + 1 + profile::kMaxPcrBanks * (2 + kStateSavedPcrs * profile::kMaxDigestSize) +
@@ -102,6 +104,7 @@ void write_persistent(const PersistentData& p, Writer& w) {
   write_banks(w, p.pcr_active);
   write_banks(w, p.pcr_pending);
   w.u32(p.algorithm_set);
+  w.bytes(p.pp_commands, sizeof p.pp_commands);
 }
 bool read_handles(Reader& r, PersistentData& p) {
   for (uint32_t i = 0; i < p.persistent_count; ++i)
@@ -124,6 +127,7 @@ bool read_persistent(Reader& r, PersistentData& p) {
          read_handles(r, p) && (version < 2 || r.u8(p.lockout_auth_blocked)) && p.lockout_auth_blocked <= 1 &&
          (version < 3 || unmarshal(r, p.pcr_policy) == TPM_RC_SUCCESS) &&
          (version < 4 || (read_banks(r, p.pcr_active) && read_banks(r, p.pcr_pending) && r.u32(p.algorithm_set))) &&
+         (version < 5 || r.bytes(p.pp_commands, sizeof p.pp_commands)) &&
          r.remaining() == 0;
 }
 

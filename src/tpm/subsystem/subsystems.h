@@ -15,6 +15,11 @@ namespace utpm::tpm {
 
 class Tpm;
 
+// ---- physical presence (commands/misc.cc PP_Commands) ----
+// Whether code, authorized by TPM_RH_PLATFORM, needs physical presence asserted (PP_Commands
+// always; others as PP_Commands listed them).
+bool pp_required(const State& st, TPM_CC code);
+
 // ---- failure mode ----
 void enter_failure(State& st, FailureCause cause);
 

@@ -228,6 +228,7 @@ inline constexpr TPM_CC TPM_CC_FieldUpgradeStart = 0x12F;
 inline constexpr TPM_CC TPM_CC_FieldUpgradeData = 0x141;
 inline constexpr TPM_CC TPM_CC_FirmwareRead = 0x179;
 inline constexpr TPM_CC TPM_CC_SetAlgorithmSet = 0x13F;
+inline constexpr TPM_CC TPM_CC_PP_Commands = 0x12D;
 inline constexpr TPM_CC TPM_CC_SetCapability = 0x19F;     // 1.83+
 inline constexpr TPM_CC TPM_CC_Vendor_TCG_Test = 0x20000000;  // CC_VEND + 0
 inline constexpr TPM_CC TPM_CC_PCR_SetAuthValue = 0x183;

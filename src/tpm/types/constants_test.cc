@@ -71,6 +71,7 @@ SAME(TPM_CC_PolicyTicket, TPM2_CC_PolicyTicket);
 SAME(TPM_CC_PolicyPCR, TPM2_CC_PolicyPCR);
 SAME(TPM_CC_PolicyRestart, TPM2_CC_PolicyRestart);
 SAME(TPM_CC_PolicyPhysicalPresence, TPM2_CC_PolicyPhysicalPresence);
+SAME(TPM_CC_PP_Commands, TPM2_CC_PP_Commands);
 SAME(TPM_CC_PolicyDuplicationSelect, TPM2_CC_PolicyDuplicationSelect);
 SAME(TPM_CC_PolicyGetDigest, TPM2_CC_PolicyGetDigest);
 SAME(TPM_CC_PolicyPassword, TPM2_CC_PolicyPassword);
