@@ -65,43 +65,87 @@ function(utpm_libfuzzer_available out what)
   set(${out} TRUE PARENT_SCOPE)
 endfunction()
 
+# Compiles <sources> with clang for libFuzzer, one object per source under <dir> (incremental,
+# parallel, header changes tracked through depfiles), and sets <out> to the object list.
+function(utpm_fuzz_objects out dir flags)
+  set(_objs)
+  foreach(_src ${ARGN})
+    file(RELATIVE_PATH _rel ${PROJECT_SOURCE_DIR} ${_src})
+    string(REGEX REPLACE "[/.]" "_" _stem "${_rel}")
+    set(_obj ${dir}/${_stem}.o)
+    add_custom_command(OUTPUT ${_obj}
+      COMMAND ${UTPM_CLANGXX} -std=c++20 -g -O1 -fsanitize=fuzzer-no-link,address,undefined ${flags}
+              -I${PROJECT_SOURCE_DIR}/src -MD -MF ${_obj}.d -c ${_src} -o ${_obj}
+      DEPENDS ${_src}
+      DEPFILE ${_obj}.d
+      COMMENT "clang/libFuzzer: ${_rel}"
+      VERBATIM)
+    list(APPEND _objs ${_obj})
+  endforeach()
+  set(${out} ${_objs} PARENT_SCOPE)
+endfunction()
+
+# The engine (src/tpm) and the OpenSSL crypto backend, compiled with clang once for every fuzz
+# target that needs them (target utpm_fuzz_engine_objs; <out> = the objects). Before, each
+# engine fuzzer compiled the whole engine in one serial clang call.
+set(UTPM_FUZZ_ENGINE_FLAGS -fno-sanitize-recover=all -fno-sanitize=vptr -DUTPM_CRYPTO_NS=openssl_backend)
+function(utpm_fuzz_engine_objects out with_engine)
+  set(_prop UTPM_FUZZ_OBJS_${with_engine})
+  get_property(_done GLOBAL PROPERTY ${_prop} SET)
+  if(NOT _done)
+    file(GLOB _crypto ${PROJECT_SOURCE_DIR}/src/crypto/common/*.cc ${PROJECT_SOURCE_DIR}/src/crypto/openssl/*.cc)
+    set(_srcs ${_crypto})
+    if(with_engine)
+      file(GLOB _engine ${PROJECT_SOURCE_DIR}/src/tpm/*.cc ${PROJECT_SOURCE_DIR}/src/tpm/core/*.cc
+           ${PROJECT_SOURCE_DIR}/src/tpm/subsystem/*.cc ${PROJECT_SOURCE_DIR}/src/tpm/commands/*.cc)
+      list(APPEND _srcs ${_engine})
+    endif()
+    list(FILTER _srcs EXCLUDE REGEX "_test\\.cc$")
+    utpm_fuzz_objects(_objs ${CMAKE_BINARY_DIR}/fuzz-objs/shared${with_engine} "${UTPM_FUZZ_ENGINE_FLAGS}" ${_srcs})
+    add_custom_target(utpm_fuzz_objs_${with_engine} DEPENDS ${_objs})
+    set_property(GLOBAL PROPERTY ${_prop} "${_objs}")
+  endif()
+  get_property(_objs GLOBAL PROPERTY ${_prop})
+  set(${out} ${_objs} PARENT_SCOPE)
+endfunction()
+
 # One libFuzzer target and its bounded ctest run (the fuzz folders' CMakeLists say what each
-# checks). Built with clang in its own compile: libFuzzer's runtime cannot be mixed with the GCC
-# build. Does nothing (with a message) where clang cannot link libFuzzer.
+# checks). Built with clang: libFuzzer's runtime cannot be mixed with the GCC build. Does nothing
+# (with a message) where clang cannot link libFuzzer.
 #   utpm_add_libfuzzer(<binary> SOURCES ... [TEST name] [TIME seconds] [MAX_LEN n] [RSS_MB n]
 #                      [CORPUS dir] [ENGINE] [LIBS ...] [DEPENDS ...])
-# ENGINE adds the engine (src/tpm) and the OpenSSL crypto backend to SOURCES. CORPUS is copied
-# to the build tree at build time (libFuzzer adds what it finds there, never to the source tree).
+# ENGINE adds the engine (src/tpm) and the OpenSSL crypto backend (shared clang objects); so does
+# -lcrypto in LIBS, for the backend alone. CORPUS is copied to the build tree at build time
+# (libFuzzer adds what it finds there, never to the source tree).
 function(utpm_add_libfuzzer bin)
   cmake_parse_arguments(F "ENGINE" "TEST;TIME;MAX_LEN;RSS_MB;CORPUS" "SOURCES;LIBS;DEPENDS" ${ARGN})
   utpm_libfuzzer_available(_ok "${bin}")
   if(NOT _ok)
     return()
   endif()
-  set(_sources ${F_SOURCES})
   set(_flags -fno-sanitize-recover=all)
   set(_libs ${F_LIBS})
-  if(F_ENGINE)
-    file(GLOB _engine ${PROJECT_SOURCE_DIR}/src/tpm/*.cc ${PROJECT_SOURCE_DIR}/src/tpm/core/*.cc
-         ${PROJECT_SOURCE_DIR}/src/tpm/subsystem/*.cc ${PROJECT_SOURCE_DIR}/src/tpm/commands/*.cc)
-    list(FILTER _engine EXCLUDE REGEX "_test\\.cc$")
-    list(APPEND _sources ${_engine})
-  endif()
+  set(_shared)
+  set(_shared_target)
   if(F_ENGINE OR "-lcrypto" IN_LIST _libs)
-    file(GLOB _crypto ${PROJECT_SOURCE_DIR}/src/crypto/common/*.cc ${PROJECT_SOURCE_DIR}/src/crypto/openssl/*.cc)
-    list(APPEND _sources ${_crypto})
-    list(APPEND _flags -fno-sanitize=vptr -DUTPM_CRYPTO_NS=openssl_backend)
+    set(_with_engine 0)
+    if(F_ENGINE)
+      set(_with_engine 1)
+    endif()
+    utpm_fuzz_engine_objects(_shared ${_with_engine})
+    set(_shared_target utpm_fuzz_objs_${_with_engine})
+    set(_flags ${UTPM_FUZZ_ENGINE_FLAGS})
     list(REMOVE_ITEM _libs -lcrypto)
     list(APPEND _libs -lcrypto)
   else()
     list(APPEND _flags -fno-exceptions -fno-rtti)
   endif()
+  utpm_fuzz_objects(_own ${CMAKE_CURRENT_BINARY_DIR}/${bin}_objs "${_flags}" ${F_SOURCES})
   set(_out ${CMAKE_CURRENT_BINARY_DIR}/${bin})
   add_custom_command(OUTPUT ${_out}
-    COMMAND ${UTPM_CLANGXX} -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined ${_flags}
-            -I${PROJECT_SOURCE_DIR}/src ${_sources} ${_libs} -o ${_out}
-    DEPENDS ${_sources} ${F_DEPENDS}
-    COMMENT "Building ${bin} with clang/libFuzzer"
+    COMMAND ${UTPM_CLANGXX} -fsanitize=fuzzer,address,undefined ${_own} ${_shared} ${_libs} -o ${_out}
+    DEPENDS ${_own} ${_shared} ${F_DEPENDS}
+    COMMENT "Linking ${bin} (clang/libFuzzer)"
     VERBATIM)
   set(_corpus_args)
   if(F_CORPUS)
@@ -110,6 +154,9 @@ function(utpm_add_libfuzzer bin)
     set(_corpus_args ${CMAKE_CURRENT_BINARY_DIR}/${bin}_corpus)
   else()
     add_custom_target(${bin}_build ALL DEPENDS ${_out})
+  endif()
+  if(_shared_target)
+    add_dependencies(${bin}_build ${_shared_target})
   endif()
   if(NOT F_TEST)
     set(F_TEST ${bin})
