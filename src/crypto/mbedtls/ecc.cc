@@ -4,6 +4,7 @@
 
 #include "crypto/ecc.h"
 #include "rng_adapter.h"
+#include "shared_groups.h"
 
 namespace utpm::crypto {
 inline namespace UTPM_CRYPTO_NS {
@@ -17,14 +18,45 @@ mbedtls_ecp_group_id id_of(EccCurve c) {
   return MBEDTLS_ECP_DP_NONE;
 }
 
-// The group plus the points and numbers one call needs, all released on scope exit.
-struct Ctx {
+#if defined(UTPM_MBEDTLS_STATIC_POOL) && MBEDTLS_ECP_FIXED_POINT_OPTIM == 1
+// Firmware: P-256's group stays loaded for the life of the pool, so the comb table of its
+// generator (MBEDTLS_ECP_FIXED_POINT_OPTIM) is computed by the first k*G and reused by every
+// later one: key generation (CreatePrimary, Create), ECDSA signing, the u1*G half of
+// verification, ECDH_KeyGen, Commit. The group and the table are public values; they cost
+// ~2 KB of the pool for good (bench/mcu_options.sh measures it). P-384 is loaded per call.
+// backend_init() forgets the group when it hands mbedTLS a new pool.
+struct CachedGroup {
   mbedtls_ecp_group grp;
+  bool loaded = false;
+};
+CachedGroup cached_p256;
+
+mbedtls_ecp_group* shared_group(EccCurve c) {
+  if (c != EccCurve::nist_p256) return nullptr;
+  if (!cached_p256.loaded) {
+    mbedtls_ecp_group_init(&cached_p256.grp);
+    if (mbedtls_ecp_group_load(&cached_p256.grp, MBEDTLS_ECP_DP_SECP256R1) != 0) {
+      mbedtls_ecp_group_free(&cached_p256.grp);
+      return nullptr;
+    }
+    cached_p256.loaded = true;
+  }
+  return &cached_p256.grp;
+}
+#else
+mbedtls_ecp_group* shared_group(EccCurve) { return nullptr; }
+#endif
+
+// The group plus the points and numbers one call needs, all released on scope exit (the
+// group only when it is this call's own, not the shared one).
+struct Ctx {
+  mbedtls_ecp_group own;
+  mbedtls_ecp_group* grp = &own;
   mbedtls_ecp_point a, b, r;
   mbedtls_mpi k, one, sr, ss;
   bool loaded = false;
   explicit Ctx(EccCurve c) {
-    mbedtls_ecp_group_init(&grp);
+    mbedtls_ecp_group_init(&own);
     mbedtls_ecp_point_init(&a);
     mbedtls_ecp_point_init(&b);
     mbedtls_ecp_point_init(&r);
@@ -32,8 +64,13 @@ struct Ctx {
     mbedtls_mpi_init(&one);
     mbedtls_mpi_init(&sr);
     mbedtls_mpi_init(&ss);
+    if (mbedtls_ecp_group* shared = shared_group(c)) {
+      grp = shared;
+      loaded = true;
+      return;
+    }
     const mbedtls_ecp_group_id id = id_of(c);
-    loaded = id != MBEDTLS_ECP_DP_NONE && mbedtls_ecp_group_load(&grp, id) == 0;
+    loaded = id != MBEDTLS_ECP_DP_NONE && mbedtls_ecp_group_load(&own, id) == 0;
   }
   ~Ctx() {
     mbedtls_mpi_free(&ss);
@@ -43,7 +80,7 @@ struct Ctx {
     mbedtls_ecp_point_free(&r);
     mbedtls_ecp_point_free(&b);
     mbedtls_ecp_point_free(&a);
-    mbedtls_ecp_group_free(&grp);
+    mbedtls_ecp_group_free(&own);
   }
   Ctx(const Ctx&) = delete;
   Ctx& operator=(const Ctx&) = delete;
@@ -55,7 +92,7 @@ bool load_point(Ctx& c, EccCurve curve, const EccPoint& in, mbedtls_ecp_point& o
   const size_t len = ecc_bytes(curve);
   return mbedtls_mpi_read_binary(&out.X, in.x, len) == 0 &&
          mbedtls_mpi_read_binary(&out.Y, in.y, len) == 0 && mbedtls_mpi_lset(&out.Z, 1) == 0 &&
-         mbedtls_ecp_check_pubkey(&c.grp, &out) == 0;
+         mbedtls_ecp_check_pubkey(c.grp, &out) == 0;
 }
 
 Status store_point(Ctx& c, EccCurve curve, const mbedtls_ecp_point& in, EccPoint& out) {
@@ -70,6 +107,19 @@ Status store_point(Ctx& c, EccCurve curve, const mbedtls_ecp_point& in, EccPoint
 }
 
 }  // namespace
+
+void ecc_forget_shared_groups() {
+#if defined(UTPM_MBEDTLS_STATIC_POOL) && MBEDTLS_ECP_FIXED_POINT_OPTIM == 1
+  cached_p256.loaded = false;  // its memory went with the old pool
+#endif
+}
+
+void ecc_free_shared_groups() {
+#if defined(UTPM_MBEDTLS_STATIC_POOL) && MBEDTLS_ECP_FIXED_POINT_OPTIM == 1
+  if (cached_p256.loaded) mbedtls_ecp_group_free(&cached_p256.grp);
+  cached_p256.loaded = false;
+#endif
+}
 
 Status ecc_validate_point(EccCurve curve, const EccPoint& pt) {
   Ctx c(curve);
@@ -95,7 +145,7 @@ Status ecc_point_mul(EccCurve curve, const EccScalar& k, const EccPoint* pt, Ecc
   }
   DeterministicRng blinding(Bytes(seed_material, 3 * len));
   zeroize(seed_material);
-  const int rc = mbedtls_ecp_mul(&c.grp, &c.r, &c.k, pt != nullptr ? &c.a : &c.grp.G,
+  const int rc = mbedtls_ecp_mul(c.grp, &c.r, &c.k, pt != nullptr ? &c.a : &c.grp->G,
                                  &DeterministicRng::fill, &blinding);
   return rc == 0 ? store_point(c, curve, c.r, out) : Status::failure;
 }
@@ -105,7 +155,7 @@ Status ecc_point_add(EccCurve curve, const EccPoint& a, const EccPoint& b, EccPo
   if (!c.loaded) return Status::unsupported;
   if (!load_point(c, curve, a, c.a) || !load_point(c, curve, b, c.b)) return Status::bad_input;
   if (mbedtls_mpi_lset(&c.one, 1) != 0 ||
-      mbedtls_ecp_muladd(&c.grp, &c.r, &c.one, &c.a, &c.one, &c.b) != 0) {
+      mbedtls_ecp_muladd(c.grp, &c.r, &c.one, &c.a, &c.one, &c.b) != 0) {
     return Status::failure;
   }
   return store_point(c, curve, c.r, out);
@@ -121,7 +171,7 @@ Status ecdsa_sign(EccCurve curve, const EccScalar& d, Bytes digest, RandomSource
     return Status::bad_input;
   }
   if (mbedtls_mpi_read_binary(&c.k, d.d, len) != 0) return Status::failure;
-  const int rc = mbedtls_ecdsa_sign(&c.grp, &c.sr, &c.ss, &c.k, digest.data(), digest.size(),
+  const int rc = mbedtls_ecdsa_sign(c.grp, &c.sr, &c.ss, &c.k, digest.data(), digest.size(),
                                     &rng_adapter, &rng);
   if (rc != 0) return Status::failure;
   return mbedtls_mpi_write_binary(&c.sr, r.data(), len) == 0 &&
@@ -143,7 +193,7 @@ Status ecdsa_verify(EccCurve curve, const EccPoint& q, Bytes digest, Bytes r, By
     return Status::failure;
   }
   // Rejects r, s outside [1, n-1] as well as a wrong signature.
-  return mbedtls_ecdsa_verify(&c.grp, digest.data(), digest.size(), &c.a, &c.sr, &c.ss) == 0
+  return mbedtls_ecdsa_verify(c.grp, digest.data(), digest.size(), &c.a, &c.sr, &c.ss) == 0
              ? Status::ok
              : Status::verify_failed;
 }
@@ -159,11 +209,11 @@ Status ecc_scalar_muladd(EccCurve curve, Bytes a, Bytes b, Bytes c, EccScalar& o
   const bool ok = mbedtls_mpi_read_binary(&x.k, a.data(), a.size()) == 0 &&
                   mbedtls_mpi_read_binary(&x.one, b.data(), b.size()) == 0 &&
                   mbedtls_mpi_read_binary(&x.sr, c.data(), c.size()) == 0 &&
-                  mbedtls_mpi_mod_mpi(&x.one, &x.one, &x.grp.N) == 0 &&
-                  mbedtls_mpi_mod_mpi(&x.sr, &x.sr, &x.grp.N) == 0 &&
+                  mbedtls_mpi_mod_mpi(&x.one, &x.one, &x.grp->N) == 0 &&
+                  mbedtls_mpi_mod_mpi(&x.sr, &x.sr, &x.grp->N) == 0 &&
                   mbedtls_mpi_mul_mpi(&x.ss, &x.one, &x.sr) == 0 &&
                   mbedtls_mpi_add_mpi(&x.ss, &x.ss, &x.k) == 0 &&
-                  mbedtls_mpi_mod_mpi(&x.ss, &x.ss, &x.grp.N) == 0 &&
+                  mbedtls_mpi_mod_mpi(&x.ss, &x.ss, &x.grp->N) == 0 &&
                   mbedtls_mpi_write_binary(&x.ss, out.d, ecc_bytes(curve)) == 0;
   return ok ? Status::ok : Status::failure;
 }
@@ -173,7 +223,7 @@ Status ecc_field_reduce(EccCurve curve, Bytes v, MutBytes out) {
   Ctx x(curve);
   if (!x.loaded) return Status::unsupported;
   return mbedtls_mpi_read_binary(&x.k, v.data(), v.size()) == 0 &&
-                 mbedtls_mpi_mod_mpi(&x.k, &x.k, &x.grp.P) == 0 &&
+                 mbedtls_mpi_mod_mpi(&x.k, &x.k, &x.grp->P) == 0 &&
                  mbedtls_mpi_write_binary(&x.k, out.data(), out.size()) == 0
              ? Status::ok
              : Status::failure;

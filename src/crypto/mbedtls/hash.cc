@@ -8,6 +8,7 @@
 
 #include "crypto/backend.h"
 #include "crypto/crypto.h"
+#include "shared_groups.h"
 
 #if defined(UTPM_MBEDTLS_STATIC_POOL)
 #include <mbedtls/memory_buffer_alloc.h>
@@ -102,6 +103,7 @@ Status backend_init(MutBytes pool) {
 #if defined(UTPM_MBEDTLS_STATIC_POOL)
   if (pool.size() < 1024) return Status::bad_input;
   mbedtls_memory_buffer_alloc_init(pool.data(), pool.size());
+  ecc_forget_shared_groups();
 #else
   (void)pool;  // host build: Debian's libmbedtls uses the C heap
 #endif

@@ -26,9 +26,20 @@ target_include_directories(utpm_mbedcrypto SYSTEM PUBLIC
   ${UTPM_MBEDTLS_SOURCE_DIR}/include ${CMAKE_CURRENT_LIST_DIR})
 target_compile_definitions(utpm_mbedcrypto PUBLIC
   MBEDTLS_CONFIG_FILE="utpm_mbedtls_config.h" UTPM_MBEDTLS_STATIC_POOL=1)
+# Overrides of the config's tunables (MBEDTLS_ECP_WINDOW_SIZE=4;...), for bench/mcu_options.sh.
+set(UTPM_FW_MBEDTLS_DEFINES "" CACHE STRING "mbedTLS tuning overrides for firmware variants (bench)")
+if(UTPM_FW_MBEDTLS_DEFINES)
+  target_compile_definitions(utpm_mbedcrypto PUBLIC ${UTPM_FW_MBEDTLS_DEFINES})
+endif()
 # Size over speed, and one section per function so the firmware link drops what is unused.
 # Third-party code: its warnings are not ours to fix.
 target_compile_options(utpm_mbedcrypto PRIVATE -Os -ffunction-sections -fdata-sections -w)
+# The modules whose inner loops decide ECC/RSA speed, compiled for speed instead (their flash
+# cost and gain: bench/mcu_options.sh).
+set(UTPM_FW_MBEDTLS_FAST_MODULES "bignum;ecp;ecp_curves" CACHE STRING "mbedTLS modules compiled with -O2 instead of -Os")
+foreach(_m ${UTPM_FW_MBEDTLS_FAST_MODULES})
+  set_source_files_properties(${UTPM_MBEDTLS_SOURCE_DIR}/library/${_m}.c PROPERTIES COMPILE_OPTIONS -O2)
+endforeach()
 if(NOT CMAKE_CROSSCOMPILING)
   # Host check of the firmware config: count the static pool's peak use for the report.
   # (MEMORY_DEBUG's reporting code wants stdio, which the firmware config leaves out.)
