@@ -78,13 +78,6 @@ void fsync_dir(const std::string& path) {
 
 }  // namespace
 
-struct FileAnchor::Found {
-  bool v2 = false;        // the file is a v2 file (the right size)
-  int newest = -1;        // v2: the slot with the highest sequence; v1: 0
-  uint64_t sequence = 0;  // v2: its sequence
-  AnchorValue value{};
-};
-
 AnchorStatus FileAnchor::scan(Found& found) {
   const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno == ENOENT ? AnchorStatus::empty : AnchorStatus::io_error;
@@ -127,7 +120,11 @@ AnchorStatus FileAnchor::scan(Found& found) {
 AnchorStatus FileAnchor::load(AnchorValue& out) {
   Found f;
   const AnchorStatus st = scan(f);
-  if (st == AnchorStatus::ok) out = f.value;
+  known_valid_ = st == AnchorStatus::ok;
+  if (known_valid_) {
+    known_ = f;
+    out = f.value;
+  }
   return st;
 }
 
@@ -148,12 +145,15 @@ AnchorStatus FileAnchor::create(const AnchorValue& value) {
     return AnchorStatus::io_error;
   }
   fsync_dir(path_);  // the rename itself must be durable before the store relies on it
+  known_ = Found{true, 0, 1, value};
+  known_valid_ = true;
   return AnchorStatus::ok;
 }
 
 AnchorStatus FileAnchor::store(const AnchorValue& value) {
-  Found cur;
-  const AnchorStatus st = scan(cur);
+  Found cur = known_;
+  const AnchorStatus st = known_valid_ ? AnchorStatus::ok : scan(cur);
+  known_valid_ = false;  // until this update is known to have landed
   if (st == AnchorStatus::io_error) return st;
   if (st == AnchorStatus::ok &&
       std::memcmp(cur.value.instance, value.instance, kInstanceIdSize) == 0 &&
@@ -170,7 +170,10 @@ AnchorStatus FileAnchor::store(const AnchorValue& value) {
                       static_cast<ssize_t>(sizeof s) &&
                   ::fdatasync(fd) == 0;
   ::close(fd);
-  return ok ? AnchorStatus::ok : AnchorStatus::io_error;
+  if (!ok) return AnchorStatus::io_error;
+  known_ = Found{true, target, s.sequence, value};
+  known_valid_ = true;
+  return AnchorStatus::ok;
 }
 
 }  // namespace utpm::storage

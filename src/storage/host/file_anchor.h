@@ -10,6 +10,10 @@
 // sequence wins (not the higher counter: a format starts a new instance at counter 0).
 // A v1 file (one 40-byte record) still loads; the first update replaces it by a v2 file
 // (temp file, fsync, rename, fsync of the directory).
+//
+// What the file holds after a successful load() or store() is remembered, so an update (every
+// store commit) writes its slot without reading the file first; any I/O error forgets it and
+// the next update reads the file again. The state directory's lock keeps other writers out.
 #pragma once
 
 #include <string>
@@ -28,11 +32,18 @@ class FileAnchor final : public Anchor {
   AnchorStatus store(const AnchorValue& value) override;
 
  private:
-  struct Found;
+  struct Found {
+    bool v2 = false;        // the file is a v2 file (the right size)
+    int newest = -1;        // v2: the slot with the highest sequence; v1: 0
+    uint64_t sequence = 0;  // v2: its sequence
+    AnchorValue value{};
+  };
   AnchorStatus scan(Found& found);
   AnchorStatus create(const AnchorValue& value);
 
   std::string path_;
+  Found known_{};      // what the file holds, when known_valid_
+  bool known_valid_ = false;
 };
 
 }  // namespace utpm::storage
