@@ -465,6 +465,50 @@ TEST(FileAnchor, TwoSlotsInPlaceTornSlotFallsBackAndV1Converts) {
   std::filesystem::remove_all(dir);
 }
 
+// Updates in a row without load(): the anchor works from what it remembers, and a second
+// reader of the file sees every update (slots alternate, sequence grows).
+TEST(FileAnchor, UpdatesInARowAreSeenByAFreshReader) {
+  const std::string dir = ::testing::TempDir() + "utpm_anchor_row_" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string path = dir + "/nv.anchor";
+  AnchorValue v{};
+  std::memset(v.instance, 0x5C, kInstanceIdSize);
+  FileAnchor writer(path);
+  AnchorValue got{};
+  ASSERT_EQ(writer.load(got), AnchorStatus::empty);
+  for (uint64_t c = 1; c <= 20; ++c) {
+    v.counter = c;
+    ASSERT_EQ(writer.store(v), AnchorStatus::ok);
+    FileAnchor reader(path);
+    ASSERT_EQ(reader.load(got), AnchorStatus::ok);
+    EXPECT_EQ(got.counter, c);
+  }
+  v.counter = 19;
+  EXPECT_EQ(writer.store(v), AnchorStatus::io_error);  // never backwards, remembered or not
+  v.counter = 21;
+  ASSERT_EQ(writer.store(v), AnchorStatus::ok);
+  FileAnchor reader(path);
+  ASSERT_EQ(reader.load(got), AnchorStatus::ok);
+  EXPECT_EQ(got.counter, 21u);
+  // The previous value is in the other slot: tearing the newest one falls back to 20.
+  {
+    std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
+    for (size_t off : {size_t{0}, FileAnchor::kSlotStride}) {
+      uint64_t c = 0;
+      f.seekg(static_cast<std::streamoff>(off + 24));
+      f.read(reinterpret_cast<char*>(&c), 8);
+      if (c == 21) {
+        f.seekp(static_cast<std::streamoff>(off + 30));
+        f.put('\x5A');
+      }
+    }
+  }
+  ASSERT_EQ(reader.load(got), AnchorStatus::ok);
+  EXPECT_EQ(got.counter, 20u);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(FlashCounterAnchor, MonotonicTornSafeAndRotates) {
   PowerRail rail;
   SimFlash f(test::kAnchorGeometry, rail);
