@@ -190,7 +190,7 @@ TEST(Differential, DeterministicRsaKeysAndInterop) {
 }
 
 TEST(Differential, ScalarArithmeticAndKdf2) {
-  for (EccCurve c : {EccCurve::nist_p256, EccCurve::nist_p384}) {
+  for (EccCurve c : {EccCurve::nist_p256, EccCurve::nist_p384, EccCurve::nist_p521}) {
     const size_t len = ecc_bytes(c);
     for (int i = 0; i < 20; ++i) {
       TestRng r(static_cast<uint8_t>(50 + i));
@@ -216,7 +216,7 @@ TEST(Differential, ScalarArithmeticAndKdf2) {
 }
 
 TEST(Differential, DeterministicEccKeysAndInterop) {
-  for (EccCurve c : {EccCurve::nist_p256, EccCurve::nist_p384}) {
+  for (EccCurve c : {EccCurve::nist_p256, EccCurve::nist_p384, EccCurve::nist_p521}) {
     const size_t len = ecc_bytes(c);
     for (int i = 0; i < 10; ++i) {
       TestRng ra(static_cast<uint8_t>(i)), rb(static_cast<uint8_t>(i));

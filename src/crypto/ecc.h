@@ -1,4 +1,4 @@
-// Elliptic curves NIST P-256 and P-384: deterministic key generation from a random stream,
+// Elliptic curves NIST P-256, P-384 and (host builds) P-521: deterministic key generation from a random stream,
 // public key validation, ECDSA, ECDH (the shared point Z), and point multiply / add for the
 // TPM's two-phase commands (Commit, EC-Schnorr, ECDAA), and scalar arithmetic mod n.
 //
@@ -18,15 +18,24 @@ namespace utpm::crypto {
 enum class EccCurve : uint16_t {  // TPM_ECC_CURVE values
   nist_p256 = 0x0003,
   nist_p384 = 0x0004,
+  nist_p521 = 0x0005,
 };
-inline constexpr size_t kMaxEccBytes = 48;
+// The largest curve a build carries: 521 bits on the host, 384 in firmware (which sets it),
+// so that EccPoint/EccScalar stay small there.
+#ifndef UTPM_CRYPTO_MAX_ECC_BITS
+#define UTPM_CRYPTO_MAX_ECC_BITS 521
+#endif
+inline constexpr size_t kMaxEccBytes = (UTPM_CRYPTO_MAX_ECC_BITS + 7) / 8;
 
+// Octets of a coordinate or scalar; 0 for a curve this build does not carry.
 constexpr size_t ecc_bytes(EccCurve c) {
+  size_t n = 0;
   switch (c) {
-    case EccCurve::nist_p256: return 32;
-    case EccCurve::nist_p384: return 48;
+    case EccCurve::nist_p256: n = 32; break;
+    case EccCurve::nist_p384: n = 48; break;
+    case EccCurve::nist_p521: n = 66; break;
   }
-  return 0;
+  return n <= kMaxEccBytes ? n : 0;
 }
 
 struct EccPoint {
@@ -41,7 +50,7 @@ static_assert(std::is_trivially_copyable_v<EccPoint>);
 inline namespace UTPM_CRYPTO_NS {
 
 // ---- backend ----
-// On the curve and not the point at infinity (P-256/P-384 have cofactor 1).
+// On the curve and not the point at infinity (the NIST curves have cofactor 1).
 Status ecc_validate_point(EccCurve curve, const EccPoint& p);
 // out = k * p (p == nullptr: the generator). k must be in [1, n-1]; p is validated first.
 // bad_input for an invalid point or scalar; a result at infinity is also bad_input.

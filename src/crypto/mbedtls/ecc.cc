@@ -14,6 +14,11 @@ mbedtls_ecp_group_id id_of(EccCurve c) {
   switch (c) {
     case EccCurve::nist_p256: return MBEDTLS_ECP_DP_SECP256R1;
     case EccCurve::nist_p384: return MBEDTLS_ECP_DP_SECP384R1;
+    case EccCurve::nist_p521:
+#if defined(MBEDTLS_ECP_DP_SECP521R1_ENABLED)
+      if (ecc_bytes(c) != 0) return MBEDTLS_ECP_DP_SECP521R1;
+#endif
+      return MBEDTLS_ECP_DP_NONE;
   }
   return MBEDTLS_ECP_DP_NONE;
 }

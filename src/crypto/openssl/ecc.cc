@@ -17,6 +17,7 @@ int nid_of(EccCurve c) {
   switch (c) {
     case EccCurve::nist_p256: return NID_X9_62_prime256v1;
     case EccCurve::nist_p384: return NID_secp384r1;
+    case EccCurve::nist_p521: return NID_secp521r1;
   }
   return NID_undef;
 }
@@ -26,12 +27,14 @@ int nid_of(EccCurve c) {
 struct GroupCache {
   EC_GROUP* p256 = nullptr;
   EC_GROUP* p384 = nullptr;
+  EC_GROUP* p521 = nullptr;
   GroupCache() = default;
   GroupCache(const GroupCache&) = delete;
   GroupCache& operator=(const GroupCache&) = delete;
   ~GroupCache() {
     EC_GROUP_free(p256);
     EC_GROUP_free(p384);
+    EC_GROUP_free(p521);
   }
 };
 
@@ -39,8 +42,9 @@ const EC_GROUP* group_of(EccCurve c) {
   thread_local GroupCache cache;
   EC_GROUP** slot = c == EccCurve::nist_p256 ? &cache.p256
                     : c == EccCurve::nist_p384 ? &cache.p384
+                    : c == EccCurve::nist_p521 ? &cache.p521
                                                : nullptr;
-  if (slot == nullptr) return nullptr;
+  if (slot == nullptr || ecc_bytes(c) == 0) return nullptr;
   if (*slot == nullptr) *slot = EC_GROUP_new_by_curve_name(nid_of(c));
   return *slot;
 }
