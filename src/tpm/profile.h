@@ -108,7 +108,9 @@ inline constexpr uint64_t kMaxOrderlyCount = (uint64_t{1} << kNvOrderlyCountBits
 // ---- asymmetric ----
 // RSA key sizes: 1024 and 2048, plus 3072 and 4096 on the host (each up to kMaxRsaKeyBits).
 inline constexpr uint16_t kMaxRsaKeyBits = kHostProfile ? 4096 : 2048;
-inline constexpr uint16_t kMaxEccKeyBits = 384;
+// ECC curves: NIST P-256 and P-384, plus P-521 on the host.
+inline constexpr bool kEccP521 = kHostProfile;
+inline constexpr uint16_t kMaxEccKeyBits = kEccP521 ? 521 : 384;
 // AES key sizes: 128 and 256, plus 192 on the host.
 inline constexpr bool kAes192 = kHostProfile;
 

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """End to end: the host profile's algorithms (docs/engine.md "Profiles"): RSA-3072/4096, AES-192,
-SHA-512 (also a PCR bank), and TestParms for every algorithm GetCapability(TPM_CAP_ALGS) lists.
+SHA-512 (also a PCR bank), ECC NIST P-521, and TestParms for every algorithm GetCapability(TPM_CAP_ALGS) lists.
 
 Expected values are computed here: signatures verified with python3-cryptography, AES results
 recomputed with python3-cryptography from a key the test chose (LoadExternal), PCR values with
@@ -33,7 +33,8 @@ HASHES = {ALG["SHA1"]: "sha1", ALG["SHA256"]: "sha256", ALG["SHA384"]: "sha384",
 CC_TEST_PARMS, CC_GET_CAPABILITY, CC_ENCRYPT_DECRYPT2 = 0x18A, 0x17A, 0x193
 CAP_ALGS, CAP_ECC_CURVES, CAP_PCRS = 0, 8, 5
 TPMA_ALG_OBJECT = 1 << 3
-NIST_P256 = 0x0003
+NIST_P256, NIST_P521 = 0x0003, 0x0005
+CC_ECC_PARAMETERS, CC_ECDH_ZGEN = 0x178, 0x154
 OBJ_USER_WITH_AUTH, OBJ_NO_DA, OBJ_DECRYPT, OBJ_SIGN = 1 << 6, 1 << 10, 1 << 17, 1 << 18
 
 
@@ -295,6 +296,64 @@ class Algorithms(unittest.TestCase):
             self.assertEqual(f.read(), data)
         self.assertNotEqual(ct, data)
         self.assertEqual(len(ct), len(data))
+
+    # ---- NIST P-521 ----
+    def test_p521_parameters_match_the_curve_python_computes_with(self):
+        if self.shim:
+            self.skipTest("swtpm's curve list differs")
+        rd = self.cap(CAP_ECC_CURVES, 0)
+        self.assertIn(NIST_P521, [rd.u16() for _ in range(rd.u32())])
+        r = self.tpm.call(CC_ECC_PARAMETERS, params=u16(NIST_P521))
+        self.assertEqual(r.rc, 0)
+        rd = r.reader()
+        self.assertEqual((rd.u16(), rd.u16()), (NIST_P521, 521))
+        rd.take(4)  # kdf, sign: NULL
+        p, a, b, gx, gy, n, h = (int.from_bytes(rd.tpm2b(), "big") for _ in range(7))
+        self.assertEqual((p, a, h), (2**521 - 1, 2**521 - 4, 1))
+        self.assertEqual((gy * gy - (gx ** 3 + a * gx + b)) % p, 0, "G is on the curve")
+        # G and the order against python3-cryptography's P-521: [1]G and [n-1]G = -G.
+        from cryptography.hazmat.primitives.asymmetric import ec
+        g = ec.derive_private_key(1, ec.SECP521R1()).public_key().public_numbers()
+        self.assertEqual((g.x, g.y), (gx, gy))
+        neg = ec.derive_private_key(n - 1, ec.SECP521R1()).public_key().public_numbers()
+        self.assertEqual((neg.x, neg.y), (gx, p - gy))
+
+    def test_p521_keys_sign_and_agree_as_cryptography_computes(self):
+        if self.shim:
+            self.skipTest("swtpm's curve list differs")
+        from cryptography.hazmat.primitives.asymmetric import ec
+        self.tool("tpm2_createprimary", "-C", "o", "-G", "ecc521", "-g", "sha512", "-c", self.path("p.ctx"))
+        self.tool("tpm2_create", "-C", self.path("p.ctx"), "-G", "ecc521:ecdsa-sha512", "-u", self.path("k.pub"),
+                  "-r", self.path("k.priv"))
+        self.tool("tpm2_load", "-C", self.path("p.ctx"), "-u", self.path("k.pub"), "-r", self.path("k.priv"),
+                  "-c", self.path("k.ctx"))
+        self.tool("tpm2_readpublic", "-c", self.path("k.ctx"), "-f", "pem", "-o", self.path("k.pem"))
+        msg = b"signed with NIST P-521"
+        with open(self.path("msg"), "wb") as f:
+            f.write(msg)
+        self.tool("tpm2_sign", "-c", self.path("k.ctx"), "-g", "sha512", "-f", "plain", "-o", self.path("sig"),
+                  self.path("msg"))
+        with open(self.path("k.pem"), "rb") as f:
+            pub = serialization.load_pem_public_key(f.read())
+        self.assertEqual(pub.curve.name, "secp521r1")
+        with open(self.path("sig"), "rb") as f:
+            pub.verify(f.read(), msg, ec.ECDSA(hashes.SHA512()))  # raises if wrong
+        # ECDH_ZGen with a key the test made (LoadExternal): Z equals cryptography's ECDH.
+        mine, peer = ec.generate_private_key(ec.SECP521R1()), ec.generate_private_key(ec.SECP521R1())
+        q = mine.public_key().public_numbers()
+        pt = lambda x, y: tpm2b(x.to_bytes(66, "big")) + tpm2b(y.to_bytes(66, "big"))
+        public = (u16(ALG["ECC"]) + u16(ALG["SHA512"]) + u32(OBJ_USER_WITH_AUTH | OBJ_DECRYPT | OBJ_NO_DA)
+                  + tpm2b(b"") + ecc_parms(NIST_P521)[2:] + pt(q.x, q.y))
+        sensitive = u16(ALG["ECC"]) + tpm2b(b"") + tpm2b(b"") + tpm2b(
+            mine.private_numbers().private_value.to_bytes(66, "big"))
+        handle, _ = self.tpm.load_external(public, sensitive)
+        pn = peer.public_key().public_numbers()
+        r = self.tpm.call(CC_ECDH_ZGEN, handles=(handle,), params=tpm2b(pt(pn.x, pn.y)), auths=(Auth(),))
+        self.assertEqual(r.rc, 0)
+        rd = r.reader()
+        rd.u16()
+        self.assertEqual(rd.tpm2b(), peer.exchange(ec.ECDH(), mine.public_key()))
+        self.tpm.flush(handle)
 
 
 if __name__ == "__main__":

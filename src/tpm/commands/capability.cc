@@ -362,8 +362,8 @@ TPM_RC cap_list(Tpm& tpm, Writer& w, TPM_CAP capability, uint32_t property, uint
     case TPM_CAP_PCR_PROPERTIES: cap_pcr_properties(w, property, n, more); break;
     case TPM_CAP_ECC_CURVES: {
       ListWriter l(w, std::min(n, kMaxEccCurves));
-      for (TPM_ECC_CURVE cv : {TPM_ECC_NIST_P256, TPM_ECC_NIST_P384}) {
-        if (cv < property) continue;
+      for (TPM_ECC_CURVE cv : {TPM_ECC_NIST_P256, TPM_ECC_NIST_P384, TPM_ECC_NIST_P521}) {
+        if (cv < property || !EccCurveTraits::valid(cv)) continue;
         if (!l.room()) break;
         w.u16(cv);
         ++l.count;

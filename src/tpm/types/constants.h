@@ -130,6 +130,7 @@ inline constexpr TPM_ALG_ID TPM_ALG_ECB = 0x0044;
 inline constexpr TPM_ECC_CURVE TPM_ECC_NONE = 0x0000;
 inline constexpr TPM_ECC_CURVE TPM_ECC_NIST_P256 = 0x0003;
 inline constexpr TPM_ECC_CURVE TPM_ECC_NIST_P384 = 0x0004;
+inline constexpr TPM_ECC_CURVE TPM_ECC_NIST_P521 = 0x0005;
 
 // TPMA_ALGORITHM bits
 inline constexpr uint32_t TPMA_ALGORITHM_asymmetric = 1u << 0;

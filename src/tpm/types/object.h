@@ -77,7 +77,9 @@ struct RsaKeyBitsTraits {
 struct EccCurveTraits {
   using type = TPM_ECC_CURVE;
   static constexpr TPM_RC rc = TPM_RC_CURVE;
-  static constexpr bool valid(type v) { return v == TPM_ECC_NIST_P256 || v == TPM_ECC_NIST_P384; }
+  static constexpr bool valid(type v) {
+    return v == TPM_ECC_NIST_P256 || v == TPM_ECC_NIST_P384 || (profile::kEccP521 && v == TPM_ECC_NIST_P521);
+  }
 };
 using TPMI_AES_KEY_BITS = Tpmi<AesKeyBitsTraits>;
 using TPMI_RSA_KEY_BITS = Tpmi<RsaKeyBitsTraits>;
@@ -158,7 +160,7 @@ union TPMU_PUBLIC_PARMS {
 
 // ---- unique identifiers ----
 using TPM2B_PUBLIC_KEY_RSA = Tpm2b<profile::kMaxRsaKeyBits / 8>;
-using TPM2B_ECC_PARAMETER = Tpm2b<profile::kMaxEccKeyBits / 8>;
+using TPM2B_ECC_PARAMETER = Tpm2b<(profile::kMaxEccKeyBits + 7) / 8>;
 struct TPMS_ECC_POINT {
   TPM2B_ECC_PARAMETER x;
   TPM2B_ECC_PARAMETER y;
