@@ -287,6 +287,34 @@ void marshal(Writer& w, const T& v) {
   std::apply([&w](const auto&... f) { (marshal(w, f), ...); }, v.fields());
 }
 
+// ---- a use of a structure without the '+' its selector needs for TPM_ALG_NULL ----
+// Part 2 passes '+' down: TPMT_HA's hashAlg is "+TPMI_ALG_HASH", so TPM_ALG_NULL is legal in
+// a TPMT_HA only where that use is written with '+' (TPMT_HA+ in TPMT_TK_*, not in
+// TPML_DIGEST_VALUES); the same for TPMT_SYM_DEF_OBJECT (+ in TPMS_RSA_PARMS, not in
+// TPMS_SYMCIPHER_PARMS). A structure is declared once with its selector as Tpmi<..., true>;
+// a use without '+' is NoNull<T>: the selector (T's first field) may not be the null value,
+// which gets the selector's own TPM_RC (TPM_RC_HASH, TPM_RC_SYMMETRIC, ...). A NULL selector
+// has no arm, so checking after T is read reports what checking the selector first would.
+template <class T>
+struct NoNull : T {};
+namespace detail {
+template <class Traits>
+constexpr bool is_null(const Tpmi<Traits, true>& v) {
+  return v.value == Traits::null_value;
+}
+template <class Traits>
+constexpr TPM_RC null_rc(const Tpmi<Traits, true>&) {
+  return Traits::rc;
+}
+}  // namespace detail
+template <HasFields T>
+TPM_RC unmarshal(Reader& r, NoNull<T>& v) {
+  T& t = v;
+  if (TPM_RC rc = unmarshal(r, t)) return rc;
+  const auto& selector = std::get<0>(t.fields());
+  return detail::is_null(selector) ? detail::null_rc(selector) : TPM_RC_SUCCESS;
+}
+
 // ---- sized structures (TPM2B_PUBLIC, ...): u16 size + exactly that many bytes of T ----
 // AllowEmpty: size 0 is an absent structure (LoadExternal's TPM2B_SENSITIVE), marshalled as
 // size 0 again when size is 0; otherwise size 0 is TPM_RC_SIZE.
