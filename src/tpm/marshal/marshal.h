@@ -316,6 +316,9 @@ TPM_RC unmarshal(Reader& r, NoNull<T>& v) {
 }
 
 // ---- sized structures (TPM2B_PUBLIC, ...): u16 size + exactly that many bytes of T ----
+// A size that does not match its contents (they need more octets than it gives, leave some,
+// or end before a size that runs past the input) is TPM_RC_SIZE: Part 2 marks these size
+// fields #TPM_RC_SIZE. Only contents cut by the end of the input are TPM_RC_INSUFFICIENT.
 // AllowEmpty: size 0 is an absent structure (LoadExternal's TPM2B_SENSITIVE), marshalled as
 // size 0 again when size is 0; otherwise size 0 is TPM_RC_SIZE.
 template <class T, bool AllowEmpty = false>
@@ -328,8 +331,17 @@ TPM_RC unmarshal(Reader& r, Sized<T, AllowEmpty>& v) {
   Reader sub;
   if (!r.u16(v.size)) return TPM_RC_INSUFFICIENT;
   if (v.size == 0) return AllowEmpty ? TPM_RC_SUCCESS : TPM_RC_SIZE;
-  if (!r.sub(v.size, sub)) return TPM_RC_INSUFFICIENT;
+  if (!r.sub(v.size, sub)) {
+    // The size promises more than the input holds: read the contents from what there is. If
+    // they are complete the size is what is wrong; if not, the input ended inside them.
+    Reader rest = r;
+    TPM_RC rc = unmarshal(rest, v.t);
+    return rc != TPM_RC_SUCCESS ? rc : TPM_RC_SIZE;
+  }
   TPM_RC rc = unmarshal(sub, v.t);
+  // The input holds all `size` octets, so running out inside them means the size is too
+  // small for the contents: the size field is what is wrong (Part 2 marks it #TPM_RC_SIZE).
+  if (rc == TPM_RC_INSUFFICIENT) return TPM_RC_SIZE;
   if (rc != TPM_RC_SUCCESS) return rc;
   return sub.remaining() == 0 ? TPM_RC_SUCCESS : TPM_RC_SIZE;
 }
