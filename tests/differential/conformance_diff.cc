@@ -24,7 +24,10 @@
 // reading is in docs/conformance.md) is counted as documented, any other fails the run.
 #include <libtpms/tpm_error.h>
 #include <libtpms/tpm_library.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rsa.h>
 
 #include <cinttypes>
 #include <cstdio>
@@ -210,7 +213,70 @@ Bytes hmac(uint16_t alg, const Bytes& key, const Bytes& m) {
 struct HmacSession {
   uint16_t auth_hash = 0;
   Bytes nonce_ours, nonce_oracle;
+  Bytes key_ours, key_oracle;  // sessionKey of a salted session (each TPM's nonceTPM differs)
 };
+
+// KDFa (Part 1, SP 800-108 counter mode with HMAC): bits of
+// HMAC(key, i || label || 0 || contextU || contextV || bits), i = 1, 2, ...
+Bytes kdfa(uint16_t alg, const Bytes& key, const std::string& label, const Bytes& u, const Bytes& v, uint32_t bits) {
+  Bytes out;
+  for (uint32_t i = 1; out.size() * 8 < bits; ++i) {
+    Bytes m = {uint8_t(i >> 24), uint8_t(i >> 16), uint8_t(i >> 8), uint8_t(i)};
+    m.insert(m.end(), label.begin(), label.end());
+    m.push_back(0);
+    m.insert(m.end(), u.begin(), u.end());
+    m.insert(m.end(), v.begin(), v.end());
+    for (int k = 3; k >= 0; --k) m.push_back(uint8_t(bits >> (8 * k)));
+    Bytes h = hmac(alg, key, m);
+    if (h.empty()) return {};
+    out.insert(out.end(), h.begin(), h.end());
+  }
+  out.resize(bits / 8);
+  return out;
+}
+
+// The salt key: an RSA-2048 key made here with OpenSSL, loaded into both TPMs with
+// LoadExternal (public and private part, null hierarchy), so one encrypted salt serves both.
+struct SaltKey {
+  EVP_PKEY* pkey = nullptr;
+  Bytes n, p;
+  bool make() {
+    pkey = EVP_RSA_gen(2048);
+    if (!pkey) return false;
+    BIGNUM *bn = nullptr, *bp = nullptr;
+    if (!EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &bn) ||
+        !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_FACTOR1, &bp))
+      return false;
+    n.resize(256);
+    p.resize(128);
+    bool ok = BN_bn2binpad(bn, n.data(), 256) == 256 && BN_bn2binpad(bp, p.data(), 128) == 128;
+    BN_free(bn);
+    BN_free(bp);
+    return ok;
+  }
+  // RSA-OAEP with the key's nameAlg (SHA-256) and the label "SECRET" (Part 1 salt encryption).
+  Bytes encrypt(const Bytes& salt) const {
+    Bytes out;
+    EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr);
+    size_t len = 0;
+    static const char label[] = "SECRET";
+    void* l = OPENSSL_memdup(label, sizeof label);
+    if (ctx && EVP_PKEY_encrypt_init(ctx) == 1 && EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) == 1 &&
+        EVP_PKEY_CTX_set_rsa_oaep_md_name(ctx, "SHA256", nullptr) == 1 &&
+        EVP_PKEY_CTX_set0_rsa_oaep_label(ctx, l, sizeof label) == 1 &&
+        EVP_PKEY_encrypt(ctx, nullptr, &len, salt.data(), salt.size()) == 1) {
+      l = nullptr;
+      out.resize(len);
+      if (EVP_PKEY_encrypt(ctx, out.data(), &len, salt.data(), salt.size()) != 1) out.clear();
+      else out.resize(len);
+    }
+    OPENSSL_free(l);
+    EVP_PKEY_CTX_free(ctx);
+    return out;
+  }
+};
+SaltKey g_salt_key;
+std::map<Bytes, Bytes> g_salts;  // encrypted salt -> salt, for the runner's session keys
 
 // ---------------------------------------------------------------- sequences
 struct Sequence {
@@ -245,7 +311,8 @@ class Generator {
     if (cc == CC_StartAuthSession && cmd.size() >= 3 && cmd[cmd.size() - 5] == 0x00) hmac_sessions_.push_back(h);
     else if (cc == CC_StartAuthSession) sessions_.push_back(h);
     if (cc == CC_ContextSave && rsp.size() > 10) saved_.push_back(Bytes(rsp.begin() + 10, rsp.end()));
-    if (cc == CC_LoadExternal) externals_.push_back(h);
+    if (cc == CC_LoadExternal && cmd.size() > 12 && be16(cmd, 10) != 0) salt_keys_.push_back(h);
+    else if (cc == CC_LoadExternal) externals_.push_back(h);
     if (cc == CC_CreatePrimary) objects_.push_back(h);
     if (cc == CC_HashSequenceStart) sequences_.push_back(h);
     if (cc == CC_NV_DefineSpace && cmd.size() > 18) {  // auth handle, session area, auth, nvPublic
@@ -272,7 +339,7 @@ class Generator {
 
  private:
   void erase(uint32_t h) {
-    for (auto* v : {&sessions_, &externals_, &objects_, &sequences_, &hmac_sessions_}) std::erase(*v, h);
+    for (auto* v : {&sessions_, &externals_, &objects_, &sequences_, &hmac_sessions_, &salt_keys_}) std::erase(*v, h);
   }
   Bytes random(size_t n) { Bytes b(n); for (auto& x : b) x = uint8_t(rng_()); return b; }
   uint16_t hash_alg() { static const uint16_t a[] = {0x0004, 0x000B, 0x000C}; return a[pick(3)]; }
@@ -422,8 +489,28 @@ class Generator {
         if (pick(2)) return Builder(ST_SES, CC_SequenceUpdate).u32(s).pw().tpm2b(random(pick(64))).done();
         return Builder(ST_SES, CC_SequenceComplete).u32(s).pw().tpm2b(random(pick(32))).u32(RH_NULL).done();
       }
-      case 22: {  // an HMAC session, unbound and unsalted, or a command it authorizes
+      case 22: {  // an HMAC session, unbound, unsalted or salted, or a command it authorizes
         if (hmac_sessions_.empty() || pick(4) == 0) {
+          if (!g_salt_key.n.empty() && pick(2)) {
+            if (salt_keys_.empty()) {  // the salt key: RSA decrypt key, private part given
+              Builder sens(0, 0);
+              sens.b.clear();
+              sens.u16(0x0001).tpm2b({}).tpm2b({}).tpm2b(g_salt_key.p);
+              Builder pub(0, 0);
+              pub.b.clear();
+              pub.u16(0x0001).u16(0x000B).u32(0x00020040).tpm2b({});  // rsa, sha256, decrypt|userWithAuth
+              pub.u16(0x0010).u16(0x0010).u16(2048).u32(0).tpm2b(g_salt_key.n);
+              return Builder(ST_NO, CC_LoadExternal).tpm2b(sens.b).tpm2b(pub.b).u32(RH_NULL).done();
+            }
+            Bytes salt = random(32);
+            Bytes enc = g_salt_key.encrypt(salt);
+            if (enc.empty()) return {};
+            g_salts[enc] = salt;
+            Builder b(ST_NO, CC_StartAuthSession);
+            b.u32(from(salt_keys_, 0x80000000)).u32(RH_NULL).tpm2b(random(16 + pick(17))).tpm2b(enc).u8(0x00);
+            b.u16(0x0010).u16(hash_alg());
+            return b.done();
+          }
           Builder b(ST_NO, CC_StartAuthSession);
           b.u32(RH_NULL).u32(RH_NULL).tpm2b(random(16 + pick(17))).tpm2b({}).u8(0x00);
           b.u16(0x0010).u16(hash_alg());
@@ -479,7 +566,7 @@ class Generator {
 
   std::mt19937_64 rng_;
   std::set<uint32_t> only_;
-  std::vector<uint32_t> sessions_, externals_, objects_, nv_, sequences_, hmac_sessions_;
+  std::vector<uint32_t> sessions_, externals_, objects_, nv_, sequences_, hmac_sessions_, salt_keys_;
   std::vector<Bytes> saved_;  // the reference TPM's context blobs
 };
 
@@ -637,6 +724,7 @@ struct Stats {
   uint64_t sequences = 0, commands = 0, divergences = 0, allowed = 0;
   uint64_t not_compared = 0;  // commands on a handle that had already diverged
   uint64_t hmac_ok = 0;       // HMAC-session commands both TPMs accepted, both response HMACs right
+  uint64_t salted_ok = 0;     // of which in salted sessions
   uint64_t context_loads = 0; // ContextLoad of a saved context both TPMs accepted
   std::map<std::string, uint64_t> by_key;
 };
@@ -676,8 +764,8 @@ class Runner {
     }
     const HmacSession* hs = hmac_session_of(cmd);
     if (hs) {
-      sign(mine, *hs, hs->nonce_ours);
-      sign(theirs, *hs, hs->nonce_oracle);
+      sign(mine, *hs, hs->nonce_ours, hs->key_ours);
+      sign(theirs, *hs, hs->nonce_oracle, hs->key_oracle);
     }
     Bytes ro = oracle_.execute(theirs);
     Bytes ru = ours_.execute(mine);
@@ -746,7 +834,7 @@ class Runner {
   // HMAC(cpHash || nonceCaller || nonceTPM || sessionAttributes), cpHash = H(cc || names ||
   // parameters); the handles of these commands are PCRs and the owner, whose Names are the
   // handles themselves.
-  static void sign(Bytes& c, const HmacSession& hs, const Bytes& nonce_tpm) {
+  static void sign(Bytes& c, const HmacSession& hs, const Bytes& nonce_tpm, const Bytes& key) {
     const sch::CommandSchema* s = sch::find_schema(be32(c, 6));
     size_t at = first_session(c);
     if (!s || !at) return;
@@ -769,7 +857,7 @@ class Runner {
     m.insert(m.end(), nonce_caller.begin(), nonce_caller.end());
     m.insert(m.end(), nonce_tpm.begin(), nonce_tpm.end());
     m.push_back(attrs);
-    Bytes h = hmac(hs.auth_hash, {}, m);
+    Bytes h = hmac(hs.auth_hash, key, m);
     Bytes out(c.begin(), c.begin() + long(hmac_at));
     out.push_back(uint8_t(h.size() >> 8));
     out.push_back(uint8_t(h.size()));
@@ -780,7 +868,7 @@ class Runner {
     fix_size(c);
   }
   // Checks one side's response HMAC and keeps its new nonceTPM; false: the HMAC is wrong.
-  static bool take_response(const Bytes& c, const Bytes& r, HmacSession& hs, Bytes& nonce_tpm) {
+  static bool take_response(const Bytes& c, const Bytes& r, HmacSession& hs, Bytes& nonce_tpm, const Bytes& key) {
     if (r.size() < 14 || be32(r, 6) != 0 || be16(r, 0) != ST_SES) return true;
     const sch::CommandSchema* s = sch::find_schema(be32(c, 6));
     size_t at = 10 + 4 * (s ? s->response_handle_count() : 0);
@@ -803,7 +891,7 @@ class Runner {
     m.insert(m.end(), nonce_caller.begin(), nonce_caller.end());
     m.push_back(attrs);
     nonce_tpm = nonce;
-    return hmac(hs.auth_hash, {}, m) == got;
+    return hmac(hs.auth_hash, key, m) == got;
   }
   void after_sessions(const Bytes& cmd, const Bytes& mine, const Bytes& theirs, const Bytes& ru, const Bytes& ro,
                       bool ours_numbering, const std::string& origin, size_t index) {
@@ -815,6 +903,16 @@ class Runner {
       hs.auth_hash = be16(cmd, cmd.size() - 2);
       hs.nonce_ours.assign(ru.begin() + 16, ru.begin() + long(std::min(ru.size(), 16 + size_t(be16(ru, 14)))));
       hs.nonce_oracle.assign(ro.begin() + 16, ro.begin() + long(std::min(ro.size(), 16 + size_t(be16(ro, 14)))));
+      // Salted: sessionKey = KDFa(authHash, salt, "ATH", nonceTPM, nonceCaller, digest bits).
+      if (cmd.size() > 20 && be32(cmd, 10) != RH_NULL) {
+        const size_t nc = 18, ns = nc + 2 + be16(cmd, nc);
+        Bytes caller(cmd.begin() + long(nc + 2), cmd.begin() + long(ns));
+        auto it = g_salts.find(Bytes(cmd.begin() + long(ns + 2), cmd.begin() + long(ns + 2 + be16(cmd, ns))));
+        if (it == g_salts.end()) return;  // a damaged salt: not an HMAC session the harness can use
+        const uint32_t bits = uint32_t(digest(hs.auth_hash, {}).size() * 8);
+        hs.key_ours = kdfa(hs.auth_hash, it->second, "ATH", hs.nonce_ours, caller, bits);
+        hs.key_oracle = kdfa(hs.auth_hash, it->second, "ATH", hs.nonce_oracle, caller, bits);
+      }
       hmac_[ours_numbering ? be32(ru, 10) : be32(ro, 10)] = hs;
     }
     if (cc == CC_ContextSave && cmd.size() >= 14 && ru.size() > 10 && ro.size() > 10 && be32(ru, 6) == 0 &&
@@ -826,9 +924,12 @@ class Runner {
     if (cc == CC_FlushContext && cmd.size() >= 14) hmac_.erase(be32(cmd, 10));
     auto it = first_session(cmd) ? hmac_.find(be32(cmd, first_session(cmd))) : hmac_.end();
     if (it == hmac_.end()) return;
-    bool ok_u = take_response(mine, ru, it->second, it->second.nonce_ours);
-    bool ok_o = take_response(theirs, ro, it->second, it->second.nonce_oracle);
-    if (ok_u && ok_o && be_rc(ru) == 0 && be_rc(ro) == 0) ++stats_.hmac_ok;
+    bool ok_u = take_response(mine, ru, it->second, it->second.nonce_ours, it->second.key_ours);
+    bool ok_o = take_response(theirs, ro, it->second, it->second.nonce_oracle, it->second.key_oracle);
+    if (ok_u && ok_o && be_rc(ru) == 0 && be_rc(ro) == 0) {
+      ++stats_.hmac_ok;
+      if (!it->second.key_ours.empty()) ++stats_.salted_ok;
+    }
     if (!ok_u || !ok_o)
       report({cc, be_rc(ru), be_rc(ro), "hmac", !ok_u ? "our response HMAC is wrong" : "libtpms' response HMAC is wrong"},
              cmd, ru, ro, origin, index);
@@ -1023,6 +1124,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cannot read %s\n", allow_path.c_str());
     return 2;
   }
+  if (!g_salt_key.make()) std::fprintf(stderr, "no salt key: salted sessions not generated\n");
   Oracle oracle;
   Ours ours;
   Stats stats;
@@ -1054,8 +1156,8 @@ int main(int argc, char** argv) {
               "), divergences %" PRIu64 " (allowed %" PRIu64 ", new %" PRIu64 ")\n",
               stats.sequences, stats.commands, stats.not_compared, stats.divergences, stats.allowed,
               stats.divergences - stats.allowed);
-  std::printf("HMAC-session commands accepted by both with right response HMACs %" PRIu64
-              ", context loads accepted by both %" PRIu64 "\n", stats.hmac_ok, stats.context_loads);
+  std::printf("HMAC-session commands accepted by both with right response HMACs %" PRIu64 " (salted %" PRIu64
+              "), context loads accepted by both %" PRIu64 "\n", stats.hmac_ok, stats.salted_ok, stats.context_loads);
   for (const auto& [k, v] : stats.by_key) std::printf("  %6" PRIu64 "  %s\n", v, k.c_str());
   return stats.divergences == stats.allowed ? 0 : 1;
 }
