@@ -436,6 +436,8 @@ TPM_RC TPM2_GetCapability(Command& c) {
     }
   }
   if (capability == TPM_CAP_AUTH_POLICIES && handle_type(property) != TPM_HT_PERMANENT) return rc_param(TPM_RC_VALUE, 2);
+  // Part 3 TPM2_GetCapability, TPM_CAP_PCRS: "The property parameter shall be zero."
+  if (capability == TPM_CAP_PCRS && property != 0) return rc_param(TPM_RC_VALUE, 2);
   // moreData precedes the data: write the data after a placeholder byte, then patch it.
   size_t more_at = c.out.reserve(1);
   c.out.u32(capability);
@@ -467,12 +469,8 @@ TPM_RC TPM2_SetCapability(Command& c) {
 // reference TPM.
 TPM_RC TPM2_TestParms(Command& c) {
   TPMT_PUBLIC_PARMS parms;
-  if (TPM_RC rc = c.parse(parms)) return rc;
-  // TPMS_SYMCIPHER_PARMS.sym is a TPMT_SYM_DEF_OBJECT without the NULL option, which our one
-  // TPMT_SYM_DEF_OBJECT type allows (the asymmetric parameters need it).
-  if (parms.type == TPM_ALG_SYMCIPHER && parms.parameters.symDetail.sym.algorithm == TPM_ALG_NULL)
-    return rc_param(TPM_RC_SYMMETRIC, 1);
-  return TPM_RC_SUCCESS;
+  // TPMS_SYMCIPHER_PARMS.sym refuses TPM_ALG_NULL as it is read (NoNull, Part 2 without '+').
+  return c.parse(parms);
 }
 
 }  // namespace utpm::tpm

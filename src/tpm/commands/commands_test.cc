@@ -284,6 +284,9 @@ TEST_F(Commands, CapabilityHandlesAndErrors) {
             rc_param(TPM_RC_HANDLE, 2));
   EXPECT_EQ(run(tpm, CommandBuilder(0x8001, TPM_CC_GetCapability).u32(0x0B).u32(0).u32(1).bytes()).rc,
             rc_param(TPM_RC_VALUE, 1));
+  // Part 3 TPM2_GetCapability: for TPM_CAP_PCRS "The property parameter shall be zero."
+  EXPECT_EQ(run(tpm, CommandBuilder(0x8001, TPM_CC_GetCapability).u32(TPM_CAP_PCRS).u32(1).u32(1).bytes()).rc,
+            rc_param(TPM_RC_VALUE, 2));
   r = run(tpm, CommandBuilder(0x8001, TPM_CC_GetCapability).u32(TPM_CAP_PCRS).u32(0).u32(1).bytes());
   ASSERT_EQ(r.rc, 0u);
   r.u8();

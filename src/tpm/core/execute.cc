@@ -183,8 +183,12 @@ size_t Tpm::execute(uint8_t locality, std::span<const uint8_t> command, std::spa
   PersistentObjectsGuard persistent_guard{st_};
 
   // ---- handle area ----
-  for (unsigned i = 0; i < info->handle_count; ++i) {
+  // The whole area is read before any handle is checked (Part 3 §5.2: the handles are
+  // unmarshalled, then validated): a command cut inside its handle area is
+  // TPM_RC_INSUFFICIENT at the missing handle whatever the handles before it hold.
+  for (unsigned i = 0; i < info->handle_count; ++i)
     if (!r.u32(c.handles[i])) return error_response(response, rc_handle(TPM_RC_INSUFFICIENT, i + 1));
+  for (unsigned i = 0; i < info->handle_count; ++i) {
     TPM_RC rc = check_handle(*this, info->handles[i], c.handles[i], i + 1);
     if (rc != TPM_RC_SUCCESS) return error_response(response, rc);
     // Resolved once: authorization, cpHash and the handler all read this entity.

@@ -138,6 +138,18 @@ TEST_F(Execute, HandleValuesAreChecked) {
   EXPECT_EQ(run(tpm, cmd).rc, rc_handle(TPM_RC_INSUFFICIENT, 1));
 }
 
+// Part 3 §5.2 / Part 1 command processing: the handle area is unmarshalled whole before any
+// handle is validated. NV_Increment has two handles (authHandle, nvIndex): a command cut after
+// an undefined first handle is TPM_RC_INSUFFICIENT at handle 2, not the first handle's error
+// (docs/conformance.md D2).
+TEST_F(Execute, HandleAreaIsReadWholeBeforeHandlesAreChecked) {
+  auto cmd = CommandBuilder(0x8001, TPM_CC_NV_Increment).u32(0x01000123).u16(0x0100).bytes();
+  EXPECT_EQ(run(tpm, cmd).rc, rc_handle(TPM_RC_INSUFFICIENT, 2));
+  // With both handles present the first one's error comes first.
+  cmd = CommandBuilder(0x8001, TPM_CC_NV_Increment).u32(0x01000123).u32(0x01000123).bytes();
+  EXPECT_EQ(run(tpm, cmd).rc, rc_handle(TPM_RC_HANDLE, 1));
+}
+
 TEST_F(Execute, NvUnavailableRefusesNvCommandsOnly) {
   tpm.set_nv_available(false);
   auto cmd = CommandBuilder(0x8002, TPM_CC_ClockSet).u32(TPM_RH_OWNER).pw_session().u64(1u << 30).bytes();

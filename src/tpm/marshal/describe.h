@@ -305,8 +305,14 @@ TPM_RC walk(Walk& w, Reader& r, T& v, Name name) {
       return TPM_RC_SUCCESS;
     }
     Reader sub;
-    if (!r.sub(v.size, sub)) return w.fail(name_of("size"), at, TPM_RC_INSUFFICIENT);
-    if (TPM_RC rc = walk_fields(w, sub, v.t)) return rc;
+    if (!r.sub(v.size, sub)) {  // as unmarshal: complete contents under a size past the input
+      Reader rest = r;
+      if (TPM_RC rc = walk_fields(w, rest, v.t)) return rc;
+      return w.fail(name_of("size"), at, TPM_RC_SIZE);
+    }
+    // As unmarshal: running out inside the sized area is the size's fault (TPM_RC_SIZE); the
+    // visitor has been told where the contents ran out.
+    if (TPM_RC rc = walk_fields(w, sub, v.t)) return rc == TPM_RC_INSUFFICIENT ? TPM_RC_SIZE : rc;
     if (sub.remaining() != 0) return w.fail(name_of("size"), at, TPM_RC_SIZE);
     w.v.end(w.at(r));
     return TPM_RC_SUCCESS;

@@ -287,7 +287,38 @@ void marshal(Writer& w, const T& v) {
   std::apply([&w](const auto&... f) { (marshal(w, f), ...); }, v.fields());
 }
 
+// ---- a use of a structure without the '+' its selector needs for TPM_ALG_NULL ----
+// Part 2 passes '+' down: TPMT_HA's hashAlg is "+TPMI_ALG_HASH", so TPM_ALG_NULL is legal in
+// a TPMT_HA only where that use is written with '+' (TPMT_HA+ in TPMT_TK_*, not in
+// TPML_DIGEST_VALUES); the same for TPMT_SYM_DEF_OBJECT (+ in TPMS_RSA_PARMS, not in
+// TPMS_SYMCIPHER_PARMS). A structure is declared once with its selector as Tpmi<..., true>;
+// a use without '+' is NoNull<T>: the selector (T's first field) may not be the null value,
+// which gets the selector's own TPM_RC (TPM_RC_HASH, TPM_RC_SYMMETRIC, ...). A NULL selector
+// has no arm, so checking after T is read reports what checking the selector first would.
+template <class T>
+struct NoNull : T {};
+namespace detail {
+template <class Traits>
+constexpr bool is_null(const Tpmi<Traits, true>& v) {
+  return v.value == Traits::null_value;
+}
+template <class Traits>
+constexpr TPM_RC null_rc(const Tpmi<Traits, true>&) {
+  return Traits::rc;
+}
+}  // namespace detail
+template <HasFields T>
+TPM_RC unmarshal(Reader& r, NoNull<T>& v) {
+  T& t = v;
+  if (TPM_RC rc = unmarshal(r, t)) return rc;
+  const auto& selector = std::get<0>(t.fields());
+  return detail::is_null(selector) ? detail::null_rc(selector) : TPM_RC_SUCCESS;
+}
+
 // ---- sized structures (TPM2B_PUBLIC, ...): u16 size + exactly that many bytes of T ----
+// A size that does not match its contents (they need more octets than it gives, leave some,
+// or end before a size that runs past the input) is TPM_RC_SIZE: Part 2 marks these size
+// fields #TPM_RC_SIZE. Only contents cut by the end of the input are TPM_RC_INSUFFICIENT.
 // AllowEmpty: size 0 is an absent structure (LoadExternal's TPM2B_SENSITIVE), marshalled as
 // size 0 again when size is 0; otherwise size 0 is TPM_RC_SIZE.
 template <class T, bool AllowEmpty = false>
@@ -300,8 +331,17 @@ TPM_RC unmarshal(Reader& r, Sized<T, AllowEmpty>& v) {
   Reader sub;
   if (!r.u16(v.size)) return TPM_RC_INSUFFICIENT;
   if (v.size == 0) return AllowEmpty ? TPM_RC_SUCCESS : TPM_RC_SIZE;
-  if (!r.sub(v.size, sub)) return TPM_RC_INSUFFICIENT;
+  if (!r.sub(v.size, sub)) {
+    // The size promises more than the input holds: read the contents from what there is. If
+    // they are complete the size is what is wrong; if not, the input ended inside them.
+    Reader rest = r;
+    TPM_RC rc = unmarshal(rest, v.t);
+    return rc != TPM_RC_SUCCESS ? rc : TPM_RC_SIZE;
+  }
   TPM_RC rc = unmarshal(sub, v.t);
+  // The input holds all `size` octets, so running out inside them means the size is too
+  // small for the contents: the size field is what is wrong (Part 2 marks it #TPM_RC_SIZE).
+  if (rc == TPM_RC_INSUFFICIENT) return TPM_RC_SIZE;
   if (rc != TPM_RC_SUCCESS) return rc;
   return sub.remaining() == 0 ? TPM_RC_SUCCESS : TPM_RC_SIZE;
 }

@@ -6,6 +6,7 @@
 
 #include <vector>
 
+#include "tpm/types/object.h"
 #include "tpm/types/part2.h"
 
 namespace utpm::tpm {
@@ -223,8 +224,40 @@ TEST(Marshal, SizedStructureMustMatchItsSize) {
   EXPECT_EQ(from_bytes(longer, back), TPM_RC_SIZE) << "bytes left inside the sized area";
   auto shorter = b;
   shorter[1] = 16;
-  EXPECT_EQ(from_bytes(shorter, back), TPM_RC_INSUFFICIENT);
+  // Part 2: the size field of a sized structure is "#TPM_RC_SIZE"; the 17th octet is there,
+  // the size just does not cover it (docs/conformance.md D1).
+  EXPECT_EQ(from_bytes(shorter, back), TPM_RC_SIZE) << "size smaller than the contents";
+  auto beyond = b;
+  beyond[1] = 18;  // one octet more than the input holds, the contents are complete
+  EXPECT_EQ(from_bytes(beyond, back), TPM_RC_SIZE) << "size beyond complete contents";
+  auto cut = b;
+  cut.pop_back();  // the input ends inside the contents
+  EXPECT_EQ(from_bytes(cut, back), TPM_RC_INSUFFICIENT) << "input cut inside the contents";
   EXPECT_EQ(from_bytes(std::vector<uint8_t>{0, 0}, back), TPM_RC_SIZE) << "zero size";
+}
+
+// Part 2: TPMT_HA's hashAlg is "+TPMI_ALG_HASH"; TPML_DIGEST_VALUES lists "TPMT_HA
+// digests[count]" without '+', so TPM_ALG_NULL there is TPM_RC_HASH, where a TPMT_HA+ takes
+// it. TPMS_SYMCIPHER_PARMS.sym (no '+') refuses a NULL TPMT_SYM_DEF_OBJECT with
+// TPM_RC_SYMMETRIC (docs/conformance.md D3).
+TEST(Marshal, NullSelectorOnlyWhereTheUseHasPlus) {
+  const std::vector<uint8_t> null_ha = {0x00, 0x10};
+  TPMT_HA ha;
+  EXPECT_EQ(from_bytes(null_ha, ha), TPM_RC_SUCCESS) << "TPMT_HA+ takes TPM_ALG_NULL";
+  TPML_DIGEST_VALUES list;
+  EXPECT_EQ(from_bytes(std::vector<uint8_t>{0, 0, 0, 1, 0x00, 0x10}, list), TPM_RC_HASH);
+  EXPECT_EQ(list.count, 0u);
+  std::vector<uint8_t> sha1 = {0, 0, 0, 1, 0x00, 0x04};
+  sha1.resize(sha1.size() + 20, 0xAB);
+  ASSERT_EQ(from_bytes(sha1, list), TPM_RC_SUCCESS);
+  EXPECT_EQ(list.items[0].hashAlg, TPM_ALG_SHA1);
+  EXPECT_EQ(to_bytes(list), sha1) << "NoNull marshals as its structure";
+  TPMT_SYM_DEF_OBJECT sym;
+  EXPECT_EQ(from_bytes(null_ha, sym), TPM_RC_SUCCESS) << "TPMT_SYM_DEF_OBJECT+ takes TPM_ALG_NULL";
+  TPMS_SYMCIPHER_PARMS parms;
+  EXPECT_EQ(from_bytes(null_ha, parms), TPM_RC_SYMMETRIC);
+  EXPECT_EQ(from_bytes(std::vector<uint8_t>{0x00, 0x06, 0x00, 0x80, 0x00, 0x43}, parms), TPM_RC_SUCCESS);
+  EXPECT_EQ(parms.sym.keyBits, 128);
 }
 
 TEST(Marshal, WriterReportsOverflowInsteadOfWritingPastEnd) {

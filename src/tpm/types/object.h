@@ -130,7 +130,7 @@ struct TPMS_KEYEDHASH_PARMS {
   UTPM_FIELDS(scheme)
 };
 struct TPMS_SYMCIPHER_PARMS {
-  TPMT_SYM_DEF_OBJECT sym;
+  NoNull<TPMT_SYM_DEF_OBJECT> sym;  // Part 2: no '+', TPM_ALG_NULL is TPM_RC_SYMMETRIC
   UTPM_FIELDS(sym)
 };
 struct TPMS_RSA_PARMS {

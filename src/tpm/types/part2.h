@@ -145,7 +145,8 @@ struct TPMT_HA {
   UTPM_FIELDS(hashAlg, select(digest, hashAlg))
 };
 
-using TPML_DIGEST_VALUES = Tpml<TPMT_HA, kHashCount>;
+// Part 2: "TPMT_HA digests[count]", no '+': TPM_ALG_NULL is TPM_RC_HASH.
+using TPML_DIGEST_VALUES = Tpml<NoNull<TPMT_HA>, kHashCount>;
 using TPML_DIGEST = Tpml<TPM2B_DIGEST, 8>;
 using TPML_ALG = Tpml<TPM_ALG_ID, 64>;
 
