@@ -88,6 +88,9 @@ inline constexpr size_t kMaxPcrBanks = sizeof(kPcrBankAlgs) / sizeof(kPcrBankAlg
 // ---- objects and sessions ----
 inline constexpr size_t kMaxLoadedObjects = UTPM_MAX_LOADED_OBJECTS;
 inline constexpr size_t kMaxLoadedSessions = 3;
+// Authenticated Countdown Timers: TPM_RH_ACT_0 .. TPM_RH_ACT_0 + kNumActs - 1 (at most 16).
+inline constexpr size_t kNumActs = 2;
+static_assert(kNumActs >= 1 && kNumActs <= 16);
 inline constexpr size_t kMaxActiveSessions = 64;
 // TPM_PT_HR_PERSISTENT_MIN: persistent objects the TPM guarantees (never above the store's cap).
 inline constexpr size_t kMinEvictObjects = UTPM_MIN_EVICT_OBJECTS;

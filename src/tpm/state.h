@@ -38,6 +38,7 @@ enum RecordId : uint32_t {
   kRecSavedState = 3,
   kRecNvList = 4,  // the NV index list (subsystem/nv.cc); each index is record <its handle>
   kRecAudit = 5,   // command audit: hash algorithm, counter, audited commands (subsystem/audit.cc)
+  kRecAct = 6,     // ACT state saved by Shutdown(STATE) for the next Resume (subsystem/act.cc)
 };
 
 inline constexpr uint8_t kAllPcrBanks = static_cast<uint8_t>((1u << profile::kMaxPcrBanks) - 1);
@@ -260,6 +261,18 @@ struct State {
   NvOrderlyRam nv_ram;  // orderly indices (TPMA_NV_ORDERLY): their current data
 
   AuditState audit;
+
+  // Authenticated Countdown Timers (subsystem/act.cc). Counted lazily from the platform timer:
+  // the remaining seconds are timeout - whole seconds since base_ms. Volatile; a Shutdown(STATE)
+  // saves them (record kRecAct) for the next Resume.
+  struct Act {
+    uint32_t timeout = 0;   // seconds at base_ms (0: stopped; 0xFFFFFFFF: held, no countdown)
+    uint64_t base_ms = 0;   // platform ms when timeout was set
+    bool signaled = false;  // latched signal of an ACT set to 0 while running, or restored
+    TPMT_HA policy;         // authPolicy (SetPrimaryPolicy); TPM_ALG_NULL: none
+  } act[profile::kNumActs];
+  uint16_t act_updated = 0;   // bit i: ACT_i set since the last Startup (else halved at Shutdown(STATE))
+  uint16_t act_preserve = 0;  // bit i: TPMA_ACT.preserveSignaled
 
   // ECC commit state besides the counter (Part 1 ECDAA "Commit"): the nonce the commit values r
   // are derived from is new at every Startup and the array of outstanding commits (bit

@@ -158,7 +158,9 @@ LoadResult failed(Tpm& tpm, NvStore::Result res) {
   return LoadResult::failed;
 }
 
-TPM_RC stage(Tpm& tpm, uint32_t id, const Writer& w) {
+}  // namespace
+
+TPM_RC persist_stage(Tpm& tpm, uint32_t id, const Writer& w) {
   NvStore::Result res = tpm.platform().nv().write(id, w.written());
   if (res == NvStore::Result::ok) return TPM_RC_SUCCESS;
   if (res == NvStore::Result::no_space) return TPM_RC_NV_SPACE;
@@ -166,6 +168,8 @@ TPM_RC stage(Tpm& tpm, uint32_t id, const Writer& w) {
   return TPM_RC_FAILURE;
 }
 
+namespace {
+TPM_RC stage(Tpm& tpm, uint32_t id, const Writer& w) { return persist_stage(tpm, id, w); }
 }  // namespace
 
 LoadResult persist_load_all(Tpm& tpm) {
@@ -318,8 +322,10 @@ bool persist_restore_state(Tpm& tpm) {
 
 void persist_drop_saved_state(Tpm& tpm) {
   // not_found is fine: there may be no saved state to drop.
-  NvStore::Result res = tpm.platform().nv().remove(kRecSavedState);
-  if (res == NvStore::Result::ok) tpm.state().dirty |= kDirtySavedState;
+  for (uint32_t id : {uint32_t{kRecSavedState}, uint32_t{kRecAct}}) {
+    NvStore::Result res = tpm.platform().nv().remove(id);
+    if (res == NvStore::Result::ok) tpm.state().dirty |= kDirtySavedState;
+  }
 }
 
 }  // namespace utpm::tpm

@@ -9,6 +9,7 @@
 #include "crypto/drbg.h"
 #include "crypto/ecc.h"
 #include "tpm/state.h"
+#include "tpm/types/capability.h"
 #include "tpm/types/part2.h"
 
 namespace utpm::tpm {
@@ -218,7 +219,21 @@ TPM_RC persist_flush(Tpm& tpm);
 void persist_discard(Tpm& tpm);
 TPM_RC persist_save_state(Tpm& tpm);   // Shutdown(STATE) payload, staged
 bool persist_restore_state(Tpm& tpm);  // Startup(STATE): false if no valid saved state
-void persist_drop_saved_state(Tpm& tpm);
+void persist_drop_saved_state(Tpm& tpm);  // the saved state and the ACT record
+// Stages record id (the store's answer as a TPM_RC; integrity/I-O faults enter failure mode).
+TPM_RC persist_stage(Tpm& tpm, uint32_t id, const Writer& w);
+
+// ---- Authenticated Countdown Timers (act.cc) ----
+constexpr bool act_handle(TPM_HANDLE h) { return h >= TPM_RH_ACT_0 && h <= TPM_RH_ACT_F; }
+constexpr bool act_implemented(TPM_HANDLE h) { return act_handle(h) && h - TPM_RH_ACT_0 < profile::kNumActs; }
+uint32_t act_remaining(Tpm& tpm, unsigned i);  // seconds left (0xFFFFFFFF: held)
+bool act_signaled(Tpm& tpm, unsigned i);
+// ACT_SetTimeout's action (the caller checked the handle and the UINT32_MAX rule).
+void act_set(Tpm& tpm, unsigned i, uint32_t start_timeout);
+TPMS_ACT_DATA act_data(Tpm& tpm, unsigned i);
+// Startup: Resume restores what Shutdown(STATE) saved; Reset/Restart stop every ACT.
+void act_startup(Tpm& tpm, bool resume, bool after_state_save);
+TPM_RC act_save(Tpm& tpm);  // Shutdown(STATE): record kRecAct, staged
 
 // ---- hierarchies and authorization (hierarchy.cc) ----
 // What a handle names (its Name, authValue, authPolicy, DA protection) is resolved once per
