@@ -91,6 +91,9 @@ struct ClockData {
   // ECC commitCounter (TPM2_Commit/EC_Ephemeral): kept over TPM Restart and Resume (it is in
   // this record, which every Shutdown writes), zero after a TPM Reset. Record v2.
   uint64_t commit_counter = 0;
+  // A DA-protected authValue was checked since the last Startup/orderly Shutdown: after a
+  // non-orderly shutdown the next Startup counts one failure (Part 1 DA; da.cc). Record v3.
+  uint8_t da_used = 0;
 };
 inline constexpr TPM_SU kOrderlyNone = 0xFFFF;
 
@@ -241,8 +244,13 @@ struct State {
   bool lockout_auth_blocked = false;  // lockoutAuth failed; see da.cc (persisted when lockoutRecovery != 0)
   uint8_t ph_enable = 1, sh_enable = 1, eh_enable = 1, ph_enable_nv = 1;
   crypto::DrbgState drbg{};
-  uint64_t timer_at_power_on = 0;      // platform ms at _TPM_Init (TPMS_TIME_INFO.time base)
-  uint64_t timer_at_clock_base = 0;    // platform ms when clock.clock was last set/loaded
+  // The TPM's own millisecond count (clock.cc tpm_ms): the platform timer scaled by the
+  // ClockRateAdjust rate (volatile: nominal after every _TPM_Init), rebased at each change.
+  uint64_t rate_base_platform = 0;     // platform ms at the last rate change
+  uint64_t rate_base_ms = 0;           // tpm_ms at that moment
+  uint32_t clock_rate = profile::kClockNominal;
+  uint64_t timer_at_power_on = 0;      // tpm_ms at _TPM_Init (TPMS_TIME_INFO.time base)
+  uint64_t timer_at_clock_base = 0;    // tpm_ms when clock.clock was last set/loaded
   uint64_t clock_at_base = 0;          // Clock value at timer_at_clock_base
   uint8_t clock_safe = 1;
   bool shutdown_seen = false;          // Shutdown executed since Startup (orderly pending)

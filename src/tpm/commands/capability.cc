@@ -321,9 +321,15 @@ void cap_pcr_properties(Writer& w, uint32_t from, uint32_t n, bool& more) {
   more = l.more;
 }
 
+// In failure mode only the identification properties TPM_PT_MANUFACTURER (PT_FIXED + 5) ..
+// TPM_PT_FIRMWARE_VERSION_2 (PT_FIXED + 12) are answered (Part 3 "Failure mode"; as the reference).
+constexpr TPM_PT kFailureFirst = PT_FIXED + 5, kFailureLast = PT_FIXED + 12;
+
 void cap_tpm_properties(Tpm& tpm, Writer& w, uint32_t from, uint32_t n, bool& more) {
   ListWriter l(w, std::min(n, kMaxTpmProperties));
-  for (TPM_PT pt = std::max<TPM_PT>(from, PT_FIXED); pt <= TPM_PT_AUDIT_COUNTER_1; ++pt) {
+  const bool failure = tpm.state().failure.active;
+  const TPM_PT first = failure ? kFailureFirst : PT_FIXED, last = failure ? kFailureLast : TPM_PT_AUDIT_COUNTER_1;
+  for (TPM_PT pt = std::max<TPM_PT>(from, first); pt <= last; ++pt) {
     uint32_t v;
     if (!tpm_property(tpm, pt, v)) continue;
     if (!l.room()) break;
@@ -448,6 +454,8 @@ TPM_RC TPM2_GetCapability(Command& c) {
   uint32_t property = 0, property_count = 0;
   if (TPM_RC rc = c.parse(capability, property, property_count)) return rc;
   if (capability > TPM_CAP_LAST) return rc_param(TPM_RC_VALUE, 1);
+  // Failure mode: TPM_CAP_TPM_PROPERTIES (a few properties, cap_tpm_properties) and nothing else.
+  if (c.st.failure.active && capability != TPM_CAP_TPM_PROPERTIES) return TPM_RC_FAILURE;
   if (capability == TPM_CAP_HANDLES) {
     switch (handle_type(property)) {
       case TPM_HT_PCR: case TPM_HT_NV_INDEX: case TPM_HT_LOADED_SESSION: case TPM_HT_SAVED_SESSION:

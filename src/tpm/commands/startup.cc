@@ -58,6 +58,7 @@ TPM_RC TPM2_Startup(Command& c) {
   }
   pcr_startup(st, c.locality, resume);
   act_startup(c.tpm, resume, previous == TPM_SU_STATE);
+  da_startup(c.tpm, previous != kOrderlyNone);
   nv_startup(st, resume);  // TPM Reset/Restart: NV indices' stClear locks end
   // The command-audit digest and the exclusive audit session do not survive a Startup (a
   // restarted digest counts a new auditCounter value, so a verifier sees the break).
@@ -97,6 +98,7 @@ TPM_RC TPM2_Shutdown(Command& c) {
   }
   st.clock.clock = clock_now(c.tpm);  // an orderly shutdown stores Clock exactly
   st.clock.orderly = type;
+  st.clock.da_used = 0;  // an orderly shutdown: every failure is on record
   st.dirty |= kDirtyClock;
   st.shutdown_seen = true;
   return TPM_RC_SUCCESS;

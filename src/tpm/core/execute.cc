@@ -181,7 +181,9 @@ size_t Tpm::execute(uint8_t locality, std::span<const uint8_t> command, std::spa
 
   const CommandInfo* info = find_command(code);
   if (!info) return error_response(response, TPM_RC_COMMAND_CODE);
-  if (st_.failure.active && !(info->flags & kCmdAllowedInFailure))
+  // Failure mode: GetTestResult and GetCapability without sessions, nothing else (Part 3
+  // "Failure mode"; the session machinery is not trusted then).
+  if (st_.failure.active && (!(info->flags & kCmdAllowedInFailure) || tag != TPM_ST_NO_SESSIONS))
     return error_response(response, TPM_RC_FAILURE);
   if (!st_.failure.active && st_.phase != Phase::operational && code != TPM_CC_Startup)
     return error_response(response, TPM_RC_INITIALIZE);

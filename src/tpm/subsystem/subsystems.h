@@ -202,6 +202,10 @@ void session_serialize(const SessionSlot& s, Writer& w);
 bool session_deserialize(Reader& r, SessionSlot& s);
 
 // ---- clock (clock.cc) ----
+// The TPM's millisecond count: the platform timer at the ClockRateAdjust rate.
+uint64_t tpm_ms(Tpm& tpm);
+void clock_rate_reset(Tpm& tpm);                    // _TPM_Init: nominal rate
+void clock_rate_adjust(Tpm& tpm, int8_t adjust);    // TPM_CLOCK_ADJUST: -3..3
 uint64_t clock_now(Tpm& tpm);      // TPMS_CLOCK_INFO.clock
 uint64_t time_now(Tpm& tpm);       // TPMS_TIME_INFO.time (ms since _TPM_Init)
 void clock_set(Tpm& tpm, uint64_t new_clock);
@@ -263,6 +267,9 @@ bool da_records_failure(const State& st, TPM_HANDLE entity, bool da_protected);
 // At power on: a lockoutAuth blocked before the power loss stays blocked for a full
 // lockoutRecovery of powered time (a power cycle must not speed up recovery).
 void da_power_on(Tpm& tpm);
+void da_mark_used(State& st);  // a DA-protected authValue is about to be checked
+// Startup: one failure counted if the TPM went down non-orderly after da_mark_used.
+void da_startup(Tpm& tpm, bool after_orderly_shutdown);
 bool lockout_auth_available(Tpm& tpm);
 
 }  // namespace utpm::tpm
