@@ -88,6 +88,9 @@ inline constexpr size_t kMaxPcrBanks = sizeof(kPcrBankAlgs) / sizeof(kPcrBankAlg
 // ---- objects and sessions ----
 inline constexpr size_t kMaxLoadedObjects = UTPM_MAX_LOADED_OBJECTS;
 inline constexpr size_t kMaxLoadedSessions = 3;
+// Authenticated Countdown Timers: TPM_RH_ACT_0 .. TPM_RH_ACT_0 + kNumActs - 1 (at most 16).
+inline constexpr size_t kNumActs = 2;
+static_assert(kNumActs >= 1 && kNumActs <= 16);
 inline constexpr size_t kMaxActiveSessions = 64;
 // TPM_PT_HR_PERSISTENT_MIN: persistent objects the TPM guarantees (never above the store's cap).
 inline constexpr size_t kMinEvictObjects = UTPM_MIN_EVICT_OBJECTS;
@@ -121,6 +124,11 @@ inline constexpr size_t kProofSize = 32;
 // ---- clock ----
 // Clock is written to NV at most this often while running (ms); an orderly Shutdown writes it
 // exactly. 2^22 ms (~70 min) keeps flash wear to a few thousand writes a year.
+// ClockRateAdjust: Clock and Time advance kClockNominal / rate times as fast as the platform
+// timer; each request moves rate by a step, within kClockNominal +- kClockAdjustLimit (16.7%).
+inline constexpr uint32_t kClockNominal = 30000;
+inline constexpr uint32_t kClockAdjustCoarse = 300, kClockAdjustMedium = 30, kClockAdjustFine = 1;
+inline constexpr uint32_t kClockAdjustLimit = 5000;
 inline constexpr uint64_t kClockUpdateIntervalMs = uint64_t{1} << 22;
 
 // ---- dictionary attack defaults (Part 1 §19.8; reference values) ----

@@ -38,6 +38,7 @@ enum RecordId : uint32_t {
   kRecSavedState = 3,
   kRecNvList = 4,  // the NV index list (subsystem/nv.cc); each index is record <its handle>
   kRecAudit = 5,   // command audit: hash algorithm, counter, audited commands (subsystem/audit.cc)
+  kRecAct = 6,     // ACT state saved by Shutdown(STATE) for the next Resume (subsystem/act.cc)
 };
 
 inline constexpr uint8_t kAllPcrBanks = static_cast<uint8_t>((1u << profile::kMaxPcrBanks) - 1);
@@ -90,6 +91,9 @@ struct ClockData {
   // ECC commitCounter (TPM2_Commit/EC_Ephemeral): kept over TPM Restart and Resume (it is in
   // this record, which every Shutdown writes), zero after a TPM Reset. Record v2.
   uint64_t commit_counter = 0;
+  // A DA-protected authValue was checked since the last Startup/orderly Shutdown: after a
+  // non-orderly shutdown the next Startup counts one failure (Part 1 DA; da.cc). Record v3.
+  uint8_t da_used = 0;
 };
 inline constexpr TPM_SU kOrderlyNone = 0xFFFF;
 
@@ -240,8 +244,13 @@ struct State {
   bool lockout_auth_blocked = false;  // lockoutAuth failed; see da.cc (persisted when lockoutRecovery != 0)
   uint8_t ph_enable = 1, sh_enable = 1, eh_enable = 1, ph_enable_nv = 1;
   crypto::DrbgState drbg{};
-  uint64_t timer_at_power_on = 0;      // platform ms at _TPM_Init (TPMS_TIME_INFO.time base)
-  uint64_t timer_at_clock_base = 0;    // platform ms when clock.clock was last set/loaded
+  // The TPM's own millisecond count (clock.cc tpm_ms): the platform timer scaled by the
+  // ClockRateAdjust rate (volatile: nominal after every _TPM_Init), rebased at each change.
+  uint64_t rate_base_platform = 0;     // platform ms at the last rate change
+  uint64_t rate_base_ms = 0;           // tpm_ms at that moment
+  uint32_t clock_rate = profile::kClockNominal;
+  uint64_t timer_at_power_on = 0;      // tpm_ms at _TPM_Init (TPMS_TIME_INFO.time base)
+  uint64_t timer_at_clock_base = 0;    // tpm_ms when clock.clock was last set/loaded
   uint64_t clock_at_base = 0;          // Clock value at timer_at_clock_base
   uint8_t clock_safe = 1;
   bool shutdown_seen = false;          // Shutdown executed since Startup (orderly pending)
@@ -260,6 +269,18 @@ struct State {
   NvOrderlyRam nv_ram;  // orderly indices (TPMA_NV_ORDERLY): their current data
 
   AuditState audit;
+
+  // Authenticated Countdown Timers (subsystem/act.cc). Counted lazily from the platform timer:
+  // the remaining seconds are timeout - whole seconds since base_ms. Volatile; a Shutdown(STATE)
+  // saves them (record kRecAct) for the next Resume.
+  struct Act {
+    uint32_t timeout = 0;   // seconds at base_ms (0: stopped; 0xFFFFFFFF: held, no countdown)
+    uint64_t base_ms = 0;   // platform ms when timeout was set
+    bool signaled = false;  // latched signal of an ACT set to 0 while running, or restored
+    TPMT_HA policy;         // authPolicy (SetPrimaryPolicy); TPM_ALG_NULL: none
+  } act[profile::kNumActs];
+  uint16_t act_updated = 0;   // bit i: ACT_i set since the last Startup (else halved at Shutdown(STATE))
+  uint16_t act_preserve = 0;  // bit i: TPMA_ACT.preserveSignaled
 
   // ECC commit state besides the counter (Part 1 ECDAA "Commit"): the nonce the commit values r
   // are derived from is new at every Startup and the array of outstanding commits (bit

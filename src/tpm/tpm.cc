@@ -38,7 +38,8 @@ void Tpm::power_on() {
   std::construct_at(&st_);  // in place: a State temporary would cost kilobytes of MCU stack
   st_.nv_available = nv_available;
   st_.powered = true;
-  st_.timer_at_power_on = platform_.now_ms();
+  clock_rate_reset(*this);
+  st_.timer_at_power_on = tpm_ms(*this);
   st_.phase = Phase::awaiting_startup;
 
   if (!run_self_tests(st_)) return;
@@ -54,7 +55,7 @@ void Tpm::power_on() {
   }
   da_power_on(*this);
   st_.clock_at_base = st_.clock.clock;
-  st_.timer_at_clock_base = platform_.now_ms();
+  st_.timer_at_clock_base = tpm_ms(*this);
   // Without an orderly shutdown the last Clock written to NV may be older than a value
   // already reported: Clock is not "safe" until it is written again (Part 1 §36.4).
   st_.clock_safe = st_.clock.orderly == kOrderlyNone ? 0 : 1;

@@ -27,16 +27,9 @@ TPMA_CC_V = 1 << 29
 # Commands of the 1.84 list that utpm does not implement yet, with the reason. Remove a name when
 # its command lands (the test fails if an allow-listed command is listed by the TPM).
 NOT_YET_IMPLEMENTED = {
-    # issue 12, branch house: not done yet
-    "ACT_SetTimeout": "house branch: ACT handles not yet implemented",
-    # No attached components: the AC commands answer TPM_RC_COMMAND_CODE, as swtpm does
-    # (docs/engine.md "Policy_AC_SendSelect").
-    "AC_GetCapability": "no attached components (docs/engine.md)",
-    "AC_Send": "no attached components (docs/engine.md)",
-    "Policy_AC_SendSelect": "no attached components (docs/engine.md)",
-    # 1.84 additions not yet scheduled
-    "ReadOnlyControl": "1.84 read-only mode, not scheduled",
-    "PolicyTransportSPDM": "1.84 SPDM secure channel, not scheduled",
+    # 1.84 additions not implemented (docs/engine.md "Not yet")
+    "ReadOnlyControl": "1.84 Read-Only mode: needs Part 1's table of refused commands (docs/engine.md)",
+    "PolicyTransportSPDM": "1.84 SPDM secure channel: no SPDM transport here",
 }
 
 

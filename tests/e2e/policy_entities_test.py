@@ -322,10 +322,12 @@ class PolicyNvE2E(unittest.TestCase):
 
 
     def test_policy_ac_send_select_without_attached_components(self):
+        # Implemented without attached components since issue 12 (swtpm: TPM_RC_COMMAND_CODE);
+        # the digest is checked in act_ac_test.py.
         s = self.session()
         r = self.tpm.call(0x196, handles=(s.handle,), params=tpm2b(b"") + tpm2b(b"") + tpm2b(u32(0x90000001)) + b"\x00",
                           check=False)
-        self.assertEqual(r.rc, 0x143)  # TPM_RC_COMMAND_CODE, as swtpm (no attached components)
+        self.assertEqual(r.rc, 0x143 if os.environ.get("UTPM_E2E_MSSIM_SHIM") else 0)
 
     # ---- PCR auth and policy groups ----
     def pcr_extend(self, tpm, pcr, auths, expect=0):

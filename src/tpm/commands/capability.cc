@@ -24,6 +24,7 @@ constexpr uint32_t kMaxAuthPolicies = kCapData / (4 + 2 + profile::kMaxDigestSiz
 // The largest single list entry: TPMS_TAGGED_POLICY (handle, TPMT_HA).
 constexpr size_t kMaxCapEntry = 4 + 2 + profile::kMaxDigestSize;
 static_assert(kMaxCapEntry >= 4 + 1 + profile::kPcrSelectMax, "TPMS_TAGGED_PCR_SELECT fits");
+constexpr uint32_t kMaxActData = kCapData / 12;
 constexpr uint32_t kMaxPcrProperties = kCapData / (4 + 1 + profile::kPcrSelectMax);
 
 constexpr uint32_t be32(const char (&s)[5]) {
@@ -205,10 +206,14 @@ void cap_handles(Tpm& tpm, Writer& w, uint32_t from, uint32_t n, bool& more) {
         if (!emit(p)) break;
       break;
     case TPM_HT_PERMANENT:
+    {
+      bool room = true;
       for (TPM_HANDLE h : {TPM_RH_OWNER, TPM_RH_NULL, TPM_RS_PW, TPM_RH_LOCKOUT, TPM_RH_ENDORSEMENT,
                            TPM_RH_PLATFORM, TPM_RH_PLATFORM_NV})
-        if (!emit(h)) break;
+        if (room) room = emit(h);
+      for (uint32_t i = 0; room && i < profile::kNumActs; ++i) room = emit(TPM_RH_ACT_0 + i);  // the ACTs
       break;
+    }
     case TPM_HT_TRANSIENT:
       for (const ObjectSlot& s : st.objects)
         if (s.kind != SlotKind::empty && !emit(object_handle(st, &s))) break;
@@ -316,9 +321,15 @@ void cap_pcr_properties(Writer& w, uint32_t from, uint32_t n, bool& more) {
   more = l.more;
 }
 
+// In failure mode only the identification properties TPM_PT_MANUFACTURER (PT_FIXED + 5) ..
+// TPM_PT_FIRMWARE_VERSION_2 (PT_FIXED + 12) are answered (Part 3 "Failure mode"; as the reference).
+constexpr TPM_PT kFailureFirst = PT_FIXED + 5, kFailureLast = PT_FIXED + 12;
+
 void cap_tpm_properties(Tpm& tpm, Writer& w, uint32_t from, uint32_t n, bool& more) {
   ListWriter l(w, std::min(n, kMaxTpmProperties));
-  for (TPM_PT pt = std::max<TPM_PT>(from, PT_FIXED); pt <= TPM_PT_AUDIT_COUNTER_1; ++pt) {
+  const bool failure = tpm.state().failure.active;
+  const TPM_PT first = failure ? kFailureFirst : PT_FIXED, last = failure ? kFailureLast : TPM_PT_AUDIT_COUNTER_1;
+  for (TPM_PT pt = std::max<TPM_PT>(from, first); pt <= last; ++pt) {
     uint32_t v;
     if (!tpm_property(tpm, pt, v)) continue;
     if (!l.room()) break;
@@ -334,13 +345,18 @@ void cap_tpm_properties(Tpm& tpm, Writer& w, uint32_t from, uint32_t n, bool& mo
 // handle order), each as TPMS_TAGGED_POLICY with TPM_ALG_NULL and no digest when none is set.
 void cap_auth_policies(const State& st, Writer& w, uint32_t from, uint32_t n, bool& more) {
   ListWriter l(w, std::min(n, kMaxAuthPolicies));
-  for (TPM_HANDLE h : {TPM_RH_OWNER, TPM_RH_LOCKOUT, TPM_RH_ENDORSEMENT, TPM_RH_PLATFORM}) {
-    if (h < from) continue;
-    if (!l.room()) break;
+  auto emit = [&](TPM_HANDLE h) {
+    if (h < from) return true;
+    if (!l.room()) return false;
     w.u32(h);
     marshal(w, *hierarchy_policy(st, h));
     ++l.count;
-  }
+    return true;
+  };
+  bool room = true;
+  for (TPM_HANDLE h : {TPM_RH_OWNER, TPM_RH_LOCKOUT, TPM_RH_ENDORSEMENT, TPM_RH_PLATFORM})
+    if (room) room = emit(h);
+  for (uint32_t i = 0; room && i < profile::kNumActs; ++i) room = emit(TPM_RH_ACT_0 + i);  // the ACTs' policies
   l.finish();
   more = l.more;
 }
@@ -374,7 +390,19 @@ TPM_RC cap_list(Tpm& tpm, Writer& w, TPM_CAP capability, uint32_t property, uint
     }
     case TPM_CAP_AUTH_POLICIES: cap_auth_policies(st, w, property, n, more); break;
     case TPM_CAP_PP_COMMANDS: cap_audit_commands(st, w, property, n, more, true); break;
-    // No ACTs (TPM_CAP_ACT) and no vendor properties.
+    case TPM_CAP_ACT: {
+      if (!act_handle(property)) return TPM_RC_VALUE;
+      ListWriter l(w, std::min(n, kMaxActData));
+      for (uint32_t i = property - TPM_RH_ACT_0; i < profile::kNumActs; ++i) {
+        if (!l.room()) break;
+        marshal(w, act_data(tpm, i));
+        ++l.count;
+      }
+      l.finish();
+      more = l.more;
+      break;
+    }
+    // No vendor properties.
     default: return TPM_RC_VALUE;
   }
   return TPM_RC_SUCCESS;
@@ -426,6 +454,8 @@ TPM_RC TPM2_GetCapability(Command& c) {
   uint32_t property = 0, property_count = 0;
   if (TPM_RC rc = c.parse(capability, property, property_count)) return rc;
   if (capability > TPM_CAP_LAST) return rc_param(TPM_RC_VALUE, 1);
+  // Failure mode: TPM_CAP_TPM_PROPERTIES (a few properties, cap_tpm_properties) and nothing else.
+  if (c.st.failure.active && capability != TPM_CAP_TPM_PROPERTIES) return TPM_RC_FAILURE;
   if (capability == TPM_CAP_HANDLES) {
     switch (handle_type(property)) {
       case TPM_HT_PCR: case TPM_HT_NV_INDEX: case TPM_HT_LOADED_SESSION: case TPM_HT_SAVED_SESSION:
@@ -443,7 +473,7 @@ TPM_RC TPM2_GetCapability(Command& c) {
   c.out.u32(capability);
   bool more = false;
   if (cap_list(c.tpm, c.out, capability, property, property_count, more) != TPM_RC_SUCCESS) {
-    if (capability == TPM_CAP_ACT || capability == TPM_CAP_AUTH_POLICIES) return rc_param(TPM_RC_VALUE, 2);
+    if (capability == TPM_CAP_ACT || capability == TPM_CAP_AUTH_POLICIES) return rc_param(TPM_RC_VALUE, 2);  // ACT: property not an ACT handle
     cap_empty(c.out);  // TPM_CAP_VENDOR_PROPERTY
   }
   c.out.data()[more_at] = more ? 1 : 0;

@@ -27,8 +27,9 @@ TPM_RC TPM2_ClockSet(Command& c) {
 TPM_RC TPM2_ClockRateAdjust(Command& c) {
   TPM_CLOCK_ADJUST adjust;
   if (TPM_RC rc = c.parse(adjust)) return rc;
-  // Our clock comes from the platform's monotonic timer, which is already disciplined; the
-  // requested adjustment is recorded (and reported by nothing else) rather than applied.
+  // Clock and Time advance at the adjusted rate from now on (clock.cc); the rate is volatile
+  // (nominal after _TPM_Init, as the reference platform). The last request is also recorded.
+  clock_rate_adjust(c.tpm, static_cast<int8_t>(adjust.value));
   c.st.clock.clock_adjust = adjust;
   return TPM_RC_SUCCESS;
 }

@@ -57,6 +57,8 @@ TPM_RC TPM2_Startup(Command& c) {
     }
   }
   pcr_startup(st, c.locality, resume);
+  act_startup(c.tpm, resume, previous == TPM_SU_STATE);
+  da_startup(c.tpm, previous != kOrderlyNone);
   nv_startup(st, resume);  // TPM Reset/Restart: NV indices' stClear locks end
   // The command-audit digest and the exclusive audit session do not survive a Startup (a
   // restarted digest counts a new auditCounter value, so a verifier sees the break).
@@ -90,11 +92,13 @@ TPM_RC TPM2_Shutdown(Command& c) {
   if (TPM_RC rc = nv_orderly_flush(c.tpm)) return rc;
   if (type == TPM_SU_STATE) {
     if (TPM_RC rc = persist_save_state(c.tpm)) return rc;
+    if (TPM_RC rc = act_save(c.tpm)) return rc;
   } else {
     persist_drop_saved_state(c.tpm);
   }
   st.clock.clock = clock_now(c.tpm);  // an orderly shutdown stores Clock exactly
   st.clock.orderly = type;
+  st.clock.da_used = 0;  // an orderly shutdown: every failure is on record
   st.dirty |= kDirtyClock;
   st.shutdown_seen = true;
   return TPM_RC_SUCCESS;

@@ -238,6 +238,7 @@ TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
   if (e.da_protected) {
     da_recover(c.tpm);
     if (da_in_lockout(st)) return TPM_RC_LOCKOUT;
+    da_mark_used(st);
   }
   if (e.handle == TPM_RH_LOCKOUT && !lockout_auth_available(c.tpm)) return TPM_RC_LOCKOUT;
   // A command PP_Commands gated needs physical presence when platformAuth/platformPolicy

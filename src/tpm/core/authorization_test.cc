@@ -92,6 +92,57 @@ TEST_F(FailClosed, RecoveryTimeZeroNeedsNoNvForObjects) {
   EXPECT_EQ(platform.store.commits, commits);
 }
 
+// Part 1 DA: after a non-orderly shutdown that followed a DA-protected authorization, the next
+// Startup counts one failure (a failure the power cut may have kept off the record); not after an
+// orderly shutdown, not without such an authorization, not with DA disabled (recoveryTime 0).
+uint32_t lockout_counter(Tpm& tpm) {  // TPM_PT_LOCKOUT_COUNTER (PT_VAR + 14)
+  Response r = run(tpm, CommandBuilder(0x8001, TPM_CC_GetCapability).u32(6).u32(0x20E).u32(1).bytes());
+  EXPECT_EQ(r.rc, 0u);
+  r.take(1 + 4 + 4);
+  EXPECT_EQ(r.u32(), 0x20Eu);
+  return r.u32();
+}
+uint32_t restart(Tpm& tpm) {
+  tpm.reset();
+  return run(tpm, CommandBuilder(0x8001, TPM_CC_Startup).u16(TPM_SU_CLEAR).bytes()).rc;
+}
+using DaUsed = FailClosed;
+TEST_F(DaUsed, NonOrderlyShutdownAfterDaUseCountsOneFailure) {
+  uint32_t key = load_hmac_key(false);
+  ASSERT_EQ(hmac_with(key, "right"), 0u);
+  ASSERT_EQ(lockout_counter(tpm), 0u);
+  ASSERT_EQ(restart(tpm), 0u);  // power lost without Shutdown
+  EXPECT_EQ(lockout_counter(tpm), 1u);
+  ASSERT_EQ(restart(tpm), 0u);  // no DA use since that Startup: nothing more
+  EXPECT_EQ(lockout_counter(tpm), 1u);
+  key = load_hmac_key(false);
+  ASSERT_EQ(hmac_with(key, "right"), 0u);
+  ASSERT_EQ(run(tpm, CommandBuilder(0x8001, TPM_CC_Shutdown).u16(TPM_SU_CLEAR).bytes()).rc, 0u);
+  ASSERT_EQ(restart(tpm), 0u);  // orderly
+  EXPECT_EQ(lockout_counter(tpm), 1u);
+  key = load_hmac_key(true);  // noDA: not DA use
+  ASSERT_EQ(hmac_with(key, "right"), 0u);
+  ASSERT_EQ(restart(tpm), 0u);
+  EXPECT_EQ(lockout_counter(tpm), 1u);
+}
+
+TEST_F(DaUsed, NotCountedWithDaDisabledOrAtMaxTries) {
+  ASSERT_EQ(run(tpm, CommandBuilder(0x8002, TPM_CC_DictionaryAttackParameters).u32(TPM_RH_LOCKOUT).pw_session()
+                         .u32(2).u32(0).u32(0).bytes()).rc, 0u);  // recoveryTime 0
+  uint32_t key = load_hmac_key(false);
+  ASSERT_EQ(hmac_with(key, "right"), 0u);
+  ASSERT_EQ(restart(tpm), 0u);
+  EXPECT_EQ(lockout_counter(tpm), 0u);
+  ASSERT_EQ(run(tpm, CommandBuilder(0x8002, TPM_CC_DictionaryAttackParameters).u32(TPM_RH_LOCKOUT).pw_session()
+                         .u32(2).u32(1000).u32(0).bytes()).rc, 0u);
+  key = load_hmac_key(false);
+  ASSERT_EQ(hmac_with(key, "wrong"), rc_session(TPM_RC_AUTH_FAIL, 1));
+  ASSERT_EQ(hmac_with(key, "wrong"), rc_session(TPM_RC_AUTH_FAIL, 1));
+  ASSERT_EQ(lockout_counter(tpm), 2u);
+  ASSERT_EQ(restart(tpm), 0u);
+  EXPECT_EQ(lockout_counter(tpm), 2u) << "already at maxTries";
+}
+
 }  // namespace
 }  // namespace utpm::tpm
 

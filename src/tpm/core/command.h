@@ -49,6 +49,9 @@ enum class HandleKind : uint8_t {
   policy_session, // TPMI_SH_POLICY: a loaded policy or trial session
   endorsement,    // TPMI_RH_ENDORSEMENT (the privacy administrator of GetTime and the audit digests)
   hmac_session,   // TPMI_SH_HMAC: a loaded HMAC session (GetSessionAuditDigest)
+  hierarchy_policy,  // TPMI_RH_HIERARCHY_POLICY: hierarchy_auth or an implemented ACT
+  act,            // TPMI_RH_ACT: an implemented ACT
+  ac,             // TPMI_RH_AC: an attached component (none exist: always TPM_RC_HANDLE)
 };
 
 // Authorization role required of the handle's session (Part 1 §19.2).

@@ -48,7 +48,7 @@ constexpr auto kCommands = sorted(std::array{
     CMD(Clear, kCmdNv, {H::clear, A::user}),
     CMD(ClearControl, kCmdNv, {H::clear, A::user}),
     CMD(HierarchyChangeAuth, kCmdNv | kCmdDecrypt | kSaved, {H::hierarchy_auth, A::user}),
-    CMD(SetPrimaryPolicy, kCmdNv | kCmdDecrypt | kSaved, {H::hierarchy_auth, A::user}),
+    CMD(SetPrimaryPolicy, kCmdNv | kCmdDecrypt | kSaved, {H::hierarchy_policy, A::user}),
     CMD(DictionaryAttackLockReset, kCmdNv, {H::lockout, A::user}),
     CMD(DictionaryAttackParameters, kCmdNv, {H::lockout, A::user}),
     CMD(ClockSet, kCmdNv, {H::provision, A::user}),
@@ -89,6 +89,12 @@ constexpr auto kCommands = sorted(std::array{
     CMD(FirmwareRead, kCmdEncrypt),
     CMD(SetCapability, kCmdNv | kCmdDecrypt, {H::hierarchy_auth, A::user}),
     CMD(Vendor_TCG_Test, kCmdDecrypt | kCmdEncrypt),
+    // Chapter 32, Attached Components: none is attached (commands/ac.cc)
+    CMD(AC_GetCapability, 0, {H::ac}),
+    CMD(AC_Send, kCmdDecrypt, {H::object, A::dup}, {H::nv_auth, A::user}, {H::ac}),
+    CMD(Policy_AC_SendSelect, kCmdDecrypt, {H::policy_session}),
+    // Chapter 33, Authenticated Countdown Timer (commands/act.cc)
+    CMD(ACT_SetTimeout, kSaved, {H::act, A::user}),
     CMD(PCR_SetAuthPolicy, kCmdNv | kCmdDecrypt, {H::platform, A::user}),
     CMD(PCR_SetAuthValue, kCmdDecrypt | kSaved, {H::pcr, A::user}),
     CMD(SequenceComplete, kCmdFlushed | kCmdDecrypt | kCmdEncrypt, {H::object, A::user}),

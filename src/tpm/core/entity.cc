@@ -14,7 +14,10 @@ const TPM2B_AUTH* permanent_auth(const State& st, TPM_HANDLE h) {
     case TPM_RH_ENDORSEMENT: return &st.pers.endorsement_auth;
     case TPM_RH_PLATFORM: return &st.platform_auth;
     case TPM_RH_LOCKOUT: return &st.pers.lockout_auth;
-    default: return nullptr;  // TPM_RH_NULL and the others have the empty authValue
+    default:
+      // An ACT is authorized with platformAuth or its own policy (as the reference TPM);
+      // TPM_RH_NULL and the others have the empty authValue.
+      return act_implemented(h) ? &st.platform_auth : nullptr;
   }
 }
 
@@ -36,7 +39,7 @@ TPM_RC entity_resolve(State& st, TPM_HANDLE h, Entity& out) {
   const uint8_t type = handle_type(h);
   if (type == TPM_HT_PERMANENT) {
     if (h != TPM_RH_OWNER && h != TPM_RH_ENDORSEMENT && h != TPM_RH_PLATFORM && h != TPM_RH_LOCKOUT &&
-        h != TPM_RH_NULL)
+        h != TPM_RH_NULL && !act_implemented(h))
       return TPM_RC_HANDLE;
     out.kind = EntityKind::permanent;
     out.auth = permanent_auth(st, h);

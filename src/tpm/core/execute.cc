@@ -62,6 +62,15 @@ TPM_RC check_handle(Tpm& tpm, HandleKind kind, TPM_HANDLE h, unsigned n) {
     case HandleKind::hierarchy:
       if (h != TPM_RH_OWNER && h != TPM_RH_ENDORSEMENT && h != TPM_RH_PLATFORM) return rc_handle(TPM_RC_VALUE, n);
       return hierarchy_enabled(st, h) ? TPM_RC_SUCCESS : rc_handle(TPM_RC_HIERARCHY, n);
+    case HandleKind::act:
+      // TPMI_RH_ACT: an ACT this TPM does not implement fails its unmarshalling (TPM_RC_VALUE).
+      return act_implemented(h) ? TPM_RC_SUCCESS : rc_handle(TPM_RC_VALUE, n);
+    case HandleKind::ac:
+      // TPMI_RH_AC (TPM_HT_AC): no attached component exists, so any such handle names nothing.
+      return handle_type(h) == TPM_HT_AC ? rc_handle(TPM_RC_HANDLE, n) : rc_handle(TPM_RC_VALUE, n);
+    case HandleKind::hierarchy_policy:
+      if (act_implemented(h)) return TPM_RC_SUCCESS;  // not tied to a hierarchy's enable
+      [[fallthrough]];
     case HandleKind::hierarchy_auth:
       if (h == TPM_RH_LOCKOUT) return TPM_RC_SUCCESS;
       if (h != TPM_RH_OWNER && h != TPM_RH_ENDORSEMENT && h != TPM_RH_PLATFORM) return rc_handle(TPM_RC_VALUE, n);
@@ -172,7 +181,9 @@ size_t Tpm::execute(uint8_t locality, std::span<const uint8_t> command, std::spa
 
   const CommandInfo* info = find_command(code);
   if (!info) return error_response(response, TPM_RC_COMMAND_CODE);
-  if (st_.failure.active && !(info->flags & kCmdAllowedInFailure))
+  // Failure mode: GetTestResult and GetCapability without sessions, nothing else (Part 3
+  // "Failure mode"; the session machinery is not trusted then).
+  if (st_.failure.active && (!(info->flags & kCmdAllowedInFailure) || tag != TPM_ST_NO_SESSIONS))
     return error_response(response, TPM_RC_FAILURE);
   if (!st_.failure.active && st_.phase != Phase::operational && code != TPM_CC_Startup)
     return error_response(response, TPM_RC_INITIALIZE);

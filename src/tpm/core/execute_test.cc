@@ -181,6 +181,45 @@ TEST(ExecuteFailureMode, OnlyTestResultAndCapabilityAnswer) {
   EXPECT_EQ(r.u32(), TPM_RC_FAILURE);
 }
 
+// Failure mode's GetCapability: TPM_CAP_TPM_PROPERTIES for TPM_PT_MANUFACTURER (0x105) ..
+// TPM_PT_FIRMWARE_VERSION_2 (0x10C) only; any other capability, or a session, TPM_RC_FAILURE.
+TEST(ExecuteFailureMode, GetCapabilityAnswersOnlyTheIdentification) {
+  FakePlatform platform;
+  platform.store.fail_read = NvStore::Result::integrity_error;
+  Tpm tpm{platform};
+  tpm.power_on();
+  ASSERT_TRUE(tpm.in_failure_mode());
+  auto cap = [&](uint32_t c, uint32_t p, uint32_t n) {
+    return run(tpm, CommandBuilder(0x8001, TPM_CC_GetCapability).u32(c).u32(p).u32(n).bytes());
+  };
+  auto r = cap(TPM_CAP_TPM_PROPERTIES, 0x100, 64);  // from TPM_PT_FAMILY_INDICATOR: starts at 0x105
+  ASSERT_EQ(r.rc, TPM_RC_SUCCESS);
+  EXPECT_EQ(r.u8(), 0);  // moreData NO
+  EXPECT_EQ(r.u32(), TPM_CAP_TPM_PROPERTIES);
+  ASSERT_EQ(r.u32(), 8u);
+  const uint32_t want[8][2] = {{0x105, 0x5554504D}, {0x106, 0x7574706D}, {0x107, 0x206F7065}, {0x108, 0x6E205450},
+                               {0x109, 0x4D202020}, {0x10A, 1},          {0x10B, 1},          {0x10C, 0}};
+  for (const auto& w : want) {
+    EXPECT_EQ(r.u32(), w[0]);
+    EXPECT_EQ(r.u32(), w[1]);
+  }
+  r = cap(TPM_CAP_TPM_PROPERTIES, 0x10B, 1);
+  ASSERT_EQ(r.rc, TPM_RC_SUCCESS);
+  EXPECT_EQ(r.u8(), 1);  // moreData YES: 0x10C follows
+  r.u32();
+  ASSERT_EQ(r.u32(), 1u);
+  EXPECT_EQ(r.u32(), 0x10Bu);
+  r = cap(TPM_CAP_TPM_PROPERTIES, 0x10D, 8);  // beyond the identification: empty
+  ASSERT_EQ(r.rc, TPM_RC_SUCCESS);
+  EXPECT_EQ(r.u8(), 0);
+  r.u32();
+  EXPECT_EQ(r.u32(), 0u);
+  EXPECT_EQ(cap(TPM_CAP_COMMANDS, 0x11F, 8).rc, TPM_RC_FAILURE);
+  EXPECT_EQ(cap(TPM_CAP_ALGS, 0, 8).rc, TPM_RC_FAILURE);
+  EXPECT_EQ(run(tpm, CommandBuilder(0x8002, TPM_CC_GetCapability).pw_session().u32(6).u32(0x105).u32(1).bytes()).rc,
+            TPM_RC_FAILURE);
+}
+
 // One I/O buffer for both directions (as the MCU wants): a command that starts the response
 // buffer gets the same answer as with separate buffers, including a decrypted first parameter
 // moved over its own command bytes.

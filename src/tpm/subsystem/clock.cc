@@ -7,17 +7,44 @@
 
 namespace utpm::tpm {
 
-uint64_t clock_now(Tpm& tpm) {
-  State& st = tpm.state();
-  return st.clock_at_base + (tpm.platform().now_ms() - st.timer_at_clock_base);
+uint64_t tpm_ms(Tpm& tpm) {
+  const State& st = tpm.state();
+  return st.rate_base_ms + (tpm.platform().now_ms() - st.rate_base_platform) * profile::kClockNominal / st.clock_rate;
 }
 
-uint64_t time_now(Tpm& tpm) { return tpm.platform().now_ms() - tpm.state().timer_at_power_on; }
+void clock_rate_reset(Tpm& tpm) {
+  State& st = tpm.state();
+  st.rate_base_platform = st.rate_base_ms = tpm.platform().now_ms();
+  st.clock_rate = profile::kClockNominal;
+}
+
+void clock_rate_adjust(Tpm& tpm, int8_t adjust) {
+  State& st = tpm.state();
+  st.rate_base_ms = tpm_ms(tpm);  // what has elapsed so far keeps the old rate
+  st.rate_base_platform = tpm.platform().now_ms();
+  const uint32_t magnitude = adjust < 0 ? static_cast<uint32_t>(-adjust) : static_cast<uint32_t>(adjust);
+  const uint32_t step = magnitude == 3 ? profile::kClockAdjustCoarse
+                        : magnitude == 2 ? profile::kClockAdjustMedium
+                        : magnitude == 1 ? profile::kClockAdjustFine
+                                         : 0;
+  // Faster: fewer platform ms per TPM ms (a smaller rate). Clamped to the limit.
+  constexpr uint32_t lo = profile::kClockNominal - profile::kClockAdjustLimit;
+  constexpr uint32_t hi = profile::kClockNominal + profile::kClockAdjustLimit;
+  if (adjust > 0) st.clock_rate = st.clock_rate - step < lo ? lo : st.clock_rate - step;
+  if (adjust < 0) st.clock_rate = st.clock_rate + step > hi ? hi : st.clock_rate + step;
+}
+
+uint64_t clock_now(Tpm& tpm) {
+  State& st = tpm.state();
+  return st.clock_at_base + (tpm_ms(tpm) - st.timer_at_clock_base);
+}
+
+uint64_t time_now(Tpm& tpm) { return tpm_ms(tpm) - tpm.state().timer_at_power_on; }
 
 void clock_set(Tpm& tpm, uint64_t new_clock) {
   State& st = tpm.state();
   st.clock_at_base = new_clock;
-  st.timer_at_clock_base = tpm.platform().now_ms();
+  st.timer_at_clock_base = tpm_ms(tpm);
   st.clock.clock = new_clock;
   st.dirty |= kDirtyClock;
 }

@@ -68,6 +68,28 @@ bool lockout_auth_available(Tpm& tpm) {
   return !st.lockout_auth_blocked;
 }
 
+void da_mark_used(State& st) {
+  if (st.clock.da_used || st.pers.recovery_time == 0) return;
+  st.clock.da_used = 1;
+  st.dirty |= kDirtyClock;
+}
+
+void da_startup(Tpm& tpm, bool after_orderly_shutdown) {
+  State& st = tpm.state();
+  // A non-orderly shutdown after a DA-protected authorization may have cut a failure short of
+  // being recorded: count one (Part 1 DA; the reference TPM's "daUsed" rule), unless DA is
+  // disabled or failedTries is at maxTries already.
+  if (!after_orderly_shutdown && st.clock.da_used && st.pers.recovery_time != 0 &&
+      st.pers.failed_tries < st.pers.max_tries) {
+    if (st.pers.failed_tries++ == 0) st.da_last_recovery_ms = tpm.platform().now_ms();
+    st.dirty |= kDirtyPersistent;
+  }
+  if (st.clock.da_used) {
+    st.clock.da_used = 0;
+    st.dirty |= kDirtyClock;
+  }
+}
+
 void da_power_on(Tpm& tpm) {
   State& st = tpm.state();
   st.da_last_recovery_ms = tpm.platform().now_ms();

@@ -17,7 +17,7 @@ const TPMT_HA* hierarchy_policy(const State& st, TPM_HANDLE h) {
     case TPM_RH_ENDORSEMENT: return &st.pers.endorsement_policy;
     case TPM_RH_LOCKOUT: return &st.pers.lockout_policy;
     case TPM_RH_PLATFORM: return &st.platform_policy;
-    default: return nullptr;
+    default: return act_implemented(h) ? &st.act[h - TPM_RH_ACT_0].policy : nullptr;
   }
 }
 TPMT_HA* hierarchy_policy(State& st, TPM_HANDLE h) {

@@ -16,7 +16,8 @@
 //       v5 adds 32 octets: bit n of the command codes TPM_CC_FIRST + n that PP_Commands made
 //       need physical presence (older records: none)
 //   kRecClock 'UC' v1: u64 clock, u32 reset_count, u32 restart_count, u16 orderly, i8 adjust;
-//       v2 adds u64 commit_counter (ECC commitCounter; v1 records load with 0)
+//       v2 adds u64 commit_counter (ECC commitCounter; v1 records load with 0);
+//       v3 adds u8 da_used (a DA-protected authorization since the last orderly state; older: 0)
 //   kRecAudit 'UA' v1: u16 audit hash, u64 audit counter, 32 octets: bit n of the audited
 //       command codes TPM_CC_FIRST + n (core/audit.cc); absent in older stores: the defaults
 //   kRecSavedState 'US' v1: u8 banks, per bank {u16 alg, state-saved PCR values in index
@@ -132,21 +133,24 @@ bool read_persistent(Reader& r, PersistentData& p) {
 }
 
 void write_clock(const ClockData& c, Writer& w) {
-  put_header(w, kTagClock, 2);
+  put_header(w, kTagClock, 3);
   w.u64(c.clock);
   w.u32(c.reset_count);
   w.u32(c.restart_count);
   w.u16(c.orderly);
   w.u8(static_cast<uint8_t>(c.clock_adjust));
   w.u64(c.commit_counter);
+  w.u8(c.da_used);
 }
 bool read_clock(Reader& r, ClockData& c) {
   uint8_t adjust = 0;
   uint16_t version = 0;
-  if (!get_header(r, kTagClock, 2, &version)) return false;
+  if (!get_header(r, kTagClock, 3, &version)) return false;
   c.commit_counter = 0;  // v1: none recorded
+  c.da_used = 0;         // v1/v2: none recorded
   bool ok = r.u64(c.clock) && r.u32(c.reset_count) && r.u32(c.restart_count) && r.u16(c.orderly) &&
-            r.u8(adjust) && (version < 2 || r.u64(c.commit_counter)) && r.remaining() == 0;
+            r.u8(adjust) && (version < 2 || r.u64(c.commit_counter)) && (version < 3 || r.u8(c.da_used)) &&
+            c.da_used <= 1 && r.remaining() == 0;
   c.clock_adjust = static_cast<int8_t>(adjust);
   return ok;
 }
@@ -158,7 +162,9 @@ LoadResult failed(Tpm& tpm, NvStore::Result res) {
   return LoadResult::failed;
 }
 
-TPM_RC stage(Tpm& tpm, uint32_t id, const Writer& w) {
+}  // namespace
+
+TPM_RC persist_stage(Tpm& tpm, uint32_t id, const Writer& w) {
   NvStore::Result res = tpm.platform().nv().write(id, w.written());
   if (res == NvStore::Result::ok) return TPM_RC_SUCCESS;
   if (res == NvStore::Result::no_space) return TPM_RC_NV_SPACE;
@@ -166,6 +172,8 @@ TPM_RC stage(Tpm& tpm, uint32_t id, const Writer& w) {
   return TPM_RC_FAILURE;
 }
 
+namespace {
+TPM_RC stage(Tpm& tpm, uint32_t id, const Writer& w) { return persist_stage(tpm, id, w); }
 }  // namespace
 
 LoadResult persist_load_all(Tpm& tpm) {
@@ -318,8 +326,10 @@ bool persist_restore_state(Tpm& tpm) {
 
 void persist_drop_saved_state(Tpm& tpm) {
   // not_found is fine: there may be no saved state to drop.
-  NvStore::Result res = tpm.platform().nv().remove(kRecSavedState);
-  if (res == NvStore::Result::ok) tpm.state().dirty |= kDirtySavedState;
+  for (uint32_t id : {uint32_t{kRecSavedState}, uint32_t{kRecAct}}) {
+    NvStore::Result res = tpm.platform().nv().remove(id);
+    if (res == NvStore::Result::ok) tpm.state().dirty |= kDirtySavedState;
+  }
 }
 
 }  // namespace utpm::tpm

@@ -9,6 +9,7 @@
 #include "crypto/drbg.h"
 #include "crypto/ecc.h"
 #include "tpm/state.h"
+#include "tpm/types/capability.h"
 #include "tpm/types/part2.h"
 
 namespace utpm::tpm {
@@ -201,6 +202,10 @@ void session_serialize(const SessionSlot& s, Writer& w);
 bool session_deserialize(Reader& r, SessionSlot& s);
 
 // ---- clock (clock.cc) ----
+// The TPM's millisecond count: the platform timer at the ClockRateAdjust rate.
+uint64_t tpm_ms(Tpm& tpm);
+void clock_rate_reset(Tpm& tpm);                    // _TPM_Init: nominal rate
+void clock_rate_adjust(Tpm& tpm, int8_t adjust);    // TPM_CLOCK_ADJUST: -3..3
 uint64_t clock_now(Tpm& tpm);      // TPMS_CLOCK_INFO.clock
 uint64_t time_now(Tpm& tpm);       // TPMS_TIME_INFO.time (ms since _TPM_Init)
 void clock_set(Tpm& tpm, uint64_t new_clock);
@@ -218,7 +223,21 @@ TPM_RC persist_flush(Tpm& tpm);
 void persist_discard(Tpm& tpm);
 TPM_RC persist_save_state(Tpm& tpm);   // Shutdown(STATE) payload, staged
 bool persist_restore_state(Tpm& tpm);  // Startup(STATE): false if no valid saved state
-void persist_drop_saved_state(Tpm& tpm);
+void persist_drop_saved_state(Tpm& tpm);  // the saved state and the ACT record
+// Stages record id (the store's answer as a TPM_RC; integrity/I-O faults enter failure mode).
+TPM_RC persist_stage(Tpm& tpm, uint32_t id, const Writer& w);
+
+// ---- Authenticated Countdown Timers (act.cc) ----
+constexpr bool act_handle(TPM_HANDLE h) { return h >= TPM_RH_ACT_0 && h <= TPM_RH_ACT_F; }
+constexpr bool act_implemented(TPM_HANDLE h) { return act_handle(h) && h - TPM_RH_ACT_0 < profile::kNumActs; }
+uint32_t act_remaining(Tpm& tpm, unsigned i);  // seconds left (0xFFFFFFFF: held)
+bool act_signaled(Tpm& tpm, unsigned i);
+// ACT_SetTimeout's action (the caller checked the handle and the UINT32_MAX rule).
+void act_set(Tpm& tpm, unsigned i, uint32_t start_timeout);
+TPMS_ACT_DATA act_data(Tpm& tpm, unsigned i);
+// Startup: Resume restores what Shutdown(STATE) saved; Reset/Restart stop every ACT.
+void act_startup(Tpm& tpm, bool resume, bool after_state_save);
+TPM_RC act_save(Tpm& tpm);  // Shutdown(STATE): record kRecAct, staged
 
 // ---- hierarchies and authorization (hierarchy.cc) ----
 // What a handle names (its Name, authValue, authPolicy, DA protection) is resolved once per
@@ -248,6 +267,9 @@ bool da_records_failure(const State& st, TPM_HANDLE entity, bool da_protected);
 // At power on: a lockoutAuth blocked before the power loss stays blocked for a full
 // lockoutRecovery of powered time (a power cycle must not speed up recovery).
 void da_power_on(Tpm& tpm);
+void da_mark_used(State& st);  // a DA-protected authValue is about to be checked
+// Startup: one failure counted if the TPM went down non-orderly after da_mark_used.
+void da_startup(Tpm& tpm, bool after_orderly_shutdown);
 bool lockout_auth_available(Tpm& tpm);
 
 }  // namespace utpm::tpm

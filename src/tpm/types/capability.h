@@ -98,6 +98,14 @@ using TPML_TAGGED_PCR_PROPERTY = Tpml<TPMS_TAGGED_PCR_SELECT, kCapDataBytes / (4
 using TPML_ECC_CURVE = Tpml<TPM_ECC_CURVE_ANY, kCapDataBytes / 2>;
 using TPML_TAGGED_POLICY = Tpml<TPMS_TAGGED_POLICY, kCapDataBytes / (4 + 2 + profile::kMaxDigestSize)>;
 using TPML_ACT_DATA = Tpml<TPMS_ACT_DATA, kCapDataBytes / 12>;
+// Attached components (Part 2 TPMS_AC_OUTPUT, TPML_AC_CAPABILITIES): for the schema only (no AC
+// is attached, commands/ac.cc).
+struct TPMS_AC_OUTPUT {
+  uint32_t tag = 0;  // TPM_AT
+  uint32_t data = 0;
+  UTPM_FIELDS(tag, data)
+};
+using TPML_AC_CAPABILITIES = Tpml<TPMS_AC_OUTPUT, kCapDataBytes / 8>;
 union TPMU_CAPABILITIES {
   TPML_ALG_PROPERTY algorithms;
   TPML_HANDLE handles;

@@ -160,6 +160,13 @@ inline constexpr TPM_HANDLE TPM_RH_LOCKOUT = 0x4000000A;
 inline constexpr TPM_HANDLE TPM_RH_ENDORSEMENT = 0x4000000B;
 inline constexpr TPM_HANDLE TPM_RH_PLATFORM = 0x4000000C;
 inline constexpr TPM_HANDLE TPM_RH_PLATFORM_NV = 0x4000000D;
+// Authenticated Countdown Timers (Part 2 TPM_RH_ACT_0..F); profile::kNumActs of them exist.
+inline constexpr TPM_HANDLE TPM_RH_ACT_0 = 0x40000110;
+inline constexpr TPM_HANDLE TPM_RH_ACT_F = 0x4000011F;
+inline constexpr uint8_t TPM_HT_AC = 0x90;  // attached components (none exist here)
+// TPMA_ACT
+inline constexpr uint32_t TPMA_ACT_signaled = 1u << 0;
+inline constexpr uint32_t TPMA_ACT_preserveSignaled = 1u << 1;
 inline constexpr TPM_HANDLE TRANSIENT_FIRST = 0x80000000;
 inline constexpr TPM_HANDLE PERSISTENT_FIRST = 0x81000000;
 inline constexpr TPM_HANDLE HMAC_SESSION_FIRST = 0x02000000;
@@ -304,6 +311,9 @@ inline constexpr TPM_CC TPM_CC_PolicyPassword = 0x18C;
 inline constexpr TPM_CC TPM_CC_PolicyNvWritten = 0x18F;
 inline constexpr TPM_CC TPM_CC_PolicyTemplate = 0x190;
 inline constexpr TPM_CC TPM_CC_PolicyAuthorizeNV = 0x192;
-inline constexpr TPM_CC TPM_CC_Policy_AC_SendSelect = 0x196;  // not implemented: no attached components
+inline constexpr TPM_CC TPM_CC_AC_GetCapability = 0x194;
+inline constexpr TPM_CC TPM_CC_AC_Send = 0x195;
+inline constexpr TPM_CC TPM_CC_Policy_AC_SendSelect = 0x196;
+inline constexpr TPM_CC TPM_CC_ACT_SetTimeout = 0x198;
 
 }  // namespace utpm::tpm
