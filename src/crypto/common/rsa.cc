@@ -1,5 +1,7 @@
 // RSA key generation (prime search) and the PKCS #1 v2.2 (RFC 8017) encoding schemes, on the
 // backend's raw RSA and primality primitives.
+#include <cstdint>
+
 #include "crypto/kdf.h"
 #include "crypto/rsa.h"
 
@@ -64,6 +66,66 @@ size_t diff_bits(const uint8_t* a, const uint8_t* b, size_t n) {
   return 0;
 }
 
+// ---- trial division before the backend's Miller-Rabin (issue 13) ----
+// The backends trial-divide by the primes below ~1000 (OpenSSL 3: the first 128 primes for a
+// 1024-bit candidate, mbedTLS 2.28: below 1000) and then run a modular exponentiation, which
+// costs ~50x a full sweep of the table below. Dividing by every odd prime below 2^14 first lets
+// ~11.5 % of odd candidates through instead of ~17 %. A candidate of >= 512 bits that a small
+// prime divides is composite, which the backend would have rejected too, and every candidate
+// still draws the same octets from the stream: the same candidate is accepted, so the derived
+// key is unchanged. Only discarded composites are rejected early (the time depends on them,
+// never on the prime that is kept: an accepted candidate always runs the full table).
+constexpr uint32_t kSieveLimit = 1u << 14;
+constexpr size_t kSmallPrimeCount = 1899;  // odd primes below 2^14 (pi(2^14) = 1900)
+
+struct SmallPrimes {
+  uint16_t p[kSmallPrimeCount];
+  size_t n;  // primes found (checked below)
+};
+
+constexpr SmallPrimes make_small_primes() {
+  SmallPrimes t{};
+  bool composite[kSieveLimit] = {};
+  size_t n = 0;
+  for (uint32_t i = 3; i < kSieveLimit; i += 2) {
+    if (composite[i]) continue;
+    if (n < kSmallPrimeCount) t.p[n] = static_cast<uint16_t>(i);
+    ++n;
+    for (uint32_t j = i * i; j < kSieveLimit; j += 2 * i) composite[j] = true;
+  }
+  t.n = n;
+  return t;
+}
+constexpr SmallPrimes kSmallPrimes = make_small_primes();
+static_assert(kSmallPrimes.n == kSmallPrimeCount && kSmallPrimes.p[0] == 3 && kSmallPrimes.p[kSmallPrimeCount - 1] == 16381);
+
+// Remainders by word: 32-bit chunks with a 64-bit accumulator where that is native, 16-bit
+// chunks with 32-bit arithmetic on 32-bit cores (Cortex-M4 divides 32 by 32 bits in hardware).
+#if UINTPTR_MAX > 0xFFFFFFFFu
+using SieveAcc = uint64_t;
+#else
+using SieveAcc = uint32_t;
+#endif
+constexpr unsigned kChunkBytes = sizeof(SieveAcc) / 2;
+static_assert((SieveAcc{kSieveLimit} << (8 * kChunkBytes)) / (SieveAcc{1} << (8 * kChunkBytes)) == kSieveLimit);
+
+// True if no odd prime below 2^14 divides c (big-endian, at least 64 octets, so c itself is
+// never one of them). Not inlined: its frame must not stack under the backend's test.
+[[gnu::noinline]] bool survives_small_primes(Bytes c) {
+  if (c.size() % kChunkBytes != 0) return true;  // not an RSA prime size: the backend decides
+  for (size_t i = 0; i < kSmallPrimeCount; ++i) {
+    const SieveAcc p = kSmallPrimes.p[i];
+    SieveAcc r = 0;
+    for (size_t at = 0; at < c.size(); at += kChunkBytes) {
+      SieveAcc v = 0;
+      for (size_t k = 0; k < kChunkBytes; ++k) v = (v << 8) | c[at + k];
+      r = ((r << (8 * kChunkBytes)) | v) % p;
+    }
+    if (r == 0) return false;
+  }
+  return true;
+}
+
 Status find_prime(RandomSource rng, uint32_t e, MutBytes c) {
   // 1024-bit primes have density ~1/710; 20x the expected number of draws means a broken
   // stream or primality test, not bad luck.
@@ -73,7 +135,7 @@ Status find_prime(RandomSource rng, uint32_t e, MutBytes c) {
     if (s != Status::ok) return s;
     c[0] |= 0xC0;  // two top bits: the product has exactly the full bit length
     c[c.size() - 1] |= 1;
-    if (rsa_prime_acceptable(c, e)) return Status::ok;
+    if (survives_small_primes(c) && rsa_prime_acceptable(c, e)) return Status::ok;
   }
   return Status::failure;
 }
