@@ -3,6 +3,8 @@
 # under the owner hierarchy): the first derivation, a repeat with the same template, and a
 # repeat after restarting utpmd on the same state (the derivation cache, issue 13).
 #   bench/createprimary_callgrind.sh [UTPMD]   (default build/host-release/src/host/utpmd)
+# The first derivation's cost depends on the seed (the prime search): for an A/B, give both
+# binaries the same seeds with STATE=DIR (a utpmd state directory, copied, never modified).
 # Needs valgrind and tpm2-tools. Prints one line per CreatePrimary: instructions (Ir).
 set -eu
 UTPMD=${1:-build/host-release/src/host/utpmd}
@@ -10,6 +12,7 @@ PORT=${PORT:-23521}
 WORK=$(mktemp -d)
 trap 'kill $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
 TCTI="mssim:host=127.0.0.1,port=$PORT"
+if [ -n "${STATE:-}" ]; then cp -r "$STATE" "$WORK/state"; fi
 start() {
   valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.$1.%p" \
     --toggle-collect='utpm::tpm::TPM2_CreatePrimary*' \
