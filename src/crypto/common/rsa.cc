@@ -99,31 +99,46 @@ constexpr SmallPrimes make_small_primes() {
 constexpr SmallPrimes kSmallPrimes = make_small_primes();
 static_assert(kSmallPrimes.n == kSmallPrimeCount && kSmallPrimes.p[0] == 3 && kSmallPrimes.p[kSmallPrimeCount - 1] == 16381);
 
-// Remainders by word: 32-bit chunks with a 64-bit accumulator where that is native, 16-bit
-// chunks with 32-bit arithmetic on 32-bit cores (Cortex-M4 divides 32 by 32 bits in hardware).
+// Remainders by word: the candidate is split once into chunks, then reduced modulo each table
+// entry. On 64-bit hosts: 32-bit chunks, a 64-bit accumulator and two primes per pass (their
+// product is below 2^28); on 32-bit cores: 16-bit chunks and 32-bit arithmetic, one prime per
+// pass (Cortex-M4 divides 32 by 32 bits in hardware, 64-bit division is a library call).
 #if UINTPTR_MAX > 0xFFFFFFFFu
 using SieveAcc = uint64_t;
+using SieveChunk = uint32_t;
+constexpr size_t kPrimesPerPass = 2;
 #else
 using SieveAcc = uint32_t;
+using SieveChunk = uint16_t;
+constexpr size_t kPrimesPerPass = 1;
 #endif
-constexpr unsigned kChunkBytes = sizeof(SieveAcc) / 2;
-static_assert((SieveAcc{kSieveLimit} << (8 * kChunkBytes)) / (SieveAcc{1} << (8 * kChunkBytes)) == kSieveLimit);
+constexpr unsigned kChunkBits = 8 * sizeof(SieveChunk);
+constexpr SieveAcc kMaxModulus = kPrimesPerPass == 2 ? SieveAcc{kSieveLimit} * kSieveLimit : kSieveLimit;
+static_assert(((kMaxModulus - 1) << kChunkBits) >> kChunkBits == kMaxModulus - 1, "accumulator overflow");
 
 // True if no odd prime below 2^14 divides c (big-endian, at least 64 octets, so c itself is
 // never one of them). Not inlined: its frame must not stack under the backend's test.
 [[gnu::noinline]] bool survives_small_primes(Bytes c) {
-  if (c.size() % kChunkBytes != 0) return true;  // not an RSA prime size: the backend decides
-  for (size_t i = 0; i < kSmallPrimeCount; ++i) {
-    const SieveAcc p = kSmallPrimes.p[i];
-    SieveAcc r = 0;
-    for (size_t at = 0; at < c.size(); at += kChunkBytes) {
-      SieveAcc v = 0;
-      for (size_t k = 0; k < kChunkBytes; ++k) v = (v << 8) | c[at + k];
-      r = ((r << (8 * kChunkBytes)) | v) % p;
-    }
-    if (r == 0) return false;
+  constexpr size_t kChunkBytes = sizeof(SieveChunk);
+  if (c.size() % kChunkBytes != 0 || c.size() > kMaxRsaPrimeBytes) return true;  // backend decides
+  SieveChunk chunk[kMaxRsaPrimeBytes / kChunkBytes];
+  const size_t n = c.size() / kChunkBytes;
+  for (size_t k = 0; k < n; ++k) {
+    SieveAcc v = 0;
+    for (size_t i = 0; i < kChunkBytes; ++i) v = (v << 8) | c[k * kChunkBytes + i];
+    chunk[k] = static_cast<SieveChunk>(v);
   }
-  return true;
+  bool ok = true;
+  for (size_t i = 0; ok && i < kSmallPrimeCount; i += kPrimesPerPass) {
+    const SieveAcc p1 = kSmallPrimes.p[i];
+    const SieveAcc p2 = kPrimesPerPass == 2 && i + 1 < kSmallPrimeCount ? kSmallPrimes.p[i + 1] : 1;
+    const SieveAcc m = p1 * p2;
+    SieveAcc r = 0;
+    for (size_t k = 0; k < n; ++k) r = ((r << kChunkBits) | chunk[k]) % m;
+    ok = r % p1 != 0 && (p2 == 1 || r % p2 != 0);
+  }
+  zeroize(chunk);
+  return ok;
 }
 
 Status find_prime(RandomSource rng, uint32_t e, MutBytes c) {
