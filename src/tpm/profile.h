@@ -40,6 +40,12 @@
 #define UTPM_NV_ORDERLY_RAM 8192
 #endif
 
+// Derivation cache of RSA primary keys (docs/primary_cache.md): entries kept in the store, LRU.
+// Host 8; the firmware sets 2 (src/tpm/CMakeLists.txt). 0 disables the cache.
+#ifndef UTPM_PRIMARY_CACHE_ENTRIES
+#define UTPM_PRIMARY_CACHE_ENTRIES 8
+#endif
+
 #ifndef UTPM_PROFILE_FIRMWARE
 #define UTPM_PROFILE_FIRMWARE 0
 #endif
@@ -116,6 +122,11 @@ inline constexpr bool kEccP521 = kHostProfile;
 inline constexpr uint16_t kMaxEccKeyBits = kEccP521 ? 521 : 384;
 // AES key sizes: 128 and 256, plus 192 on the host.
 inline constexpr bool kAes192 = kHostProfile;
+
+// Primary-key derivation cache (docs/primary_cache.md): RSA primary keys of the owner,
+// endorsement and platform hierarchies whose primes are kept in the secure store, one record
+// each (records kRecPrimaryCache + i).
+inline constexpr size_t kPrimaryCacheEntries = UTPM_PRIMARY_CACHE_ENTRIES;
 
 // ---- seeds, proofs, auth ----
 inline constexpr size_t kPrimarySeedSize = 32;

@@ -39,6 +39,9 @@ enum RecordId : uint32_t {
   kRecNvList = 4,  // the NV index list (subsystem/nv.cc); each index is record <its handle>
   kRecAudit = 5,   // command audit: hash algorithm, counter, audited commands (subsystem/audit.cc)
   kRecAct = 6,     // ACT state saved by Shutdown(STATE) for the next Resume (subsystem/act.cc)
+  // Primary-key derivation cache (subsystem/primary_cache.cc): records kRecPrimaryCache + i,
+  // i < profile::kPrimaryCacheEntries.
+  kRecPrimaryCache = 0x100,
 };
 
 inline constexpr uint8_t kAllPcrBanks = static_cast<uint8_t>((1u << profile::kMaxPcrBanks) - 1);
@@ -289,6 +292,14 @@ struct State {
     uint8_t nonce[32]{};
     uint8_t array[16]{};
   } commit;
+
+  // Primary-key derivation cache (subsystem/primary_cache.cc), volatile: the last use of each
+  // entry (LRU replacement) and the key of the current CreatePrimary's lookup (wiped after it).
+  struct {
+    uint32_t tick = 0;
+    uint32_t used[profile::kPrimaryCacheEntries > 0 ? profile::kPrimaryCacheEntries : 1]{};
+    uint8_t key[32]{};
+  } primary_cache;
 
   // NV records changed by the current command; flushed and committed after it succeeds.
   uint8_t dirty = 0;

@@ -1,5 +1,7 @@
 // RSA key generation (prime search) and the PKCS #1 v2.2 (RFC 8017) encoding schemes, on the
 // backend's raw RSA and primality primitives.
+#include <cstdint>
+
 #include "crypto/kdf.h"
 #include "crypto/rsa.h"
 
@@ -64,6 +66,81 @@ size_t diff_bits(const uint8_t* a, const uint8_t* b, size_t n) {
   return 0;
 }
 
+// ---- trial division before the backend's Miller-Rabin (issue 13) ----
+// The backends trial-divide by the primes below ~1000 (OpenSSL 3: the first 128 primes for a
+// 1024-bit candidate, mbedTLS 2.28: below 1000) and then run a modular exponentiation, which
+// costs ~50x a full sweep of the table below. Dividing by every odd prime below 2^14 first lets
+// ~11.5 % of odd candidates through instead of ~17 %. A candidate of >= 512 bits that a small
+// prime divides is composite, which the backend would have rejected too, and every candidate
+// still draws the same octets from the stream: the same candidate is accepted, so the derived
+// key is unchanged. Only discarded composites are rejected early (the time depends on them,
+// never on the prime that is kept: an accepted candidate always runs the full table).
+constexpr uint32_t kSieveLimit = 1u << 14;
+constexpr size_t kSmallPrimeCount = 1899;  // odd primes below 2^14 (pi(2^14) = 1900)
+
+struct SmallPrimes {
+  uint16_t p[kSmallPrimeCount];
+  size_t n;  // primes found (checked below)
+};
+
+constexpr SmallPrimes make_small_primes() {
+  SmallPrimes t{};
+  bool composite[kSieveLimit] = {};
+  size_t n = 0;
+  for (uint32_t i = 3; i < kSieveLimit; i += 2) {
+    if (composite[i]) continue;
+    if (n < kSmallPrimeCount) t.p[n] = static_cast<uint16_t>(i);
+    ++n;
+    for (uint32_t j = i * i; j < kSieveLimit; j += 2 * i) composite[j] = true;
+  }
+  t.n = n;
+  return t;
+}
+constexpr SmallPrimes kSmallPrimes = make_small_primes();
+static_assert(kSmallPrimes.n == kSmallPrimeCount && kSmallPrimes.p[0] == 3 && kSmallPrimes.p[kSmallPrimeCount - 1] == 16381);
+
+// Remainders by word: the candidate is split once into chunks, then reduced modulo each table
+// entry. On 64-bit hosts: 32-bit chunks, a 64-bit accumulator and two primes per pass (their
+// product is below 2^28); on 32-bit cores: 16-bit chunks and 32-bit arithmetic, one prime per
+// pass (Cortex-M4 divides 32 by 32 bits in hardware, 64-bit division is a library call).
+#if UINTPTR_MAX > 0xFFFFFFFFu
+using SieveAcc = uint64_t;
+using SieveChunk = uint32_t;
+constexpr size_t kPrimesPerPass = 2;
+#else
+using SieveAcc = uint32_t;
+using SieveChunk = uint16_t;
+constexpr size_t kPrimesPerPass = 1;
+#endif
+constexpr unsigned kChunkBits = 8 * sizeof(SieveChunk);
+constexpr SieveAcc kMaxModulus = kPrimesPerPass == 2 ? SieveAcc{kSieveLimit} * kSieveLimit : kSieveLimit;
+static_assert(((kMaxModulus - 1) << kChunkBits) >> kChunkBits == kMaxModulus - 1, "accumulator overflow");
+
+// True if no odd prime below 2^14 divides c (big-endian, at least 64 octets, so c itself is
+// never one of them). Not inlined: its frame must not stack under the backend's test.
+[[gnu::noinline]] bool survives_small_primes(Bytes c) {
+  constexpr size_t kChunkBytes = sizeof(SieveChunk);
+  if (c.size() % kChunkBytes != 0 || c.size() > kMaxRsaPrimeBytes) return true;  // backend decides
+  SieveChunk chunk[kMaxRsaPrimeBytes / kChunkBytes];
+  const size_t n = c.size() / kChunkBytes;
+  for (size_t k = 0; k < n; ++k) {
+    SieveAcc v = 0;
+    for (size_t i = 0; i < kChunkBytes; ++i) v = (v << 8) | c[k * kChunkBytes + i];
+    chunk[k] = static_cast<SieveChunk>(v);
+  }
+  bool ok = true;
+  for (size_t i = 0; ok && i < kSmallPrimeCount; i += kPrimesPerPass) {
+    const SieveAcc p1 = kSmallPrimes.p[i];
+    const SieveAcc p2 = kPrimesPerPass == 2 && i + 1 < kSmallPrimeCount ? kSmallPrimes.p[i + 1] : 1;
+    const SieveAcc m = p1 * p2;
+    SieveAcc r = 0;
+    for (size_t k = 0; k < n; ++k) r = ((r << kChunkBits) | chunk[k]) % m;
+    ok = r % p1 != 0 && (p2 == 1 || r % p2 != 0);
+  }
+  zeroize(chunk);
+  return ok;
+}
+
 Status find_prime(RandomSource rng, uint32_t e, MutBytes c) {
   // 1024-bit primes have density ~1/710; 20x the expected number of draws means a broken
   // stream or primality test, not bad luck.
@@ -73,7 +150,7 @@ Status find_prime(RandomSource rng, uint32_t e, MutBytes c) {
     if (s != Status::ok) return s;
     c[0] |= 0xC0;  // two top bits: the product has exactly the full bit length
     c[c.size() - 1] |= 1;
-    if (rsa_prime_acceptable(c, e)) return Status::ok;
+    if (survives_small_primes(c) && rsa_prime_acceptable(c, e)) return Status::ok;
   }
   return Status::failure;
 }

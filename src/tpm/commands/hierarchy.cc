@@ -7,6 +7,7 @@
 #include "tpm/commands/commands.h"
 #include "tpm/commands/creation.h"
 #include "tpm/subsystem/nv.h"
+#include "tpm/subsystem/primary_cache.h"
 #include "tpm/subsystem/subsystems.h"
 #include "tpm/tpm.h"
 
@@ -30,11 +31,28 @@ TPM_RC derive_primary(Command& c, TPM_HANDLE hierarchy, const TPMS_SENSITIVE_CRE
   crypto::kdfa(crypto::HashAlg::sha256, hierarchy_seed(c.st, hierarchy),
                {reinterpret_cast<const uint8_t*>(kLabel), sizeof kLabel - 1}, {template_hash, th}, sens.data.view(),
                crypto::kDrbgSeedSize * 8, seed_material);
+  // RSA primes may come from the derivation cache (subsystem/primary_cache.h): the entry is
+  // bound to seed_material, i.e. to exactly this derivation.
+  const bool cached = primary_cache_applies(hierarchy, tmpl);
+  const uint8_t* primes = nullptr;
+  const std::span<uint8_t> scratch = c.out.spare();  // nothing written yet: the response comes later
+  if (cached) {
+    primary_cache_begin(c.st, seed_material);
+    primes = primary_cache_lookup(c.tpm, hierarchy, tmpl.parameters.rsaDetail.keyBits, scratch);
+  }
   crypto::DrbgState drbg{};
   crypto::drbg_instantiate(drbg, seed_material, {});
   crypto::zeroize(seed_material);
-  TPM_RC rc = object_generate(tmpl, sens, crypto::drbg_source(drbg), *slot);
+  TPM_RC rc = object_generate(tmpl, sens, crypto::drbg_source(drbg), *slot, primes);
   crypto::zeroize(drbg);
+  if (cached) {
+    if (primes != nullptr) {
+      crypto::zeroize(scratch.data(), scratch.size());
+    } else if (rc == TPM_RC_SUCCESS) {
+      primary_cache_store(c.tpm, hierarchy, slot->rsa, scratch);
+    }
+    primary_cache_end(c.st);
+  }
   if (rc != TPM_RC_SUCCESS || !public_name(slot->pub, slot->name)) {
     object_flush(*slot);
     return rc != TPM_RC_SUCCESS ? rc : TPM_RC_FAILURE;
@@ -135,6 +153,7 @@ TPM_RC TPM2_ChangePPS(Command& c) {
   st.platform_policy = TPMT_HA{};
   objects_flush_hierarchy(st, TPM_RH_PLATFORM);
   evict_hierarchy(c.tpm, TPM_RH_PLATFORM);
+  primary_cache_invalidate(c.tpm, TPM_RH_PLATFORM, c.out.spare());
   return TPM_RC_SUCCESS;
 }
 
@@ -146,6 +165,7 @@ TPM_RC TPM2_ChangeEPS(Command& c) {
   st.pers.endorsement_policy = TPMT_HA{};
   objects_flush_hierarchy(st, TPM_RH_ENDORSEMENT);
   evict_hierarchy(c.tpm, TPM_RH_ENDORSEMENT);
+  primary_cache_invalidate(c.tpm, TPM_RH_ENDORSEMENT, c.out.spare());
   return TPM_RC_SUCCESS;
 }
 
@@ -167,6 +187,7 @@ TPM_RC TPM2_Clear(Command& c) {
     evict_hierarchy(c.tpm, h);
   }
   if (TPM_RC rc = nv_clear_owner(c.tpm)) return rc;  // owner NV indices go too
+  primary_cache_invalidate(c.tpm, TPM_RH_OWNER, c.out.spare());  // the SPS changed (the EPS did not)
   st.dirty |= kDirtyPersistent;
   return TPM_RC_SUCCESS;
 }

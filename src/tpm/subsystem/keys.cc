@@ -187,7 +187,7 @@ TPM_RC sensitive_create_check(const TPMT_PUBLIC& p, const TPMS_SENSITIVE_CREATE&
 }
 
 TPM_RC object_generate(const TPMT_PUBLIC& tmpl, const TPMS_SENSITIVE_CREATE& s, crypto::RandomSource rng,
-                       ObjectSlot& out) {
+                       ObjectSlot& out, const uint8_t* cached_primes) {
   out.kind = SlotKind::object;
   out.pub = tmpl;
   out.auth = s.userAuth;
@@ -203,8 +203,13 @@ TPM_RC object_generate(const TPMT_PUBLIC& tmpl, const TPMS_SENSITIVE_CREATE& s, 
   switch (pub.type) {
     case TPM_ALG_RSA: {
       const TPMS_RSA_PARMS& r = pub.parameters.rsaDetail;
-      if (crypto::rsa_generate(r.keyBits, crypto::kRsaDefaultExponent, rng, out.rsa) != crypto::Status::ok)
-        return TPM_RC_FAILURE;
+      const size_t h = r.keyBits / 16u;
+      const crypto::Status cs =
+          cached_primes != nullptr
+              ? crypto::rsa_key_from_primes({cached_primes, h}, {cached_primes + h, h}, crypto::kRsaDefaultExponent,
+                                            r.keyBits, out.rsa)
+              : crypto::rsa_generate(r.keyBits, crypto::kRsaDefaultExponent, rng, out.rsa);
+      if (cs != crypto::Status::ok) return TPM_RC_FAILURE;
       pub.unique.rsa.assign({out.rsa.pub.n, crypto::rsa_bytes(out.rsa.pub)});
       return TPM_RC_SUCCESS;
     }

@@ -102,9 +102,11 @@ const TPMT_SYM_DEF_OBJECT& object_symmetric(const TPMT_PUBLIC& pub);
 // (numbered so by TPM2B_SENSITIVE_CREATE-first callers, as the reference TPM does).
 TPM_RC sensitive_create_check(const TPMT_PUBLIC& pub, const TPMS_SENSITIVE_CREATE& s, bool primary);
 // Generates a new object from a checked template, drawing every secret from rng. Fills the
-// public area's unique field, the private material, auth and name.
+// public area's unique field, the private material, auth and name. cached_primes (RSA only,
+// p || q of keyBits/16 octets each, from the primary derivation cache) replaces the prime search
+// and must be what the search would find in rng's stream at that point.
 TPM_RC object_generate(const TPMT_PUBLIC& tmpl, const TPMS_SENSITIVE_CREATE& s, crypto::RandomSource rng,
-                       ObjectSlot& out);
+                       ObjectSlot& out, const uint8_t* cached_primes = nullptr);
 // The sensitive area of a loaded object (Part 2 TPMT_SENSITIVE).
 void object_sensitive(const ObjectSlot& o, TPMT_SENSITIVE& out);
 // Rebuilds a loaded object from its public and sensitive areas, checking that they belong
