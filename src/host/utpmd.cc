@@ -21,6 +21,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "crypto/crypto.h"
@@ -94,6 +95,9 @@ constexpr const char* kUsage =
     "                     --no-rm, --stall-timeout, --trace-file/--pcap apply to every instance,\n"
     "                     --max-connections to each. A STOP/CMD_SHUTDOWN closes only its connection\n"
     "  --instances FILE   the same, one instance spec per line (# comments, blank lines)\n"
+    "  --threads N        spread the instances over N poll loops, one thread each (default 1;\n"
+    "                     instance k runs on loop k mod N): a long command of one instance then\n"
+    "                     holds up only the instances of its loop, and N cores can be used\n"
     "  --help, --version\n"
     "\n"
     "utpmd swtpm socket [swtpm options]: swtpm's command line (also when invoked as 'swtpm');\n"
@@ -140,6 +144,7 @@ struct Options {
   std::string setup_args;  // --setup=ARGS: more arguments of `utpm setup`
   // --instance / --instances: several TPMs in one daemon (run_instances()).
   std::vector<std::string> instance_specs;
+  unsigned threads = 1;  // --threads: poll loops the instances are spread over
   bool single_options = false;  // --state or a channel option of the single-instance mode
 };
 
@@ -187,6 +192,12 @@ Options parse(int argc, char** argv) {
       std::printf("utpmd %s (crypto: %s, max command %zu bytes)\n", UTPM_VERSION,
                   crypto::backend_name(), profile::kMaxCommandSize);
       std::exit(0);
+    } else if (arg == "--threads") {
+      const std::string v = need_value();
+      char* end = nullptr;
+      const unsigned long n = std::strtoul(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || n == 0 || n > 256) usage_error("--threads wants 1..256");
+      o.threads = static_cast<unsigned>(n);
     } else if (arg == "--instance") {
       o.instance_specs.push_back(need_value());
     } else if (arg == "--instances") {
@@ -295,8 +306,12 @@ Options parse(int argc, char** argv) {
       usage_error("--instance/--instances give each instance its state and channels: no --state, "
                   "--mssim, --pty, --unix, --ctrl, --server, --vtpm-proxy, --bridge or --setup");
     }
+    if (o.threads > 1 && (!o.trace_file.empty() || !o.pcap_file.empty())) {
+      usage_error("--trace-file/--pcap record from one thread: not with --threads");
+    }
     return o;
   }
+  if (o.threads != 1) usage_error("--threads spreads --instance TPMs over poll loops: give --instance");
   if (o.swtpm_channels.data_tcp && !o.swtpm) usage_error("--server needs --ctrl");
   if (o.swtpm && !o.bridge_device.empty()) usage_error("--ctrl serves the built-in engine, not --bridge");
   if (!o.mssim && !o.pty && o.unix_path.empty() && !o.swtpm && !o.vtpm_proxy) {  // the embedded defaults
@@ -824,13 +839,21 @@ int run_instances(const Options& opt) {
     }
     instances.push_back(std::move(in));
   }
-  host::Daemon daemon(*instances[0]->link, profile::kMaxCommandSize, opt.stall_timeout_ms, stderr,
-                      opt.trace);
-  daemon.set_max_connections(opt.max_connections);
+  // One poll loop (Daemon) per thread; instance k is served by loop k mod N. Instances share
+  // nothing mutable across loops (the engine has no globals; each instance has its own store,
+  // platform, engine, RM and channels), so the loops need no locks.
+  const size_t nloops = std::min<size_t>(opt.threads, instances.size());
+  std::vector<std::unique_ptr<host::Daemon>> loops;
+  for (size_t k = 0; k < nloops; ++k) {
+    loops.push_back(std::make_unique<host::Daemon>(*instances[k]->link, profile::kMaxCommandSize,
+                                                   opt.stall_timeout_ms, stderr, opt.trace));
+    loops.back()->set_max_connections(opt.max_connections);
+  }
   std::string error;
-  for (auto& inp : instances) {
-    Instance& in = *inp;
+  for (size_t k = 0; k < instances.size(); ++k) {
+    Instance& in = *instances[k];
     const InstanceSpec& s = in.spec;
+    host::Daemon& daemon = *loops[k % nloops];
     daemon.begin_instance(s.name, *in.link);
     if (opt.rm) {
       in.rm = std::make_unique<host::ResourceManager>(*in.link, opt.trace ? stderr : nullptr);
@@ -899,15 +922,35 @@ int run_instances(const Options& opt) {
     std::fprintf(stderr, "utpmd: instance %s: state %s,%s\n", s.name.c_str(),
                  absolute(s.state).c_str(), where.c_str());
   }
-  std::fprintf(stderr, "utpmd %s: %zu instances, %s, started in %llu ms\n", UTPM_VERSION,
-               instances.size(),
+  std::fprintf(stderr, "utpmd %s: %zu instances on %zu thread(s), %s, started in %llu ms\n",
+               UTPM_VERSION, instances.size(), nloops,
                opt.rm ? "resource manager on (per-connection handles)" : "bare TPM (--no-rm)",
                static_cast<unsigned long long>((host::monotonic_us() - t0) / 1000u));
   std::fprintf(stderr, "utpmd: ready\n");
   std::fflush(stderr);
-  for (auto& in : instances) in->platform->set_cancel_poller(&daemon);
-  const int rc = daemon.run(signal_fd);
+  for (size_t k = 0; k < instances.size(); ++k) {
+    instances[k]->platform->set_cancel_poller(loops[k % nloops].get());
+  }
+  // Loop 0 runs here and reads the signals; the others stop when the pipe's write end closes
+  // (their poll sees POLLHUP on the read end, read() returns 0).
+  int stop_pipe[2] = {-1, -1};
+  if (nloops > 1 && ::pipe2(stop_pipe, O_CLOEXEC) != 0) {
+    std::perror("utpmd: pipe");
+    return 1;
+  }
+  std::vector<int> rcs(nloops, 0);
+  std::vector<std::thread> threads;
+  for (size_t k = 1; k < nloops; ++k) {
+    threads.emplace_back([&, k] { rcs[k] = loops[k]->run(stop_pipe[0]); });
+  }
+  rcs[0] = loops[0]->run(signal_fd);
+  if (nloops > 1) ::close(stop_pipe[1]);
+  for (auto& t : threads) t.join();
+  if (nloops > 1) ::close(stop_pipe[0]);
+  int rc = 0;
+  for (const int r : rcs) rc = std::max(rc, r);
   for (auto& in : instances) in->platform->set_cancel_poller(nullptr);
+  loops.clear();  // before the instances: their connections refer to the instances' links
   ::close(signal_fd);
   std::fprintf(stderr, "utpmd: stopped\n");
   return rc;

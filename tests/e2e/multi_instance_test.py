@@ -193,6 +193,28 @@ class Instances(Base):
         for name in names:
             self.assertIn(f"utpmd: instance {name}: state ", text)
 
+    def test_threads_spread_instances(self):
+        """--threads 2: instances on two poll loops; each answers with its own PCRs, a command
+        on one loop runs while the other loop serves, SIGTERM stops both (exit 0)."""
+        names = ["a", "b", "c", "d"]
+        d = self.daemon(self.specs(names), extra_args=["--threads", "2"])
+        self.assertIn("4 instances on 2 thread(s)", "".join(d.log))
+        self.started(d, names)
+        clients = {n: d.client(n) for n in names}
+        for i, n in enumerate(names):
+            digest = hashlib.sha256(n.encode()).digest()
+            for _ in range(i + 1):
+                self.assertEqual(rc_of(clients[n].execute(pcr_extend_cmd(16, digest))), 0)
+        for i, n in enumerate(names):
+            digest = hashlib.sha256(n.encode()).digest()
+            expected = bytes(32)
+            for _ in range(i + 1):
+                expected = hashlib.sha256(expected + digest).digest()
+            self.assertEqual(pcr_read_value(clients[n].execute(pcr_read_cmd(16))), expected, n)
+            clients[n].close()
+        self.assertEqual(d.stop(), 0)
+        self.assertIn("utpmd: stopped", "".join(d.log))
+
     def test_nv_isolated_and_kept_across_restart(self):
         names = ["a", "b"]
         specs = self.specs(names)
@@ -356,7 +378,8 @@ class StateDirectories(Base):
                      ["--instance", "a,state=" + self.tmp + "/a"],         # no channel
                      ["--instance", "a,state=" + self.tmp + "/a,port=1", "--state", "x"],
                      ["--instance", "a,state=" + self.tmp + "/a,bogus=1"],
-                     ["--instance", "a b,state=" + self.tmp + "/a,port=2000"]):
+                     ["--instance", "a b,state=" + self.tmp + "/a,port=2000"],
+                     ["--threads", "2"]):                                  # threads need instances
             p = subprocess.run([utpmd_binary()] + args, stderr=subprocess.PIPE, text=True,
                                timeout=15)
             self.assertEqual(p.returncode, 2, (args, p.stderr))
