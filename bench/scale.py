@@ -12,7 +12,7 @@ Prints one table:
   - start-up: wall time from exec to listening, per instance, for a fresh state directory and
     for a restart on existing state (utpmd: one process for all N, divided by N; swtpm: N
     processes started one after the other, each waited for);
-  - throughput with N instances busy at once: bench/scale_client.c keeps one command in flight
+  - throughput with N instances busy at once (utpmd with one poll loop, and --threads 2): bench/scale_client.c keeps one command in flight
     per instance (closed loop) for SECONDS; total ops/s, the slowest and fastest instance, and
     the servers' CPU per op (utime+stime from /proc). utpmd serves N instances from one thread
     (one core); swtpm's N processes can use both cores.
@@ -95,12 +95,12 @@ def stop(procs):
 
 
 class Utpm:
-    def __init__(self, exe, work, n, ports):
-        self.exe, self.work, self.n, self.ports = exe, work, n, ports
+    def __init__(self, exe, work, n, ports, threads=1):
+        self.exe, self.work, self.n, self.ports, self.threads = exe, work, n, ports, threads
         self.proc = None
 
     def start(self):
-        args = [self.exe]
+        args = [self.exe, "--threads", str(self.threads)]
         for i, p in enumerate(self.ports[:self.n]):
             args += ["--instance", f"i{i},state={self.work}/u{i},port={p}"]
         t0 = time.monotonic()
@@ -188,6 +188,11 @@ def main():
         u_thr = {w: load(client, "mssim", w, a.d, uports[:n], u.pids())
                  for w in ("getrandom", "pcrextend")}
         u.stop()
+        u2 = Utpm(a.utpmd, work, n, uports, threads=2)
+        u2.start()
+        u2_thr = {w: load(client, "mssim", w, a.d, uports[:n], u2.pids())
+                  for w in ("getrandom", "pcrextend")}
+        u2.stop()
         # --- swtpm: N processes ---
         s = Swtpm(a.swtpm, work, n, sports)
         s_fresh = s.start()
@@ -226,6 +231,10 @@ def main():
         row(f"{w}: slowest / fastest instance ops/s", ut[1], st[1], "{:.0f}")
         print(f"|   (fastest) | {ut[2]:.0f} | {st[2]:.0f} | |")
         row(f"{w}: server CPU per op, us", ut[3], st[3])
+        u2t = u2_thr[w]
+        row(f"{w}: ops/s, utpmd --threads 2", u2t[0], st[0], "{:.0f}")
+        row(f"{w}: slowest instance ops/s, --threads 2", u2t[1], st[1], "{:.0f}")
+        row(f"{w}: server CPU per op, us, --threads 2", u2t[3], st[3])
     print()
     print(f"utpmd 1-instance process: RSS {rss1} KiB, PSS {pss1} KiB; {n}-instance: RSS {rssn} KiB, "
           f"PSS {pssn} KiB (whole process, start-up {u_fresh * 1000:.0f} ms fresh, "
