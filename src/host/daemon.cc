@@ -94,8 +94,8 @@ bool Daemon::add_mssim(const std::string& host, uint16_t port, std::string& erro
   if (!plat) return false;
   cmd->set_spawns_peers();
   plat->set_spawns_peers();
-  add_channel(std::move(cmd), [this](Channel&, EngineLink& link) {
-    return std::make_unique<MssimCommandSession>(link, max_command_size_);
+  add_channel(std::move(cmd), [this](Channel& ch, EngineLink& link) {
+    return std::make_unique<MssimCommandSession>(link, max_command_size_, ch.name());
   });
   add_channel(std::move(plat),
               [](Channel&, EngineLink& link) { return std::make_unique<MssimPlatformSession>(link); });

@@ -98,6 +98,9 @@ class Multi:
             raise RuntimeError("utpmd did not start:\n" + "".join(self.log))
         return self
 
+    def port_race(self):
+        return any("cannot listen" in line for line in self.log)
+
     def _drain(self):
         for line in self.proc.stderr:
             self.log.append(line)
@@ -112,7 +115,7 @@ class Multi:
                 self.proc.wait()
         if self.drainer:
             self.drainer.join(timeout=5)
-        elif self.proc and self.proc.stderr:
+        elif self.proc and self.proc.stderr and not self.proc.stderr.closed:
             self.log.extend(self.proc.stderr.readlines())
         if self.proc and self.proc.stderr:
             try:
@@ -159,9 +162,17 @@ class Base(unittest.TestCase):
         return specs
 
     def daemon(self, specs, **kw):
-        d = Multi(self.tmp, specs, **kw)
-        self.daemons.append(d)
-        return d.start()
+        for attempt in range(5):
+            d = Multi(self.tmp, specs, **kw)
+            self.daemons.append(d)
+            try:
+                return d.start()
+            except RuntimeError:
+                if not d.port_race() or attempt == 4 or any("port" not in s for s in specs.values()):
+                    raise
+            # Another test took a port between the pick and the bind: new ports, same states.
+            for s, port in zip(specs.values(), distinct_port_pairs(len(specs))):
+                s["port"] = port
 
     def started(self, d, names):
         for name in names:
