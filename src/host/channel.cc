@@ -113,7 +113,6 @@ Channel::Io Channel::read(std::span<uint8_t> buf, size_t& n) {
     return Io::closed;
   }
   n = static_cast<size_t>(r);
-  after_read();
   return Io::ok;
 }
 
@@ -239,8 +238,10 @@ std::unique_ptr<Channel> TcpChannel::make_peer_channel() const {
   return std::unique_ptr<Channel>(new TcpChannel(name_, nullptr));
 }
 
-void TcpChannel::after_read() {
-  set_int_option(peer_fd_, IPPROTO_TCP, TCP_QUICKACK, 1);  // not sticky: re-armed every read
+void TcpChannel::expect_more_input() {
+  // Not sticky (the kernel goes back to delayed ACKs once it sends data): re-armed whenever a
+  // read leaves a frame incomplete, which also sends the pending ACK at once.
+  if (peer_fd_ >= 0) set_int_option(peer_fd_, IPPROTO_TCP, TCP_QUICKACK, 1);
 }
 
 // ---- UnixChannel ----

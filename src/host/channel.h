@@ -3,7 +3,8 @@
 // The daemon's poll loop (daemon.cc) knows only this interface; everything particular to a
 // transport lives in its implementation:
 //
-//   TcpChannel   TCP listener + one peer; TCP_NODELAY, TCP_QUICKACK re-armed after each read
+//   TcpChannel   TCP listener + one peer; TCP_NODELAY, TCP_QUICKACK re-armed after a read that
+//                left a frame incomplete (expect_more_input)
 //   UnixChannel  unix stream listener + one peer; receives fds (SCM_RIGHTS) with the bytes
 //   (either may instead spawn a channel per peer: set_spawns_peers(), accept_connection())
 //   PtyChannel   a pty whose raw slave the daemon holds open and symlinks; always "connected";
@@ -88,6 +89,11 @@ class Channel {
   std::unique_ptr<Channel> accept_connection();
   // Reads what is there, never blocks.
   virtual Io read(std::span<uint8_t> buf, size_t& n);
+  // The bytes read so far end inside a frame: the peer is sending more before it waits for a
+  // reply. TCP: acknowledge them now (TCP_QUICKACK) -- a client with Nagle on would otherwise
+  // hold the rest of its frame until our delayed ACK (~40 ms). Not needed after a read that
+  // completed a frame: the reply carries the ACK.
+  virtual void expect_more_input() {}
   // Queues `bytes` and sends what the peer takes now, never blocks; the rest goes out on
   // POLLOUT. Returns closed if that lost the peer.
   Io write(std::span<const uint8_t> bytes);
@@ -115,7 +121,6 @@ class Channel {
   virtual ssize_t read_some(std::span<uint8_t> buf);
   virtual ssize_t write_some(std::span<const uint8_t> bytes);
   virtual void on_accepted(int /*fd*/) {}
-  virtual void after_read() {}
   // New output is about to be queued (a reply to input just read).
   virtual void before_reply() {}
   // Whether the peer's input is wanted now. Sockets: not while a reply is still queued.
@@ -151,7 +156,7 @@ class TcpChannel final : public Channel {
  private:
   using Channel::Channel;
   void on_accepted(int fd) override;
-  void after_read() override;
+  void expect_more_input() override;
   std::unique_ptr<Channel> make_peer_channel() const override;
 };
 

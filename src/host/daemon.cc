@@ -25,11 +25,35 @@ constexpr size_t kMaxEarlyBytes = 4096;
 
 Daemon::Daemon(EngineLink& engine, size_t max_command_size, uint32_t stall_timeout_ms,
                std::FILE* log, bool trace)
-    : engine_(engine),
-      max_command_size_(max_command_size),
+    : max_command_size_(max_command_size),
       stall_timeout_ms_(stall_timeout_ms),
       log_(log),
-      trace_(trace) {}
+      trace_(trace) {
+  instances_.emplace_back();
+  instances_.back().engine = &engine;
+}
+
+void Daemon::begin_instance(const std::string& name, EngineLink& engine) {
+  if (instances_.size() == 1 && instances_[0].prefix.empty() && !instances_[0].make_link &&
+      endpoints_.empty()) {
+    instances_.clear();  // the constructor's engine serves nothing: instance 0 is this one
+  }
+  Instance in;
+  in.engine = &engine;
+  in.max_connections = max_connections_;
+  in.may_stop = false;
+  in.prefix = name + "/";
+  for (auto& other : instances_) other.may_stop = false;
+  instances_.push_back(std::move(in));
+  current_ = instances_.size() - 1;
+}
+
+const char* Daemon::instance_name(const char* name) {
+  const std::string& prefix = instances_[current_].prefix;
+  if (prefix.empty()) return name;
+  names_.push_back(std::make_unique<std::string>(prefix + name));
+  return names_.back()->c_str();
+}
 
 Daemon::~Daemon() = default;
 
@@ -39,6 +63,7 @@ Channel& Daemon::add_channel(std::unique_ptr<Channel> channel, SessionFactory ma
   ep->channel = std::move(channel);
   ep->make_session = std::move(make_session);
   ep->bare = bare;
+  ep->instance = current_;
   if (ep->channel->connected()) start_session(*ep, false);
   Channel& ch = *ep->channel;
   endpoints_.push_back(std::move(ep));
@@ -62,15 +87,15 @@ bool Daemon::add_mssim(const std::string& host, uint16_t port, std::string& erro
   }
   // One TPM connection over two sockets: they share their per-connection state.
   auto state = std::make_shared<ConnectionState>();
-  auto cmd = TcpChannel::listen("mssim", host, port, state, error);
+  auto cmd = TcpChannel::listen(instance_name("mssim"), host, port, state, error);
   if (!cmd) return false;
-  auto plat = TcpChannel::listen("mssim-platform", host, static_cast<uint16_t>(port + 1), state,
+  auto plat = TcpChannel::listen(instance_name("mssim-platform"), host, static_cast<uint16_t>(port + 1), state,
                                  error);
   if (!plat) return false;
   cmd->set_spawns_peers();
   plat->set_spawns_peers();
-  add_channel(std::move(cmd), [this](Channel&, EngineLink& link) {
-    return std::make_unique<MssimCommandSession>(link, max_command_size_);
+  add_channel(std::move(cmd), [this](Channel& ch, EngineLink& link) {
+    return std::make_unique<MssimCommandSession>(link, max_command_size_, ch.name());
   });
   add_channel(std::move(plat),
               [](Channel&, EngineLink& link) { return std::make_unique<MssimPlatformSession>(link); });
@@ -94,7 +119,7 @@ bool Daemon::add_pty(const std::string& link, std::string& error) {
 }
 
 bool Daemon::add_unix(const std::string& path, std::string& error) {
-  auto ch = UnixChannel::listen("unix", path, nullptr, error);
+  auto ch = UnixChannel::listen(instance_name("unix"), path, nullptr, error);
   if (!ch) return false;
   ch->set_spawns_peers();
   add_channel(std::move(ch), [this](Channel& c, EngineLink& link) {
@@ -117,8 +142,9 @@ bool Daemon::add_vtpm_proxy(const std::string& vtpmx, VtpmDevice& device, std::s
 
 void Daemon::start_session(Endpoint& ep, bool trace_connect) {
   end_session(ep);
-  if (make_link_ && !ep.bare) ep.link = make_link_();
-  ep.session = ep.make_session(*ep.channel, ep.link ? *ep.link : engine_);
+  const Instance& in = instances_[ep.instance];
+  if (in.make_link && !ep.bare) ep.link = in.make_link();
+  ep.session = ep.make_session(*ep.channel, ep.link ? *ep.link : *in.engine);
   ep.early.clear();
   ep.early_end = Channel::Io::ok;
   if (trace_connect && trace_) std::fprintf(log_, "utpmd: %s: client connected\n", ep.channel->name());
@@ -135,13 +161,22 @@ size_t Daemon::connections() const {
   return n;
 }
 
+size_t Daemon::connections_of(size_t instance) const {
+  size_t n = 0;
+  for (const auto& ep : endpoints_) n += ep->spawned && ep->instance == instance ? 1 : 0;
+  return n;
+}
+
 void Daemon::accept_connections(Endpoint& listener,
                                 std::vector<std::unique_ptr<Endpoint>>& born) {
+  const size_t bound = instances_[listener.instance].max_connections;
   while (std::unique_ptr<Channel> ch = listener.channel->accept_connection()) {
-    if (connections() + born.size() >= max_connections_) {
+    size_t born_here = 0;
+    for (const auto& b : born) born_here += b->instance == listener.instance ? 1 : 0;
+    if (connections_of(listener.instance) + born_here >= bound) {
       if (log_) {
         std::fprintf(log_, "utpmd: %s: connection refused: %zu connections (the bound)\n",
-                     ch->name(), max_connections_);
+                     ch->name(), bound);
       }
       continue;  // destroying the channel closes the socket: the client sees EOF at once
     }
@@ -150,6 +185,7 @@ void Daemon::accept_connections(Endpoint& listener,
     ep->make_session = listener.make_session;
     ep->hand_over = listener.hand_over;  // descriptors its peers pass go where the listener's go
     ep->spawned = true;
+    ep->instance = listener.instance;
     start_session(*ep, true);
     born.push_back(std::move(ep));
   }
@@ -199,8 +235,18 @@ bool Daemon::feed(Endpoint& ep, std::span<const uint8_t> bytes) {
       ::close(fd);  // adopt() closes what it refuses
     }
   }
-  if (!reply.empty()) ch.write(reply);
+  if (!reply.empty()) {
+    ch.write(reply);
+  } else if (v == Session::Verdict::keep) {
+    ch.expect_more_input();  // a partial frame (the reply would have carried the ACK)
+  }
   if (v == Session::Verdict::stop_daemon) {
+    if (!instances_[ep.instance].may_stop) {
+      // One instance of several: its STOP/SHUTDOWN ends this connection, not the others' TPMs.
+      if (log_) std::fprintf(log_, "utpmd: %s: STOP received, closing this connection only\n", ch.name());
+      ch.close_after_flush();
+      return true;
+    }
     if (log_) std::fprintf(log_, "utpmd: %s: STOP received\n", ch.name());
     return false;
   }

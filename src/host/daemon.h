@@ -84,15 +84,35 @@ class Daemon final : public CancelPoller {
   // `to`, with a new session: swtpm's control channel passing its data channel (SET_DATAFD).
   void hand_over_to(const Channel& from, Channel& to);
 
-  // Gives every session its own EngineLink from `make` (before channels are added).
-  void set_connection_links(ConnectionLinkFactory make) { make_link_ = std::move(make); }
-  void set_max_connections(size_t n) { max_connections_ = n; }
+  // Gives every session its own EngineLink from `make` (before channels are added; applies to
+  // the current instance).
+  void set_connection_links(ConnectionLinkFactory make) {
+    instances_[current_].make_link = std::move(make);
+  }
+  // The bound on spawned connections, per instance (the current one and those begun later).
+  void set_max_connections(size_t n) {
+    max_connections_ = n;
+    instances_[current_].max_connections = n;
+  }
+
+  // ---- several TPM instances in one daemon (utpmd --instance) ----
+  // Starts instance `name`: the channels added from now on (add_mssim, add_unix, add_channel,
+  // serve_swtpm...) execute through `engine`, their connections get links from set_connection_
+  // links() called after this, their spawned connections are bounded per instance, and their
+  // channel names (trace lines) are prefixed "name/". An instance's STOP (mssim STOP, swtpm
+  // CMD_SHUTDOWN) closes only the connection that sent it: one instance cannot stop the daemon.
+  // The daemon's constructor engine is instance 0 (the only one unless this is called).
+  void begin_instance(const std::string& name, EngineLink& engine);
+  size_t instances() const { return instances_.size(); }
+  // `name` with the current instance's prefix ("vm1/mssim"; `name` itself for the single
+  // instance), stable for the daemon's life: for the channels an instance adds.
+  const char* instance_name(const char* name);
   // The daemon stops (as on SIGTERM) when the peer of `channel` goes away: swtpm's --terminate
   // for the data channel QEMU passes.
   void stop_when_lost(const Channel& channel) { stop_when_lost_ = &channel; }
   // Where per-request trace lines go (nullptr without --trace).
   std::FILE* trace_stream() const { return trace_ ? log_ : nullptr; }
-  // Spawned client connections being served now.
+  // Spawned client connections being served now (of every instance).
   size_t connections() const;
 
   // The slave path of the pty (for messages), empty without a pty.
@@ -114,6 +134,7 @@ class Daemon final : public CancelPoller {
                                        // that refers to it, so it is destroyed after it)
     std::unique_ptr<Session> session;
     bool bare = false;     // no connection link of its own (add_channel)
+    size_t instance = 0;   // which TPM instance its sessions execute on (begin_instance)
     bool spawned = false;  // a peer of a spawning listener: removed when the peer leaves
     Endpoint* hand_over = nullptr;  // whose channel serves descriptors this session hands over
     // What the cancel pump took off the channel while a command ran and the session could not
@@ -124,6 +145,14 @@ class Daemon final : public CancelPoller {
     size_t poll_count = 0;
   };
 
+  struct Instance {
+    EngineLink* engine = nullptr;
+    ConnectionLinkFactory make_link;
+    size_t max_connections = kDefaultMaxConnections;
+    bool may_stop = true;  // a peer's STOP stops the daemon (single-instance mode only)
+    std::string prefix;    // "name/" for channel names, empty for the single instance
+  };
+  size_t connections_of(size_t instance) const;
   void start_session(Endpoint& ep, bool trace_connect);
   void end_session(Endpoint& ep);
   // Takes every peer waiting on a spawning listener as a new endpoint (into `born`).
@@ -139,7 +168,9 @@ class Daemon final : public CancelPoller {
   void pump_read(Endpoint& ep);
   void drop_session_if_gone(Endpoint& ep);
 
-  EngineLink& engine_;
+  std::vector<Instance> instances_;
+  size_t current_ = 0;
+  std::vector<std::unique_ptr<std::string>> names_;  // instance_name() storage
   size_t max_command_size_;
   uint32_t stall_timeout_ms_;
   std::FILE* log_;
@@ -153,7 +184,6 @@ class Daemon final : public CancelPoller {
   bool has_pty_ = false;
   std::string pty_slave_;
   bool stop_ = false;
-  ConnectionLinkFactory make_link_;
   size_t max_connections_ = kDefaultMaxConnections;
   size_t round_ = 0;  // round-robin: where this poll round starts serving
   const Channel* stop_when_lost_ = nullptr;

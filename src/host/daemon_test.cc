@@ -587,5 +587,56 @@ TEST(DaemonClients, EveryPeerOfAListenerIsServedAtOnceWithItsOwnLink) {
   EXPECT_EQ(links.live.load(), 0);
 }
 
+// Several TPM instances in one loop (begin_instance): each instance's channels execute on its
+// own engine and carry its name, the connection bound is per instance, and an instance's mssim
+// STOP closes only that connection (the daemon and the other instance go on).
+TEST(DaemonInstances, EachInstanceHasItsEngineItsBoundAndCannotStopTheDaemon) {
+  TempDir dir;
+  testing::RecordingEngine unused, ea, eb;
+  Daemon daemon(unused, 4096, 2000, stderr, false);
+  daemon.set_max_connections(1);
+  uint16_t port[2] = {0, 0};
+  testing::RecordingEngine* engines[2] = {&ea, &eb};
+  for (int i = 0; i < 2; ++i) {
+    daemon.begin_instance(i == 0 ? "a" : "b", *engines[i]);
+    std::string error;
+    auto cmd = TcpChannel::listen(daemon.instance_name("mssim"), "127.0.0.1", 0, nullptr, error);
+    ASSERT_TRUE(cmd) << error;
+    cmd->set_spawns_peers();
+    port[i] = cmd->local_port();
+    daemon.add_channel(std::move(cmd), [](Channel& ch, EngineLink& link) {
+      return std::make_unique<MssimCommandSession>(link, 4096, ch.name());
+    });
+  }
+  EXPECT_EQ(daemon.instances(), 2u);
+  RunningDaemon running(daemon);
+  const int a = connect_tcp(port[0]);
+  const int b = connect_tcp(port[1]);
+  send_all(a, mssim_send(make_command(12, 0x17B)));
+  EXPECT_EQ(recv_n(a, 4 + 18 + 4).size(), 26u);
+  send_all(b, mssim_send(make_command(14, 0x17E)));
+  EXPECT_EQ(recv_n(b, 4 + 18 + 4).size(), 26u);
+  // A second connection to a is beyond a's bound of 1: closed at once; b's bound is its own.
+  const int a2 = connect_tcp(port[0]);
+  EXPECT_TRUE(recv_n(a2, 1, 2000).empty());
+  ::close(a2);
+  // a's STOP: that connection closes, the daemon keeps serving b.
+  send_all(a, be32(link::mssim::kStop));
+  EXPECT_TRUE(recv_n(a, 1, 2000).empty());
+  ::close(a);
+  send_all(b, mssim_send(make_command(16, 0x182)));
+  EXPECT_EQ(recv_n(b, 4 + 18 + 4).size(), 26u);
+  ::close(b);
+  EXPECT_EQ(running.stop(), 0);
+  EXPECT_TRUE(unused.calls.empty());
+  ASSERT_EQ(ea.calls.size(), 1u);
+  ASSERT_EQ(eb.calls.size(), 2u);
+  EXPECT_EQ(ea.calls[0].channel, "a/mssim");
+  EXPECT_EQ(ea.calls[0].command.size(), 12u);
+  EXPECT_EQ(eb.calls[0].channel, "b/mssim");
+  EXPECT_EQ(eb.calls[0].command.size(), 14u);
+  EXPECT_EQ(eb.calls[1].command.size(), 16u);
+}
+
 }  // namespace
 }  // namespace utpm::host

@@ -16,8 +16,9 @@ void append_be32(std::vector<uint8_t>& out, uint32_t v) {
 }
 }  // namespace
 
-MssimCommandSession::MssimCommandSession(EngineLink& engine, size_t max_command_size)
-    : engine_(engine), response_(max_command_size), max_(max_command_size) {
+MssimCommandSession::MssimCommandSession(EngineLink& engine, size_t max_command_size,
+                                         const char* name)
+    : engine_(engine), name_(name), response_(max_command_size), max_(max_command_size) {
   field_.reserve(max_command_size);
 }
 
@@ -102,7 +103,7 @@ Session::Verdict MssimCommandSession::on_field(std::vector<uint8_t>& out) {
       return Verdict::keep;
     }
     case Want::command: {
-      const size_t n = engine_.execute("mssim", locality_, field_, response_);
+      const size_t n = engine_.execute(name_, locality_, field_, response_);
       // Length, response and ack go out together: the stock client polls and reads them as
       // one burst (a separate ack write costs a delayed-ACK round trip).
       append_be32(out, static_cast<uint32_t>(n));

@@ -23,7 +23,8 @@ inline constexpr uint32_t kMssimMaxDiscard = 1u << 20;
 // Command ("TPM") port: SEND_COMMAND, REMOTE_HANDSHAKE, HASH_*, SESSION_END, STOP.
 class MssimCommandSession final : public Session {
  public:
-  MssimCommandSession(EngineLink& engine, size_t max_command_size);
+  // `name`: the channel name the engine link sees (trace lines; "vm1/mssim" for an instance).
+  MssimCommandSession(EngineLink& engine, size_t max_command_size, const char* name = "mssim");
   Verdict on_bytes(std::span<const uint8_t> in, std::vector<uint8_t>& out,
                    uint64_t now_ms) override;
 
@@ -44,6 +45,7 @@ class MssimCommandSession final : public Session {
   Verdict on_field(std::vector<uint8_t>& out);
 
   EngineLink& engine_;
+  const char* name_ = "mssim";
   std::vector<uint8_t> field_;
   std::vector<uint8_t> response_;
   size_t max_;

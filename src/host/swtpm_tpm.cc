@@ -368,13 +368,13 @@ bool serve_swtpm(Daemon& daemon, SwtpmTpm& tpm, const SwtpmChannels& where, std:
                                                tpm.data_state().get());
   };
   if (where.data_tcp) {
-    auto data = TcpChannel::listen("swtpm", where.data_host, where.data_port, nullptr, error);
+    auto data = TcpChannel::listen(daemon.instance_name("swtpm"), where.data_host, where.data_port, nullptr, error);
     if (!data) return false;
     data->set_spawns_peers();  // tcti-swtpm connects once per command
     daemon.add_channel(std::move(data), make_data);
   }
   if (!where.data_path.empty()) {
-    auto data = UnixChannel::listen("swtpm", where.data_path, nullptr, error);
+    auto data = UnixChannel::listen(daemon.instance_name("swtpm"), where.data_path, nullptr, error);
     if (!data) return false;
     data->set_spawns_peers();
     daemon.add_channel(std::move(data), make_data);
@@ -382,16 +382,16 @@ bool serve_swtpm(Daemon& daemon, SwtpmTpm& tpm, const SwtpmChannels& where, std:
   if (where.ctrl_type.empty()) return true;
   std::unique_ptr<Channel> ctrl;
   if (where.ctrl_type == "tcp") {
-    ctrl = TcpChannel::listen("swtpm-ctrl", where.ctrl_host, where.ctrl_port, nullptr, error);
+    ctrl = TcpChannel::listen(daemon.instance_name("swtpm-ctrl"), where.ctrl_host, where.ctrl_port, nullptr, error);
   } else {
-    ctrl = UnixChannel::listen("swtpm-ctrl", where.ctrl_path, nullptr, error);
+    ctrl = UnixChannel::listen(daemon.instance_name("swtpm-ctrl"), where.ctrl_path, nullptr, error);
   }
   if (!ctrl) return false;
   ctrl->set_spawns_peers();  // tcti-swtpm: one connection per request; QEMU keeps one open
   Channel& ctrl_ch = daemon.add_channel(std::move(ctrl), make_ctrl);
   if (where.ctrl_type == "unix") {
     // The descriptor QEMU passes with SET_DATAFD becomes this channel's peer.
-    Channel& fd_ch = daemon.add_channel(UnixChannel::unbound("swtpm-datafd", nullptr), make_data);
+    Channel& fd_ch = daemon.add_channel(UnixChannel::unbound(daemon.instance_name("swtpm-datafd"), nullptr), make_data);
     daemon.hand_over_to(ctrl_ch, fd_ch);
     if (where.terminate) daemon.stop_when_lost(fd_ch);
   }

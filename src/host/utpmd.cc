@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cctype>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -20,6 +21,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "crypto/crypto.h"
@@ -84,6 +86,18 @@ constexpr const char* kUsage =
     "                     --not-overwrite ARGS` (EK certificates signed by the CA in DIR/ca unless\n"
     "                     ARGS say otherwise; a provisioned state is left alone). utpm is looked\n"
     "                     for in $UTPM, beside utpmd, in the build tree, then on PATH\n"
+    "  --instance NAME,state=DIR[,port=N|mssim=HOST:PORT][,unix=PATH][,ctrl=tcp:HOST:PORT|\n"
+    "             ctrl=unix:PATH[,server=tcp:HOST:PORT]][,migration-key=FILE]\n"
+    "                     one of several TPM instances served by this process (repeat it; one\n"
+    "                     per VM): its own state directory (locked), engine, resource manager,\n"
+    "                     mssim ports (N, N+1 on 127.0.0.1), unix socket and swtpm control/data\n"
+    "                     channels. Excludes --state and the channel options above; --trace,\n"
+    "                     --no-rm, --stall-timeout, --trace-file/--pcap apply to every instance,\n"
+    "                     --max-connections to each. A STOP/CMD_SHUTDOWN closes only its connection\n"
+    "  --instances FILE   the same, one instance spec per line (# comments, blank lines)\n"
+    "  --threads N        spread the instances over N poll loops, one thread each (default 1;\n"
+    "                     instance k runs on loop k mod N): a long command of one instance then\n"
+    "                     holds up only the instances of its loop, and N cores can be used\n"
     "  --help, --version\n"
     "\n"
     "utpmd swtpm socket [swtpm options]: swtpm's command line (also when invoked as 'swtpm');\n"
@@ -128,6 +142,10 @@ struct Options {
   bool trace_secrets = false;
   bool setup = false;
   std::string setup_args;  // --setup=ARGS: more arguments of `utpm setup`
+  // --instance / --instances: several TPMs in one daemon (run_instances()).
+  std::vector<std::string> instance_specs;
+  unsigned threads = 1;  // --threads: poll loops the instances are spread over
+  bool single_options = false;  // --state or a channel option of the single-instance mode
 };
 
 [[noreturn]] void usage_error(const std::string& msg) {
@@ -174,22 +192,49 @@ Options parse(int argc, char** argv) {
       std::printf("utpmd %s (crypto: %s, max command %zu bytes)\n", UTPM_VERSION,
                   crypto::backend_name(), profile::kMaxCommandSize);
       std::exit(0);
+    } else if (arg == "--threads") {
+      const std::string v = need_value();
+      char* end = nullptr;
+      const unsigned long n = std::strtoul(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || n == 0 || n > 256) usage_error("--threads wants 1..256");
+      o.threads = static_cast<unsigned>(n);
+    } else if (arg == "--instance") {
+      o.instance_specs.push_back(need_value());
+    } else if (arg == "--instances") {
+      const std::string file = need_value();
+      std::FILE* f = std::fopen(file.c_str(), "r");
+      if (f == nullptr) usage_error("--instances: cannot open " + file + ": " + std::strerror(errno));
+      char line[4096];
+      while (std::fgets(line, sizeof line, f) != nullptr) {
+        std::string l = line;
+        if (const size_t hash = l.find('#'); hash != std::string::npos) l.resize(hash);
+        while (!l.empty() && std::isspace(static_cast<unsigned char>(l.back()))) l.pop_back();
+        size_t b = 0;
+        while (b < l.size() && std::isspace(static_cast<unsigned char>(l[b]))) ++b;
+        if (b < l.size()) o.instance_specs.push_back(l.substr(b));
+      }
+      std::fclose(f);
     } else if (arg == "--state") {
+      o.single_options = true;
       o.state = need_value();
       if (o.state.empty()) usage_error("--state needs a directory");
     } else if (arg == "--mssim") {
+      o.single_options = true;
       o.mssim = true;
       if (!parse_host_port(need_value(), o.mssim_host, o.mssim_port)) {
         usage_error("--mssim wants HOST:PORT with PORT in 1..65534");
       }
     } else if (arg == "--pty") {
+      o.single_options = true;
       o.pty = true;
       o.pty_link = need_value();
       if (o.pty_link.empty()) usage_error("--pty needs a path for the symlink");
     } else if (arg == "--unix") {
+      o.single_options = true;
       o.unix_path = need_value();
       if (o.unix_path.empty()) usage_error("--unix needs a socket path");
     } else if (arg == "--vtpm-proxy") {
+      o.single_options = true;
       o.vtpm_proxy = true;
     } else if (arg == "--vtpmx") {
       o.vtpmx = need_value();
@@ -197,6 +242,7 @@ Options parse(int argc, char** argv) {
     } else if (arg == "--trace") {
       o.trace = true;
     } else if (arg == "--bridge") {
+      o.single_options = true;
       std::string v = need_value();
       if (const size_t comma = v.find(",baud="); comma != std::string::npos) {
         char* end = nullptr;
@@ -207,6 +253,7 @@ Options parse(int argc, char** argv) {
       if (v.empty()) usage_error("--bridge needs a serial device");
       o.bridge_device = v;
     } else if (arg == "--ctrl") {
+      o.single_options = true;
       auto& c = o.swtpm_channels;
       if (!host::parse_swtpm_endpoint(need_value(), true, c.ctrl_type, c.ctrl_host, c.ctrl_port,
                                       c.ctrl_path)) {
@@ -214,6 +261,7 @@ Options parse(int argc, char** argv) {
       }
       o.swtpm = true;
     } else if (arg == "--server") {
+      o.single_options = true;
       auto& c = o.swtpm_channels;
       std::string type, path;
       if (!host::parse_swtpm_endpoint(need_value(), false, type, c.data_host, c.data_port, path)) {
@@ -228,6 +276,7 @@ Options parse(int argc, char** argv) {
     } else if (arg == "--trace-secrets") {
       o.trace_secrets = true;
     } else if (arg == "--setup") {
+      o.single_options = true;
       o.setup = true;
       if (has_value) o.setup_args = value;
     } else if (arg == "--no-rm") {
@@ -252,6 +301,17 @@ Options parse(int argc, char** argv) {
       usage_error("unknown argument: " + arg);
     }
   }
+  if (!o.instance_specs.empty()) {
+    if (o.single_options) {
+      usage_error("--instance/--instances give each instance its state and channels: no --state, "
+                  "--mssim, --pty, --unix, --ctrl, --server, --vtpm-proxy, --bridge or --setup");
+    }
+    if (o.threads > 1 && (!o.trace_file.empty() || !o.pcap_file.empty())) {
+      usage_error("--trace-file/--pcap record from one thread: not with --threads");
+    }
+    return o;
+  }
+  if (o.threads != 1) usage_error("--threads spreads --instance TPMs over poll loops: give --instance");
   if (o.swtpm_channels.data_tcp && !o.swtpm) usage_error("--server needs --ctrl");
   if (o.swtpm && !o.bridge_device.empty()) usage_error("--ctrl serves the built-in engine, not --bridge");
   if (!o.mssim && !o.pty && o.unix_path.empty() && !o.swtpm && !o.vtpm_proxy) {  // the embedded defaults
@@ -529,6 +589,49 @@ bool run_setup(const Options& o, const char* argv0) {
   return true;
 }
 
+// Creates the state directory if needed and checks it. The state directory holds the store,
+// its anchor and (by default) its key: anyone who can write there can swap files under the TPM
+// (roll the store back together with its anchor, or delete the key). Refuses one that others
+// can write or that belongs to someone else. Prints why and returns false.
+bool prepare_state_dir(const std::string& state) {
+  if (!make_dirs(state)) {
+    std::fprintf(stderr, "utpmd: cannot create state directory %s: %s\n", state.c_str(),
+                 std::strerror(errno));
+    return false;
+  }
+  struct stat st{};
+  if (::stat(state.c_str(), &st) != 0 || (st.st_mode & 022) != 0 ||
+      (::geteuid() != 0 && st.st_uid != ::geteuid())) {
+    std::fprintf(stderr,
+                 "utpmd: state directory %s must belong to this user and not be writable by "
+                 "group or others (chmod 700)\n",
+                 state.c_str());
+    return false;
+  }
+  for (const char* name : {"nv.store", "nv.anchor", "nv.key"}) {
+    const std::string file = state + "/" + name;
+    if (::lstat(file.c_str(), &st) == 0 && (!S_ISREG(st.st_mode) || (st.st_mode & 022) != 0)) {
+      std::fprintf(stderr, "utpmd: %s must be a regular file not writable by group or others\n",
+                   file.c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
+// DIR/utpmd.lock, held (flock) until exit: one daemon (and one instance) per state directory.
+// Returns the descriptor, or -1 after printing why.
+int lock_state_dir(const std::string& state) {
+  const std::string lock_path = state + "/utpmd.lock";
+  const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    std::fprintf(stderr, "utpmd: state directory %s is in use by another utpmd\n", state.c_str());
+    if (lock_fd >= 0) ::close(lock_fd);
+    return -1;
+  }
+  return lock_fd;
+}
+
 }  // namespace
 
 // A 32-byte key file: binary, or 64 hex digits (a trailing newline allowed).
@@ -565,6 +668,296 @@ bool read_key_file(const std::string& path, std::array<uint8_t, 32>& key, std::s
   return ok;
 }
 
+// ---- several TPM instances in one daemon: --instance NAME,state=DIR,... / --instances FILE ----
+// Each instance has its own state directory (and lock), store, platform, engine, resource
+// manager, swtpm control/data channels and mssim/unix sockets; they share the process, the
+// poll loop and the options that are not per instance (--trace, --no-rm, --max-connections
+// (per instance), --stall-timeout, --trace-file/--pcap).
+namespace {
+
+struct InstanceSpec {
+  std::string name;
+  std::string state;
+  bool mssim = false;
+  std::string mssim_host = "127.0.0.1";
+  uint16_t mssim_port = 0;
+  std::string unix_path;
+  bool swtpm = false;
+  host::SwtpmChannels swtpm_channels;
+  std::string migration_key_file;
+};
+
+InstanceSpec parse_instance(const std::string& text) {
+  const KeyValues kv = split_kv("--instance", text);
+  const std::string what = "--instance " + text + ": ";
+  if (kv.kv.empty() || kv.kv[0].first.empty() || text.find('=') < text.find(',')) {
+    usage_error(what + "wants NAME,state=DIR,CHANNEL=... (see --help)");
+  }
+  InstanceSpec s;
+  s.name = kv.kv[0].first;
+  if (s.name.size() > 32 ||
+      s.name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
+          std::string::npos) {
+    usage_error(what + "NAME is 1..32 of A-Z a-z 0-9 . _ -");
+  }
+  for (size_t i = 1; i < kv.kv.size(); ++i) {
+    const auto& [k, v] = kv.kv[i];
+    if (k == "state") {
+      s.state = v;
+    } else if (k == "mssim") {
+      s.mssim = true;
+      if (!parse_host_port(v, s.mssim_host, s.mssim_port)) usage_error(what + "mssim wants HOST:PORT");
+    } else if (k == "port") {
+      s.mssim = true;
+      char* end = nullptr;
+      const unsigned long p = std::strtoul(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || p == 0 || p > 65534) usage_error(what + "port wants 1..65534");
+      s.mssim_port = static_cast<uint16_t>(p);
+    } else if (k == "unix") {
+      if (v.empty()) usage_error(what + "unix needs a socket path");
+      s.unix_path = v;
+    } else if (k == "ctrl") {
+      auto& c = s.swtpm_channels;
+      if (!host::parse_swtpm_endpoint(v, true, c.ctrl_type, c.ctrl_host, c.ctrl_port, c.ctrl_path)) {
+        usage_error(what + "ctrl wants tcp:HOST:PORT or unix:PATH");
+      }
+      s.swtpm = true;
+    } else if (k == "server") {
+      auto& c = s.swtpm_channels;
+      std::string type, path;
+      if (!host::parse_swtpm_endpoint(v, false, type, c.data_host, c.data_port, path)) {
+        usage_error(what + "server wants tcp:HOST:PORT");
+      }
+      c.data_tcp = true;
+    } else if (k == "migration-key") {
+      s.migration_key_file = v;
+    } else {
+      usage_error(what + "unknown key '" + k + "' (state, port, mssim, unix, ctrl, server, migration-key)");
+    }
+  }
+  if (s.state.empty()) usage_error(what + "state=DIR is required");
+  if (s.swtpm_channels.data_tcp && !s.swtpm) usage_error(what + "server needs ctrl");
+  if (!s.mssim && s.unix_path.empty() && !s.swtpm) {
+    usage_error(what + "no channel: give port=, mssim=, unix= and/or ctrl=");
+  }
+  return s;
+}
+
+struct Instance {
+  InstanceSpec spec;
+  std::string real_state;
+  int lock_fd = -1;
+  host::SecureNvStore nv;
+  std::unique_ptr<host::HostPlatform> platform;
+  std::unique_ptr<tpm::Tpm> tpm;
+  std::unique_ptr<host::EngineLink> link;
+  std::unique_ptr<host::ResourceManager> rm;
+  std::unique_ptr<host::SwtpmTpm> swtpm;
+  Instance() = default;
+  Instance(const Instance&) = delete;
+  Instance& operator=(const Instance&) = delete;
+  ~Instance() {
+    swtpm.reset();
+    rm.reset();
+    link.reset();
+    if (tpm) tpm->power_off();
+    tpm.reset();
+    if (lock_fd >= 0) ::close(lock_fd);
+  }
+};
+
+int run_instances(const Options& opt) {
+  const uint64_t t0 = host::monotonic_us();
+  std::vector<InstanceSpec> specs;
+  for (const std::string& text : opt.instance_specs) specs.push_back(parse_instance(text));
+  for (size_t i = 0; i < specs.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (specs[i].name == specs[j].name) usage_error("two instances named " + specs[i].name);
+    }
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigaddset(&term, SIGINT);
+  sigaddset(&term, SIGHUP);
+  ::sigprocmask(SIG_BLOCK, &term, nullptr);
+  const int signal_fd = ::signalfd(-1, &term, SFD_CLOEXEC);
+  if (signal_fd < 0) {
+    std::perror("utpmd: signalfd");
+    return 1;
+  }
+  host::TraceRecorder recorder;
+  if (!opt.trace_file.empty() || !opt.pcap_file.empty()) {
+    std::string trace_error;
+    if (!recorder.open({opt.trace_file, opt.pcap_file, opt.trace_secrets}, trace_error)) {
+      std::fprintf(stderr, "utpmd: %s\n", trace_error.c_str());
+      return 1;
+    }
+  }
+  // Declared before the daemon: its connections refer to the instances' links.
+  std::vector<std::unique_ptr<Instance>> instances;
+  for (InstanceSpec& spec : specs) {
+    auto in = std::make_unique<Instance>();
+    in->spec = std::move(spec);
+    const InstanceSpec& s = in->spec;
+    if (!prepare_state_dir(s.state)) {
+      std::fprintf(stderr, "utpmd: instance %s not started\n", s.name.c_str());
+      return 1;
+    }
+    char real[PATH_MAX];
+    in->real_state = ::realpath(s.state.c_str(), real) != nullptr ? real : s.state;
+    for (const auto& other : instances) {
+      if (other->real_state == in->real_state) {
+        std::fprintf(stderr, "utpmd: instances %s and %s have the same state directory %s\n",
+                     other->spec.name.c_str(), s.name.c_str(), in->real_state.c_str());
+        return 2;
+      }
+    }
+    in->lock_fd = lock_state_dir(s.state);
+    if (in->lock_fd < 0) {
+      std::fprintf(stderr, "utpmd: instance %s not started\n", s.name.c_str());
+      return 1;
+    }
+    std::string nv_error;
+    if (!in->nv.open({s.state, "", std::nullopt}, nv_error)) {
+      std::fprintf(stderr, "utpmd: instance %s: %s; its TPM will report failure mode\n",
+                   s.name.c_str(), nv_error.c_str());
+    }
+    in->platform = std::make_unique<host::HostPlatform>(in->nv);
+    in->tpm = std::make_unique<tpm::Tpm>(*in->platform);
+    in->tpm->power_on();
+    if (in->tpm->in_failure_mode()) {
+      std::fprintf(stderr, "utpmd: instance %s: TPM is in failure mode: %s\n", s.name.c_str(),
+                   tpm::failure_cause_name(in->tpm->failure_cause()));
+    }
+    in->link = std::make_unique<host::TpmEngineLink>(*in->tpm, *in->platform,
+                                                     opt.trace ? stderr : nullptr);
+    if (recorder.active() && !opt.rm) {
+      host::EngineLink& inner = *in->link;
+      in->link = std::make_unique<host::TracingLink>(inner, recorder, std::move(in->link));
+    }
+    instances.push_back(std::move(in));
+  }
+  // One poll loop (Daemon) per thread; instance k is served by loop k mod N. Instances share
+  // nothing mutable across loops (the engine has no globals; each instance has its own store,
+  // platform, engine, RM and channels), so the loops need no locks.
+  const size_t nloops = std::min<size_t>(opt.threads, instances.size());
+  std::vector<std::unique_ptr<host::Daemon>> loops;
+  for (size_t k = 0; k < nloops; ++k) {
+    loops.push_back(std::make_unique<host::Daemon>(*instances[k]->link, profile::kMaxCommandSize,
+                                                   opt.stall_timeout_ms, stderr, opt.trace));
+    loops.back()->set_max_connections(opt.max_connections);
+  }
+  std::string error;
+  for (size_t k = 0; k < instances.size(); ++k) {
+    Instance& in = *instances[k];
+    const InstanceSpec& s = in.spec;
+    host::Daemon& daemon = *loops[k % nloops];
+    daemon.begin_instance(s.name, *in.link);
+    if (opt.rm) {
+      in.rm = std::make_unique<host::ResourceManager>(*in.link, opt.trace ? stderr : nullptr);
+      host::ResourceManager* rm = in.rm.get();
+      if (recorder.active()) {
+        daemon.set_connection_links([rm, &recorder]() -> std::unique_ptr<host::EngineLink> {
+          auto conn = rm->connect();
+          host::EngineLink& inner = *conn;
+          return std::make_unique<host::TracingLink>(inner, recorder, std::move(conn));
+        });
+      } else {
+        daemon.set_connection_links([rm] { return rm->connect(); });
+      }
+    }
+    if (s.swtpm) {
+      host::SwtpmTpm::Config cfg;
+      cfg.state_dir = s.state;
+      cfg.log = stderr;
+      cfg.trace = opt.trace;
+      std::string key_error;
+      bool key_ok = host::SecureNvStore::load_or_create_key(
+          s.state + "/nv.key", cfg.file_key.secret, key_error, !host::SecureNvStore::has_store(s.state));
+      if (key_ok && !s.migration_key_file.empty()) {
+        host::stateblob::Key mk;
+        mk.kind = host::stateblob::kKeyMigration;
+        key_ok = read_key_file(s.migration_key_file, mk.secret, key_error);
+        cfg.migration_key = mk;
+        crypto::zeroize(mk.secret);
+      }
+      if (!key_ok) {
+        std::fprintf(stderr, "utpmd: instance %s: %s\n", s.name.c_str(), key_error.c_str());
+        return 1;
+      }
+      host::EngineLink* raw = in.link.get();
+      host::ResourceManager* rmp = in.rm.get();
+      in.swtpm = std::make_unique<host::SwtpmTpm>(
+          *in.tpm, in.nv, *raw,
+          [raw, rmp](host::PlatformSignal sig) {
+            if (rmp) rmp->signal(sig);
+            else raw->signal(sig);
+          },
+          std::move(cfg));
+      crypto::zeroize(cfg.file_key.secret);
+      host::SwtpmChannels where = s.swtpm_channels;
+      where.stall_timeout_ms = opt.stall_timeout_ms;
+      if (!host::serve_swtpm(daemon, *in.swtpm, where, error)) {
+        std::fprintf(stderr, "utpmd: instance %s: %s\n", s.name.c_str(), error.c_str());
+        return 1;
+      }
+    }
+    if (s.mssim && !daemon.add_mssim(s.mssim_host, s.mssim_port, error)) {
+      std::fprintf(stderr, "utpmd: instance %s: %s\n", s.name.c_str(), error.c_str());
+      return 1;
+    }
+    if (!s.unix_path.empty() && !daemon.add_unix(s.unix_path, error)) {
+      std::fprintf(stderr, "utpmd: instance %s: %s\n", s.name.c_str(), error.c_str());
+      return 1;
+    }
+    std::string where;
+    if (s.mssim) where += " mssim " + s.mssim_host + ":" + std::to_string(s.mssim_port);
+    if (!s.unix_path.empty()) where += " unix " + s.unix_path;
+    const auto& c = s.swtpm_channels;
+    if (c.ctrl_type == "tcp") where += " ctrl tcp:" + c.ctrl_host + ":" + std::to_string(c.ctrl_port);
+    if (c.ctrl_type == "unix") where += " ctrl unix:" + c.ctrl_path;
+    if (c.data_tcp) where += " server tcp:" + c.data_host + ":" + std::to_string(c.data_port);
+    std::fprintf(stderr, "utpmd: instance %s: state %s,%s\n", s.name.c_str(),
+                 absolute(s.state).c_str(), where.c_str());
+  }
+  std::fprintf(stderr, "utpmd %s: %zu instances on %zu thread(s), %s, started in %llu ms\n",
+               UTPM_VERSION, instances.size(), nloops,
+               opt.rm ? "resource manager on (per-connection handles)" : "bare TPM (--no-rm)",
+               static_cast<unsigned long long>((host::monotonic_us() - t0) / 1000u));
+  std::fprintf(stderr, "utpmd: ready\n");
+  std::fflush(stderr);
+  for (size_t k = 0; k < instances.size(); ++k) {
+    instances[k]->platform->set_cancel_poller(loops[k % nloops].get());
+  }
+  // Loop 0 runs here and reads the signals; the others stop when the pipe's write end closes
+  // (their poll sees POLLHUP on the read end, read() returns 0).
+  int stop_pipe[2] = {-1, -1};
+  if (nloops > 1 && ::pipe2(stop_pipe, O_CLOEXEC) != 0) {
+    std::perror("utpmd: pipe");
+    return 1;
+  }
+  std::vector<int> rcs(nloops, 0);
+  std::vector<std::thread> threads;
+  for (size_t k = 1; k < nloops; ++k) {
+    threads.emplace_back([&, k] { rcs[k] = loops[k]->run(stop_pipe[0]); });
+  }
+  rcs[0] = loops[0]->run(signal_fd);
+  if (nloops > 1) ::close(stop_pipe[1]);
+  for (auto& t : threads) t.join();
+  if (nloops > 1) ::close(stop_pipe[0]);
+  int rc = 0;
+  for (const int r : rcs) rc = std::max(rc, r);
+  for (auto& in : instances) in->platform->set_cancel_poller(nullptr);
+  loops.clear();  // before the instances: their connections refer to the instances' links
+  ::close(signal_fd);
+  std::fprintf(stderr, "utpmd: stopped\n");
+  return rc;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   // swtpm's command line: `utpmd swtpm socket ...`, or utpmd invoked through a link named swtpm.
   const char* base = std::strrchr(argv[0], '/');
@@ -588,6 +981,7 @@ int main(int argc, char** argv) {
     parsed = parse(argc, argv);
   }
   const Options& opt = parsed;
+  if (!opt.instance_specs.empty()) return run_instances(opt);
   if (!opt.log_file.empty()) {
     const char* path = opt.log_file == "-" ? "/dev/null" : opt.log_file.c_str();
     if (std::freopen(path, opt.log_truncate ? "w" : "a", stderr) == nullptr) {
@@ -596,45 +990,14 @@ int main(int argc, char** argv) {
     }
   }
 
-  if (!make_dirs(opt.state)) {
-    std::fprintf(stderr, "utpmd: cannot create state directory %s: %s\n", opt.state.c_str(),
-                 std::strerror(errno));
-    return 1;
-  }
-  // The state directory holds the store, its anchor and (by default) its key: anyone who can
-  // write there can swap files under the TPM (roll the store back together with its anchor,
-  // or delete the key). Refuse one that others can write or that belongs to someone else.
-  {
-    struct stat st{};
-    if (::stat(opt.state.c_str(), &st) != 0 || (st.st_mode & 022) != 0 ||
-        (::geteuid() != 0 && st.st_uid != ::geteuid())) {
-      std::fprintf(stderr,
-                   "utpmd: state directory %s must belong to this user and not be writable by "
-                   "group or others (chmod 700)\n",
-                   opt.state.c_str());
-      return 1;
-    }
-    for (const char* name : {"nv.store", "nv.anchor", "nv.key"}) {
-      const std::string file = opt.state + "/" + name;
-      if (::lstat(file.c_str(), &st) == 0 && (!S_ISREG(st.st_mode) || (st.st_mode & 022) != 0)) {
-        std::fprintf(stderr, "utpmd: %s must be a regular file not writable by group or others\n",
-                     file.c_str());
-        return 1;
-      }
-    }
-  }
+  if (!prepare_state_dir(opt.state)) return 1;
   if (opt.setup) {
     if (!opt.bridge_device.empty()) usage_error("--setup provisions a state directory, not a --bridge board");
     if (!run_setup(opt, argv[0])) return 1;
   }
   // Two daemons on one state directory would overwrite each other's NV.
-  const std::string lock_path = opt.state + "/utpmd.lock";
-  const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-    std::fprintf(stderr, "utpmd: state directory %s is in use by another utpmd\n",
-                 opt.state.c_str());
-    return 1;
-  }
+  const int lock_fd = lock_state_dir(opt.state);
+  if (lock_fd < 0) return 1;
 
   // A peer that vanishes mid-reply must not kill us; termination signals are read from a
   // signalfd in the poll loop, so they take effect only between commands.
