@@ -621,6 +621,22 @@ bool prepare_state_dir(const std::string& state) {
 
 // DIR/utpmd.lock, held (flock) until exit: one daemon (and one instance) per state directory.
 // Returns the descriptor, or -1 after printing why.
+// A peer that vanishes mid-reply must not kill us; SIGTERM/SIGINT/SIGHUP are blocked and read
+// from the returned signalfd in the poll loop, so they take effect only between commands.
+// -1 (after a message) if the signalfd cannot be made.
+int termination_signal_fd() {
+  ::signal(SIGPIPE, SIG_IGN);
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigaddset(&term, SIGINT);
+  sigaddset(&term, SIGHUP);
+  ::sigprocmask(SIG_BLOCK, &term, nullptr);
+  const int fd = ::signalfd(-1, &term, SFD_CLOEXEC);
+  if (fd < 0) std::perror("utpmd: signalfd");
+  return fd;
+}
+
 int lock_state_dir(const std::string& state) {
   const std::string lock_path = state + "/utpmd.lock";
   const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -775,18 +791,8 @@ int run_instances(const Options& opt) {
       if (specs[i].name == specs[j].name) usage_error("two instances named " + specs[i].name);
     }
   }
-  ::signal(SIGPIPE, SIG_IGN);
-  sigset_t term;
-  sigemptyset(&term);
-  sigaddset(&term, SIGTERM);
-  sigaddset(&term, SIGINT);
-  sigaddset(&term, SIGHUP);
-  ::sigprocmask(SIG_BLOCK, &term, nullptr);
-  const int signal_fd = ::signalfd(-1, &term, SFD_CLOEXEC);
-  if (signal_fd < 0) {
-    std::perror("utpmd: signalfd");
-    return 1;
-  }
+  const int signal_fd = termination_signal_fd();
+  if (signal_fd < 0) return 1;
   host::TraceRecorder recorder;
   if (!opt.trace_file.empty() || !opt.pcap_file.empty()) {
     std::string trace_error;
@@ -999,20 +1005,8 @@ int main(int argc, char** argv) {
   const int lock_fd = lock_state_dir(opt.state);
   if (lock_fd < 0) return 1;
 
-  // A peer that vanishes mid-reply must not kill us; termination signals are read from a
-  // signalfd in the poll loop, so they take effect only between commands.
-  ::signal(SIGPIPE, SIG_IGN);
-  sigset_t term;
-  sigemptyset(&term);
-  sigaddset(&term, SIGTERM);
-  sigaddset(&term, SIGINT);
-  sigaddset(&term, SIGHUP);
-  ::sigprocmask(SIG_BLOCK, &term, nullptr);
-  const int signal_fd = ::signalfd(-1, &term, SFD_CLOEXEC);
-  if (signal_fd < 0) {
-    std::perror("utpmd: signalfd");
-    return 1;
-  }
+  const int signal_fd = termination_signal_fd();
+  if (signal_fd < 0) return 1;
 
   // The secure store (docs/storage.md): encrypted, authenticated, rollback-checked against the
   // anchor file, power-loss safe. A store that fails its checks is reported, never reset.
