@@ -23,14 +23,9 @@ done
 [ -f "$BENCH_SRC/esysbench.c" ] || { echo "no esysbench.c in $BENCH_SRC (set BENCH_SRC)" >&2; exit 1; }
 command -v swtpm >/dev/null || { echo "swtpm not installed" >&2; exit 1; }
 
-WORK=$(mktemp -d /tmp/utpm-esysbench-XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
+bench_scratch esysbench
 [ -n "$OUT" ] || OUT="$WORK/out"
 
 # esysbench is built here (the shared directory may be read-only).

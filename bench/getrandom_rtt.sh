@@ -24,14 +24,9 @@ UTPMD=${UTPMD:-$ROOT/build/host-release/src/host/utpmd}
 SHIM=${SWTPM_SHIM:-/work/shared/bench/mssim-swtpm-shim}
 [ -x "$UTPMD" ] || { echo "build utpmd first: cmake --preset host-release && cmake --build --preset host-release" >&2; exit 1; }
 
-WORK=$(mktemp -d /tmp/utpm-bench-XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
+bench_scratch bench
 
 PKGS="tss2-esys tss2-tctildr tss2-rc"
 # shellcheck disable=SC2046

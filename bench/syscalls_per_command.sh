@@ -22,14 +22,9 @@ shift $((OPTIND - 1))
 [ $# -gt 0 ] || set -- "$ROOT/build/host-release/src/host/utpmd"
 command -v strace >/dev/null || { echo "strace not installed" >&2; exit 1; }
 
-WORK=$(mktemp -d /tmp/utpm-syscalls-XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
+bench_scratch syscalls
 # shellcheck disable=SC2046
 cc -O2 -Wall -o "$WORK/getrandom_rtt" "$HERE/getrandom_rtt.c" $(pkg-config --cflags --libs tss2-esys tss2-tctildr tss2-rc)
 cat > "$WORK/raw.py" <<'PY'
