@@ -35,20 +35,6 @@ cc -O2 -g -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
   -o "$WORK/esysbench" "$BENCH_SRC/esysbench.c" $(pkg-config --cflags --libs $PKGS) -lm
 cp "$BENCH_SRC/run_compare.sh" "$BENCH_SRC/compare.py" "$WORK/"
 
-free_pair() {  # a port P with P and P+1 free on loopback
-  python3 - <<'PY'
-import random, socket
-while True:
-    p = random.randrange(20000, 60000, 2)
-    try:
-        for q in (p, p + 1):
-            s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()
-        print(p); break
-    except OSError:
-        pass
-PY
-}
-wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 
 P=$(free_pair)
 "$UTPMD" --state "$WORK/utpmd" --mssim "127.0.0.1:$P" 2>"$WORK/utpmd.log" & PIDS+=($!)

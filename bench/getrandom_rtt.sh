@@ -32,20 +32,6 @@ PKGS="tss2-esys tss2-tctildr tss2-rc"
 # shellcheck disable=SC2046
 cc -O2 -Wall -Wextra -o "$WORK/getrandom_rtt" "$HERE/getrandom_rtt.c" $(pkg-config --cflags --libs $PKGS)
 
-free_pair() {  # a port P with P and P+1 free on loopback
-  python3 - <<'PY'
-import random, socket
-while True:
-    p = random.randrange(20000, 60000, 2)
-    try:
-        for q in (p, p + 1):
-            s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()
-        print(p); break
-    except OSError:
-        pass
-PY
-}
-wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 
 declare -A TCTI SPID
 P=$(free_pair)
