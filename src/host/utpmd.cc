@@ -684,6 +684,17 @@ bool read_key_file(const std::string& path, std::array<uint8_t, 32>& key, std::s
   return ok;
 }
 
+// The swtpm migration key (--migration-key): kept in the backend's configuration as the key its
+// state blobs are sealed under; the local copy is wiped.
+bool read_migration_key(const std::string& path, host::SwtpmTpm::Config& cfg, std::string& error) {
+  host::stateblob::Key mk;
+  mk.kind = host::stateblob::kKeyMigration;
+  const bool ok = read_key_file(path, mk.secret, error);
+  cfg.migration_key = mk;
+  crypto::zeroize(mk.secret);
+  return ok;
+}
+
 // ---- several TPM instances in one daemon: --instance NAME,state=DIR,... / --instances FILE ----
 // Each instance has its own state directory (and lock), store, platform, engine, resource
 // manager, swtpm control/data channels and mssim/unix sockets; they share the process, the
@@ -882,13 +893,7 @@ int run_instances(const Options& opt) {
       std::string key_error;
       bool key_ok = host::SecureNvStore::load_or_create_key(
           s.state + "/nv.key", cfg.file_key.secret, key_error, !host::SecureNvStore::has_store(s.state));
-      if (key_ok && !s.migration_key_file.empty()) {
-        host::stateblob::Key mk;
-        mk.kind = host::stateblob::kKeyMigration;
-        key_ok = read_key_file(s.migration_key_file, mk.secret, key_error);
-        cfg.migration_key = mk;
-        crypto::zeroize(mk.secret);
-      }
+      if (key_ok && !s.migration_key_file.empty()) key_ok = read_migration_key(s.migration_key_file, cfg, key_error);
       if (!key_ok) {
         std::fprintf(stderr, "utpmd: instance %s: %s\n", s.name.c_str(), key_error.c_str());
         return 1;
@@ -1094,13 +1099,7 @@ int main(int argc, char** argv) {
                                                        key_error,
                                                        !host::SecureNvStore::has_store(opt.state));
     }
-    if (key_ok && !opt.migration_key_file.empty()) {
-      host::stateblob::Key mk;
-      mk.kind = host::stateblob::kKeyMigration;
-      key_ok = read_key_file(opt.migration_key_file, mk.secret, key_error);
-      cfg.migration_key = mk;
-      crypto::zeroize(mk.secret);
-    }
+    if (key_ok && !opt.migration_key_file.empty()) key_ok = read_migration_key(opt.migration_key_file, cfg, key_error);
     if (!key_ok) {
       std::fprintf(stderr, "utpmd: %s\n", key_error.c_str());
       return 1;
