@@ -161,19 +161,50 @@ size_t Daemon::connections() const {
   return n;
 }
 
-size_t Daemon::connections_of(size_t instance) const {
+size_t Daemon::connections_of(size_t instance,
+                              const std::vector<std::unique_ptr<Endpoint>>& born) const {
   size_t n = 0;
-  for (const auto& ep : endpoints_) n += ep->spawned && ep->instance == instance ? 1 : 0;
+  for (const auto* list : {&endpoints_, &born}) {
+    for (const auto& ep : *list) n += ep->spawned && ep->session && ep->instance == instance;
+  }
   return n;
+}
+
+void Daemon::reap_departed(size_t instance, std::vector<std::unique_ptr<Endpoint>>& born) {
+  std::vector<Endpoint*> peers;
+  std::vector<pollfd> fds;
+  for (const auto* list : {&endpoints_, &born}) {
+    for (const auto& ep : *list) {
+      if (!ep->spawned || !ep->session || ep->instance != instance || has_early(*ep)) continue;
+      ep->poll_first = fds.size();
+      ep->poll_count = ep->channel->poll_fds(fds);
+      peers.push_back(ep.get());
+    }
+  }
+  if (fds.empty() || ::poll(fds.data(), fds.size(), 0) <= 0) return;
+  for (Endpoint* ep : peers) {
+    const Channel::Ready r = ep->channel->on_poll({fds.data() + ep->poll_first, ep->poll_count});
+    if (!r.readable) continue;
+    // What the peer sent before it left is served as the loop would; a peer that sends
+    // without end stays (bounded work here), as do its bytes for the next round.
+    for (int i = 0; i < 8 && ep->session && ep->channel->connected(); ++i) {
+      if (!service_input(*ep)) {
+        stop_ = true;
+        return;
+      }
+    }
+    drop_session_if_gone(*ep);
+  }
 }
 
 void Daemon::accept_connections(Endpoint& listener,
                                 std::vector<std::unique_ptr<Endpoint>>& born) {
   const size_t bound = instances_[listener.instance].max_connections;
   while (std::unique_ptr<Channel> ch = listener.channel->accept_connection()) {
-    size_t born_here = 0;
-    for (const auto& b : born) born_here += b->instance == listener.instance ? 1 : 0;
-    if (connections_of(listener.instance) + born_here >= bound) {
+    // Peers that already hung up count until the loop reads their end: while the engine was
+    // busy, a client that connects and leaves over and over fills the backlog with them.
+    if (connections_of(listener.instance, born) >= bound) reap_departed(listener.instance, born);
+    if (connections_of(listener.instance, born) >= bound) {
       if (log_) {
         std::fprintf(log_, "utpmd: %s: connection refused: %zu connections (the bound)\n",
                      ch->name(), bound);

@@ -152,7 +152,11 @@ class Daemon final : public CancelPoller {
     bool may_stop = true;  // a peer's STOP stops the daemon (single-instance mode only)
     std::string prefix;    // "name/" for channel names, empty for the single instance
   };
-  size_t connections_of(size_t instance) const;
+  // Live peers (spawned endpoints with a session) of an instance, those born this round too.
+  size_t connections_of(size_t instance,
+                        const std::vector<std::unique_ptr<Endpoint>>& born) const;
+  // Serves and ends the peers of an instance that have already hung up (see accept_connections).
+  void reap_departed(size_t instance, std::vector<std::unique_ptr<Endpoint>>& born);
   void start_session(Endpoint& ep, bool trace_connect);
   void end_session(Endpoint& ep);
   // Takes every peer waiting on a spawning listener as a new endpoint (into `born`).

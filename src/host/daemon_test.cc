@@ -587,6 +587,64 @@ TEST(DaemonClients, EveryPeerOfAListenerIsServedAtOnceWithItsOwnLink) {
   EXPECT_EQ(links.live.load(), 0);
 }
 
+// An engine that holds a command of `gated_size` bytes until the test opens the gate.
+class GatedEngine final : public EngineLink {
+ public:
+  explicit GatedEngine(size_t gated_size) : gated_size_(gated_size) {}
+  size_t execute(const char* channel, uint8_t locality, std::span<const uint8_t> command,
+                 std::span<uint8_t> response) override {
+    if (command.size() == gated_size_) {
+      entered = true;
+      while (!open) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return inner_.execute(channel, locality, command, response);
+  }
+  void signal(PlatformSignal s) override { inner_.signal(s); }
+  std::atomic<bool> entered{false};
+  std::atomic<bool> open{false};
+
+ private:
+  size_t gated_size_;
+  testing::RecordingEngine inner_;
+};
+
+// Peers that connect and leave while a command runs wait in the backlog; when the loop takes
+// them they have already hung up and must not hold the connection bound against a live client
+// that queued behind them (the soak test's dropper met a refused connection this way).
+TEST(DaemonClients, PeersThatAlreadyLeftDoNotHoldTheBound) {
+  TempDir dir;
+  GatedEngine engine(14);
+  Daemon daemon(engine, 4096, 2000, stderr, false);
+  daemon.set_max_connections(3);
+  std::string error;
+  ASSERT_TRUE(daemon.add_unix(dir / "s", error)) << error;
+  RunningDaemon running(daemon);
+
+  const int a = connect_unix(dir / "s");
+  send_all(a, testing::make_command(14));
+  for (int i = 0; i < 5000 && !engine.entered; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_TRUE(engine.entered);
+  const Bytes partial = testing::make_command(12);
+  for (int i = 0; i < 10; ++i) {  // within the listen backlog (16)
+    const int gone = connect_unix(dir / "s");
+    send_all(gone, Bytes(partial.begin(), partial.begin() + 1 + i % 11));
+    ::close(gone);
+  }
+  const int live = connect_unix(dir / "s");
+  send_all(live, testing::make_command(12));
+  engine.open = true;
+  EXPECT_EQ(recv_n(a, 18).size(), 18u);
+  EXPECT_EQ(recv_n(live, 18, 5000).size(), 18u) << "the live peer was refused";
+  // The bound still holds for live peers: a, live and one more; a fourth is closed at once.
+  const int third = connect_unix(dir / "s");
+  send_all(third, testing::make_command(12));
+  EXPECT_EQ(recv_n(third, 18).size(), 18u);
+  const int fourth = connect_unix(dir / "s");
+  EXPECT_TRUE(recv_n(fourth, 1, 2000).empty());
+  for (const int fd : {a, live, third, fourth}) ::close(fd);
+  EXPECT_EQ(running.stop(), 0);
+}
+
 // Several TPM instances in one loop (begin_instance): each instance's channels execute on its
 // own engine and carry its name, the connection bound is per instance, and an instance's mssim
 // STOP closes only that connection (the daemon and the other instance go on).
