@@ -50,7 +50,8 @@ CC = dict(CreatePrimary=0x131, PCR_Event=0x13C, PCR_Reset=0x13D, SequenceComplet
           Load=0x157, HMAC_Start=0x15B, SequenceUpdate=0x15C, ContextLoad=0x161, ContextSave=0x162,
           ECDH_KeyGen=0x163, FlushContext=0x165, LoadExternal=0x167, ReadPublic=0x173, RSA_Encrypt=0x174,
           GetCapability=0x17A, PCR_Read=0x17E, PCR_Extend=0x182, EventSequenceComplete=0x185,
-          HashSequenceStart=0x186, TestParms=0x18A, Unseal=0x15E, ECDH_ZGen=0x154, Shutdown=0x145, Startup=0x144, HMAC=0x155, ObjectChangeAuth=0x150)
+          HashSequenceStart=0x186, TestParms=0x18A, Unseal=0x15E, ECDH_ZGen=0x154, Shutdown=0x145, Startup=0x144, HMAC=0x155, ObjectChangeAuth=0x150,
+          Sign=0x15D, VerifySignature=0x177, StartAuthSession=0x176)
 
 ALG = dict(rsa=0x0001, sha1=0x0004, hmac=0x0005, aes=0x0006, keyedhash=0x0008, xor=0x000A, sha256=0x000B,
            sha384=0x000C, sha512=0x000D, null=0x0010, rsassa=0x0014, rsaes=0x0015, rsapss=0x0016, oaep=0x0017,
@@ -455,6 +456,170 @@ class ContextRoundTrip(ServerMixin, unittest.TestCase):
         nums = ec.generate_private_key(ec.SECP256R1()).public_key().public_numbers()
         wrong = ecc_public_area(nums.x.to_bytes(32, "big"), nums.y.to_bytes(32, "big"), curve=0x0004)
         self.assertIn(self.tpm.load_external(wrong)[0], (P(RC_KEY, 2), P(RC_ECC_POINT, 2)))
+
+
+# ============================================================================================
+# LoadExternal's own rules (docs/conformance.md D6, C6) and the NULL ticket of VerifySignature
+# ============================================================================================
+RC_AUTH_UNAVAILABLE = 0x12F
+ST_VERIFIED = 0x8022
+
+
+def null_name_alg(public_area):
+    """The same public area with nameAlg TPM_ALG_NULL (octets 2-3 of a TPMT_PUBLIC)."""
+    return public_area[:2] + u16(ALG["null"]) + public_area[4:]
+
+
+def ecc_signing_pair(attrs=SIGN | USER_WITH_AUTH, name_alg=ALG["sha256"], scheme=u16(ALG["null"])):
+    """(python key, public area, TPMT_SENSITIVE) of a P-256 key made here."""
+    k = ec.generate_private_key(ec.SECP256R1())
+    n = k.public_key().public_numbers()
+    public = (u16(ALG["ecc"]) + u16(name_alg) + u32(attrs) + b2(b"") + u16(ALG["null"]) + scheme +
+              u16(0x0003) + u16(ALG["null"]) + b2(n.x.to_bytes(32, "big")) + b2(n.y.to_bytes(32, "big")))
+    sensitive = u16(ALG["ecc"]) + b2(b"") + b2(b"") + b2(k.private_numbers().private_value.to_bytes(32, "big"))
+    return k, public, sensitive
+
+
+def ecdsa_signature(k, digest):
+    """TPMT_SIGNATURE (ECDSA, SHA-256) of a digest, made by python."""
+    from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature
+    r, s_ = decode_dss_signature(k.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256()))))
+    return u16(ALG["ecdsa"]) + u16(ALG["sha256"]) + b2(r.to_bytes(32, "big")) + b2(s_.to_bytes(32, "big"))
+
+
+class LoadExternalRules(ServerMixin, unittest.TestCase):
+    def load(self, public, sensitive=b"", hierarchy=RH_NULL):
+        rc, hs, p = self.tpm.run("LoadExternal", [], b2(sensitive) + b2(public) + u32(hierarchy), out_handles=1)
+        return rc, (hs[0] if hs else None), (Buf(p).b2() if rc == 0 else None)
+
+    def verify(self, handle, digest, signature):
+        """VerifySignature: (rc, ticket tag, hierarchy, digest)."""
+        rc, _, p = self.tpm.run("VerifySignature", [handle], b2(digest) + signature)
+        if rc:
+            return rc, None, None, None
+        b = Buf(p)
+        return rc, b.u16(), b.u32(), b.b2()
+
+    def test_null_name_alg_objects_have_no_name(self):
+        # Part 3 LoadExternal takes TPM2B_PUBLIC+: nameAlg TPM_ALG_NULL is legal there, and such an
+        # object has the Empty Buffer as Name and qualified Name.
+        k = rsa.generate_private_key(65537, 2048)
+        area = null_name_alg(rsa_public_area(k.public_key().public_numbers().n.to_bytes(256, "big")))
+        rc, h, name = self.load(area, hierarchy=RH_OWNER)
+        self.assertEqual(hex(rc), "0x0")
+        self.assertEqual(name, b"")
+        public, rname, qn = self.tpm.read_public(h)
+        self.assertEqual((public, rname, qn), (area, b"", b""))
+        # A keyed-hash public area without a nameAlg: its unique must be empty (a digest of
+        # nameAlg's size, 0), else TPM_RC_KEY.
+        self.assertEqual(hex(self.load(null_name_alg(keyedhash_public_area(os.urandom(32))))[0]),
+                         hex(P(RC_KEY, 2)))
+        rc, h2, name = self.load(null_name_alg(keyedhash_public_area(b"")))
+        self.assertEqual((hex(rc), name), ("0x0", b""))
+
+    def test_null_name_alg_key_signs_and_its_tickets_are_null(self):
+        k, public, sensitive = ecc_signing_pair()
+        rc, h, name = self.load(null_name_alg(public), sensitive)
+        self.assertEqual(hex(rc), "0x0")
+        self.assertEqual(name, b"")
+        digest = hashlib.sha256(b"null nameAlg").digest()
+        scheme = u16(ALG["ecdsa"]) + u16(ALG["sha256"])
+        _, p = self.tpm.ok("Sign", [h], b2(digest) + scheme + u16(0x8024) + u32(RH_NULL) + b2(b""), auth=1)
+        b = Buf(p)
+        self.assertEqual((b.u16(), b.u16()), (ALG["ecdsa"], ALG["sha256"]))
+        r, s_ = int.from_bytes(b.b2(), "big"), int.from_bytes(b.b2(), "big")
+        from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
+        k.public_key().verify(encode_dss_signature(r, s_), digest, ec.ECDSA(Prehashed(hashes.SHA256())))
+        # No Name to bind: VerifySignature answers the NULL Ticket.
+        self.assertEqual(self.verify(h, digest, ecdsa_signature(k, digest)), (0, ST_VERIFIED, RH_NULL, b""))
+
+    def test_verify_ticket_is_null_in_the_null_hierarchy_only(self):
+        k, public, _ = ecc_signing_pair()
+        digest = hashlib.sha256(b"ticket").digest()
+        sig = ecdsa_signature(k, digest)
+        _, hn, _ = self.load(public, hierarchy=RH_NULL)
+        self.assertEqual(self.verify(hn, digest, sig), (0, ST_VERIFIED, RH_NULL, b""))
+        _, ho, _ = self.load(public, hierarchy=RH_OWNER)
+        rc, tag, hierarchy, ticket = self.verify(ho, digest, sig)
+        self.assertEqual((rc, tag, hierarchy), (0, ST_VERIFIED, RH_OWNER))
+        self.assertIn(len(ticket), (32, 48, 64))  # an HMAC; its hash is the TPM's choice (A3)
+        # A signature of another digest does not verify.
+        self.assertEqual(hex(self.verify(ho, hashlib.sha256(b"other").digest(), sig)[0]), hex(0x2DB))
+
+    def test_outside_private_key_cannot_be_restricted(self):
+        # Part 3 LoadExternal: with a sensitive area, fixedTPM, fixedParent and restricted are CLEAR
+        # (a restricted key whose secret someone knows could sign attestations or wrap children).
+        _, public, sensitive = ecc_signing_pair(attrs=SIGN | USER_WITH_AUTH | RESTRICTED,
+                                                scheme=u16(ALG["ecdsa"]) + u16(ALG["sha256"]))
+        self.assertEqual(hex(self.load(public, sensitive)[0]), hex(P(RC_ATTRIBUTES, 2)))
+        # In another hierarchy the hierarchy is named first.
+        self.assertEqual(hex(self.load(public, sensitive, RH_OWNER)[0]), hex(P(RC_HIERARCHY, 3)))
+        # The same key without restricted loads.
+        _, public, sensitive = ecc_signing_pair()
+        self.assertEqual(self.load(public, sensitive)[0], 0)
+
+    def test_public_only_key_is_judged_by_its_schemes_only(self):
+        # A public key with neither sign nor decrypt loads (only a created key must have a use).
+        n = rsa.generate_private_key(65537, 2048).public_key().public_numbers().n.to_bytes(256, "big")
+        self.assertEqual(hex(self.load(rsa_public_area(n, attrs=FIXED_PARENT | USER_WITH_AUTH))[0]), "0x0")
+        # A scheme that the attributes exclude is still refused: a signing scheme on a decrypt key.
+        bad = rsa_public_area(n, attrs=DECRYPT | USER_WITH_AUTH, scheme=u16(ALG["rsassa"]) + u16(ALG["sha256"]))
+        self.assertEqual(hex(self.load(bad)[0]), hex(P(RC_SCHEME, 2)))
+
+    def test_key_without_name_alg_cannot_salt_a_session(self):
+        # RSA without an OAEP scheme takes nameAlg as the OAEP hash, and ECC's KDFe uses nameAlg:
+        # a key without one cannot decrypt the salt (TPM_RC_VALUE on encryptedSalt, as libtpms).
+        # With nameAlg it can.
+        k = rsa.generate_private_key(65537, 2048)
+        n = k.public_key().public_numbers().n.to_bytes(256, "big")
+        prime = k.private_numbers().p.to_bytes(128, "big")
+        sensitive = u16(ALG["rsa"]) + b2(b"") + b2(b"") + b2(prime)
+        salt = k.public_key().encrypt(os.urandom(32), padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(),
+                                                                    b"SECRET\0"))
+        start = b2(os.urandom(32)) + b2(salt) + b"\x00" + u16(ALG["null"]) + u16(ALG["sha256"])
+        for name_alg, want in ((ALG["null"], P(RC_VALUE, 2)), (ALG["sha256"], 0)):
+            area = rsa_public_area(n, attrs=DECRYPT | USER_WITH_AUTH)
+            area = area[:2] + u16(name_alg) + area[4:]
+            rc, h, _ = self.load(area, sensitive)
+            self.assertEqual(rc, 0)
+            rc, hs, _ = self.tpm.run("StartAuthSession", [h, RH_NULL], start, out_handles=1)
+            self.assertEqual(hex(rc), hex(want), f"nameAlg {name_alg:#x}")
+            if rc == 0:
+                self.tpm.flush(hs[0])
+
+    def test_public_only_objects_cannot_be_authorized(self):
+        # Without its sensitive area an object has no authValue to check (nor a usable policy):
+        # TPM_RC_AUTH_UNAVAILABLE before the command looks at anything else.
+        k, public, sensitive = ecc_signing_pair()
+        _, h, _ = self.load(public)
+        digest = hashlib.sha256(b"public only").digest()
+        rc, _, _ = self.tpm.run("Sign", [h], b2(digest) + u16(ALG["ecdsa"]) + u16(ALG["sha256"]) + u16(0x8024) +
+                                u32(RH_NULL) + b2(b""), auth=1)
+        self.assertEqual(hex(rc), hex(RC_AUTH_UNAVAILABLE))
+        rc, _, _ = self.tpm.run("SequenceUpdate", [h], b2(b"x"), auth=1)
+        self.assertEqual(hex(rc), hex(RC_AUTH_UNAVAILABLE))
+        # With its private part the same key signs.
+        _, full, _ = self.load(public, sensitive)
+        rc, _, _ = self.tpm.run("Sign", [full], b2(digest) + u16(ALG["ecdsa"]) + u16(ALG["sha256"]) + u16(0x8024) +
+                                u32(RH_NULL) + b2(b""), auth=1)
+        self.assertEqual(rc, 0)
+
+    def test_sequence_commands_authorize_and_parse_before_the_mode_check(self):
+        # A key used as a sequence handle: authorization and the parameters come first (Part 3 §5),
+        # the MODE of the handle is the action's finding.
+        rc, key, _ = self.tpm.create_primary(RH_OWNER, template("ecc256:ecdsa", FIXED_TPM | FIXED_PARENT | SDO |
+                                                                   USER_WITH_AUTH | SIGN))
+        self.assertEqual(rc, 0)
+        rc, _, _ = self.tpm.run("SequenceComplete", [key], b2(b"x") + u32(0), auth=1)
+        self.assertEqual(hex(rc), hex(P(RC_VALUE, 2)))  # hierarchy 0 is no hierarchy
+        rc, _, _ = self.tpm.run("SequenceComplete", [key], b2(b"x") + u32(RH_NULL), auth=1)
+        self.assertEqual(hex(rc), hex(0x189))  # TPM_RC_MODE, handle 1
+        # A key that needs a policy refuses the password first.
+        rc, policy_key, _ = self.tpm.create_primary(RH_OWNER, template("ecc256:ecdsa", FIXED_TPM | FIXED_PARENT |
+                                                                          SDO | SIGN))
+        self.assertEqual(rc, 0)
+        rc, _, _ = self.tpm.run("SequenceUpdate", [policy_key], b2(b"x"), auth=1)
+        self.assertEqual(hex(rc), hex(RC_AUTH_UNAVAILABLE))
 
 
 # ============================================================================================

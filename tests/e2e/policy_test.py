@@ -278,6 +278,11 @@ class PolicyE2E(unittest.TestCase):
         s = self.session()
         self.pol(s, "PolicyPCR", tpm2b(b"") + sel(SHA256, [4]))
         self.pol(s, "PolicyOR", u32(2) + tpm2b(a) + tpm2b(b), expect=RC_VALUE | RC_P1)
+        # pHashList's count is {2:8}: fewer is TPM_RC_SIZE on parameter 1 as it is read, even
+        # with digests after it (the differential campaign found the unnumbered SIZE of trailing
+        # octets here before).
+        for count in (0, 1):
+            self.pol(s, "PolicyOR", u32(count) + tpm2b(a) + tpm2b(b), expect=0x095 | RC_P1)
 
     def test_cp_hash_and_name_hash(self):
         k, kname, key = self.hmac_key(b"")

@@ -34,7 +34,8 @@ void attest_obfuscate(const State& st, const ObjectSlot* key, TPMS_CLOCK_INFO& c
   //   Name (its handle), the qualifiedSigner swtpm reports too.
   if (key && (key->hierarchy == TPM_RH_ENDORSEMENT || key->hierarchy == TPM_RH_PLATFORM)) return;
   static constexpr uint8_t kObfuscate[] = {'O', 'B', 'F', 'U', 'S', 'C', 'A', 'T', 'E'};
-  const TPM_ALG_ID alg = key ? TPM_ALG_ID(key->pub.nameAlg) : TPM_ALG_SHA256;
+  // A signer without a nameAlg (LoadExternal allows one) is treated like no key's SHA-256.
+  const TPM_ALG_ID alg = key && key->pub.nameAlg != TPM_ALG_NULL ? TPM_ALG_ID(key->pub.nameAlg) : TPM_ALG_SHA256;
   uint8_t null_name[4];
   handle_name(TPM_RH_NULL, null_name);
   const std::span<const uint8_t> qn = key ? key->qualified_name.view() : std::span<const uint8_t>{null_name};

@@ -304,8 +304,13 @@ TPM_RC TPM2_PolicyLocality(Command& c) {
 
 TPM_RC TPM2_PolicyOR(Command& c) {
   TPML_DIGEST list;
+  // pHashList's count is {2:8} (#TPM_RC_SIZE), judged as it is read: a short count is SIZE on
+  // parameter 1 even when octets follow it (libtpms agrees; TPML_DIGEST in responses may be
+  // shorter, so the bound lives here rather than in the type).
+  Reader peek = c.params;
+  uint32_t count = 0;
+  if (peek.u32(count) && count < 2) return rc_param(TPM_RC_SIZE, 1);
   if (TPM_RC rc = c.parse(list)) return rc;
-  if (list.count < 2) return rc_param(TPM_RC_SIZE, 1);
   SessionSlot& s = session_of(c, 0);
   if (!trial(s)) {
     bool found = false;

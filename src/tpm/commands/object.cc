@@ -170,15 +170,21 @@ TPM_RC TPM2_LoadExternal(Command& c) {
   }
   if (rc != TPM_RC_SUCCESS) return rc;
   const TPMA_OBJECT& a = in_public.t.objectAttributes;
-  if (private_size != 0) {
-    // An outside private key cannot claim TPM residency, and lives only in the null hierarchy.
-    if (a.has(TPMA_OBJECT_fixedTPM) || a.has(TPMA_OBJECT_fixedParent)) return rc_param(TPM_RC_ATTRIBUTES, 2);
-    if (hierarchy != TPM_RH_NULL) return rc_param(TPM_RC_HIERARCHY, 3);
-  }
   if (!hierarchy_enabled(c.st, hierarchy)) return rc_param(TPM_RC_HIERARCHY, 3);
-  if (in_public.t.nameAlg == TPM_ALG_NULL) return rc_param(TPM_RC_HASH, 2);
-  // The key's use must fit its scheme and symmetric definition, with or without a private part.
-  if (TPM_RC type_rc = public_type_check(in_public.t)) return rc_param(type_rc, 2);
+  if (private_size != 0) {
+    // An outside private key lives only in the null hierarchy and cannot claim TPM residency
+    // nor be a restricted key (a parent or an attestation key whose secret someone knows).
+    if (hierarchy != TPM_RH_NULL) return rc_param(TPM_RC_HIERARCHY, 3);
+    if (a.has(TPMA_OBJECT_fixedTPM) || a.has(TPMA_OBJECT_fixedParent) || a.has(TPMA_OBJECT_restricted))
+      return rc_param(TPM_RC_ATTRIBUTES, 2);
+  }
+  // nameAlg may be TPM_ALG_NULL here (inPublic is TPM2B_PUBLIC+): the object then has no Name.
+  // A full object with a nameAlg meets the rules of a created one; a public-only object or one
+  // without a nameAlg only needs schemes that fit its attributes (docs/conformance.md D6).
+  const bool full = private_size != 0 && in_public.t.nameAlg != TPM_ALG_NULL;
+  if (full && in_public.t.authPolicy.size != 0 && in_public.t.authPolicy.size != digest_size(in_public.t.nameAlg))
+    return rc_param(TPM_RC_SIZE, 2);
+  if (TPM_RC type_rc = public_type_check(in_public.t, full)) return rc_param(type_rc, 2);
   ObjectSlot* obj = object_allocate(c.st);
   if (!obj) return TPM_RC_OBJECT_MEMORY;
   if (private_size != 0) {

@@ -74,20 +74,22 @@ TPM_RC TPM2_HMAC_Start(Command& c) {
 
 TPM_RC TPM2_SequenceUpdate(Command& c) {
   ObjectSlot* s = c.entities[0].object;
+  TPM2B_MAX_BUFFER buffer;
+  // Authorization and the parameters come first: that the object is no sequence is the
+  // action's finding (Part 3 §5 order; docs/conformance.md C5).
+  if (TPM_RC rc = c.parse(buffer)) return rc;
   if (s->kind != SlotKind::hash_sequence && s->kind != SlotKind::event_sequence && s->kind != SlotKind::hmac_sequence)
     return rc_handle(TPM_RC_MODE, 1);
-  TPM2B_MAX_BUFFER buffer;
-  if (TPM_RC rc = c.parse(buffer)) return rc;
   sequence_update(*s, buffer.view());
   return TPM_RC_SUCCESS;
 }
 
 TPM_RC TPM2_SequenceComplete(Command& c) {
   ObjectSlot* s = c.entities[0].object;
-  if (s->kind != SlotKind::hash_sequence && s->kind != SlotKind::hmac_sequence) return rc_handle(TPM_RC_MODE, 1);
   TPM2B_MAX_BUFFER buffer;
   TPMI_RH_HIERARCHY_NULL hierarchy;
   if (TPM_RC rc = c.parse(buffer, hierarchy)) return rc;
+  if (s->kind != SlotKind::hash_sequence && s->kind != SlotKind::hmac_sequence) return rc_handle(TPM_RC_MODE, 1);
   if (!hierarchy_enabled(c.st, hierarchy)) return rc_param(TPM_RC_HIERARCHY, 2);
   sequence_update(*s, buffer.view());
   if (s->kind == SlotKind::hmac_sequence) {
@@ -114,9 +116,9 @@ TPM_RC TPM2_SequenceComplete(Command& c) {
 TPM_RC TPM2_EventSequenceComplete(Command& c) {
   const TPM_HANDLE pcr = c.handles[0];
   ObjectSlot* s = c.entities[1].object;
-  if (s->kind != SlotKind::event_sequence) return rc_handle(TPM_RC_MODE, 2);
   TPM2B_MAX_BUFFER buffer;
   if (TPM_RC rc = c.parse(buffer)) return rc;
+  if (s->kind != SlotKind::event_sequence) return rc_handle(TPM_RC_MODE, 2);
   if (pcr != TPM_RH_NULL)
     if (TPM_RC rc = pcr_check_extend_locality(pcr, c.locality)) return rc;
   sequence_update(*s, buffer.view());

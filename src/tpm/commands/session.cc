@@ -26,6 +26,8 @@ TPM_RC recover_salt(Command& c, const TPM2B_ENCRYPTED_SECRET& in, uint8_t* salt,
     const TPMT_RSA_SCHEME& s = key->pub.parameters.rsaDetail.scheme;
     if (s.scheme != TPM_ALG_NULL && s.scheme != TPM_ALG_OAEP) return rc_handle(TPM_RC_SCHEME, 1);
     const TPM_ALG_ID hash = s.scheme == TPM_ALG_OAEP ? TPM_ALG_ID(s.details.hashAlg) : name_alg;
+    // No OAEP hash and no nameAlg: the salt cannot be decrypted (libtpms answers the same).
+    if (hash == TPM_ALG_NULL) return rc_param(TPM_RC_VALUE, 2);
     if (in.size != crypto::rsa_bytes(key->rsa.pub)) return rc_param(TPM_RC_VALUE, 2);
     if (crypto::rsa_decrypt(crypto::RsaScheme::oaep, to_crypto(hash), kSecret, key->rsa, in.view(),
                             tpm_random_source(c.tpm), {salt, crypto::kMaxRsaBytes}, &len) != crypto::Status::ok ||
@@ -34,6 +36,7 @@ TPM_RC recover_salt(Command& c, const TPM2B_ENCRYPTED_SECRET& in, uint8_t* salt,
     return TPM_RC_SUCCESS;
   }
   if (key->pub.type == TPM_ALG_ECC) {
+    if (name_alg == TPM_ALG_NULL) return rc_param(TPM_RC_VALUE, 2);  // KDFe needs the nameAlg
     const auto curve = static_cast<crypto::EccCurve>(key->pub.parameters.eccDetail.curveID.value);
     const size_t n = crypto::ecc_bytes(curve);
     Reader r(in.view());

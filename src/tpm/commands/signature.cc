@@ -43,6 +43,10 @@ bool scheme_fits_key(TPM_ALG_ID scheme, TPM_ALG_ID type) {
 
 TPMT_TK_VERIFIED verified_ticket(const State& st, const ObjectSlot& key, std::span<const uint8_t> digest) {
   TPMT_TK_VERIFIED t;
+  // A key of the null hierarchy or without a nameAlg (no Name to bind) gives the NULL Ticket
+  // (Part 3 §20.1: hierarchy TPM_RH_NULL, empty digest).
+  t.hierarchy = TPM_RH_NULL;
+  if (key.hierarchy == TPM_RH_NULL || key.pub.nameAlg == TPM_ALG_NULL) return t;
   t.hierarchy = key.hierarchy;
   // ticket = HMAC(proof(hierarchy), TPM_ST_VERIFIED || digest || keyName)
   crypto::HmacState h;

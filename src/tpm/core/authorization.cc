@@ -252,6 +252,10 @@ TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
   // An object's attributes decide whether its authValue may be used for a role at all
   // (Part 1 §19.7): USER needs userWithAuth, ADMIN needs adminWithPolicy CLEAR.
   const bool policy_session = s.handle != TPM_RS_PW && handle_type(s.handle) == TPM_HT_POLICY_SESSION;
+  // A public-only object has neither an authValue nor a usable authPolicy here: without its
+  // sensitive area it cannot be authorized at all (the reference TPM and libtpms agree;
+  // docs/conformance.md C7).
+  if (e.kind == EntityKind::object && e.object->public_only) return TPM_RC_AUTH_UNAVAILABLE;
   if (e.kind == EntityKind::object && !policy_session) {
     const TPMA_OBJECT& a = e.object->pub.objectAttributes;
     if (c.info.auth[i] == AuthRole::user && !a.has(TPMA_OBJECT_userWithAuth)) return TPM_RC_AUTH_UNAVAILABLE;

@@ -23,11 +23,12 @@ bool is_decrypt_scheme(TPM_ALG_ID s) { return s == TPM_ALG_RSAES || s == TPM_ALG
 // symmetric definition (only a storage key has one: the cipher and key size that wrap its
 // children, always in CFB mode, Part 1 §23, so the mode is not checked here). The
 // order decides the code when both are wrong; it is the reference TPM's (swtpm answers so).
-TPM_RC asymmetric_check(const TPMA_OBJECT& a, const TPMT_SYM_DEF_OBJECT& sym, TPM_ALG_ID scheme) {
+TPM_RC asymmetric_check(const TPMA_OBJECT& a, const TPMT_SYM_DEF_OBJECT& sym, TPM_ALG_ID scheme,
+                        bool uses_checked) {
   const bool restricted = a.has(TPMA_OBJECT_restricted), decrypt = a.has(TPMA_OBJECT_decrypt),
              sign = a.has(TPMA_OBJECT_sign);
   const bool storage = restricted && decrypt;
-  if (!sign && !decrypt) return TPM_RC_ATTRIBUTES;
+  if (uses_checked && !sign && !decrypt) return TPM_RC_ATTRIBUTES;
   if (storage || (sign && decrypt)) {
     if (scheme != TPM_ALG_NULL) return TPM_RC_SCHEME;  // a parent, or a key of both uses: no scheme
   } else if (sign) {
@@ -61,6 +62,10 @@ std::span<const uint8_t> hierarchy_seed(const State& st, TPM_HANDLE hierarchy) {
 }
 
 bool public_name(const TPMT_PUBLIC& pub, TPM2B_NAME& name) {
+  if (pub.nameAlg == TPM_ALG_NULL) {  // an object without a nameAlg has no Name (Part 1 §16)
+    name.size = 0;
+    return true;
+  }
   uint8_t buf[sizeof(TPMT_PUBLIC) + 64];
   Writer w(buf);
   marshal(w, pub);
@@ -74,6 +79,10 @@ bool public_name(const TPMT_PUBLIC& pub, TPM2B_NAME& name) {
 
 void qualified_name(TPM_ALG_ID name_alg, std::span<const uint8_t> parent_qn, const TPM2B_NAME& name,
                     TPM2B_NAME& out) {
+  if (name_alg == TPM_ALG_NULL) {  // no Name, no qualified Name
+    out.size = 0;
+    return;
+  }
   crypto::HashState h;
   crypto::hash_start(h, to_crypto(name_alg));
   crypto::hash_update(h, parent_qn);
@@ -98,21 +107,21 @@ const TPMT_SYM_DEF_OBJECT& object_symmetric(const TPMT_PUBLIC& p) {
   }
 }
 
-TPM_RC public_type_check(const TPMT_PUBLIC& p) {
+TPM_RC public_type_check(const TPMT_PUBLIC& p, bool uses_checked) {
   const TPMA_OBJECT& a = p.objectAttributes;
   const bool restricted = a.has(TPMA_OBJECT_restricted), decrypt = a.has(TPMA_OBJECT_decrypt),
              sign = a.has(TPMA_OBJECT_sign);
   // A restricted key has exactly one use: a parent (decrypt) or an attestation key (sign).
-  if (restricted && sign == decrypt) return TPM_RC_ATTRIBUTES;
+  if (uses_checked && restricted && sign == decrypt) return TPM_RC_ATTRIBUTES;
   switch (p.type) {
     case TPM_ALG_RSA: {
       const TPMS_RSA_PARMS& r = p.parameters.rsaDetail;
       if (r.exponent != 0 && r.exponent != crypto::kRsaDefaultExponent) return TPM_RC_VALUE;
-      return asymmetric_check(a, r.symmetric, r.scheme.scheme);
+      return asymmetric_check(a, r.symmetric, r.scheme.scheme, uses_checked);
     }
     case TPM_ALG_ECC: {
       const TPMS_ECC_PARMS& e = p.parameters.eccDetail;
-      if (TPM_RC rc = asymmetric_check(a, e.symmetric, e.scheme.scheme)) return rc;
+      if (TPM_RC rc = asymmetric_check(a, e.symmetric, e.scheme.scheme, uses_checked)) return rc;
       return e.kdf.scheme == TPM_ALG_NULL ? TPM_RC_SUCCESS : TPM_RC_KDF;
     }
     case TPM_ALG_KEYEDHASH: {
@@ -127,7 +136,7 @@ TPM_RC public_type_check(const TPMT_PUBLIC& p) {
       const TPMT_SYM_DEF_OBJECT& s = p.parameters.symDetail.sym;
       if (s.algorithm == TPM_ALG_NULL) return TPM_RC_SYMMETRIC;
       // decrypt permits decryption, sign permits encryption (EncryptDecrypt).
-      if (!sign && !decrypt) return TPM_RC_ATTRIBUTES;
+      if (uses_checked && !sign && !decrypt) return TPM_RC_ATTRIBUTES;
       return TPM_RC_SUCCESS;
     }
   }
@@ -270,7 +279,10 @@ TPM_RC object_from_parts(const TPMT_PUBLIC& pub, const TPMT_SENSITIVE& sens, Obj
   out.pub = pub;
   out.auth = sens.authValue;
   out.seed_value = sens.seedValue;
-  if (out.auth.size > digest_size(pub.nameAlg)) return TPM_RC_SIZE;
+  // Without a nameAlg the authValue is bounded by its buffer only (Part 3 §12.3: the object has
+  // no Name, so nothing binds or sizes it by a digest).
+  const bool named = pub.nameAlg != TPM_ALG_NULL;
+  if (named && out.auth.size > digest_size(pub.nameAlg)) return TPM_RC_SIZE;
   switch (pub.type) {
     case TPM_ALG_RSA: {
       crypto::RsaPublicKey key{};
@@ -310,7 +322,9 @@ TPM_RC object_from_parts(const TPMT_PUBLIC& pub, const TPMT_SENSITIVE& sens, Obj
       } else {
         out.bits = sens.sensitive.bits;
       }
-      // unique = H_nameAlg(seedValue || key) binds the secret to the public area.
+      // unique = H_nameAlg(seedValue || key) binds the secret to the public area; an object
+      // without a nameAlg has no such binding (the reference TPM checks none either).
+      if (!named) break;
       TPM2B_DIGEST expect;
       digest_of(pub.nameAlg, out.seed_value.view(), out.bits.view(), expect);
       if (expect.size != pub.unique.keyedHash.size ||

@@ -93,8 +93,11 @@ void qualified_name(TPM_ALG_ID name_alg, std::span<const uint8_t> parent_qn, con
 // primary object.
 TPM_RC public_check(const TPMT_PUBLIC& pub, const ObjectSlot* parent);
 // The part of public_check that concerns the key's use (restricted/sign/decrypt against the
-// scheme and symmetric definition of its type), which LoadExternal also applies.
-TPM_RC public_type_check(const TPMT_PUBLIC& pub);
+// scheme and symmetric definition of its type), which LoadExternal also applies. Without
+// uses_checked only the schemes are checked against the attributes (which uses the attributes
+// allow, e.g. neither sign nor decrypt on a key, is not judged): what LoadExternal asks of a
+// public-only object or one without a nameAlg (docs/conformance.md C6/D6).
+TPM_RC public_type_check(const TPMT_PUBLIC& pub, bool uses_checked = true);
 // The symmetric definition of an RSA/ECC (asymmetric symmetric field) or symmetric object.
 const TPMT_SYM_DEF_OBJECT& object_symmetric(const TPMT_PUBLIC& pub);
 // The creation-time rules on sensitiveDataOrigin and the caller's sensitive data (Part 3
