@@ -126,6 +126,12 @@ class AttachedComponentE2E(Base):
         r = self.tpm.call(AC_Send, handles=(h, RH_OWNER, 0x90000001), params=tpm2b(b"data"),
                           auths=(Auth(), Auth()), check=False)
         self.assertEqual(r.rc, rc_handle(RC_HANDLE, 3))
+        # sendObject not loaded: the handle is refused before any AC is looked for
+        # (TPM_RC_REFERENCE_H0, Part 2: a transient handle that references nothing loaded).
+        self.tpm.call(0x165, params=u32(h))  # FlushContext
+        r = self.tpm.call(AC_Send, handles=(h, RH_OWNER, 0x90000001), params=tpm2b(b"data"),
+                          auths=(Auth(), Auth()), check=False)
+        self.assertEqual(hex(r.rc), hex(0x910))
 
     def test_policy_ac_send_select_digest(self):
         obj, auth_name, ac_name = u32(0x80000001), u32(RH_OWNER), u32(0x90000001)
