@@ -58,7 +58,13 @@ class PytssRewrap(unittest.TestCase):
         self.a, self.a_public, _, _, _ = self.esapi.create_primary(
             None, TPM2B_PUBLIC.parse("rsa2048:aes128cfb", objectAttributes=PARENT_ATTRS))
         # K: a duplicable signing key made here, wrapped for A by pytss (outer wrapper only).
-        self.k = ec.generate_private_key(ec.SECP256R1())
+        # Octet strings of full length (pytss' from_pem drops leading zero octets, which a
+        # coordinate of the wrong length would make TPM_RC_KEY, 1 key in ~85).
+        while True:
+            self.k = ec.generate_private_key(ec.SECP256R1())
+            n = self.k.public_key().public_numbers()
+            if min(n.x, n.y, self.k.private_numbers().private_value) >= 1 << 248:
+                break
         attrs = TPMA_OBJECT.USERWITHAUTH | TPMA_OBJECT.SIGN_ENCRYPT | TPMA_OBJECT.NODA
         self.k_public = TPM2B_PUBLIC.from_pem(pem_private(self.k), objectAttributes=attrs)
         self.k_sensitive = TPM2B_SENSITIVE.from_pem(pem_private(self.k))
