@@ -99,7 +99,7 @@ def derive(bits, seed):
 def main():
     lines = ["# rsa_generate(bits, 65537) from CTR_DRBG(seed): computed by gen_rsa_derivation_vectors.py",
              ""]
-    for bits, seed_byte in ((1024, 0x11), (2048, 0x5A), (2048, 0xC3)):
+    for bits, seed_byte in ((1024, 0x11), (2048, 0x5A), (2048, 0xC3), (3072, 0x27)):
         seed = bytes((seed_byte + i) & 0xFF for i in range(48))
         n, p, q = derive(bits, seed)
         lines += [f"Bits = {bits}", f"Seed = {seed.hex()}", f"N = {n:0{bits // 4}x}",
