@@ -298,6 +298,11 @@ TEST(Rsa, DerivedKeysMatchIndependentOracle) {
     EXPECT_EQ(to_hex(k.pub.n, bits / 8u), r.str("N")) << r.where();
     EXPECT_EQ(to_hex(k.p, bits / 16u), r.str("P")) << r.where();
     EXPECT_EQ(to_hex(k.q, bits / 16u), r.str("Q")) << r.where();
+    // The stream continues exactly after the last candidate used (a walk that reads ahead
+    // must not leave the DRBG further on: the engine draws a storage key's seed value next).
+    uint8_t next[32];
+    ASSERT_EQ(drbg_generate(st, next), Status::ok);
+    EXPECT_EQ(to_hex(next, sizeof next), r.str("Next")) << r.where();
   }
 }
 

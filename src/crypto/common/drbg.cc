@@ -126,5 +126,9 @@ Status drbg_generate(DrbgState& st, MutBytes out, Bytes additional) {
 
 RandomSource drbg_source(DrbgState& st) { return RandomSource{&drbg_fill, &st}; }
 
+DrbgState* drbg_state_of(RandomSource src) {
+  return src.fill == &drbg_fill ? static_cast<DrbgState*>(src.ctx) : nullptr;
+}
+
 }  // namespace UTPM_CRYPTO_NS
 }  // namespace utpm::crypto

@@ -2,6 +2,7 @@
 // backend's raw RSA and primality primitives.
 #include <cstdint>
 
+#include "crypto/drbg.h"
 #include "crypto/kdf.h"
 #include "crypto/rsa.h"
 
@@ -181,16 +182,89 @@ static_assert(!kGrouped || kSmallPrimes.end[kGroupCount - 1] == kSmallPrimeCount
   return ok;
 }
 
-Status find_prime(RandomSource rng, uint32_t e, MutBytes c) {
+// One candidate: bits/2 fresh bits from the stream with the two top bits (the product has
+// exactly the full bit length) and the low bit set.
+Status draw_candidate(RandomSource rng, MutBytes c) {
+  const Status s = rng(c);
+  if (s == Status::ok) {
+    c[0] |= 0xC0;
+    c[c.size() - 1] |= 1;
+  }
+  return s;
+}
+
+#if defined(UTPM_RSA_PAIRED_PRIME_TEST)
+// Pairwise testing (backends with rsa_prime_acceptable2). When the stream is a DRBG, the walk
+// reads ahead on a copy of its state to the next candidate that survives the sieve and tests
+// both at once; the copy becomes the stream's state only when the walk goes on to that
+// candidate. So the candidates, their order and the verdicts are those of the one-by-one walk,
+// and the caller's DRBG ends exactly after the last candidate used (later draws from it, e.g.
+// a storage key's seed value, are unchanged). The read-ahead that is dropped at the end costs
+// one test, half of it for free in the paired exponentiation.
+struct LookAhead {
+  DrbgState* st = nullptr;  // the caller's stream; nullptr: no read-ahead (any other source)
+  DrbgState ahead{};        // the stream after `next`
+  uint8_t next[kMaxRsaPrimeBytes];
+  size_t next_draws = 0;  // candidates drawn to reach `next`
+  bool has_next = false;
+  bool next_ok = false;  // its verdict
+  LookAhead() = default;
+  LookAhead(const LookAhead&) = delete;
+  LookAhead& operator=(const LookAhead&) = delete;
+  ~LookAhead() {
+    zeroize(ahead);
+    zeroize(next);
+  }
+};
+#else
+struct LookAhead {};
+#endif
+
+Status find_prime(RandomSource rng, uint32_t e, MutBytes c, [[maybe_unused]] LookAhead& la) {
   // 1024-bit primes have density ~1/710; 20x the expected number of draws means a broken
   // stream or primality test, not bad luck.
   const size_t limit = c.size() * 8 * 20;
-  for (size_t tries = 0; tries < limit; ++tries) {
-    const Status s = rng(c);
+  size_t tries = 0;
+  while (tries < limit) {
+#if defined(UTPM_RSA_PAIRED_PRIME_TEST)
+    if (la.has_next) {  // the candidate read ahead is the next one; its verdict is known
+      *la.st = la.ahead;
+      for (size_t i = 0; i < c.size(); ++i) c[i] = la.next[i];
+      tries += la.next_draws;
+      la.has_next = false;
+      if (la.next_ok) return Status::ok;
+      continue;
+    }
+#endif
+    const Status s = draw_candidate(rng, c);
     if (s != Status::ok) return s;
-    c[0] |= 0xC0;  // two top bits: the product has exactly the full bit length
-    c[c.size() - 1] |= 1;
-    if (survives_small_primes(c) && rsa_prime_acceptable(c, e)) return Status::ok;
+    ++tries;
+    if (!survives_small_primes(c)) continue;
+#if defined(UTPM_RSA_PAIRED_PRIME_TEST)
+    if (la.st != nullptr) {
+      la.ahead = *la.st;
+      const MutBytes next(la.next, c.size());
+      const RandomSource ahead = drbg_source(la.ahead);
+      size_t d = 0;
+      bool found = false;
+      while (!found && tries + d < limit && draw_candidate(ahead, next) == Status::ok) {
+        ++d;
+        found = survives_small_primes(next);
+      }
+      if (found) {
+        bool ok[2];
+        rsa_prime_acceptable2(c, next, e, ok);
+        la.has_next = true;
+        la.next_ok = ok[1];
+        la.next_draws = d;
+        if (ok[0]) return Status::ok;
+        continue;
+      }
+      // Nothing to pair with (the limit, or the copy needs a reseed): test c alone; the
+      // stream itself has not moved past c.
+    }
+#endif
+    if (rsa_prime_acceptable(c, e)) return Status::ok;
   }
   return Status::failure;
 }
@@ -212,10 +286,14 @@ Status rsa_generate(uint16_t bits, uint32_t exponent, RandomSource rng, RsaPriva
   if (e < 3 || (e & 1) == 0) return Status::bad_input;
   const size_t plen = bits / 16u;
   uint8_t p[kMaxRsaPrimeBytes], q[kMaxRsaPrimeBytes];
-  Status s = find_prime(rng, e, MutBytes(p, plen));
+  LookAhead la;
+#if defined(UTPM_RSA_PAIRED_PRIME_TEST)
+  la.st = drbg_state_of(rng);
+#endif
+  Status s = find_prime(rng, e, MutBytes(p, plen), la);
   // FIPS 186-4 B.3.3 step 5.4: |p - q| > 2^(nlen/2 - 100).
   for (int tries = 0; s == Status::ok; ++tries) {
-    s = find_prime(rng, e, MutBytes(q, plen));
+    s = find_prime(rng, e, MutBytes(q, plen), la);
     if (s != Status::ok || diff_bits(p, q, plen) > plen * 8 - 100) break;
     if (tries > 8) s = Status::failure;
   }
