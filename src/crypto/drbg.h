@@ -53,6 +53,9 @@ Status drbg_reseed(DrbgState& st, Bytes entropy, Bytes additional);
 Status drbg_generate(DrbgState& st, MutBytes out, Bytes additional = {});
 // Wraps a DrbgState as a RandomSource (requests larger than kDrbgMaxRequest are split).
 RandomSource drbg_source(DrbgState& st);
+// The state behind a source made by drbg_source, else nullptr. Lets a consumer of a DRBG
+// stream read ahead on a copy of the state and keep the copy only if it uses what it read.
+DrbgState* drbg_state_of(RandomSource src);
 
 }  // namespace UTPM_CRYPTO_NS
 }  // namespace utpm::crypto

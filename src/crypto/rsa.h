@@ -67,6 +67,9 @@ inline namespace UTPM_CRYPTO_NS {
 // True if c (big-endian, top bit set) is a probable prime (error probability below 2^-100)
 // and gcd(e, c - 1) == 1.
 bool rsa_prime_acceptable(Bytes c, uint32_t e);
+// Both verdicts of rsa_prime_acceptable at once (ok[0] for c1, ok[1] for c2). Only backends
+// built with UTPM_RSA_PAIRED_PRIME_TEST have it (OpenSSL: a two-way exponentiation).
+void rsa_prime_acceptable2(Bytes c1, Bytes c2, uint32_t e, bool (&ok)[2]);
 // Completes a private key from two primes of bits/16 bytes each (any order).
 Status rsa_key_from_primes(Bytes p, Bytes q, uint32_t exponent, uint16_t bits, RsaPrivateKey& out);
 // Rebuilds the private key from the public key and one prime, which is all a TPM stores.

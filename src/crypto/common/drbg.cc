@@ -15,22 +15,26 @@ void increment(uint8_t (&v)[kDrbgBlockSize]) {
 }
 
 // CTR_DRBG_Update (§10.2.1.2): (Key, V) = leftmost seedlen bits of E(Key, V+1) || E(Key, V+2)
-// || E(Key, V+3), XOR provided_data.
-Status update(DrbgState& st, const uint8_t (&provided)[kDrbgSeedSize]) {
+// || E(Key, V+3), XOR provided_data. aes holds the current Key.
+void update_with(AesContext& aes, DrbgState& st, const uint8_t (&provided)[kDrbgSeedSize]) {
   uint8_t temp[kDrbgSeedSize];
   for (size_t off = 0; off < kDrbgSeedSize; off += kDrbgBlockSize) {
     increment(st.v);
     for (size_t i = 0; i < kDrbgBlockSize; ++i) temp[off + i] = st.v[i];
   }
-  AesContext aes;
-  Status s = aes_init(aes, Bytes(st.key, kDrbgKeySize), true);
-  if (s != Status::ok) return s;
   aes_blocks(aes, temp, temp, kDrbgSeedSize / kDrbgBlockSize);
-  aes_release(aes);
   for (size_t i = 0; i < kDrbgSeedSize; ++i) temp[i] = static_cast<uint8_t>(temp[i] ^ provided[i]);
   for (size_t i = 0; i < kDrbgKeySize; ++i) st.key[i] = temp[i];
   for (size_t i = 0; i < kDrbgBlockSize; ++i) st.v[i] = temp[kDrbgKeySize + i];
   zeroize(temp);
+}
+
+Status update(DrbgState& st, const uint8_t (&provided)[kDrbgSeedSize]) {
+  AesContext aes;
+  const Status s = aes_init(aes, Bytes(st.key, kDrbgKeySize), true);
+  if (s != Status::ok) return s;
+  update_with(aes, st, provided);
+  aes_release(aes);
   return Status::ok;
 }
 
@@ -109,16 +113,22 @@ Status drbg_generate(DrbgState& st, MutBytes out, Bytes additional) {
     for (size_t i = 0; i < n; ++i) out[done + i] = buf[i];
     done += n;
   }
-  aes_release(aes);
   zeroize(buf);
-  // additional_input is reused (not re-derived) for the closing update, per §10.2.1.5.1.
-  s = update(st, add);
+  // additional_input is reused (not re-derived) for the closing update, per §10.2.1.5.1. The
+  // Key has not changed since the output blocks, so the update runs on the same key schedule
+  // (one AES key set-up per request instead of two).
+  update_with(aes, st, add);
+  aes_release(aes);
   zeroize(add);
-  if (s == Status::ok) ++st.reseed_counter;
-  return s;
+  ++st.reseed_counter;
+  return Status::ok;
 }
 
 RandomSource drbg_source(DrbgState& st) { return RandomSource{&drbg_fill, &st}; }
+
+DrbgState* drbg_state_of(RandomSource src) {
+  return src.fill == &drbg_fill ? static_cast<DrbgState*>(src.ctx) : nullptr;
+}
 
 }  // namespace UTPM_CRYPTO_NS
 }  // namespace utpm::crypto

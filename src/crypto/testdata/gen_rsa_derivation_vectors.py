@@ -6,7 +6,8 @@ Re-implements, with python3-cryptography's AES and Python integers only:
     material (one Generate call per candidate, each followed by the Update with zero input);
   - the candidate walk of src/crypto/rsa.h: each prime candidate is bits/2 fresh bits with the
     two top bits and the low bit set; accepted if probably prime and gcd(e, c - 1) == 1;
-    q is redrawn while |p - q| <= 2^(bits/2 - 100).
+    q is redrawn while |p - q| <= 2^(bits/2 - 100);
+  - the 32 octets the stream gives after the key (Next).
 Primality here is Miller-Rabin with the first 40 primes as bases (plus trial division by gcd),
 nothing shared with the C++ code. Writes rsa/derived-keys.txt; run from this directory.
 """
@@ -93,17 +94,19 @@ def derive(bits, seed):
         q = find_prime(drbg, plen)
         if abs(p - q).bit_length() > plen * 8 - 100:
             break
-    return p * q, max(p, q), min(p, q)
+    # What the stream gives after the key (the engine draws a storage key's seed value there):
+    # a walk that reads ahead must leave the DRBG exactly after the last candidate it used.
+    return p * q, max(p, q), min(p, q), drbg.generate(32)
 
 
 def main():
     lines = ["# rsa_generate(bits, 65537) from CTR_DRBG(seed): computed by gen_rsa_derivation_vectors.py",
              ""]
-    for bits, seed_byte in ((1024, 0x11), (2048, 0x5A), (2048, 0xC3)):
+    for bits, seed_byte in ((1024, 0x11), (2048, 0x5A), (2048, 0xC3), (3072, 0x27)):
         seed = bytes((seed_byte + i) & 0xFF for i in range(48))
-        n, p, q = derive(bits, seed)
+        n, p, q, after = derive(bits, seed)
         lines += [f"Bits = {bits}", f"Seed = {seed.hex()}", f"N = {n:0{bits // 4}x}",
-                  f"P = {p:0{bits // 8}x}", f"Q = {q:0{bits // 8}x}", ""]
+                  f"P = {p:0{bits // 8}x}", f"Q = {q:0{bits // 8}x}", f"Next = {after.hex()}", ""]
     with open("rsa/derived-keys.txt", "w") as f:
         f.write("\n".join(lines))
 
