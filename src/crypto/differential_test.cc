@@ -257,5 +257,30 @@ TEST(Differential, DeterministicEccKeysAndInterop) {
   }
 }
 
+// Many P-256 keys and shared points: a fault that hits 1 key in a few hundred (a leading zero
+// octet of a coordinate or scalar, a table entry of the fixed-point comb) shows here, where ten
+// keys would not (the firmware QEMU test met an EK point off the curve once).
+TEST(Differential, ManyP256KeysAgree) {
+  const EccCurve c = EccCurve::nist_p256;
+  TestRng other(7);
+  EccScalar d2;
+  EccPoint q2;
+  ASSERT_EQ(kOssl.ecc_generate(c, other.source(), d2, q2), Status::ok);
+  for (int i = 0; i < 1500; ++i) {
+    std::vector<uint8_t> start(64);  // each key's randomness starts with 64 fresh octets
+    other.source()(start);
+    TestRng ra(1, start), rb(1, start);
+    EccScalar da, db;
+    EccPoint qa, qb;
+    ASSERT_EQ(kOssl.ecc_generate(c, ra.source(), da, qa), Status::ok);
+    ASSERT_EQ(kMbed.ecc_generate(c, rb.source(), db, qb), Status::ok);
+    ASSERT_EQ(0, std::memcmp(&qa, &qb, sizeof qa)) << "key " << i;
+    EccPoint za, zb;
+    ASSERT_EQ(kOssl.ecdh_z(c, d2, qa, za), Status::ok);
+    ASSERT_EQ(kMbed.ecdh_z(c, db, q2, zb), Status::ok);
+    ASSERT_EQ(0, std::memcmp(za.x, zb.x, 32)) << "key " << i;
+  }
+}
+
 }  // namespace
 }  // namespace utpm::crypto
