@@ -246,6 +246,9 @@ struct State {
   uint64_t lockout_auth_blocked_until = 0;  // platform ms; UINT64_MAX until the next Startup
   bool lockout_auth_blocked = false;  // lockoutAuth failed; see da.cc (persisted when lockoutRecovery != 0)
   uint8_t ph_enable = 1, sh_enable = 1, eh_enable = 1, ph_enable_nv = 1;
+  // Read-Only mode (ReadOnlyControl, TPMA_STARTUP_CLEAR.readOnly): state-clear like the enables:
+  // Startup(CLEAR) ends it, Shutdown(STATE) saves it for Startup(STATE) (saved state v3).
+  uint8_t read_only = 0;
   crypto::DrbgState drbg{};
   // The TPM's own millisecond count (clock.cc tpm_ms): the platform timer scaled by the
   // ClockRateAdjust rate (volatile: nominal after every _TPM_Init), rebased at each change.

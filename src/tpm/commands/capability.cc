@@ -107,7 +107,7 @@ bool tpm_property(Tpm& tpm, TPM_PT pt, uint32_t& v) {
       return true;
     case PT_VAR + 1:  // TPMA_STARTUP_CLEAR
       v = (st.ph_enable ? 1u : 0) | (st.sh_enable ? 2u : 0) | (st.eh_enable ? 4u : 0) |
-          (st.ph_enable_nv ? 8u : 0) | (st.startup_orderly ? 1u << 31 : 0);
+          (st.ph_enable_nv ? 8u : 0) | (st.read_only ? 1u << 4 : 0) | (st.startup_orderly ? 1u << 31 : 0);
       return true;
     case PT_VAR + 2: v = st.nv.count; return true;  // HR_NV_INDEX
     case PT_VAR + 3: v = static_cast<uint32_t>(sessions_loaded(st)); return true;  // HR_LOADED

@@ -202,6 +202,17 @@ TPM_RC TPM2_ClearControl(Command& c) {
   return TPM_RC_SUCCESS;
 }
 
+// Part 3 §24.9 (1.84): enters (state YES) or leaves (NO) Read-Only mode. The mode itself is
+// enforced by the dispatcher (commands flagged kCmdReadOnlyRefused), by the NV write/lock
+// commands for indices that are not ORDERLY+CLEAR_STCLEAR, and by PolicySecret on PIN indices.
+// State-clear data: the command table marks it as changing what Shutdown(STATE) saved.
+TPM_RC TPM2_ReadOnlyControl(Command& c) {
+  TPMI_YES_NO_CHECKED state;
+  if (TPM_RC rc = c.parse(state)) return rc;
+  c.st.read_only = state.value;
+  return TPM_RC_SUCCESS;
+}
+
 TPM_RC TPM2_HierarchyChangeAuth(Command& c) {
   TPM2B_AUTH new_auth;
   crypto::ZeroizeOnExit wipe_auth{new_auth};

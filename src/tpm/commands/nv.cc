@@ -26,6 +26,16 @@ TPM_RC write_access(const Command& c, const NvSlot& s) {
   return auth == s.handle ? TPM_RC_SUCCESS : TPM_RC_NV_AUTHORIZATION;
 }
 
+// Read-Only mode (NvReadOnlyModeChecks of the reference TPM): NV_Write, NV_Extend, NV_SetBits,
+// NV_WriteLock and NV_ReadLock still act on an index that is both ORDERLY and CLEAR_STCLEAR (its
+// data lives in RAM and a TPM Reset or Restart clears it); on any other index they are refused,
+// before the access checks.
+TPM_RC read_only_check(const Command& c, const NvSlot& s) {
+  const TPMA_NV a = s.pub.attributes;
+  if (c.st.read_only && !(a.has(TPMA_NV::ORDERLY) && a.has(TPMA_NV::CLEAR_STCLEAR))) return TPM_RC_READ_ONLY;
+  return TPM_RC_SUCCESS;
+}
+
 void put_be64(uint64_t v, uint8_t (&out)[8]) {
   for (int i = 0; i < 8; ++i) out[i] = static_cast<uint8_t>(v >> (56 - 8 * i));
 }
@@ -194,6 +204,7 @@ TPM_RC TPM2_NV_Write(Command& c) {
   uint16_t offset = 0;
   if (TPM_RC rc = c.parse(data, offset)) return rc;
   NvSlot& s = index_slot(c, 1);
+  if (TPM_RC rc = read_only_check(c, s)) return rc;
   if (TPM_RC rc = write_access(c, s)) return rc;
   const TPM_NT type = s.pub.attributes.type();
   if (type == TPM_NT_COUNTER || type == TPM_NT_BITS || type == TPM_NT_EXTEND) return TPM_RC_ATTRIBUTES;
@@ -234,6 +245,7 @@ TPM_RC TPM2_NV_Extend(Command& c) {
   TPM2B_MAX_NV_BUFFER_VIEW data;
   if (TPM_RC rc = c.parse(data)) return rc;
   NvSlot& s = index_slot(c, 1);
+  if (TPM_RC rc = read_only_check(c, s)) return rc;
   if (TPM_RC rc = write_access(c, s)) return rc;
   if (s.pub.attributes.type() != TPM_NT_EXTEND) return rc_handle(TPM_RC_ATTRIBUTES, 2);
   const size_t n = digest_size(s.pub.nameAlg);
@@ -253,6 +265,7 @@ TPM_RC TPM2_NV_SetBits(Command& c) {
   uint64_t bits = 0;
   if (TPM_RC rc = c.parse(bits)) return rc;
   NvSlot& s = index_slot(c, 1);
+  if (TPM_RC rc = read_only_check(c, s)) return rc;
   if (TPM_RC rc = write_access(c, s)) return rc;
   if (s.pub.attributes.type() != TPM_NT_BITS) return rc_handle(TPM_RC_ATTRIBUTES, 2);
   uint64_t v = 0;
@@ -263,6 +276,7 @@ TPM_RC TPM2_NV_SetBits(Command& c) {
 TPM_RC TPM2_NV_WriteLock(Command& c) {
   if (TPM_RC rc = c.parse()) return rc;
   NvSlot& s = index_slot(c, 1);
+  if (TPM_RC rc = read_only_check(c, s)) return rc;
   if (TPM_RC rc = write_access(c, s)) return rc == TPM_RC_NV_AUTHORIZATION ? rc : TPM_RC_SUCCESS;  // already locked
   if (!s.pub.attributes.has(TPMA_NV::WRITEDEFINE) && !s.pub.attributes.has(TPMA_NV::WRITE_STCLEAR))
     return rc_handle(TPM_RC_ATTRIBUTES, 2);
@@ -278,6 +292,7 @@ TPM_RC TPM2_NV_GlobalWriteLock(Command& c) {
 TPM_RC TPM2_NV_ReadLock(Command& c) {
   if (TPM_RC rc = c.parse()) return rc;
   NvSlot& s = index_slot(c, 1);
+  if (TPM_RC rc = read_only_check(c, s)) return rc;
   TPM_RC rc = nv_read_access(s, c.handles[0]);
   if (rc == TPM_RC_NV_AUTHORIZATION) return rc;
   if (rc == TPM_RC_NV_LOCKED) return TPM_RC_SUCCESS;  // already read locked

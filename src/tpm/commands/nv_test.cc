@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 
+#include <set>
+
+#include "tpm/core/command.h"
 #include "tpm/testing/fake_platform.h"
 #include "tpm/tpm.h"
 #include "tpm/types/constants.h"
@@ -583,6 +586,152 @@ TEST_F(NvOrderly, FailedShutdownCommitKeepsTheDataForTheNextShutdown) {
   platform.store.commit_no_space = false;
   restart(TPM_SU_CLEAR, TPM_SU_CLEAR);
   EXPECT_EQ(read_ok(TPM_RH_OWNER, kIdx, 4), (Bytes{1, 2, 3, 4}));
+}
+
+// ---- Read-Only mode (ReadOnlyControl, 1.84): docs/engine.md "Read-Only mode" ----
+
+// The commands refused as a whole, as the TCG reference TPM marks them (RO_DISALLOW in its
+// command attribute table), typed here from that list by code.
+const std::set<TPM_CC> kReadOnlyRefused = {
+    0x11F /*NV_UndefineSpaceSpecial*/, 0x120 /*EvictControl*/, 0x121 /*HierarchyControl*/,
+    0x122 /*NV_UndefineSpace*/, 0x124 /*ChangeEPS*/, 0x125 /*ChangePPS*/, 0x126 /*Clear*/,
+    0x127 /*ClearControl*/, 0x128 /*ClockSet*/, 0x129 /*HierarchyChangeAuth*/, 0x12A /*NV_DefineSpace*/,
+    0x12B /*PCR_Allocate*/, 0x12C /*PCR_SetAuthPolicy*/, 0x12D /*PP_Commands*/, 0x12E /*SetPrimaryPolicy*/,
+    0x12F /*FieldUpgradeStart*/, 0x130 /*ClockRateAdjust*/, 0x131 /*CreatePrimary*/,
+    0x132 /*NV_GlobalWriteLock*/, 0x134 /*NV_Increment*/, 0x13A /*DictionaryAttackParameters*/,
+    0x13B /*NV_ChangeAuth*/, 0x13F /*SetAlgorithmSet*/, 0x140 /*SetCommandCodeAuditStatus*/,
+    0x141 /*FieldUpgradeData*/, 0x150 /*ObjectChangeAuth*/, 0x153 /*Create*/, 0x183 /*PCR_SetAuthValue*/,
+    0x191 /*CreateLoaded*/, 0x19D /*NV_DefineSpace2*/, 0x19F /*SetCapability*/};
+
+class ReadOnly : public Nv {
+ protected:
+  uint32_t read_only(bool on, const Bytes& pw = {}) {
+    return run(tpm, CommandBuilder(0x8002, TPM_CC_ReadOnlyControl).u32(TPM_RH_PLATFORM).pw_session(pw).u8(on ? 1 : 0).bytes()).rc;
+  }
+  bool mode() { return (property(TPM_PT_STARTUP_CLEAR) & (1u << 4)) != 0; }  // TPMA_STARTUP_CLEAR.readOnly
+  uint32_t create_primary(const Bytes& pw = {}) {
+    // A keyed-hash (HMAC-SHA256) primary under the null hierarchy: cheap to derive.
+    const Bytes tmpl = {0x00, 0x08, 0x00, 0x0B, 0x00, 0x04, 0x00, 0x60, 0x00, 0x00,
+                        0x00, 0x05, 0x00, 0x0B, 0x00, 0x00};
+    Response r = run(tpm, CommandBuilder(0x8002, TPM_CC_CreatePrimary).u32(TPM_RH_NULL).pw_session(pw)
+                              .tpm2b(Bytes{0, 0, 0, 0}).tpm2b(tmpl).tpm2b(Bytes{}).u32(0).bytes());
+    if (r.rc == 0) flush(r.u32());
+    return r.rc;
+  }
+  void flush(uint32_t h) { ASSERT_EQ(run(tpm, CommandBuilder(0x8001, TPM_CC_FlushContext).u32(h).bytes()).rc, 0u); }
+  uint32_t policy_session() {
+    Response r = run(tpm, CommandBuilder(0x8001, TPM_CC_StartAuthSession).u32(TPM_RH_NULL).u32(TPM_RH_NULL)
+                              .tpm2b(Bytes(16, 1)).tpm2b(Bytes{}).u8(1).u16(TPM_ALG_NULL).u16(TPM_ALG_SHA256).bytes());
+    EXPECT_EQ(r.rc, 0u);
+    return r.rc ? 0 : r.u32();
+  }
+  uint32_t policy_secret(TPM_HANDLE auth, uint32_t session, const Bytes& pw) {
+    return run(tpm, CommandBuilder(0x8002, TPM_CC_PolicySecret).u32(auth).u32(session).pw_session(pw)
+                        .tpm2b(Bytes{}).tpm2b(Bytes{}).tpm2b(Bytes{}).u32(0).bytes()).rc;
+  }
+};
+
+TEST_F(ReadOnly, RefusedCommandsAreTheReferenceList) {
+  std::set<TPM_CC> flagged;
+  for (const CommandInfo* c = command_table().begin; c != command_table().end; ++c)
+    if (c->flags & kCmdReadOnlyRefused) flagged.insert(c->code);
+  EXPECT_EQ(flagged, kReadOnlyRefused);
+  // Every one of them answers TPM_RC_READ_ONLY before its handles or sessions are looked at: a
+  // header alone (no handles, no parameters) is enough.
+  ASSERT_EQ(read_only(true), 0u);
+  for (TPM_CC cc : kReadOnlyRefused)
+    EXPECT_EQ(run(tpm, CommandBuilder(0x8001, cc).bytes()).rc, TPM_RC_READ_ONLY) << std::hex << cc;
+  ASSERT_EQ(read_only(false), 0u);
+  for (TPM_CC cc : kReadOnlyRefused)
+    EXPECT_NE(run(tpm, CommandBuilder(0x8001, cc).bytes()).rc, TPM_RC_READ_ONLY) << std::hex << cc;
+}
+
+TEST_F(ReadOnly, WritesRefusedReadsAndOrderlyClearStClearIndicesServed) {
+  const uint32_t kVolatile = kOwnerRW | A::ORDERLY | A::CLEAR_STCLEAR;
+  ASSERT_EQ(define({.attrs = kOwnerRW | A::WRITE_STCLEAR | A::READ_STCLEAR, .size = 8}), 0u);
+  ASSERT_EQ(define({.index = kIdx + 1, .attrs = kVolatile | A::WRITE_STCLEAR | A::READ_STCLEAR, .size = 8}), 0u);
+  ASSERT_EQ(define({.index = kIdx + 2, .attrs = kOwnerRW | nt(TPM_NT_EXTEND), .size = 32}), 0u);
+  ASSERT_EQ(define({.index = kIdx + 3, .attrs = kOwnerRW | nt(TPM_NT_BITS), .size = 8}), 0u);
+  ASSERT_EQ(define({.index = kIdx + 4, .attrs = kOwnerRW | nt(TPM_NT_COUNTER), .size = 8}), 0u);
+  ASSERT_EQ(define({.index = kIdx + 5, .attrs = kVolatile | nt(TPM_NT_BITS), .size = 8}), 0u);
+  ASSERT_EQ(write(TPM_RH_OWNER, kIdx, Bytes(8, 1)), 0u);
+  EXPECT_FALSE(mode());
+
+  ASSERT_EQ(read_only(true), 0u);
+  EXPECT_TRUE(mode());
+  EXPECT_EQ(read_only(true), 0u) << "entering twice is no error";
+  // Refused as a whole: whatever the authorization (a wrong password is not even looked at).
+  EXPECT_EQ(define({.index = kIdx + 9}), TPM_RC_READ_ONLY);
+  EXPECT_EQ(run(tpm, CommandBuilder(0x8002, TPM_CC_NV_DefineSpace).u32(TPM_RH_OWNER).pw_session(Bytes{'x'})
+                         .tpm2b(Bytes{}).tpm2b(nv_public({.index = kIdx + 9})).bytes()).rc, TPM_RC_READ_ONLY);
+  EXPECT_EQ(create_primary(), TPM_RC_READ_ONLY);
+  EXPECT_EQ(undefine(kIdx), TPM_RC_READ_ONLY);
+  EXPECT_EQ(simple(TPM_CC_NV_Increment, TPM_RH_OWNER, kIdx + 4), TPM_RC_READ_ONLY);
+  EXPECT_EQ(property(PT_VAR + 14), 0u) << "the wrong password counted nothing";
+  // By the index's attributes: refused on a stored index, served on an ORDERLY+CLEAR_STCLEAR one.
+  EXPECT_EQ(write(TPM_RH_OWNER, kIdx, Bytes(8, 2)), TPM_RC_READ_ONLY);
+  EXPECT_EQ(run(tpm, CommandBuilder(0x8002, TPM_CC_NV_Extend).u32(TPM_RH_OWNER).u32(kIdx + 2).pw_session().tpm2b(Bytes{1}).bytes()).rc,
+            TPM_RC_READ_ONLY);
+  EXPECT_EQ(run(tpm, CommandBuilder(0x8002, TPM_CC_NV_SetBits).u32(TPM_RH_OWNER).u32(kIdx + 3).pw_session().u64(1).bytes()).rc,
+            TPM_RC_READ_ONLY);
+  EXPECT_EQ(simple(TPM_CC_NV_WriteLock, TPM_RH_OWNER, kIdx), TPM_RC_READ_ONLY);
+  EXPECT_EQ(simple(TPM_CC_NV_ReadLock, TPM_RH_OWNER, kIdx), TPM_RC_READ_ONLY);
+  EXPECT_EQ(read_ok(TPM_RH_OWNER, kIdx, 8), Bytes(8, 1)) << "reads are served, the data unchanged";
+  EXPECT_EQ(write(TPM_RH_OWNER, kIdx + 1, Bytes(8, 3)), 0u);
+  EXPECT_EQ(read_ok(TPM_RH_OWNER, kIdx + 1, 8), Bytes(8, 3));
+  EXPECT_EQ(run(tpm, CommandBuilder(0x8002, TPM_CC_NV_SetBits).u32(TPM_RH_OWNER).u32(kIdx + 5).pw_session().u64(6).bytes()).rc, 0u);
+  EXPECT_EQ(simple(TPM_CC_NV_WriteLock, TPM_RH_OWNER, kIdx + 1), 0u);
+  EXPECT_EQ(simple(TPM_CC_NV_ReadLock, TPM_RH_OWNER, kIdx + 1), 0u);
+  EXPECT_EQ(read(TPM_RH_OWNER, kIdx + 1, 8).rc, TPM_RC_NV_LOCKED);
+  // The index attribute check comes after the authorization (the reference TPM's order).
+  EXPECT_EQ(write(TPM_RH_OWNER, kIdx, Bytes(8, 2), 0, {'x'}), rc_session(TPM_RC_BAD_AUTH, 1));
+
+  // ReadOnlyControl itself is authorized as usual: platformAuth.
+  EXPECT_EQ(read_only(false, {'x'}), rc_session(TPM_RC_BAD_AUTH, 1));
+  EXPECT_TRUE(mode());
+  EXPECT_EQ(run(tpm, CommandBuilder(0x8002, TPM_CC_ReadOnlyControl).u32(TPM_RH_PLATFORM).pw_session().u8(2).bytes()).rc,
+            rc_param(TPM_RC_VALUE, 1));
+  EXPECT_EQ(run(tpm, CommandBuilder(0x8002, TPM_CC_ReadOnlyControl).u32(TPM_RH_OWNER).pw_session().u8(0).bytes()).rc,
+            rc_handle(TPM_RC_VALUE, 1));
+  ASSERT_EQ(read_only(false), 0u);
+  EXPECT_FALSE(mode());
+  EXPECT_EQ(write(TPM_RH_OWNER, kIdx, Bytes(8, 2)), 0u);
+  EXPECT_EQ(create_primary(), 0u);
+  EXPECT_EQ(define({.index = kIdx + 9}), 0u);
+}
+
+TEST_F(ReadOnly, PolicySecretRefusesPinIndicesBeforeCountingThem) {
+  const Bytes pin = {'1', '2'};
+  ASSERT_EQ(define({.attrs = kOwnerRW | nt(TPM_NT_PIN_PASS), .size = 8, .auth = pin}), 0u);
+  ASSERT_EQ(write(TPM_RH_OWNER, kIdx, {0, 0, 0, 0, 0, 0, 0, 5}), 0u);
+  uint32_t ps = policy_session();
+  ASSERT_EQ(read_only(true), 0u);
+  EXPECT_EQ(policy_secret(kIdx, ps, pin), TPM_RC_READ_ONLY);
+  EXPECT_EQ(policy_secret(kIdx, ps, {'x'}), TPM_RC_READ_ONLY) << "before the authValue is checked";
+  EXPECT_EQ(read_ok(TPM_RH_OWNER, kIdx, 8), (Bytes{0, 0, 0, 0, 0, 0, 0, 5})) << "pinCount not counted";
+  EXPECT_EQ(policy_secret(TPM_RH_OWNER, ps, {}), 0u) << "other entities still authorize PolicySecret";
+  ASSERT_EQ(read_only(false), 0u);
+  EXPECT_EQ(policy_secret(kIdx, ps, pin), 0u);
+  EXPECT_EQ(read_ok(TPM_RH_OWNER, kIdx, 8), (Bytes{0, 0, 0, 1, 0, 0, 0, 5})) << "outside Read-Only mode it counts";
+}
+
+TEST_F(ReadOnly, StateClearResumeKeepsRestartAndResetEnd) {
+  ASSERT_EQ(read_only(true), 0u);
+  restart(TPM_SU_STATE, TPM_SU_STATE);  // TPM Resume
+  EXPECT_TRUE(mode());
+  EXPECT_EQ(create_primary(), TPM_RC_READ_ONLY);
+  restart(TPM_SU_STATE, TPM_SU_CLEAR);  // TPM Restart
+  EXPECT_FALSE(mode());
+  EXPECT_EQ(create_primary(), 0u);
+  ASSERT_EQ(read_only(true), 0u);
+  tpm.reset();  // power lost: TPM Reset
+  ASSERT_EQ(run(tpm, CommandBuilder(0x8001, TPM_CC_Startup).u16(TPM_SU_CLEAR).bytes()).rc, 0u);
+  EXPECT_FALSE(mode());
+  // ReadOnlyControl after a Shutdown(STATE) changes state-clear data: that saved state is void.
+  ASSERT_EQ(run(tpm, CommandBuilder(0x8001, TPM_CC_Shutdown).u16(TPM_SU_STATE).bytes()).rc, 0u);
+  ASSERT_EQ(read_only(true), 0u);
+  tpm.reset();
+  EXPECT_EQ(run(tpm, CommandBuilder(0x8001, TPM_CC_Startup).u16(TPM_SU_STATE).bytes()).rc, rc_param(TPM_RC_VALUE, 1));
 }
 
 }  // namespace

@@ -49,6 +49,7 @@ TPM_RC TPM2_Startup(Command& c) {
     st.platform_auth = TPM2B_AUTH{};
     st.pcr_auth = TPM2B_AUTH{};
     st.ph_enable = st.sh_enable = st.eh_enable = st.ph_enable_nv = 1;
+    st.read_only = 0;  // TPM Reset and Restart end Read-Only mode; Resume keeps the saved one
     // A PCR_Allocate since takes effect now (Part 3 §22.5: at the next Startup(CLEAR)).
     if (st.pers.pcr_pending != st.pers.pcr_active) {
       st.pers.pcr_active = st.pers.pcr_pending;

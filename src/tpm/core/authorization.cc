@@ -232,6 +232,11 @@ TPM_RC authorize(Command& c, unsigned i, std::span<const uint8_t> parameters) {
   SessionIn& s = c.sessions[i];
   const unsigned n = i + 1;
   const Entity& e = c.entities[i];
+  // Read-Only mode: PolicySecret may not use a PIN index (its authorization would change
+  // pinCount). Refused before the authValue is checked, so nothing is counted (docs/engine.md).
+  if (st.read_only && c.info.code == TPM_CC_PolicySecret && e.kind == EntityKind::nv_index &&
+      (e.nv->pub.attributes.type() == TPM_NT_PIN_PASS || e.nv->pub.attributes.type() == TPM_NT_PIN_FAIL))
+    return TPM_RC_READ_ONLY;
   // A failure that would have to be recorded cannot be recorded while NV is unavailable: then
   // no such authValue is checked at all (fail closed).
   if (da_records_failure(st, e.handle, e.da_protected) && !st.nv_available) return TPM_RC_NV_UNAVAILABLE;

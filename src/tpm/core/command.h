@@ -73,6 +73,10 @@ inline constexpr CommandFlags kCmdEncrypt = 1 << 7;  // first response parameter
 // Changes an NV index's data or state: an index authorizes it with AUTHWRITE/POLICYWRITE (else
 // AUTHREAD/POLICYREAD).
 inline constexpr CommandFlags kCmdNvWrite = 1 << 8;
+// Refused as a whole while the TPM is in Read-Only mode (ReadOnlyControl): TPM_RC_READ_ONLY before
+// the handle area is looked at. NV commands whose refusal depends on the index's attributes check
+// for themselves (nv_read_only_check).
+inline constexpr CommandFlags kCmdReadOnlyRefused = 1 << 9;
 
 inline constexpr unsigned kMaxCommandHandles = 3;  // NV_Certify, PolicyNV, PolicyAuthorizeNV have 3
 

@@ -17,6 +17,8 @@ using H = HandleKind;
 using A = AuthRole;
 constexpr CommandFlags kSaved = kCmdChangesSavedState;
 constexpr CommandFlags kNvW = kCmdNv | kCmdNvWrite;  // changes an index: its write authorization
+// Refused in Read-Only mode (the set the TCG reference TPM marks; docs/engine.md "Read-Only mode").
+constexpr CommandFlags kRo = kCmdReadOnlyRefused;
 
 template <size_t N>
 constexpr std::array<CommandInfo, N> sorted(std::array<CommandInfo, N> a) {
@@ -41,18 +43,20 @@ constexpr CommandInfo make_command(TPM_CC code, const char* name, Handler handle
 
 // Listed by chapter for reading; sorted by code at compile time for lookup.
 constexpr auto kCommands = sorted(std::array{
-    CMD(EvictControl, kCmdNv, {H::provision, A::user}, {H::object}),
-    CMD(HierarchyControl, kCmdNv | kSaved, {H::hierarchy, A::user}),
-    CMD(ChangePPS, kCmdNv, {H::platform, A::user}),
-    CMD(ChangeEPS, kCmdNv, {H::platform, A::user}),
-    CMD(Clear, kCmdNv, {H::clear, A::user}),
-    CMD(ClearControl, kCmdNv, {H::clear, A::user}),
-    CMD(HierarchyChangeAuth, kCmdNv | kCmdDecrypt | kSaved, {H::hierarchy_auth, A::user}),
-    CMD(SetPrimaryPolicy, kCmdNv | kCmdDecrypt | kSaved, {H::hierarchy_policy, A::user}),
+    CMD(EvictControl, kCmdNv | kRo, {H::provision, A::user}, {H::object}),
+    CMD(HierarchyControl, kCmdNv | kSaved | kRo, {H::hierarchy, A::user}),
+    CMD(ChangePPS, kCmdNv | kRo, {H::platform, A::user}),
+    CMD(ChangeEPS, kCmdNv | kRo, {H::platform, A::user}),
+    CMD(Clear, kCmdNv | kRo, {H::clear, A::user}),
+    CMD(ClearControl, kCmdNv | kRo, {H::clear, A::user}),
+    CMD(HierarchyChangeAuth, kCmdNv | kCmdDecrypt | kSaved | kRo, {H::hierarchy_auth, A::user}),
+    CMD(SetPrimaryPolicy, kCmdNv | kCmdDecrypt | kSaved | kRo, {H::hierarchy_policy, A::user}),
     CMD(DictionaryAttackLockReset, kCmdNv, {H::lockout, A::user}),
-    CMD(DictionaryAttackParameters, kCmdNv, {H::lockout, A::user}),
-    CMD(ClockSet, kCmdNv, {H::provision, A::user}),
-    CMD(ClockRateAdjust, 0, {H::provision, A::user}),
+    CMD(DictionaryAttackParameters, kCmdNv | kRo, {H::lockout, A::user}),
+    CMD(ClockSet, kCmdNv | kRo, {H::provision, A::user}),
+    CMD(ClockRateAdjust, kRo, {H::provision, A::user}),
+    // Read-Only mode (1.84): state-clear, so it ends what Shutdown(STATE) saved
+    CMD(ReadOnlyControl, kCmdNv | kSaved, {H::platform, A::user}),
     // Chapter 23, Enhanced Authorization (policySession: TPMI_SH_POLICY, no authorization)
     CMD(PolicySigned, kCmdDecrypt | kCmdEncrypt, {H::object}, {H::policy_session}),
     CMD(PolicySecret, kCmdDecrypt | kCmdEncrypt, {H::entity_or_null, A::user}, {H::policy_session}),
@@ -77,17 +81,17 @@ constexpr auto kCommands = sorted(std::array{
     CMD(PolicyAuthorizeNV, 0, {H::nv_auth, A::user}, {H::nv_index}, {H::policy_session}),
     CMD(PolicyCapability, kCmdDecrypt, {H::policy_session}),
     CMD(PolicyParameters, kCmdDecrypt, {H::policy_session}),
-    CMD(CreatePrimary, kCmdRHandle | kCmdDecrypt | kCmdEncrypt, {H::hierarchy_or_null, A::user}),
+    CMD(CreatePrimary, kCmdRHandle | kCmdDecrypt | kCmdEncrypt | kRo, {H::hierarchy_or_null, A::user}),
     CMD(PCR_Event, kCmdDecrypt | kSaved, {H::pcr_or_null, A::user}),
     CMD(PCR_Reset, kSaved, {H::pcr, A::user}),
-    CMD(PCR_Allocate, kCmdNv, {H::platform, A::user}),
-    CMD(SetAlgorithmSet, kCmdNv, {H::platform, A::user}),
-    CMD(PP_Commands, kCmdNv, {H::platform, A::user}),
+    CMD(PCR_Allocate, kCmdNv | kRo, {H::platform, A::user}),
+    CMD(SetAlgorithmSet, kCmdNv | kRo, {H::platform, A::user}),
+    CMD(PP_Commands, kCmdNv | kRo, {H::platform, A::user}),
     // Field upgrade: done by the platform's own means (commands/field_upgrade.cc)
-    CMD(FieldUpgradeStart, kCmdDecrypt, {H::platform, A::user}, {H::object}),
-    CMD(FieldUpgradeData, kCmdDecrypt),
+    CMD(FieldUpgradeStart, kCmdDecrypt | kRo, {H::platform, A::user}, {H::object}),
+    CMD(FieldUpgradeData, kCmdDecrypt | kRo),
     CMD(FirmwareRead, kCmdEncrypt),
-    CMD(SetCapability, kCmdNv | kCmdDecrypt, {H::hierarchy_auth, A::user}),
+    CMD(SetCapability, kCmdNv | kCmdDecrypt | kRo, {H::hierarchy_auth, A::user}),
     CMD(Vendor_TCG_Test, kCmdDecrypt | kCmdEncrypt),
     // Chapter 32, Attached Components: none is attached (commands/ac.cc)
     CMD(AC_GetCapability, 0, {H::ac}),
@@ -95,16 +99,16 @@ constexpr auto kCommands = sorted(std::array{
     CMD(Policy_AC_SendSelect, kCmdDecrypt, {H::policy_session}),
     // Chapter 33, Authenticated Countdown Timer (commands/act.cc)
     CMD(ACT_SetTimeout, kSaved, {H::act, A::user}),
-    CMD(PCR_SetAuthPolicy, kCmdNv | kCmdDecrypt, {H::platform, A::user}),
-    CMD(PCR_SetAuthValue, kCmdDecrypt | kSaved, {H::pcr, A::user}),
+    CMD(PCR_SetAuthPolicy, kCmdNv | kCmdDecrypt | kRo, {H::platform, A::user}),
+    CMD(PCR_SetAuthValue, kCmdDecrypt | kSaved | kRo, {H::pcr, A::user}),
     CMD(SequenceComplete, kCmdFlushed | kCmdDecrypt | kCmdEncrypt, {H::object, A::user}),
     CMD(IncrementalSelfTest, kCmdExtensive),
     CMD(SelfTest, kCmdExtensive),
     CMD(Startup, kCmdNv),
     CMD(Shutdown, kCmdNv),
     CMD(StirRandom, kCmdDecrypt),
-    CMD(ObjectChangeAuth, kCmdDecrypt | kCmdEncrypt, {H::object, A::admin}, {H::object}),
-    CMD(Create, kCmdDecrypt | kCmdEncrypt, {H::object, A::user}),
+    CMD(ObjectChangeAuth, kCmdDecrypt | kCmdEncrypt | kRo, {H::object, A::admin}, {H::object}),
+    CMD(Create, kCmdDecrypt | kCmdEncrypt | kRo, {H::object, A::user}),
     CMD(Load, kCmdRHandle | kCmdDecrypt | kCmdEncrypt, {H::object, A::user}),
     CMD(Unseal, kCmdEncrypt, {H::object, A::user}),
     CMD(MakeCredential, kCmdDecrypt | kCmdEncrypt, {H::object}),
@@ -125,7 +129,7 @@ constexpr auto kCommands = sorted(std::array{
         {H::object_or_null, A::user}),
     CMD(CertifyX509, kCmdDecrypt | kCmdEncrypt, {H::object, A::admin}, {H::object_or_null, A::user}),
     // Chapter 21, Command audit
-    CMD(SetCommandCodeAuditStatus, kCmdNv, {H::provision, A::user}),
+    CMD(SetCommandCodeAuditStatus, kCmdNv | kRo, {H::provision, A::user}),
     CMD(RSA_Encrypt, kCmdDecrypt | kCmdEncrypt, {H::object}),
     CMD(RSA_Decrypt, kCmdDecrypt | kCmdEncrypt, {H::object, A::user}),
     CMD(ECDH_KeyGen, kCmdEncrypt, {H::object}),
@@ -143,7 +147,7 @@ constexpr auto kCommands = sorted(std::array{
     CMD(VerifySignature, kCmdDecrypt, {H::object}),
     CMD(HMAC_Start, kCmdRHandle, {H::object, A::user}),
     CMD(ECC_Parameters, 0),
-    CMD(CreateLoaded, kCmdRHandle | kCmdDecrypt | kCmdEncrypt, {H::parent, A::user}),
+    CMD(CreateLoaded, kCmdRHandle | kCmdDecrypt | kCmdEncrypt | kRo, {H::parent, A::user}),
     CMD(SequenceUpdate, kCmdDecrypt, {H::object, A::user}),
     CMD(ContextLoad, kCmdRHandle),
     CMD(ContextSave, 0, {H::context}),
@@ -161,20 +165,20 @@ constexpr auto kCommands = sorted(std::array{
     CMD(EventSequenceComplete, kCmdFlushed | kCmdDecrypt | kSaved, {H::pcr_or_null, A::user}, {H::object, A::user}),
     CMD(HashSequenceStart, kCmdRHandle | kCmdDecrypt),
     CMD(TestParms, 0),
-    CMD(NV_DefineSpace, kCmdNv | kCmdDecrypt, {H::provision, A::user}),
-    CMD(NV_UndefineSpace, kCmdNv, {H::provision, A::user}, {H::nv_index}),
-    CMD(NV_UndefineSpaceSpecial, kCmdNv, {H::nv_index, A::admin}, {H::platform, A::user}),
+    CMD(NV_DefineSpace, kCmdNv | kCmdDecrypt | kRo, {H::provision, A::user}),
+    CMD(NV_UndefineSpace, kCmdNv | kRo, {H::provision, A::user}, {H::nv_index}),
+    CMD(NV_UndefineSpaceSpecial, kCmdNv | kRo, {H::nv_index, A::admin}, {H::platform, A::user}),
     CMD(NV_ReadPublic, kCmdEncrypt, {H::nv_index}),
     CMD(NV_Write, kNvW | kCmdDecrypt, {H::nv_auth, A::user}, {H::nv_index}),
-    CMD(NV_Increment, kNvW, {H::nv_auth, A::user}, {H::nv_index}),
+    CMD(NV_Increment, kNvW | kRo, {H::nv_auth, A::user}, {H::nv_index}),
     CMD(NV_Extend, kNvW | kCmdDecrypt, {H::nv_auth, A::user}, {H::nv_index}),
     CMD(NV_SetBits, kNvW, {H::nv_auth, A::user}, {H::nv_index}),
     CMD(NV_WriteLock, kNvW, {H::nv_auth, A::user}, {H::nv_index}),
-    CMD(NV_GlobalWriteLock, kCmdNv, {H::provision, A::user}),
+    CMD(NV_GlobalWriteLock, kCmdNv | kRo, {H::provision, A::user}),
     CMD(NV_Read, kCmdEncrypt, {H::nv_auth, A::user}, {H::nv_index}),
     CMD(NV_ReadLock, kCmdNv, {H::nv_auth, A::user}, {H::nv_index}),
-    CMD(NV_ChangeAuth, kCmdNv | kCmdDecrypt, {H::nv_index, A::admin}),
-    CMD(NV_DefineSpace2, kCmdNv | kCmdDecrypt, {H::provision, A::user}),
+    CMD(NV_ChangeAuth, kCmdNv | kCmdDecrypt | kRo, {H::nv_index, A::admin}),
+    CMD(NV_DefineSpace2, kCmdNv | kCmdDecrypt | kRo, {H::provision, A::user}),
     CMD(NV_ReadPublic2, kCmdEncrypt, {H::nv_index_exp}),
 });
 #undef CMD

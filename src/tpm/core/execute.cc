@@ -185,6 +185,9 @@ size_t Tpm::execute(uint8_t locality, std::span<const uint8_t> command, std::spa
   // "Failure mode"; the session machinery is not trusted then).
   if (st_.failure.active && (!(info->flags & kCmdAllowedInFailure) || tag != TPM_ST_NO_SESSIONS))
     return error_response(response, TPM_RC_FAILURE);
+  // Read-Only mode refuses these commands before their handles or authorizations are looked at
+  // (the reference TPM checks it right after the command code; the flag is clear before Startup).
+  if (st_.read_only && (info->flags & kCmdReadOnlyRefused)) return error_response(response, TPM_RC_READ_ONLY);
   if (!st_.failure.active && st_.phase != Phase::operational && code != TPM_CC_Startup)
     return error_response(response, TPM_RC_INITIALIZE);
   if ((info->flags & kCmdNv) && !st_.nv_available)

@@ -195,6 +195,7 @@ constexpr CommandSchema kSchemas[] = {
     {CC(ChangeEPS), "authHandle", {}, "", {}},
     {CC(Clear), "authHandle", {}, "", {}},
     {CC(ClearControl), "auth", {PT(TPMI_YES_NO_CHECKED, "TPMI_YES_NO", disable)}, "", {}},
+    {CC(ReadOnlyControl), "authHandle", {PT(TPMI_YES_NO_CHECKED, "TPMI_YES_NO", state)}, "", {}},
     {CC(HierarchyChangeAuth), "authHandle", {P(TPM2B_AUTH, newAuth)}, "", {}},
     // Chapter 25: dictionary attack
     {CC(DictionaryAttackLockReset), "lockHandle", {}, "", {}},

@@ -22,7 +22,8 @@
 //       command codes TPM_CC_FIRST + n (core/audit.cc); absent in older stores: the defaults
 //   kRecSavedState 'US' v1: u8 banks, per bank {u16 alg, state-saved PCR values in index
 //       order}, u32 pcr update counter, u8 ph/sh/eh/phNV enables, TPM2B platform_auth;
-//       v2 adds TPM2B pcr_auth (the PCR auth group's authValue)
+//       v2 adds TPM2B pcr_auth (the PCR auth group's authValue);
+//       v3 adds u8 read_only (Read-Only mode, ReadOnlyControl; older records: not read-only)
 #include <cstring>
 
 #include "crypto/crypto.h"
@@ -282,7 +283,7 @@ TPM_RC persist_save_state(Tpm& tpm) {
   State& st = tpm.state();
   uint8_t buf[kMaxRecordSize];
   Writer w(buf);
-  put_header(w, kTagSavedState, 2);
+  put_header(w, kTagSavedState, 3);
   w.u8(st.pcr.count);
   for (int b = 0; b < st.pcr.count; ++b) {
     w.u16(st.pcr.alg[b]);
@@ -293,6 +294,7 @@ TPM_RC persist_save_state(Tpm& tpm) {
   for (uint8_t e : {st.ph_enable, st.sh_enable, st.eh_enable, st.ph_enable_nv}) w.u8(e);
   marshal(w, st.platform_auth);
   marshal(w, st.pcr_auth);
+  w.u8(st.read_only);
   TPM_RC rc = w.overflow() ? TPM_RC_FAILURE : stage(tpm, kRecSavedState, w);
   crypto::zeroize(buf, sizeof buf);
   if (rc == TPM_RC_SUCCESS) st.dirty |= kDirtySavedState;  // staged: commit after the command
@@ -307,7 +309,7 @@ bool persist_restore_state(Tpm& tpm) {
   Reader r({buf, len});
   uint8_t banks = 0;
   uint16_t version = 0;
-  bool ok = get_header(r, kTagSavedState, 2, &version) && r.u8(banks) && banks == st.pcr.count;
+  bool ok = get_header(r, kTagSavedState, 3, &version) && r.u8(banks) && banks == st.pcr.count;
   for (int b = 0; ok && b < banks; ++b) {
     uint16_t alg = 0;
     ok = r.u16(alg) && alg == st.pcr.alg[b];
@@ -319,7 +321,8 @@ bool persist_restore_state(Tpm& tpm) {
   }
   ok = ok && r.u32(st.pcr.update_counter) && r.u8(st.ph_enable) && r.u8(st.sh_enable) && r.u8(st.eh_enable) &&
        r.u8(st.ph_enable_nv) && unmarshal(r, st.platform_auth) == TPM_RC_SUCCESS &&
-       (version < 2 || unmarshal(r, st.pcr_auth) == TPM_RC_SUCCESS) && r.remaining() == 0;
+       (version < 2 || unmarshal(r, st.pcr_auth) == TPM_RC_SUCCESS) &&
+       (version < 3 || (r.u8(st.read_only) && st.read_only <= 1)) && r.remaining() == 0;
   crypto::zeroize(buf, sizeof buf);
   return ok;
 }
