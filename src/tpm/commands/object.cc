@@ -182,8 +182,7 @@ TPM_RC TPM2_LoadExternal(Command& c) {
   // A full object with a nameAlg meets the rules of a created one; a public-only object or one
   // without a nameAlg only needs schemes that fit its attributes (docs/conformance.md D6).
   const bool full = private_size != 0 && in_public.t.nameAlg != TPM_ALG_NULL;
-  if (full && in_public.t.authPolicy.size != 0 && in_public.t.authPolicy.size != digest_size(in_public.t.nameAlg))
-    return rc_param(TPM_RC_SIZE, 2);
+  if (full && !auth_policy_fits(in_public.t)) return rc_param(TPM_RC_SIZE, 2);
   if (TPM_RC type_rc = public_type_check(in_public.t, full)) return rc_param(type_rc, 2);
   ObjectSlot* obj = object_allocate(c.st);
   if (!obj) return TPM_RC_OBJECT_MEMORY;

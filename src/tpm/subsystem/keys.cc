@@ -143,10 +143,14 @@ TPM_RC public_type_check(const TPMT_PUBLIC& p, bool uses_checked) {
   return TPM_RC_TYPE;
 }
 
+bool auth_policy_fits(const TPMT_PUBLIC& p) {
+  return p.authPolicy.size == 0 || p.authPolicy.size == digest_size(p.nameAlg);
+}
+
 TPM_RC public_check(const TPMT_PUBLIC& p, const ObjectSlot* parent) {
   const TPMA_OBJECT& a = p.objectAttributes;
   if (p.nameAlg == TPM_ALG_NULL) return TPM_RC_HASH;
-  if (p.authPolicy.size != 0 && p.authPolicy.size != digest_size(p.nameAlg)) return TPM_RC_SIZE;
+  if (!auth_policy_fits(p)) return TPM_RC_SIZE;
   // fixedTPM/fixedParent (Part 1 §27.2): under a fixedTPM parent (a hierarchy for a primary
   // object) an object that cannot leave its parent cannot leave the TPM either, so the two
   // attributes must agree; under a duplicable parent the object cannot be fixedTPM.

@@ -92,6 +92,9 @@ void qualified_name(TPM_ALG_ID name_alg, std::span<const uint8_t> parent_qn, con
 // CreatePrimary/Create/Load): a bare code for the caller to number. parent is nullptr for a
 // primary object.
 TPM_RC public_check(const TPMT_PUBLIC& pub, const ObjectSlot* parent);
+// authPolicy is empty or a digest of nameAlg (TPM_RC_SIZE otherwise, in public_check and
+// LoadExternal).
+bool auth_policy_fits(const TPMT_PUBLIC& pub);
 // The part of public_check that concerns the key's use (restricted/sign/decrypt against the
 // scheme and symmetric definition of its type), which LoadExternal also applies. Without
 // uses_checked only the schemes are checked against the attributes (which uses the attributes
