@@ -16,8 +16,9 @@ import time
 import unittest
 
 from policy_test import PCC, Policy
-from tpm_raw import RH_NULL, RH_OWNER, RH_PLATFORM, SE_POLICY, SHA256, Auth, Tpm, digest, keyedhash_hmac_key, tpm2b, u16, u32
-from utpmd_harness import SU_CLEAR, MssimClient, Utpmd, command, rc_of, startup
+from tpm_raw import (RH_NULL, RH_OWNER, RH_PLATFORM, SE_POLICY, SHA256, Auth, RawTpmCase, digest, keyedhash_hmac_key,
+                     tpm2b, u16, u32)
+from utpmd_harness import command, rc_of
 
 SHIM = os.environ.get("UTPM_E2E_MSSIM_SHIM")
 SE_TRIAL = 3
@@ -39,18 +40,7 @@ def rc_param(rc, n):
 
 
 @unittest.skipIf(SHIM, "swtpm 0.7 has no ACTs and no attached components")
-class Base(unittest.TestCase):
-    def setUp(self):
-        self.server = Utpmd().start()
-        self.addCleanup(self.server.stop)
-        self.connect()
-        self.assertEqual(rc_of(self.client.execute(startup(SU_CLEAR))), 0)
-
-    def connect(self):
-        self.client = MssimClient(self.server.port)
-        self.addCleanup(self.client.close)
-        self.tpm = Tpm(self.client)
-
+class Base(RawTpmCase, unittest.TestCase):
     def acts(self, first=ACT_0, count=16):
         r = self.tpm.call(GetCapability, params=u32(CAP_ACT) + u32(first) + u32(count), check=False)
         self.assertEqual(r.rc, 0, f"GetCapability(ACT) rc {r.rc:#x}")

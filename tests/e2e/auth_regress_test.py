@@ -20,26 +20,16 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from tpm_raw import (AES, CC, CFB, NULL_ALG, CONTINUE, DECRYPT, ENCRYPT, RC_AUTH_FAIL, RC_BAD_AUTH, RC_LOCKOUT,
                      RC_POLICY_FAIL, RH_LOCKOUT, RH_NULL, RH_OWNER, SE_POLICY, SHA1, SHA256, SHA384, ST_HASHCHECK,
-                     XOR, Auth, Tpm, aes_cfb_key, digest, keyedhash_hmac_key, rc_session, tpm2b, u16, u32)
-from utpmd_harness import MS_POWER_OFF, MS_POWER_ON, SU_CLEAR, MssimClient, MssimShim, Utpmd, rc_of, startup
+                     XOR, Auth, RawTpmCase, aes_cfb_key, digest, keyedhash_hmac_key, rc_session, tpm2b, u16, u32)
+from utpmd_harness import MS_POWER_OFF, MS_POWER_ON, SU_CLEAR, rc_of, startup
 
 PT_LOCKOUT_COUNTER = 0x20E
 RC_RETRY = 0x922
 CAP_TPM_PROPERTIES = 6
 
 
-class AuthRegress(unittest.TestCase):
-    def setUp(self):
-        shim = os.environ.get("UTPM_E2E_MSSIM_SHIM")
-        self.server = (MssimShim(shim) if shim else Utpmd()).start()
-        self.addCleanup(self.server.stop)
-        self.connect()
-        self.assertEqual(rc_of(self.client.execute(startup(SU_CLEAR))), 0)
-
-    def connect(self):
-        self.client = MssimClient(self.server.port)
-        self.addCleanup(self.client.close)
-        self.tpm = Tpm(self.client)
+class AuthRegress(RawTpmCase, unittest.TestCase):
+    shim = os.environ.get("UTPM_E2E_MSSIM_SHIM")
 
     def reset(self):
         """TPM Reset: power cycle and Startup(CLEAR)."""

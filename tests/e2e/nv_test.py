@@ -16,7 +16,7 @@ import struct
 import tempfile
 import unittest
 
-from utpmd_harness import SU_CLEAR, MssimClient, MssimShim, Utpmd, command, rc_of, run_tool, startup
+from utpmd_harness import SU_CLEAR, MssimClient, MssimShim, Utpmd, command, esapi_on, rc_of, run_tool, serve, startup
 
 # TPMA_NV bits (TPM 2.0 Part 2 §13.4), as tpm2-tools names them.
 TPMA_NV = {
@@ -379,18 +379,8 @@ class NvEsapi(unittest.TestCase):
     response HMACs and parameter encryption all fail if our Names or derivations differ."""
 
     def setUp(self):
-        from tpm2_pytss import ESAPI
-        self.server = Utpmd().start()
-        self.addCleanup(self.stop)
-        c = MssimClient(self.server.port)
-        self.assertEqual(rc_of(c.execute(startup(SU_CLEAR))), 0)
-        c.close()
-        self.esapi = ESAPI(self.server.mssim_tcti)
-        self.addCleanup(self.esapi.close)
-
-    def stop(self):
-        if self.server.alive():
-            self.assertEqual(self.server.stop(), 0)
+        self.server = serve(self)
+        self.esapi = esapi_on(self, self.server)
 
     def define(self, index, size, attrs, auth=b"nvpw", session=None):
         from tpm2_pytss import ESYS_TR, TPM2_ALG, TPM2B_NV_PUBLIC, TPMS_NV_PUBLIC

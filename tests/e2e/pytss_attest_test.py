@@ -12,12 +12,12 @@ import hashlib
 import os
 import unittest
 
-from tpm2_pytss import (ESAPI, ESYS_TR, TPM2_ALG, TPM2_RH, TPM2_SE, TPM2_ST, TPM2B_PUBLIC, TPMA_OBJECT, TPMS_ATTEST,
+from tpm2_pytss import (ESYS_TR, TPM2_ALG, TPM2_RH, TPM2_SE, TPM2_ST, TPM2B_PUBLIC, TPMA_OBJECT, TPMS_ATTEST,
                         TPMT_SYM_DEF, TPM2_GENERATED)
 from tpm2_pytss.TSS2_Exception import TSS2_Exception
 from tpm2_pytss.utils import NoSuchIndex, create_ek_template, make_credential
 
-from utpmd_harness import SU_CLEAR, MssimClient, MssimShim, Utpmd, rc_of, startup
+from utpmd_harness import esapi_on, serve
 
 AK_ATTRS = (TPMA_OBJECT.FIXEDTPM | TPMA_OBJECT.FIXEDPARENT | TPMA_OBJECT.SENSITIVEDATAORIGIN |
             TPMA_OBJECT.USERWITHAUTH | TPMA_OBJECT.RESTRICTED | TPMA_OBJECT.SIGN_ENCRYPT)
@@ -25,18 +25,8 @@ AK_ATTRS = (TPMA_OBJECT.FIXEDTPM | TPMA_OBJECT.FIXEDPARENT | TPMA_OBJECT.SENSITI
 
 class PytssAttest(unittest.TestCase):
     def setUp(self):
-        shim = os.environ.get("UTPM_E2E_MSSIM_SHIM")
-        self.server = MssimShim(shim).start() if shim else Utpmd().start()
-        self.addCleanup(self.stop)
-        c = MssimClient(self.server.port)
-        self.assertEqual(rc_of(c.execute(startup(SU_CLEAR))), 0)
-        c.close()
-        self.esapi = ESAPI(self.server.mssim_tcti)
-        self.addCleanup(self.esapi.close)
-
-    def stop(self):
-        if self.server.alive():
-            self.assertEqual(self.server.stop(), 0)
+        self.server = serve(self, os.environ.get("UTPM_E2E_MSSIM_SHIM"))
+        self.esapi = esapi_on(self, self.server)
 
     def nv_read(self, index):
         raise NoSuchIndex(index)  # no EK certificate or template provisioned

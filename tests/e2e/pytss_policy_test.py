@@ -13,11 +13,11 @@ import unittest
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, utils
-from tpm2_pytss import (ESAPI, ESYS_TR, TPM2_ALG, TPM2_ECC, TPM2_RH, TPM2_SE, TPM2B_PUBLIC, TPM2B_SENSITIVE_CREATE,
+from tpm2_pytss import (ESYS_TR, TPM2_ALG, TPM2_ECC, TPM2_RH, TPM2_SE, TPM2B_PUBLIC, TPM2B_SENSITIVE_CREATE,
                         TPMA_OBJECT, TPMA_SESSION, TPMS_SENSITIVE_CREATE, TPMT_SIGNATURE, TPMT_SYM_DEF,
                         TSS2_Exception)
 
-from utpmd_harness import SU_CLEAR, MssimClient, MssimShim, Utpmd, rc_of, startup
+from utpmd_harness import esapi_on, serve
 
 CC_PolicyPCR, CC_PolicySecret, CC_PolicyOR, CC_PolicyAuthorize = 0x17F, 0x151, 0x171, 0x16A
 RC_POLICY_FAIL_S1 = 0x99D
@@ -52,14 +52,8 @@ def aes128cfb():
 
 class PytssPolicy(unittest.TestCase):
     def setUp(self):
-        shim = os.environ.get("UTPM_E2E_MSSIM_SHIM")
-        self.server = (MssimShim(shim) if shim else Utpmd()).start()
-        self.addCleanup(self.server.stop)
-        c = MssimClient(self.server.port)
-        self.assertEqual(rc_of(c.execute(startup(SU_CLEAR))), 0)
-        c.close()
-        self.esapi = ESAPI(self.server.mssim_tcti)
-        self.addCleanup(self.esapi.close)
+        self.server = serve(self, os.environ.get("UTPM_E2E_MSSIM_SHIM"), check_exit=False)
+        self.esapi = esapi_on(self, self.server)
         self.parent = self.esapi.create_primary(None, "rsa2048", primary_handle=ESYS_TR.OWNER)[0]
 
     def pcrs(self, *indices):

@@ -20,12 +20,12 @@ import unittest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
-from tpm2_pytss import (ESAPI, ESYS_TR, TPM2_ALG, TPM2B_DATA, TPM2B_PUBLIC, TPM2B_SENSITIVE, TPMA_OBJECT, TPMT_SIG_SCHEME,
+from tpm2_pytss import (ESYS_TR, TPM2_ALG, TPM2B_DATA, TPM2B_PUBLIC, TPM2B_SENSITIVE, TPMA_OBJECT, TPMT_SIG_SCHEME,
                         TPMT_SYM_DEF_OBJECT, TPMT_TK_HASHCHECK, TPM2_ST, TPM2_RH)
 from tpm2_pytss.TSS2_Exception import TSS2_Exception
 from tpm2_pytss.utils import unwrap, wrap
 
-from utpmd_harness import SU_CLEAR, MssimClient, MssimShim, Utpmd, rc_of, startup
+from utpmd_harness import esapi_on, serve
 
 PARENT_ATTRS = (TPMA_OBJECT.FIXEDTPM | TPMA_OBJECT.FIXEDPARENT | TPMA_OBJECT.SENSITIVEDATAORIGIN |
                 TPMA_OBJECT.USERWITHAUTH | TPMA_OBJECT.RESTRICTED | TPMA_OBJECT.DECRYPT | TPMA_OBJECT.NODA)
@@ -46,14 +46,8 @@ def pem_private(key):
 
 class PytssRewrap(unittest.TestCase):
     def setUp(self):
-        shim = os.environ.get("UTPM_E2E_MSSIM_SHIM")
-        self.server = MssimShim(shim).start() if shim else Utpmd().start()
-        self.addCleanup(self.stop)
-        c = MssimClient(self.server.port)
-        self.assertEqual(rc_of(c.execute(startup(SU_CLEAR))), 0)
-        c.close()
-        self.esapi = ESAPI(self.server.mssim_tcti)
-        self.addCleanup(self.esapi.close)
+        self.server = serve(self, os.environ.get("UTPM_E2E_MSSIM_SHIM"))
+        self.esapi = esapi_on(self, self.server)
         # A: the TPM storage key the blob is first made for.
         self.a, self.a_public, _, _, _ = self.esapi.create_primary(
             None, TPM2B_PUBLIC.parse("rsa2048:aes128cfb", objectAttributes=PARENT_ATTRS))
@@ -70,10 +64,6 @@ class PytssRewrap(unittest.TestCase):
         self.k_sensitive = TPM2B_SENSITIVE.from_pem(pem_private(self.k))
         _, self.dup, self.seed = wrap(self.a_public.publicArea, self.k_public, self.k_sensitive)
         self.k_name = self.k_public.get_name()
-
-    def stop(self):
-        if self.server.alive():
-            self.assertEqual(self.server.stop(), 0)
 
     def test_rewrap_to_an_outside_parent_unwrapped_by_pytss(self):
         b = rsa.generate_private_key(65537, 2048)

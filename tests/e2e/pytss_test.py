@@ -12,11 +12,11 @@ import unittest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from tpm2_pytss import (ESAPI, ESYS_TR, TPM2_ALG, TPM2_ECC, TPM2_RC, TPM2_RH, TPM2_SE, TPM2_ST, TPM2B_DIGEST,
+from tpm2_pytss import (ESYS_TR, TPM2_ALG, TPM2_ECC, TPM2_RC, TPM2_RH, TPM2_SE, TPM2_ST, TPM2B_DIGEST,
                         TPM2B_PUBLIC, TPM2B_SENSITIVE_CREATE, TPMA_OBJECT, TPMA_SESSION, TPMS_SENSITIVE_CREATE,
                         TPMT_SIG_SCHEME, TPMT_SYM_DEF, TPMT_TK_HASHCHECK, TSS2_Exception)
 
-from utpmd_harness import SU_CLEAR, MssimClient, Utpmd, rc_of, startup
+from utpmd_harness import esapi_on, serve
 
 
 def aes128cfb():
@@ -44,17 +44,8 @@ def seal_template():
 
 class Pytss(unittest.TestCase):
     def setUp(self):
-        self.server = Utpmd().start()
-        self.addCleanup(self.stop)
-        c = MssimClient(self.server.port)
-        self.assertEqual(rc_of(c.execute(startup(SU_CLEAR))), 0)
-        c.close()
-        self.esapi = ESAPI(self.server.mssim_tcti)
-        self.addCleanup(self.esapi.close)
-
-    def stop(self):
-        if self.server.alive():
-            self.assertEqual(self.server.stop(), 0)
+        self.server = serve(self)
+        self.esapi = esapi_on(self, self.server)
 
     def primary(self, template="rsa2048"):
         handle, public, _, _, _ = self.esapi.create_primary(None, template, primary_handle=ESYS_TR.OWNER)

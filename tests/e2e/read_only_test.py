@@ -13,9 +13,9 @@ import hmac
 import os
 import unittest
 
-from tpm_raw import (RH_NULL, RH_OWNER, RH_PLATFORM, SHA256, Auth, Tpm, keyedhash_hmac_key, nv_define, rc_session,
-                     tpm2b, u16, u32)
-from utpmd_harness import SU_CLEAR, SU_STATE, MssimClient, Utpmd, rc_of, startup
+from tpm_raw import (RH_NULL, RH_OWNER, RH_PLATFORM, SHA256, Auth, RawTpmCase, keyedhash_hmac_key, nv_define,
+                     rc_session, tpm2b, u16, u32)
+from utpmd_harness import SU_CLEAR, SU_STATE, rc_of, startup
 
 SHIM = os.environ.get("UTPM_E2E_MSSIM_SHIM")
 ReadOnlyControl, GetCapability, CreatePrimary, NV_DefineSpace, NV_Write, NV_Read = 0x1A0, 0x17A, 0x131, 0x12A, 0x137, 0x14E
@@ -29,18 +29,7 @@ HMAC_TEMPLATE = u16(0x0008) + u16(SHA256) + u32((1 << 18) | (1 << 6) | (1 << 5))
 
 
 @unittest.skipIf(SHIM, "swtpm 0.7 (libtpms 0.9) does not implement ReadOnlyControl")
-class ReadOnlyMode(unittest.TestCase):
-    def setUp(self):
-        self.server = Utpmd().start()
-        self.addCleanup(self.server.stop)
-        self.connect()
-        self.assertEqual(rc_of(self.client.execute(startup(SU_CLEAR))), 0)
-
-    def connect(self):
-        self.client = MssimClient(self.server.port)
-        self.addCleanup(self.client.close)
-        self.tpm = Tpm(self.client)
-
+class ReadOnlyMode(RawTpmCase, unittest.TestCase):
     def power_cycle(self, su):
         self.server.power_cycle()
         self.assertEqual(rc_of(self.client.execute(startup(su))), 0)

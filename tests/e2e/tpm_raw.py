@@ -10,6 +10,8 @@ import struct
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from utpmd_harness import SU_CLEAR, MssimClient, MssimShim, Utpmd, rc_of, startup
+
 # Constants (TPM 2.0 Part 2; values as in /usr/include/tss2/tss2_tpm2_types.h).
 SHA1, SHA256, SHA384, SHA512 = 0x0004, 0x000B, 0x000C, 0x000D
 AES, XOR, CFB, NULL_ALG, KEYEDHASH, SYMCIPHER, HMAC_ALG = 0x0006, 0x000A, 0x0043, 0x0010, 0x0008, 0x0025, 0x0005
@@ -292,3 +294,22 @@ def aes_cfb_key(key, auth, name_alg=SHA256, no_da=True):
               tpm2b(digest(name_alg, seed, key)))
     sensitive = u16(SYMCIPHER) + tpm2b(auth) + tpm2b(seed) + tpm2b(key)
     return public, sensitive
+
+
+class RawTpmCase:
+    """Mixin for a unittest.TestCase: utpmd (or, with the class attribute `shim` set, that mssim
+    shim) started and given Startup(CLEAR) over `self.client`, an mssim connection kept open
+    with `self.tpm` (a Tpm) on it; `connect()` opens a new one after a power cycle."""
+
+    shim = None
+
+    def setUp(self):
+        self.server = (MssimShim(self.shim) if self.shim else Utpmd()).start()
+        self.addCleanup(self.server.stop)
+        self.connect()
+        self.assertEqual(rc_of(self.client.execute(startup(SU_CLEAR))), 0)
+
+    def connect(self):
+        self.client = MssimClient(self.server.port)
+        self.addCleanup(self.client.close)
+        self.tpm = Tpm(self.client)

@@ -225,6 +225,36 @@ class MssimShim(Utpmd):
         raise RuntimeError("shim did not start")
 
 
+def serve(test, shim=None, check_exit=True):
+    """For a unittest.TestCase: utpmd, or the mssim shim at `shim` (UTPM_E2E_MSSIM_SHIM), started
+    and given Startup(CLEAR) on a connection of its own; stopped at cleanup, with utpmd's exit
+    status checked when check_exit. Returns the server."""
+    server = (MssimShim(shim) if shim else Utpmd()).start()
+
+    def stop():
+        if server.alive():
+            rc = server.stop()
+            if check_exit:
+                test.assertEqual(rc, 0)
+
+    test.addCleanup(stop)
+    c = MssimClient(server.port)
+    try:
+        test.assertEqual(rc_of(c.execute(startup(SU_CLEAR))), 0)
+    finally:
+        c.close()
+    return server
+
+
+def esapi_on(test, server):
+    """A tpm2-pytss ESAPI context on the server's mssim TCTI, closed at cleanup (before the
+    server stops: cleanups run last-registered first)."""
+    from tpm2_pytss import ESAPI  # only the pytss tests need the package
+    esapi = ESAPI(server.mssim_tcti)
+    test.addCleanup(esapi.close)
+    return esapi
+
+
 def recv_exact(sock, n, timeout=5.0):
     sock.settimeout(timeout)
     data = b""
