@@ -170,24 +170,40 @@ size_t Daemon::connections_of(size_t instance,
   return n;
 }
 
+std::vector<Channel::Ready> Daemon::poll_now(std::span<Endpoint* const> eps) {
+  // Its own pollfd array and slices: the loop's round (fds_ and each poll_first) stays intact
+  // for the endpoints it has yet to visit.
+  std::vector<pollfd> fds;
+  std::vector<std::pair<size_t, size_t>> slices;
+  for (Endpoint* ep : eps) {
+    const size_t first = fds.size();
+    const size_t count = ep->early_end == Channel::Io::ok ? ep->channel->poll_fds(fds) : 0;
+    slices.emplace_back(first, count);
+  }
+  std::vector<Channel::Ready> ready(eps.size());
+  if (fds.empty() || ::poll(fds.data(), fds.size(), 0) <= 0) return ready;
+  for (size_t i = 0; i < eps.size(); ++i) {
+    ready[i] = eps[i]->channel->on_poll({fds.data() + slices[i].first, slices[i].second});
+  }
+  return ready;
+}
+
 void Daemon::reap_departed(size_t instance, std::vector<std::unique_ptr<Endpoint>>& born) {
   std::vector<Endpoint*> peers;
-  std::vector<pollfd> fds;
   for (const auto* list : {&endpoints_, &born}) {
     for (const auto& ep : *list) {
-      if (!ep->spawned || !ep->session || ep->instance != instance || has_early(*ep)) continue;
-      ep->poll_first = fds.size();
-      ep->poll_count = ep->channel->poll_fds(fds);
-      peers.push_back(ep.get());
+      if (ep->spawned && ep->session && ep->instance == instance && !has_early(*ep)) {
+        peers.push_back(ep.get());
+      }
     }
   }
-  if (fds.empty() || ::poll(fds.data(), fds.size(), 0) <= 0) return;
-  for (Endpoint* ep : peers) {
-    const Channel::Ready r = ep->channel->on_poll({fds.data() + ep->poll_first, ep->poll_count});
-    if (!r.readable) continue;
+  const std::vector<Channel::Ready> ready = poll_now(peers);
+  for (size_t i = 0; i < peers.size(); ++i) {
+    Endpoint* ep = peers[i];
+    if (!ready[i].readable) continue;
     // What the peer sent before it left is served as the loop would; a peer that sends
     // without end stays (bounded work here), as do its bytes for the next round.
-    for (int i = 0; i < 8 && ep->session && ep->channel->connected(); ++i) {
+    for (int k = 0; k < 8 && ep->session && ep->channel->connected(); ++k) {
       if (!service_input(*ep)) {
         stop_ = true;
         return;
@@ -346,20 +362,16 @@ void Daemon::pump_read(Endpoint& ep) {
 void Daemon::poll_for_cancel() {
   if (busy_ == nullptr || pumping_) return;
   pumping_ = true;
-  std::vector<pollfd> fds;
-  for (auto& ep : endpoints_) {
-    ep->poll_first = fds.size();
-    ep->poll_count = ep->early_end == Channel::Io::ok ? ep->channel->poll_fds(fds) : 0;
-  }
-  if (!fds.empty() && ::poll(fds.data(), fds.size(), 0) > 0) {
-    for (auto& ep : endpoints_) {
-      const Channel::Ready r = ep->channel->on_poll({fds.data() + ep->poll_first, ep->poll_count});
-      // A spawning listener's peers wait in the backlog until the command is answered.
-      if (r.connected && ep.get() != busy_ && !ep->channel->spawns_peers()) {
-        start_session(*ep, true);
-      }
-      if (r.readable && ep->session && ep->session->reads_while_busy()) pump_read(*ep);
+  std::vector<Endpoint*> eps;
+  for (auto& ep : endpoints_) eps.push_back(ep.get());
+  const std::vector<Channel::Ready> ready = poll_now(eps);
+  for (size_t i = 0; i < eps.size(); ++i) {
+    Endpoint* ep = eps[i];
+    // A spawning listener's peers wait in the backlog until the command is answered.
+    if (ready[i].connected && ep != busy_ && !ep->channel->spawns_peers()) {
+      start_session(*ep, true);
     }
+    if (ready[i].readable && ep->session && ep->session->reads_while_busy()) pump_read(*ep);
   }
   pumping_ = false;
 }

@@ -36,6 +36,7 @@
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -157,6 +158,9 @@ class Daemon final : public CancelPoller {
                         const std::vector<std::unique_ptr<Endpoint>>& born) const;
   // Serves and ends the peers of an instance that have already hung up (see accept_connections).
   void reap_departed(size_t instance, std::vector<std::unique_ptr<Endpoint>>& born);
+  // Polls these endpoints without waiting (inside a round: the pump, the reaper) and returns
+  // what each channel found, in order. An endpoint with a pending end is not polled.
+  std::vector<Channel::Ready> poll_now(std::span<Endpoint* const> eps);
   void start_session(Endpoint& ep, bool trace_connect);
   void end_session(Endpoint& ep);
   // Takes every peer waiting on a spawning listener as a new endpoint (into `born`).

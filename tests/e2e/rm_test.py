@@ -324,6 +324,10 @@ class DisconnectAndBound(RmCase):
             if not e.closed_by_peer(timeout=0.1):
                 break
             e.close()
+            e = None
+            time.sleep(0.05)  # a refusal is immediate: give the daemon rounds, not just tries
+        self.assertIsNotNone(e, "no new client was welcome after one left; the daemon said:\n"
+                             + "\n".join(list(self.server.log)[-40:]))
         self.assertEqual(rc_of(e.execute(get_random(8))), 0)
         for x in (b, c, e):
             x.close()
