@@ -197,6 +197,7 @@ inline constexpr uint8_t kPolicyPpRequired = 1 << 2;       // PolicyPhysicalPres
 inline constexpr uint8_t kPolicyPcrCounterSet = 1 << 3;    // pcr_update_counter is valid
 inline constexpr uint8_t kPolicyCheckNvWritten = 1 << 4;   // PolicyNvWritten ran...
 inline constexpr uint8_t kPolicyNvWrittenState = 1 << 5;   // ...with this writtenSet
+inline constexpr uint8_t kPolicySecureChannel = 1 << 6;    // PolicyTransportSPDM: SPDM transport required
 
 // Command audit (Part 1 "Command Audit", Part 3 §21): the list, hash and counter persist
 // (record kRecAudit); the digest and the exclusive audit session are volatile.

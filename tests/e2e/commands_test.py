@@ -27,8 +27,6 @@ TPMA_CC_V = 1 << 29
 # Commands of the 1.84 list that utpm does not implement yet, with the reason. Remove a name when
 # its command lands (the test fails if an allow-listed command is listed by the TPM).
 NOT_YET_IMPLEMENTED = {
-    # 1.84 additions not implemented (docs/engine.md "Not yet")
-    "PolicyTransportSPDM": "1.84 SPDM secure channel: no SPDM transport here",
 }
 
 

@@ -3,6 +3,8 @@
 
 PolicyCapability (Part 3 §23.23): one GetCapability entry compared with operandB;
 PolicyParameters (§23.24): a policy bound to H(commandCode || parameters) whatever the handles;
+PolicyTransportSPDM (§23.25): a policy that holds only over an SPDM secure session, which no
+transport of utpm offers, so its digest is checked and its use refused with TPM_RC_CHANNEL;
 GetCapability(TPM_CAP_AUTH_POLICIES) and saved sessions listed under TPM_HT_SAVED_SESSION.
 Every expected digest, entry and response code is computed here from the spec's formulas.
 
@@ -19,13 +21,15 @@ from tpm_raw import RH_OWNER, SE_POLICY, SHA256, Auth, Tpm, digest, rc_session, 
 from utpmd_harness import SU_CLEAR, MssimClient, MssimShim, Utpmd, rc_of, startup
 
 SE_TRIAL = 3
-PolicyCapability, PolicyParameters = 0x19B, 0x19C
+PolicyCapability, PolicyParameters, PolicyTransportSPDM = 0x19B, 0x19C, 0x1A1
+ContextLoad = 0x161
 NV_DefineSpace, NV_Write, GetCapability, SetPrimaryPolicy, ContextSave = 0x12A, 0x137, 0x17A, 0x12E, 0x162
 CAP_ALGS, CAP_HANDLES, CAP_COMMANDS, CAP_PCRS, CAP_TPM_PROPERTIES, CAP_AUTH_POLICIES = 0, 1, 2, 5, 6, 9
 PT_FAMILY_INDICATOR = 0x100
 NV_POLICYWRITE, NV_AUTHREAD, NV_NO_DA = 1 << 3, 1 << 18, 1 << 25
 EO_EQ, EO_NEQ, EO_UGT = 0, 1, 3
 RC_POLICY, RC_CPHASH, RC_POLICY_FAIL = 0x126, 0x151, 0x09D
+RC_CHANNEL, RC_VALUE_FMT1, RC_HASH = 0x0B0, 0x084, 0x083
 
 
 def rc_param(rc, n):
@@ -164,6 +168,75 @@ class PolicyParametersE2E(Base):
         r = self.tpm.call(PCC["PolicyCpHash"], handles=(s2.handle,), params=tpm2b(bytes(32)))
         self.assertEqual(r.rc, 0)
         self.assertEqual(self.policy_parameters(s2, bytes(32)), RC_CPHASH)
+
+
+@unittest.skipIf(SHIM, "swtpm 0.7 does not implement the 1.84 policy commands")
+class PolicyTransportSPDME2E(Base):
+    REQ = u16(SHA256) + digest(SHA256, b"requester key")   # a Name: nameAlg || digest
+    TPM_KEY = u16(0x000C) + digest(0x000C, b"tpm key")     # SHA-384
+    INDEX = 0x01500031
+
+    def assert_spdm(self, s, req=b"", tpm_key=b""):
+        return self.tpm.call(PolicyTransportSPDM, handles=(s.handle,), params=tpm2b(req) + tpm2b(tpm_key),
+                             check=False).rc
+
+    @staticmethod
+    def key_names_hash(req, tpm_key):
+        """scKeyNameHash = H(reqKeyName.size || reqKeyName || tpmKeyName.size || tpmKeyName), or
+        the Empty Buffer when both Names are empty."""
+        return digest(SHA256, tpm2b(req), tpm2b(tpm_key)) if req or tpm_key else b""
+
+    def test_digest_with_and_without_key_names(self):
+        for req, tpm_key in ((b"", b""), (self.REQ, b""), (b"", self.TPM_KEY), (self.REQ, self.TPM_KEY)):
+            with self.subTest(req=len(req), tpm_key=len(tpm_key)):
+                for se in (SE_POLICY, SE_TRIAL):
+                    s = self.session(se)
+                    self.assertEqual(self.assert_spdm(s, req, tpm_key), 0)
+                    expect = Policy().ext(PolicyTransportSPDM, self.key_names_hash(req, tpm_key)).d
+                    self.assertEqual(self.digest_of(s), expect)
+                    self.tpm.call(0x165, params=u32(s.handle))  # FlushContext: 3 session slots
+
+    def test_bad_names_and_a_second_assertion(self):
+        s = self.session()
+        before = self.digest_of(s)
+        cases = [
+            ((b"\x00", b""), rc_param(RC_SIZE, 1)),                         # shorter than a nameAlg
+            ((u16(SHA256) + bytes(20), b""), rc_param(RC_SIZE, 1)),          # not a SHA-256 digest
+            ((u16(0x0099) + bytes(32), b""), rc_param(RC_HASH, 1)),          # no such hash
+            ((u16(0x0010) + bytes(0), b""), rc_param(RC_HASH, 1)),           # TPM_ALG_NULL is not a nameAlg
+            ((self.REQ, b"\x00"), rc_param(RC_SIZE, 2)),
+            ((self.REQ, u16(0x0099) + bytes(32)), rc_param(RC_HASH, 2)),
+            ((self.REQ, u16(SHA256) + bytes(48)), rc_param(RC_SIZE, 2)),
+        ]
+        for (req, tpm_key), rc in cases:
+            with self.subTest(req=req.hex(), tpm_key=tpm_key.hex()):
+                self.assertEqual(self.assert_spdm(s, req, tpm_key), rc)
+        self.assertEqual(self.digest_of(s), before, "a refused assertion leaves the digest alone")
+        self.assertEqual(self.assert_spdm(s), 0)
+        self.assertEqual(self.assert_spdm(s), RC_VALUE_FMT1, "one assertion per session")
+        # the mark survives a context save and load, and only PolicyRestart clears it
+        r = self.tpm.call(ContextSave, params=u32(s.handle))
+        r = self.tpm.call(ContextLoad, params=r.params)
+        self.assertEqual(r.rc, 0)
+        self.assertEqual(self.assert_spdm(s, self.REQ), RC_VALUE_FMT1)
+        self.assertEqual(self.tpm.call(PCC["PolicyRestart"], handles=(s.handle,)).rc, 0)
+        self.assertEqual(self.assert_spdm(s, self.REQ), 0)
+        self.assertEqual(self.digest_of(s), Policy().ext(PolicyTransportSPDM, self.key_names_hash(self.REQ, b"")).d)
+
+    def test_no_command_arrives_over_spdm_so_the_policy_never_authorizes(self):
+        policy = Policy().ext(PolicyTransportSPDM, b"").d
+        attrs = NV_POLICYWRITE | NV_AUTHREAD | NV_NO_DA
+        pub = struct.pack(">IHIH", self.INDEX, SHA256, attrs, len(policy)) + policy + u16(8)
+        r = self.tpm.call(NV_DefineSpace, handles=(RH_OWNER,), params=tpm2b(b"") + tpm2b(pub), auths=[Auth()])
+        self.assertEqual(r.rc, 0, f"NV_DefineSpace rc {r.rc:#x}")
+        name = u16(SHA256) + digest(SHA256, pub)
+        s = self.session()
+        self.assertEqual(self.assert_spdm(s), 0)
+        self.assertEqual(self.digest_of(s), policy)
+        rc = self.tpm.call(NV_Write, handles=(self.INDEX, self.INDEX), names=(name, name),
+                           params=tpm2b(b"payload!") + u16(0), auths=[Auth(session=s, include_auth=False)],
+                           check=False).rc
+        self.assertEqual(rc, rc_session(RC_CHANNEL, 1))
 
 
 class CapabilityE2E(Base):

@@ -120,6 +120,7 @@ TPM_RC TPM2_Clear(Command& c);
 TPM_RC TPM2_ClearControl(Command& c);
 TPM_RC TPM2_HierarchyChangeAuth(Command& c);
 TPM_RC TPM2_ReadOnlyControl(Command& c);
+TPM_RC TPM2_PolicyTransportSPDM(Command& c);
 // Chapter 25, Dictionary attack functions (da.cc)
 TPM_RC TPM2_DictionaryAttackLockReset(Command& c);
 TPM_RC TPM2_DictionaryAttackParameters(Command& c);

@@ -680,4 +680,49 @@ TPM_RC TPM2_PolicyParameters(Command& c) {
   return TPM_RC_SUCCESS;
 }
 
+namespace {
+
+// A secure-channel key Name given to PolicyTransportSPDM: empty, or nameAlg || digest with an
+// implemented nameAlg and the digest of its size (TPM_RC_SIZE / TPM_RC_HASH on parameter p).
+TPM_RC check_channel_key_name(const TPM2B_NAME& name, unsigned p) {
+  if (name.size == 0) return TPM_RC_SUCCESS;
+  if (name.size < 2) return rc_param(TPM_RC_SIZE, p);
+  const auto alg = static_cast<TPM_ALG_ID>(name.buffer[0] << 8 | name.buffer[1]);
+  if (!hash_implemented(alg)) return rc_param(TPM_RC_HASH, p);
+  if (name.size - 2u != digest_size(alg)) return rc_param(TPM_RC_SIZE, p);
+  return TPM_RC_SUCCESS;
+}
+
+}  // namespace
+
+// Part 3 §23.25 (1.84): the policy holds only for commands that arrive over an SPDM secure
+// session (with the requester's and the TPM's channel keys named, if given). The assertion
+// is deferred; no transport of this TPM is SPDM-secured, so a session that carries it never
+// authorizes (TPM_RC_CHANNEL, authorization.cc), while its digest is the one a policy
+// author computes: H(policyDigest || TPM_CC_PolicyTransportSPDM || scKeyNameHash), with
+// scKeyNameHash = H(reqKeyName.size || reqKeyName || tpmKeyName.size || tpmKeyName), or
+// empty if both Names are. A second assertion in one session is TPM_RC_VALUE.
+TPM_RC TPM2_PolicyTransportSPDM(Command& c) {
+  TPM2B_NAME req_key_name, tpm_key_name;
+  if (TPM_RC rc = c.parse(req_key_name, tpm_key_name)) return rc;
+  SessionSlot& s = session_of(c, 0);
+  if (s.flags & kPolicySecureChannel) return TPM_RC_VALUE;
+  if (TPM_RC rc = check_channel_key_name(req_key_name, 1)) return rc;
+  if (TPM_RC rc = check_channel_key_name(tpm_key_name, 2)) return rc;
+  uint8_t key_names_hash[profile::kMaxDigestSize];
+  size_t n = 0;
+  if (req_key_name.size != 0 || tpm_key_name.size != 0) {
+    crypto::HashState h;
+    crypto::hash_start(h, to_crypto(s.auth_hash));
+    crypto::hash_update(h, Be(req_key_name.size, 2).view());
+    crypto::hash_update(h, req_key_name.view());
+    crypto::hash_update(h, Be(tpm_key_name.size, 2).view());
+    crypto::hash_update(h, tpm_key_name.view());
+    n = crypto::hash_finish(h, key_names_hash);
+  }
+  policy_extend(s, TPM_CC_PolicyTransportSPDM, {Bytes{key_names_hash, n}});
+  s.flags |= kPolicySecureChannel;
+  return TPM_RC_SUCCESS;
+}
+
 }  // namespace utpm::tpm

@@ -122,6 +122,8 @@ TPM_RC policy_check(Command& c, unsigned i, const SessionSlot& slot, std::span<c
   const Entity& e = c.entities[i];
   if (slot.timeout != 0 && time_now(c.tpm) > slot.timeout) return rc_session(TPM_RC_EXPIRED, n);
   if ((slot.flags & kPolicyPpRequired) && !c.platform.physical_presence()) return rc_session(TPM_RC_PP, n);
+  // PolicyTransportSPDM: no command reaches this TPM over an SPDM secure session (docs/engine.md).
+  if (slot.flags & kPolicySecureChannel) return rc_session(TPM_RC_CHANNEL, n);
   if (slot.command_code != 0 && slot.command_code != c.info.code) return rc_session(TPM_RC_POLICY_CC, n);
   if (!policy_satisfied(e, slot)) return rc_session(TPM_RC_POLICY_FAIL, n);
   if ((slot.flags & kPolicyPcrCounterSet) && slot.pcr_update_counter != c.st.pcr.update_counter)

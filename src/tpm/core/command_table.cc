@@ -81,6 +81,7 @@ constexpr auto kCommands = sorted(std::array{
     CMD(PolicyAuthorizeNV, 0, {H::nv_auth, A::user}, {H::nv_index}, {H::policy_session}),
     CMD(PolicyCapability, kCmdDecrypt, {H::policy_session}),
     CMD(PolicyParameters, kCmdDecrypt, {H::policy_session}),
+    CMD(PolicyTransportSPDM, kCmdDecrypt, {H::policy_session}),
     CMD(CreatePrimary, kCmdRHandle | kCmdDecrypt | kCmdEncrypt | kRo, {H::hierarchy_or_null, A::user}),
     CMD(PCR_Event, kCmdDecrypt | kSaved, {H::pcr_or_null, A::user}),
     CMD(PCR_Reset, kSaved, {H::pcr, A::user}),

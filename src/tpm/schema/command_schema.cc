@@ -281,6 +281,7 @@ constexpr CommandSchema kSchemas[] = {
       PT(TPM_CAP_ANY, "TPM_CAP", capability), PT(TPM_PT_ANY, "UINT32", property)},
      "", {}},
     {CC(PolicyParameters), "policySession", {P(TPM2B_DIGEST, pHash)}, "", {}},
+    {CC(PolicyTransportSPDM), "policySession", {P(TPM2B_NAME, reqKeyName), P(TPM2B_NAME, tpmKeyName)}, "", {}},
     {CC(NV_DefineSpace2), "authHandle", {P(TPM2B_AUTH, auth), PT(TPM2B_MAX_BUFFER, "TPM2B_NV_PUBLIC_2 (shown as bytes)", publicInfo)}, "", {}},
     {CC(NV_ReadPublic2), "nvIndex", {}, "", {PT(TPM2B_MAX_BUFFER, "TPM2B_NV_PUBLIC_2 (shown as bytes)", nvPublic), P(TPM2B_NAME, nvName)}},
 };

@@ -34,7 +34,7 @@ using TPMI_YES_NO = uint8_t;
   X(TPM_RC_NV_AUTHORIZATION, 0x149) X(TPM_RC_NV_UNINITIALIZED, 0x14A) X(TPM_RC_NV_SPACE, 0x14B)  \
   X(TPM_RC_NV_DEFINED, 0x14C) X(TPM_RC_BAD_CONTEXT, 0x150) X(TPM_RC_CPHASH, 0x151)               \
   X(TPM_RC_PARENT, 0x152) X(TPM_RC_NEEDS_TEST, 0x153) X(TPM_RC_NO_RESULT, 0x154)                 \
-  X(TPM_RC_SENSITIVE, 0x155) X(TPM_RC_READ_ONLY, 0x156)                                          \
+  X(TPM_RC_SENSITIVE, 0x155) X(TPM_RC_READ_ONLY, 0x156) X(TPM_RC_CHANNEL, 0x0B0) X(TPM_RC_CHANNEL_KEY, 0x0B1)                                          \
   /* format one: parameter/handle/session number is added in bits 6 and 8..11 */                 \
   X(TPM_RC_ASYMMETRIC, 0x081) X(TPM_RC_ATTRIBUTES, 0x082) X(TPM_RC_HASH, 0x083)                  \
   X(TPM_RC_VALUE, 0x084) X(TPM_RC_HIERARCHY, 0x085) X(TPM_RC_KEY_SIZE, 0x087)                    \
@@ -239,6 +239,7 @@ inline constexpr TPM_CC TPM_CC_SetAlgorithmSet = 0x13F;
 inline constexpr TPM_CC TPM_CC_PP_Commands = 0x12D;
 inline constexpr TPM_CC TPM_CC_SetCapability = 0x19F;     // 1.83+
 inline constexpr TPM_CC TPM_CC_ReadOnlyControl = 0x1A0;   // 1.84
+inline constexpr TPM_CC TPM_CC_PolicyTransportSPDM = 0x1A1;  // 1.84
 inline constexpr TPM_CC TPM_CC_Vendor_TCG_Test = 0x20000000;  // CC_VEND + 0
 inline constexpr TPM_CC TPM_CC_PCR_SetAuthValue = 0x183;
 inline constexpr TPM_CC TPM_CC_SequenceComplete = 0x13E;
