@@ -160,7 +160,8 @@ static_assert(sizeof(crypto::RsaPrivateKey) >= sizeof(crypto::HashState) * kHash
               "ObjectSlot() zero-fills the union through its largest member");
 
 // A loaded authorization session (Part 1 §19.6). A context-saved session leaves its slot and
-// keeps only its entry in State::active_sessions (its handle and newest context sequence).
+// keeps only its entry in State::active_sessions (its handle and the low bits of its newest
+// context sequence).
 inline constexpr uint8_t TPM_SE_HMAC = 0x00;
 inline constexpr uint8_t TPM_SE_POLICY = 0x01;
 inline constexpr uint8_t TPM_SE_TRIAL = 0x03;
