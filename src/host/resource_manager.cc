@@ -20,6 +20,8 @@ constexpr uint32_t kRcSuccess = 0;
 constexpr uint32_t kRcHandle = 0x08B;            // TPM_RC_HANDLE (format 1)
 constexpr uint32_t kRcP = 0x040;                  // parameter, not handle
 constexpr uint32_t kRcObjectMemory = 0x902;
+constexpr uint32_t kRcContextGap = 0x901;
+constexpr uint32_t kCcStartAuthSession = 0x176;
 constexpr uint32_t kMaxCapHandles = 254;          // what fits TPM_CAP_HANDLES in our buffers
 
 uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
@@ -166,6 +168,42 @@ void ResourceManager::flush(uint32_t handle) {
   (void)run(c, n);
 }
 
+// Re-gap: the oldest session context the RM holds (smallest sequence: sequences only grow
+// between platform resets, which empty the RM) is loaded and saved again, under the newest
+// sequence. False if there is none, or it did not load or save (then nothing better can be
+// done here: the refused operation is answered as the TPM answered it).
+bool ResourceManager::regap() {
+  OwnedSession* oldest = nullptr;
+  uint64_t oldest_seq = 0;
+  for (auto& [id, c] : clients_) {
+    for (OwnedSession& s : c.sessions) {
+      if (s.loaded || s.blob.size() < 8) continue;
+      uint64_t seq = 0;
+      for (int i = 0; i < 8; ++i) seq = seq << 8 | s.blob[static_cast<size_t>(i)];
+      if (oldest == nullptr || seq < oldest_seq) {
+        oldest = &s;
+        oldest_seq = seq;
+      }
+    }
+  }
+  if (oldest == nullptr) return false;
+  uint32_t h = 0;
+  if (context_load(oldest->blob, h) != kRcSuccess) return false;
+  std::vector<uint8_t> blob;
+  if (context_save(oldest->handle, blob) != kRcSuccess) {
+    oldest->loaded = true;  // the oldest is someone else's: keep ours loaded, saved later
+    return false;
+  }
+  oldest->blob.swap(blob);
+  ++regaps_;
+  if (trace_) {
+    std::fprintf(trace_, "utpmd: rm: context gap: session 0x%08x re-saved (sequence %llu)\n", oldest->handle,
+                 static_cast<unsigned long long>(oldest_seq));
+    std::fflush(trace_);
+  }
+  return true;
+}
+
 bool ResourceManager::ensure_loaded(Object& o) {
   if (o.phys != 0) return true;
   uint32_t h = 0;
@@ -178,9 +216,11 @@ void ResourceManager::ensure_session(Client& c, uint32_t handle) {
   for (OwnedSession& s : c.sessions) {
     if (s.handle != handle || s.loaded) continue;
     uint32_t h = 0;
-    // A session that will not load (it cannot fail but for a reset we did not see): the
-    // command then fails on it as on a bare TPM.
-    if (context_load(s.blob, h) == kRcSuccess) s.loaded = true;
+    // A session that will not load (it cannot fail but for a reset we did not see, or a
+    // context gap we cannot close): the command then fails on it as on a bare TPM.
+    uint32_t rc = context_load(s.blob, h);
+    for (size_t i = 0; rc == kRcContextGap && i <= sessions() && regap(); ++i) rc = context_load(s.blob, h);
+    if (rc == kRcSuccess) s.loaded = true;
   }
 }
 
@@ -195,18 +235,26 @@ void ResourceManager::save_all(Client& c) {
     o.phys = 0;
     return false;
   });
-  std::erase_if(c.sessions, [&](OwnedSession& s) {
-    if (!s.loaded) return false;
-    const uint32_t rc = context_save(s.handle, blob);
+  // Saved in place first (a re-gap reads and updates other entries, of this connection too,
+  // so nothing may move meanwhile), the sessions that are gone dropped afterwards.
+  std::vector<uint32_t> gone;
+  for (OwnedSession& s : c.sessions) {
+    if (!s.loaded) continue;
+    uint32_t rc = context_save(s.handle, blob);
+    for (size_t i = 0; rc == kRcContextGap && i <= sessions() && regap(); ++i) rc = context_save(s.handle, blob);
     if (rc == kRcSuccess) {
       s.blob.swap(blob);
       s.loaded = false;
-      return false;
+      continue;
     }
     // Gone (ended with continueSession clear, or flushed): forget it. Any other failure
-    // (context gap, too many contexts) leaves it loaded; the next command retries.
+    // (a context gap no re-gap closed, too many contexts) leaves it loaded; the next command
+    // retries.
     const bool handle_error = (rc & 0x80) != 0 && (rc & 0x3F) == (kRcHandle & 0x3F);
-    return handle_error || rc == 0x910 /* TPM_RC_REFERENCE_H0 */;
+    if (handle_error || rc == 0x910 /* TPM_RC_REFERENCE_H0 */) gone.push_back(s.handle);
+  }
+  std::erase_if(c.sessions, [&](const OwnedSession& s) {
+    return s.loaded && std::find(gone.begin(), gone.end(), s.handle) != gone.end();
   });
 }
 
@@ -329,6 +377,12 @@ size_t ResourceManager::execute(uint32_t id, const char* channel, uint8_t locali
     n = error_response(response, rc);
   } else {
     n = engine_.execute(channel, locality, cmd, response);
+    // Refused for the context gap (nothing done): re-gap and run it again. Each re-gap moves
+    // one held session to the newest sequence, so this ends when none of ours is the oldest.
+    if (cc == kCcStartAuthSession || cc == kCcContextLoad || cc == kCcContextSave) {
+      for (size_t i = 0; n >= 10 && be32(&response[6]) == kRcContextGap && i <= sessions() && regap(); ++i)
+        n = engine_.execute(channel, locality, cmd, response);
+    }
     const bool ok = n >= 10 && be32(&response[6]) == kRcSuccess;
     if (ok && (info->flags & tpm::kCmdRHandle) != 0 && n >= 14) {
       const uint32_t h = be32(&response[10]);

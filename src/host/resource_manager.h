@@ -25,6 +25,15 @@
 //     later connection can ContextLoad it (and then owns it until it saves it again).
 //   - At close: the connection's objects are dropped (flushed if loaded) and its sessions
 //     flushed. A platform reset/restart/power-off forgets every connection's contexts.
+//   - Session context gap (Part 1 "Context Management"): a session the RM keeps saved while
+//     others are saved tens of thousands of times becomes the TPM's oldest saved context, and
+//     the TPM then refuses session saves (and the use of its last free session slot) with
+//     TPM_RC_CONTEXT_GAP. On that answer -- to the RM's own ContextSave/ContextLoad or to a
+//     client's StartAuthSession/ContextLoad/ContextSave -- the RM re-gaps: it loads the oldest
+//     session context it holds (of any connection) and saves it again, so it becomes the
+//     newest, then repeats what was refused. Sessions a client saved itself are not in the RM's
+//     hands: if one of those is the oldest, the client gets TPM_RC_CONTEXT_GAP as from a bare
+//     TPM.
 #pragma once
 
 #include <cstddef>
@@ -72,6 +81,7 @@ class ResourceManager {
   size_t connections() const { return clients_.size(); }
   size_t objects() const;   // transient objects of all connections (all swapped out between commands)
   size_t sessions() const;  // sessions owned by connections
+  size_t regaps() const { return regaps_; }  // oldest sessions re-saved for the context gap
 
  private:
   struct Object {
@@ -96,6 +106,7 @@ class ResourceManager {
   uint32_t context_load(const std::vector<uint8_t>& blob, uint32_t& handle);
   void flush(uint32_t handle);
 
+  bool regap();
   bool ensure_loaded(Object& o);
   void ensure_session(Client& c, uint32_t handle);
   void save_all(Client& c);
@@ -109,6 +120,7 @@ class ResourceManager {
   std::FILE* trace_;
   std::map<uint32_t, Client> clients_;
   uint32_t next_id_ = 1;
+  size_t regaps_ = 0;
   std::vector<uint8_t> scratch_ = std::vector<uint8_t>(8192);
 };
 

@@ -298,5 +298,74 @@ TEST_F(RmTest, PlatformResetForgetsEverything) {
   EXPECT_EQ(rm.sessions(), 0u);
 }
 
+// Session context gap (TPM_PT_CONTEXT_GAP_MAX = 0xFFFF, docs/engine.md "Session context gap"):
+// a's session stays saved while b starts and flushes 70,000 sessions, each of which the RM
+// saves once. Sequences: a's session 0 (StartAuthSession) and 1 (PolicyCommandCode), b's from
+// 2 on; the save that would take 1 + 0x10000 is refused, the RM re-gaps a's session (now the
+// newest), and nothing else needs it before the 70,002nd save: exactly one re-gap.
+TEST_F(RmTest, AnOldSessionSurvivesSeventyThousandOthers) {
+  auto a = rm.connect();
+  auto b = rm.connect();
+  const uint32_t s = start_policy_session(*a);
+  ASSERT_EQ(send(*a, CommandBuilder(0x8001, 0x16C).u32(s).u32(0x15E).bytes()).rc, 0u);
+  constexpr int kCycles = 70000;
+  int failures = 0;
+  for (int i = 0; i < kCycles && failures < 5; ++i) {
+    Rsp r = send(*b, CommandBuilder(0x8001, 0x176)
+                         .u32(kRhNull).u32(kRhNull)
+                         .tpm2b(std::vector<uint8_t>(16, 0x5A)).u16(0).u8(0x01).u16(0x0010).u16(0x000B)
+                         .bytes());
+    if (r.rc != 0) {
+      ADD_FAILURE() << "StartAuthSession " << i << ": rc 0x" << std::hex << r.rc;
+      ++failures;
+      continue;
+    }
+    const uint32_t h = r.u32();
+    // The RM saved b's new session: nothing is loaded between commands (checked around where
+    // the gap fills up, and now and then).
+    if ((i >= 65500 && i < 65600) || i % 5000 == 0) {
+      const std::vector<uint32_t> loaded = bare_handles(0x02000000);
+      if (!loaded.empty()) {
+        ADD_FAILURE() << "after StartAuthSession " << i << ": session 0x" << std::hex << loaded[0]
+                      << " left loaded";
+        ++failures;
+      }
+    }
+    const uint32_t rc = send(*b, CommandBuilder(0x8001, 0x165).u32(h).bytes()).rc;
+    if (rc != 0) {
+      ADD_FAILURE() << "FlushContext " << i << ": rc 0x" << std::hex << rc;
+      ++failures;
+    }
+  }
+  EXPECT_EQ(rm.regaps(), (kCycles + 2) / 0x10000);
+  // a's session still works, with the policy state it had; nothing stays loaded.
+  EXPECT_EQ(policy_digest(*a, s), expect_command_code(0x15E));
+  EXPECT_TRUE(bare_handles(0x02000000).empty());
+  EXPECT_EQ(bare_handles(0x03000000), std::vector<uint32_t>{s});
+}
+
+// A client's own ContextSave refused for the gap is run again after a re-gap. The engine's
+// counter is moved (test-only) to where 0xFFFF saves after a's would leave it; the rule itself
+// is proven with the real counter above and in src/tpm/commands/context_test.cc.
+TEST_F(RmTest, AClientsContextSaveRefusedForTheGapIsRetriedAfterARegap) {
+  auto a = rm.connect();
+  auto b = rm.connect();
+  const uint32_t s = start_policy_session(*a);  // saved by the RM: sequence 0
+  const uint32_t t = start_policy_session(*b);  // sequence 1
+  ASSERT_TRUE(s && t);
+  engine.tpm.state().session_counter = 0x10000;  // the next session save would repeat s's low bits
+  Rsp r = send(*b, CommandBuilder(0x8001, 0x162).u32(t).bytes());
+  ASSERT_EQ(r.rc, 0u);
+  EXPECT_EQ(rm.regaps(), 1u);
+  uint64_t seq = 0;
+  for (int i = 0; i < 8; ++i) seq = seq << 8 | r.b.at(10 + static_cast<size_t>(i));
+  EXPECT_EQ(seq, 0x10001u) << "s re-saved as 0x10000, then t";
+  std::vector<uint8_t> blob(r.b.begin() + 10, r.b.end());
+  Rsp l = send(*b, CommandBuilder(0x8001, 0x161).raw(blob).bytes());
+  ASSERT_EQ(l.rc, 0u);
+  EXPECT_EQ(l.u32(), t);
+  EXPECT_EQ(policy_digest(*a, s), std::vector<uint8_t>(32, 0));
+}
+
 }  // namespace
 }  // namespace utpm::host

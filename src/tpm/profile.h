@@ -98,6 +98,13 @@ inline constexpr size_t kMaxLoadedSessions = 3;
 inline constexpr size_t kNumActs = 2;
 static_assert(kNumActs >= 1 && kNumActs <= 16);
 inline constexpr size_t kMaxActiveSessions = 64;
+// Session context gap (Part 1 "Context Management", contextArray): a saved session's entry
+// keeps the low bits of its context's sequence in a ContextSlot, so two saved session contexts
+// may differ by at most the slot type's maximum, TPM_PT_CONTEXT_GAP_MAX (docs/engine.md
+// "Session context gap").
+using ContextSlot = uint16_t;
+inline constexpr uint32_t kContextGapMax = static_cast<ContextSlot>(~ContextSlot{0});
+static_assert(kContextGapMax >= 0xFFFF, "Part 1: CONTEXT_GAP_MAX is 2^n - 1 with n >= 16");
 // TPM_PT_HR_PERSISTENT_MIN: persistent objects the TPM guarantees (never above the store's cap).
 inline constexpr size_t kMinEvictObjects = UTPM_MIN_EVICT_OBJECTS;
 // Persistent (evicted) objects the store may hold; each is one NV record.

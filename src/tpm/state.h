@@ -160,7 +160,8 @@ static_assert(sizeof(crypto::RsaPrivateKey) >= sizeof(crypto::HashState) * kHash
               "ObjectSlot() zero-fills the union through its largest member");
 
 // A loaded authorization session (Part 1 §19.6). A context-saved session leaves its slot and
-// keeps only its entry in State::active_sessions (its handle and newest context sequence).
+// keeps only its entry in State::active_sessions (its handle and the low bits of its newest
+// context sequence).
 inline constexpr uint8_t TPM_SE_HMAC = 0x00;
 inline constexpr uint8_t TPM_SE_POLICY = 0x01;
 inline constexpr uint8_t TPM_SE_TRIAL = 0x03;
@@ -226,20 +227,25 @@ struct State {
   PcrBanks pcr;
   ObjectSlot objects[profile::kMaxLoadedObjects];
   SessionSlot sessions[profile::kMaxLoadedSessions];
-  // Every active session, loaded or context-saved, owns one entry: its handle is
-  // HMAC/POLICY_SESSION_FIRST + index, and a saved one is loadable only with its latest context.
+  // Every active session, loaded or context-saved, owns one entry (Part 1's contextArray): its
+  // handle is HMAC/POLICY_SESSION_FIRST + index, and a saved one is loadable only with its
+  // latest context, whose sequence has the low bits `slot` and is at most kContextGapMax + 1
+  // below session_counter (the gap rule keeps it so; subsystem/session.cc).
   struct ActiveSession {
     uint8_t state = 0;  // 0 free, 1 loaded, 2 saved
     bool policy = false;
-    uint64_t sequence = 0;
+    profile::ContextSlot slot = 0;  // saved: the low bits of its newest context's sequence
   } active_sessions[profile::kMaxActiveSessions];
+  // contextCounter: the sequence the next saved session context gets (volatile, like the null
+  // proof that protects session contexts; 0 at every Startup).
+  uint64_t session_counter = 0;
 
   // volatile, reset on every Startup(CLEAR) / power cycle
   TPM2B_AUTH platform_auth;
   TPM2B_AUTH pcr_auth;  // PCR_SetAuthValue of the PCR auth group: state-clear data (kept by Resume)
   uint8_t null_seed[profile::kPrimarySeedSize]{};   // renewed at every TPM Reset
   uint8_t null_proof[profile::kProofSize]{};
-  uint64_t context_counter = 0;  // TPMS_CONTEXT.sequence; set at Startup so it never repeats
+  uint64_t context_counter = 0;  // TPMS_CONTEXT.sequence of objects; set at Startup so it never repeats
   TPMT_HA platform_policy;
   // Dictionary-attack timing (volatile: a reboot neither speeds up nor slows down recovery
   // more than Part 1 §19.8 allows, since failedTries itself is persistent).

@@ -1088,10 +1088,106 @@ bool read_sequence(const std::string& path, Sequence& s) {
   return true;
 }
 
+// ---------------------------------------------------------------- the session context gap
+// One fixed scenario run on both sides (--context-gap; docs/engine.md "Session context gap"):
+// sessions A and E saved, B saved and reloaded until the TPM refuses the save, then the moves
+// a full gap allows and refuses. Compared: every step's response code; each side's gap (B's
+// last sequence minus A's) must be at most its TPM_PT_CONTEXT_GAP_MAX and within 8 of it (the
+// reference skips the low values its contextArray uses for loaded slots; we need not).
+struct GapRun {
+  uint32_t gap_max = 0;
+  uint64_t saves = 0, gap = 0;
+  std::vector<std::pair<std::string, uint32_t>> steps;
+};
+template <typename Exec>
+GapRun context_gap_scenario(Exec exec) {
+  GapRun g;
+  auto rc_of = [](const Bytes& r) { return r.size() >= 10 ? be32(r, 6) : 0xFFFFFFFFu; };
+  Bytes cap = exec(Builder(ST_NO, CC_GetCapability).u32(6).u32(0x114).u32(1).done());
+  if (rc_of(cap) == 0 && cap.size() >= 27) g.gap_max = be32(cap, 23);
+  auto start = [&](const char* name) -> uint32_t {
+    Bytes r = exec(Builder(ST_NO, CC_StartAuthSession).u32(RH_NULL).u32(RH_NULL).tpm2b(Bytes(16, 0x5A))
+                       .u16(0).u8(0).u16(0x0010).u16(0x000B).done());
+    g.steps.push_back({name, rc_of(r)});
+    return rc_of(r) == 0 && r.size() >= 14 ? be32(r, 10) : 0;
+  };
+  auto save = [&](const char* name, uint32_t h, Bytes* ctx, uint64_t* seq) -> uint32_t {
+    Bytes r = exec(Builder(ST_NO, CC_ContextSave).u32(h).done());
+    if (name) g.steps.push_back({name, rc_of(r)});
+    if (rc_of(r) == 0 && r.size() > 18) {
+      if (ctx) ctx->assign(r.begin() + 10, r.end());
+      if (seq) *seq = uint64_t{be32(r, 10)} << 32 | be32(r, 14);
+    }
+    return rc_of(r);
+  };
+  auto load = [&](const char* name, const Bytes& ctx) -> uint32_t {
+    Bytes r = exec(Builder(ST_NO, CC_ContextLoad).raw(ctx).done());
+    if (name) g.steps.push_back({name, rc_of(r)});
+    return rc_of(r);
+  };
+  const uint32_t a = start("StartAuthSession A"), e = start("StartAuthSession E"), b = start("StartAuthSession B");
+  Bytes ca, ce, cb, ca2, ce2;
+  uint64_t sa = 0, last = 0;
+  save("ContextSave A", a, &ca, &sa);
+  save("ContextSave E", e, &ce, nullptr);
+  uint32_t rc = 0;
+  while ((rc = save(nullptr, b, &cb, &last)) == 0) {
+    ++g.saves;
+    if (load(nullptr, cb) != 0 || g.saves > 0x20000) break;
+  }
+  g.steps.push_back({"ContextSave B: first refused", rc});
+  g.gap = last - sa;
+  save("ContextSave B again", b, nullptr, nullptr);
+  const uint32_t c = start("StartAuthSession C (two slots free)");
+  start("StartAuthSession D (last slot)");
+  load("ContextLoad E (not the oldest, last slot)", ce);
+  load("ContextLoad A (the oldest, last slot)", ca);
+  save("ContextSave A (re-gap)", a, &ca2, nullptr);
+  load("ContextLoad A's old context", ca);
+  save("ContextSave B (E now the oldest, gap full)", b, nullptr, nullptr);
+  load("ContextLoad E (the oldest)", ce);
+  save("ContextSave E (re-gap)", e, &ce2, nullptr);
+  save("ContextSave B (room again)", b, &cb, nullptr);
+  load("ContextLoad B", cb);
+  load("ContextLoad A", ca2);
+  exec(Builder(ST_NO, CC_FlushContext).u32(c).done());
+  load("ContextLoad E", ce2);
+  return g;
+}
+
+int run_context_gap(Oracle& oracle, Ours& ours) {
+  if (!oracle.power_on()) return 2;
+  ours.power_on();
+  Bytes su = Builder(ST_NO, CC_Startup).u16(0).done();
+  if (oracle.execute(su).size() != 10 || ours.execute(su).size() != 10) return 2;
+  GapRun t = context_gap_scenario([&](const Bytes& c) { return oracle.execute(c); });
+  GapRun u = context_gap_scenario([&](const Bytes& c) { return ours.execute(c); });
+  int bad = 0;
+  for (size_t i = 0; i < std::max(t.steps.size(), u.steps.size()); ++i) {
+    const auto& x = i < t.steps.size() ? t.steps[i] : std::pair<std::string, uint32_t>{"-", 0xFFFFFFFF};
+    const auto& y = i < u.steps.size() ? u.steps[i] : std::pair<std::string, uint32_t>{"-", 0xFFFFFFFF};
+    const bool same = x.second == y.second;
+    bad += !same;
+    std::printf("%-45s libtpms 0x%03x  utpm 0x%03x%s\n", y.first.c_str(), x.second, y.second, same ? "" : "  DIFFERS");
+  }
+  for (const auto* r : {&t, &u}) {
+    const char* who = r == &t ? "libtpms" : "utpm";
+    std::printf("%s: TPM_PT_CONTEXT_GAP_MAX 0x%x, B saved %" PRIu64 " times after A and E, gap reached 0x%" PRIx64 "\n",
+                who, r->gap_max, r->saves, r->gap);
+    if (r->gap_max < 0xFFFF || r->gap > r->gap_max || r->gap + 8 < r->gap_max) {
+      std::printf("%s: gap outside [GAP_MAX - 8, GAP_MAX]\n", who);
+      ++bad;
+    }
+  }
+  std::printf("context gap: %s\n", bad ? "DIVERGES" : "same answers");
+  return bad ? 1 : 0;
+}
+
 int usage() {
   std::fprintf(stderr,
                "usage: conformance_diff [--allow FILE] [--sequences N] [--seed S] [--max-len L] [--mutate PCT]\n"
-               "                        [--commands CC,CC,...] [--replay FILE]... [--verbose]\n");
+               "                        [--commands CC,CC,...] [--replay FILE]... [--verbose]\n"
+               "       conformance_diff --context-gap\n");
   return 2;
 }
 
@@ -1100,7 +1196,7 @@ int usage() {
 int main(int argc, char** argv) {
   std::string allow_path;
   uint64_t sequences = 200, seed = 1, max_len = 24, mutate_pct = 25;
-  bool verbose = false;
+  bool verbose = false, context_gap = false;
   std::set<uint32_t> only;
   std::vector<std::string> replays;
   for (int i = 1; i < argc; ++i) {
@@ -1113,6 +1209,7 @@ int main(int argc, char** argv) {
     else if (a == "--mutate") mutate_pct = std::stoull(val());
     else if (a == "--replay") replays.push_back(val());
     else if (a == "--verbose") verbose = true;
+    else if (a == "--context-gap") context_gap = true;
     else if (a == "--commands") {
       std::stringstream ss(val());
       std::string t;
@@ -1127,6 +1224,7 @@ int main(int argc, char** argv) {
   if (!g_salt_key.make()) std::fprintf(stderr, "no salt key: salted sessions not generated\n");
   Oracle oracle;
   Ours ours;
+  if (context_gap) return run_context_gap(oracle, ours);
   Stats stats;
   Runner runner(oracle, ours, allow, stats, verbose);
 

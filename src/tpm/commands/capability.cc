@@ -72,7 +72,7 @@ bool tpm_property(Tpm& tpm, TPM_PT pt, uint32_t& v) {
     case PT_FIXED + 17: v = profile::kMaxActiveSessions; return true; // ACTIVE_SESSIONS_MAX
     case PT_FIXED + 18: v = profile::kNumPcrs; return true;
     case PT_FIXED + 19: v = profile::kPcrSelectMin; return true;
-    case PT_FIXED + 20: v = 0xFFFF; return true;  // CONTEXT_GAP_MAX
+    case PT_FIXED + 20: v = profile::kContextGapMax; return true;  // CONTEXT_GAP_MAX
     case PT_FIXED + 22: v = profile::kMaxNvIndices; return true;  // NV_COUNTERS_MAX: any index may be one
     case PT_FIXED + 23: v = profile::kMaxNvIndexSize; return true;
     case PT_FIXED + 24: v = 0x6; return true;  // TPMA_MEMORY: sharedNV | objectCopiedToRam

@@ -62,7 +62,12 @@ TPM_RC TPM2_ContextSave(Command& c) {
   if (TPM_RC rc = c.parse()) return rc;
   ObjectSlot* o = c.entities[0].object;
   SessionSlot* session = o ? nullptr : c.entities[0].session;
-  const uint64_t sequence = ++c.st.context_counter;
+  // Sessions count on their own (Part 1 contextCounter; objects on context_counter): a session
+  // save that would give the oldest saved session's low bits again is refused until that one
+  // is loaded (and saved again, or flushed). Nothing has changed yet when it is.
+  if (session && session_gap_full(c.st)) return TPM_RC_CONTEXT_GAP;
+  if (session && c.st.session_counter == UINT64_MAX) return TPM_RC_TOO_MANY_CONTEXTS;
+  const uint64_t sequence = session ? c.st.session_counter++ : ++c.st.context_counter;
   TPM_HANDLE hierarchy = TPM_RH_NULL, saved_handle = 0;
   if (session) {
     hierarchy = TPM_RH_NULL;  // sessions die with the null proof, at the next Startup
@@ -137,6 +142,8 @@ TPM_RC TPM2_ContextLoad(Command& c) {
     for (auto& s : c.st.sessions)
       if (!s.used) session = &s;
     if (!session) return TPM_RC_SESSION_MEMORY;
+    // The gap is full and one slot is left: only the oldest saved session may take it.
+    if (session_gap_blocks_last_slot(c.st, static_cast<int>(ctx.savedHandle & 0x00FFFFFF))) return TPM_RC_CONTEXT_GAP;
   } else {
     o = object_allocate(c.st);
     if (!o) return TPM_RC_OBJECT_MEMORY;

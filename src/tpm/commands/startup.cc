@@ -71,6 +71,9 @@ TPM_RC TPM2_Startup(Command& c) {
   // Context sequence numbers never repeat under one proof: the high half names this Startup
   // (reset epoch and restart within it), the low half counts saves.
   st.context_counter = (st.pers.total_reset_count << 52) | (uint64_t{st.clock.restart_count} << 32);
+  // Session contexts are sealed with the null proof, new above, so their counter (and the gap
+  // it measures) starts again: no saved session outlives a Startup here (docs/engine.md).
+  st.session_counter = 0;
   st.startup_orderly = previous != kOrderlyNone;
 
   // From now on, losing power without a Shutdown is a non-orderly shutdown.

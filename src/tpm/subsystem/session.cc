@@ -36,6 +36,37 @@ TPM_HANDLE session_handle(const State&, const SessionSlot* s) {
   return (is_policy(*s) ? POLICY_SESSION_FIRST : HMAC_SESSION_FIRST) + s->index;
 }
 
+int session_oldest_saved(const State& st) {
+  // The saved sequences lie in [session_counter - kContextGapMax - 1, session_counter), so their
+  // distance above the counter's low bits, modulo the slot type, orders them: the smallest is
+  // the oldest (0 when the gap is full: the oldest's low bits are the counter's own).
+  const auto low = static_cast<profile::ContextSlot>(st.session_counter);
+  int oldest = -1;
+  profile::ContextSlot best = 0;
+  for (uint32_t i = 0; i < profile::kMaxActiveSessions; ++i) {
+    const auto& a = st.active_sessions[i];
+    if (a.state != kSaved) continue;
+    const auto d = static_cast<profile::ContextSlot>(a.slot - low);
+    if (oldest < 0 || d < best) {
+      oldest = static_cast<int>(i);
+      best = d;
+    }
+  }
+  return oldest;
+}
+
+bool session_gap_full(const State& st) {
+  const int oldest = session_oldest_saved(st);
+  return oldest >= 0 && st.active_sessions[oldest].slot == static_cast<profile::ContextSlot>(st.session_counter);
+}
+
+bool session_gap_blocks_last_slot(const State& st, int loading) {
+  size_t free_slots = 0;
+  for (const auto& s : st.sessions) free_slots += !s.used;
+  if (free_slots != 1 || !session_gap_full(st)) return false;
+  return loading < 0 || loading != session_oldest_saved(st);
+}
+
 SessionSlot* session_allocate(State& st, bool policy, TPM_RC& rc) {
   SessionSlot* slot = nullptr;
   for (auto& s : st.sessions)
@@ -45,6 +76,12 @@ SessionSlot* session_allocate(State& st, bool policy, TPM_RC& rc) {
     }
   if (!slot) {
     rc = TPM_RC_SESSION_MEMORY;
+    return nullptr;
+  }
+  // The last free slot stays free while the gap is full: the oldest saved session must still
+  // be loadable, to be saved again under a new sequence (Part 1 "Session Context Gap").
+  if (session_gap_blocks_last_slot(st, -1)) {
+    rc = TPM_RC_CONTEXT_GAP;
     return nullptr;
   }
   for (uint32_t i = 0; i < profile::kMaxActiveSessions; ++i) {
@@ -70,12 +107,17 @@ void session_saved(State& st, SessionSlot& s, uint64_t sequence) {
   const bool policy = is_policy(s);
   crypto::zeroize(s);
   std::construct_at(&s);
-  st.active_sessions[i] = {kSaved, policy, sequence};
+  st.active_sessions[i] = {kSaved, policy, static_cast<profile::ContextSlot>(sequence)};
 }
 
 int session_loadable(const State& st, TPM_HANDLE h, uint64_t sequence) {
   int i = index_of(st, h);
-  if (i < 0 || st.active_sessions[i].state != kSaved || st.active_sessions[i].sequence != sequence) return -1;
+  // Only the low bits are kept, so the sequence must also be recent enough that no other
+  // context of this session can share them: below the counter, by at most the gap + 1.
+  if (i < 0 || st.active_sessions[i].state != kSaved ||
+      st.active_sessions[i].slot != static_cast<profile::ContextSlot>(sequence) || sequence >= st.session_counter ||
+      st.session_counter - sequence > uint64_t{profile::kContextGapMax} + 1)
+    return -1;
   return i;
 }
 

@@ -195,8 +195,16 @@ bool is_storage_parent(const ObjectSlot& o);
 // ---- sessions (session.cc) ----
 SessionSlot* session_at(State& st, TPM_HANDLE h);  // loaded session or nullptr
 TPM_HANDLE session_handle(const State& st, const SessionSlot* s);
-// A free loaded slot with a free handle; rc says which ran out (SESSION_MEMORY/HANDLES).
+// A free loaded slot with a free handle; rc says which ran out (SESSION_MEMORY/HANDLES), or
+// CONTEXT_GAP when the last free slot is kept for the oldest saved session.
 SessionSlot* session_allocate(State& st, bool policy, TPM_RC& rc);
+// Session context gap (Part 1 "Context Management"): the index of the oldest saved session (-1:
+// none); whether the gap is full (the next session save would give the oldest's low bits
+// again: TPM_RC_CONTEXT_GAP); whether the last free slot is reserved for the oldest saved
+// session (gap full and `loading`, the index being loaded or -1 for a new session, is not it).
+int session_oldest_saved(const State& st);
+bool session_gap_full(const State& st);
+bool session_gap_blocks_last_slot(const State& st, int loading);
 void session_flush(State& st, SessionSlot& s);
 size_t sessions_loaded(const State& st);
 size_t sessions_active(const State& st);  // loaded + saved
