@@ -105,8 +105,9 @@ class Derived(RawTpmCase, unittest.TestCase):
         self.addCleanup(lambda: self.tpm.call(FlushContext, params=u32(r.handle)))
         return r.handle
 
-    def create_loaded(self, parent, template, data=b"", auth=b"dk"):
-        """CreateLoaded; returns (rc, handle, outPrivate, outPublic), checking the Name."""
+    def create_loaded(self, parent, template, data=b"", auth=b"dk", keep=True):
+        """CreateLoaded; returns (rc, handle, outPrivate, outPublic), checking the Name. Without
+        keep the object is flushed at once (swtpm has 3 object slots)."""
         r = self.tpm.call(CreateLoaded, handles=(parent,), params=tpm2b(tpm2b(auth) + tpm2b(data)) + tpm2b(template),
                           auths=(Auth(),), rhandle=True)
         if r.rc != 0:
@@ -114,7 +115,10 @@ class Derived(RawTpmCase, unittest.TestCase):
         rd = r.reader()
         private, public, name = rd.tpm2b(), rd.tpm2b(), rd.tpm2b()
         self.assertEqual(name, u16(SHA256) + hashlib.sha256(public).digest())
-        self.addCleanup(lambda: self.tpm.call(FlushContext, params=u32(r.handle)))
+        if keep:
+            self.addCleanup(lambda: self.tpm.call(FlushContext, params=u32(r.handle)))
+        else:
+            self.tpm.flush(r.handle)
         return 0, r.handle, private, public
 
     def ecc_point(self, public):
@@ -148,11 +152,11 @@ class Derived(RawTpmCase, unittest.TestCase):
         pub.verify(utils.encode_dss_signature(sig_r, sig_s), dig, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
         # Deterministic: the same label and context give the same key again; another context
         # another key; a context given in inSensitive.data stands in for an empty one.
-        self.assertEqual(self.create_loaded(parent, ecc_template(label, context))[3], public)
-        other = self.create_loaded(parent, ecc_template(label, b"context two"))[3]
+        self.assertEqual(self.create_loaded(parent, ecc_template(label, context), keep=False)[3], public)
+        other = self.create_loaded(parent, ecc_template(label, b"context two"), keep=False)[3]
         self.assertNotEqual(self.ecc_point(other), (x, y))
-        self.assertEqual(self.create_loaded(parent, ecc_template(label, b""), data=derive(b"", context))[3], public)
-        self.assertEqual(self.create_loaded(parent, ecc_template(b"", b""), data=derive(label, context))[3], public)
+        self.assertEqual(self.create_loaded(parent, ecc_template(label, b""), data=derive(b"", context), keep=False)[3], public)
+        self.assertEqual(self.create_loaded(parent, ecc_template(b"", b""), data=derive(label, context), keep=False)[3], public)
 
     def test_hmac_key_is_the_kdfa_derivation(self):
         parent = self.parent()
@@ -167,8 +171,8 @@ class Derived(RawTpmCase, unittest.TestCase):
         r = self.tpm.call(HMAC, handles=(h,), params=tpm2b(data) + u16(SHA256), auths=(Auth(password=b"dk"),))
         self.assertEqual(r.rc, 0, f"HMAC rc {r.rc:#x}")
         self.assertEqual(r.reader().tpm2b(), hmac.new(key, data, "sha256").digest())
-        self.assertEqual(self.create_loaded(parent, hmac_template(label, context))[3], public)
-        self.assertNotEqual(self.create_loaded(parent, hmac_template(label, context + b"x"))[3], public)
+        self.assertEqual(self.create_loaded(parent, hmac_template(label, context), keep=False)[3], public)
+        self.assertNotEqual(self.create_loaded(parent, hmac_template(label, context + b"x"), keep=False)[3], public)
 
     def test_derived_object_context_save_and_load(self):
         parent = self.parent()
@@ -220,7 +224,7 @@ class Derived(RawTpmCase, unittest.TestCase):
         self.addCleanup(lambda: self.tpm.call(FlushContext, params=u32(r.handle)))
         attrs = FIXED_PARENT | SIGN | USER_WITH_AUTH | NO_DA
         self.assertEqual(self.create_loaded(r.handle, ecc_template(b"l", b"c", attrs))[0], rc_param(RC_ATTRIBUTES, 2))
-        self.assertEqual(self.create_loaded(r.handle, ecc_template(b"l", b"c", attrs | FIXED_TPM))[0], 0)
+        self.assertEqual(self.create_loaded(r.handle, ecc_template(b"l", b"c", attrs | FIXED_TPM), keep=False)[0], 0)
 
 
 if __name__ == "__main__":
