@@ -10,7 +10,7 @@ every derived secret is recomputed in Python from it, never read from the TPM:
   ECC P-256: d by testing candidates (FIPS 186-4 B.4.2: c = next 32 octets while c > n-2,
   d = c + 1), Q = d*G (python3-cryptography). libtpms draws the scalar from 40 octets with
   extra random bits (B.4.1, d = c mod (n-1) + 1): run against swtpm, the ECC test expects that
-  point instead (docs/conformance.md, "Derived objects").
+  point instead (docs/engine.md "Derived objects", docs/conformance.md A11).
 Also: determinism (same label/context, same object; another context, another one; a label or
 context given in inSensitive.data stands in for an empty one of the template), an HMAC computed
 by the derived key checked with Python's hmac, an ECDSA signature by the derived ECC key

@@ -353,7 +353,7 @@ class Derived : public Commands {
     EXPECT_EQ(r.rc, 0u);
     return r.u32();
   }
-  // CreateLoaded under `parent`: rc, handle, outPublic (outPrivate asserted empty).
+  // CreateLoaded under `parent` with password sessions; the raw response.
   Response create_loaded(uint32_t parent, uint16_t type, uint32_t attrs, const Bytes& parms, const Bytes& label,
                          const Bytes& context, const Bytes& data = {}) {
     Bytes tmpl = CommandBuilder(0, 0).u16(type).u16(TPM_ALG_SHA256).u32(attrs).u16(0).raw(parms).tpm2b(label)

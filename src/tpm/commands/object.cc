@@ -248,7 +248,7 @@ namespace {
 // too, whose label/context stand in for empty ones of the template. The object's secrets come
 // from the parent's KDFa stream, so the same parent, template, label and context always give the
 // same object; nothing is wrapped (outPrivate is empty: the object is derived again, not loaded).
-// Codes (docs/conformance.md, "Derived objects"): RSA TPM_RC_TYPE, sensitiveDataOrigin SET
+// Codes (docs/engine.md "Derived objects", conformance A11): RSA TPM_RC_TYPE, sensitiveDataOrigin SET
 // TPM_RC_ATTRIBUTES (both inPublic), a bad TPMS_DERIVE in inSensitive its unmarshal code there.
 [[gnu::noinline]] TPM_RC create_loaded_derived(Command& c, const ObjectSlot& parent) {
   TPM2B_SENSITIVE_CREATE in_sensitive;
