@@ -318,5 +318,107 @@ TEST_F(Commands, SelfTestsAndTestResult) {
   EXPECT_EQ(r.u32(), TPM_RC_SUCCESS);
 }
 
+// ---- derived objects (Part 1 "Derived objects", Part 3 §12.9) ----
+
+// The first n octets of KDFa(SHA-256, secret, label, context, 8192), with OpenSSL's HMAC.
+Bytes derive_stream(const Bytes& secret, const Bytes& label, const Bytes& context, size_t n) {
+  Bytes out;
+  for (uint32_t i = 1; out.size() < n; ++i) {
+    Bytes msg = {uint8_t(i >> 24), uint8_t(i >> 16), uint8_t(i >> 8), uint8_t(i)};
+    msg = cat(cat(cat(msg, label), Bytes{0}), context);
+    msg = cat(msg, Bytes{0, 0, 0x20, 0});  // 8192 bits
+    Bytes block(32);
+    unsigned len = 0;
+    HMAC(EVP_sha256(), secret.data(), int(secret.size()), msg.data(), msg.size(), block.data(), &len);
+    out = cat(out, block);
+  }
+  out.resize(n);
+  return out;
+}
+
+class Derived : public Commands {
+ protected:
+  static constexpr uint32_t kFixedParent = 1u << 4, kSdo = 1u << 5, kUser = 1u << 6, kNoDa = 1u << 10,
+                            kRestricted = 1u << 16, kDecrypt = 1u << 17, kSign = 1u << 18;
+  const Bytes secret = Bytes(32, 0x5A);
+  // A derivation parent under the null hierarchy whose secret is `secret`; returns its handle.
+  uint32_t parent() {
+    Bytes tmpl = CommandBuilder(0, 0).u16(TPM_ALG_KEYEDHASH).u16(TPM_ALG_SHA256).u32(kRestricted | kDecrypt | kUser | kNoDa)
+                     .u16(0).u16(TPM_ALG_XOR).u16(TPM_ALG_SHA256).u16(TPM_ALG_KDF1_SP800_108).u16(0).bytes();
+    tmpl.erase(tmpl.begin(), tmpl.begin() + 10);
+    Bytes sens = CommandBuilder(0, 0).u16(0).tpm2b(secret).bytes();
+    sens.erase(sens.begin(), sens.begin() + 10);
+    Response r = run(tpm, CommandBuilder(0x8002, TPM_CC_CreatePrimary).u32(TPM_RH_NULL).pw_session()
+                              .tpm2b(sens).tpm2b(tmpl).u16(0).u32(0).bytes());
+    EXPECT_EQ(r.rc, 0u);
+    return r.u32();
+  }
+  // CreateLoaded under `parent` with password sessions; the raw response.
+  Response create_loaded(uint32_t parent, uint16_t type, uint32_t attrs, const Bytes& parms, const Bytes& label,
+                         const Bytes& context, const Bytes& data = {}) {
+    Bytes tmpl = CommandBuilder(0, 0).u16(type).u16(TPM_ALG_SHA256).u32(attrs).u16(0).raw(parms).tpm2b(label)
+                     .tpm2b(context).bytes();
+    tmpl.erase(tmpl.begin(), tmpl.begin() + 10);
+    Bytes sens = CommandBuilder(0, 0).tpm2b(Bytes{'a'}).tpm2b(data).bytes();
+    sens.erase(sens.begin(), sens.begin() + 10);
+    return run(tpm, CommandBuilder(0x8002, TPM_CC_CreateLoaded).u32(parent).pw_session().tpm2b(sens).tpm2b(tmpl).bytes());
+  }
+  static Bytes hmac_parms() { return {0, 0x05, 0, 0x0B}; }  // HMAC, SHA-256
+  static Bytes aes128_parms() { return {0, 0x06, 0, 128, 0, 0x43}; }  // AES-128-CFB
+};
+
+TEST_F(Derived, KeyedHashAndSymmetricKeysAreTheParentsKdfaStream) {
+  const uint32_t p = parent();
+  const Bytes label = {'l', 'a', 'b'}, context = {'c', 't', 'x'};
+  Response r = create_loaded(p, TPM_ALG_KEYEDHASH, kFixedParent | kSign | kUser, hmac_parms(), label, context);
+  ASSERT_EQ(r.rc, 0u);
+  const uint32_t h = r.u32();
+  r.u32();  // parameterSize
+  EXPECT_EQ(r.tpm2b(), Bytes{}) << "no private blob for a derived object";
+  Bytes pub = r.tpm2b();
+  const Bytes s = derive_stream(secret, label, context, 64);
+  const Bytes key(s.begin(), s.begin() + 32), seed(s.begin() + 32, s.end());
+  EXPECT_EQ(Bytes(pub.end() - 32, pub.end()), digest(EVP_sha256(), cat(seed, key))) << "unique = H(seedValue || key)";
+  const Bytes msg = {'m', 's', 'g'};
+  r = run(tpm, CommandBuilder(0x8002, TPM_CC_HMAC).u32(h).pw_session(Bytes{'a'}).tpm2b(msg).u16(TPM_ALG_SHA256).bytes());
+  ASSERT_EQ(r.rc, 0u);
+  r.u32();
+  Bytes mac(32);
+  unsigned len = 0;
+  HMAC(EVP_sha256(), key.data(), int(key.size()), msg.data(), msg.size(), mac.data(), &len);
+  EXPECT_EQ(r.tpm2b(), mac);
+  // A 16-octet AES key, then the 32-octet seedValue.
+  r = create_loaded(p, TPM_ALG_SYMCIPHER, kFixedParent | kSign | kDecrypt | kUser, aes128_parms(), label, context);
+  ASSERT_EQ(r.rc, 0u);
+  r.u32();
+  r.u32();
+  r.tpm2b();
+  pub = r.tpm2b();
+  const Bytes s2 = derive_stream(secret, label, context, 48);
+  EXPECT_EQ(Bytes(pub.end() - 32, pub.end()),
+            digest(EVP_sha256(), cat(Bytes(s2.begin() + 16, s2.end()), Bytes(s2.begin(), s2.begin() + 16))));
+}
+
+TEST_F(Derived, RefusedCases) {
+  const uint32_t p = parent();
+  const Bytes l = {'l'}, c = {'c'};
+  const Bytes rsa = {0, 0x10, 0, 0x10, 0x08, 0, 0, 0, 0, 0};
+  EXPECT_EQ(create_loaded(p, TPM_ALG_RSA, kFixedParent | kSign | kUser, rsa, l, c).rc, rc_param(TPM_RC_TYPE, 2));
+  EXPECT_EQ(create_loaded(p, TPM_ALG_KEYEDHASH, kFixedParent | kSdo | kSign | kUser, hmac_parms(), l, c).rc,
+            rc_param(TPM_RC_ATTRIBUTES, 2));
+  EXPECT_EQ(create_loaded(p, TPM_ALG_KEYEDHASH, kSign | kUser, hmac_parms(), l, c).rc, rc_param(TPM_RC_ATTRIBUTES, 2));
+  EXPECT_EQ(create_loaded(p, TPM_ALG_KEYEDHASH, kFixedParent | kSign | kUser, hmac_parms(), Bytes(33, 'x'), c).rc,
+            rc_param(TPM_RC_SIZE, 2));
+  // inSensitive.data, when given, is a TPMS_DERIVE.
+  EXPECT_EQ(create_loaded(p, TPM_ALG_KEYEDHASH, kFixedParent | kSign | kUser, hmac_parms(), {}, {}, Bytes{0, 5, 1}).rc,
+            rc_param(TPM_RC_INSUFFICIENT, 1));
+  // Nothing is wrapped under a derivation parent.
+  Bytes pub = CommandBuilder(0, 0).u16(TPM_ALG_KEYEDHASH).u16(TPM_ALG_SHA256).u32(kFixedParent | kSign | kUser).u16(0)
+                  .raw(hmac_parms()).tpm2b(Bytes(32, 1)).bytes();
+  pub.erase(pub.begin(), pub.begin() + 10);
+  EXPECT_EQ(run(tpm, CommandBuilder(0x8002, TPM_CC_Load).u32(p).pw_session().tpm2b(Bytes(40, 1)).tpm2b(pub).bytes()).rc,
+            rc_handle(TPM_RC_TYPE, 1));
+}
+
 }  // namespace
 }  // namespace utpm::tpm

@@ -213,9 +213,11 @@ TPM_RC TPM2_LoadExternal(Command& c) {
 
 namespace utpm::tpm {
 
-// CreateLoaded: under a hierarchy, a primary object (derived, no private blob); under a
-// storage parent, Create and Load in one. Derivation parents are not supported.
-TPM_RC TPM2_CreateLoaded(Command& c) {
+namespace {
+
+// CreateLoaded under a hierarchy (a primary object: derived from the seed, no private blob) or
+// a storage parent (Create and Load in one).
+[[gnu::noinline]] TPM_RC create_loaded(Command& c) {
   TPM2B_SENSITIVE_CREATE in_sensitive;
   crypto::ZeroizeOnExit wipe_sensitive{in_sensitive};  // also on early error returns
   TPM2B_PUBLIC in_public;  // TPM2B_TEMPLATE holding a TPMT_PUBLIC
@@ -239,6 +241,64 @@ TPM_RC TPM2_CreateLoaded(Command& c) {
   c.put(Sized<TPMT_PUBLIC>{0, obj->pub});
   c.put(obj->name);
   return TPM_RC_SUCCESS;
+}
+
+// CreateLoaded under a derivation parent (Part 1 "Derived objects", Part 3 §12.9): inPublic is a
+// TPMT_TEMPLATE whose unique is a TPMS_DERIVE; inSensitive.data, when given, is a TPMS_DERIVE
+// too, whose label/context stand in for empty ones of the template. The object's secrets come
+// from the parent's KDFa stream, so the same parent, template, label and context always give the
+// same object; nothing is wrapped (outPrivate is empty: the object is derived again, not loaded).
+// Codes (docs/engine.md "Derived objects", conformance A11): RSA TPM_RC_TYPE, sensitiveDataOrigin SET
+// TPM_RC_ATTRIBUTES (both inPublic), a bad TPMS_DERIVE in inSensitive its unmarshal code there.
+[[gnu::noinline]] TPM_RC create_loaded_derived(Command& c, const ObjectSlot& parent) {
+  TPM2B_SENSITIVE_CREATE in_sensitive;
+  crypto::ZeroizeOnExit wipe_sensitive{in_sensitive};
+  Sized<TPMT_TEMPLATE_DERIVE> in_template;
+  if (TPM_RC rc = c.parse(in_sensitive, in_template)) return rc;
+  const TPMT_TEMPLATE_DERIVE& t = in_template.t;
+  TPMT_PUBLIC tmpl;  // unique stays empty: object_derive fills it
+  tmpl.type = t.type;
+  tmpl.nameAlg = t.nameAlg;
+  tmpl.objectAttributes = t.objectAttributes;
+  tmpl.authPolicy = t.authPolicy;
+  tmpl.parameters = t.parameters;
+  if (auth_trimmed(&in_sensitive.t.userAuth).size() > digest_size(tmpl.nameAlg)) return rc_param(TPM_RC_SIZE, 1);
+  if (tmpl.type == TPM_ALG_RSA) return rc_param(TPM_RC_TYPE, 2);  // RSA keys are not derived
+  if (tmpl.objectAttributes.has(TPMA_OBJECT_sensitiveDataOrigin)) return rc_param(TPM_RC_ATTRIBUTES, 2);
+  if (TPM_RC rc = public_check(tmpl, &parent)) return rc_param(rc, 2);
+  TPMS_DERIVE lc = t.derive;
+  if (in_sensitive.t.data.size != 0) {
+    Reader r(in_sensitive.t.data.view());
+    TPMS_DERIVE given;
+    if (TPM_RC rc = unmarshal(r, given)) return rc_param(rc, 1);
+    if (lc.label.size == 0) lc.label = given.label;
+    if (lc.context.size == 0) lc.context = given.context;
+  }
+  ObjectSlot* obj = object_allocate(c.st);
+  if (!obj) return TPM_RC_OBJECT_MEMORY;
+  TPM_RC rc = object_derive(parent, tmpl, lc, in_sensitive.t, *obj);
+  if (rc == TPM_RC_SUCCESS && !public_name(obj->pub, obj->name)) rc = TPM_RC_FAILURE;
+  crypto::zeroize(in_sensitive);
+  if (rc != TPM_RC_SUCCESS) {
+    object_flush(*obj);
+    return rc;
+  }
+  obj->hierarchy = parent.hierarchy;
+  qualified_name(obj->pub.nameAlg, parent.qualified_name.view(), obj->name, obj->qualified_name);
+  c.response_handle = object_handle(c.st, obj);
+  c.put(TPM2B_PRIVATE{});  // empty
+  c.put(Sized<TPMT_PUBLIC>{0, obj->pub});
+  c.put(obj->name);
+  return TPM_RC_SUCCESS;
+}
+
+}  // namespace
+
+// The parent decides the form of inPublic, so it is looked at before the parameters.
+TPM_RC TPM2_CreateLoaded(Command& c) {
+  const ObjectSlot* parent = c.entities[0].object;
+  if (parent && is_derivation_parent(*parent)) return create_loaded_derived(c, *parent);
+  return create_loaded(c);
 }
 
 namespace {

@@ -2,6 +2,7 @@
 // secret from a caller-supplied random source: the TPM's DRBG for ordinary objects, a DRBG
 // derived from the hierarchy seed and the template for primary objects (so the same template
 // gives the same key until the seed changes).
+#include <algorithm>
 #include <cstring>
 #include <memory>
 
@@ -99,6 +100,13 @@ bool is_storage_parent(const ObjectSlot& o) {
          a.has(TPMA_OBJECT_decrypt) && !a.has(TPMA_OBJECT_sign);
 }
 
+bool is_derivation_parent(const ObjectSlot& o) {
+  const TPMA_OBJECT& a = o.pub.objectAttributes;
+  return o.kind == SlotKind::object && !o.public_only && o.pub.type == TPM_ALG_KEYEDHASH &&
+         o.pub.nameAlg != TPM_ALG_NULL && a.has(TPMA_OBJECT_restricted) && a.has(TPMA_OBJECT_decrypt) &&
+         !a.has(TPMA_OBJECT_sign);
+}
+
 const TPMT_SYM_DEF_OBJECT& object_symmetric(const TPMT_PUBLIC& p) {
   switch (p.type) {
     case TPM_ALG_RSA: return p.parameters.rsaDetail.symmetric;
@@ -128,9 +136,16 @@ TPM_RC public_type_check(const TPMT_PUBLIC& p, bool uses_checked) {
       // The scheme follows the use: an HMAC key signs with HMAC, a derivation/XOR key decrypts
       // with XOR; sealed data (neither) and a key of both uses have none. (An HMAC key without
       // its scheme is refused too, as the reference TPM does.)
-      const TPM_ALG_ID s = p.parameters.keyedHashDetail.scheme.scheme;
+      const TPMT_KEYEDHASH_SCHEME& scheme = p.parameters.keyedHashDetail.scheme;
       const TPM_ALG_ID want = sign == decrypt ? TPM_ALG_NULL : sign ? TPM_ALG_HMAC : TPM_ALG_XOR;
-      return s == want ? TPM_RC_SUCCESS : TPM_RC_SCHEME;
+      if (scheme.scheme != want) return TPM_RC_SCHEME;
+      // A derivation parent (restricted XOR key) derives with KDFa: SP 800-108 and a hash we
+      // have (Part 2 TPMS_SCHEME_XOR; there is no default).
+      if (want == TPM_ALG_XOR && restricted) {
+        if (scheme.details.kdf != TPM_ALG_KDF1_SP800_108) return TPM_RC_SCHEME;
+        if (!hash_implemented(scheme.details.hashAlg)) return TPM_RC_HASH;
+      }
+      return TPM_RC_SUCCESS;
     }
     case TPM_ALG_SYMCIPHER: {
       const TPMT_SYM_DEF_OBJECT& s = p.parameters.symDetail.sym;
@@ -161,10 +176,17 @@ TPM_RC public_check(const TPMT_PUBLIC& p, const ObjectSlot* parent) {
     return TPM_RC_ATTRIBUTES;
   }
   if (a.has(TPMA_OBJECT_encryptedDuplication) && fixed_tpm) return TPM_RC_ATTRIBUTES;
+  // A derived object (Part 1 "Derived objects") cannot leave its derivation parent and is as
+  // bound to the TPM as the parent is.
+  const bool derived = parent && is_derivation_parent(*parent);
+  if (derived && (!fixed_parent || fixed_tpm != parent->pub.objectAttributes.has(TPMA_OBJECT_fixedTPM)))
+    return TPM_RC_ATTRIBUTES;
   if (TPM_RC rc = public_type_check(p)) return rc;
   // A child storage key protects its own children as its parent protects it: the same
   // symmetric definition (the reference TPM's rule; swtpm refuses a different one too).
-  if (parent && a.has(TPMA_OBJECT_restricted) && a.has(TPMA_OBJECT_decrypt) && p.type != TPM_ALG_KEYEDHASH) {
+  // (A derivation parent has no symmetric definition to compare with.)
+  if (parent && !derived && a.has(TPMA_OBJECT_restricted) && a.has(TPMA_OBJECT_decrypt) &&
+      p.type != TPM_ALG_KEYEDHASH) {
     const TPMT_SYM_DEF_OBJECT& mine = object_symmetric(p);
     const TPMT_SYM_DEF_OBJECT& theirs = object_symmetric(parent->pub);
     if (mine.algorithm != theirs.algorithm || mine.keyBits != theirs.keyBits || mine.mode != theirs.mode)
@@ -185,8 +207,11 @@ TPM_RC sensitive_create_check(const TPMT_PUBLIC& p, const TPMS_SENSITIVE_CREATE&
       return TPM_RC_SUCCESS;
     case TPM_ALG_KEYEDHASH:
     case TPM_ALG_SYMCIPHER:
-      // A restricted symmetric key (parent or HMAC attestation key) is the TPM's own.
-      if (a.has(TPMA_OBJECT_restricted) && !origin) return TPM_RC_ATTRIBUTES;
+      // A restricted symmetric key (derivation parent or HMAC attestation key) with a secret
+      // the caller supplies must be duplicable: fixedTPM and fixedParent CLEAR (Part 3 §12.1).
+      if (a.has(TPMA_OBJECT_restricted) && !origin &&
+          (a.has(TPMA_OBJECT_fixedTPM) || a.has(TPMA_OBJECT_fixedParent)))
+        return TPM_RC_ATTRIBUTES;
       // Sealed data (neither sign nor decrypt) always comes from the caller.
       if (p.type == TPM_ALG_KEYEDHASH && !a.has(TPMA_OBJECT_sign) && !a.has(TPMA_OBJECT_decrypt) && origin)
         return TPM_RC_ATTRIBUTES;
@@ -446,6 +471,87 @@ TPM_RC object_deserialize(Reader& r, ObjectSlot& o) {
   for (size_t i = 0; i < states; ++i)
     if (!r.bytes(reinterpret_cast<uint8_t*>(&o.hash[i]), sizeof o.hash[i])) return TPM_RC_INTEGRITY;
   return r.remaining() == 0 ? TPM_RC_SUCCESS : TPM_RC_INTEGRITY;
+}
+
+}  // namespace utpm::tpm
+
+namespace utpm::tpm {
+namespace {
+
+// The derivation stream (Part 1 "Derived objects"): the octets of
+//   KDFa(hashAlg, parent seed, label, context, kMaxDerivationBits)
+// taken in order, block i = HMAC(seed, [i]_32 || label || 0x00 || context || [bits]_32) (the 0x00
+// not doubled after a label that ends in one). The HMAC state lives here, in the command's
+// frame, so the fill callback stays shallow.
+constexpr uint32_t kMaxDerivationBits = 8192;  // TPM_MAX_DERIVATION_BITS
+struct DeriveStream {
+  crypto::HmacState hm;
+  crypto::HashAlg alg;
+  std::span<const uint8_t> seed, label, context;
+  uint32_t counter = 0;  // blocks made
+  uint8_t block[profile::kMaxDigestSize];
+  uint8_t block_size = 0, used = 0;
+};
+
+crypto::Status derive_fill(void* ctx, crypto::MutBytes out) {
+  auto& s = *static_cast<DeriveStream*>(ctx);
+  for (size_t done = 0; done < out.size();) {
+    if (s.used == s.block_size) {
+      // The KDFa of kMaxDerivationBits has no more octets to give.
+      if ((s.counter + 1) * size_t{s.block_size} > kMaxDerivationBits / 8)
+        return crypto::Status::failure;
+      ++s.counter;
+      if (crypto::hmac_start(s.hm, s.alg, s.seed) != crypto::Status::ok) return crypto::Status::failure;
+      const uint8_t ctr[4] = {uint8_t(s.counter >> 24), uint8_t(s.counter >> 16), uint8_t(s.counter >> 8),
+                              uint8_t(s.counter)};
+      crypto::hmac_update(s.hm, ctr);
+      crypto::hmac_update(s.hm, s.label);
+      const uint8_t zero = 0;
+      if (s.label.empty() || s.label.back() != 0) crypto::hmac_update(s.hm, {&zero, 1});
+      crypto::hmac_update(s.hm, s.context);
+      const uint8_t bits[4] = {uint8_t(kMaxDerivationBits >> 24), uint8_t(kMaxDerivationBits >> 16),
+                               uint8_t(kMaxDerivationBits >> 8), uint8_t(kMaxDerivationBits)};
+      crypto::hmac_update(s.hm, bits);
+      s.block_size = static_cast<uint8_t>(crypto::hmac_finish(s.hm, s.block));
+      s.used = 0;
+    }
+    const size_t n = std::min<size_t>(out.size() - done, s.block_size - s.used);
+    std::memcpy(out.data() + done, s.block + s.used, n);
+    done += n;
+    s.used = static_cast<uint8_t>(s.used + n);
+  }
+  return crypto::Status::ok;
+}
+
+}  // namespace
+
+TPM_RC object_derive(const ObjectSlot& parent, const TPMT_PUBLIC& tmpl, const TPMS_DERIVE& lc,
+                     TPMS_SENSITIVE_CREATE& sens, ObjectSlot& out) {
+  const TPMT_KEYEDHASH_SCHEME& ps = parent.pub.parameters.keyedHashDetail.scheme;
+  DeriveStream stream;
+  stream.alg = to_crypto(ps.details.hashAlg);
+  stream.seed = parent.bits.view();
+  stream.label = lc.label.view();
+  stream.context = lc.context.view();
+  const crypto::RandomSource rng{derive_fill, &stream};
+  TPM_RC rc = TPM_RC_SUCCESS;
+  sens.data.size = 0;
+  if (tmpl.type == TPM_ALG_KEYEDHASH || tmpl.type == TPM_ALG_SYMCIPHER) {
+    // The key comes first in the stream, then the obfuscation value (seedValue): the key is
+    // handed to object_generate as if the caller had given it (sensitiveDataOrigin is CLEAR).
+    // An HMAC or XOR key is the size of its scheme's digest (the nameAlg's without a scheme),
+    // a symmetric key keyBits long.
+    const TPMT_KEYEDHASH_SCHEME& ks = tmpl.parameters.keyedHashDetail.scheme;
+    const uint16_t n = tmpl.type == TPM_ALG_SYMCIPHER ? uint16_t(tmpl.parameters.symDetail.sym.keyBits / 8)
+                       : ks.scheme == TPM_ALG_NULL    ? digest_size(tmpl.nameAlg)
+                                                      : digest_size(ks.details.hashAlg);
+    sens.data.size = n;
+    if (rng({sens.data.buffer, n}) != crypto::Status::ok) rc = TPM_RC_FAILURE;
+  }
+  if (rc == TPM_RC_SUCCESS) rc = object_generate(tmpl, sens, rng, out);
+  crypto::zeroize(stream);
+  crypto::zeroize(sens.data);
+  return rc;
 }
 
 }  // namespace utpm::tpm

@@ -113,6 +113,17 @@ TPM_RC sensitive_create_check(const TPMT_PUBLIC& pub, const TPMS_SENSITIVE_CREAT
 // and must be what the search would find in rng's stream at that point.
 TPM_RC object_generate(const TPMT_PUBLIC& tmpl, const TPMS_SENSITIVE_CREATE& s, crypto::RandomSource rng,
                        ObjectSlot& out, const uint8_t* cached_primes = nullptr);
+// A derivation parent (Part 1 "Derived objects"): a loaded keyedHash object (not public-only,
+// with a nameAlg) with restricted and decrypt SET; its sensitive data is the derivation secret.
+bool is_derivation_parent(const ObjectSlot& o);
+// Generates the object that `parent` derives for a checked template (sensitiveDataOrigin CLEAR,
+// not RSA) and label/context: every secret is drawn in order from
+// KDFa(parent's XOR hashAlg, parent's secret, label, context, 8192): a keyed-hash or symmetric
+// key first (its scheme's digest size / keyBits), then the seedValue; ECC the scalar by testing
+// candidates (crypto::ecc_generate). sens.userAuth becomes the authValue; sens.data is used as
+// scratch and left empty.
+TPM_RC object_derive(const ObjectSlot& parent, const TPMT_PUBLIC& tmpl, const TPMS_DERIVE& lc,
+                     TPMS_SENSITIVE_CREATE& sens, ObjectSlot& out);
 // The sensitive area of a loaded object (Part 2 TPMT_SENSITIVE).
 void object_sensitive(const ObjectSlot& o, TPMT_SENSITIVE& out);
 // Rebuilds a loaded object from its public and sensitive areas, checking that they belong

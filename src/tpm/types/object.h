@@ -187,6 +187,27 @@ struct TPMT_PUBLIC {
 };
 using TPM2B_PUBLIC = Sized<TPMT_PUBLIC>;
 
+// Derived objects (Part 2 TPMS_DERIVE, TPM2B_LABEL of LABEL_MAX_BUFFER = 32 octets): the label
+// and context of a derivation, carried in the unique field of a TPMT_TEMPLATE (TPMU_TEMPLATE's
+// derive form) or in the sensitive data of CreateLoaded under a derivation parent.
+using TPM2B_LABEL = Tpm2b<32>;
+struct TPMS_DERIVE {
+  TPM2B_LABEL label;
+  TPM2B_LABEL context;
+  UTPM_FIELDS(label, context)
+};
+// The TPMT_TEMPLATE of CreateLoaded under a derivation parent: a TPMT_PUBLIC whose unique is
+// the derive form (TPMS_DERIVE) whatever the type.
+struct TPMT_TEMPLATE_DERIVE {
+  TPMI_ALG_PUBLIC type;
+  TPMI_ALG_HASH_NULL nameAlg;
+  TPMA_OBJECT objectAttributes;
+  TPM2B_DIGEST authPolicy;
+  TPMU_PUBLIC_PARMS parameters;
+  TPMS_DERIVE derive;
+  UTPM_FIELDS(type, nameAlg, objectAttributes, authPolicy, select(parameters, type), derive)
+};
+
 // TPMT_PUBLIC_PARMS (TestParms): the type and its parameters only.
 struct TPMT_PUBLIC_PARMS {
   TPMI_ALG_PUBLIC type;
