@@ -29,6 +29,24 @@ Status kdfa(HashAlg alg, Bytes key, Bytes label, Bytes context_u, Bytes context_
 // is left as it is.
 Status kdfa_xor(HashAlg alg, Bytes key, Bytes label, Bytes context_u, Bytes context_v, MutBytes data);
 
+// KDFa's output read in pieces of any size, in order, without a buffer for all of it: the
+// derivation stream of Part 1 "Derived objects", where the number of octets a key takes is
+// known only as they are drawn. key, label and the contexts are referenced, not copied: they
+// must outlive the stream. bits must be a multiple of 8; reading past bits / 8 octets (whole
+// blocks) is Status::bad_input. The stream holds key material: zeroize it when done.
+struct KdfaStream {
+  HmacState hmac;
+  HashAlg alg{};
+  Bytes key, label, context_u, context_v;
+  uint32_t bits = 0;
+  uint32_t counter = 0;  // blocks made
+  uint8_t block[kMaxDigestSize]{};
+  uint8_t block_size = 0, used = 0;
+};
+Status kdfa_stream_start(KdfaStream& s, HashAlg alg, Bytes key, Bytes label, Bytes context_u, Bytes context_v,
+                         uint32_t bits);
+Status kdfa_stream_read(KdfaStream& s, MutBytes out);
+
 // KDFe (Part 1 §11.4.10.3): SP 800-56A concatenation KDF,
 //   K(i) = H([i]_32 || Z || Label || 0x00 || PartyUInfo || PartyVInfo), i = 1, 2, ...
 // Same label and bit conventions as kdfa(). z is the x coordinate of the shared point.

@@ -2,6 +2,7 @@
 // vectors computed with independent implementations (testdata/gen_independent_vectors.py).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -133,6 +134,40 @@ TEST(Kdf, KdfaXorMasksEveryOctetOfLargeData) {
   std::vector<uint8_t> none;
   EXPECT_EQ(kdfa_xor(HashAlg::sha256, key, text("XOR"), u, v, none), Status::ok);
   EXPECT_EQ(kdfa_xor(static_cast<HashAlg>(0x55), key, text("XOR"), u, v, MutBytes(none)), Status::unsupported);
+}
+
+TEST(Kdf, KdfaStreamGivesTheKdfaOctetsInPiecesOfAnySize) {
+  // The stream against the SP 800-108 core (CAVP-checked above) with the TPM's fixed data,
+  // read in uneven pieces across block boundaries, up to its end and one octet past it.
+  const uint8_t key[32] = {9, 8, 7};
+  const uint8_t ctx[5] = {1, 2, 3, 4, 5};
+  for (HashAlg alg : {HashAlg::sha1, HashAlg::sha256, HashAlg::sha384}) {
+    for (const std::string& label : {std::string("DERIVE"), std::string("DERIVE\0", 7), std::string()}) {
+      const uint32_t bits = 1024;
+      std::vector<uint8_t> fixed(label.begin(), label.end());
+      if (fixed.empty() || fixed.back() != 0) fixed.push_back(0);  // the zero, not doubled
+      fixed.insert(fixed.end(), std::begin(ctx), std::end(ctx));
+      for (int sh = 24; sh >= 0; sh -= 8) fixed.push_back(static_cast<uint8_t>(bits >> sh));
+      const size_t dsize = digest_size(alg);
+      const size_t whole = bits / 8 / dsize * dsize;  // the stream gives whole blocks only
+      std::vector<uint8_t> expect(whole);
+      ASSERT_EQ(kdf_sp800_108_ctr_hmac(alg, key, fixed, expect), Status::ok);
+      KdfaStream st;
+      ASSERT_EQ(kdfa_stream_start(st, alg, key, text(label), ctx, {}, bits), Status::ok);
+      std::vector<uint8_t> got;
+      for (size_t piece = 1; got.size() < whole; piece = piece % 37 + 3) {
+        std::vector<uint8_t> part(std::min(piece, whole - got.size()));
+        ASSERT_EQ(kdfa_stream_read(st, part), Status::ok);
+        got.insert(got.end(), part.begin(), part.end());
+      }
+      EXPECT_EQ(to_hex(got), to_hex(expect)) << "label size " << label.size();
+      uint8_t more[1];
+      EXPECT_EQ(kdfa_stream_read(st, more), Status::bad_input) << "past the KDFa's octets";
+    }
+  }
+  KdfaStream st;
+  EXPECT_EQ(kdfa_stream_start(st, HashAlg::sha256, key, text("X"), {}, {}, 12), Status::bad_input);
+  EXPECT_EQ(kdfa_stream_start(st, static_cast<HashAlg>(0x55), key, text("X"), {}, {}, 256), Status::unsupported);
 }
 
 TEST(Kdf, RejectsBadSizes) {

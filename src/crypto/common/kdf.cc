@@ -30,6 +30,23 @@ void mask_top(uint32_t bits, MutBytes out) {
   if (bits % 8 != 0) out[0] = static_cast<uint8_t>(out[0] & ((1u << (bits % 8)) - 1));
 }
 
+// K(i) of KDFa: HMAC(key, [i]_32 || Label || 0x00 || ContextU || ContextV || [bits]_32), from
+// st, an HMAC state freshly keyed with the key (consumed). lab is the label without its zero.
+size_t kdfa_block(HmacState& st, uint32_t i, Bytes lab, Bytes context_u, Bytes context_v, uint32_t bits,
+                  uint8_t (&block)[kMaxDigestSize]) {
+  static constexpr uint8_t kZero[1] = {0};
+  uint8_t ctr[4], bits_be[4];
+  put_be32(ctr, i);
+  put_be32(bits_be, bits);
+  hmac_update(st, Bytes(ctr, 4));
+  hmac_update(st, lab);
+  hmac_update(st, Bytes(kZero, 1));
+  hmac_update(st, context_u);
+  hmac_update(st, context_v);
+  hmac_update(st, Bytes(bits_be, 4));
+  return hmac_finish(st, MutBytes(block, sizeof block));
+}
+
 }  // namespace
 
 Status kdf_sp800_108_ctr_hmac(HashAlg alg, Bytes key, Bytes fixed, MutBytes out) {
@@ -65,25 +82,14 @@ Status kdfa_blocks(HashAlg alg, Bytes key, Bytes label, Bytes context_u, Bytes c
   const size_t dsize = digest_size(alg);
   if (dsize == 0) return Status::unsupported;
   const Bytes lab = label_body(label);
-  static constexpr uint8_t kZero[1] = {0};
-  uint8_t bits_be[4];
-  put_be32(bits_be, bits);
   HmacState keyed;
   Status s = hmac_start(keyed, alg, key);
   if (s != Status::ok) return s;
   uint8_t block[kMaxDigestSize];
   uint32_t counter = 0;
   for (size_t done = 0; done < len; done += dsize) {
-    uint8_t ctr[4];
-    put_be32(ctr, ++counter);
     HmacState st = keyed;
-    hmac_update(st, Bytes(ctr, 4));
-    hmac_update(st, lab);
-    hmac_update(st, Bytes(kZero, 1));
-    hmac_update(st, context_u);
-    hmac_update(st, context_v);
-    hmac_update(st, Bytes(bits_be, 4));
-    hmac_finish(st, MutBytes(block, sizeof block));
+    kdfa_block(st, ++counter, lab, context_u, context_v, bits, block);
     emit(done, block, len - done < dsize ? len - done : dsize);
   }
   zeroize(block);
@@ -103,6 +109,40 @@ Status kdfa(HashAlg alg, Bytes key, Bytes label, Bytes context_u, Bytes context_
                                });
   if (s == Status::ok) mask_top(bits, out);
   return s;
+}
+
+Status kdfa_stream_start(KdfaStream& s, HashAlg alg, Bytes key, Bytes label, Bytes context_u, Bytes context_v,
+                         uint32_t bits) {
+  if (digest_size(alg) == 0) return Status::unsupported;
+  if (bits == 0 || bits % 8 != 0) return Status::bad_input;
+  s = KdfaStream{};
+  s.alg = alg;
+  s.key = key;
+  s.label = label_body(label);
+  s.context_u = context_u;
+  s.context_v = context_v;
+  s.bits = bits;
+  return Status::ok;
+}
+
+Status kdfa_stream_read(KdfaStream& s, MutBytes out) {
+  for (size_t done = 0; done < out.size();) {
+    if (s.used == s.block_size) {
+      const size_t dsize = digest_size(s.alg);
+      if ((s.counter + size_t{1}) * dsize > s.bits / 8) return Status::bad_input;  // KDFa has no more
+      // Keyed again for every block (no second HMAC state on the caller's stack).
+      if (Status st = hmac_start(s.hmac, s.alg, s.key); st != Status::ok) return st;
+      s.block_size = static_cast<uint8_t>(kdfa_block(s.hmac, ++s.counter, s.label, s.context_u, s.context_v,
+                                                     s.bits, s.block));
+      s.used = 0;
+    }
+    const size_t n = out.size() - done < size_t{s.block_size} - s.used ? out.size() - done
+                                                                       : size_t{s.block_size} - s.used;
+    for (size_t i = 0; i < n; ++i) out[done + i] = s.block[s.used + i];
+    done += n;
+    s.used = static_cast<uint8_t>(s.used + n);
+  }
+  return Status::ok;
 }
 
 Status kdfa_xor(HashAlg alg, Bytes key, Bytes label, Bytes context_u, Bytes context_v, MutBytes data) {

@@ -2,12 +2,12 @@
 // secret from a caller-supplied random source: the TPM's DRBG for ordinary objects, a DRBG
 // derived from the hierarchy seed and the template for primary objects (so the same template
 // gives the same key until the seed changes).
-#include <algorithm>
 #include <cstring>
 #include <memory>
 
 #include "crypto/crypto.h"
 #include "crypto/ecc.h"
+#include "crypto/kdf.h"
 #include "crypto/rsa.h"
 #include "tpm/subsystem/subsystems.h"
 
@@ -479,48 +479,16 @@ namespace utpm::tpm {
 namespace {
 
 // The derivation stream (Part 1 "Derived objects"): the octets of
-//   KDFa(hashAlg, parent seed, label, context, kMaxDerivationBits)
-// taken in order, block i = HMAC(seed, [i]_32 || label || 0x00 || context || [bits]_32) (the 0x00
-// not doubled after a label that ends in one). The HMAC state lives here, in the command's
-// frame, so the fill callback stays shallow.
+//   KDFa(hashAlg, parent seed, label, context, TPM_MAX_DERIVATION_BITS)
+// taken in order. Its HMAC state lives in object_derive's frame, so the fill callback (called
+// deep inside key generation) stays shallow.
 constexpr uint32_t kMaxDerivationBits = 8192;  // TPM_MAX_DERIVATION_BITS
-struct DeriveStream {
-  crypto::HmacState hm;
-  crypto::HashAlg alg;
-  std::span<const uint8_t> seed, label, context;
-  uint32_t counter = 0;  // blocks made
-  uint8_t block[profile::kMaxDigestSize];
-  uint8_t block_size = 0, used = 0;
-};
 
 crypto::Status derive_fill(void* ctx, crypto::MutBytes out) {
-  auto& s = *static_cast<DeriveStream*>(ctx);
-  for (size_t done = 0; done < out.size();) {
-    if (s.used == s.block_size) {
-      // The KDFa of kMaxDerivationBits has no more octets to give.
-      if ((s.counter + 1) * size_t{s.block_size} > kMaxDerivationBits / 8)
-        return crypto::Status::failure;
-      ++s.counter;
-      if (crypto::hmac_start(s.hm, s.alg, s.seed) != crypto::Status::ok) return crypto::Status::failure;
-      const uint8_t ctr[4] = {uint8_t(s.counter >> 24), uint8_t(s.counter >> 16), uint8_t(s.counter >> 8),
-                              uint8_t(s.counter)};
-      crypto::hmac_update(s.hm, ctr);
-      crypto::hmac_update(s.hm, s.label);
-      const uint8_t zero = 0;
-      if (s.label.empty() || s.label.back() != 0) crypto::hmac_update(s.hm, {&zero, 1});
-      crypto::hmac_update(s.hm, s.context);
-      const uint8_t bits[4] = {uint8_t(kMaxDerivationBits >> 24), uint8_t(kMaxDerivationBits >> 16),
-                               uint8_t(kMaxDerivationBits >> 8), uint8_t(kMaxDerivationBits)};
-      crypto::hmac_update(s.hm, bits);
-      s.block_size = static_cast<uint8_t>(crypto::hmac_finish(s.hm, s.block));
-      s.used = 0;
-    }
-    const size_t n = std::min<size_t>(out.size() - done, s.block_size - s.used);
-    std::memcpy(out.data() + done, s.block + s.used, n);
-    done += n;
-    s.used = static_cast<uint8_t>(s.used + n);
-  }
-  return crypto::Status::ok;
+  // Past its 1,024 octets the stream has nothing more to give: a failure, not a weaker key.
+  return crypto::kdfa_stream_read(*static_cast<crypto::KdfaStream*>(ctx), out) == crypto::Status::ok
+             ? crypto::Status::ok
+             : crypto::Status::failure;
 }
 
 }  // namespace
@@ -528,11 +496,10 @@ crypto::Status derive_fill(void* ctx, crypto::MutBytes out) {
 TPM_RC object_derive(const ObjectSlot& parent, const TPMT_PUBLIC& tmpl, const TPMS_DERIVE& lc,
                      TPMS_SENSITIVE_CREATE& sens, ObjectSlot& out) {
   const TPMT_KEYEDHASH_SCHEME& ps = parent.pub.parameters.keyedHashDetail.scheme;
-  DeriveStream stream;
-  stream.alg = to_crypto(ps.details.hashAlg);
-  stream.seed = parent.bits.view();
-  stream.label = lc.label.view();
-  stream.context = lc.context.view();
+  crypto::KdfaStream stream;
+  if (crypto::kdfa_stream_start(stream, to_crypto(ps.details.hashAlg), parent.bits.view(), lc.label.view(),
+                                lc.context.view(), {}, kMaxDerivationBits) != crypto::Status::ok)
+    return TPM_RC_FAILURE;
   const crypto::RandomSource rng{derive_fill, &stream};
   TPM_RC rc = TPM_RC_SUCCESS;
   sens.data.size = 0;
