@@ -204,6 +204,14 @@ bool ResourceManager::regap() {
   return true;
 }
 
+template <class Retry>
+uint32_t ResourceManager::after_regaps(uint32_t rc, Retry retry) {
+  // Each re-gap moves one held session to the newest sequence, so past as many re-gaps as the
+  // RM holds sessions, the oldest saved session is not ours and nothing more can be done here.
+  for (size_t i = 0; rc == kRcContextGap && i <= sessions() && regap(); ++i) rc = retry();
+  return rc;
+}
+
 bool ResourceManager::ensure_loaded(Object& o) {
   if (o.phys != 0) return true;
   uint32_t h = 0;
@@ -218,8 +226,7 @@ void ResourceManager::ensure_session(Client& c, uint32_t handle) {
     uint32_t h = 0;
     // A session that will not load (it cannot fail but for a reset we did not see, or a
     // context gap we cannot close): the command then fails on it as on a bare TPM.
-    uint32_t rc = context_load(s.blob, h);
-    for (size_t i = 0; rc == kRcContextGap && i <= sessions() && regap(); ++i) rc = context_load(s.blob, h);
+    const uint32_t rc = after_regaps(context_load(s.blob, h), [&] { return context_load(s.blob, h); });
     if (rc == kRcSuccess) s.loaded = true;
   }
 }
@@ -240,8 +247,7 @@ void ResourceManager::save_all(Client& c) {
   std::vector<uint32_t> gone;
   for (OwnedSession& s : c.sessions) {
     if (!s.loaded) continue;
-    uint32_t rc = context_save(s.handle, blob);
-    for (size_t i = 0; rc == kRcContextGap && i <= sessions() && regap(); ++i) rc = context_save(s.handle, blob);
+    const uint32_t rc = after_regaps(context_save(s.handle, blob), [&] { return context_save(s.handle, blob); });
     if (rc == kRcSuccess) {
       s.blob.swap(blob);
       s.loaded = false;
@@ -377,11 +383,13 @@ size_t ResourceManager::execute(uint32_t id, const char* channel, uint8_t locali
     n = error_response(response, rc);
   } else {
     n = engine_.execute(channel, locality, cmd, response);
-    // Refused for the context gap (nothing done): re-gap and run it again. Each re-gap moves
-    // one held session to the newest sequence, so this ends when none of ours is the oldest.
+    // Refused for the context gap (nothing done): re-gap and run it again.
     if (cc == kCcStartAuthSession || cc == kCcContextLoad || cc == kCcContextSave) {
-      for (size_t i = 0; n >= 10 && be32(&response[6]) == kRcContextGap && i <= sessions() && regap(); ++i)
+      const auto rc_of = [&] { return n >= 10 ? be32(&response[6]) : 0x101u; };  // short: not a gap
+      after_regaps(rc_of(), [&] {
         n = engine_.execute(channel, locality, cmd, response);
+        return rc_of();
+      });
     }
     const bool ok = n >= 10 && be32(&response[6]) == kRcSuccess;
     if (ok && (info->flags & tpm::kCmdRHandle) != 0 && n >= 14) {

@@ -107,6 +107,10 @@ class ResourceManager {
   void flush(uint32_t handle);
 
   bool regap();
+  // rc, or while it is TPM_RC_CONTEXT_GAP and a re-gap succeeds (a bounded number of times),
+  // what retry() answers.
+  template <class Retry>
+  uint32_t after_regaps(uint32_t rc, Retry retry);
   bool ensure_loaded(Object& o);
   void ensure_session(Client& c, uint32_t handle);
   void save_all(Client& c);
