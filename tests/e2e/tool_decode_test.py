@@ -375,5 +375,51 @@ class ToolDecode(unittest.TestCase):
         self.assertEqual(p.returncode, 4)
 
 
+class NvPublic2(unittest.TestCase):
+    """TPM2B_NV_PUBLIC_2 (NV_DefineSpace2 / NV_ReadPublic2) decodes field by field in each of its
+    three arms, chosen by handleType (Part 2 TPMU_NV_PUBLIC_2), with the layout built here."""
+
+    @staticmethod
+    def define_space2(public_2):
+        body = (struct.pack(">I", 0x40000001) + struct.pack(">IIHBH", 9, 0x40000009, 0, 1, 0)
+                + struct.pack(">H", 0) + struct.pack(">H", len(public_2)) + public_2)
+        return struct.pack(">HII", 0x8002, 10 + len(body), 0x19D) + body
+
+    def test_each_arm_by_field(self):
+        policy = bytes(range(32))
+        arms = {
+            "nvIndex": bytes([0x01]) + struct.pack(">IHI", 0x01500B00, 0x000B, 0x00060006),
+            "externalNV": bytes([0x11]) + struct.pack(">IHQ", 0x11000001, 0x000C, 0x0000000700060006),
+            "permanentNV": bytes([0x12]) + struct.pack(">IHI", 0x12000002, 0x000B, 0x00020002),
+        }
+        for arm, head in arms.items():
+            pub = head + struct.pack(">H", len(policy)) + policy + struct.pack(">H", 24)
+            cmd = self.define_space2(pub)
+            (j,) = decode_lines([cmd])
+            self.assertTrue(j["ok"], (arm, j.get("error")))
+            self.assertEqual(bytes.fromhex(j["reencoded"]), cmd)
+            got = leaves(json.loads(utpm("decode", "--json", cmd.hex()).stdout)["tree"])
+            base = f"command.parameters.publicInfo.publicArea.{arm}."
+            self.assertEqual(got["command.parameters.publicInfo.handleType"], f"0x{pub[0]:02x}")
+            self.assertEqual(got[base + "nvIndex"], f"0x{u32(pub, 1):08x}")
+            self.assertEqual(got[base + "nameAlg"], f"0x{u16(pub, 5):04x}")
+            width = 8 if arm == "externalNV" else 4
+            attrs = int.from_bytes(pub[7:7 + width], "big")
+            self.assertEqual(got[base + "attributes"], f"0x{attrs:0{2 * width}x}")
+            self.assertEqual(got[base + "authPolicy"], policy.hex())
+            self.assertEqual(got[base + "dataSize"], "0x0018")
+
+    def test_a_handle_of_another_type_and_an_unknown_handle_type_are_flagged(self):
+        # An external-NV arm whose nvIndex is an ordinary index: the engine refuses it (VALUE).
+        pub = bytes([0x11]) + struct.pack(">IHQH", 0x01000001, 0x000B, 0, 0) + struct.pack(">H", 8)
+        p = utpm("decode", self.define_space2(pub).hex())
+        self.assertIn("TPM_RC_VALUE", p.stdout.decode() + p.stderr.decode())
+        # handleType 0x02 selects no arm: decoding stops there (TPM_RC_SELECTOR).
+        pub = bytes([0x02]) + struct.pack(">IHIH", 0x01000001, 0x000B, 0, 0) + struct.pack(">H", 8)
+        p = utpm("decode", self.define_space2(pub).hex())
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("TPM_RC_SELECTOR", p.stdout.decode() + p.stderr.decode())
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -157,7 +157,7 @@ TPM_RC TPM2_NV_DefineSpace2(Command& c) {
   if (TPM_RC rc = c.parse(auth, info)) return rc;
   // Only ordinary NV indices exist here: an external or permanent NV index cannot be defined
   // (the reference TPM's answer for a handle type it does not implement).
-  TPM_RC rc = info.t.handleType == TPM_HT_NV_INDEX ? define_space(c, auth, info.t.nvIndex) : rc_param(TPM_RC_HANDLE, 2);
+  TPM_RC rc = info.t.handleType == TPM_HT_NV_INDEX ? define_space(c, auth, info.t.publicArea.nvIndex) : rc_param(TPM_RC_HANDLE, 2);
   crypto::zeroize(auth);
   return rc;
 }
@@ -193,7 +193,7 @@ TPM_RC TPM2_NV_ReadPublic2(Command& c) {
   const NvSlot& s = index_slot(c, 0);
   TPM2B_NV_PUBLIC_2 out;
   out.t.handleType = TPM_HT_NV_INDEX;
-  out.t.nvIndex = s.pub;
+  out.t.publicArea.nvIndex = s.pub;
   c.put(out);
   c.put(s.name);  // the Name of an ordinary index is the same as NV_ReadPublic's
   return TPM_RC_SUCCESS;

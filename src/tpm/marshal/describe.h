@@ -132,6 +132,7 @@ template <> struct TraitsKind<HierarchyTraits> { static constexpr Leaf value = L
 template <> struct TraitsKind<ContextHandleTraits> { static constexpr Leaf value = Leaf::handle; };
 template <> struct TraitsKind<NvIndexTraits> { static constexpr Leaf value = Leaf::handle; };
 template <> struct TraitsKind<NvAuthTraits> { static constexpr Leaf value = Leaf::handle; };
+template <uint8_t H> struct TraitsKind<NvHandleOfTypeTraits<H>> { static constexpr Leaf value = Leaf::handle; };
 template <> struct TraitsKind<YesNoTraits> { static constexpr Leaf value = Leaf::yes_no; };
 template <> struct TraitsKind<StartupTypeTraits> { static constexpr Leaf value = Leaf::su; };
 template <> struct TraitsKind<SessionTypeTraits> { static constexpr Leaf value = Leaf::se; };

@@ -120,42 +120,51 @@ struct TPMA_NV_EXP {
   static constexpr uint64_t EXTERNAL_NV_INTEGRITY = uint64_t{1} << 33;
   static constexpr uint64_t EXTERNAL_NV_ANTIROLLBACK = uint64_t{1} << 34;
 };
-// TPMT_NV_PUBLIC_2: handleType selects TPMU_NV_PUBLIC_2's arm: nvIndex (TPM_HT_NV_INDEX,
-// TPMS_NV_PUBLIC), externalNV (TPM_HT_EXTERNAL_NV, TPMS_NV_PUBLIC_EXP_ATTR = nvIndex, nameAlg,
-// TPMA_NV_EXP, authPolicy, dataSize) or permanentNV (TPM_HT_PERMANENT_NV, TPMS_NV_PUBLIC). Only
-// the nvIndex arm is kept: this TPM has no external or permanent NV indices, so the other arms are
-// checked for their form and dropped (NV_DefineSpace2 answers TPM_RC_HANDLE for them).
+// TPMI_RH_NV_EXP_INDEX (externalNV arm) and the permanentNV arm's index: a handle of the type
+// the handleType names (TPM_RC_VALUE otherwise).
+template <uint8_t HandleType>
+struct NvHandleOfTypeTraits {
+  using type = TPM_HANDLE;
+  static constexpr TPM_RC rc = TPM_RC_VALUE;
+  static constexpr bool valid(type v) { return handle_type(v) == HandleType; }
+};
+using TPMI_RH_NV_EXP_INDEX = Tpmi<NvHandleOfTypeTraits<TPM_HT_EXTERNAL_NV>>;
+// TPMS_NV_PUBLIC_EXP_ATTR (Part 2 §13.7): TPMS_NV_PUBLIC with the 64-bit TPMA_NV_EXP.
+struct TPMS_NV_PUBLIC_EXP_ATTR {
+  TPMI_RH_NV_EXP_INDEX nvIndex;
+  TPMI_ALG_HASH nameAlg{TPM_ALG_SHA256};
+  uint64_t attributes = 0;  // TPMA_NV_EXP
+  TPM2B_DIGEST authPolicy;
+  uint16_t dataSize = 0;
+  UTPM_FIELDS(nvIndex, nameAlg, attributes, authPolicy, dataSize)
+};
+// The permanentNV arm. Part 2 gives it TPMS_NV_PUBLIC, whose TPMI_RH_NV_INDEX here is the
+// ordinary index range only; so this arm checks its nvIndex against the permanent-NV range the
+// handleType names. Same fields, same wire form.
+struct TPMS_NV_PUBLIC_PERMANENT {
+  Tpmi<NvHandleOfTypeTraits<TPM_HT_PERMANENT_NV>> nvIndex;
+  TPMI_ALG_HASH nameAlg{TPM_ALG_SHA256};
+  TPMA_NV attributes;
+  TPM2B_DIGEST authPolicy;
+  uint16_t dataSize = 0;
+  UTPM_FIELDS(nvIndex, nameAlg, attributes, authPolicy, dataSize)
+};
+// TPMU_NV_PUBLIC_2 / TPMT_NV_PUBLIC_2 (Part 2 §13.8, §13.9): handleType selects the arm. This
+// TPM has no external or permanent NV indices: those arms are read for their form (so the
+// decoder shows them field by field) and NV_DefineSpace2 answers TPM_RC_HANDLE for them.
+union TPMU_NV_PUBLIC_2 {
+  TPMS_NV_PUBLIC nvIndex;
+  TPMS_NV_PUBLIC_EXP_ATTR externalNV;
+  TPMS_NV_PUBLIC_PERMANENT permanentNV;
+  UTPM_ARMS(arm(TPM_HT_NV_INDEX, &TPMU_NV_PUBLIC_2::nvIndex), arm(TPM_HT_EXTERNAL_NV, &TPMU_NV_PUBLIC_2::externalNV),
+            arm(TPM_HT_PERMANENT_NV, &TPMU_NV_PUBLIC_2::permanentNV))
+  UTPM_UNION_ZERO_INIT(TPMU_NV_PUBLIC_2)
+};
 struct TPMT_NV_PUBLIC_2 {
   uint8_t handleType = TPM_HT_NV_INDEX;
-  TPMS_NV_PUBLIC nvIndex;
+  TPMU_NV_PUBLIC_2 publicArea;
+  UTPM_FIELDS(handleType, select(publicArea, handleType))
 };
-inline TPM_RC unmarshal(Reader& r, TPMT_NV_PUBLIC_2& v) {
-  if (!r.u8(v.handleType)) return TPM_RC_INSUFFICIENT;
-  switch (v.handleType) {
-    case TPM_HT_NV_INDEX:
-      return unmarshal(r, v.nvIndex);
-    case TPM_HT_EXTERNAL_NV:
-    case TPM_HT_PERMANENT_NV: {
-      uint32_t index = 0;
-      uint64_t attrs = 0;
-      uint16_t size = 0;
-      TPMI_ALG_HASH name_alg;
-      TPM2B_DIGEST policy;
-      if (!r.u32(index)) return TPM_RC_INSUFFICIENT;
-      if (handle_type(index) != v.handleType) return TPM_RC_VALUE;
-      if (TPM_RC rc = unmarshal(r, name_alg)) return rc;
-      if (v.handleType == TPM_HT_EXTERNAL_NV ? !r.u64(attrs) : !r.u32(index)) return TPM_RC_INSUFFICIENT;
-      if (TPM_RC rc = unmarshal(r, policy)) return rc;
-      return r.u16(size) ? TPM_RC_SUCCESS : TPM_RC_INSUFFICIENT;
-    }
-    default:
-      return TPM_RC_SELECTOR;
-  }
-}
-inline void marshal(Writer& w, const TPMT_NV_PUBLIC_2& v) {
-  w.u8(TPM_HT_NV_INDEX);
-  marshal(w, v.nvIndex);
-}
 using TPM2B_NV_PUBLIC_2 = Sized<TPMT_NV_PUBLIC_2>;
 
 // TPM2B_MAX_NV_BUFFER (MAX_NV_BUFFER_SIZE octets at most).
