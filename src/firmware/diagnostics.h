@@ -11,6 +11,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "tpm/marshal/marshal.h"
+
 namespace utpm::firmware {
 
 inline constexpr uint32_t kCcFirmwareDiagnostics = 0x2000F001;
@@ -30,6 +32,9 @@ struct DiagReport {
   uint32_t cost_unit;         // 1 = instructions (QEMU -icount shift=0), 2 = CPU cycles (DWT)
   uint32_t features;          // kFeature* bits: what this image was built with
   uint32_t last_cost_high;    // high 32 bits of last_cost (format 2)
+  // The wire order, once: `utpm decode` reads the vendor command's response with it.
+  UTPM_FIELDS(format, stack_reserve, stack_high_water, static_ram, last_command, last_cost, uptime_ms, uart_overruns,
+              boot_count, store_used, cost_unit, features, last_cost_high)
 };
 inline constexpr uint32_t kFeatureEngine = 1u << 0;       // the TPM engine answers commands
 inline constexpr uint32_t kFeatureLinkDecoder = 1u << 1;  // src/link decoder

@@ -208,6 +208,19 @@ class FirmwareE2E(Tools, unittest.TestCase):
         self.assertIn("stack high water", r.stdout)
         self.assertIn("instructions", r.stdout)
         REPORT["utpm_diag_getrandom_cost"] = got["last_cost"]
+        # `utpm decode` names the vendor command and each field of the firmware's real answer.
+        cmd = qh.command(qh.CC_FIRMWARE_DIAGNOSTICS)
+        rsp = FW.transact(cmd)
+        body = struct.unpack(f">{len(qh.DIAG_FIELDS)}I", rsp[10:])
+        r = subprocess.run([ARGS.utpm, "decode", "--json", "--check", "--response", hex(qh.CC_FIRMWARE_DIAGNOSTICS),
+                            rsp.hex()], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        report = json.loads(r.stdout)["tree"]["fields"][-1]["fields"][-1]
+        self.assertEqual(report["name"], "report")
+        self.assertEqual({f["name"]: int(f["value"], 16) for f in report["fields"]}, dict(zip(qh.DIAG_FIELDS, body)))
+        r = subprocess.run([ARGS.utpm, "decode", cmd.hex()], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("utpm_FirmwareDiagnostics", r.stdout)
 
     # ---- the engine, driven by the stock tools ----
     def engine(self):

@@ -5,6 +5,7 @@
 
 #include "tools/utpm/names.h"
 #include "tpm/marshal/buffer.h"
+#include "tpm/core/command.h"
 #include "tpm/marshal/describe.h"
 #include "tpm/schema/command_schema.h"
 
@@ -197,13 +198,42 @@ void put_u(std::vector<uint8_t>& out, uint64_t v, int n) {
   for (int i = n - 1; i >= 0; --i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
 }
 
+// Session attribute bits that encrypt the first parameter (Part 2 TPMA_SESSION): decrypt for
+// the command's, encrypt for the response's.
+constexpr uint64_t kSessionDecrypt = 0x20;
+constexpr uint64_t kSessionEncrypt = 0x40;
+
+// Whether the first parameter is encrypted: a session asks for it and the command allows it
+// (Part 1 §21: only a first parameter that is a TPM2B). Its octets are then not the type's
+// layout: they are shown and re-encoded as they are.
+bool first_param_encrypted(uint32_t code, uint64_t attrs_any, bool response) {
+  const tpm::CommandInfo* info = tpm::find_command(code);
+  if (!info) return false;
+  return response ? (attrs_any & kSessionEncrypt) && (info->flags & tpm::kCmdEncrypt)
+                  : (attrs_any & kSessionDecrypt) && (info->flags & tpm::kCmdDecrypt);
+}
+
 // Parameters per schema: each walked with the engine's declarations and marshalled again.
+// first_encrypted: the first one (a TPM2B) is ciphertext, kept as octets.
 bool walk_params(Cursor& c, Field& parent, const tpm::schema::Param* params, size_t count, size_t end,
-                 std::vector<uint8_t>& reenc) {
+                 std::vector<uint8_t>& reenc, bool first_encrypted) {
+  size_t first = 0;
+  if (first_encrypted && count > 0) {
+    Cursor pc{c.in.first(end), c.pos, c.d};
+    std::span<const uint8_t> octets;
+    if (!pc.tpm2b(parent, params[0].name, params[0].type, octets)) return c.fail(c.d.error_path, c.d.error_offset, c.d.error_reason);
+    Field& f = parent.children.back();
+    f.type = std::string(params[0].type) + ", encrypted";
+    f.note = std::to_string(octets.size()) + " octets, encrypted by a session (parameter encryption)";
+    put_u(reenc, octets.size(), 2);
+    reenc.insert(reenc.end(), octets.begin(), octets.end());
+    c.pos = pc.pos;
+    first = 1;
+  }
   std::span<const uint8_t> area = c.in.subspan(c.pos, end - c.pos);
   tpm::Reader r(area);
   std::vector<uint8_t> buf(1 << 16);
-  for (size_t i = 0; i < count; ++i) {
+  for (size_t i = first; i < count; ++i) {
     const size_t before = area.size() - r.remaining();
     Field holder;
     holder.name = parent.name;
@@ -232,6 +262,8 @@ bool walk_params(Cursor& c, Field& parent, const tpm::schema::Param* params, siz
 
 std::string cc_note(uint64_t v) {
   std::string n = cc_name(static_cast<uint32_t>(v));
+  if (n.empty())  // a vendor command of utpm's own (the firmware's diagnostics)
+    if (const tpm::schema::CommandSchema* s = tpm::schema::find_schema(static_cast<uint32_t>(v))) n = s->name;
   return n.empty() ? "unknown command code" : n;
 }
 
@@ -270,6 +302,7 @@ Decoded decode_command(std::span<const uint8_t> in) {
     handles.children.back().type = "TPMI_*";
     put_u(re, h, 4);
   }
+  uint64_t attrs_any = 0;  // the sessions' attributes, or-ed
   if (tag == 0x8002) {
     uint64_t auth_size = 0;
     Field& auth = add_node(d.root, "authorization", c.pos);
@@ -290,6 +323,7 @@ Decoded decode_command(std::span<const uint8_t> in) {
           !sc.tpm2b(sess, "hmac", "TPM2B_AUTH", hmac))
         return d;
       sess.name = "[" + std::to_string(i) + "]";
+      attrs_any |= attrs;
       c.pos = sc.pos;
       put_u(re, h, 4);
       put_u(re, nonce.size(), 2);
@@ -301,7 +335,9 @@ Decoded decode_command(std::span<const uint8_t> in) {
     if (c.pos != auth_end) return c.fail("authorization", c.pos, "sessions do not end at authorizationSize"), d;
   }
   Field& params = add_node(d.root, "parameters", c.pos);
-  if (!walk_params(c, params, s->in, s->in_count(), in.size(), re)) return d;
+  if (!walk_params(c, params, s->in, s->in_count(), in.size(), re,
+                   first_param_encrypted(static_cast<uint32_t>(cc), attrs_any, false)))
+    return d;
   d.ok = true;
   return d;
 }
@@ -359,8 +395,22 @@ Decoded decode_response(std::span<const uint8_t> in, uint32_t command_code) {
     if (psize > in.size() - c.pos) return c.fail("parameterSize", c.pos - 4, "larger than the rest of the response"), d;
     params_end = c.pos + psize;
   }
+  // The response sessions follow the parameters; their attributes say whether the first
+  // parameter is encrypted, so they are looked at first (and decoded in order below).
+  uint64_t attrs_any = 0;
+  for (size_t at = params_end; tag == 0x8002 && in.size() - at >= 2;) {
+    const size_t nonce = static_cast<size_t>(be(in.subspan(at, 2)));
+    if (in.size() - at - 2 < nonce + 1) break;
+    attrs_any |= in[at + 2 + nonce];
+    at += 2 + nonce + 1;
+    if (in.size() - at < 2) break;
+    const size_t hmac = static_cast<size_t>(be(in.subspan(at, 2)));
+    if (in.size() - at - 2 < hmac) break;
+    at += 2 + hmac;
+  }
   Field& params = add_node(d.root, "parameters", c.pos);
-  if (!walk_params(c, params, s->out, s->out_count(), params_end, re)) return d;
+  if (!walk_params(c, params, s->out, s->out_count(), params_end, re, first_param_encrypted(command_code, attrs_any, true)))
+    return d;
   if (tag == 0x8002) {
     Field& auth = add_node(d.root, "authorization", c.pos);
     for (int i = 0; c.pos < in.size(); ++i) {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 
+#include "firmware/diagnostics.h"
 #include "tpm/marshal/describe.h"
 #include "tpm/types/attest.h"
 #include "tpm/types/capability.h"
@@ -25,12 +26,28 @@ TPM_RC walk_param(describe::Visitor& v, const uint8_t* base, Reader& r, describe
   return rc;
 }
 
+// A parameter with two forms that only the TPM's state tells apart: the first form that reads
+// whole is described (a value neither reads is described as the first, to say where it fails).
+template <class A, class B>
+TPM_RC walk_either(describe::Visitor& v, const uint8_t* base, Reader& r, describe::Name name, Writer* reencode) {
+  Reader trial = r;
+  A a{};
+  if (unmarshal(trial, a) == TPM_RC_SUCCESS) return walk_param<A>(v, base, r, name, reencode);
+  trial = r;
+  B b{};
+  if (unmarshal(trial, b) == TPM_RC_SUCCESS) return walk_param<B>(v, base, r, name, reencode);
+  return walk_param<A>(v, base, r, name, reencode);
+}
+
 using INT32 = uint32_t;  // PolicySigned/PolicySecret expiration (two's complement on the wire)
 
 // P(type, name): a parameter whose engine type is the Part 2 type of that name.
 // PT(type, "Part 2 name", name): the engine's type for it has another name.
 #define P(T, n) Param{#n, #T, &walk_param<T>}
 #define PT(T, spec, n) Param{#n, spec, &walk_param<T>}
+// TPM2B_TEMPLATE: a TPMT_PUBLIC, or under a derivation parent the derive form (TPMS_DERIVE in
+// place of unique); the parent is not in the command, so the form that reads is shown.
+#define TEMPLATE(n) Param{#n, "TPM2B_TEMPLATE", &walk_either<TPM2B_PUBLIC, Sized<TPMT_TEMPLATE_DERIVE>>}
 #define CC(Name) TPM_CC_##Name, "TPM2_" #Name
 
 constexpr CommandSchema kSchemas[] = {
@@ -62,7 +79,7 @@ constexpr CommandSchema kSchemas[] = {
      {P(TPM2B_PUBLIC, outPublic), P(TPM2B_NAME, name), P(TPM2B_NAME, qualifiedName)}},
     {CC(Unseal), "itemHandle", {}, "", {P(TPM2B_SENSITIVE_DATA, outData)}},
     {CC(ObjectChangeAuth), "objectHandle,parentHandle", {P(TPM2B_AUTH, newAuth)}, "", {P(TPM2B_PRIVATE, outPrivate)}},
-    {CC(CreateLoaded), "parentHandle", {P(TPM2B_SENSITIVE_CREATE, inSensitive), P(TPM2B_TEMPLATE, inPublic)},
+    {CC(CreateLoaded), "parentHandle", {P(TPM2B_SENSITIVE_CREATE, inSensitive), TEMPLATE(inPublic)},
      "objectHandle", {P(TPM2B_PRIVATE, outPrivate), P(TPM2B_PUBLIC, outPublic), P(TPM2B_NAME, name)}},
     // Chapter 14: asymmetric primitives
     {CC(RSA_Encrypt), "keyHandle",
@@ -282,11 +299,15 @@ constexpr CommandSchema kSchemas[] = {
      "", {}},
     {CC(PolicyParameters), "policySession", {P(TPM2B_DIGEST, pHash)}, "", {}},
     {CC(PolicyTransportSPDM), "policySession", {P(TPM2B_NAME, reqKeyName), P(TPM2B_NAME, tpmKeyName)}, "", {}},
-    {CC(NV_DefineSpace2), "authHandle", {P(TPM2B_AUTH, auth), PT(TPM2B_MAX_BUFFER, "TPM2B_NV_PUBLIC_2 (shown as bytes)", publicInfo)}, "", {}},
-    {CC(NV_ReadPublic2), "nvIndex", {}, "", {PT(TPM2B_MAX_BUFFER, "TPM2B_NV_PUBLIC_2 (shown as bytes)", nvPublic), P(TPM2B_NAME, nvName)}},
+    {CC(NV_DefineSpace2), "authHandle", {P(TPM2B_AUTH, auth), P(TPM2B_NV_PUBLIC_2, publicInfo)}, "", {}},
+    {CC(NV_ReadPublic2), "nvIndex", {}, "", {P(TPM2B_NV_PUBLIC_2, nvPublic), P(TPM2B_NAME, nvName)}},
+    // Vendor: the utpm firmware's diagnostics, answered by its main loop (not the engine).
+    {firmware::kCcFirmwareDiagnostics, "utpm_FirmwareDiagnostics", "", {}, "",
+     {PT(firmware::DiagReport, "DiagReport (src/firmware/diagnostics.h)", report)}},
 };
 #undef P
 #undef PT
+#undef TEMPLATE
 #undef CC
 
 constexpr auto kSorted = [] {

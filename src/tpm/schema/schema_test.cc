@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "firmware/diagnostics.h"
 #include "tpm/core/command.h"
 
 namespace utpm::tpm {
@@ -69,9 +70,13 @@ TEST(Schema, EveryCommandOfTheTableHasARow) {
       EXPECT_EQ(std::string(s->out[0].type).substr(0, 5), "TPM2B") << c->name;
     }
   }
-  // And no row for a command the engine does not implement.
-  EXPECT_EQ(schema::schemas().size(), n);
-  for (const schema::CommandSchema& s : schema::schemas()) EXPECT_NE(find_command(s.code), nullptr) << s.name;
+  // And no row for a command the engine does not implement, but for the firmware's own vendor
+  // command, which its main loop answers before the engine.
+  EXPECT_EQ(schema::schemas().size(), n + 1);
+  for (const schema::CommandSchema& s : schema::schemas())
+    if (s.code != firmware::kCcFirmwareDiagnostics) {
+      EXPECT_NE(find_command(s.code), nullptr) << s.name;
+    }
 }
 
 TEST(Describe, NamesFromDeclarationText) {
