@@ -99,6 +99,20 @@ def default_rm():
     return os.environ.get("UTPM_E2E_RM", "0") == "1"
 
 
+def capture_args(extra_args):
+    """With UTPM_E2E_TRACE_DIR set (ctest sets it for every e2e test), each utpmd records what its
+    clients sent and got into a file of its own there, secrets included (test TPMs only), for
+    e2e_decode_captures: every pair the e2e runs produced must decode and re-encode
+    (tests/e2e/decode_captures_test.py). A test that records a trace itself keeps its own."""
+    trace_dir = os.environ.get("UTPM_E2E_TRACE_DIR")
+    if not trace_dir or "--trace-file" in extra_args:
+        return []
+    os.makedirs(trace_dir, exist_ok=True)
+    fd, path = tempfile.mkstemp(prefix=f"{os.getpid()}-", suffix=".jsonl", dir=trace_dir)
+    os.close(fd)
+    return ["--trace-file", path, "--trace-secrets"]
+
+
 class Utpmd:
     """One private utpmd. Channels: mssim always (platform signals for power cycles), plus a
     pty and/or unix socket when asked. Stops by PID (SIGTERM, then SIGKILL after 10 s).
@@ -131,7 +145,7 @@ class Utpmd:
                 args += ["--stall-timeout", str(self.stall_timeout_ms)]
             if not self.rm:
                 args += ["--no-rm"]
-            args += self.extra_args
+            args += self.extra_args + capture_args(self.extra_args)
             self.proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
             ready = self._wait_ready()
             if ready:
