@@ -301,7 +301,8 @@ void object_sensitive(const ObjectSlot& o, TPMT_SENSITIVE& out) {
   }
 }
 
-TPM_RC object_from_parts(const TPMT_PUBLIC& pub, const TPMT_SENSITIVE& sens, ObjectSlot& out, bool check_binding) {
+TPM_RC object_from_parts(const TPMT_PUBLIC& pub, const TPMT_SENSITIVE& sens, ObjectSlot& out, bool check_binding,
+                         Reader* rsa_crt) {
   if (sens.sensitiveType != pub.type) return TPM_RC_TYPE;
   std::construct_at(&out);  // in place: an ObjectSlot temporary is kilobytes of stack
   out.kind = SlotKind::object;
@@ -320,6 +321,15 @@ TPM_RC object_from_parts(const TPMT_PUBLIC& pub, const TPMT_SENSITIVE& sens, Obj
       if (pub.unique.rsa.size != key.bits / 8) return TPM_RC_KEY;
       std::memcpy(key.n, pub.unique.rsa.buffer, pub.unique.rsa.size);
       if (sens.sensitive.rsa.size != key.bits / 16) return TPM_RC_KEY_SIZE;
+      if (rsa_crt) {  // saved by this TPM with its CRT values (object_serialize)
+        const size_t h = key.bits / 16;
+        out.rsa.pub = key;
+        std::memcpy(out.rsa.p, sens.sensitive.rsa.buffer, h);
+        if (!rsa_crt->bytes(out.rsa.q, h) || !rsa_crt->bytes(out.rsa.dp, h) || !rsa_crt->bytes(out.rsa.dq, h) ||
+            !rsa_crt->bytes(out.rsa.qinv, h))
+          return TPM_RC_INTEGRITY;
+        break;
+      }
       if (crypto::rsa_key_from_prime(key, sens.sensitive.rsa.view(), out.rsa) != crypto::Status::ok)
         return TPM_RC_BINDING;  // the prime does not divide the public modulus
       break;
@@ -404,8 +414,12 @@ TPM_RC object_public_only(const TPMT_PUBLIC& pub, ObjectSlot& out) {
 }
 
 namespace {
-// v2 added the public-only flag (v1: always a full object).
-constexpr uint8_t kPayloadVersion = 2;
+// v2 added the public-only flag (v1: always a full object); v3 the CRT values of an RSA key
+// after its sensitive area (q, dp, dq, qinv; keyBits/16 octets each), so that loading it again
+// (ContextLoad: the resource manager does one per command and key; a persistent key at each
+// use) copies them instead of computing two constant-time inverses (callgrind: 1.27 M of the
+// 1.8 M instructions of a VerifySignature with an RSA-2048 key through the RM).
+constexpr uint8_t kPayloadVersion = 3;
 constexpr uint8_t kPayloadObject = 1, kPayloadHashSeq = 2, kPayloadEventSeq = 3, kPayloadHmacSeq = 4;
 }  // namespace
 
@@ -423,6 +437,13 @@ void object_serialize(const ObjectSlot& o, Writer& w) {
       object_sensitive(o, sens);
       marshal(w, sens);
       crypto::zeroize(sens);
+      if (o.pub.type == TPM_ALG_RSA) {
+        const size_t h = crypto::rsa_bytes(o.rsa.pub) / 2;
+        w.bytes(o.rsa.q, h);
+        w.bytes(o.rsa.dp, h);
+        w.bytes(o.rsa.dq, h);
+        w.bytes(o.rsa.qinv, h);
+      }
     }
     marshal(w, o.qualified_name);
     return;
@@ -439,7 +460,7 @@ void object_serialize(const ObjectSlot& o, Writer& w) {
 
 TPM_RC object_deserialize(Reader& r, ObjectSlot& o) {
   uint8_t version = 0, kind = 0;
-  if (!r.u8(version) || (version != 1 && version != kPayloadVersion) || !r.u8(kind)) return TPM_RC_INTEGRITY;
+  if (!r.u8(version) || version < 1 || version > kPayloadVersion || !r.u8(kind)) return TPM_RC_INTEGRITY;
   if (kind == kPayloadObject) {
     uint32_t hierarchy = 0;
     uint8_t public_only = 0;
@@ -447,14 +468,16 @@ TPM_RC object_deserialize(Reader& r, ObjectSlot& o) {
     TPMT_SENSITIVE sens;
     TPM2B_NAME qn;
     if (!r.u32(hierarchy) || (version >= 2 && !r.u8(public_only)) || public_only > 1 || unmarshal(r, pub) ||
-        (!public_only && unmarshal(r, sens)) || unmarshal(r, qn)) {
+        (!public_only && unmarshal(r, sens))) {
       crypto::zeroize(sens);
       return TPM_RC_INTEGRITY;
     }
+    const bool crt = version >= 3 && pub.t.type == TPM_ALG_RSA;
     TPM_RC rc = public_only ? object_public_only(pub.t, o)
-                            : object_from_parts(pub.t, sens, o, /*check_binding=*/false);  // sealed by us
+                            : object_from_parts(pub.t, sens, o, /*check_binding=*/false,  // sealed by us
+                                                crt ? &r : nullptr);
     crypto::zeroize(sens);
-    if (rc != TPM_RC_SUCCESS) return TPM_RC_INTEGRITY;
+    if (rc != TPM_RC_SUCCESS || unmarshal(r, qn)) return TPM_RC_INTEGRITY;
     o.hierarchy = hierarchy;
     o.qualified_name = qn;
     return r.remaining() == 0 ? TPM_RC_SUCCESS : TPM_RC_INTEGRITY;

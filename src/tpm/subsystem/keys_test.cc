@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <vector>
 
 #include "crypto/drbg.h"
 #include "tpm/subsystem/subsystems.h"
@@ -179,6 +180,51 @@ TEST(ObjectFromParts, BindingFailsForForeignSecrets) {
   EXPECT_EQ(object_from_parts(k.pub, sk, back), TPM_RC_SUCCESS);
   sk.sensitive.bits.buffer[0] ^= 1;
   EXPECT_EQ(object_from_parts(k.pub, sk, back), TPM_RC_BINDING) << "unique = H(seed || data) no longer matches";
+}
+
+// A saved RSA key (context or persistent object) carries its CRT values (payload v3) and comes
+// back as the key that was saved, without recomputing them; a v2 payload (prime only, as saved
+// before) still loads to the same key; cut CRT values are refused.
+TEST(ObjectSerialize, RsaKeyComesBackWithItsCrtValuesAndTheOlderPayloadStillLoads) {
+  crypto::DrbgState d = test_drbg();
+  ObjectSlot a, back;
+  TPMS_SENSITIVE_CREATE s;
+  ASSERT_EQ(object_generate(rsa(kKey | TPMA_OBJECT_sign, TPM_ALG_RSASSA), s, crypto::drbg_source(d), a), TPM_RC_SUCCESS);
+  a.hierarchy = TPM_RH_OWNER;
+  std::vector<uint8_t> buf(4096);
+  Writer w(buf);
+  object_serialize(a, w);
+  ASSERT_FALSE(w.overflow());
+  const std::vector<uint8_t> v3(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(w.size()));
+  ASSERT_EQ(v3[0], 3);
+  // The reference: the key computed by the crypto library from the public area and the prime,
+  // as a Load does (its CRT values also equal the generated key's).
+  TPMT_SENSITIVE sens;
+  object_sensitive(a, sens);
+  ObjectSlot ref;
+  ASSERT_EQ(object_from_parts(a.pub, sens, ref), TPM_RC_SUCCESS);
+  for (auto part : {&crypto::RsaPrivateKey::p, &crypto::RsaPrivateKey::q, &crypto::RsaPrivateKey::dp,
+                    &crypto::RsaPrivateKey::dq, &crypto::RsaPrivateKey::qinv})
+    EXPECT_EQ(std::memcmp(ref.rsa.*part, a.rsa.*part, sizeof a.rsa.p), 0);
+  Reader r(v3);
+  ASSERT_EQ(object_deserialize(r, back), TPM_RC_SUCCESS);
+  EXPECT_EQ(std::memcmp(&back.rsa, &ref.rsa, sizeof ref.rsa), 0);
+  EXPECT_EQ(std::memcmp(back.name.buffer, a.name.buffer, a.name.size), 0);
+
+  // The same object as v2 wrote it: no CRT values (4 x 128 octets before the qualified name).
+  const size_t h = 128, qn = 2 + a.qualified_name.size;
+  std::vector<uint8_t> v2(v3.begin(), v3.end() - static_cast<std::ptrdiff_t>(qn + 4 * h));
+  v2.insert(v2.end(), v3.end() - static_cast<std::ptrdiff_t>(qn), v3.end());
+  v2[0] = 2;
+  ObjectSlot old;
+  Reader r2(v2);
+  ASSERT_EQ(object_deserialize(r2, old), TPM_RC_SUCCESS);
+  EXPECT_EQ(std::memcmp(&old.rsa, &ref.rsa, sizeof ref.rsa), 0) << "computed from the prime: the same key";
+
+  // v3 with the CRT values cut short.
+  std::vector<uint8_t> cut(v3.begin(), v3.end() - static_cast<std::ptrdiff_t>(qn + h));
+  Reader r3(cut);
+  EXPECT_EQ(object_deserialize(r3, back), TPM_RC_INTEGRITY);
 }
 
 TEST(ProtectedStorage, WrapUnwrapAndTamper) {

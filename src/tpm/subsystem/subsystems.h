@@ -130,8 +130,11 @@ void object_sensitive(const ObjectSlot& o, TPMT_SENSITIVE& out);
 // together (TPM_RC_BINDING) and computing its Name. Hierarchy and qualified name are the
 // caller's. check_binding may be false only for areas this TPM sealed itself (saved contexts,
 // persistent objects), where the point-multiply of the ECC check would be wasted work.
+// rsa_crt: for an RSA key this TPM saved itself (context payload v3), the reader holds q, dp,
+// dq and qinv after the sensitive area; they are taken as they are instead of being computed
+// from the prime (two constant-time modular inverses: most of a ContextLoad's cost).
 TPM_RC object_from_parts(const TPMT_PUBLIC& pub, const TPMT_SENSITIVE& sens, ObjectSlot& out,
-                         bool check_binding = true);
+                         bool check_binding = true, Reader* rsa_crt = nullptr);
 // A public-only object (LoadExternal without a sensitive area, or its saved context): checks
 // that the public key is usable (RSA modulus of keyBits/8 octets: TPM_RC_KEY; ECC point on
 // the curve: TPM_RC_ECC_POINT; keyed-hash/symmetric unique a nameAlg digest: TPM_RC_KEY),
