@@ -319,6 +319,42 @@ TEST(SecureStore, TransientReadErrorsDuringOperationNeverGiveWrongDataOrFalseAla
               static_cast<unsigned long long>(b.flash.read_errors_injected()), commit_failures);
 }
 
+// FileFlash reads from a shared read-only mapping: every program, erase and even a write by
+// another descriptor is seen by the next read at once, and NOR rules still hold.
+TEST(FileFlash, ReadsSeeEveryWriteAtOnce) {
+  const std::string dir = ::testing::TempDir() + "utpm_fileflash_" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  const std::string img = dir + "/f.img";
+  const FlashGeometry g{4096, 4, 8};
+  FileFlash f(g);
+  ASSERT_EQ(f.open(img, true), FileFlash::OpenResult::created);
+  std::vector<uint8_t> buf(16), data(16);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(0x30 + i);
+  ASSERT_EQ(f.read(4096, buf), FlashStatus::ok);
+  EXPECT_EQ(buf, std::vector<uint8_t>(16, 0xFF));
+  ASSERT_EQ(f.program(4096, data), FlashStatus::ok);
+  ASSERT_EQ(f.read(4096, buf), FlashStatus::ok);
+  EXPECT_EQ(buf, data);
+  EXPECT_EQ(f.program(4096, data), FlashStatus::not_erased);
+  ASSERT_EQ(f.erase(1), FlashStatus::ok);
+  ASSERT_EQ(f.read(4096, buf), FlashStatus::ok);
+  EXPECT_EQ(buf, std::vector<uint8_t>(16, 0xFF));
+  {  // another writer of the same file (what a second process or a test harness would do)
+    std::fstream other(img, std::ios::in | std::ios::out | std::ios::binary);
+    other.seekp(8192);
+    other.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+  }
+  ASSERT_EQ(f.read(8192, buf), FlashStatus::ok);
+  EXPECT_EQ(buf, data);
+  EXPECT_EQ(f.read(4 * 4096 - 8, buf), FlashStatus::out_of_range);
+  f.close();
+  FileFlash again(g);
+  ASSERT_EQ(again.open(img, false), FileFlash::OpenResult::ok);
+  ASSERT_EQ(again.read(8192, buf), FlashStatus::ok);
+  EXPECT_EQ(buf, data);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(SecureStore, HostFilesPersistAndRefuseTruncationAndRollback) {
   const std::string dir = ::testing::TempDir() + "utpm_store_" + std::to_string(::getpid());
   std::filesystem::create_directories(dir);

@@ -1,10 +1,12 @@
 #include "storage/host/file_flash.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <vector>
 
 namespace utpm::storage {
@@ -39,9 +41,18 @@ bool pwrite_all(int fd, const uint8_t* p, size_t n, off_t off) {
 FileFlash::~FileFlash() { close(); }
 
 void FileFlash::close() {
+  if (map_ != nullptr) ::munmap(const_cast<uint8_t*>(map_), geo_.size());
+  map_ = nullptr;
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
 }
+
+namespace {
+const uint8_t* map_read_only(int fd, size_t size) {
+  void* m = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  return m == MAP_FAILED ? nullptr : static_cast<const uint8_t*>(m);
+}
+}  // namespace
 
 FileFlash::OpenResult FileFlash::open(const std::string& path, bool create) {
   close();
@@ -60,6 +71,7 @@ FileFlash::OpenResult FileFlash::open(const std::string& path, bool create) {
       close();
       return OpenResult::io_error;
     }
+    map_ = map_read_only(fd_, geo_.size());
     return OpenResult::created;
   }
   if (fd_ < 0) return errno == ENOENT ? OpenResult::not_found : OpenResult::io_error;
@@ -72,6 +84,7 @@ FileFlash::OpenResult FileFlash::open(const std::string& path, bool create) {
     close();
     return OpenResult::wrong_size;
   }
+  map_ = map_read_only(fd_, geo_.size());
   return OpenResult::ok;
 }
 
@@ -79,6 +92,10 @@ FlashStatus FileFlash::read(uint32_t addr, std::span<uint8_t> out) {
   if (fd_ < 0) return FlashStatus::io_error;
   const FlashStatus st = check_read(addr, out.size());
   if (st != FlashStatus::ok) return st;
+  if (map_ != nullptr) {
+    std::memcpy(out.data(), map_ + addr, out.size());
+    return FlashStatus::ok;
+  }
   return pread_all(fd_, out.data(), out.size(), addr) ? FlashStatus::ok : FlashStatus::io_error;
 }
 
@@ -86,10 +103,15 @@ FlashStatus FileFlash::program(uint32_t addr, std::span<const uint8_t> data) {
   if (fd_ < 0) return FlashStatus::io_error;
   const FlashStatus st = check_program(addr, data.size());
   if (st != FlashStatus::ok) return st;
-  std::vector<uint8_t> cur(data.size());
-  if (!pread_all(fd_, cur.data(), cur.size(), addr)) return FlashStatus::io_error;
-  for (uint8_t b : cur) {
-    if (b != kErasedByte) return FlashStatus::not_erased;
+  if (map_ != nullptr) {
+    for (size_t i = 0; i < data.size(); ++i)
+      if (map_[addr + i] != kErasedByte) return FlashStatus::not_erased;
+  } else {
+    std::vector<uint8_t> cur(data.size());
+    if (!pread_all(fd_, cur.data(), cur.size(), addr)) return FlashStatus::io_error;
+    for (uint8_t b : cur) {
+      if (b != kErasedByte) return FlashStatus::not_erased;
+    }
   }
   return pwrite_all(fd_, data.data(), data.size(), addr) ? FlashStatus::ok : FlashStatus::io_error;
 }
