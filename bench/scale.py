@@ -5,7 +5,8 @@ swtpm's one process per TPM, measured in the same run on this machine.
     bench/scale.py [-n 64] [-d SECONDS] [--utpmd PATH] [--swtpm PATH]
 
 Prints one table:
-  - memory per idle instance: utpm = (PSS of the N-instance utpmd - PSS of a 1-instance utpmd)
+  - memory per idle instance (PSS, and anonymous PSS without file-backed pages: see mem()):
+    utpm = (PSS of the N-instance utpmd - PSS of a 1-instance utpmd)
     / (N-1) (the marginal cost; RSS alike), swtpm = the N processes' PSS (and RSS) / N; every
     instance has run TPM2_Startup and a few commands first ("idle" = initialised, no client);
     instances per GiB follow from it;
@@ -65,15 +66,20 @@ def wait_port(port, deadline=30.0):
 
 
 def mem(pid):
-    """(rss_kib, pss_kib) from /proc/PID/smaps_rollup."""
-    rss = pss = 0
+    """(rss_kib, pss_kib, pss_anon_kib) from /proc/PID/smaps_rollup. Pss_Anon leaves out
+    file-backed pages: utpmd maps each instance's store file read-only (FileFlash), whose clean
+    page-cache pages count in its PSS but are reclaimable, as swtpm's state files in the page
+    cache are (not counted in its PSS: it reads them with read())."""
+    rss = pss = anon = 0
     with open(f"/proc/{pid}/smaps_rollup") as f:
         for line in f:
             if line.startswith("Rss:"):
                 rss = int(line.split()[1])
             elif line.startswith("Pss:"):
                 pss = int(line.split()[1])
-    return rss, pss
+            elif line.startswith("Pss_Anon:"):
+                anon = int(line.split()[1])
+    return rss, pss, anon
 
 
 def cpu_s(pid):
@@ -177,12 +183,12 @@ def main():
         os.makedirs(one.work)
         one.start()
         load(client, "mssim", "getrandom", 0.2, uports[:1], one.pids())
-        rss1, pss1 = mem(one.proc.pid)
+        rss1, pss1, anon1 = mem(one.proc.pid)
         one.stop()
         u = Utpm(a.utpmd, work, n, uports)
         u_fresh = u.start()
         load(client, "mssim", "getrandom", 0.2, uports[:n], u.pids())
-        rssn, pssn = mem(u.proc.pid)
+        rssn, pssn, anonn = mem(u.proc.pid)
         u.stop()
         u_restart = u.start()
         u_thr = {w: load(client, "mssim", w, a.d, uports[:n], u.pids())
@@ -198,7 +204,7 @@ def main():
         s_fresh = s.start()
         load(client, "raw", "getrandom", 0.2, sports[:n], s.pids())
         ms = [mem(p) for p in s.pids()]
-        s_rss, s_pss = sum(m[0] for m in ms), sum(m[1] for m in ms)
+        s_rss, s_pss, s_anon = (sum(m[i] for m in ms) for i in range(3))
         s.stop()
         s_restart = s.start()
         s_thr = {w: load(client, "raw", w, a.d, sports[:n], s.pids())
@@ -209,6 +215,7 @@ def main():
 
     u_pss_inst = (pssn - pss1) / (n - 1)
     u_rss_inst = (rssn - rss1) / (n - 1)
+    u_anon_inst = (anonn - anon1) / (n - 1)
     print(f"scale: {n} TPM instances, utpmd {a.utpmd} (one process) vs swtpm {a.swtpm} "
           f"({n} processes); {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
     print()
@@ -223,6 +230,8 @@ def main():
     row("RSS per idle instance, KiB", u_rss_inst, s_rss / n, "{:.0f}")
     row(f"total PSS of {n} instances, MiB", pssn / 1024, s_pss / 1024)
     row("instances per GiB (PSS)", (1 << 20) / max(u_pss_inst, 1), (1 << 20) / (s_pss / n), "{:.0f}")
+    row("anonymous PSS per idle instance, KiB", u_anon_inst, s_anon / n, "{:.0f}")
+    row("instances per GiB (anonymous PSS)", (1 << 20) / max(u_anon_inst, 1), (1 << 20) / max(s_anon / n, 1), "{:.0f}")
     row("start-up per instance, fresh state, ms", u_fresh * 1000 / n, s_fresh * 1000 / n, "{:.2f}")
     row("start-up per instance, restart, ms", u_restart * 1000 / n, s_restart * 1000 / n, "{:.2f}")
     for w in ("getrandom", "pcrextend"):
