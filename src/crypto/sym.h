@@ -24,9 +24,18 @@ enum class SymMode : uint16_t {
 inline constexpr uint16_t kAlgAes = 0x0006;
 inline constexpr size_t kAesBlockSize = 16;
 
-// Opaque backend key schedule. Valid only inside the call that created it: it may hold a
-// library handle or self-pointers, so it is neither copied nor saved. Always release with
-// aes_release(), which also wipes it.
+// The 128-bit block ciphers a TPM may offer (TPM_ALG_ID values). Every mode below runs on any
+// of them; which ones a backend has, and with which key sizes, says block_cipher_supported():
+// OpenSSL has all three, mbedTLS (firmware) AES only.
+enum class BlockCipher : uint16_t {
+  aes = 0x0006,
+  sm4 = 0x0013,
+  camellia = 0x0026,
+};
+
+// Opaque backend key schedule (of any BlockCipher; the name is historical). Valid only inside
+// the call that created it: it may hold a library handle or self-pointers, so it is neither
+// copied nor saved. Always release with aes_release(), which also wipes it.
 struct AesContext {
   alignas(16) uint8_t opaque[320];
 };
@@ -34,9 +43,15 @@ struct AesContext {
 inline namespace UTPM_CRYPTO_NS {
 
 // ---- the backend's block primitive ----
-// key.size() must be 16, 24 or 32.
+// Whether this backend has the cipher with a key of key_bytes octets (AES 16/24/32, Camellia
+// 16/24/32, SM4 16 where present).
+bool block_cipher_supported(BlockCipher c, size_t key_bytes);
+// Status::unsupported for a cipher or key size block_cipher_supported() denies.
+Status block_init(AesContext& ctx, BlockCipher c, Bytes key, bool encrypt);
+// key.size() must be 16, 24 or 32 (block_init for AES).
 Status aes_init(AesContext& ctx, Bytes key, bool encrypt);
-// Processes n_blocks consecutive 16-byte blocks (ECB). in and out may alias exactly.
+// Processes n_blocks consecutive 16-byte blocks (ECB) of whichever cipher ctx holds. in and out
+// may alias exactly.
 void aes_blocks(AesContext& ctx, const uint8_t* in, uint8_t* out, size_t n_blocks);
 void aes_release(AesContext& ctx);
 
@@ -46,6 +61,9 @@ void aes_release(AesContext& ctx);
 // out.size() must equal in.size(); in and out may alias exactly.
 Status sym_encrypt(SymMode mode, Bytes key, MutBytes iv, Bytes in, MutBytes out);
 Status sym_decrypt(SymMode mode, Bytes key, MutBytes iv, Bytes in, MutBytes out);
+// The same modes over any block cipher (the two above are AES).
+Status sym_encrypt(BlockCipher c, SymMode mode, Bytes key, MutBytes iv, Bytes in, MutBytes out);
+Status sym_decrypt(BlockCipher c, SymMode mode, Bytes key, MutBytes iv, Bytes in, MutBytes out);
 
 // AES-GCM with any AES key size (the store's aead_seal/aead_open are AES-256 with fixed
 // sizes). nonce 1..128 bytes; tag 4..16 bytes.

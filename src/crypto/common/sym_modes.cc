@@ -1,4 +1,5 @@
-// AES modes of operation (NIST SP 800-38A) on the backend's block function, with the TPM's
+// Block cipher modes of operation (NIST SP 800-38A) on the backend's block function (AES,
+// Camellia, SM4: any 128-bit block), with the TPM's
 // chaining-value (ivOut) conventions described in sym.h.
 #include "crypto/sym.h"
 
@@ -93,9 +94,10 @@ void cbc_decrypt(AesContext& aes, uint8_t* iv, const uint8_t* in, uint8_t* out, 
   zeroize(ct);
 }
 
-Status run(SymMode mode, Bytes key, MutBytes iv, Bytes in, MutBytes out, bool encrypt) {
+Status run(BlockCipher c, SymMode mode, Bytes key, MutBytes iv, Bytes in, MutBytes out, bool encrypt) {
   if (out.size() != in.size()) return Status::bad_input;
   if (key.size() != 16 && key.size() != 24 && key.size() != 32) return Status::bad_input;
+  if (!block_cipher_supported(c, key.size())) return Status::unsupported;
   switch (mode) {
     case SymMode::ecb:
     case SymMode::cbc:
@@ -111,7 +113,7 @@ Status run(SymMode mode, Bytes key, MutBytes iv, Bytes in, MutBytes out, bool en
   // Only ECB and CBC decryption run the inverse cipher; the stream modes always encrypt.
   const bool inverse = !encrypt && (mode == SymMode::ecb || mode == SymMode::cbc);
   AesContext aes;
-  const Status s = aes_init(aes, key, !inverse);
+  const Status s = block_init(aes, c, key, !inverse);
   if (s != Status::ok) return s;
   const uint8_t* src = in.data();
   uint8_t* dst = out.data();
@@ -135,11 +137,17 @@ Status run(SymMode mode, Bytes key, MutBytes iv, Bytes in, MutBytes out, bool en
 }  // namespace
 
 Status sym_encrypt(SymMode mode, Bytes key, MutBytes iv, Bytes in, MutBytes out) {
-  return run(mode, key, iv, in, out, true);
+  return run(BlockCipher::aes, mode, key, iv, in, out, true);
+}
+Status sym_encrypt(BlockCipher c, SymMode mode, Bytes key, MutBytes iv, Bytes in, MutBytes out) {
+  return run(c, mode, key, iv, in, out, true);
+}
+Status sym_decrypt(BlockCipher c, SymMode mode, Bytes key, MutBytes iv, Bytes in, MutBytes out) {
+  return run(c, mode, key, iv, in, out, false);
 }
 
 Status sym_decrypt(SymMode mode, Bytes key, MutBytes iv, Bytes in, MutBytes out) {
-  return run(mode, key, iv, in, out, false);
+  return run(BlockCipher::aes, mode, key, iv, in, out, false);
 }
 
 }  // namespace UTPM_CRYPTO_NS

@@ -30,6 +30,16 @@ bool gcm_sizes_ok(Bytes key, Bytes nonce, size_t tag_size, size_t in_size, size_
 
 }  // namespace
 
+// AES only: the firmware profile offers no other block cipher, and mbedTLS 2.28 has no SM4.
+bool block_cipher_supported(BlockCipher c, size_t key_bytes) {
+  return c == BlockCipher::aes && (key_bytes == 16 || key_bytes == 24 || key_bytes == 32);
+}
+
+Status block_init(AesContext& ctx, BlockCipher c, Bytes key, bool encrypt) {
+  if (!block_cipher_supported(c, key.size())) return Status::unsupported;
+  return aes_init(ctx, key, encrypt);
+}
+
 Status aes_init(AesContext& ctx, Bytes key, bool encrypt) {
   if (key.size() != 16 && key.size() != 24 && key.size() != 32) return Status::bad_input;
   Held* h = new (ctx.opaque) Held;

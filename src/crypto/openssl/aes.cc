@@ -1,4 +1,5 @@
-// OpenSSL backend: AES block function and AES-GCM through EVP (AES-NI / VAES when present).
+// OpenSSL backend: the AES, Camellia and SM4 block functions and AES-GCM through EVP (AES-NI /
+// VAES when present).
 #include <openssl/evp.h>
 
 #include <climits>
@@ -33,6 +34,31 @@ const EVP_CIPHER* ecb_cipher(size_t key_size) {
   }
   return nullptr;
 }
+const EVP_CIPHER* camellia_ecb(size_t key_size) {
+  static const EVP_CIPHER* const k128 = fetched("CAMELLIA-128-ECB", EVP_camellia_128_ecb());
+  static const EVP_CIPHER* const k192 = fetched("CAMELLIA-192-ECB", EVP_camellia_192_ecb());
+  static const EVP_CIPHER* const k256 = fetched("CAMELLIA-256-ECB", EVP_camellia_256_ecb());
+  switch (key_size) {
+    case 16: return k128;
+    case 24: return k192;
+    case 32: return k256;
+  }
+  return nullptr;
+}
+// SM4 has one key size. A build of OpenSSL without it (OPENSSL_NO_SM4) gives no cipher.
+const EVP_CIPHER* sm4_ecb(size_t key_size) {
+  static const EVP_CIPHER* const k128 = EVP_CIPHER_fetch(nullptr, "SM4-ECB", nullptr);
+  return key_size == 16 ? k128 : nullptr;
+}
+const EVP_CIPHER* block_ecb(BlockCipher c, size_t key_size) {
+  switch (c) {
+    case BlockCipher::aes: return ecb_cipher(key_size);
+    case BlockCipher::camellia: return camellia_ecb(key_size);
+    case BlockCipher::sm4: return sm4_ecb(key_size);
+  }
+  return nullptr;
+}
+
 const EVP_CIPHER* gcm_cipher(size_t key_size) {
   static const EVP_CIPHER* const k128 = fetched("AES-128-GCM", EVP_aes_128_gcm());
   static const EVP_CIPHER* const k192 = fetched("AES-192-GCM", EVP_aes_192_gcm());
@@ -49,10 +75,20 @@ bool fits_int(size_t n) { return n <= static_cast<size_t>(INT_MAX); }
 
 }  // namespace
 
+bool block_cipher_supported(BlockCipher c, size_t key_bytes) { return block_ecb(c, key_bytes) != nullptr; }
+
 Status aes_init(AesContext& ctx, Bytes key, bool encrypt) {
+  if (key.size() != 16 && key.size() != 24 && key.size() != 32) {
+    handle(ctx) = nullptr;
+    return Status::bad_input;
+  }
+  return block_init(ctx, BlockCipher::aes, key, encrypt);
+}
+
+Status block_init(AesContext& ctx, BlockCipher which, Bytes key, bool encrypt) {
   handle(ctx) = nullptr;
-  const EVP_CIPHER* cipher = ecb_cipher(key.size());
-  if (cipher == nullptr) return Status::bad_input;
+  const EVP_CIPHER* cipher = block_ecb(which, key.size());
+  if (cipher == nullptr) return Status::unsupported;
   EVP_CIPHER_CTX* c = EVP_CIPHER_CTX_new();
   if (c == nullptr) return Status::failure;
   if (EVP_CipherInit_ex(c, cipher, nullptr, key.data(), nullptr, encrypt ? 1 : 0) != 1 ||
