@@ -132,6 +132,10 @@ inline constexpr bool kEccP521 = kHostProfile;
 inline constexpr uint16_t kMaxEccKeyBits = kEccP521 ? 521 : 384;
 // AES key sizes: 128 and 256, plus 192 on the host.
 inline constexpr bool kAes192 = kHostProfile;
+// Camellia (128/192/256, as AES) and SM4 (128) on the host, from OpenSSL; the firmware's
+// mbedTLS build has AES only (docs/algorithms.md).
+inline constexpr bool kCamellia = kHostProfile;
+inline constexpr bool kSm4 = kHostProfile;
 
 // Primary-key derivation cache (docs/primary_cache.md): RSA primary keys of the owner,
 // endorsement and platform hierarchies whose primes are kept in the secure store, one record

@@ -601,7 +601,7 @@ size_t parameter_start(const Bytes& c, const sch::CommandSchema& s) {
 }
 
 void mutate(Bytes& c, Generator& g) {
-  static const uint16_t bad_algs[] = {0x0000, 0x0001, 0x0010, 0x0099, 0x7FFF, 0x0013, 0x0027, 0x0012};
+  static const uint16_t bad_algs[] = {0x0000, 0x0001, 0x0010, 0x0099, 0x7FFF, 0x0011, 0x0027, 0x0012};
   static const uint32_t bad_handles[] = {0x00000000, 0x80FFFFFF, 0x02FFFFFF, 0x03000010, 0x01FFFFFF,
                                          0x40000099, 0x81000001, 0x400000FF, 0x0000001F, 0xFFFFFFFF};
   const sch::CommandSchema* s = sch::find_schema(be32(c, 6));

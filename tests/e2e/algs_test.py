@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """End to end: the host profile's algorithms (docs/engine.md "Profiles"): RSA-3072/4096, AES-192,
-SHA-512 (also a PCR bank), ECC NIST P-521, and TestParms for every algorithm GetCapability(TPM_CAP_ALGS) lists.
+Camellia-128/192/256, SM4, SHA-512 (also a PCR bank), ECC NIST P-521, and TestParms for every
+algorithm GetCapability(TPM_CAP_ALGS) lists.
 
 Expected values are computed here: signatures verified with python3-cryptography, AES results
 recomputed with python3-cryptography from a key the test chose (LoadExternal), PCR values with
@@ -87,9 +88,9 @@ def parms_using(alg):
         ALG["KDF1_SP800_108"]: ecc_parms(NIST_P256, kdf=ALG["KDF1_SP800_108"], kdf_hash=sha256),
         ALG["ECC"]: ecc_parms(NIST_P256),
         ALG["SYMCIPHER"]: symcipher_parms(ALG["AES"], 128, ALG["CFB"]),
-        # Not in utpm's lists; here so that the test runs against swtpm too.
         ALG["CAMELLIA"]: symcipher_parms(ALG["CAMELLIA"], 128, ALG["CFB"]),
         ALG["SM4"]: symcipher_parms(ALG["SM4"], 128, ALG["CFB"]),
+        # Not in utpm's lists; here so that the test runs against swtpm too.
         0x0003: symcipher_parms(0x0003, 128, ALG["CFB"]),  # TDES
         ALG["ECMQV"]: ecc_parms(NIST_P256, ALG["ECMQV"], (sha256,)),
         ALG["SM2"]: ecc_parms(0x0020, ALG["SM2"], (sha256,)),
@@ -167,9 +168,15 @@ class Algorithms(unittest.TestCase):
         self.assertIn(ALG["SHA512"], algs, "the host profile lists SHA-512")
         for bits in (1024, 2048, 3072, 4096):
             self.assertEqual(self.parms_rc(rsa_parms(bits)), 0, bits)
-        for bits in (128, 192, 256):
-            for mode in ("CTR", "OFB", "CBC", "CFB", "ECB"):
-                self.assertEqual(self.parms_rc(symcipher_parms(ALG["AES"], bits, ALG[mode])), 0, (bits, mode))
+        self.assertIn(ALG["CAMELLIA"], algs, "the host profile lists Camellia")
+        self.assertIn(ALG["SM4"], algs, "the host profile lists SM4")
+        for alg, sizes in (("AES", (128, 192, 256)), ("CAMELLIA", (128, 192, 256)), ("SM4", (128,))):
+            for bits in sizes:
+                for mode in ("CTR", "OFB", "CBC", "CFB", "ECB"):
+                    self.assertEqual(self.parms_rc(symcipher_parms(ALG[alg], bits, ALG[mode])), 0, (alg, bits, mode))
+        # TPMI_SM4_KEY_BITS is 128 only, TPMI_CAMELLIA_KEY_BITS has no 64: TPM_RC_VALUE + P1.
+        self.assertEqual(self.parms_rc(symcipher_parms(ALG["SM4"], 256, ALG["CFB"])), 0x1C4)
+        self.assertEqual(self.parms_rc(symcipher_parms(ALG["CAMELLIA"], 64, ALG["CFB"])), 0x1C4)
         # Not offered: the interface types refuse them (Part 2: TPMI_RSA_KEY_BITS, TPMI_AES_KEY_BITS
         # -> TPM_RC_VALUE, TPMI_ALG_SYM_OBJECT -> TPM_RC_SYMMETRIC, TPMI_ECC_CURVE -> TPM_RC_CURVE),
         # parameter 1.
@@ -243,23 +250,32 @@ class Algorithms(unittest.TestCase):
 
     # ---- AES-128/192/256 in every mode, recomputed with python3-cryptography ----
     def test_aes_every_size_and_mode_matches_cryptography(self):
+        self.every_size_and_mode_matches_cryptography("AES", algorithms.AES, (128, 192, 256))
+
+    def test_camellia_every_size_and_mode_matches_cryptography(self):
+        self.every_size_and_mode_matches_cryptography("CAMELLIA", algorithms.Camellia, (128, 192, 256))
+
+    def test_sm4_every_mode_matches_cryptography(self):
+        self.every_size_and_mode_matches_cryptography("SM4", algorithms.SM4, (128,))
+
+    def every_size_and_mode_matches_cryptography(self, alg, py_alg, sizes):
         if self.shim:
             self.skipTest("swtpm's EncryptDecrypt2 modes differ")
         data = os.urandom(64)
         iv = os.urandom(16)
         py_modes = {"CTR": modes.CTR, "OFB": modes.OFB, "CBC": modes.CBC, "CFB": modes.CFB, "ECB": None}
-        for bits in (128, 192, 256):
+        for bits in sizes:
             key = os.urandom(bits // 8)
             seed = os.urandom(32)
             # mode NULL: EncryptDecrypt2 chooses the mode (Part 3 §15.2).
             public = (u16(ALG["SYMCIPHER"]) + u16(ALG["SHA256"]) + u32(OBJ_USER_WITH_AUTH | OBJ_DECRYPT | OBJ_SIGN | OBJ_NO_DA) +
-                      tpm2b(b"") + u16(ALG["AES"]) + u16(bits) + u16(ALG["NULL"]) +
+                      tpm2b(b"") + u16(ALG[alg]) + u16(bits) + u16(ALG["NULL"]) +
                       tpm2b(digest(ALG["SHA256"], seed, key)))
             sensitive = u16(ALG["SYMCIPHER"]) + tpm2b(b"") + tpm2b(seed) + tpm2b(key)
             handle, name = self.tpm.load_external(public, sensitive)
             for mode, pm in py_modes.items():
-                with self.subTest(bits=bits, mode=mode):
-                    cipher = Cipher(algorithms.AES(key), pm(iv) if pm else modes.ECB())
+                with self.subTest(alg=alg, bits=bits, mode=mode):
+                    cipher = Cipher(py_alg(key), pm(iv) if pm else modes.ECB())
                     expect = cipher.encryptor().update(data)
                     r = self.tpm.call(CC_ENCRYPT_DECRYPT2, handles=(handle,), names=[name],
                                       params=tpm2b(data) + bytes([0]) + u16(ALG[mode]) + tpm2b(iv),
@@ -272,6 +288,61 @@ class Algorithms(unittest.TestCase):
                     self.assertEqual(r.rc, 0)
                     self.assertEqual(r.reader().tpm2b(), data)
             self.tpm.flush(handle)
+
+    def test_parameter_encryption_with_camellia_and_sm4_sessions(self):
+        """A session whose symmetric is Camellia or SM4 (CFB) encrypts Hash's data and decrypts its
+        digest; tpm_raw.py does the client's side with python3-cryptography, so a TPM that used
+        another cipher would hash other data and the digest would not be hashlib's."""
+        if self.shim:
+            self.skipTest("swtpm has no SM4")
+        for alg, bits in (("CAMELLIA", 128), ("CAMELLIA", 192), ("CAMELLIA", 256), ("SM4", 128)):
+            with self.subTest(alg=alg, bits=bits):
+                s = self.tpm.start_session(sym=(ALG[alg], bits))
+                data = os.urandom(100)
+                r = self.tpm.call(0x17D, params=tpm2b(data) + u16(ALG["SHA256"]) + u32(0x40000007),
+                                  auths=[Auth(session=s, attrs=0x01 | 0x20 | 0x40)])
+                self.assertEqual(r.rc, 0)
+                self.assertEqual(r.reader().tpm2b(), hashlib.sha256(data).digest())
+                self.tpm.flush(s.handle)
+        # SM4 takes 128-bit keys only: TPM_RC_VALUE on StartAuthSession's symmetric (P4).
+        r = self.tpm.call(0x176, handles=(0x40000007, 0x40000007),
+                          params=tpm2b(os.urandom(32)) + tpm2b(b"") + bytes([0]) + u16(ALG["SM4"]) + u16(256) +
+                          u16(ALG["CFB"]) + u16(ALG["SHA256"]), rhandle=True, check=False)
+        self.assertEqual(r.rc, 0x084 + 0x040 + 0x400)
+
+    def test_camellia_storage_parent_wraps_children_tpm2_tools(self):
+        """tpm2-tools: an ECC storage primary whose symmetric is Camellia-256-CFB protects a child
+        (the child's private area is Camellia-encrypted), which loads and signs; a Camellia-128
+        child key made under it round-trips data through tpm2_encryptdecrypt."""
+        if self.shim:
+            self.skipTest("utpm host profile")
+        self.tool("tpm2_createprimary", "-C", "o", "-G", "ecc256:null:camellia256cfb", "-c", self.path("primary.ctx"))
+        out = self.tool("tpm2_readpublic", "-c", self.path("primary.ctx")).stdout.decode()
+        self.assertIn("camellia", out)
+        self.tool("tpm2_create", "-C", self.path("primary.ctx"), "-G", "ecc256:ecdsa-sha256",
+                  "-u", self.path("s.pub"), "-r", self.path("s.priv"))
+        self.tool("tpm2_load", "-C", self.path("primary.ctx"), "-u", self.path("s.pub"),
+                  "-r", self.path("s.priv"), "-c", self.path("s.ctx"))
+        with open(self.path("msg"), "wb") as f:
+            f.write(b"signed under a camellia parent")
+        self.tool("tpm2_sign", "-c", self.path("s.ctx"), "-g", "sha256", "-o", self.path("sig"), self.path("msg"))
+        self.tool("tpm2_verifysignature", "-c", self.path("s.ctx"), "-g", "sha256", "-m", self.path("msg"),
+                  "-s", self.path("sig"))
+        self.tool("tpm2_create", "-C", self.path("primary.ctx"), "-G", "camellia128cfb",
+                  "-u", self.path("k.pub"), "-r", self.path("k.priv"))
+        self.tool("tpm2_load", "-C", self.path("primary.ctx"), "-u", self.path("k.pub"),
+                  "-r", self.path("k.priv"), "-c", self.path("k.ctx"))
+        data = os.urandom(48)
+        with open(self.path("in"), "wb") as f:
+            f.write(data)
+        with open(self.path("iv"), "wb") as f:
+            f.write(bytes(16))
+        self.tool("tpm2_encryptdecrypt", "-c", self.path("k.ctx"), "-t", self.path("iv"), "-e",
+                  "-o", self.path("ct"), self.path("in"))
+        self.tool("tpm2_encryptdecrypt", "-c", self.path("k.ctx"), "-t", self.path("iv"), "-d",
+                  "-o", self.path("pt"), self.path("ct"))
+        with open(self.path("pt"), "rb") as f:
+            self.assertEqual(f.read(), data)
 
     def test_aes192_key_created_by_tpm2_tools_round_trips(self):
         if self.shim:

@@ -15,6 +15,9 @@ from utpmd_harness import SU_CLEAR, MssimClient, MssimShim, Utpmd, rc_of, startu
 # Constants (TPM 2.0 Part 2; values as in /usr/include/tss2/tss2_tpm2_types.h).
 SHA1, SHA256, SHA384, SHA512 = 0x0004, 0x000B, 0x000C, 0x000D
 AES, XOR, CFB, NULL_ALG, KEYEDHASH, SYMCIPHER, HMAC_ALG = 0x0006, 0x000A, 0x0043, 0x0010, 0x0008, 0x0025, 0x0005
+SM4, CAMELLIA = 0x0013, 0x0026
+# The block ciphers parameter encryption may use, as python3-cryptography names them.
+BLOCK_CIPHERS = {AES: algorithms.AES, SM4: algorithms.SM4, CAMELLIA: algorithms.Camellia}
 HASH_NAME = {SHA1: "sha1", SHA256: "sha256", SHA384: "sha384", SHA512: "sha512"}
 ST_NO_SESSIONS, ST_SESSIONS, ST_HASHCHECK = 0x8001, 0x8002, 0x8024
 RS_PW = 0x40000009
@@ -118,7 +121,7 @@ class Session:
             return bytes(a ^ b for a, b in zip(data, mask))
         kb = arg // 8
         kiv = kdfa(self.auth_hash, key, b"CFB", newer, older, 8 * (kb + 16))
-        c = Cipher(algorithms.AES(kiv[:kb]), modes.CFB(kiv[kb:]))
+        c = Cipher(BLOCK_CIPHERS[alg](kiv[:kb]), modes.CFB(kiv[kb:]))
         op = c.encryptor() if encrypt else c.decryptor()
         return op.update(data) + op.finalize()
 
@@ -233,7 +236,7 @@ class Tpm:
     def start_session(self, auth_hash=SHA256, bind=RH_NULL, bind_name=None, bind_auth=b"", sym=None, se=SE_HMAC):
         nonce = os.urandom(digest_size(auth_hash))
         symdef = u16(NULL_ALG) if sym is None else (
-            u16(XOR) + u16(sym[1]) if sym[0] == XOR else u16(AES) + u16(sym[1]) + u16(CFB))
+            u16(XOR) + u16(sym[1]) if sym[0] == XOR else u16(sym[0]) + u16(sym[1]) + u16(CFB))
         r = self.call(CC["StartAuthSession"], handles=(RH_NULL, bind),
                       params=tpm2b(nonce) + tpm2b(b"") + bytes([se]) + symdef + u16(auth_hash), rhandle=True)
         assert r.rc == 0, f"StartAuthSession rc {r.rc:#x}"

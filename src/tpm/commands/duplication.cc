@@ -75,10 +75,12 @@ TPM_RC TPM2_Duplicate(Command& c) {
     object_sensitive(*obj, sens);
     DuplicationKeys k;
     k.name_alg = obj->pub.nameAlg;
+    k.inner_alg = sym.algorithm;
     k.inner_bits = inner_bits(sym);
     k.inner_key = key.view();
     if (parent) {
       k.outer_hash = parent->pub.nameAlg;
+      k.outer_alg = object_symmetric(parent->pub).algorithm;
       k.outer_bits = object_symmetric(parent->pub).keyBits;
       k.seed = seed.view();
     }
@@ -116,7 +118,8 @@ TPM_RC TPM2_Rewrap(Command& c) {
     if (secret_seed_recover(*old_parent, kLabelDuplicate, tpm_random_source(c.tpm), secret, seed) != TPM_RC_SUCCESS)
       return rc_param(TPM_RC_VALUE, 3);
     std::span<uint8_t> data;
-    if (TPM_RC rc = duplicate_outer_unwrap(old_parent->pub.nameAlg, object_symmetric(old_parent->pub).keyBits,
+    if (TPM_RC rc = duplicate_outer_unwrap(old_parent->pub.nameAlg, object_symmetric(old_parent->pub).algorithm,
+                                           object_symmetric(old_parent->pub).keyBits,
                                            seed.view(), name, {blob.buffer, blob.size}, data))
       return rc_param(rc, 1);
     off = static_cast<size_t>(data.data() - blob.buffer);
@@ -132,7 +135,8 @@ TPM_RC TPM2_Rewrap(Command& c) {
     const size_t head = 2u + digest_size(new_parent->pub.nameAlg);
     if (len + head > sizeof blob.buffer) return rc_param(TPM_RC_VALUE, 1);
     std::memmove(blob.buffer + head, blob.buffer + off, len);
-    const size_t total = duplicate_outer_wrap(new_parent->pub.nameAlg, object_symmetric(new_parent->pub).keyBits,
+    const size_t total = duplicate_outer_wrap(new_parent->pub.nameAlg, object_symmetric(new_parent->pub).algorithm,
+                                              object_symmetric(new_parent->pub).keyBits,
                                               seed.view(), name, {blob.buffer, sizeof blob.buffer}, len);
     if (total == 0) return TPM_RC_FAILURE;
     blob.size = static_cast<uint16_t>(total);
@@ -182,10 +186,12 @@ TPM_RC TPM2_Import(Command& c) {
   crypto::ZeroizeOnExit wipe_sens{sens};
   DuplicationKeys k;
   k.name_alg = pub.t.nameAlg;
+  k.inner_alg = sym.algorithm;
   k.inner_bits = inner_bits(sym);
   k.inner_key = key.view();
   if (in_seed.size != 0) {
     k.outer_hash = parent->pub.nameAlg;
+    k.outer_alg = object_symmetric(parent->pub).algorithm;
     k.outer_bits = object_symmetric(parent->pub).keyBits;
     k.seed = seed.view();
   }

@@ -77,8 +77,9 @@ TPM_RC encrypt_decrypt(Command& c, bool decrypt, TPM_ALG_ID mode_in, TPM2B_IV& i
   uint8_t iv_buf[16] = {};
   std::memcpy(iv_buf, iv.buffer, iv.size);
   const auto m = static_cast<crypto::SymMode>(mode);
-  crypto::Status s = decrypt ? crypto::sym_decrypt(m, key->bits.view(), iv_buf, in.view(), {out.buffer, out.size})
-                             : crypto::sym_encrypt(m, key->bits.view(), iv_buf, in.view(), {out.buffer, out.size});
+  const crypto::BlockCipher cipher = block_cipher(key->pub.parameters.symDetail.sym.algorithm);
+  crypto::Status s = decrypt ? crypto::sym_decrypt(cipher, m, key->bits.view(), iv_buf, in.view(), {out.buffer, out.size})
+                             : crypto::sym_encrypt(cipher, m, key->bits.view(), iv_buf, in.view(), {out.buffer, out.size});
   if (s != crypto::Status::ok) return TPM_RC_FAILURE;
   TPM2B_IV iv_out;
   if (mode != TPM_ALG_ECB) iv_out.assign(iv_buf);

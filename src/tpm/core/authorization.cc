@@ -387,14 +387,16 @@ TPM_RC crypt_first_parameter(const Command& c, const SessionIn& s, const TPM2B_N
   const size_t klen = session_value(slot, encryption_auth_value(c, s), key);
   const crypto::HashAlg hash = to_crypto(slot.auth_hash);
   crypto::Status rc = crypto::Status::ok;
-  if (slot.symmetric.algorithm == TPM_ALG_AES) {
+  if (slot.symmetric.algorithm != TPM_ALG_XOR) {  // a block cipher (AES, SM4, Camellia) in CFB
     static constexpr uint8_t kCfb[] = {'C', 'F', 'B'};
-    const size_t key_bytes = slot.symmetric.keyBits.aes / 8u;
+    const crypto::BlockCipher cipher = block_cipher(slot.symmetric.algorithm);
+    const size_t key_bytes = slot.symmetric.keyBits.aes / 8u;  // the arms share the number
     uint8_t key_iv[32 + 16];
     crypto::kdfa(hash, {key, klen}, kCfb, newer.view(), older.view(), static_cast<uint32_t>((key_bytes + 16) * 8),
                  {key_iv, key_bytes + 16});
-    rc = encrypt ? crypto::sym_encrypt(crypto::SymMode::cfb, {key_iv, key_bytes}, {key_iv + key_bytes, 16}, data, data)
-                 : crypto::sym_decrypt(crypto::SymMode::cfb, {key_iv, key_bytes}, {key_iv + key_bytes, 16}, data, data);
+    rc = encrypt
+             ? crypto::sym_encrypt(cipher, crypto::SymMode::cfb, {key_iv, key_bytes}, {key_iv + key_bytes, 16}, data, data)
+             : crypto::sym_decrypt(cipher, crypto::SymMode::cfb, {key_iv, key_bytes}, {key_iv + key_bytes, 16}, data, data);
     crypto::zeroize(key_iv);
   } else {
     // XOR obfuscation of the whole parameter, whatever its size, keyed with the session's

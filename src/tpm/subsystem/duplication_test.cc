@@ -184,11 +184,11 @@ TEST(Duplication, OuterRewrapKeepsTheInnerBlob) {
   std::vector<uint8_t> blob = vec(kInnerOuter);
   std::span<uint8_t> data;
   const DuplicationKeys k = keys(true, TPM_ALG_SHA256);
-  ASSERT_EQ(duplicate_outer_unwrap(TPM_ALG_SHA256, 128, k.seed, name(), blob, data), TPM_RC_SUCCESS);
+  ASSERT_EQ(duplicate_outer_unwrap(TPM_ALG_SHA256, TPM_ALG_AES, 128, k.seed, name(), blob, data), TPM_RC_SUCCESS);
   EXPECT_EQ(std::vector<uint8_t>(data.begin(), data.end()), vec(kInnerOnly));
   std::vector<uint8_t> buf(kMaxPrivateSize);
   std::memcpy(buf.data() + 2 + 48, data.data(), data.size());
-  const size_t n = duplicate_outer_wrap(TPM_ALG_SHA384, 256, k.seed, name(), buf, data.size());
+  const size_t n = duplicate_outer_wrap(TPM_ALG_SHA384, TPM_ALG_AES, 256, k.seed, name(), buf, data.size());
   buf.resize(n);
   EXPECT_EQ(buf, vec(kInnerOuter384x256));
 }

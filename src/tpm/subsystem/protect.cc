@@ -83,7 +83,8 @@ TPM_RC sensitive_wrap(const ObjectSlot& parent, const TPM2B_NAME& name, const TP
   size_t klen = storage_key(parent, name, key);
   uint8_t ivb[kStorageIvSize];  // the cipher may advance its IV argument
   std::memcpy(ivb, iv, kStorageIvSize);
-  crypto::Status s = crypto::sym_encrypt(crypto::SymMode::cfb, {key, klen}, ivb, plain, plain);
+  crypto::Status s = crypto::sym_encrypt(block_cipher(object_symmetric(parent.pub).algorithm), crypto::SymMode::cfb,
+                                         {key, klen}, ivb, plain, plain);
   crypto::zeroize(key);
   if (s != crypto::Status::ok) return TPM_RC_FAILURE;
   outer_hmac(parent, name, {out.buffer + enc_at, w.size() - enc_at}, out.buffer + mac_at);
@@ -111,7 +112,8 @@ TPM_RC sensitive_unwrap(const ObjectSlot& parent, const TPM2B_NAME& name, const 
   size_t klen = storage_key(parent, name, key);
   uint8_t ivb[kStorageIvSize];
   std::memcpy(ivb, iv.buffer, kStorageIvSize);
-  crypto::sym_decrypt(crypto::SymMode::cfb, {key, klen}, ivb, cipher, {plain, cipher.size()});
+  crypto::sym_decrypt(block_cipher(object_symmetric(parent.pub).algorithm), crypto::SymMode::cfb, {key, klen}, ivb,
+                      cipher, {plain, cipher.size()});
   crypto::zeroize(key);
   Reader pr({plain, cipher.size()});
   Sized<TPMT_SENSITIVE> sens;
@@ -213,7 +215,8 @@ TPM_RC credential_wrap(const ObjectSlot& key, const TPM2B_DIGEST& seed, const TP
   uint8_t sym[32];
   const size_t klen = storage_key(alg, seed.view(), object_symmetric(key.pub).keyBits, name, sym);
   uint8_t iv[kStorageIvSize] = {};
-  const crypto::Status s = crypto::sym_encrypt(crypto::SymMode::cfb, {sym, klen}, iv, enc, enc);
+  const crypto::Status s =
+      crypto::sym_encrypt(block_cipher(object_symmetric(key.pub).algorithm), crypto::SymMode::cfb, {sym, klen}, iv, enc, enc);
   crypto::zeroize(sym);
   if (s != crypto::Status::ok) return TPM_RC_FAILURE;
   outer_hmac(alg, seed.view(), name, enc, out.buffer + mac_at);
@@ -235,7 +238,8 @@ TPM_RC credential_unwrap(const ObjectSlot& key, const TPM2B_DIGEST& seed, const 
   uint8_t sym[32];
   const size_t klen = storage_key(alg, seed.view(), object_symmetric(key.pub).keyBits, name, sym);
   uint8_t iv[kStorageIvSize] = {};
-  crypto::sym_decrypt(crypto::SymMode::cfb, {sym, klen}, iv, enc, {plain, enc.size()});
+  crypto::sym_decrypt(block_cipher(object_symmetric(key.pub).algorithm), crypto::SymMode::cfb, {sym, klen}, iv, enc,
+                      {plain, enc.size()});
   crypto::zeroize(sym);
   Reader pr({plain, enc.size()});
   TPM_RC rc = unmarshal(pr, out);
@@ -253,8 +257,8 @@ TPM_RC credential_unwrap(const ObjectSlot& key, const TPM2B_DIGEST& seed, const 
 //   dup   = AES-CFB(KDFa(pHash, seed, "STORAGE", Name, -, pBits), iv 0, inner or TPM2B_SENSITIVE)
 // pHash and pBits are the new parent's nameAlg and symmetric key size.
 
-size_t duplicate_outer_wrap(TPM_ALG_ID hash, uint16_t bits, std::span<const uint8_t> seed, const TPM2B_NAME& name,
-                            std::span<uint8_t> buf, size_t data_len) {
+size_t duplicate_outer_wrap(TPM_ALG_ID hash, TPM_ALG_ID sym, uint16_t bits, std::span<const uint8_t> seed,
+                            const TPM2B_NAME& name, std::span<uint8_t> buf, size_t data_len) {
   const uint16_t dlen = digest_size(hash);
   const size_t total = 2u + dlen + data_len;
   if (total > buf.size()) return 0;
@@ -262,7 +266,7 @@ size_t duplicate_outer_wrap(TPM_ALG_ID hash, uint16_t bits, std::span<const uint
   uint8_t key[32];
   const size_t klen = storage_key(hash, seed, bits, name, key);
   uint8_t iv[kStorageIvSize] = {};
-  const crypto::Status s = crypto::sym_encrypt(crypto::SymMode::cfb, {key, klen}, iv, data, data);
+  const crypto::Status s = crypto::sym_encrypt(block_cipher(sym), crypto::SymMode::cfb, {key, klen}, iv, data, data);
   crypto::zeroize(key);
   if (s != crypto::Status::ok) return 0;
   buf[0] = static_cast<uint8_t>(dlen >> 8);
@@ -271,8 +275,8 @@ size_t duplicate_outer_wrap(TPM_ALG_ID hash, uint16_t bits, std::span<const uint
   return total;
 }
 
-TPM_RC duplicate_outer_unwrap(TPM_ALG_ID hash, uint16_t bits, std::span<const uint8_t> seed, const TPM2B_NAME& name,
-                              std::span<uint8_t> blob, std::span<uint8_t>& data) {
+TPM_RC duplicate_outer_unwrap(TPM_ALG_ID hash, TPM_ALG_ID sym, uint16_t bits, std::span<const uint8_t> seed,
+                              const TPM2B_NAME& name, std::span<uint8_t> blob, std::span<uint8_t>& data) {
   Reader r(blob);
   TPM2B_DIGEST mac;
   if (TPM_RC rc = unmarshal(r, mac)) return rc;
@@ -284,7 +288,7 @@ TPM_RC duplicate_outer_unwrap(TPM_ALG_ID hash, uint16_t bits, std::span<const ui
   uint8_t key[32];
   const size_t klen = storage_key(hash, seed, bits, name, key);
   uint8_t iv[kStorageIvSize] = {};
-  const crypto::Status s = crypto::sym_decrypt(crypto::SymMode::cfb, {key, klen}, iv, data, data);
+  const crypto::Status s = crypto::sym_decrypt(block_cipher(sym), crypto::SymMode::cfb, {key, klen}, iv, data, data);
   crypto::zeroize(key);
   return s == crypto::Status::ok ? TPM_RC_SUCCESS : TPM_RC_FAILURE;
 }
@@ -325,11 +329,12 @@ TPM_RC duplicate_wrap(const DuplicationKeys& k, const TPM2B_NAME& name, const TP
     inner_integrity(k.name_alg, out.subspan(sens_at, end - sens_at), name, out.data() + enc_at + 2);
     uint8_t iv[kStorageIvSize] = {};
     std::span<uint8_t> data = out.subspan(enc_at, end - enc_at);
-    if (crypto::sym_encrypt(crypto::SymMode::cfb, k.inner_key, iv, data, data) != crypto::Status::ok)
+    if (crypto::sym_encrypt(block_cipher(k.inner_alg), crypto::SymMode::cfb, k.inner_key, iv, data, data) !=
+        crypto::Status::ok)
       return TPM_RC_FAILURE;
   }
   if (outer) {
-    len = duplicate_outer_wrap(k.outer_hash, k.outer_bits, k.seed, name, out, end - enc_at);
+    len = duplicate_outer_wrap(k.outer_hash, k.outer_alg, k.outer_bits, k.seed, name, out, end - enc_at);
     return len ? TPM_RC_SUCCESS : TPM_RC_FAILURE;
   }
   len = end;
@@ -341,11 +346,13 @@ TPM_RC duplicate_unwrap(const DuplicationKeys& k, const TPM2B_NAME& name, std::s
   if (blob.empty()) return TPM_RC_INSUFFICIENT;
   std::span<uint8_t> data = blob;
   if (k.outer_hash != TPM_ALG_NULL)
-    if (TPM_RC rc = duplicate_outer_unwrap(k.outer_hash, k.outer_bits, k.seed, name, blob, data)) return rc;
+    if (TPM_RC rc = duplicate_outer_unwrap(k.outer_hash, k.outer_alg, k.outer_bits, k.seed, name, blob, data))
+      return rc;
   if (k.inner_bits != 0) {
     if (k.inner_key.size() != k.inner_bits / 8u) return TPM_RC_FAILURE;
     uint8_t iv[kStorageIvSize] = {};
-    if (crypto::sym_decrypt(crypto::SymMode::cfb, k.inner_key, iv, data, data) != crypto::Status::ok)
+    if (crypto::sym_decrypt(block_cipher(k.inner_alg), crypto::SymMode::cfb, k.inner_key, iv, data, data) !=
+        crypto::Status::ok)
       return TPM_RC_FAILURE;
     Reader r(data);
     TPM2B_DIGEST integrity;

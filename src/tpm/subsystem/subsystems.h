@@ -174,9 +174,11 @@ TPM_RC credential_unwrap(const ObjectSlot& key, const TPM2B_DIGEST& seed, const 
 // HMAC(KDFa(pHash, seed, "INTEGRITY", -, -, digest bits), encrypted || Name)).
 struct DuplicationKeys {
   TPM_ALG_ID name_alg = TPM_ALG_NULL;    // the object's nameAlg (inner integrity hash)
-  uint16_t inner_bits = 0;               // AES key bits of the inner wrapper; 0: no inner wrapper
+  TPM_ALG_ID inner_alg = TPM_ALG_AES;    // the inner wrapper's block cipher (symmetricAlg)
+  uint16_t inner_bits = 0;               // key bits of the inner wrapper; 0: no inner wrapper
   std::span<const uint8_t> inner_key;    // inner_bits / 8 octets
   TPM_ALG_ID outer_hash = TPM_ALG_NULL;  // the (new) parent's nameAlg; TPM_ALG_NULL: no outer wrapper
+  TPM_ALG_ID outer_alg = TPM_ALG_AES;    // the (new) parent's symmetric algorithm
   uint16_t outer_bits = 0;               // the (new) parent's symmetric key bits
   std::span<const uint8_t> seed;         // the outer wrapper's seed
 };
@@ -191,10 +193,11 @@ TPM_RC duplicate_unwrap(const DuplicationKeys& k, const TPM2B_NAME& name, std::s
 // The outer wrapper alone (Rewrap): wrap encrypts data_len octets at buf[2 + digest size] in
 // place and writes the HMAC before them (returns the total length, 0 if buf is too small);
 // unwrap checks and decrypts in place, data being what it wrapped.
-size_t duplicate_outer_wrap(TPM_ALG_ID hash, uint16_t bits, std::span<const uint8_t> seed, const TPM2B_NAME& name,
-                            std::span<uint8_t> buf, size_t data_len);
-TPM_RC duplicate_outer_unwrap(TPM_ALG_ID hash, uint16_t bits, std::span<const uint8_t> seed, const TPM2B_NAME& name,
-                              std::span<uint8_t> blob, std::span<uint8_t>& data);
+// hash, sym and bits are the parent's nameAlg, symmetric algorithm and key size.
+size_t duplicate_outer_wrap(TPM_ALG_ID hash, TPM_ALG_ID sym, uint16_t bits, std::span<const uint8_t> seed,
+                            const TPM2B_NAME& name, std::span<uint8_t> buf, size_t data_len);
+TPM_RC duplicate_outer_unwrap(TPM_ALG_ID hash, TPM_ALG_ID sym, uint16_t bits, std::span<const uint8_t> seed,
+                              const TPM2B_NAME& name, std::span<uint8_t> blob, std::span<uint8_t>& data);
 // Our own versioned encoding of a loaded object or sequence, for saved contexts and
 // persistent objects (public area, sensitive area, hierarchy, qualified name; or sequence state).
 void object_serialize(const ObjectSlot& o, Writer& w);

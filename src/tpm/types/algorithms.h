@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "crypto/crypto.h"
+#include "crypto/sym.h"
 #include "tpm/profile.h"
 #include "tpm/types/constants.h"
 
@@ -39,6 +40,7 @@ inline constexpr AlgRow kAlgorithmRows[] = {
     {TPM_ALG_SHA256, kHash},
     {TPM_ALG_SHA384, kHash},
     {TPM_ALG_SHA512, kHash, profile::kSha512},
+    {TPM_ALG_SM4, kSym, profile::kSm4},
     {TPM_ALG_RSASSA, kAsym | kSign},
     {TPM_ALG_RSAES, kAsym | kEnc},
     {TPM_ALG_RSAPSS, kAsym | kSign},
@@ -52,6 +54,7 @@ inline constexpr AlgRow kAlgorithmRows[] = {
     {TPM_ALG_KDF1_SP800_108, kHash | kMethod},
     {TPM_ALG_ECC, kAsym | kObj},
     {TPM_ALG_SYMCIPHER, kObj},
+    {TPM_ALG_CAMELLIA, kSym, profile::kCamellia},
     {TPM_ALG_CTR, kSym | kEnc},
     {TPM_ALG_OFB, kSym | kEnc},
     {TPM_ALG_CBC, kSym | kEnc},
@@ -95,6 +98,8 @@ constexpr uint16_t digest_size(TPM_ALG_ID id) {
   return hash_implemented(id) ? static_cast<uint16_t>(crypto::digest_size(static_cast<crypto::HashAlg>(id))) : 0;
 }
 constexpr crypto::HashAlg to_crypto(TPM_ALG_ID id) { return static_cast<crypto::HashAlg>(id); }
+// The block cipher a symmetric definition names (AES, SM4, CAMELLIA: the TPM_ALG_ID values).
+constexpr crypto::BlockCipher block_cipher(TPM_ALG_ID id) { return static_cast<crypto::BlockCipher>(id); }
 
 static_assert(profile::kMaxDigestSize >= (profile::kSha512 ? 64 : 48), "TPMU_HA must hold the largest implemented hash");
 

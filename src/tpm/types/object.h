@@ -49,7 +49,7 @@ struct AlgSetTraits {
   static constexpr bool valid(type v) { return ((v == Ids) || ...) && alg_implemented(v); }
 };
 using TPMI_ALG_PUBLIC = Tpmi<AlgSetTraits<TPM_RC_TYPE, TPM_ALG_RSA, TPM_ALG_KEYEDHASH, TPM_ALG_ECC, TPM_ALG_SYMCIPHER>>;
-using TPMI_ALG_SYM_OBJECT_NULL = Tpmi<AlgSetTraits<TPM_RC_SYMMETRIC, TPM_ALG_AES>, true>;
+using TPMI_ALG_SYM_OBJECT_NULL = Tpmi<AlgSetTraits<TPM_RC_SYMMETRIC, TPM_ALG_AES, TPM_ALG_SM4, TPM_ALG_CAMELLIA>, true>;
 using TPMI_ALG_SYM_MODE_NULL =
     Tpmi<AlgSetTraits<TPM_RC_MODE, TPM_ALG_CTR, TPM_ALG_OFB, TPM_ALG_CBC, TPM_ALG_CFB, TPM_ALG_ECB>, true>;
 using TPMI_ALG_KEYEDHASH_SCHEME_NULL = Tpmi<AlgSetTraits<TPM_RC_VALUE, TPM_ALG_HMAC, TPM_ALG_XOR>, true>;
@@ -87,14 +87,23 @@ using TPMI_ECC_CURVE = Tpmi<EccCurveTraits>;
 
 // ---- symmetric definition for objects (TPMT_SYM_DEF_OBJECT+) ----
 // keyBits and mode follow the algorithm (Part 2 TPMU_SYM_KEY_BITS / TPMU_SYM_MODE); NULL has
-// neither. The arms select members of the structure itself.
+// neither. The arms select members of the structure itself. AES, Camellia and SM4 share one
+// keyBits member (TPMI_AES_KEY_BITS sizes); SM4's TPMI_SM4_KEY_BITS is 128 only, checked by
+// the unmarshal below (TPM_RC_VALUE, as the interface type's).
 struct TPMT_SYM_DEF_OBJECT {
   TPMI_ALG_SYM_OBJECT_NULL algorithm;
   TPMI_AES_KEY_BITS keyBits;
   TPMI_ALG_SYM_MODE_NULL mode;
   UTPM_FIELDS(algorithm, select(*this, algorithm))
-  UTPM_ARMS(arm(TPM_ALG_AES, &TPMT_SYM_DEF_OBJECT::keyBits, &TPMT_SYM_DEF_OBJECT::mode), no_arm(TPM_ALG_NULL))
+  UTPM_ARMS(arm(TPM_ALG_AES, &TPMT_SYM_DEF_OBJECT::keyBits, &TPMT_SYM_DEF_OBJECT::mode),
+            arm(TPM_ALG_SM4, &TPMT_SYM_DEF_OBJECT::keyBits, &TPMT_SYM_DEF_OBJECT::mode),
+            arm(TPM_ALG_CAMELLIA, &TPMT_SYM_DEF_OBJECT::keyBits, &TPMT_SYM_DEF_OBJECT::mode), no_arm(TPM_ALG_NULL))
 };
+inline TPM_RC unmarshal(Reader& r, TPMT_SYM_DEF_OBJECT& v) {
+  auto f = v.fields();
+  if (TPM_RC rc = detail::unmarshal_each(r, f, std::make_index_sequence<std::tuple_size_v<decltype(f)>>{})) return rc;
+  return v.algorithm == TPM_ALG_SM4 && v.keyBits != 128 ? TPM_RC_VALUE : TPM_RC_SUCCESS;
+}
 
 // ---- schemes: scheme id + (for most) a hash; XOR also a KDF ----
 // Part 2 TPMU_ASYM_SCHEME / TPMU_SCHEME_KEYEDHASH / TPMU_SIG_SCHEME / TPMU_KDF_SCHEME: every arm

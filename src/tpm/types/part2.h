@@ -76,21 +76,30 @@ struct SessionTypeTraits {
 };
 using TPM_SE_CHECKED = Tpmi<SessionTypeTraits>;
 
-// TPMT_SYM_DEF+ for sessions (parameter encryption): AES in CFB mode, XOR with a hash, or NULL
-// (TPM_RC_SYMMETRIC for another algorithm). Part 2 §11.1.6: for XOR, keyBits carries the hash
-// algorithm (TPM_RC_HASH) and there is no mode; AES keys are 128 or 256 bits (TPM_RC_VALUE) and
+// TPMT_SYM_DEF+ for sessions (parameter encryption): AES (and on the host Camellia and SM4) in
+// CFB mode, XOR with a hash, or NULL (TPM_RC_SYMMETRIC for another algorithm). Part 2 §11.1.6:
+// for XOR, keyBits carries the hash algorithm (TPM_RC_HASH) and there is no mode; AES and
+// Camellia keys are 128 or 256 bits (192 on the host), SM4 keys 128 (TPM_RC_VALUE), and
 // sessions encrypt in CFB only (TPM_RC_MODE).
 struct SymAlgTraits {
   using type = TPM_ALG_ID;
   static constexpr TPM_RC rc = TPM_RC_SYMMETRIC;
   static constexpr type null_value = TPM_ALG_NULL;
-  static constexpr bool valid(type v) { return v == TPM_ALG_AES || v == TPM_ALG_XOR; }
+  static constexpr bool valid(type v) {
+    return v == TPM_ALG_AES || v == TPM_ALG_XOR || (v == TPM_ALG_SM4 && profile::kSm4) ||
+           (v == TPM_ALG_CAMELLIA && profile::kCamellia);
+  }
 };
 using TPMI_ALG_SYM_NULL = Tpmi<SymAlgTraits, true>;
 struct SessionAesKeyBitsTraits {
   using type = uint16_t;
   static constexpr TPM_RC rc = TPM_RC_VALUE;
   static constexpr bool valid(type v) { return v == 128 || v == 256 || (v == 192 && profile::kAes192); }
+};
+struct SessionSm4KeyBitsTraits {
+  using type = uint16_t;
+  static constexpr TPM_RC rc = TPM_RC_VALUE;
+  static constexpr bool valid(type v) { return v == 128; }
 };
 struct SessionSymModeTraits {
   using type = TPM_ALG_ID;
@@ -100,15 +109,21 @@ struct SessionSymModeTraits {
 // Both arms are one 16-bit value (a common initial sequence): either may be read as the number.
 union TPMU_SYM_KEY_BITS {
   Tpmi<SessionAesKeyBitsTraits> aes;
+  Tpmi<SessionSm4KeyBitsTraits> sm4;
+  Tpmi<SessionAesKeyBitsTraits> camellia;  // the same sizes as AES
   TPMI_ALG_HASH exclusiveOr;
   UTPM_UNION_ZERO_INIT(TPMU_SYM_KEY_BITS)
-  UTPM_ARMS(arm(TPM_ALG_AES, &TPMU_SYM_KEY_BITS::aes), arm(TPM_ALG_XOR, &TPMU_SYM_KEY_BITS::exclusiveOr),
+  UTPM_ARMS(arm(TPM_ALG_AES, &TPMU_SYM_KEY_BITS::aes), arm(TPM_ALG_SM4, &TPMU_SYM_KEY_BITS::sm4),
+            arm(TPM_ALG_CAMELLIA, &TPMU_SYM_KEY_BITS::camellia), arm(TPM_ALG_XOR, &TPMU_SYM_KEY_BITS::exclusiveOr),
             no_arm(TPM_ALG_NULL))
 };
 union TPMU_SYM_MODE {
   Tpmi<SessionSymModeTraits> aes;
+  Tpmi<SessionSymModeTraits> sm4;
+  Tpmi<SessionSymModeTraits> camellia;
   UTPM_UNION_ZERO_INIT(TPMU_SYM_MODE)
-  UTPM_ARMS(arm(TPM_ALG_AES, &TPMU_SYM_MODE::aes), no_arm(TPM_ALG_XOR), no_arm(TPM_ALG_NULL))
+  UTPM_ARMS(arm(TPM_ALG_AES, &TPMU_SYM_MODE::aes), arm(TPM_ALG_SM4, &TPMU_SYM_MODE::sm4),
+            arm(TPM_ALG_CAMELLIA, &TPMU_SYM_MODE::camellia), no_arm(TPM_ALG_XOR), no_arm(TPM_ALG_NULL))
 };
 struct TPMT_SYM_DEF {
   TPMI_ALG_SYM_NULL algorithm{TPM_ALG_NULL};
