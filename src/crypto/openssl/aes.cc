@@ -23,10 +23,8 @@ const EVP_CIPHER* fetched(const char* name, const EVP_CIPHER* legacy) {
   return c != nullptr ? c : legacy;
 }
 
-const EVP_CIPHER* ecb_cipher(size_t key_size) {
-  static const EVP_CIPHER* const k128 = fetched("AES-128-ECB", EVP_aes_128_ecb());
-  static const EVP_CIPHER* const k192 = fetched("AES-192-ECB", EVP_aes_192_ecb());
-  static const EVP_CIPHER* const k256 = fetched("AES-256-ECB", EVP_aes_256_ecb());
+// The cipher object for a 16-, 24- or 32-octet key (null for another size).
+const EVP_CIPHER* by_key_size(size_t key_size, const EVP_CIPHER* k128, const EVP_CIPHER* k192, const EVP_CIPHER* k256) {
   switch (key_size) {
     case 16: return k128;
     case 24: return k192;
@@ -34,16 +32,18 @@ const EVP_CIPHER* ecb_cipher(size_t key_size) {
   }
   return nullptr;
 }
+
+const EVP_CIPHER* ecb_cipher(size_t key_size) {
+  static const EVP_CIPHER* const k128 = fetched("AES-128-ECB", EVP_aes_128_ecb());
+  static const EVP_CIPHER* const k192 = fetched("AES-192-ECB", EVP_aes_192_ecb());
+  static const EVP_CIPHER* const k256 = fetched("AES-256-ECB", EVP_aes_256_ecb());
+  return by_key_size(key_size, k128, k192, k256);
+}
 const EVP_CIPHER* camellia_ecb(size_t key_size) {
   static const EVP_CIPHER* const k128 = fetched("CAMELLIA-128-ECB", EVP_camellia_128_ecb());
   static const EVP_CIPHER* const k192 = fetched("CAMELLIA-192-ECB", EVP_camellia_192_ecb());
   static const EVP_CIPHER* const k256 = fetched("CAMELLIA-256-ECB", EVP_camellia_256_ecb());
-  switch (key_size) {
-    case 16: return k128;
-    case 24: return k192;
-    case 32: return k256;
-  }
-  return nullptr;
+  return by_key_size(key_size, k128, k192, k256);
 }
 // SM4 has one key size. A build of OpenSSL without it (OPENSSL_NO_SM4) gives no cipher.
 const EVP_CIPHER* sm4_ecb(size_t key_size) {
@@ -63,12 +63,7 @@ const EVP_CIPHER* gcm_cipher(size_t key_size) {
   static const EVP_CIPHER* const k128 = fetched("AES-128-GCM", EVP_aes_128_gcm());
   static const EVP_CIPHER* const k192 = fetched("AES-192-GCM", EVP_aes_192_gcm());
   static const EVP_CIPHER* const k256 = fetched("AES-256-GCM", EVP_aes_256_gcm());
-  switch (key_size) {
-    case 16: return k128;
-    case 24: return k192;
-    case 32: return k256;
-  }
-  return nullptr;
+  return by_key_size(key_size, k128, k192, k256);
 }
 
 bool fits_int(size_t n) { return n <= static_cast<size_t>(INT_MAX); }
