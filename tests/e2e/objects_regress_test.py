@@ -705,15 +705,17 @@ class TestParms(ServerMixin, unittest.TestCase):
 
     def test_algorithms_this_profile_does_not_implement(self):
         """Algorithms swtpm implements but this build (the host profile, docs/engine.md "Profiles")
-        does not: the same codes as above. RSA-3072/4096, AES-192, SHA-512 and NIST P-521 are in
-        the host profile (tests/e2e/algs_test.py); the firmware profile refuses them the same way."""
+        does not: the same codes as above. RSA-3072/4096, AES-192, Camellia, SM4, SHA-512 and NIST
+        P-521 are in the host profile (tests/e2e/algs_test.py); the firmware profile refuses them the
+        same way. TDES (0x0003) is swtpm's and not ours."""
         self.utpm_only()
         bad = {
             "rsa1536": (rsa_parms(1536), P(RC_VALUE, 1)),
             "ecc p192": (ecc_parms(0x0001), P(RC_CURVE, 1)),
             "ecc bn256": (ecc_parms(0x0010), P(RC_CURVE, 1)),
-            "camellia": (symcipher_parms(sym_def("camellia", 128, "cfb")), P(RC_SYMMETRIC, 1)),
-            "rsa camellia storage": (rsa_parms(2048, sym_def("camellia", 128, "cfb")), P(RC_SYMMETRIC, 1)),
+            "tdes": (symcipher_parms(sym_def(0x0003, 128, "cfb")), P(RC_SYMMETRIC, 1)),
+            "rsa tdes storage": (rsa_parms(2048, sym_def(0x0003, 128, "cfb")), P(RC_SYMMETRIC, 1)),
+            "sm4 256": (symcipher_parms(sym_def(0x0013, 256, "cfb")), P(RC_VALUE, 1)),
             "hmac sm3": (keyedhash_parms(u16(ALG["hmac"]) + u16(0x0012)), P(RC_HASH, 1)),
             "rsassa sm3": (rsa_parms(scheme=u16(ALG["rsassa"]) + u16(0x0012)), P(RC_HASH, 1)),
         }
