@@ -71,10 +71,12 @@ TPM_RC attest_key(Command& c, unsigned i, const TPMT_SIG_SCHEME& in_scheme, unsi
 }
 
 // Writes the TPM2B_ATTEST size (patched by attest_finish) and the TPMS_ATTEST header; returns
-// where the size is.
-size_t attest_begin(Command& c, TPM_ST type, const ObjectSlot* key, const TPM2B_DATA& extra_data) {
+// where the size is. sampled: the clock a command already read for its own structure
+// (GetTime), so that the header and the body report one instant.
+size_t attest_begin(Command& c, TPM_ST type, const ObjectSlot* key, const TPM2B_DATA& extra_data,
+                    const TPMS_CLOCK_INFO* sampled = nullptr) {
   const size_t at = c.out.reserve(2);
-  TPMS_CLOCK_INFO clock = clock_info(c.tpm);
+  TPMS_CLOCK_INFO clock = sampled ? *sampled : clock_info(c.tpm);
   uint64_t firmware = attest_firmware_version();
   attest_obfuscate(c.st, key, clock, firmware);
   c.put(TPM_GENERATED_VALUE);
@@ -212,7 +214,7 @@ TPM_RC TPM2_GetTime(Command& c) {
   info.time.time = time_now(c.tpm);
   info.time.clockInfo = clock_info(c.tpm);
   info.firmwareVersion = attest_firmware_version();
-  const size_t at = attest_begin(c, TPM_ST_ATTEST_TIME, key, qualifying_data);
+  const size_t at = attest_begin(c, TPM_ST_ATTEST_TIME, key, qualifying_data, &info.time.clockInfo);
   c.put(info);
   return attest_finish(c, at, key, scheme);
 }

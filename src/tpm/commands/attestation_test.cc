@@ -284,6 +284,23 @@ TEST_F(AttestCommands, OwnerKeyCountsAreOffsetByKdfaOfShProofEndorsementKeysAreN
   EXPECT_EQ(a.clockInfo.safe, 1);
 }
 
+// GetTime reports the clock twice (the TPMS_ATTEST header and TPMS_TIME_INFO): for a signer that
+// is not obfuscated both are one sample, even when the clock moves between reads (it did on a
+// loaded machine: e2e_attest test_gettime saw them differ once).
+TEST_F(AttestCommands, GetTimeReportsOneClockSampleInHeaderAndBody) {
+  TPM_HANDLE ek_side = primary(TPM_RH_ENDORSEMENT);
+  platform.tick_per_read = 7;
+  CommandBuilder b(0x8002, TPM_CC_GetTime);
+  b.u32(TPM_RH_ENDORSEMENT).u32(ek_side);
+  Response r = run(tpm, two_pw(b).tpm2b(Bytes{9}).u16(TPM_ALG_NULL).bytes());
+  platform.tick_per_read = 0;
+  ASSERT_EQ(r.rc, 0u);
+  TPMS_ATTEST a = attested(r);
+  ASSERT_EQ(a.type, TPM_ST_ATTEST_TIME);
+  EXPECT_EQ(a.attested.time.time.clockInfo.clock, a.clockInfo.clock);
+  EXPECT_EQ(a.attested.time.time.clockInfo.resetCount, a.clockInfo.resetCount);
+}
+
 TEST_F(AttestCommands, KeysThatCannotSignOrProtectCredentialsAreRefused) {
   TPM_HANDLE storage = primary(TPM_RH_OWNER, true);
   EXPECT_EQ(quote(storage).rc, rc_handle(TPM_RC_KEY, 1)) << "a decryption key does not sign";

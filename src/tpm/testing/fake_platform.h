@@ -17,12 +17,19 @@ namespace utpm::tpm::testing {
 class FakePlatform : public Platform {
  public:
   bool get_entropy(std::span<uint8_t> out) override;
-  uint64_t now_ms() override { return now; }
+  // tick_per_read > 0: the clock moves on at every read (a command that samples it twice sees two
+  // values, as on a busy machine).
+  uint64_t now_ms() override {
+    const uint64_t t = now;
+    now += tick_per_read;
+    return t;
+  }
   bool cancel_requested() override { return cancel; }
   bool physical_presence() override { return pp; }
   NvStore& nv() override { return store; }
 
   uint64_t now = 1000;
+  uint64_t tick_per_read = 0;
   bool cancel = false, pp = false, entropy_ok = true;
   uint32_t entropy_counter = 0;
   RamNvStore store;
