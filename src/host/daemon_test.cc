@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -102,13 +103,31 @@ Bytes mssim_send(const Bytes& cmd) {
 void send_all(int fd, const Bytes& b) {
   ASSERT_EQ(::write(fd, b.data(), b.size()), static_cast<ssize_t>(b.size()));
 }
+// read() with O_NONBLOCK set for the call (works on sockets and ttys alike).
+ssize_t recv_nonblocking(int fd, uint8_t* p, size_t n) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+  const ssize_t r = ::read(fd, p, n);
+  const int saved = errno;
+  ::fcntl(fd, F_SETFL, flags);
+  errno = saved;
+  return r;
+}
+
+// Reads up to n octets within timeout_ms in all. The reads do not block: on a pty, poll can
+// report data that the daemon's flush of a departed client's output then removes, and a
+// blocking read() would wait for ever (it hung a CI run once).
 Bytes recv_n(int fd, size_t n, int timeout_ms = 5000) {
   Bytes out(n);
   size_t have = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (have < n) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
     pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, timeout_ms) <= 0) break;
-    const ssize_t r = ::read(fd, out.data() + have, n - have);
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+    const ssize_t r = recv_nonblocking(fd, out.data() + have, n - have);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
     if (r <= 0) break;
     have += static_cast<size_t>(r);
   }
