@@ -103,15 +103,10 @@ FlashStatus FileFlash::program(uint32_t addr, std::span<const uint8_t> data) {
   if (fd_ < 0) return FlashStatus::io_error;
   const FlashStatus st = check_program(addr, data.size());
   if (st != FlashStatus::ok) return st;
-  if (map_ != nullptr) {
-    for (size_t i = 0; i < data.size(); ++i)
-      if (map_[addr + i] != kErasedByte) return FlashStatus::not_erased;
-  } else {
-    std::vector<uint8_t> cur(data.size());
-    if (!pread_all(fd_, cur.data(), cur.size(), addr)) return FlashStatus::io_error;
-    for (uint8_t b : cur) {
-      if (b != kErasedByte) return FlashStatus::not_erased;
-    }
+  std::vector<uint8_t> cur(data.size());
+  if (read(addr, cur) != FlashStatus::ok) return FlashStatus::io_error;  // the mapping, or pread
+  for (uint8_t b : cur) {
+    if (b != kErasedByte) return FlashStatus::not_erased;
   }
   return pwrite_all(fd_, data.data(), data.size(), addr) ? FlashStatus::ok : FlashStatus::io_error;
 }

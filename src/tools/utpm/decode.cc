@@ -198,19 +198,14 @@ void put_u(std::vector<uint8_t>& out, uint64_t v, int n) {
   for (int i = n - 1; i >= 0; --i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
 }
 
-// Session attribute bits that encrypt the first parameter (Part 2 TPMA_SESSION): decrypt for
-// the command's, encrypt for the response's.
-constexpr uint64_t kSessionDecrypt = 0x20;
-constexpr uint64_t kSessionEncrypt = 0x40;
-
 // Whether the first parameter is encrypted: a session asks for it and the command allows it
 // (Part 1 §21: only a first parameter that is a TPM2B). Its octets are then not the type's
 // layout: they are shown and re-encoded as they are.
 bool first_param_encrypted(uint32_t code, uint64_t attrs_any, bool response) {
   const tpm::CommandInfo* info = tpm::find_command(code);
   if (!info) return false;
-  return response ? (attrs_any & kSessionEncrypt) && (info->flags & tpm::kCmdEncrypt)
-                  : (attrs_any & kSessionDecrypt) && (info->flags & tpm::kCmdDecrypt);
+  return response ? (attrs_any & tpm::TPMA_SESSION_encrypt) && (info->flags & tpm::kCmdEncrypt)
+                  : (attrs_any & tpm::TPMA_SESSION_decrypt) && (info->flags & tpm::kCmdDecrypt);
 }
 
 // Parameters per schema: each walked with the engine's declarations and marshalled again.
@@ -221,7 +216,7 @@ bool walk_params(Cursor& c, Field& parent, const tpm::schema::Param* params, siz
   if (first_encrypted && count > 0) {
     Cursor pc{c.in.first(end), c.pos, c.d};
     std::span<const uint8_t> octets;
-    if (!pc.tpm2b(parent, params[0].name, params[0].type, octets)) return c.fail(c.d.error_path, c.d.error_offset, c.d.error_reason);
+    if (!pc.tpm2b(parent, params[0].name, params[0].type, octets)) return false;  // pc recorded where and why
     Field& f = parent.children.back();
     f.type = std::string(params[0].type) + ", encrypted";
     f.note = std::to_string(octets.size()) + " octets, encrypted by a session (parameter encryption)";
